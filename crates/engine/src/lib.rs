@@ -1,1 +1,28 @@
-//! placeholder
+//! The hot path's rules: given an observation, which alerts does it raise?
+//!
+//! Rules are synchronous and do no I/O; they own only their index. The async runner (in the binary's
+//! pipeline) owns channels, clocks and persistence. Today the one rule is the hotlist, matched exactly
+//! on the read and on every top-N candidate.
+#![deny(missing_docs)]
+
+pub mod alert;
+pub mod rules;
+
+pub use alert::{Alert, AlertStatus, HotlistHit};
+pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
+
+use glasshouse_model::Observation;
+
+/// Every rule the engine runs, evaluated in a fixed order.
+#[derive(Debug, Default, Clone)]
+pub struct Engine {
+    /// Plate hotlists.
+    pub hotlists: HotlistIndex,
+}
+
+impl Engine {
+    /// Appends the alerts `observation` raises to `alerts`.
+    pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
+        self.hotlists.evaluate(observation, alerts);
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per rule, named after what it detects.
+
+pub mod hotlist;

@@ -1,0 +1,3 @@
+//! Sources other than the HTTP body: files of NDJSON, and published CSV exports.
+
+pub mod toronto;
