@@ -68,6 +68,9 @@ pub struct Hotlist {
     pub created_at: Timestamp,
 }
 
+/// The furthest ahead an entry may expire: ten years, so every listing is reviewed at some point.
+pub const EXPIRY_SECS_MAX: i64 = 10 * 366 * 86_400;
+
 /// A request to add one entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +142,9 @@ impl NewHotlistEntry {
         validate_id(&self.reason).map_err(|reason| error("reason", reason))?;
         if self.expires_at <= now {
             return Err(error("expires_at", format!("{} is in the past", self.expires_at)));
+        }
+        if self.expires_at > now.plus_secs(EXPIRY_SECS_MAX) {
+            return Err(error("expires_at", "is more than 10 years ahead; list entries must be reviewed".into()));
         }
         Ok(HotlistEntry { plate, region, reason: self.reason.chars().take(TEXT_CHARS_MAX).collect(), expires_at: self.expires_at, added_by: added_by.to_owned(), added_at: now })
     }

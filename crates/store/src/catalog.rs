@@ -1,0 +1,131 @@
+//! The catalog: devices and hotlists as an append-only log of change events.
+
+use glasshouse_engine::{Hotlist, HotlistEntry, HotlistIndex};
+use glasshouse_model::{Device, DeviceRegistry, Timestamp};
+use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One configuration change, with who made it and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CatalogEvent {
+    /// A device was registered or changed.
+    DeviceUpserted {
+        /// The new registration.
+        device: Device,
+        /// The account that made the change.
+        actor: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A hotlist was created.
+    HotlistCreated {
+        /// The list.
+        hotlist: Hotlist,
+    },
+    /// Entries were added to (or renewed in) a hotlist.
+    HotlistEntriesAdded {
+        /// The list.
+        hotlist_id: String,
+        /// The entries, each naming who added it.
+        entries: Vec<HotlistEntry>,
+    },
+}
+
+/// Why the catalog failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The log failed.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// A stored event no longer decodes.
+    #[error("catalog record {lsn} does not decode: {reason}")]
+    Decode {
+        /// Its LSN.
+        lsn: u64,
+        /// The decode error.
+        reason: String,
+    },
+}
+
+/// The current configuration and the log it is rebuilt from.
+pub struct Catalog {
+    wal: Wal,
+    /// Registered devices.
+    pub devices: DeviceRegistry,
+    /// Hotlists and their entries.
+    pub hotlists: HotlistIndex,
+    events: u64,
+}
+
+impl Catalog {
+    /// Opens the catalog in `dir` and replays it.
+    pub fn open(dir: &Path) -> Result<Catalog, CatalogError> {
+        let mut events = Vec::new();
+        let mut failure = None;
+        let config = WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(dir) };
+        let wal = Wal::open(config, 0, |lsn, payload| match serde_json::from_slice::<CatalogEvent>(payload) {
+            Ok(event) => events.push(event),
+            Err(e) => failure = failure.take().or(Some(CatalogError::Decode { lsn, reason: e.to_string() })),
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut catalog = Catalog { wal, devices: DeviceRegistry::new(), hotlists: HotlistIndex::default(), events: 0 };
+        for event in events {
+            catalog.apply(event);
+        }
+        Ok(catalog)
+    }
+
+    /// Makes an event durable, then applies it.
+    pub fn record(&mut self, event: CatalogEvent) -> Result<(), CatalogError> {
+        self.wal.append(&serde_json::to_vec(&event).expect("catalog events serialise"))?;
+        self.wal.commit()?;
+        self.apply(event);
+        Ok(())
+    }
+
+    /// Events recorded so far.
+    pub fn event_count(&self) -> u64 {
+        self.events
+    }
+
+    fn apply(&mut self, event: CatalogEvent) {
+        self.events += 1;
+        match event {
+            CatalogEvent::DeviceUpserted { device, .. } => {
+                self.devices.upsert(device);
+            }
+            CatalogEvent::HotlistCreated { hotlist } => self.hotlists.upsert_list(hotlist),
+            CatalogEvent::HotlistEntriesAdded { hotlist_id, entries } => {
+                self.hotlists.add_entries(&hotlist_id, entries);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glasshouse_engine::{HotlistSource, MatchPolicy};
+    use glasshouse_model::DeviceType;
+
+    #[test]
+    fn events_replay_into_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(dir.path()).unwrap();
+        let device = Device { id: "lpr-1".into(), device_type: DeviceType::PlateReader, lat: Some(60.0), lon: Some(25.0), mobile: false, bearing_deg: None, fov_deg: None, range_m: None, name: None };
+        catalog.record(CatalogEvent::DeviceUpserted { device: device.clone(), actor: "admin".into(), at: Timestamp(0) }).unwrap();
+        let hotlist = Hotlist { id: "hl-1".into(), name: "stolen".into(), source: HotlistSource::Local, match_policy: MatchPolicy::Exact, priority: 1, owner: "admin".into(), created_at: Timestamp(0) };
+        catalog.record(CatalogEvent::HotlistCreated { hotlist }).unwrap();
+        let entry = HotlistEntry { plate: "ABC123".into(), region: None, reason: "stolen_vehicle".into(), expires_at: Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap(), added_by: "admin".into(), added_at: Timestamp(0) };
+        catalog.record(CatalogEvent::HotlistEntriesAdded { hotlist_id: "hl-1".into(), entries: vec![entry] }).unwrap();
+        drop(catalog);
+        let catalog = Catalog::open(dir.path()).unwrap();
+        assert_eq!(catalog.devices.get("lpr-1"), Some(&device));
+        assert_eq!(catalog.hotlists.entries("hl-1").len(), 1);
+        assert_eq!(catalog.event_count(), 3);
+    }
+}

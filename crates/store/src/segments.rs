@@ -1,0 +1,282 @@
+//! Immutable Parquet segments and the manifest that lists them.
+//!
+//! A flush writes one file per (kind, hour) present in the hot window, under
+//! `kind=<kind>/date=<YYYY-MM-DD>/hour=<HH>/seg-<first_lsn>-<last_lsn>.parquet` (hive-style, so DuckDB
+//! and DataFusion see the partitions), then atomically replaces `manifest.json`, which lists every
+//! segment and the highest WAL position flushed. A crash between the two leaves files the manifest does
+//! not name; they are deleted at open, and the WAL still holds their records, so each record ends up
+//! in exactly one segment.
+
+use crate::parquet_codec::{self, DecodeError};
+use crate::query::{ObservationQuery, QueryResult};
+use glasshouse_model::time::MICROS_PER_HOUR;
+use glasshouse_model::{Kind, Observation, Timestamp};
+use glasshouse_wal::Lsn;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use tracing::{info, warn};
+
+const MANIFEST: &str = "manifest.json";
+
+/// Why the cold store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File system trouble.
+    #[error("store i/o on {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Parquet encoding or decoding failed.
+    #[error("parquet {path}: {reason}")]
+    Parquet {
+        /// The segment.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+    /// A segment's rows do not decode.
+    #[error("segment {path}: {source}")]
+    Decode {
+        /// The segment.
+        path: PathBuf,
+        /// The cause.
+        source: DecodeError,
+    },
+    /// The manifest is unreadable.
+    #[error("manifest {path}: {reason}")]
+    Manifest {
+        /// Its path.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_owned(), source }
+}
+
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> StoreError + '_ {
+    move |e| StoreError::Parquet { path: path.to_owned(), reason: e.to_string() }
+}
+
+/// What the manifest records about one segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Path relative to the store root.
+    pub path: String,
+    /// The kind of every row.
+    pub kind: String,
+    /// The hour bucket's start.
+    pub hour_start: Timestamp,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Bounding box of the rows: `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: [f64; 4],
+    /// Bytes on disk.
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    flushed_lsn: Lsn,
+    segments: Vec<SegmentMeta>,
+}
+
+/// The cold store: segments on disk and the manifest in memory.
+pub struct SegmentStore {
+    root: PathBuf,
+    manifest: Manifest,
+}
+
+impl SegmentStore {
+    /// Opens the store at `root`, removing segment files that a crash left out of the manifest.
+    pub fn open(root: impl Into<PathBuf>) -> Result<SegmentStore, StoreError> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(io_error(&root))?;
+        let manifest_path = root.join(MANIFEST);
+        let manifest = match fs::read(&manifest_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path: manifest_path.clone(), reason: e.to_string() })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(StoreError::Io { path: manifest_path, source: e }),
+        };
+        let store = SegmentStore { root, manifest };
+        store.remove_orphans()?;
+        Ok(store)
+    }
+
+    /// The highest WAL position whose record is in a segment.
+    pub fn flushed_lsn(&self) -> Lsn {
+        self.manifest.flushed_lsn
+    }
+
+    /// Every segment, in flush order.
+    pub fn segments(&self) -> &[SegmentMeta] {
+        &self.manifest.segments
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn remove_orphans(&self) -> Result<(), StoreError> {
+        let known: HashSet<PathBuf> = self.manifest.segments.iter().map(|s| self.root.join(&s.path)).collect();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
+                let path = entry.map_err(io_error(&dir))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "parquet" || e == "tmp") && !known.contains(&path) {
+                    warn!(segment = %path.display(), "removing segment not in the manifest (interrupted flush)");
+                    fs::remove_file(&path).map_err(io_error(&path))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `records` (all with LSN above [`SegmentStore::flushed_lsn`]) as new segments and
+    /// records the new flushed position. Returns the segments written.
+    pub fn flush(&mut self, records: &[(Lsn, Observation)]) -> Result<Vec<SegmentMeta>, StoreError> {
+        let Some(last_lsn) = records.iter().map(|(lsn, _)| *lsn).max() else { return Ok(Vec::new()) };
+        assert!(records.iter().all(|(lsn, _)| *lsn > self.manifest.flushed_lsn), "flush: record already flushed");
+        let first_lsn = records.iter().map(|(lsn, _)| *lsn).min().expect("non-empty");
+        let mut groups: BTreeMap<(Kind, i64), Vec<&Observation>> = BTreeMap::new();
+        for (_, o) in records {
+            groups.entry((o.kind(), o.observed_at.hour_start().0)).or_default().push(o);
+        }
+        let mut written = Vec::new();
+        for ((kind, hour), mut rows) in groups {
+            rows.sort_by(|a, b| a.observed_at.cmp(&b.observed_at).then_with(|| a.id.cmp(&b.id)));
+            written.push(self.write_segment(kind, Timestamp(hour), &rows, first_lsn, last_lsn)?);
+        }
+        let mut manifest = Manifest { flushed_lsn: last_lsn, segments: self.manifest.segments.clone() };
+        manifest.segments.extend(written.iter().cloned());
+        self.write_manifest(&manifest)?;
+        self.manifest = manifest;
+        info!(segments = written.len(), records = records.len(), flushed_lsn = last_lsn, "flushed hot window");
+        Ok(written)
+    }
+
+    fn write_segment(&self, kind: Kind, hour: Timestamp, rows: &[&Observation], first: Lsn, last: Lsn) -> Result<SegmentMeta, StoreError> {
+        let text = hour.to_rfc3339();
+        let relative = format!("kind={}/date={}/hour={}/seg-{first:020}-{last:020}.parquet", kind.as_str(), &text[..10], &text[11..13]);
+        let path = self.root.join(&relative);
+        let dir = path.parent().expect("segment path has a parent");
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let batch = parquet_codec::encode(kind, rows).map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
+            .build();
+        let temporary = path.with_extension("tmp");
+        let file = File::create(&temporary).map_err(io_error(&temporary))?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error(&path))?;
+        writer.write(&batch).map_err(parquet_error(&path))?;
+        let file = writer.into_inner().map_err(parquet_error(&path))?;
+        file.sync_all().map_err(io_error(&temporary))?;
+        fs::rename(&temporary, &path).map_err(io_error(&path))?;
+        let size_bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
+        let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for o in rows {
+            bbox[0] = bbox[0].min(o.position.lon);
+            bbox[1] = bbox[1].min(o.position.lat);
+            bbox[2] = bbox[2].max(o.position.lon);
+            bbox[3] = bbox[3].max(o.position.lat);
+        }
+        Ok(SegmentMeta { path: relative, kind: kind.as_str().into(), hour_start: hour, rows: rows.len() as u64, bbox, size_bytes })
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let path = self.root.join(MANIFEST);
+        let temporary = self.root.join("manifest.json.next");
+        let bytes = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
+        let file = File::create(&temporary).map_err(io_error(&temporary))?;
+        io::Write::write_all(&mut &file, &bytes).map_err(io_error(&temporary))?;
+        file.sync_all().map_err(io_error(&temporary))?;
+        fs::rename(&temporary, &path).map_err(io_error(&path))?;
+        File::open(&self.root).and_then(|d| d.sync_all()).map_err(io_error(&self.root))
+    }
+
+    /// Reads every segment's observations, passing each to `each`. Used at start to seed the WAL's
+    /// idempotency keys.
+    pub fn for_each(&self, mut each: impl FnMut(&Observation)) -> Result<(), StoreError> {
+        for segment in &self.manifest.segments {
+            self.read_segment(segment, |o| {
+                each(&o);
+                true
+            })?;
+        }
+        Ok(())
+    }
+
+    fn read_segment(&self, segment: &SegmentMeta, mut each: impl FnMut(Observation) -> bool) -> Result<usize, StoreError> {
+        let path = self.root.join(&segment.path);
+        let kind = Kind::parse(&segment.kind).ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
+        let file = File::open(&path).map_err(io_error(&path))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(&path))?.build().map_err(parquet_error(&path))?;
+        let mut rows = 0;
+        let mut going = true;
+        for batch in reader {
+            let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+            rows += batch.num_rows();
+            parquet_codec::decode(kind, &batch, |o| {
+                going = each(o);
+                going
+            })
+            .map_err(|source| StoreError::Decode { path: path.clone(), source })?;
+            if !going {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Answers a query from the segments, adding matches from `hot` (records not yet flushed).
+    pub fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
+        let mut result = QueryResult::default();
+        let mut found = Vec::new();
+        // Read at most limit+1 per source so truncation is known without reading everything.
+        let cap = query.limit.saturating_add(1);
+        for segment in &self.manifest.segments {
+            let kind_ok = Kind::parse(&segment.kind).is_some_and(|k| query.wants_kind(k));
+            let hour_end = Timestamp(segment.hour_start.0 + MICROS_PER_HOUR);
+            if !kind_ok || !query.overlaps_time(segment.hour_start, hour_end) || !query.overlaps_bbox(&segment.bbox) {
+                result.segments_pruned += 1;
+                continue;
+            }
+            result.segments_scanned += 1;
+            result.rows_scanned += self.read_segment(segment, |o| {
+                if query.matches(&o) {
+                    found.push(o);
+                }
+                true
+            })?;
+        }
+        for (_, o) in hot {
+            if query.matches(o) {
+                result.hot_matches += 1;
+                found.push(o.clone());
+            }
+        }
+        found.sort_by(|a, b| a.observed_at.cmp(&b.observed_at).then_with(|| a.id.cmp(&b.id)));
+        result.truncated = found.len() >= cap;
+        found.truncate(query.limit);
+        result.observations = found;
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests;
