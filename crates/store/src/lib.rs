@@ -17,3 +17,6 @@ pub mod segments;
 pub use catalog::{Catalog, CatalogError, CatalogEvent};
 pub use query::{ObservationQuery, QueryResult};
 pub use segments::{SegmentStore, StoreError};
+
+pub mod hot;
+pub use hot::Store;

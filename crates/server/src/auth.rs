@@ -1,0 +1,174 @@
+//! Accounts, roles and bearer tokens.
+//!
+//! A token is 160 random bits, shown once when created and stored only as its SHA-256 (a hash of a
+//! high-entropy secret needs no slow KDF; passwords, when they come, get argon2). The token file is
+//! re-read when it changes, so `glasshouse token create` works while the server runs.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+/// The roles of DESIGN §1, each least-privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Watches the live map and alerts; no history search.
+    Operator,
+    /// Searches history for a case.
+    Investigator,
+    /// Approves wide or long searches and holds.
+    Supervisor,
+    /// Aggregates over de-identified views; never raw plates.
+    Analyst,
+    /// Retention, holds, purges.
+    Custodian,
+    /// Verifies the audit log and reads reports; no raw data.
+    Auditor,
+    /// Users, devices, hotlists, rules; no data access.
+    Administrator,
+    /// Pushes observations; its own write endpoint only.
+    Ingest,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 8] = [
+        Role::Operator,
+        Role::Investigator,
+        Role::Supervisor,
+        Role::Analyst,
+        Role::Custodian,
+        Role::Auditor,
+        Role::Administrator,
+        Role::Ingest,
+    ];
+
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Investigator => "investigator",
+            Role::Supervisor => "supervisor",
+            Role::Analyst => "analyst",
+            Role::Custodian => "custodian",
+            Role::Auditor => "auditor",
+            Role::Administrator => "administrator",
+            Role::Ingest => "ingest",
+        }
+    }
+
+    /// The role with this name.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// A named account and its role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Who.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredToken {
+    name: String,
+    role: Role,
+    token_sha256: String,
+    created_at: String,
+}
+
+/// Prefix that makes a leaked token recognisable to secret scanners.
+const TOKEN_PREFIX: &str = "gh_";
+const TOKENS_FILE: &str = "tokens.json";
+
+/// The token file of a data directory, with an in-memory index by hash.
+pub struct TokenStore {
+    path: PathBuf,
+    cache: RwLock<(Option<SystemTime>, HashMap<String, Account>)>,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn read_tokens(path: &Path) -> io::Result<Vec<StoredToken>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(io::Error::other),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+impl TokenStore {
+    /// The store of `data_dir`.
+    pub fn open(data_dir: &Path) -> TokenStore {
+        TokenStore { path: data_dir.join(TOKENS_FILE), cache: RwLock::new((None, HashMap::new())) }
+    }
+
+    /// Creates a token for `name` with `role`, stores its hash and returns the token itself (the
+    /// only time it exists in clear).
+    pub fn create(data_dir: &Path, name: &str, role: Role) -> io::Result<String> {
+        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "name must be 1..=64 of letters, digits and . _ - @"));
+        }
+        fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(TOKENS_FILE);
+        let mut tokens = read_tokens(&path)?;
+        let mut secret = [0u8; 20];
+        getrandom::fill(&mut secret).map_err(|e| io::Error::other(e.to_string()))?;
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+        tokens.push(StoredToken { name: name.into(), role, token_sha256: hash(&token), created_at: Utc::now().to_rfc3339() });
+        let temporary = path.with_extension("json.next");
+        fs::write(&temporary, serde_json::to_vec_pretty(&tokens).map_err(io::Error::other)?)?;
+        fs::File::open(&temporary)?.sync_all()?;
+        fs::rename(&temporary, &path)?;
+        Ok(token)
+    }
+
+    /// The account a presented token belongs to.
+    pub fn authenticate(&self, token: &str) -> Option<Account> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return None;
+        }
+        let digest = hash(token);
+        if let Some(account) = self.cache.read().unwrap_or_else(|p| p.into_inner()).1.get(&digest) {
+            return Some(account.clone());
+        }
+        // A miss may be a token created since we last looked: reload if the file changed.
+        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if modified.is_some() && modified != cache.0 {
+            if let Ok(tokens) = read_tokens(&self.path) {
+                cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
+                cache.0 = modified;
+            }
+        }
+        cache.1.get(&digest).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stored_only_as_hashes_and_authenticate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(dir.path());
+        assert_eq!(store.authenticate("gh_nothing"), None);
+        let token = TokenStore::create(dir.path(), "ana", Role::Operator).unwrap();
+        let file = fs::read_to_string(dir.path().join(TOKENS_FILE)).unwrap();
+        assert!(!file.contains(&token), "the token must not be stored in clear");
+        assert_eq!(store.authenticate(&token), Some(Account { name: "ana".into(), role: Role::Operator }));
+        assert_eq!(store.authenticate(&format!("{token}x")), None);
+    }
+}

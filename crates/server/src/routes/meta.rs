@@ -1,0 +1,48 @@
+//! Health, identity, status, the OpenAPI document and the basemap.
+
+use crate::auth::Account;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn whoami(Extension(account): Extension<Account>) -> Json<Account> {
+    Json(account)
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json"))
+}
+
+/// Counts only: nothing personal, so every role may read it.
+pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let (segments, stored_rows, stored_bytes) = state.store.stats();
+    let devices = state.devices().len();
+    let hotlists = state.engine.read().unwrap_or_else(|p| p.into_inner()).hotlists.lists().len();
+    Json(json!({
+        "devices": devices,
+        "hotlists": hotlists,
+        "alerts": state.alerts.len(),
+        "segments": segments,
+        "stored_observations": stored_rows,
+        "stored_bytes": stored_bytes,
+        "hot_window_observations": state.store.hot_len(),
+        "flushed_lsn": state.store.flushed_lsn(),
+    }))
+}
+
+pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let body = match &state.basemap {
+        Some(geojson) => geojson.as_ref().clone(),
+        None => br#"{"type":"FeatureCollection","features":[]}"#.to_vec(),
+    };
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
+}

@@ -1,0 +1,104 @@
+//! The router, the permission table and the middleware that enforces it.
+
+mod alerts;
+mod console;
+mod devices;
+mod hotlists;
+mod meta;
+mod observations;
+
+use crate::auth::{Account, Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
+use std::sync::Arc;
+
+use Role::*;
+
+/// Every authenticated route and the roles that may call it. The middleware refuses any route
+/// missing from this table, so a new route cannot be reachable by accident.
+pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
+    ("GET", "/v1/whoami", &Role::ALL),
+    ("GET", "/v1/openapi.json", &Role::ALL),
+    ("GET", "/v1/status", &Role::ALL),
+    ("GET", "/v1/basemap", &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator]),
+    ("POST", "/v1/observations", &[Ingest]),
+    ("GET", "/v1/observations", &[Investigator]),
+    ("GET", "/v1/dead_letters", &[Ingest, Custodian]),
+    ("PUT", "/v1/devices/{id}", &[Administrator]),
+    ("GET", "/v1/devices", &[Administrator, Operator, Investigator, Supervisor, Analyst]),
+    ("POST", "/v1/hotlists", &[Administrator]),
+    ("GET", "/v1/hotlists", &[Administrator, Operator]),
+    ("POST", "/v1/hotlists/{id}/entries", &[Administrator]),
+    ("GET", "/v1/hotlists/{id}/entries", &[Administrator]),
+    ("GET", "/v1/alerts", &[Operator, Supervisor]),
+    ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
+];
+
+/// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
+const CONFIG_BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// The whole application: API, console and health check.
+pub fn app(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/v1/whoami", get(meta::whoami))
+        .route("/v1/openapi.json", get(meta::openapi))
+        .route("/v1/status", get(meta::status))
+        .route("/v1/basemap", get(meta::basemap))
+        .route(
+            "/v1/observations",
+            post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)),
+        )
+        .route("/v1/dead_letters", get(observations::dead_letters))
+        .route("/v1/devices/{id}", put(devices::put_device))
+        .route("/v1/devices", get(devices::list_devices))
+        .route("/v1/hotlists", post(hotlists::create).get(hotlists::list))
+        .route(
+            "/v1/hotlists/{id}/entries",
+            post(hotlists::add_entries).get(hotlists::list_entries).layer(DefaultBodyLimit::max(CONFIG_BODY_BYTES_MAX)),
+        )
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/stream", get(alerts::stream))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .merge(api)
+        .fallback(console::serve)
+        .with_state(state)
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// 401 without a valid token, 403 for a role the table does not list for this route.
+async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(account) = bearer(&request).and_then(|token| state.tokens.authenticate(token)) else {
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        error.field = Some("authorization".into());
+        let mut response = axum::response::IntoResponse::into_response(error);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        return Ok(response);
+    };
+    let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    if !allowed(request.method(), &path, account.role) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("role {} may not {} {path}", account.role.as_str(), request.method())));
+    }
+    request.extensions_mut().insert::<Account>(account);
+    Ok(next.run(request).await)
+}
+
+/// True when `role` may call `method path` (a route pattern such as `/v1/devices/{id}`).
+pub fn allowed(method: &Method, path: &str, role: Role) -> bool {
+    PERMISSIONS.iter().any(|(m, p, roles)| *m == method.as_str() && *p == path && roles.contains(&role))
+}
+
+#[cfg(test)]
+mod tests;

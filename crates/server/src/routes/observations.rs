@@ -1,0 +1,160 @@
+//! Observations in (NDJSON ingest) and out (the first query), and the dead-letter listing.
+
+use crate::error::ApiError;
+use crate::state::{AppState, SubmitError};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::Json;
+use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
+use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
+use glasshouse_model::{Kind, Timestamp};
+use glasshouse_store::ObservationQuery;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Serialize)]
+pub struct IngestResponse {
+    accepted: usize,
+    rejected: usize,
+    duplicates: usize,
+    errors: Vec<LineErrorBody>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    errors_truncated: bool,
+}
+
+#[derive(Serialize)]
+struct LineErrorBody {
+    line: u64,
+    error: String,
+}
+
+fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge | BodyError::TooManyRecords => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        BodyError::BadGzip(_) => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// `POST /v1/observations`: NDJSON, optionally gzip. Answers only after the accepted records are
+/// durable in the WAL.
+pub async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Json<IngestResponse>, ApiError> {
+    let body = body?;
+    let gzipped = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let received_at = Timestamp::now();
+    let registry = state.devices();
+    // Decoding is CPU work (about a microsecond a record): keep it off the async workers.
+    let batch = tokio::task::spawn_blocking(move || {
+        let plain = if gzipped { gunzip(&body, INGEST_BODY_BYTES_MAX)? } else { body.to_vec() };
+        decode_ndjson(&plain, &registry, received_at)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(body_error)?;
+    if !batch.errors.is_empty() {
+        let store_state = state.clone();
+        let errors = batch.errors.clone();
+        tokio::task::spawn_blocking(move || store_state.dead_letters.append("http", received_at, &errors))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    }
+    let rejected = batch.errors.len();
+    let observations: Vec<_> = batch.observations.into_iter().map(|(_, o)| o).collect();
+    let (appended, duplicates) = if observations.is_empty() {
+        (0, 0)
+    } else {
+        let pending = state.ingest.submit(observations).map_err(|e| match e {
+            SubmitError::Busy => ApiError::busy("ingest queue is full; retry shortly", 1),
+            SubmitError::Stopped => ApiError::busy("ingest is stopped; see the server log", 5),
+        })?;
+        let outcome = pending
+            .await
+            .map_err(|_| ApiError::busy("ingest stopped before the batch was durable", 5))?
+            .map_err(|e| ApiError::internal(format!("wal: {e}")))?;
+        (outcome.appended, outcome.duplicates)
+    };
+    let errors_truncated = batch.errors.len() > INGEST_ERRORS_REPORTED_MAX;
+    let errors = batch.errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
+    Ok(Json(IngestResponse { accepted: appended + duplicates, rejected, duplicates, errors, errors_truncated }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    bbox: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|text| Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time"))))
+        .transpose()
+}
+
+fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
+    let mut kinds = Vec::new();
+    for name in params.kind.iter().flat_map(|k| k.split(',')).filter(|k| !k.is_empty()) {
+        kinds.push(Kind::parse(name).ok_or_else(|| ApiError::bad_field("kind", format!("unknown kind {name:?}")))?);
+    }
+    let from = parse_time("from", params.from.as_deref())?;
+    let to = parse_time("to", params.to.as_deref())?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(ApiError::bad_field("to", "must be after from"));
+        }
+    }
+    let bbox = match params.bbox.as_deref() {
+        None => None,
+        Some(text) => {
+            let numbers: Vec<f64> = text.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| ApiError::bad_field("bbox", "expected min_lon,min_lat,max_lon,max_lat"))?;
+            let [min_lon, min_lat, max_lon, max_lat] = numbers[..] else {
+                return Err(ApiError::bad_field("bbox", "expected four numbers: min_lon,min_lat,max_lon,max_lat"));
+            };
+            if !(min_lon <= max_lon && min_lat <= max_lat && (-180.0..=180.0).contains(&min_lon) && (-180.0..=180.0).contains(&max_lon) && (-90.0..=90.0).contains(&min_lat) && (-90.0..=90.0).contains(&max_lat)) {
+                return Err(ApiError::bad_field("bbox", "corners out of range or out of order"));
+            }
+            Some([min_lon, min_lat, max_lon, max_lat])
+        }
+    };
+    let limit = params.limit.unwrap_or(1_000);
+    if limit == 0 || limit > QUERY_RESULTS_MAX {
+        return Err(ApiError::bad_field("limit", format!("must be 1..={QUERY_RESULTS_MAX}")));
+    }
+    Ok(ObservationQuery { kinds, from, to, bbox, limit })
+}
+
+/// `GET /v1/observations?kind=&from=&to=&bbox=&limit=`: oldest first, with how it was answered.
+pub async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params?;
+    let query = parse_query(params)?;
+    let result = tokio::task::spawn_blocking(move || state.store.query(&query)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "observations": result.observations,
+        "truncated": result.truncated,
+        "explain": {
+            "segments_scanned": result.segments_scanned,
+            "segments_pruned": result.segments_pruned,
+            "rows_scanned": result.rows_scanned,
+            "hot_window_matches": result.hot_matches,
+        }
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterParams {
+    limit: Option<usize>,
+}
+
+pub async fn dead_letters(State(state): State<Arc<AppState>>, params: Result<Query<DeadLetterParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params?;
+    let limit = params.limit.unwrap_or(100).min(10_000);
+    let letters = tokio::task::spawn_blocking(move || state.dead_letters.list(limit)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "dead_letters": letters })))
+}

@@ -1,0 +1,95 @@
+//! Router tests without a socket: the permission table walked for every route and role.
+
+use super::*;
+use crate::auth::TokenStore;
+use crate::state::{IngestOutcome, IngestSink, SubmitError};
+use axum::body::Body;
+use axum::http::Request;
+use glasshouse_ingest::DeadLetterStore;
+use glasshouse_model::Observation;
+use glasshouse_sinks::AlertLog;
+use glasshouse_store::{Catalog, SegmentStore, Store};
+use std::sync::{Mutex, RwLock};
+use tokio::sync::oneshot;
+use tower::ServiceExt;
+
+/// Accepts everything at once; these tests are about the router, not durability (the binary's
+/// integration tests drive the real WAL).
+struct AcceptAll;
+
+impl IngestSink for AcceptAll {
+    fn submit(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Ok(IngestOutcome { appended: observations.len(), duplicates: 0 }));
+        Ok(rx)
+    }
+}
+
+fn state(dir: &std::path::Path) -> Arc<AppState> {
+    let catalog = Catalog::open(&dir.join("catalog")).unwrap();
+    let state = AppState {
+        tokens: TokenStore::open(dir),
+        devices: RwLock::new(Arc::new(catalog.devices.clone())),
+        engine: Arc::new(RwLock::new(Arc::new(Default::default()))),
+        catalog: Mutex::new(catalog),
+        ingest: Arc::new(AcceptAll),
+        dead_letters: DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap(),
+        alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
+        store: Arc::new(Store::new(SegmentStore::open(dir.join("segments")).unwrap())),
+        basemap: None,
+    };
+    Arc::new(state)
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "x-1")
+}
+
+async fn call(app: &Router, method: &str, path: &str, token: Option<&str>) -> StatusCode {
+    let mut request = Request::builder().method(method).uri(concrete(path));
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    response.status()
+}
+
+#[tokio::test]
+async fn every_route_refuses_missing_tokens_and_unlisted_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(state(dir.path()));
+    let tokens: Vec<(Role, String)> = Role::ALL.iter().map(|r| (*r, TokenStore::create(dir.path(), r.as_str(), *r).unwrap())).collect();
+    for (method, path, roles) in PERMISSIONS {
+        assert_eq!(call(&app, method, path, None).await, StatusCode::UNAUTHORIZED, "{method} {path} without a token");
+        assert_eq!(call(&app, method, path, Some("gh_forged")).await, StatusCode::UNAUTHORIZED, "{method} {path} forged token");
+        for (role, token) in &tokens {
+            let status = call(&app, method, path, Some(token)).await;
+            if roles.contains(role) {
+                assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{method} {path} as {role:?}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {role:?}");
+            }
+        }
+    }
+    assert_eq!(call(&app, "GET", "/healthz", None).await, StatusCode::OK);
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_with_its_roles() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+    for (method, path, roles) in PERMISSIONS {
+        let operation = &doc["paths"][*path][method.to_lowercase()];
+        assert!(operation.is_object(), "{method} {path} missing from openapi.json");
+        let documented: Vec<&str> = operation["x-roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        let actual: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        assert_eq!(documented, actual, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(state(dir.path()));
+    let response = app.oneshot(Request::get("/v1/nothing").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

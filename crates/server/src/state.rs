@@ -1,0 +1,70 @@
+//! What the handlers share, and the one seam to the ingest pipeline.
+
+use crate::auth::TokenStore;
+use glasshouse_engine::Engine;
+use glasshouse_ingest::DeadLetterStore;
+use glasshouse_model::{DeviceRegistry, Observation};
+use glasshouse_sinks::AlertLog;
+use glasshouse_store::{Catalog, Store};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::oneshot;
+
+/// What the WAL did with a submitted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Newly durable.
+    pub appended: usize,
+    /// Already stored (same id); durable from before.
+    pub duplicates: usize,
+}
+
+/// Why a batch was not taken.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// The queue to the WAL is full: push back, retry shortly.
+    Busy,
+    /// The WAL has stopped (a write failed, or shutdown).
+    Stopped,
+}
+
+/// The pipeline entrance: the binary implements it over the WAL's group committer.
+pub trait IngestSink: Send + Sync {
+    /// Queues validated observations. The receiver resolves once they are durable.
+    fn submit(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError>;
+}
+
+/// Shared state of every handler.
+pub struct AppState {
+    /// Bearer tokens.
+    pub tokens: TokenStore,
+    /// Devices and hotlists, for changes (the lock serialises writers).
+    pub catalog: Mutex<Catalog>,
+    /// A snapshot of the registry for validation, replaced on every device change.
+    pub devices: RwLock<Arc<DeviceRegistry>>,
+    /// A snapshot of the rules, replaced on every hotlist change; the hot path reads it too.
+    pub engine: Arc<RwLock<Arc<Engine>>>,
+    /// The pipeline entrance.
+    pub ingest: Arc<dyn IngestSink>,
+    /// Refused records.
+    pub dead_letters: DeadLetterStore,
+    /// Stored alerts and their live feed.
+    pub alerts: Arc<AlertLog>,
+    /// Observations: segments and the hot window.
+    pub store: Arc<Store>,
+    /// The city's road network as GeoJSON, for the console's basemap.
+    pub basemap: Option<Arc<Vec<u8>>>,
+}
+
+impl AppState {
+    /// The current device registry.
+    pub fn devices(&self) -> Arc<DeviceRegistry> {
+        self.devices.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Publishes the catalog's current registry and hotlists to readers.
+    pub fn publish_catalog(&self, catalog: &Catalog) {
+        *self.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
+        let engine = Engine { hotlists: catalog.hotlists.clone() };
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+    }
+}

@@ -1,0 +1,86 @@
+//! The store as the rest of the system sees it: the hot window in front of the segments.
+//!
+//! Records arrive here only after the WAL has made them durable, so the hot window is a cache of the
+//! WAL's unflushed tail. A flush moves a prefix of it into segments; queries see both, under read
+//! locks, so a record is visible in exactly one of the two at any moment.
+
+use crate::query::{ObservationQuery, QueryResult};
+use crate::segments::{SegmentStore, StoreError};
+use glasshouse_model::Observation;
+use glasshouse_wal::Lsn;
+use std::sync::RwLock;
+use std::time::Instant;
+
+/// Segments plus the unflushed hot window.
+pub struct Store {
+    segments: RwLock<SegmentStore>,
+    hot: RwLock<Vec<(Lsn, Observation)>>,
+    oldest_unflushed: RwLock<Option<Instant>>,
+}
+
+impl Store {
+    /// Wraps an opened segment store with an empty hot window.
+    pub fn new(segments: SegmentStore) -> Store {
+        Store { segments: RwLock::new(segments), hot: RwLock::new(Vec::new()), oldest_unflushed: RwLock::new(None) }
+    }
+
+    /// Adds durable records to the hot window.
+    pub fn insert(&self, records: impl IntoIterator<Item = (Lsn, Observation)>) {
+        let mut hot = self.hot.write().unwrap_or_else(|p| p.into_inner());
+        let before = hot.len();
+        hot.extend(records);
+        if before == 0 && !hot.is_empty() {
+            *self.oldest_unflushed.write().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+    }
+
+    /// Records waiting to be flushed.
+    pub fn hot_len(&self) -> usize {
+        self.hot.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Seconds since the oldest unflushed record arrived.
+    pub fn hot_age_secs(&self) -> f64 {
+        self.oldest_unflushed.read().unwrap_or_else(|p| p.into_inner()).map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+
+    /// The highest WAL position in a segment.
+    pub fn flushed_lsn(&self) -> Lsn {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).flushed_lsn()
+    }
+
+    /// Writes the whole hot window to segments. Returns the new flushed position, or `None` when
+    /// there was nothing to flush.
+    pub fn flush(&self) -> Result<Option<Lsn>, StoreError> {
+        let snapshot: Vec<(Lsn, Observation)> = self.hot.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if snapshot.is_empty() {
+            return Ok(None);
+        }
+        let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        segments.flush(&snapshot)?;
+        let flushed = segments.flushed_lsn();
+        let mut hot = self.hot.write().unwrap_or_else(|p| p.into_inner());
+        hot.retain(|(lsn, _)| *lsn > flushed);
+        *self.oldest_unflushed.write().unwrap_or_else(|p| p.into_inner()) = (!hot.is_empty()).then(Instant::now);
+        Ok(Some(flushed))
+    }
+
+    /// Answers a query over segments and the hot window.
+    pub fn query(&self, query: &ObservationQuery) -> Result<QueryResult, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.query(query, &hot)
+    }
+
+    /// Segments and bytes on disk, for status pages.
+    pub fn stats(&self) -> (usize, u64, u64) {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let list = segments.segments();
+        (list.len(), list.iter().map(|s| s.rows).sum(), list.iter().map(|s| s.size_bytes).sum())
+    }
+
+    /// Calls `each` for every observation in the segments (not the hot window).
+    pub fn for_each_stored(&self, each: impl FnMut(&Observation)) -> Result<(), StoreError> {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).for_each(each)
+    }
+}
