@@ -45,39 +45,41 @@ pub async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     let gzipped = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let received_at = Timestamp::now();
     let registry = state.devices();
-    // Decoding is CPU work (about a microsecond a record): keep it off the async workers.
-    let batch = tokio::task::spawn_blocking(move || {
-        let plain = if gzipped { gunzip(&body, INGEST_BODY_BYTES_MAX)? } else { body.to_vec() };
-        decode_ndjson(&plain, &registry, received_at)
+    let worker_state = state.clone();
+    // Decoding is CPU work (about a microsecond a record): keep it off the async workers. The batch
+    // is queued for the WAL from there too; only the wait for durability happens here.
+    let (batch_errors, pending) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let plain = if gzipped { gunzip(&body, INGEST_BODY_BYTES_MAX).map_err(body_error)? } else { body.to_vec() };
+        let batch = decode_ndjson(&plain, &registry, received_at).map_err(body_error)?;
+        if !batch.errors.is_empty() {
+            worker_state.dead_letters.append("http", received_at, &batch.errors).map_err(ApiError::internal)?;
+        }
+        let observations: Vec<_> = batch.observations.into_iter().map(|(_, o)| o).collect();
+        let pending = if observations.is_empty() {
+            None
+        } else {
+            Some(worker_state.ingest.submit(observations).map_err(|e| match e {
+                SubmitError::Busy => ApiError::busy("ingest queue is full; retry shortly", 1),
+                SubmitError::Stopped => ApiError::busy("ingest is stopped; see the server log", 5),
+            })?)
+        };
+        Ok((batch.errors, pending))
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(body_error)?;
-    if !batch.errors.is_empty() {
-        let store_state = state.clone();
-        let errors = batch.errors.clone();
-        tokio::task::spawn_blocking(move || store_state.dead_letters.append("http", received_at, &errors))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-    }
-    let rejected = batch.errors.len();
-    let observations: Vec<_> = batch.observations.into_iter().map(|(_, o)| o).collect();
-    let (appended, duplicates) = if observations.is_empty() {
-        (0, 0)
-    } else {
-        let pending = state.ingest.submit(observations).map_err(|e| match e {
-            SubmitError::Busy => ApiError::busy("ingest queue is full; retry shortly", 1),
-            SubmitError::Stopped => ApiError::busy("ingest is stopped; see the server log", 5),
-        })?;
-        let outcome = pending
-            .await
-            .map_err(|_| ApiError::busy("ingest stopped before the batch was durable", 5))?
-            .map_err(|e| ApiError::internal(format!("wal: {e}")))?;
-        (outcome.appended, outcome.duplicates)
+    .map_err(ApiError::internal)??;
+    let (appended, duplicates) = match pending {
+        None => (0, 0),
+        Some(pending) => {
+            let outcome = pending
+                .await
+                .map_err(|_| ApiError::busy("ingest stopped before the batch was durable", 5))?
+                .map_err(|e| ApiError::internal(format!("wal: {e}")))?;
+            (outcome.appended, outcome.duplicates)
+        }
     };
-    let errors_truncated = batch.errors.len() > INGEST_ERRORS_REPORTED_MAX;
-    let errors = batch.errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
+    let rejected = batch_errors.len();
+    let errors_truncated = batch_errors.len() > INGEST_ERRORS_REPORTED_MAX;
+    let errors = batch_errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
     Ok(Json(IngestResponse { accepted: appended + duplicates, rejected, duplicates, errors, errors_truncated }))
 }
 

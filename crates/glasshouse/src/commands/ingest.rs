@@ -1,0 +1,190 @@
+//! `glasshouse ingest FILE`: bulk-load a file into a data directory (the server must not be running
+//! on it; the data directory lock makes sure).
+
+use crate::pipeline::{Pipeline, PipelineConfig};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use glasshouse_ingest::{LineError, decode_ndjson, sources::toronto};
+use glasshouse_model::{Device, DeviceType, Observation, Timestamp};
+use glasshouse_server::IngestOutcome;
+use glasshouse_store::CatalogEvent;
+use glasshouse_wal::FsyncPolicy;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Records per WAL request during a bulk load.
+const BATCH_RECORDS: usize = 10_000;
+/// Requests in flight at once, so decoding overlaps the fsync of the previous group.
+const IN_FLIGHT_MAX: usize = 4;
+/// Errors printed at the end; all of them are in the dead-letter store.
+const ERRORS_PRINTED_MAX: usize = 10;
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// The file to load.
+    pub file: PathBuf,
+    /// The data directory to load into.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The file's format.
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One flat JSON observation per line.
+    Ndjson,
+    /// Toronto Police Service Major Crime Indicators CSV, loaded as `incident` observations.
+    TorontoMci,
+}
+
+struct Totals {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    first_errors: Vec<LineError>,
+}
+
+pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let _lock = super::lock_data_dir(&args.data_dir)?;
+    let config = PipelineConfig { data_dir: args.data_dir.clone(), fsync: FsyncPolicy::Always, flush_interval: Duration::from_secs(30), basemap: None };
+    let pipeline = Pipeline::start(config)?;
+    if args.format == Format::TorontoMci {
+        ensure_toronto_device(&pipeline)?;
+    }
+    let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let size = file.metadata()?.len();
+    let progress = ProgressBar::with_draw_target(Some(size), if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    progress.set_style(ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {msg}").expect("static template"));
+    let reader = progress.wrap_read(file);
+    let source = format!("file:{}", args.file.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
+    let started = Instant::now();
+    let mut totals = Totals { accepted: 0, duplicates: 0, rejected: 0, first_errors: Vec::new() };
+    let mut in_flight: VecDeque<oneshot::Receiver<Result<IngestOutcome, String>>> = VecDeque::new();
+    let mut send = |observations: Vec<Observation>, errors: Vec<LineError>, totals: &mut Totals| -> anyhow::Result<()> {
+        pipeline.state.dead_letters.append(&source, Timestamp::now(), &errors)?;
+        totals.rejected += errors.len();
+        let room = ERRORS_PRINTED_MAX.saturating_sub(totals.first_errors.len());
+        totals.first_errors.extend(errors.into_iter().take(room));
+        if observations.is_empty() {
+            return Ok(());
+        }
+        in_flight.push_back(pipeline.submit_waiting(observations)?);
+        while in_flight.len() > IN_FLIGHT_MAX {
+            collect(in_flight.pop_front().expect("non-empty"), totals)?;
+        }
+        Ok(())
+    };
+    match args.format {
+        Format::Ndjson => load_ndjson(reader, &pipeline, &mut |o, e| send(o, e, &mut totals))?,
+        Format::TorontoMci => {
+            let registry = pipeline.state.devices();
+            let mut observations = Vec::with_capacity(BATCH_RECORDS);
+            let mut errors = Vec::new();
+            let mut failure = None;
+            toronto::read(reader, &registry, Timestamp::now(), |row| {
+                match row {
+                    Ok((_, o)) => observations.push(o),
+                    Err(e) => errors.push(e),
+                }
+                if observations.len() >= BATCH_RECORDS && failure.is_none() {
+                    failure = send(std::mem::take(&mut observations), std::mem::take(&mut errors), &mut totals).err();
+                }
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            send(observations, errors, &mut totals)?;
+        }
+    }
+    drop(send);
+    for pending in in_flight {
+        collect(pending, &mut totals)?;
+    }
+    progress.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    pipeline.shutdown()?;
+    println!(
+        "loaded {}: {} accepted ({} already present), {} rejected, in {:.1} s ({:.0} records/s)",
+        args.file.display(),
+        totals.accepted,
+        totals.duplicates,
+        totals.rejected,
+        secs,
+        (totals.accepted + totals.rejected) as f64 / secs.max(1e-9)
+    );
+    for e in &totals.first_errors {
+        println!("  line {}: {}", e.line, e.error);
+    }
+    if totals.rejected > totals.first_errors.len() {
+        println!("  ... every rejected line is in the dead-letter store ({})", pipeline_dead_letter_path(&args.data_dir).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pipeline_dead_letter_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("dead_letter.ndjson")
+}
+
+fn collect(pending: oneshot::Receiver<Result<IngestOutcome, String>>, totals: &mut Totals) -> anyhow::Result<()> {
+    let outcome = pending.blocking_recv().context("the write-ahead log stopped")?.map_err(|e| anyhow::anyhow!("wal: {e}"))?;
+    totals.accepted += outcome.appended + outcome.duplicates;
+    totals.duplicates += outcome.duplicates;
+    Ok(())
+}
+
+fn load_ndjson(reader: impl Read, pipeline: &Pipeline, send: &mut dyn FnMut(Vec<Observation>, Vec<LineError>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let registry = pipeline.state.devices();
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut chunk = Vec::with_capacity(4 << 20);
+    let mut first_line = 1u64;
+    let mut lines = 0u64;
+    let mut flush = |chunk: &mut Vec<u8>, first_line: u64| -> anyhow::Result<()> {
+        let mut batch = decode_ndjson(chunk, &registry, Timestamp::now())?;
+        for e in &mut batch.errors {
+            e.line += first_line - 1;
+        }
+        chunk.clear();
+        send(batch.observations.into_iter().map(|(_, o)| o).collect(), batch.errors)
+    };
+    loop {
+        let read = reader.read_until(b'\n', &mut chunk)?;
+        if read == 0 {
+            break;
+        }
+        lines += 1;
+        if lines % BATCH_RECORDS as u64 == 0 {
+            flush(&mut chunk, first_line)?;
+            first_line = lines + 1;
+        }
+    }
+    flush(&mut chunk, first_line)
+}
+
+fn ensure_toronto_device(pipeline: &Pipeline) -> anyhow::Result<()> {
+    let mut catalog = pipeline.state.catalog.lock().unwrap_or_else(|p| p.into_inner());
+    if catalog.devices.get(toronto::DEVICE_ID).is_some() {
+        return Ok(());
+    }
+    let device = Device {
+        id: toronto::DEVICE_ID.into(),
+        device_type: DeviceType::Cad,
+        lat: None,
+        lon: None,
+        mobile: true,
+        bearing_deg: None,
+        fov_deg: None,
+        range_m: None,
+        name: Some("Toronto Police Service, Major Crime Indicators (open data)".into()),
+    };
+    catalog.record(CatalogEvent::DeviceUpserted { device, actor: "glasshouse-ingest".into(), at: Timestamp::now() })?;
+    pipeline.state.publish_catalog(&catalog);
+    Ok(())
+}

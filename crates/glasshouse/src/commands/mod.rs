@@ -1,0 +1,50 @@
+//! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
+
+mod ingest;
+mod serve;
+mod token;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Glasshouse: an accountable, real-time domain awareness engine.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API and the console over a data directory.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Bulk-load observations from a file (NDJSON, or a supported CSV export) into a data directory.
+    Ingest(ingest::IngestArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token { command } => token::run(command),
+        Command::Ingest(args) => ingest::run(args),
+    }
+}
+
+/// Takes the data directory's lock, so two processes never write the same WAL.
+pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let path = data_dir.join("LOCK");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => anyhow::bail!("{} is in use by another glasshouse process", data_dir.display()),
+    }
+}

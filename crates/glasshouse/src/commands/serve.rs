@@ -1,0 +1,101 @@
+//! `glasshouse serve`: the API and the console over a data directory.
+
+use crate::pipeline::{Pipeline, PipelineConfig};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use glasshouse_wal::FsyncPolicy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::info;
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Where the server keeps its WAL, segments, catalog, alerts and tokens.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// When WAL appends reach the disk: `always` (fsync per group, before acknowledging) or `never`.
+    #[arg(long, value_enum, default_value_t = Fsync::Always)]
+    pub fsync: Fsync,
+    /// Longest an observation waits in memory before it is flushed to a Parquet segment.
+    #[arg(long, default_value_t = 10)]
+    pub flush_interval_secs: u64,
+    /// An OpenStreetMap PBF whose roads become the console's basemap.
+    #[arg(long)]
+    pub basemap: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Fsync {
+    Always,
+    Never,
+}
+
+impl From<Fsync> for FsyncPolicy {
+    fn from(f: Fsync) -> Self {
+        match f {
+            Fsync::Always => FsyncPolicy::Always,
+            Fsync::Never => FsyncPolicy::Never,
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args, None))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the server until ctrl-c or SIGTERM. `ready` hears the bound address once listening.
+pub async fn serve(args: ServeArgs, ready: Option<tokio::sync::oneshot::Sender<(SocketAddr, Arc<glasshouse_server::AppState>)>>) -> anyhow::Result<()> {
+    let _lock = super::lock_data_dir(&args.data_dir)?;
+    let basemap = match &args.basemap {
+        Some(path) => Some(Arc::new(basemap_geojson(path)?)),
+        None => None,
+    };
+    let config = PipelineConfig {
+        data_dir: args.data_dir.clone(),
+        fsync: args.fsync.into(),
+        flush_interval: Duration::from_secs(args.flush_interval_secs.max(1)),
+        basemap,
+    };
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    info!(%address, data_dir = %args.data_dir.display(), "serving");
+    println!("glasshouse listening on http://{address}");
+    if let Some(ready) = ready {
+        let _ = ready.send((address, pipeline.state.clone()));
+    }
+    let app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    info!("shutting down: flushing the hot window");
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await??;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+/// The road network of an OSM extract as GeoJSON lines.
+pub fn basemap_geojson(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let network = glasshouse_sim::network::RoadNetwork::from_osm_pbf(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::to_vec(&network.to_geojson())?)
+}

@@ -1,0 +1,231 @@
+//! The one place where the stages are wired together.
+//!
+//! ```text
+//! HTTP/file ──decode+validate──► WAL group committer ──durable──► hot path thread ──► alert log ──► SSE
+//!                                  (dedup by id)                 (rules, then the      (durable)
+//!                                                                 hot window)──flush──► Parquet segments
+//! ```
+//! Start-up runs in the reverse order of the data flow: sinks and stores first, then the WAL replays
+//! its unflushed tail into the hot path, and only then does the committer accept new records.
+
+use anyhow::Context;
+use glasshouse_engine::{Alert, Engine};
+use glasshouse_ingest::DeadLetterStore;
+use glasshouse_model::Observation;
+use glasshouse_model::limits::{HOT_WINDOW_RECORDS_MAX, INGEST_QUEUE_REQUESTS_MAX};
+use glasshouse_model::validate::{RawRecord, from_stored};
+use glasshouse_server::{AppState, IngestOutcome, IngestSink, SubmitError, TokenStore};
+use glasshouse_sinks::AlertLog;
+use glasshouse_store::{Catalog, SegmentStore, Store};
+use glasshouse_wal::{CommitRequest, Committed, Committer, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tracing::{error, info};
+
+/// Durable groups waiting for the hot path. Small: if rules fall behind, the committer waits, the
+/// ingest queue fills, and producers get 503 instead of the server growing without bound.
+const HOT_PATH_QUEUE_GROUPS_MAX: usize = 16;
+
+/// How the pipeline is set up.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Root of everything the server keeps.
+    pub data_dir: PathBuf,
+    /// When WAL appends reach the disk.
+    pub fsync: FsyncPolicy,
+    /// Longest a record waits in the hot window before a flush to Parquet.
+    pub flush_interval: Duration,
+    /// The road network for the console, as GeoJSON bytes.
+    pub basemap: Option<Arc<Vec<u8>>>,
+}
+
+/// A running pipeline: the shared state for the HTTP server and the threads behind it.
+pub struct Pipeline {
+    /// What the HTTP handlers share.
+    pub state: Arc<AppState>,
+    sink: Arc<WalSink>,
+    hot_path: Option<JoinHandle<()>>,
+    committer: Option<JoinHandle<()>>,
+}
+
+/// The ingest entrance over the WAL's group committer.
+struct WalSink {
+    committer: Mutex<Option<Committer<Observation>>>,
+}
+
+impl IngestSink for WalSink {
+    fn submit(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+        let committer = self.committer()?;
+        let (request, rx) = commit_request(observations);
+        committer.try_submit(request).map_err(|_| SubmitError::Busy)?;
+        Ok(rx)
+    }
+}
+
+impl WalSink {
+    fn committer(&self) -> Result<Committer<Observation>, SubmitError> {
+        self.committer.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(SubmitError::Stopped)
+    }
+
+    /// Like `submit`, but waits for room in the queue: bulk loads from a file want push back, not 503.
+    fn submit_waiting(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+        let (request, rx) = commit_request(observations);
+        self.committer()?.submit(request).map_err(|_| SubmitError::Stopped)?;
+        Ok(rx)
+    }
+}
+
+type Pending = oneshot::Receiver<Result<IngestOutcome, String>>;
+
+fn commit_request(observations: Vec<Observation>) -> (CommitRequest<Observation>, Pending) {
+    let (tx, rx) = oneshot::channel();
+    let records = observations.into_iter().map(|o| Record { key: o.dedup_key(), payload: o.to_json().into_bytes(), item: o }).collect();
+    let ack = Box::new(move |result: Result<glasshouse_wal::CommitOutcome, glasshouse_wal::WalError>| {
+        // The requester may have gone (client disconnected); the records are durable regardless.
+        let _ = tx.send(result.map(|o| IngestOutcome { appended: o.appended, duplicates: o.duplicates }).map_err(|e| e.to_string()));
+    });
+    (CommitRequest { records, ack }, rx)
+}
+
+fn wal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("wal")
+}
+
+impl Pipeline {
+    /// Opens every store under `config.data_dir`, replays the WAL and starts the threads.
+    pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
+        let data_dir = &config.data_dir;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let catalog = Catalog::open(&data_dir.join("catalog")).context("opening the catalog")?;
+        let segments = SegmentStore::open(data_dir.join("segments")).context("opening the segment store")?;
+        let flushed_lsn = segments.flushed_lsn();
+        let store = Arc::new(Store::new(segments));
+        let alerts = Arc::new(AlertLog::open(&data_dir.join("alerts"), config.fsync).context("opening the alert log")?);
+        let dead_letters = DeadLetterStore::open(data_dir.join("dead_letter.ndjson")).context("opening the dead-letter store")?;
+
+        let mut seen = HashSet::new();
+        store.for_each_stored(|o| {
+            seen.insert(o.dedup_key());
+        })?;
+        let mut replayed: Vec<(Lsn, Observation)> = Vec::new();
+        let mut undecodable = 0usize;
+        let wal_config = WalConfig { fsync: config.fsync, ..WalConfig::new(wal_dir(data_dir)) };
+        let wal = Wal::open(wal_config, flushed_lsn, |lsn, payload| {
+            let decoded = serde_json::from_slice::<RawRecord>(payload).ok().and_then(|raw| from_stored(&raw).ok());
+            match decoded {
+                Some(o) => {
+                    seen.insert(o.dedup_key());
+                    replayed.push((lsn, o));
+                }
+                None => undecodable += 1,
+            }
+        })
+        .context("opening the write-ahead log")?;
+        if undecodable > 0 {
+            anyhow::bail!("{undecodable} WAL records passed their checksum but do not decode; refusing to start");
+        }
+        info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
+
+        let engine = Arc::new(RwLock::new(Arc::new(Engine { hotlists: catalog.hotlists.clone() })));
+        let (hot_tx, hot_rx) = sync_channel::<Committed<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
+        let hot_path = {
+            let (engine, alerts, store, dir) = (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir));
+            let interval = config.flush_interval;
+            std::thread::Builder::new()
+                .name("hot-path".into())
+                .spawn(move || run_hot_path(replayed, hot_rx, engine, alerts, store, &dir, interval))?
+        };
+        let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
+        let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
+        let state = Arc::new(AppState {
+            tokens: TokenStore::open(data_dir),
+            devices: RwLock::new(Arc::new(catalog.devices.clone())),
+            engine,
+            catalog: Mutex::new(catalog),
+            ingest: sink.clone(),
+            dead_letters,
+            alerts,
+            store,
+            basemap: config.basemap,
+        });
+        Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle) })
+    }
+
+    /// Queues observations, waiting for room; the receiver resolves once they are durable.
+    pub fn submit_waiting(&self, observations: Vec<Observation>) -> anyhow::Result<Pending> {
+        self.sink.submit_waiting(observations).map_err(|_| anyhow::anyhow!("the write-ahead log has stopped"))
+    }
+
+    /// Stops accepting records, lets the hot path finish and flushes the hot window to segments.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.sink.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = self.committer.take() {
+            handle.join().map_err(|_| anyhow::anyhow!("wal committer panicked"))?;
+        }
+        if let Some(handle) = self.hot_path.take() {
+            handle.join().map_err(|_| anyhow::anyhow!("hot path panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+fn evaluate(engine: &RwLock<Arc<Engine>>, alerts: &AlertLog, store: &Store, records: Committed<Observation>) {
+    let engine = engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut raised: Vec<Alert> = Vec::new();
+    for (_, o) in &records {
+        engine.evaluate(o, &mut raised);
+    }
+    if !raised.is_empty() {
+        if let Err(e) = alerts.append(raised) {
+            // The observations are durable in the WAL; a restart re-evaluates them and the
+            // deterministic alert ids prevent duplicates.
+            error!(error = %e, "alert log write failed; alerts will be re-raised on restart");
+        }
+    }
+    // Rules first, then the hot window: a record in a segment has always been evaluated.
+    store.insert(records);
+}
+
+fn flush(store: &Store, wal_dir: &Path) {
+    match store.flush() {
+        Ok(Some(flushed)) => {
+            if let Err(e) = glasshouse_wal::remove_through(wal_dir, flushed) {
+                error!(error = %e, "removing flushed wal files failed; they will be skipped on replay");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => error!(error = %e, "segment flush failed; records stay in the wal and the hot window"),
+    }
+}
+
+fn run_hot_path(
+    replayed: Vec<(Lsn, Observation)>,
+    receiver: Receiver<Committed<Observation>>,
+    engine: Arc<RwLock<Arc<Engine>>>,
+    alerts: Arc<AlertLog>,
+    store: Arc<Store>,
+    wal_dir: &Path,
+    flush_interval: Duration,
+) {
+    if !replayed.is_empty() {
+        evaluate(&engine, &alerts, &store, replayed);
+    }
+    let tick = flush_interval.min(Duration::from_secs(1));
+    loop {
+        match receiver.recv_timeout(tick) {
+            Ok(records) => evaluate(&engine, &alerts, &store, records),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if store.hot_len() >= HOT_WINDOW_RECORDS_MAX || store.hot_age_secs() >= flush_interval.as_secs_f64() {
+            flush(&store, wal_dir);
+        }
+    }
+    flush(&store, wal_dir);
+    info!("hot path stopped");
+}
