@@ -1,7 +1,10 @@
 //! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
 
+mod client;
+mod demo;
 mod ingest;
 mod serve;
+mod sim;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,10 @@ enum Command {
     },
     /// Bulk-load observations from a file (NDJSON, or a supported CSV export) into a data directory.
     Ingest(ingest::IngestArgs),
+    /// Simulate a city: write observations to a file, or feed a server live.
+    Sim(sim::SimArgs),
+    /// Run the demo: a server on a fresh data directory, fed live by the simulated city.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command.
@@ -34,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Token { command } => token::run(command),
         Command::Ingest(args) => ingest::run(args),
+        Command::Sim(args) => sim::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

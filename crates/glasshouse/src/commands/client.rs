@@ -1,0 +1,88 @@
+//! A small blocking HTTP client for the simulator's live feed and the demo's set-up, so both go
+//! through the public API exactly as an outside producer would.
+
+use anyhow::{Context, bail};
+use glasshouse_model::Device;
+use glasshouse_sim::City;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub struct ApiClient {
+    agent: ureq::Agent,
+    base: String,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiClient {
+    pub fn new(base: &str) -> ApiClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        ApiClient { agent, base: base.trim_end_matches('/').to_owned() }
+    }
+
+    pub fn send(&self, method: &str, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Response> {
+        let url = format!("{}{path}", self.base);
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .body(body)?;
+        let mut response = self.agent.run(request).with_context(|| format!("{method} {url}"))?;
+        let status = response.status().as_u16();
+        let retry_after_secs = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Ok(Response { status, body, retry_after_secs })
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self.send(method, path, token, "application/json", serde_json::to_vec(body)?)?;
+        if !(200..300).contains(&response.status) {
+            bail!("{method} {path}: {} {}", response.status, response.body);
+        }
+        Ok(serde_json::from_str(&response.body).unwrap_or(Value::Null))
+    }
+
+    /// Posts NDJSON, waiting and retrying while the server pushes back with 503.
+    pub fn post_observations(&self, token: &str, ndjson: Vec<u8>) -> anyhow::Result<Value> {
+        for _ in 0..60 {
+            let response = self.send("POST", "/v1/observations", token, "application/x-ndjson", ndjson.clone())?;
+            match response.status {
+                200 => return Ok(serde_json::from_str(&response.body)?),
+                503 => std::thread::sleep(Duration::from_secs(response.retry_after_secs.unwrap_or(1).min(10))),
+                status => bail!("POST /v1/observations: {status} {}", response.body),
+            }
+        }
+        bail!("POST /v1/observations: the server stayed busy for a minute")
+    }
+}
+
+/// Registers the city's devices and its demo hotlist; returns the hotlist id.
+pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires_in_days: i64) -> anyhow::Result<String> {
+    for device in &city.devices {
+        let body = device_body(device);
+        client.json("PUT", &format!("/v1/devices/{}", device.id), admin_token, &body)?;
+    }
+    let created = client.json("POST", "/v1/hotlists", admin_token, &json!({"name": "demo-stolen-and-wanted", "source": "local", "match": "exact", "priority": 1}))?;
+    let id = created["id"].as_str().context("hotlist id missing")?.to_owned();
+    let expires_at = glasshouse_model::Timestamp::now().plus_secs(expires_in_days * 86_400).to_rfc3339();
+    let entries: Vec<Value> = city.hotlist.iter().map(|l| json!({"plate": l.plate, "region": "FI", "reason": l.reason, "expires_at": expires_at})).collect();
+    client.json("POST", &format!("/v1/hotlists/{id}/entries"), admin_token, &Value::Array(entries))?;
+    Ok(id)
+}
+
+fn device_body(device: &Device) -> Value {
+    let mut body = serde_json::to_value(device).expect("devices serialise");
+    if let Some(map) = body.as_object_mut() {
+        map.remove("id");
+    }
+    body
+}

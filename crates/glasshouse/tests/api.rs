@@ -1,0 +1,183 @@
+//! The HTTP API end to end, over a real socket, against the real binary and its real WAL.
+
+mod common;
+
+use common::{Server, read_line, token};
+use serde_json::json;
+use std::io::Read;
+
+struct Setup {
+    server: Server,
+    admin: String,
+    ingest: String,
+    operator: String,
+    investigator: String,
+    _dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, ingest, operator, investigator) =
+        (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "operator"), token(dir.path(), "investigator"));
+    let server = Server::start(dir.path());
+    let client = server.client();
+    let reply = client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.1699, "lon": 24.9384}));
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let reply = client.json("PUT", "/v1/devices/cam-1", &admin, json!({"type": "camera", "lat": 60.17, "lon": 24.94, "bearing_deg": 90, "fov_deg": 60, "range_m": 80}));
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    Setup { server, admin, ingest, operator, investigator, _dir: dir }
+}
+
+#[test]
+fn a_batch_with_bad_lines_stores_the_good_ones_and_names_the_bad() {
+    let s = setup();
+    let client = s.server.client();
+    let good = read_line("good-1", "lpr-17", "ABC123");
+    let lines = vec![
+        good.clone(),
+        "{this is not json".to_string(),
+        good.replace("good-1", "nan-1").replace(r#""confidence":0.9"#, r#""confidence":0.9,"lat":NaN,"lon":24.9"#),
+        good.replace("good-1", "lat-1").replace(r#""confidence":0.9"#, r#""confidence":0.9,"lat":95.0,"lon":24.9"#),
+        good.replace("good-1", "dev-1").replace("lpr-17", "lpr-404"),
+        good.replace("good-1", "big-1").replace("ABC123", &"X".repeat(100_000)),
+        read_line("good-2", "lpr-17", "XYZ789"),
+    ];
+    let reply = client.ndjson(&s.ingest, &lines);
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["accepted"], 2);
+    assert_eq!(reply.body["rejected"], 5);
+    let errors: Vec<(u64, String)> = reply.body["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["error"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+    assert!(errors[0].1.contains("invalid JSON"), "{errors:?}");
+    assert!(errors[2].1.contains("`lat`"), "{errors:?}");
+    assert!(errors[3].1.contains("unknown device"), "{errors:?}");
+    assert!(errors[4].1.contains("limit is 16384"), "{errors:?}");
+
+    let found = client.get("/v1/observations?kind=plate_read", &s.investigator);
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let ids: Vec<&str> = found.body["observations"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"good-1") && ids.contains(&"good-2"));
+
+    let letters = client.get("/v1/dead_letters", &s.ingest);
+    assert_eq!(letters.body["dead_letters"].as_array().unwrap().len(), 5);
+
+    // A replay of the same batch is idempotent.
+    let again = client.ndjson(&s.ingest, &lines[..1]);
+    assert_eq!((again.body["accepted"].as_u64(), again.body["duplicates"].as_u64()), (Some(1), Some(1)));
+    let found = client.get("/v1/observations?kind=plate_read", &s.investigator);
+    assert_eq!(found.body["observations"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_hotlist_hit_becomes_a_durable_alert_that_is_also_streamed() {
+    let s = setup();
+    let client = s.server.client();
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen", "source": "local", "match": "exact"}));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let hotlist_id = created.body["id"].as_str().unwrap().to_owned();
+    let added = client.json(
+        "POST",
+        &format!("/v1/hotlists/{hotlist_id}/entries"),
+        &s.admin,
+        json!([{"plate": "ABC-123", "region": "FI", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+    );
+    assert_eq!(added.status, 200, "{:?}", added.body);
+
+    // Subscribe before the hit, over a raw socket, so the live event is seen as a browser would.
+    let address = s.server.base.trim_start_matches("http://").to_owned();
+    let operator = s.operator.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stream = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut socket = std::net::TcpStream::connect(&address).unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        write!(socket, "GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {operator}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut seen = String::new();
+        let mut buffer = [0u8; 4096];
+        let mut signalled = false;
+        while !seen.contains("event: alert") {
+            let n = socket.read(&mut buffer).unwrap();
+            assert!(n > 0, "stream closed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            if !signalled && seen.contains("event: ready") {
+                ready_tx.send(()).unwrap();
+                signalled = true;
+            }
+        }
+        seen
+    });
+    ready_rx.recv_timeout(std::time::Duration::from_secs(10)).expect("stream ready");
+
+    let reply = client.ndjson(&s.ingest, &[read_line("hit-1", "lpr-17", "ABC123"), read_line("miss-1", "lpr-17", "ZZZ999")]);
+    assert_eq!(reply.body["accepted"], 2, "{:?}", reply.body);
+    let streamed = stream.join().unwrap();
+    assert!(streamed.contains("ABC123"), "{streamed}");
+
+    let alerts = client.get("/v1/alerts", &s.operator);
+    let list = alerts.body["alerts"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["plate"], "ABC123");
+    assert_eq!(list[0]["hotlist_id"], hotlist_id.as_str());
+    assert_eq!(list[0]["rule"], "hotlist");
+    assert_eq!(list[0]["status"], "new");
+    assert!(list[0]["observed_at"].is_string() && list[0]["id"].is_string());
+
+    // Restart: alerts, devices, hotlists and observations are all still there.
+    let data_dir = s.server.data_dir.clone();
+    s.server.stop();
+    let server = Server::start(&data_dir);
+    let client = server.client();
+    assert_eq!(client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(client.get("/v1/devices", &s.admin).body["devices"].as_array().unwrap().len(), 2);
+    assert_eq!(client.get("/v1/hotlists", &s.admin).body["hotlists"][0]["entries"], 1);
+    let found = client.get("/v1/observations?kind=plate_read&bbox=24.9,60.1,25.0,60.2", &s.investigator);
+    assert_eq!(found.body["observations"].as_array().unwrap().len(), 2, "{:?}", found.body);
+    assert!(found.body["explain"]["segments_scanned"].as_u64().unwrap() >= 1, "{:?}", found.body["explain"]);
+    // Re-evaluating nothing new raises nothing new.
+    client.ndjson(&s.ingest, &[read_line("hit-1", "lpr-17", "ABC123")]);
+    assert_eq!(client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn tokens_roles_and_error_shapes_hold_over_a_real_socket() {
+    let s = setup();
+    let client = s.server.client();
+    assert_eq!(client.request("GET", "/healthz", None, &[], vec![]).status, 200);
+    let unauthenticated = client.request("GET", "/v1/alerts", None, &[], vec![]);
+    assert_eq!(unauthenticated.status, 401);
+    assert!(unauthenticated.body["error"].is_string());
+    // The administrator manages devices but has no data access.
+    let forbidden = client.get("/v1/observations", &s.admin);
+    assert_eq!(forbidden.status, 403);
+    assert!(forbidden.body["error"].as_str().unwrap().contains("administrator"));
+    assert_eq!(client.ndjson(&s.operator, &[read_line("x", "lpr-17", "A1")]).status, 403);
+    // Bad device registrations name the field.
+    let bad = client.json("PUT", "/v1/devices/cam-2", &s.admin, json!({"type": "camera", "lat": 60.0, "lon": 24.0, "bearing_deg": 400, "fov_deg": 60, "range_m": 50}));
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("bearing_deg")));
+    let malformed = client.request("PUT", "/v1/devices/cam-2", Some(&s.admin), &[("Content-Type", "application/json")], b"{".to_vec());
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.body["error"].as_str().unwrap().starts_with("invalid JSON body"));
+    let bad_query = client.get("/v1/observations?bbox=1,2,3", &s.investigator);
+    assert_eq!((bad_query.status, bad_query.body["field"].as_str()), (400, Some("bbox")));
+    let openapi = client.get("/v1/openapi.json", &s.operator);
+    assert_eq!(openapi.body["openapi"], "3.1.0");
+}
+
+#[test]
+fn gzip_bodies_are_accepted_and_oversized_bodies_get_413() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let s = setup();
+    let client = s.server.client();
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    for i in 0..100 {
+        writeln!(encoder, "{}", read_line(&format!("gz-{i}"), "lpr-17", "GZP100")).unwrap();
+    }
+    let reply = client.request("POST", "/v1/observations", Some(&s.ingest), &[("Content-Encoding", "gzip")], encoder.finish().unwrap());
+    assert_eq!((reply.status, reply.body["accepted"].as_u64()), (200, Some(100)), "{:?}", reply.body);
+    let huge = vec![b' '; 65 * 1024 * 1024];
+    let reply = client.request("POST", "/v1/observations", Some(&s.ingest), &[], huge);
+    assert_eq!(reply.status, 413);
+    assert!(reply.body["error"].is_string());
+}

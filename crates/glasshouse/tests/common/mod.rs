@@ -1,0 +1,130 @@
+//! Runs the real `glasshouse` binary over a temporary data directory and talks to it over HTTP.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_glasshouse");
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `glasshouse serve` on a free port and waits until it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--flush-interval-secs", "1"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn glasshouse serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let base = line.trim().strip_prefix("glasshouse listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+        Server { child, base, data_dir: data_dir.to_owned() }
+    }
+
+    /// Stops gracefully (SIGTERM) and waits.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+
+    /// `kill -9`: no chance to flush anything.
+    pub fn kill_hard(mut self) {
+        let _ = Command::new("kill").arg("-9").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `glasshouse token create`, returning the token (the last line of output).
+pub fn token(data_dir: &Path, role: &str) -> String {
+    let output = Command::new(BINARY)
+        .args(["token", "create", "--data-dir"])
+        .arg(data_dir)
+        .args(["--name", &format!("test-{role}"), "--role", role])
+        .output()
+        .expect("run token create");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
+        Client { agent, base: base.to_owned() }
+    }
+
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+        let mut builder = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            builder = builder.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut response = self.agent.run(builder.body(body).unwrap()).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+        let text = response.body_mut().with_config().limit(256 << 20).read_to_string().unwrap_or_default();
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), headers }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.request("GET", path, Some(token), &[], Vec::new())
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: &str, body: Value) -> Reply {
+        self.request(method, path, Some(token), &[("Content-Type", "application/json")], serde_json::to_vec(&body).unwrap())
+    }
+
+    pub fn ndjson(&self, token: &str, lines: &[String]) -> Reply {
+        let mut body = lines.join("\n").into_bytes();
+        body.push(b'\n');
+        self.request("POST", "/v1/observations", Some(token), &[("Content-Type", "application/x-ndjson")], body)
+    }
+}
+
+/// A plate read line for `device` with an explicit id.
+pub fn read_line(id: &str, device: &str, plate: &str) -> String {
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    format!(r#"{{"id":"{id}","kind":"plate_read","device_id":"{device}","observed_at":"{at}","plate":"{plate}","region":"FI","confidence":0.9}}"#)
+}
