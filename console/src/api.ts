@@ -1,0 +1,99 @@
+// The console talks only to the public /v1 API, with the user's bearer token.
+
+const TOKEN_KEY = 'glasshouse.token';
+
+export type Role =
+  | 'operator' | 'investigator' | 'supervisor' | 'analyst'
+  | 'custodian' | 'auditor' | 'administrator' | 'ingest';
+
+export interface Account { name: string; role: Role }
+
+export interface Device {
+  id: string;
+  type: 'plate_reader' | 'camera' | 'sensor' | 'gunshot_array' | 'cad';
+  lat?: number; lon?: number; mobile?: boolean;
+  bearing_deg?: number; fov_deg?: number; range_m?: number; name?: string;
+}
+
+export interface HotlistHit {
+  plate: string; matched_plate: string; from_candidate: boolean; region?: string;
+  hotlist_id: string; hotlist_name: string; entry_plate: string; entry_region?: string;
+  reason: string; entry_expires_at: string;
+}
+
+export interface Alert {
+  id: string; rule: string; status: string; priority: number;
+  observed_at: string; raised_at: string; observation_id: string; device_id: string;
+  lat: number; lon: number; plate?: string; hotlist_id?: string; hit?: HotlistHit;
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+export function getToken(): string | null { return sessionStorage.getItem(TOKEN_KEY); }
+export function setToken(token: string): void { sessionStorage.setItem(TOKEN_KEY, token); }
+export function clearToken(): void { sessionStorage.removeItem(TOKEN_KEY); }
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  const token = getToken();
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  const response = await fetch(path, { ...init, headers });
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    throw new ApiError(response.status, body?.error ?? `${response.status} ${response.statusText}`);
+  }
+  return body as T;
+}
+
+export type StreamState = 'connecting' | 'live' | 'reconnecting';
+
+// EventSource cannot send an Authorization header, so the stream is read with fetch. It reconnects
+// with backoff and re-reads the alert list on every (re)connect, so nothing raised while the
+// connection was down is missed.
+export function streamAlerts(
+  onAlert: (alert: Alert) => void,
+  onState: (state: StreamState) => void,
+  onReconnect: () => void,
+  signal: AbortSignal,
+): void {
+  let delay = 500;
+  const run = async (): Promise<void> => {
+    while (!signal.aborted) {
+      try {
+        onState('connecting');
+        const response = await fetch('/v1/alerts/stream', {
+          headers: { Authorization: `Bearer ${getToken() ?? ''}`, Accept: 'text/event-stream' },
+          signal,
+        });
+        if (!response.ok || !response.body) throw new ApiError(response.status, 'alert stream refused');
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let boundary: number;
+          while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+            const chunk = buffer.slice(0, boundary);
+            buffer = buffer.slice(boundary + 2);
+            const event = /^event: ?(.*)$/m.exec(chunk)?.[1];
+            const data = chunk.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+            if (event === 'ready') { delay = 500; onState('live'); onReconnect(); }
+            else if (event === 'alert') onAlert(JSON.parse(data) as Alert);
+            else if (event === 'lagged') onReconnect();
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) throw error;
+      }
+      onState('reconnecting');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  };
+  void run();
+}

@@ -1,0 +1,125 @@
+// Boot: sign in with a token, then show the views the caller's role may use.
+
+import './style.css';
+import { type Account, type Alert, ApiError, type Device, type Role, api, clearToken, getToken, setToken, streamAlerts } from './api';
+import { renderAlert, sortAlerts } from './alerts';
+import { LiveMap, legend } from './map';
+
+const app = document.getElementById('app') as HTMLElement;
+const banner = document.getElementById('banner') as HTMLElement;
+const who = document.getElementById('who') as HTMLElement;
+const connection = document.getElementById('connection') as HTMLElement;
+const signOut = document.getElementById('sign-out') as HTMLButtonElement;
+
+const ALERT_ROLES: Role[] = ['operator', 'supervisor'];
+const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'analyst', 'administrator'];
+const ALERTS_SHOWN_MAX = 500;
+
+function showError(message: string): void {
+  banner.textContent = message;
+  banner.hidden = false;
+}
+
+function clearError(): void { banner.hidden = true; }
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+function renderLogin(reason?: string): void {
+  who.textContent = '';
+  signOut.hidden = true;
+  connection.textContent = '';
+  const input = el('input', { id: 'token', type: 'password', autocomplete: 'off', 'aria-label': 'API token', placeholder: 'gh_…' });
+  const form = el('form', { class: 'login' }, [
+    el('h1', {}, ['Sign in']),
+    el('p', {}, ['Paste the token you were given. It stays in this browser tab only.']),
+    el('label', { for: 'token' }, ['Token']), input,
+    el('button', { type: 'submit' }, ['Sign in']),
+  ]);
+  if (reason) form.append(el('p', { class: 'error' }, [reason]));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    setToken(input.value.trim());
+    void boot();
+  });
+  app.replaceChildren(form);
+  input.focus();
+}
+
+async function renderStatus(account: Account): Promise<void> {
+  const status = await api<Record<string, number>>('/v1/status');
+  const rows = Object.entries(status).map(([k, v]) => el('tr', {}, [el('th', { scope: 'row' }, [k.replace(/_/g, ' ')]), el('td', {}, [String(v)])]));
+  app.replaceChildren(el('section', { class: 'status-page' }, [
+    el('h1', {}, ['System status']),
+    el('p', {}, [`Signed in as ${account.name} (${account.role}). Counts only: this role has no access to raw observations.`]),
+    el('table', {}, rows),
+  ]));
+}
+
+async function renderLive(account: Account): Promise<void> {
+  const mapEl = el('div', { id: 'map', class: 'map', role: 'region', 'aria-label': 'Live map' });
+  const layout = el('div', { class: 'live' }, [mapEl]);
+  const showAlerts = ALERT_ROLES.includes(account.role);
+  const list = el('ol', { id: 'alerts', class: 'alert-list', 'aria-live': 'polite' });
+  const count = el('span', { id: 'alert-count' }, ['0']);
+  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Alerts ', count]), list]));
+  app.replaceChildren(layout);
+  mapEl.append(legend());
+  const basemap = await api<GeoJSON.FeatureCollection>('/v1/basemap');
+  const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; });
+  const { devices } = await api<{ devices: Device[] }>('/v1/devices');
+  await live.setDevices(devices);
+  if (!showAlerts) return;
+
+  const alerts = new Map<string, Alert>();
+  const render = (): void => {
+    const sorted = sortAlerts([...alerts.values()]).slice(0, ALERTS_SHOWN_MAX);
+    list.replaceChildren(...sorted.map((a) => renderAlert(a, (x) => live.flyTo(x))));
+    count.textContent = String(alerts.size);
+    void live.setAlerts(sorted);
+  };
+  const reload = async (): Promise<void> => {
+    const { alerts: stored } = await api<{ alerts: Alert[] }>(`/v1/alerts?limit=${ALERTS_SHOWN_MAX}`);
+    for (const a of stored) alerts.set(a.id, a);
+    render();
+  };
+  const controller = new AbortController();
+  streamAlerts(
+    (a) => { alerts.set(a.id, a); render(); },
+    (state) => { connection.textContent = state === 'live' ? '● live' : state; connection.dataset.state = state; },
+    () => { reload().catch((e) => showError(String(e))); },
+    controller.signal,
+  );
+  signOut.addEventListener('click', () => controller.abort(), { once: true });
+}
+
+async function boot(): Promise<void> {
+  clearError();
+  if (!getToken()) { renderLogin(); return; }
+  let account: Account;
+  try {
+    account = await api<Account>('/v1/whoami');
+  } catch (e) {
+    clearToken();
+    renderLogin(e instanceof ApiError && e.status === 401 ? 'That token is not valid.' : `Cannot reach the server: ${String(e)}`);
+    return;
+  }
+  who.textContent = `${account.name} · ${account.role}`;
+  signOut.hidden = false;
+  document.body.dataset.role = account.role;
+  app.replaceChildren(el('p', { class: 'loading' }, ['Loading…']));
+  try {
+    if (MAP_ROLES.includes(account.role)) await renderLive(account);
+    else await renderStatus(account);
+  } catch (e) {
+    showError(`Could not load the console: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+signOut.addEventListener('click', () => { clearToken(); location.reload(); });
+window.addEventListener('unhandledrejection', (e) => showError(String(e.reason)));
+void boot();

@@ -1,0 +1,177 @@
+// The live map: the city's roads as the basemap, devices with camera fields of view, and alerts.
+
+import * as maplibregl from 'maplibre-gl';
+import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+import 'maplibre-gl/dist/maplibre-gl.css';
+import type { Alert, Device } from './api';
+import { type LonLat, type Sector, sectorContains, sectorRing } from './geo';
+
+maplibregl.setWorkerUrl(workerUrl);
+
+// Okabe–Ito: distinguishable with every common form of colour blindness.
+export const PALETTE = {
+  road: '#5b6b82', reader: '#0072B2', camera: '#56B4E9', sensor: '#009E73',
+  gunshot: '#CC79A7', alert: '#D55E00', background: '#0e1726',
+};
+
+type Feature = GeoJSON.Feature<GeoJSON.Geometry, Record<string, unknown>>;
+const collection = (features: Feature[]): GeoJSON.FeatureCollection => ({ type: 'FeatureCollection', features });
+
+function sectorOf(d: Device): Sector | null {
+  if (d.type !== 'camera' || d.lat === undefined || d.lon === undefined) return null;
+  return { origin: [d.lon, d.lat], bearing: d.bearing_deg ?? 0, fov: d.fov_deg ?? 60, range: d.range_m ?? 50 };
+}
+
+export class LiveMap {
+  readonly map: maplibregl.Map;
+  private devices: Device[] = [];
+  private alerts: Alert[] = [];
+  private readonly ready: Promise<void>;
+
+  constructor(container: HTMLElement, basemap: GeoJSON.FeatureCollection, onRendered: () => void) {
+    const bounds = boundsOf(basemap);
+    this.map = new maplibregl.Map({
+      container,
+      style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': PALETTE.background } }] },
+      bounds: bounds ?? undefined,
+      center: bounds ? undefined : [24.94, 60.17],
+      zoom: bounds ? undefined : 14,
+      fitBoundsOptions: { padding: 20 },
+      attributionControl: { compact: false, customAttribution: '© OpenStreetMap contributors' },
+    });
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+    this.ready = new Promise((resolve) => {
+      this.map.on('load', () => {
+        this.addLayers(basemap);
+        this.map.once('idle', () => { onRendered(); });
+        resolve();
+      });
+    });
+    this.map.on('click', (e) => this.onClick(e));
+  }
+
+  private addLayers(basemap: GeoJSON.FeatureCollection): void {
+    const m = this.map;
+    m.addSource('roads', { type: 'geojson', data: basemap });
+    m.addLayer({ id: 'roads', type: 'line', source: 'roads', paint: {
+      'line-color': PALETTE.road,
+      'line-width': ['match', ['get', 'highway'], ['primary', 'trunk', 'motorway'], 3, ['secondary', 'tertiary'], 2, 1],
+    } });
+    m.addSource('fov', { type: 'geojson', data: collection([]) });
+    m.addLayer({ id: 'fov', type: 'fill', source: 'fov', paint: { 'fill-color': PALETTE.camera, 'fill-opacity': 0.18 } });
+    m.addLayer({ id: 'fov-outline', type: 'line', source: 'fov', paint: { 'line-color': PALETTE.camera, 'line-width': 1 } });
+    m.addSource('devices', { type: 'geojson', data: collection([]) });
+    m.addLayer({ id: 'devices', type: 'circle', source: 'devices', paint: {
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 3, 17, 7],
+      'circle-color': ['match', ['get', 'type'], 'plate_reader', PALETTE.reader, 'camera', PALETTE.camera, 'sensor', PALETTE.sensor, 'gunshot_array', PALETTE.gunshot, '#999'],
+      'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
+    } });
+    // Alerts cluster at low zoom so a busy shift stays readable.
+    m.addSource('alerts', { type: 'geojson', data: collection([]), cluster: true, clusterRadius: 30, clusterMaxZoom: 15 });
+    m.addLayer({ id: 'alert-clusters', type: 'circle', source: 'alerts', filter: ['has', 'point_count'], paint: {
+      'circle-color': PALETTE.alert, 'circle-opacity': 0.8,
+      'circle-radius': ['step', ['get', 'point_count'], 10, 10, 14, 50, 18],
+      'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
+    } });
+    m.addLayer({ id: 'alerts', type: 'circle', source: 'alerts', filter: ['!', ['has', 'point_count']], paint: {
+      'circle-radius': 8, 'circle-color': PALETTE.alert, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
+    } });
+  }
+
+  async setDevices(devices: Device[]): Promise<void> {
+    await this.ready;
+    this.devices = devices;
+    const points: Feature[] = devices.filter((d) => d.lat !== undefined && d.lon !== undefined).map((d) => ({
+      type: 'Feature', properties: { id: d.id, type: d.type, name: d.name ?? d.id },
+      geometry: { type: 'Point', coordinates: [d.lon as number, d.lat as number] },
+    }));
+    const sectors: Feature[] = devices.flatMap((d) => {
+      const s = sectorOf(d);
+      return s ? [{ type: 'Feature', properties: { id: d.id }, geometry: { type: 'Polygon', coordinates: [sectorRing(s)] } } as Feature] : [];
+    });
+    (this.map.getSource('devices') as GeoJSONSource).setData(collection(points));
+    (this.map.getSource('fov') as GeoJSONSource).setData(collection(sectors));
+  }
+
+  async setAlerts(alerts: Alert[]): Promise<void> {
+    await this.ready;
+    this.alerts = alerts;
+    const features: Feature[] = alerts.map((a) => ({
+      type: 'Feature', properties: { id: a.id, plate: a.plate ?? '', rule: a.rule },
+      geometry: { type: 'Point', coordinates: [a.lon, a.lat] },
+    }));
+    (this.map.getSource('alerts') as GeoJSONSource).setData(collection(features));
+  }
+
+  flyTo(alert: Alert): void {
+    this.map.flyTo({ center: [alert.lon, alert.lat], zoom: Math.max(this.map.getZoom(), 16) });
+  }
+
+  camerasCovering(point: LonLat): Device[] {
+    return this.devices.filter((d) => { const s = sectorOf(d); return s !== null && sectorContains(s, point); });
+  }
+
+  private onClick(e: MapMouseEvent): void {
+    const hits = this.map.queryRenderedFeatures(e.point, { layers: ['devices', 'alerts'] });
+    const point: LonLat = [e.lngLat.lng, e.lngLat.lat];
+    const popup = document.createElement('div');
+    popup.className = 'popup';
+    const device = hits.find((f) => f.layer.id === 'devices');
+    const alert = hits.find((f) => f.layer.id === 'alerts');
+    if (alert) {
+      const a = this.alerts.find((x) => x.id === alert.properties.id);
+      popup.append(line('strong', `Alert: ${a?.rule ?? ''} ${a?.plate ?? ''}`), line('span', a ? `${a.device_id}, ${new Date(a.observed_at).toLocaleString()}` : ''));
+    } else if (device) {
+      const d = this.devices.find((x) => x.id === device.properties.id);
+      popup.append(line('strong', d?.name ?? String(device.properties.id)), line('span', `${d?.id} · ${d?.type.replace('_', ' ')}`));
+      const s = d ? sectorOf(d) : null;
+      if (s) popup.append(line('span', `faces ${s.bearing}°, sees ${s.fov}° out to ${s.range} m (shaded)`));
+    } else {
+      const cameras = this.camerasCovering(point);
+      popup.append(line('strong', cameras.length ? `${cameras.length} camera(s) can see this point` : 'No camera can see this point'));
+      for (const c of cameras) popup.append(line('span', `${c.id} — ${c.name ?? ''}`));
+    }
+    new maplibregl.Popup({ closeButton: true }).setLngLat(e.lngLat).setDOMContent(popup).addTo(this.map);
+  }
+}
+
+function line(tag: 'strong' | 'span', text: string): HTMLElement {
+  const el = document.createElement(tag);
+  el.textContent = text;
+  return el;
+}
+
+function boundsOf(fc: GeoJSON.FeatureCollection): [number, number, number, number] | null {
+  let b: [number, number, number, number] | null = null;
+  for (const f of fc.features) {
+    if (f.geometry.type !== 'LineString') continue;
+    for (const [lon, lat] of f.geometry.coordinates) {
+      b = b ? [Math.min(b[0], lon), Math.min(b[1], lat), Math.max(b[2], lon), Math.max(b[3], lat)] : [lon, lat, lon, lat];
+    }
+  }
+  return b;
+}
+
+export function legend(): HTMLElement {
+  const el = document.createElement('div');
+  el.className = 'legend';
+  el.setAttribute('aria-label', 'Map legend');
+  const items: [string, string][] = [
+    [PALETTE.reader, 'Plate reader'], [PALETTE.camera, 'Camera (shaded: field of view)'],
+    [PALETTE.sensor, 'Sensor'], [PALETTE.gunshot, 'Gunshot array'], [PALETTE.alert, 'Alert'],
+  ];
+  for (const [colour, label] of items) {
+    const row = document.createElement('div');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = colour;
+    row.append(swatch, document.createTextNode(label));
+    el.append(row);
+  }
+  const credit = document.createElement('div');
+  credit.className = 'credit';
+  credit.textContent = 'Roads © OpenStreetMap contributors (ODbL)';
+  el.append(credit);
+  return el;
+}

@@ -1,0 +1,131 @@
+// Browser test: the console in headless Chromium against a live `glasshouse demo`.
+// It signs in as an operator, waits for the map to render, injects a hotlist hit through the public
+// API and waits for that alert to arrive live in the queue. Screenshots go to the artifacts folder.
+// Any console error in the page fails the test.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const binary = process.env.GLASSHOUSE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'glasshouse');
+const artifacts = process.env.GLASSHOUSE_ARTIFACTS ?? join(root, 'test-artifacts');
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let demo;
+let base;
+let tokens;
+let browser;
+
+async function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => done(port)); });
+    server.on('error', fail);
+  });
+}
+
+async function waitFor(check, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try { const value = await check(); if (value) return value; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function call(method, path, token, body, type = 'application/json') {
+  const response = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': type }, body });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function openConsole(role) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(base);
+  await page.fill('#token', tokens[role]);
+  await page.click('button[type=submit]');
+  return { page, errors };
+}
+
+before(async () => {
+  assert.ok(existsSync(binary), `build the binary first: ${binary} is missing`);
+  mkdirSync(artifacts, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'glasshouse-e2e-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  demo = spawn(binary, ['demo', '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--tokens-out', join(dir, 'tokens.json')], {
+    stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  await waitFor(async () => (await fetch(`${base}/healthz`)).ok, 'the demo server');
+  tokens = JSON.parse(readFileSync(join(dir, 'tokens.json'), 'utf8'));
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.kill('SIGTERM');
+});
+
+test('an operator sees the map and a hotlist hit arrive live', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+
+  const { hotlists } = await waitFor(async () => {
+    const body = await call('GET', '/v1/hotlists', tokens.administrator);
+    return body.hotlists.length ? body : null;
+  }, 'the demo hotlist');
+  const { entries } = await call('GET', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator);
+  const plate = entries[0].plate;
+  const id = `e2e-${Date.now()}`;
+  const read = { id, kind: 'plate_read', device_id: 'lpr-001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.93 };
+  const outcome = await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson');
+  assert.equal(outcome.accepted, 1);
+
+  const card = page.locator(`li[data-observation-id="${id}"]`);
+  try {
+    await card.waitFor({ timeout: 30_000 });
+  } catch (error) {
+    await page.screenshot({ path: join(artifacts, 'operator-live-map-failure.png') });
+    throw new Error(`${error.message}\npage errors: ${errors.join('\n')}`);
+  }
+  assert.match(await card.innerText(), new RegExp(plate));
+  await card.click();
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: join(artifacts, 'operator-live-map.png') });
+  const canvas = await page.locator('.maplibregl-canvas').boundingBox();
+  assert.ok(canvas && canvas.width > 400 && canvas.height > 300, 'the map canvas is laid out');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an auditor sees counts only, no map of raw data', async () => {
+  const { page, errors } = await openConsole('auditor');
+  await page.waitForSelector('section.status-page table');
+  assert.equal(await page.locator('#map').count(), 0);
+  assert.equal(await page.locator('#alerts').count(), 0);
+  await page.screenshot({ path: join(artifacts, 'auditor-status.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a wrong token is refused with a message, not a blank page', async () => {
+  const page = await browser.newPage();
+  await page.goto(base);
+  await page.fill('#token', 'gh_not_a_real_token');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('form.login .error');
+  assert.match(await page.locator('form.login .error').innerText(), /not valid/);
+  await page.close();
+});
