@@ -23,7 +23,12 @@ fn setup() -> Setup {
     let client = server.client();
     let reply = client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.1699, "lon": 24.9384}));
     assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let reply = client.json("PUT", "/v1/devices/cam-1", &admin, json!({"type": "camera", "lat": 60.17, "lon": 24.94, "bearing_deg": 90, "fov_deg": 60, "range_m": 80}));
+    let reply = client.json(
+        "PUT",
+        "/v1/devices/cam-1",
+        &admin,
+        json!({"type": "camera", "lat": 60.17, "lon": 24.94, "bearing_deg": 90, "fov_deg": 60, "range_m": 80}),
+    );
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     Setup { server, admin, ingest, operator, investigator, _dir: dir }
 }
@@ -46,7 +51,12 @@ fn a_batch_with_bad_lines_stores_the_good_ones_and_names_the_bad() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["accepted"], 2);
     assert_eq!(reply.body["rejected"], 5);
-    let errors: Vec<(u64, String)> = reply.body["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["error"].as_str().unwrap().to_owned())).collect();
+    let errors: Vec<(u64, String)> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["error"].as_str().unwrap().to_owned()))
+        .collect();
     assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
     assert!(errors[0].1.contains("invalid JSON"), "{errors:?}");
     assert!(errors[2].1.contains("`lat`"), "{errors:?}");
@@ -92,7 +102,11 @@ fn a_hotlist_hit_becomes_a_durable_alert_that_is_also_streamed() {
         use std::io::Write;
         let mut socket = std::net::TcpStream::connect(&address).unwrap();
         socket.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
-        write!(socket, "GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {operator}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        write!(
+            socket,
+            "GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {operator}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
         let mut seen = String::new();
         let mut buffer = [0u8; 4096];
         let mut signalled = false;
@@ -153,7 +167,12 @@ fn tokens_roles_and_error_shapes_hold_over_a_real_socket() {
     assert!(forbidden.body["error"].as_str().unwrap().contains("administrator"));
     assert_eq!(client.ndjson(&s.operator, &[read_line("x", "lpr-17", "A1")]).status, 403);
     // Bad device registrations name the field.
-    let bad = client.json("PUT", "/v1/devices/cam-2", &s.admin, json!({"type": "camera", "lat": 60.0, "lon": 24.0, "bearing_deg": 400, "fov_deg": 60, "range_m": 50}));
+    let bad = client.json(
+        "PUT",
+        "/v1/devices/cam-2",
+        &s.admin,
+        json!({"type": "camera", "lat": 60.0, "lon": 24.0, "bearing_deg": 400, "fov_deg": 60, "range_m": 50}),
+    );
     assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("bearing_deg")));
     let malformed = client.request("PUT", "/v1/devices/cam-2", Some(&s.admin), &[("Content-Type", "application/json")], b"{".to_vec());
     assert_eq!(malformed.status, 400);

@@ -14,7 +14,15 @@ const BATCH_RECORDS: usize = 200;
 const WRITERS: usize = 3;
 
 /// Ingests until the server dies; returns nothing, records acknowledged ids in `acked`.
-fn writer(base: String, ingest: String, writer: usize, round: usize, acked: Arc<Mutex<Vec<String>>>, batches: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+fn writer(
+    base: String,
+    ingest: String,
+    writer: usize,
+    round: usize,
+    acked: Arc<Mutex<Vec<String>>>,
+    batches: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) {
     let client = Client::new(&base);
     let mut batch = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -23,7 +31,8 @@ fn writer(base: String, ingest: String, writer: usize, round: usize, acked: Arc<
         let mut body = lines.join("\n").into_bytes();
         body.push(b'\n');
         // A killed server shows up as a connection error: stop writing, keep what was acknowledged.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.request("POST", "/v1/observations", Some(&ingest), &[], body)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.request("POST", "/v1/observations", Some(&ingest), &[], body)));
         match result {
             Ok(reply) if reply.status == 200 => {
                 assert_eq!(reply.body["accepted"].as_u64(), Some(BATCH_RECORDS as u64), "{:?}", reply.body);
@@ -52,7 +61,8 @@ fn stored_ids(client: &Client, investigator: &str) -> HashMap<String, usize> {
 #[test]
 fn every_acknowledged_observation_survives_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (admin, ingest, investigator) = (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
+    let (admin, ingest, investigator) =
+        (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
     let mut server = Server::start(dir.path());
     let reply = server.client().json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94}));
     assert_eq!(reply.status, 201);
@@ -64,7 +74,8 @@ fn every_acknowledged_observation_survives_kill_9_exactly_once() {
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let (base, ingest, acked, batches, stop) = (server.base.clone(), ingest.clone(), acked.clone(), batches.clone(), stop.clone());
+                let (base, ingest, acked, batches, stop) =
+                    (server.base.clone(), ingest.clone(), acked.clone(), batches.clone(), stop.clone());
                 std::thread::spawn(move || writer(base, ingest, w, round, acked, batches, stop))
             })
             .collect();
@@ -83,7 +94,12 @@ fn every_acknowledged_observation_survives_kill_9_exactly_once() {
         let stored = stored_ids(&server.client(), &investigator);
         let acked = acked.lock().unwrap();
         let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains_key(*id)).collect();
-        assert!(missing.is_empty(), "round {round}: {} acknowledged records lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(3)]);
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged records lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(3)]
+        );
         let duplicated: Vec<(&String, &usize)> = stored.iter().filter(|(_, n)| **n > 1).collect();
         assert!(duplicated.is_empty(), "round {round}: stored more than once: {:?}", &duplicated[..duplicated.len().min(3)]);
         assert!(acked.len() >= batches_before_kill * BATCH_RECORDS);

@@ -163,12 +163,7 @@ impl Device {
         if self.device_type != DeviceType::Camera {
             return None;
         }
-        Some(Sector {
-            origin: self.position()?,
-            bearing_deg: self.bearing_deg?,
-            fov_deg: self.fov_deg?,
-            range_m: self.range_m?,
-        })
+        Some(Sector { origin: self.position()?, bearing_deg: self.bearing_deg?, fov_deg: self.fov_deg?, range_m: self.range_m? })
     }
 }
 
@@ -217,7 +212,8 @@ mod tests {
     use super::*;
 
     fn camera() -> Device {
-        serde_json::from_str(r#"{"id":"cam-1","type":"camera","lat":60.17,"lon":24.94,"bearing_deg":90,"fov_deg":60,"range_m":80}"#).unwrap()
+        serde_json::from_str(r#"{"id":"cam-1","type":"camera","lat":60.17,"lon":24.94,"bearing_deg":90,"fov_deg":60,"range_m":80}"#)
+            .unwrap()
     }
 
     #[test]

@@ -22,10 +22,7 @@ impl LatLon {
 
     /// True when both coordinates are finite and in range.
     pub fn is_valid(&self) -> bool {
-        self.lat.is_finite()
-            && self.lon.is_finite()
-            && (-90.0..=90.0).contains(&self.lat)
-            && (-180.0..=180.0).contains(&self.lon)
+        self.lat.is_finite() && self.lon.is_finite() && (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
     }
 
     /// Great-circle (haversine) distance in metres.
@@ -53,8 +50,7 @@ impl LatLon {
         let lat1 = self.lat.to_radians();
         let lon1 = self.lon.to_radians();
         let lat2 = (lat1.sin() * delta.cos() + lat1.cos() * delta.sin() * theta.cos()).asin();
-        let lon2 = lon1
-            + (theta.sin() * delta.sin() * lat1.cos()).atan2(delta.cos() - lat1.sin() * lat2.sin());
+        let lon2 = lon1 + (theta.sin() * delta.sin() * lat1.cos()).atan2(delta.cos() - lat1.sin() * lat2.sin());
         LatLon { lat: lat2.to_degrees(), lon: (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0 }
     }
 }

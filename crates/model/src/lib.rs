@@ -15,9 +15,6 @@ pub mod validate;
 
 pub use device::{Device, DeviceError, DeviceRegistry, DeviceType};
 pub use geo::LatLon;
-pub use observation::{
-    Body, Candidate, Gunshot, Incident, Kind, Observation, PlateRead, Position, SensorReading,
-    VideoEvent, VideoLabel,
-};
+pub use observation::{Body, Candidate, Gunshot, Incident, Kind, Observation, PlateRead, Position, SensorReading, VideoEvent, VideoLabel};
 pub use time::Timestamp;
 pub use validate::{RawRecord, ValidationError, validate};

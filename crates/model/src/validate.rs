@@ -191,7 +191,8 @@ pub fn from_stored(raw: &RawRecord<'_>) -> Result<Observation, ValidationError> 
         Some(text) => Timestamp::parse_rfc3339(text).ok_or_else(|| invalid("received_at", "not an RFC 3339 time"))?,
         None => observed_at,
     };
-    let position = LatLon::new(raw.lat.ok_or_else(|| invalid("lat", "is required"))?, raw.lon.ok_or_else(|| invalid("lon", "is required"))?);
+    let position =
+        LatLon::new(raw.lat.ok_or_else(|| invalid("lat", "is required"))?, raw.lon.ok_or_else(|| invalid("lon", "is required"))?);
     build(raw, kind, device_id, observed_at, received_at, position)
 }
 
@@ -250,14 +251,7 @@ fn build(
             other => other,
         },
     };
-    let mut observation = Observation {
-        id: String::new(),
-        device_id: device_id.to_owned(),
-        observed_at,
-        received_at,
-        position,
-        body,
-    };
+    let mut observation = Observation { id: String::new(), device_id: device_id.to_owned(), observed_at, received_at, position, body };
     observation.id = match raw.id.as_deref() {
         Some(id) => identifier(id, "id")?,
         None => content_id(&observation),
@@ -352,11 +346,9 @@ mod tests {
 
     fn registry() -> DeviceRegistry {
         let mut r = DeviceRegistry::new();
-        for (id, device_type, mobile) in [
-            ("lpr-17", DeviceType::PlateReader, false),
-            ("lpr-car", DeviceType::PlateReader, true),
-            ("rad-1", DeviceType::Sensor, false),
-        ] {
+        for (id, device_type, mobile) in
+            [("lpr-17", DeviceType::PlateReader, false), ("lpr-car", DeviceType::PlateReader, true), ("rad-1", DeviceType::Sensor, false)]
+        {
             r.upsert(Device {
                 id: id.into(),
                 device_type,

@@ -100,7 +100,9 @@ impl City {
             camera.range_m = Some(rng.random_range(60..140) as f64);
             devices.push(camera);
         }
-        for (prefix, device_type, count) in [("rad", DeviceType::Sensor, config.sensors), ("gsd", DeviceType::GunshotArray, config.gunshot_arrays)] {
+        for (prefix, device_type, count) in
+            [("rad", DeviceType::Sensor, config.sensors), ("gsd", DeviceType::GunshotArray, config.gunshot_arrays)]
+        {
             for i in 0..count {
                 let node = network.routable[rng.random_range(0..network.routable.len())];
                 let p = network.nodes[node];
@@ -140,5 +142,15 @@ impl City {
 }
 
 fn fixed(id: &str, device_type: DeviceType, lat: f64, lon: f64, name: String) -> Device {
-    Device { id: id.into(), device_type, lat: Some(lat), lon: Some(lon), mobile: false, bearing_deg: None, fov_deg: None, range_m: None, name: Some(name) }
+    Device {
+        id: id.into(),
+        device_type,
+        lat: Some(lat),
+        lon: Some(lon),
+        mobile: false,
+        bearing_deg: None,
+        fov_deg: None,
+        range_m: None,
+        name: Some(name),
+    }
 }

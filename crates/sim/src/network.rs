@@ -73,7 +73,11 @@ impl RoadNetwork {
                 let tags: HashMap<&str, &str> = w.tags().collect();
                 let Some(highway) = tags.get("highway") else { return };
                 let Some(default_kmh) = default_speed_kmh(highway) else { return };
-                let speed_kmh = tags.get("maxspeed").and_then(|s| s.trim_end_matches(" km/h").parse::<f64>().ok()).filter(|s| *s > 0.0).unwrap_or(default_kmh);
+                let speed_kmh = tags
+                    .get("maxspeed")
+                    .and_then(|s| s.trim_end_matches(" km/h").parse::<f64>().ok())
+                    .filter(|s| *s > 0.0)
+                    .unwrap_or(default_kmh);
                 let oneway = match tags.get("oneway").copied() {
                     Some("yes") | Some("1") | Some("true") => 1,
                     Some("-1") | Some("reverse") => -1,

@@ -86,8 +86,15 @@ pub struct Simulator {
 /// OCR confusions seen in ALPR systems: each pair is read one for the other.
 const CONFUSABLE: [(char, char); 8] = [('8', 'B'), ('0', 'O'), ('1', 'I'), ('5', 'S'), ('2', 'Z'), ('6', 'G'), ('0', 'D'), ('7', '2')];
 
-const INCIDENT_TYPES: [(&str, u8); 7] =
-    [("TRAFFIC_COLLISION", 2), ("THEFT", 3), ("ASSAULT", 1), ("DISTURBANCE", 3), ("SUSPICIOUS_VEHICLE", 3), ("FIRE_ALARM", 2), ("MEDICAL", 1)];
+const INCIDENT_TYPES: [(&str, u8); 7] = [
+    ("TRAFFIC_COLLISION", 2),
+    ("THEFT", 3),
+    ("ASSAULT", 1),
+    ("DISTURBANCE", 3),
+    ("SUSPICIOUS_VEHICLE", 3),
+    ("FIRE_ALARM", 2),
+    ("MEDICAL", 1),
+];
 
 impl Simulator {
     /// A simulation of `city` from `config.start`.
@@ -107,7 +114,11 @@ impl Simulator {
                 _ => continue,
             };
             let at = start + sim.rng.random_range(0..interval.max(1)) * MICROS_PER_SEC;
-            let kind = if d.device_type == glasshouse_model::DeviceType::Sensor { EventKind::SensorTick { device } } else { EventKind::CameraTick { device } };
+            let kind = if d.device_type == glasshouse_model::DeviceType::Sensor {
+                EventKind::SensorTick { device }
+            } else {
+                EventKind::CameraTick { device }
+            };
             sim.schedule(at, kind);
         }
         let gunshot_at = start + sim.exponential_secs(sim.config.gunshots_per_hour);
@@ -194,7 +205,11 @@ impl Simulator {
             EventKind::CameraTick { device } => {
                 let d = self.city.devices[device].clone();
                 let p = LatLon::new(d.lat.unwrap_or_default(), d.lon.unwrap_or_default());
-                let (label, count) = if self.rng.random_bool(0.05) { (VideoLabel::Crowd, self.rng.random_range(20..80)) } else { (VideoLabel::Vehicle, self.rng.random_range(0..40)) };
+                let (label, count) = if self.rng.random_bool(0.05) {
+                    (VideoLabel::Crowd, self.rng.random_range(20..80))
+                } else {
+                    (VideoLabel::Vehicle, self.rng.random_range(0..40))
+                };
                 let o = self.observation(&d.id, at, p, Body::VideoEvent(VideoEvent { label, count }));
                 out.push(o);
                 self.schedule(at + self.config.camera_interval_secs * MICROS_PER_SEC, EventKind::CameraTick { device });
@@ -202,14 +217,20 @@ impl Simulator {
             EventKind::Gunshot => {
                 let node = self.city.network.routable[self.rng.random_range(0..self.city.network.routable.len())];
                 let spot = self.city.network.nodes[node].destination(self.rng.random_range(0.0..360.0), self.rng.random_range(0.0..30.0));
-                let arrays: Vec<usize> = (0..self.city.devices.len()).filter(|&i| self.city.devices[i].device_type == glasshouse_model::DeviceType::GunshotArray).collect();
+                let arrays: Vec<usize> = (0..self.city.devices.len())
+                    .filter(|&i| self.city.devices[i].device_type == glasshouse_model::DeviceType::GunshotArray)
+                    .collect();
                 if let Some(&array) = arrays.iter().min_by(|&&a, &&b| {
                     let da = self.city.devices[a].position().map_or(f64::MAX, |p| p.distance_m(&spot));
                     let db = self.city.devices[b].position().map_or(f64::MAX, |p| p.distance_m(&spot));
                     da.total_cmp(&db)
                 }) {
                     let id = self.city.devices[array].id.clone();
-                    let body = Body::Gunshot(Gunshot { rounds: self.rng.random_range(1..9), confidence: Some(self.rng.random_range(0.55..0.99)), bearing_deg: None });
+                    let body = Body::Gunshot(Gunshot {
+                        rounds: self.rng.random_range(1..9),
+                        confidence: Some(self.rng.random_range(0.55..0.99)),
+                        bearing_deg: None,
+                    });
                     let o = self.observation(&id, at, spot, body);
                     out.push(o);
                     // Most detected shootings are also called in, a minute or three later.
@@ -276,28 +297,56 @@ impl Simulator {
         let truth = self.city.plates[vehicle].clone();
         let direction = Some(if self.rng.random_bool(0.5) { "approaching" } else { "receding" }.to_string());
         if !self.rng.random_bool(self.config.misread_rate) {
-            return Some(PlateRead { plate: truth, region: Some("FI".into()), confidence: Some(self.rng.random_range(0.80..0.99) as f32), direction, ..PlateRead::default() });
+            return Some(PlateRead {
+                plate: truth,
+                region: Some("FI".into()),
+                confidence: Some(self.rng.random_range(0.80..0.99) as f32),
+                direction,
+                ..PlateRead::default()
+            });
         }
         let misread = self.misread(&truth);
         let confidence = self.rng.random_range(0.55..0.85) as f32;
         // The truth is often among the reader's alternatives; not always.
         let candidates = if self.rng.random_bool(0.7) {
-            vec![Candidate { plate: misread.clone(), confidence: Some(confidence) }, Candidate { plate: truth, confidence: Some(confidence * 0.8) }]
+            vec![
+                Candidate { plate: misread.clone(), confidence: Some(confidence) },
+                Candidate { plate: truth, confidence: Some(confidence * 0.8) },
+            ]
         } else {
             Vec::new()
         };
-        Some(PlateRead { plate: misread, region: Some("FI".into()), confidence: Some(confidence), candidates, direction, ..PlateRead::default() })
+        Some(PlateRead {
+            plate: misread,
+            region: Some("FI".into()),
+            confidence: Some(confidence),
+            candidates,
+            direction,
+            ..PlateRead::default()
+        })
     }
 
     fn misread(&mut self, plate: &str) -> String {
         let chars: Vec<char> = plate.chars().collect();
-        let swappable: Vec<usize> = (0..chars.len()).filter(|&i| CONFUSABLE.iter().any(|(a, b)| chars[i] == *a || chars[i] == *b)).collect();
+        let swappable: Vec<usize> =
+            (0..chars.len()).filter(|&i| CONFUSABLE.iter().any(|(a, b)| chars[i] == *a || chars[i] == *b)).collect();
         if swappable.is_empty() || (chars.len() > 4 && self.rng.random_bool(0.2)) {
             let drop = self.rng.random_range(0..chars.len());
             return chars.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, c)| *c).collect();
         }
         let at = swappable[self.rng.random_range(0..swappable.len())];
-        let options: Vec<char> = CONFUSABLE.iter().filter_map(|(a, b)| if chars[at] == *a { Some(*b) } else if chars[at] == *b { Some(*a) } else { None }).collect();
+        let options: Vec<char> = CONFUSABLE
+            .iter()
+            .filter_map(|(a, b)| {
+                if chars[at] == *a {
+                    Some(*b)
+                } else if chars[at] == *b {
+                    Some(*a)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut out = chars.clone();
         out[at] = options[self.rng.random_range(0..options.len())];
         out.into_iter().collect()
@@ -316,7 +365,13 @@ impl Simulator {
             let d = self.config.anomaly_duration_secs;
             if (0..d).contains(&t) {
                 let ramp = (d / 5).max(1);
-                let shape = if t < ramp { t as f64 / ramp as f64 } else if t > d - ramp { (d - t) as f64 / ramp as f64 } else { 1.0 };
+                let shape = if t < ramp {
+                    t as f64 / ramp as f64
+                } else if t > d - ramp {
+                    (d - t) as f64 / ramp as f64
+                } else {
+                    1.0
+                };
                 value += 2.5 * shape;
             }
         }
@@ -374,7 +429,14 @@ mod tests {
     fn some_reads_are_misread_with_confusable_glyphs_or_a_dropped_character() {
         let out = simulate(6, 60);
         let reads: Vec<&PlateRead> = out.iter().filter_map(|o| o.plate_read()).collect();
-        let misreads = reads.iter().filter(|r| r.plate.len() != 6 || !r.plate[..3].chars().all(|c| c.is_ascii_uppercase()) || !r.plate[3..].chars().all(|c| c.is_ascii_digit())).count();
+        let misreads = reads
+            .iter()
+            .filter(|r| {
+                r.plate.len() != 6
+                    || !r.plate[..3].chars().all(|c| c.is_ascii_uppercase())
+                    || !r.plate[3..].chars().all(|c| c.is_ascii_digit())
+            })
+            .count();
         let share = misreads as f64 / reads.len() as f64;
         assert!(reads.len() > 200, "{} reads", reads.len());
         assert!((0.01..0.15).contains(&share), "misread share {share}");
@@ -383,10 +445,7 @@ mod tests {
     #[test]
     fn the_radiation_anomaly_rises_on_one_sensor_only() {
         let out = simulate(7, 40);
-        let high: Vec<&Observation> = out
-            .iter()
-            .filter(|o| matches!(&o.body, Body::SensorReading(s) if s.value > 1.0))
-            .collect();
+        let high: Vec<&Observation> = out.iter().filter(|o| matches!(&o.body, Body::SensorReading(s) if s.value > 1.0)).collect();
         assert!(!high.is_empty());
         assert!(high.iter().all(|o| o.device_id == high[0].device_id));
     }

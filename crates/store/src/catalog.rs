@@ -116,11 +116,36 @@ mod tests {
     fn events_replay_into_the_same_state() {
         let dir = tempfile::tempdir().unwrap();
         let mut catalog = Catalog::open(dir.path()).unwrap();
-        let device = Device { id: "lpr-1".into(), device_type: DeviceType::PlateReader, lat: Some(60.0), lon: Some(25.0), mobile: false, bearing_deg: None, fov_deg: None, range_m: None, name: None };
+        let device = Device {
+            id: "lpr-1".into(),
+            device_type: DeviceType::PlateReader,
+            lat: Some(60.0),
+            lon: Some(25.0),
+            mobile: false,
+            bearing_deg: None,
+            fov_deg: None,
+            range_m: None,
+            name: None,
+        };
         catalog.record(CatalogEvent::DeviceUpserted { device: device.clone(), actor: "admin".into(), at: Timestamp(0) }).unwrap();
-        let hotlist = Hotlist { id: "hl-1".into(), name: "stolen".into(), source: HotlistSource::Local, match_policy: MatchPolicy::Exact, priority: 1, owner: "admin".into(), created_at: Timestamp(0) };
+        let hotlist = Hotlist {
+            id: "hl-1".into(),
+            name: "stolen".into(),
+            source: HotlistSource::Local,
+            match_policy: MatchPolicy::Exact,
+            priority: 1,
+            owner: "admin".into(),
+            created_at: Timestamp(0),
+        };
         catalog.record(CatalogEvent::HotlistCreated { hotlist }).unwrap();
-        let entry = HotlistEntry { plate: "ABC123".into(), region: None, reason: "stolen_vehicle".into(), expires_at: Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap(), added_by: "admin".into(), added_at: Timestamp(0) };
+        let entry = HotlistEntry {
+            plate: "ABC123".into(),
+            region: None,
+            reason: "stolen_vehicle".into(),
+            expires_at: Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap(),
+            added_by: "admin".into(),
+            added_at: Timestamp(0),
+        };
         catalog.record(CatalogEvent::HotlistEntriesAdded { hotlist_id: "hl-1".into(), entries: vec![entry] }).unwrap();
         drop(catalog);
         let catalog = Catalog::open(dir.path()).unwrap();

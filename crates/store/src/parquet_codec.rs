@@ -5,8 +5,8 @@
 //! they are evidence to show, not something to aggregate.
 
 use arrow::array::{
-    Array, ArrayRef, Float32Array, Float32Builder, Float64Array, Float64Builder, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Array, UInt8Builder, UInt32Array, UInt32Builder,
+    Array, ArrayRef, Float32Array, Float32Builder, Float64Array, Float64Builder, StringArray, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, UInt8Array, UInt8Builder, UInt32Array, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -172,10 +172,9 @@ pub fn encode(kind: Kind, rows: &[&Observation]) -> Result<RecordBatch, ArrowErr
                 strings(rows, |o| body!(o, Incident).address.as_deref()),
             ]);
         }
-        Kind::VideoEvent => columns.extend([
-            strings(rows, |o| Some(body!(o, VideoEvent).label.as_str())),
-            u32s(rows, |o| Some(body!(o, VideoEvent).count)),
-        ]),
+        Kind::VideoEvent => {
+            columns.extend([strings(rows, |o| Some(body!(o, VideoEvent).label.as_str())), u32s(rows, |o| Some(body!(o, VideoEvent).count))])
+        }
     }
     RecordBatch::try_new(schema(kind), columns)
 }

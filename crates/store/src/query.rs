@@ -38,9 +38,7 @@ impl ObservationQuery {
         self.wants_kind(o.kind())
             && self.from.is_none_or(|from| o.observed_at >= from)
             && self.to.is_none_or(|to| o.observed_at < to)
-            && self.bbox.is_none_or(|b| {
-                (b[0]..=b[2]).contains(&o.position.lon) && (b[1]..=b[3]).contains(&o.position.lat)
-            })
+            && self.bbox.is_none_or(|b| (b[0]..=b[2]).contains(&o.position.lon) && (b[1]..=b[3]).contains(&o.position.lat))
     }
 }
 

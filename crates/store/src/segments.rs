@@ -106,7 +106,9 @@ impl SegmentStore {
         fs::create_dir_all(&root).map_err(io_error(&root))?;
         let manifest_path = root.join(MANIFEST);
         let manifest = match fs::read(&manifest_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path: manifest_path.clone(), reason: e.to_string() })?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path: manifest_path.clone(), reason: e.to_string() })?
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(StoreError::Io { path: manifest_path, source: e }),
         };
@@ -177,9 +179,8 @@ impl SegmentStore {
         let dir = path.parent().expect("segment path has a parent");
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let batch = parquet_codec::encode(kind, rows).map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
-            .build();
+        let props =
+            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid"))).build();
         let temporary = path.with_extension("tmp");
         let file = File::create(&temporary).map_err(io_error(&temporary))?;
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error(&path))?;
@@ -223,7 +224,8 @@ impl SegmentStore {
 
     fn read_segment(&self, segment: &SegmentMeta, mut each: impl FnMut(Observation) -> bool) -> Result<usize, StoreError> {
         let path = self.root.join(&segment.path);
-        let kind = Kind::parse(&segment.kind).ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
+        let kind = Kind::parse(&segment.kind)
+            .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
         let file = File::open(&path).map_err(io_error(&path))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(&path))?.build().map_err(parquet_error(&path))?;
         let mut rows = 0;

@@ -120,7 +120,11 @@ impl Wal {
         let last_index = files.len().checked_sub(1);
         for (index, (first_lsn, path)) in files.iter().enumerate() {
             if *first_lsn > next_lsn && next_lsn > after + 1 {
-                return Err(WalError::Corrupt { path: path.clone(), offset: 0, reason: format!("gap: expected lsn {next_lsn}, file starts at {first_lsn}") });
+                return Err(WalError::Corrupt {
+                    path: path.clone(),
+                    offset: 0,
+                    reason: format!("gap: expected lsn {next_lsn}, file starts at {first_lsn}"),
+                });
             }
             let is_last = Some(index) == last_index;
             let (end, last_lsn) = scan_file(path, is_last, |lsn, payload| {

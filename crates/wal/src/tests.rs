@@ -136,10 +136,8 @@ fn the_committer_deduplicates_acks_after_commit_and_forwards_in_order() {
     let seen: HashSet<u128> = [99u128].into_iter().collect();
     let (committer, handle) = committer::<u32>(wal, seen, 8, downstream_tx);
     let (ack_tx, ack_rx) = mpsc::channel();
-    let records = [1u128, 2, 2, 99, 3]
-        .into_iter()
-        .map(|key| Record { key, payload: key.to_le_bytes().to_vec(), item: key as u32 })
-        .collect();
+    let records =
+        [1u128, 2, 2, 99, 3].into_iter().map(|key| Record { key, payload: key.to_le_bytes().to_vec(), item: key as u32 }).collect();
     committer.submit(CommitRequest { records, ack: Box::new(move |r| ack_tx.send(r).unwrap()) }).ok().unwrap();
     let outcome = ack_rx.recv().unwrap().unwrap();
     assert_eq!(outcome, CommitOutcome { appended: 3, duplicates: 2, last_lsn: Some(3) });

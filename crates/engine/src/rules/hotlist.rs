@@ -125,7 +125,15 @@ impl NewHotlist {
         if !(1..=5).contains(&priority) {
             return Err(HotlistError { field: "priority".into(), reason: "must be 1..=5".into() });
         }
-        Ok(Hotlist { id, name: name.to_owned(), source: self.source, match_policy: self.match_policy, priority, owner: owner.to_owned(), created_at: now })
+        Ok(Hotlist {
+            id,
+            name: name.to_owned(),
+            source: self.source,
+            match_policy: self.match_policy,
+            priority,
+            owner: owner.to_owned(),
+            created_at: now,
+        })
     }
 }
 
@@ -135,7 +143,9 @@ impl NewHotlistEntry {
         let error = |field: &str, reason: String| HotlistError { field: format!("[{index}].{field}"), reason };
         let plate = plate::normalize(&self.plate).map_err(|e| error("plate", e.to_string()))?;
         let region = match self.region {
-            Some(r) if r.len() <= 6 && !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => Some(r.to_ascii_uppercase()),
+            Some(r) if r.len() <= 6 && !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+                Some(r.to_ascii_uppercase())
+            }
             Some(_) => return Err(error("region", "must be 1..=6 letters, digits or '-'".into())),
             None => None,
         };
@@ -146,7 +156,14 @@ impl NewHotlistEntry {
         if self.expires_at > now.plus_secs(EXPIRY_SECS_MAX) {
             return Err(error("expires_at", "is more than 10 years ahead; list entries must be reviewed".into()));
         }
-        Ok(HotlistEntry { plate, region, reason: self.reason.chars().take(TEXT_CHARS_MAX).collect(), expires_at: self.expires_at, added_by: added_by.to_owned(), added_at: now })
+        Ok(HotlistEntry {
+            plate,
+            region,
+            reason: self.reason.chars().take(TEXT_CHARS_MAX).collect(),
+            expires_at: self.expires_at,
+            added_by: added_by.to_owned(),
+            added_at: now,
+        })
     }
 }
 
@@ -206,7 +223,9 @@ impl HotlistIndex {
         for (reading, from_candidate) in readings {
             let Some(hits) = self.by_plate.get(reading) else { continue };
             for (list_id, index) in hits {
-                let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else { continue };
+                let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
+                    continue;
+                };
                 if entry.expires_at <= observation.observed_at {
                     continue;
                 }
@@ -288,9 +307,14 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (plate, region, expires))| {
-                NewHotlistEntry { plate: (*plate).into(), region: region.map(Into::into), reason: "stolen_vehicle".into(), expires_at: t(expires) }
-                    .into_entry(i, "admin", now)
-                    .unwrap()
+                NewHotlistEntry {
+                    plate: (*plate).into(),
+                    region: region.map(Into::into),
+                    reason: "stolen_vehicle".into(),
+                    expires_at: t(expires),
+                }
+                .into_entry(i, "admin", now)
+                .unwrap()
             })
             .collect();
         assert!(index.add_entries("hl-1", entries));

@@ -20,11 +20,8 @@ pub struct Response {
 
 impl ApiClient {
     pub fn new(base: &str) -> ApiClient {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
         ApiClient { agent, base: base.trim_end_matches('/').to_owned() }
     }
 
@@ -71,10 +68,16 @@ pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires
         let body = device_body(device);
         client.json("PUT", &format!("/v1/devices/{}", device.id), admin_token, &body)?;
     }
-    let created = client.json("POST", "/v1/hotlists", admin_token, &json!({"name": "demo-stolen-and-wanted", "source": "local", "match": "exact", "priority": 1}))?;
+    let created = client.json(
+        "POST",
+        "/v1/hotlists",
+        admin_token,
+        &json!({"name": "demo-stolen-and-wanted", "source": "local", "match": "exact", "priority": 1}),
+    )?;
     let id = created["id"].as_str().context("hotlist id missing")?.to_owned();
     let expires_at = glasshouse_model::Timestamp::now().plus_secs(expires_in_days * 86_400).to_rfc3339();
-    let entries: Vec<Value> = city.hotlist.iter().map(|l| json!({"plate": l.plate, "region": "FI", "reason": l.reason, "expires_at": expires_at})).collect();
+    let entries: Vec<Value> =
+        city.hotlist.iter().map(|l| json!({"plate": l.plate, "region": "FI", "reason": l.reason, "expires_at": expires_at})).collect();
     client.json("POST", &format!("/v1/hotlists/{id}/entries"), admin_token, &Value::Array(entries))?;
     Ok(id)
 }

@@ -69,7 +69,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let city = build_city(&sim_args)?;
     // Parse the basemap once here so a missing extract fails before the server starts.
     basemap_geojson(&osm)?;
-    let serve_args = ServeArgs { data_dir: args.data_dir.clone(), listen: args.listen, fsync: Fsync::Always, flush_interval_secs: 10, basemap: Some(osm) };
+    let serve_args = ServeArgs {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        fsync: Fsync::Always,
+        flush_interval_secs: 10,
+        basemap: Some(osm),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -102,11 +108,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 fn prepare_data_dir(dir: &PathBuf) -> anyhow::Result<()> {
     let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
     if dir.exists() && !empty {
-        anyhow::ensure!(
-            dir.join(DEMO_MARKER).exists(),
-            "{} exists and was not made by the demo; choose another --data-dir",
-            dir.display()
-        );
+        anyhow::ensure!(dir.join(DEMO_MARKER).exists(), "{} exists and was not made by the demo; choose another --data-dir", dir.display());
         std::fs::remove_dir_all(dir).with_context(|| format!("removing the previous demo data in {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir)?;

@@ -54,14 +54,22 @@ struct Totals {
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let _lock = super::lock_data_dir(&args.data_dir)?;
-    let config = PipelineConfig { data_dir: args.data_dir.clone(), fsync: FsyncPolicy::Always, flush_interval: Duration::from_secs(30), basemap: None };
+    let config = PipelineConfig {
+        data_dir: args.data_dir.clone(),
+        fsync: FsyncPolicy::Always,
+        flush_interval: Duration::from_secs(30),
+        basemap: None,
+    };
     let pipeline = Pipeline::start(config)?;
     if args.format == Format::TorontoMci {
         ensure_toronto_device(&pipeline)?;
     }
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let size = file.metadata()?.len();
-    let progress = ProgressBar::with_draw_target(Some(size), if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let progress = ProgressBar::with_draw_target(
+        Some(size),
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
     progress.set_style(ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {msg}").expect("static template"));
     let reader = progress.wrap_read(file);
     let source = format!("file:{}", args.file.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
@@ -140,7 +148,11 @@ fn collect(pending: oneshot::Receiver<Result<IngestOutcome, String>>, totals: &m
     Ok(())
 }
 
-fn load_ndjson(reader: impl Read, pipeline: &Pipeline, send: &mut dyn FnMut(Vec<Observation>, Vec<LineError>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn load_ndjson(
+    reader: impl Read,
+    pipeline: &Pipeline,
+    send: &mut dyn FnMut(Vec<Observation>, Vec<LineError>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let registry = pipeline.state.devices();
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let mut chunk = Vec::with_capacity(4 << 20);

@@ -52,7 +52,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the server until ctrl-c or SIGTERM. `ready` hears the bound address once listening.
-pub async fn serve(args: ServeArgs, ready: Option<tokio::sync::oneshot::Sender<(SocketAddr, Arc<glasshouse_server::AppState>)>>) -> anyhow::Result<()> {
+pub async fn serve(
+    args: ServeArgs,
+    ready: Option<tokio::sync::oneshot::Sender<(SocketAddr, Arc<glasshouse_server::AppState>)>>,
+) -> anyhow::Result<()> {
     let _lock = super::lock_data_dir(&args.data_dir)?;
     let basemap = match &args.basemap {
         Some(path) => Some(Arc::new(basemap_geojson(path)?)),

@@ -69,7 +69,10 @@ pub struct SimArgs {
 
 /// Where the repository keeps the shared data, relative to the working directory or the binary.
 pub fn default_osm() -> PathBuf {
-    let candidates = [PathBuf::from("../shared/data/osm/helsinki-central.osm.pbf"), PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/osm/helsinki-central.osm.pbf"))];
+    let candidates = [
+        PathBuf::from("../shared/data/osm/helsinki-central.osm.pbf"),
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/osm/helsinki-central.osm.pbf")),
+    ];
     candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone())
 }
 

@@ -30,7 +30,8 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let base = line.trim().strip_prefix("glasshouse listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+        let base =
+            line.trim().strip_prefix("glasshouse listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
         Server { child, base, data_dir: data_dir.to_owned() }
     }
 
@@ -89,7 +90,8 @@ impl Reply {
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
         Client { agent, base: base.to_owned() }
     }
 
@@ -126,5 +128,7 @@ impl Client {
 /// A plate read line for `device` with an explicit id.
 pub fn read_line(id: &str, device: &str, plate: &str) -> String {
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    format!(r#"{{"id":"{id}","kind":"plate_read","device_id":"{device}","observed_at":"{at}","plate":"{plate}","region":"FI","confidence":0.9}}"#)
+    format!(
+        r#"{{"id":"{id}","kind":"plate_read","device_id":"{device}","observed_at":"{at}","plate":"{plate}","region":"FI","confidence":0.9}}"#
+    )
 }

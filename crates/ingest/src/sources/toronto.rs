@@ -36,7 +36,12 @@ struct Row {
 
 /// Reads the CSV, validating each row as an incident from [`DEVICE_ID`]. Line numbers count the
 /// header as line 1, as a spreadsheet would.
-pub fn read(reader: impl Read, registry: &DeviceRegistry, received_at: Timestamp, mut each: impl FnMut(Result<(u64, Observation), LineError>)) {
+pub fn read(
+    reader: impl Read,
+    registry: &DeviceRegistry,
+    received_at: Timestamp,
+    mut each: impl FnMut(Result<(u64, Observation), LineError>),
+) {
     let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
     let headers = csv.headers().cloned().unwrap_or_default();
     let mut record = csv::StringRecord::new();
@@ -51,7 +56,11 @@ pub fn read(reader: impl Read, registry: &DeviceRegistry, received_at: Timestamp
                     .deserialize::<Row>(Some(&headers))
                     .map_err(|e| format!("invalid row: {e}"))
                     .and_then(|row| to_observation(&row, line, registry, received_at));
-                each(result.map(|o| (line, o)).map_err(|error| LineError { line, error, raw: raw.chars().take(RAW_BYTES_KEPT_MAX).collect() }));
+                each(result.map(|o| (line, o)).map_err(|error| LineError {
+                    line,
+                    error,
+                    raw: raw.chars().take(RAW_BYTES_KEPT_MAX).collect(),
+                }));
             }
             Err(e) => {
                 line += 1;
@@ -108,7 +117,17 @@ mod tests {
 
     fn registry() -> DeviceRegistry {
         let mut r = DeviceRegistry::new();
-        r.upsert(Device { id: DEVICE_ID.into(), device_type: DeviceType::Cad, lat: None, lon: None, mobile: true, bearing_deg: None, fov_deg: None, range_m: None, name: None });
+        r.upsert(Device {
+            id: DEVICE_ID.into(),
+            device_type: DeviceType::Cad,
+            lat: None,
+            lon: None,
+            mobile: true,
+            bearing_deg: None,
+            fov_deg: None,
+            range_m: None,
+            name: None,
+        });
         r
     }
 

@@ -2,10 +2,10 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{Query, State};
-use axum::extract::rejection::QueryRejection;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,7 +36,9 @@ pub async fn list(State(state): State<Arc<AppState>>, params: Result<Query<ListP
 pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = BroadcastStream::new(state.alerts.subscribe()).map(|item| {
         Ok(match item {
-            Ok(alert) => Event::default().event("alert").id(alert.id.clone()).data(serde_json::to_string(&alert).expect("alerts serialise")),
+            Ok(alert) => {
+                Event::default().event("alert").id(alert.id.clone()).data(serde_json::to_string(&alert).expect("alerts serialise"))
+            }
             Err(BroadcastStreamRecvError::Lagged(missed)) => Event::default().event("lagged").data(json!({ "missed": missed }).to_string()),
         })
     });

@@ -23,7 +23,8 @@ pub async fn serve(uri: Uri) -> Response {
         _ => match Assets::get("index.html") {
             Some(file) => ("index.html", file),
             None => {
-                return (StatusCode::NOT_FOUND, "the console is not built: run `npm ci && npm run build` in console/, then rebuild").into_response();
+                return (StatusCode::NOT_FOUND, "the console is not built: run `npm ci && npm run build` in console/, then rebuild")
+                    .into_response();
             }
         },
     };

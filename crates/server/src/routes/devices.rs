@@ -25,9 +25,7 @@ pub async fn put_device(
     let created = tokio::task::spawn_blocking(move || -> Result<bool, ApiError> {
         let mut catalog = state_for_write.catalog.lock().unwrap_or_else(|p| p.into_inner());
         let created = catalog.devices.get(&device.id).is_none();
-        catalog
-            .record(CatalogEvent::DeviceUpserted { device, actor: account.name, at: Timestamp::now() })
-            .map_err(ApiError::internal)?;
+        catalog.record(CatalogEvent::DeviceUpserted { device, actor: account.name, at: Timestamp::now() }).map_err(ApiError::internal)?;
         *state_for_write.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
         Ok(created)
     })

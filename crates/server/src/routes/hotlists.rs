@@ -34,7 +34,8 @@ pub async fn create(
     body: Result<Json<NewHotlist>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(request) = body?;
-    let hotlist = request.into_hotlist(new_id(), &account.name, Timestamp::now()).map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
+    let hotlist =
+        request.into_hotlist(new_id(), &account.name, Timestamp::now()).map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
     let id = hotlist.id.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());

@@ -10,12 +10,12 @@ mod observations;
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use axum::Router;
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use std::sync::Arc;
 
@@ -51,10 +51,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/status", get(meta::status))
         .route("/v1/basemap", get(meta::basemap))
-        .route(
-            "/v1/observations",
-            post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)),
-        )
+        .route("/v1/observations", post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)))
         .route("/v1/dead_letters", get(observations::dead_letters))
         .route("/v1/devices/{id}", put(devices::put_device))
         .route("/v1/devices", get(devices::list_devices))
@@ -66,11 +63,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/stream", get(alerts::stream))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
-    Router::new()
-        .route("/healthz", get(meta::healthz))
-        .merge(api)
-        .fallback(console::serve)
-        .with_state(state)
+    Router::new().route("/healthz", get(meta::healthz)).merge(api).fallback(console::serve).with_state(state)
 }
 
 fn bearer(request: &Request) -> Option<&str> {

@@ -2,11 +2,11 @@
 
 use crate::error::ApiError;
 use crate::state::{AppState, SubmitError};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::Json;
 use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
 use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
 use glasshouse_model::{Kind, Timestamp};
@@ -40,7 +40,11 @@ fn body_error(e: BodyError) -> ApiError {
 
 /// `POST /v1/observations`: NDJSON, optionally gzip. Answers only after the accepted records are
 /// durable in the WAL.
-pub async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Json<IngestResponse>, ApiError> {
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestResponse>, ApiError> {
     let body = body?;
     let gzipped = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let received_at = Timestamp::now();
@@ -79,7 +83,8 @@ pub async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     };
     let rejected = batch_errors.len();
     let errors_truncated = batch_errors.len() > INGEST_ERRORS_REPORTED_MAX;
-    let errors = batch_errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
+    let errors =
+        batch_errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
     Ok(Json(IngestResponse { accepted: appended + duplicates, rejected, duplicates, errors, errors_truncated }))
 }
 
@@ -114,11 +119,21 @@ fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
     let bbox = match params.bbox.as_deref() {
         None => None,
         Some(text) => {
-            let numbers: Vec<f64> = text.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| ApiError::bad_field("bbox", "expected min_lon,min_lat,max_lon,max_lat"))?;
+            let numbers: Vec<f64> = text
+                .split(',')
+                .map(|n| n.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ApiError::bad_field("bbox", "expected min_lon,min_lat,max_lon,max_lat"))?;
             let [min_lon, min_lat, max_lon, max_lat] = numbers[..] else {
                 return Err(ApiError::bad_field("bbox", "expected four numbers: min_lon,min_lat,max_lon,max_lat"));
             };
-            if !(min_lon <= max_lon && min_lat <= max_lat && (-180.0..=180.0).contains(&min_lon) && (-180.0..=180.0).contains(&max_lon) && (-90.0..=90.0).contains(&min_lat) && (-90.0..=90.0).contains(&max_lat)) {
+            if !(min_lon <= max_lon
+                && min_lat <= max_lat
+                && (-180.0..=180.0).contains(&min_lon)
+                && (-180.0..=180.0).contains(&max_lon)
+                && (-90.0..=90.0).contains(&min_lat)
+                && (-90.0..=90.0).contains(&max_lat))
+            {
                 return Err(ApiError::bad_field("bbox", "corners out of range or out of order"));
             }
             Some([min_lon, min_lat, max_lon, max_lat])
@@ -132,10 +147,14 @@ fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
 }
 
 /// `GET /v1/observations?kind=&from=&to=&bbox=&limit=`: oldest first, with how it was answered.
-pub async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
     let query = parse_query(params)?;
-    let result = tokio::task::spawn_blocking(move || state.store.query(&query)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let result =
+        tokio::task::spawn_blocking(move || state.store.query(&query)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
     Ok(Json(json!({
         "observations": result.observations,
         "truncated": result.truncated,
@@ -154,9 +173,15 @@ pub struct DeadLetterParams {
     limit: Option<usize>,
 }
 
-pub async fn dead_letters(State(state): State<Arc<AppState>>, params: Result<Query<DeadLetterParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn dead_letters(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<DeadLetterParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
     let limit = params.limit.unwrap_or(100).min(10_000);
-    let letters = tokio::task::spawn_blocking(move || state.dead_letters.list(limit)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let letters = tokio::task::spawn_blocking(move || state.dead_letters.list(limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({ "dead_letters": letters })))
 }

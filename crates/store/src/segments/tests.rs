@@ -27,9 +27,39 @@ fn one_of_each() -> Vec<(Lsn, Observation)> {
     };
     vec![
         (1, observation("r1", "2026-11-27T20:01:00Z", 24.94, Body::PlateRead(read))),
-        (2, observation("s1", "2026-11-27T20:02:00Z", 24.95, Body::SensorReading(SensorReading { quantity: "gamma_dose_rate".into(), value: 0.12, unit: "uSv/h".into() }))),
-        (3, observation("g1", "2026-11-27T21:03:00Z", 24.96, Body::Gunshot(Gunshot { rounds: 3, confidence: Some(0.8), bearing_deg: None }))),
-        (4, observation("i1", "2026-11-27T21:04:00Z", 24.97, Body::Incident(Incident { incident_id: "C-1".into(), type_code: "ASSAULT".into(), priority: Some(1), status: None, address: Some("Esplanadi 1".into()) }))),
+        (
+            2,
+            observation(
+                "s1",
+                "2026-11-27T20:02:00Z",
+                24.95,
+                Body::SensorReading(SensorReading { quantity: "gamma_dose_rate".into(), value: 0.12, unit: "uSv/h".into() }),
+            ),
+        ),
+        (
+            3,
+            observation(
+                "g1",
+                "2026-11-27T21:03:00Z",
+                24.96,
+                Body::Gunshot(Gunshot { rounds: 3, confidence: Some(0.8), bearing_deg: None }),
+            ),
+        ),
+        (
+            4,
+            observation(
+                "i1",
+                "2026-11-27T21:04:00Z",
+                24.97,
+                Body::Incident(Incident {
+                    incident_id: "C-1".into(),
+                    type_code: "ASSAULT".into(),
+                    priority: Some(1),
+                    status: None,
+                    address: Some("Esplanadi 1".into()),
+                }),
+            ),
+        ),
         (5, observation("v1", "2026-11-27T21:05:00Z", 24.98, Body::VideoEvent(VideoEvent { label: VideoLabel::Crowd, count: 40 }))),
     ]
 }
@@ -56,8 +86,17 @@ fn queries_prune_by_kind_time_and_box_and_include_the_hot_window() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SegmentStore::open(dir.path()).unwrap();
     store.flush(&one_of_each()).unwrap();
-    let hot = vec![(6, observation("g2", "2026-11-27T21:30:00Z", 24.96, Body::Gunshot(Gunshot { rounds: 1, confidence: None, bearing_deg: None })))];
-    let query = ObservationQuery { kinds: vec![Kind::Gunshot], from: Some(t("2026-11-27T21:00:00Z")), to: Some(t("2026-11-27T22:00:00Z")), bbox: None, limit: 10 };
+    let hot = vec![(
+        6,
+        observation("g2", "2026-11-27T21:30:00Z", 24.96, Body::Gunshot(Gunshot { rounds: 1, confidence: None, bearing_deg: None })),
+    )];
+    let query = ObservationQuery {
+        kinds: vec![Kind::Gunshot],
+        from: Some(t("2026-11-27T21:00:00Z")),
+        to: Some(t("2026-11-27T22:00:00Z")),
+        bbox: None,
+        limit: 10,
+    };
     let result = store.query(&query, &hot).unwrap();
     assert_eq!(result.observations.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec!["g1", "g2"]);
     assert_eq!((result.segments_scanned, result.segments_pruned, result.hot_matches), (1, 4, 1));

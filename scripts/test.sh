@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what is missing (Chromium, the
+# console's npm packages), builds the console, runs the Rust tests (unit, property, HTTP integration,
+# kill -9 durability) and the browser tests in headless Chromium.
+#
+#   scripts/test.sh
+#
+# Screenshots from the browser tests land in test-artifacts/ (or $GLASSHOUSE_ARTIFACTS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export CARGO_TERM_COLOR=never
+export GLASSHOUSE_ARTIFACTS=${GLASSHOUSE_ARTIFACTS:-$root/test-artifacts}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+step "system packages"
+if [ ! -x /usr/bin/chromium ]; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version
+# No test needs PostgreSQL, Redis, RabbitMQ, MQTT or NATS yet; when a connector test does, start the
+# service here if it is down.
+
+step "console: npm ci and build"
+(cd console && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+
+step "rust: build"
+cargo build --workspace --all-targets
+
+step "rust: tests"
+cargo test --workspace 2>&1 | tee -a "$log"
+
+step "browser: console in headless Chromium"
+mkdir -p "$GLASSHOUSE_ARTIFACTS"
+(cd console && GLASSHOUSE_BIN="$target_dir/debug/glasshouse" node --test tests/) 2>&1 | tee -a "$log"
+
+# One closing line over every runner: cargo's "test result" lines and node's "# pass/# fail".
+awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^# pass / { p += $3 } /^# fail / { f += $3 }
+  END { printf "all tests: %d passed, %d failed\n", p, f; exit (f > 0) }
+' "$log"
+echo "screenshots: $GLASSHOUSE_ARTIFACTS"
