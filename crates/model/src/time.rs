@@ -10,8 +10,10 @@ pub struct Timestamp(pub i64);
 
 /// Microseconds in one second.
 pub const MICROS_PER_SEC: i64 = 1_000_000;
-/// Microseconds in one hour, the cold store's bucket.
+/// Microseconds in one hour.
 pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SEC;
+/// Microseconds in one day, the cold store's partition.
+pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 
 impl Timestamp {
     /// The current wall-clock time.

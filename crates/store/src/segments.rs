@@ -1,15 +1,19 @@
 //! Immutable Parquet segments and the manifest that lists them.
 //!
-//! A flush writes one file per (kind, hour) present in the hot window, under
-//! `kind=<kind>/date=<YYYY-MM-DD>/hour=<HH>/seg-<first_lsn>-<last_lsn>.parquet` (hive-style, so DuckDB
-//! and DataFusion see the partitions), then atomically replaces `manifest.json`, which lists every
-//! segment and the highest WAL position flushed. A crash between the two leaves files the manifest does
+//! A flush writes one file per (kind, UTC day) present in the hot window, under
+//! `kind=<kind>/date=<YYYY-MM-DD>/seg-<first_lsn>-<last_lsn>.parquet` (hive-style, so DuckDB and
+//! DataFusion see the partitions), then atomically replaces `manifest.json`, which lists every segment
+//! with its exact time range and bounding box, and the highest WAL position flushed.
+//!
+//! Day rather than hour files: a bulk load of history (the Toronto incidents span eight years, about
+//! 70,000 hours) would otherwise write one tiny file per hour of history. The manifest's exact time
+//! range prunes as well as an hour bucket would. A crash between the two leaves files the manifest does
 //! not name; they are deleted at open, and the WAL still holds their records, so each record ends up
 //! in exactly one segment.
 
 use crate::parquet_codec::{self, DecodeError};
 use crate::query::{ObservationQuery, QueryResult};
-use glasshouse_model::time::MICROS_PER_HOUR;
+use glasshouse_model::time::MICROS_PER_DAY;
 use glasshouse_model::{Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
 use parquet::arrow::ArrowWriter;
@@ -77,8 +81,10 @@ pub struct SegmentMeta {
     pub path: String,
     /// The kind of every row.
     pub kind: String,
-    /// The hour bucket's start.
-    pub hour_start: Timestamp,
+    /// Earliest `observed_at` in the file.
+    pub min_observed_at: Timestamp,
+    /// Latest `observed_at` in the file.
+    pub max_observed_at: Timestamp,
     /// Rows in the file.
     pub rows: u64,
     /// Bounding box of the rows: `[min_lon, min_lat, max_lon, max_lat]`.
@@ -157,12 +163,12 @@ impl SegmentStore {
         let first_lsn = records.iter().map(|(lsn, _)| *lsn).min().expect("non-empty");
         let mut groups: BTreeMap<(Kind, i64), Vec<&Observation>> = BTreeMap::new();
         for (_, o) in records {
-            groups.entry((o.kind(), o.observed_at.hour_start().0)).or_default().push(o);
+            groups.entry((o.kind(), o.observed_at.0.div_euclid(MICROS_PER_DAY))).or_default().push(o);
         }
         let mut written = Vec::new();
-        for ((kind, hour), mut rows) in groups {
+        for ((kind, day), mut rows) in groups {
             rows.sort_by(|a, b| a.observed_at.cmp(&b.observed_at).then_with(|| a.id.cmp(&b.id)));
-            written.push(self.write_segment(kind, Timestamp(hour), &rows, first_lsn, last_lsn)?);
+            written.push(self.write_segment(kind, Timestamp(day * MICROS_PER_DAY), &rows, first_lsn, last_lsn)?);
         }
         let mut manifest = Manifest { flushed_lsn: last_lsn, segments: self.manifest.segments.clone() };
         manifest.segments.extend(written.iter().cloned());
@@ -172,9 +178,9 @@ impl SegmentStore {
         Ok(written)
     }
 
-    fn write_segment(&self, kind: Kind, hour: Timestamp, rows: &[&Observation], first: Lsn, last: Lsn) -> Result<SegmentMeta, StoreError> {
-        let text = hour.to_rfc3339();
-        let relative = format!("kind={}/date={}/hour={}/seg-{first:020}-{last:020}.parquet", kind.as_str(), &text[..10], &text[11..13]);
+    fn write_segment(&self, kind: Kind, day: Timestamp, rows: &[&Observation], first: Lsn, last: Lsn) -> Result<SegmentMeta, StoreError> {
+        let text = day.to_rfc3339();
+        let relative = format!("kind={}/date={}/seg-{first:020}-{last:020}.parquet", kind.as_str(), &text[..10]);
         let path = self.root.join(&relative);
         let dir = path.parent().expect("segment path has a parent");
         fs::create_dir_all(dir).map_err(io_error(dir))?;
@@ -196,7 +202,15 @@ impl SegmentStore {
             bbox[2] = bbox[2].max(o.position.lon);
             bbox[3] = bbox[3].max(o.position.lat);
         }
-        Ok(SegmentMeta { path: relative, kind: kind.as_str().into(), hour_start: hour, rows: rows.len() as u64, bbox, size_bytes })
+        Ok(SegmentMeta {
+            path: relative,
+            kind: kind.as_str().into(),
+            min_observed_at: rows.first().expect("a segment has rows").observed_at,
+            max_observed_at: rows.last().expect("a segment has rows").observed_at,
+            rows: rows.len() as u64,
+            bbox,
+            size_bytes,
+        })
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
@@ -253,8 +267,8 @@ impl SegmentStore {
         let cap = query.limit.saturating_add(1);
         for segment in &self.manifest.segments {
             let kind_ok = Kind::parse(&segment.kind).is_some_and(|k| query.wants_kind(k));
-            let hour_end = Timestamp(segment.hour_start.0 + MICROS_PER_HOUR);
-            if !kind_ok || !query.overlaps_time(segment.hour_start, hour_end) || !query.overlaps_bbox(&segment.bbox) {
+            let end = Timestamp(segment.max_observed_at.0 + 1);
+            if !kind_ok || !query.overlaps_time(segment.min_observed_at, end) || !query.overlaps_bbox(&segment.bbox) {
                 result.segments_pruned += 1;
                 continue;
             }

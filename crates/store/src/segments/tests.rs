@@ -74,7 +74,7 @@ fn every_kind_round_trips_through_parquet() {
     let mut store = SegmentStore::open(dir.path()).unwrap();
     let records = one_of_each();
     let written = store.flush(&records).unwrap();
-    assert_eq!(written.len(), 5, "one segment per kind and hour");
+    assert_eq!(written.len(), 5, "one segment per kind and day");
     assert_eq!(store.flushed_lsn(), 5);
     let result = store.query(&all(100), &[]).unwrap();
     let want: Vec<Observation> = records.into_iter().map(|(_, o)| o).collect();
@@ -113,7 +113,7 @@ fn files_left_out_of_the_manifest_are_removed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SegmentStore::open(dir.path()).unwrap();
     store.flush(&one_of_each()[..2]).unwrap();
-    let orphan = dir.path().join("kind=gunshot/date=2026-11-27/hour=21/seg-x.parquet");
+    let orphan = dir.path().join("kind=gunshot/date=2026-11-27/seg-x.parquet");
     fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     fs::write(&orphan, b"half a file").unwrap();
     let store = SegmentStore::open(dir.path()).unwrap();
