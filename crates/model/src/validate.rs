@@ -331,10 +331,12 @@ fn content_id(o: &Observation) -> String {
         }
     }
     let digest = h.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(33);
     id.push('h');
     for byte in &digest[..16] {
-        id.push_str(&format!("{byte:02x}"));
+        id.push(HEX[usize::from(byte >> 4)] as char);
+        id.push(HEX[usize::from(byte & 0x0f)] as char);
     }
     id
 }

@@ -25,14 +25,27 @@ impl IngestSink for AcceptAll {
     }
 }
 
+/// A WAL queue that is always full.
+struct AlwaysBusy;
+
+impl IngestSink for AlwaysBusy {
+    fn submit(&self, _: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+        Err(SubmitError::Busy)
+    }
+}
+
 fn state(dir: &std::path::Path) -> Arc<AppState> {
+    state_with(dir, Arc::new(AcceptAll))
+}
+
+fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppState> {
     let catalog = Catalog::open(&dir.join("catalog")).unwrap();
     let state = AppState {
         tokens: TokenStore::open(dir),
         devices: RwLock::new(Arc::new(catalog.devices.clone())),
         engine: Arc::new(RwLock::new(Arc::new(Default::default()))),
         catalog: Mutex::new(catalog),
-        ingest: Arc::new(AcceptAll),
+        ingest,
         dead_letters: DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap(),
         alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
         store: Arc::new(Store::new(SegmentStore::open(dir.join("segments")).unwrap())),
@@ -92,4 +105,36 @@ async fn unknown_api_paths_are_json_404s() {
     let app = app(state(dir.path()));
     let response = app.oneshot(Request::get("/v1/nothing").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_full_ingest_queue_answers_503_with_retry_after_and_loses_nothing_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), Arc::new(AlwaysBusy));
+    {
+        let mut catalog = state.catalog.lock().unwrap();
+        let device = glasshouse_model::Device {
+            id: "lpr-1".into(),
+            device_type: glasshouse_model::DeviceType::PlateReader,
+            lat: Some(60.0),
+            lon: Some(25.0),
+            mobile: false,
+            bearing_deg: None,
+            fov_deg: None,
+            range_m: None,
+            name: None,
+        };
+        catalog.record(glasshouse_store::CatalogEvent::DeviceUpserted { device, actor: "t".into(), at: glasshouse_model::Timestamp(0) }).unwrap();
+        *state.devices.write().unwrap() = Arc::new(catalog.devices.clone());
+    }
+    let token = TokenStore::create(dir.path(), "feed", Role::Ingest).unwrap();
+    let at = glasshouse_model::Timestamp::now().to_rfc3339();
+    let line = format!(r#"{{"kind":"plate_read","device_id":"lpr-1","observed_at":"{at}","plate":"ABC123"}}"#);
+    let request = Request::post("/v1/observations").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::from(line)).unwrap();
+    let response = app(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("queue is full"), "{body}");
 }
