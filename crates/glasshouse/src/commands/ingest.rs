@@ -35,6 +35,10 @@ pub struct IngestArgs {
     /// The file's format.
     #[arg(long, value_enum, default_value_t = Format::Ndjson)]
     pub format: Format,
+    /// Register (or update) the devices in this JSON array first, e.g. the `.devices.json` that
+    /// `glasshouse sim --out` writes.
+    #[arg(long)]
+    pub devices: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +65,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         basemap: None,
     };
     let pipeline = Pipeline::start(config)?;
+    if let Some(path) = &args.devices {
+        register_devices(&pipeline, path)?;
+    }
     if args.format == Format::TorontoMci {
         ensure_toronto_device(&pipeline)?;
     }
@@ -178,6 +185,21 @@ fn load_ndjson(
         }
     }
     flush(&mut chunk, first_line)
+}
+
+fn register_devices(pipeline: &Pipeline, path: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let devices: Vec<Device> = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a JSON array of devices", path.display()))?;
+    let mut catalog = pipeline.state.catalog.lock().unwrap_or_else(|p| p.into_inner());
+    for (index, device) in devices.into_iter().enumerate() {
+        device.validate().with_context(|| format!("{} device [{index}] ({})", path.display(), device.id))?;
+        if catalog.devices.get(&device.id) == Some(&device) {
+            continue;
+        }
+        catalog.record(CatalogEvent::DeviceUpserted { device, actor: "glasshouse-ingest".into(), at: Timestamp::now() })?;
+    }
+    pipeline.state.publish_catalog(&catalog);
+    Ok(())
 }
 
 fn ensure_toronto_device(pipeline: &Pipeline) -> anyhow::Result<()> {
