@@ -180,12 +180,12 @@ fn evaluate(engine: &RwLock<Arc<Engine>>, alerts: &AlertLog, store: &Store, reco
     for (_, o) in &records {
         engine.evaluate(o, &mut raised);
     }
-    if !raised.is_empty() {
-        if let Err(e) = alerts.append(raised) {
-            // The observations are durable in the WAL; a restart re-evaluates them and the
-            // deterministic alert ids prevent duplicates.
-            error!(error = %e, "alert log write failed; alerts will be re-raised on restart");
-        }
+    if !raised.is_empty()
+        && let Err(e) = alerts.append(raised)
+    {
+        // The observations are durable in the WAL; a restart re-evaluates them and the
+        // deterministic alert ids prevent duplicates.
+        error!(error = %e, "alert log write failed; alerts will be re-raised on restart");
     }
     // Rules first, then the hot window: a record in a segment has always been evaluated.
     store.insert(records);

@@ -26,7 +26,21 @@ fn sim_output_is_deterministic_and_ingests_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
     for out in [&a, &b] {
-        run(&["sim", "--city", "grid:10x10", "--vehicles", "150", "--readers", "15", "--duration-mins", "30", "--seed", "11", "--out", out.to_str().unwrap()]);
+        run(&[
+            "sim",
+            "--city",
+            "grid:10x10",
+            "--vehicles",
+            "150",
+            "--readers",
+            "15",
+            "--duration-mins",
+            "30",
+            "--seed",
+            "11",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
     }
     let (first, second) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(first, second, "the same seed must give the same file");

@@ -10,17 +10,7 @@ const RECORDS: usize = 10_000;
 fn registry() -> DeviceRegistry {
     let mut registry = DeviceRegistry::new();
     for i in 0..100 {
-        registry.upsert(Device {
-            id: format!("lpr-{i:03}"),
-            device_type: DeviceType::PlateReader,
-            lat: Some(60.16 + i as f64 * 1e-4),
-            lon: Some(24.93),
-            mobile: false,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: None,
-        });
+        registry.upsert(Device::fixed(format!("lpr-{i:03}"), DeviceType::PlateReader, 60.16 + i as f64 * 1e-4, 24.93));
     }
     registry
 }

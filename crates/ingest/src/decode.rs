@@ -100,17 +100,7 @@ mod tests {
 
     fn registry() -> DeviceRegistry {
         let mut r = DeviceRegistry::new();
-        r.upsert(Device {
-            id: "lpr-17".into(),
-            device_type: DeviceType::PlateReader,
-            lat: Some(60.17),
-            lon: Some(24.94),
-            mobile: false,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: None,
-        });
+        r.upsert(Device::fixed("lpr-17", DeviceType::PlateReader, 60.17, 24.94));
         r
     }
 

@@ -108,6 +108,26 @@ pub fn validate_id(id: &str) -> Result<(), String> {
 }
 
 impl Device {
+    /// A fixed device at a position, without a field of view or a name.
+    pub fn fixed(id: impl Into<String>, device_type: DeviceType, lat: f64, lon: f64) -> Device {
+        Device { lat: Some(lat), lon: Some(lon), mobile: false, ..Device::mobile(id, device_type) }
+    }
+
+    /// A mobile device: its observations carry their own position.
+    pub fn mobile(id: impl Into<String>, device_type: DeviceType) -> Device {
+        Device {
+            id: id.into(),
+            device_type,
+            lat: None,
+            lon: None,
+            mobile: true,
+            bearing_deg: None,
+            fov_deg: None,
+            range_m: None,
+            name: None,
+        }
+    }
+
     /// Checks the registration for internal consistency; `id` comes from the URL.
     pub fn validate(&self) -> Result<(), DeviceError> {
         validate_id(&self.id).map_err(|reason| device_error("id", reason))?;
@@ -124,10 +144,10 @@ impl Device {
             (Some(_), None) => return Err(device_error("lon", "lat given without lon")),
             (None, Some(_)) => return Err(device_error("lat", "lon given without lat")),
         }
-        if let Some(name) = &self.name {
-            if name.chars().count() > TEXT_CHARS_MAX {
-                return Err(device_error("name", format!("longer than {TEXT_CHARS_MAX} characters")));
-            }
+        if let Some(name) = &self.name
+            && name.chars().count() > TEXT_CHARS_MAX
+        {
+            return Err(device_error("name", format!("longer than {TEXT_CHARS_MAX} characters")));
         }
         if self.device_type == DeviceType::Camera {
             let bearing = self.bearing_deg.ok_or_else(|| device_error("bearing_deg", "a camera needs a bearing"))?;

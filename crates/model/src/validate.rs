@@ -351,17 +351,7 @@ mod tests {
         for (id, device_type, mobile) in
             [("lpr-17", DeviceType::PlateReader, false), ("lpr-car", DeviceType::PlateReader, true), ("rad-1", DeviceType::Sensor, false)]
         {
-            r.upsert(Device {
-                id: id.into(),
-                device_type,
-                lat: (!mobile).then_some(60.17),
-                lon: (!mobile).then_some(24.94),
-                mobile,
-                bearing_deg: None,
-                fov_deg: None,
-                range_m: None,
-                name: None,
-            });
+            r.upsert(if mobile { Device::mobile(id, device_type) } else { Device::fixed(id, device_type, 60.17, 24.94) });
         }
         r
     }

@@ -146,11 +146,12 @@ impl TokenStore {
         // A miss may be a token created since we last looked: reload if the file changed.
         let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if modified.is_some() && modified != cache.0 {
-            if let Ok(tokens) = read_tokens(&self.path) {
-                cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
-                cache.0 = modified;
-            }
+        if modified.is_some()
+            && modified != cache.0
+            && let Ok(tokens) = read_tokens(&self.path)
+        {
+            cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
+            cache.0 = modified;
         }
         cache.1.get(&digest).cloned()
     }

@@ -111,17 +111,7 @@ impl City {
             }
         }
         let cad_id = "cad-city".to_string();
-        devices.push(Device {
-            id: cad_id.clone(),
-            device_type: DeviceType::Cad,
-            lat: None,
-            lon: None,
-            mobile: true,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: Some("city dispatch (CAD)".into()),
-        });
+        devices.push(Device { name: Some("city dispatch (CAD)".into()), ..Device::mobile(cad_id.clone(), DeviceType::Cad) });
         devices.sort_by(|a, b| a.id.cmp(&b.id));
         let mut plates = Vec::with_capacity(config.vehicles);
         let mut taken = std::collections::HashSet::new();

@@ -277,7 +277,7 @@ impl Simulator {
                 continue;
             }
             let Some(route) = self.city.network.route(from, to) else { continue };
-            for &(node, secs) in route.iter().skip(1) {
+            for &(node, secs) in &route[1..] {
                 if self.city.readers_by_node.contains_key(&node) {
                     self.schedule(at + (secs * MICROS_PER_SEC as f64) as i64, EventKind::Pass { vehicle, node });
                 }

@@ -116,17 +116,7 @@ mod tests {
     fn events_replay_into_the_same_state() {
         let dir = tempfile::tempdir().unwrap();
         let mut catalog = Catalog::open(dir.path()).unwrap();
-        let device = Device {
-            id: "lpr-1".into(),
-            device_type: DeviceType::PlateReader,
-            lat: Some(60.0),
-            lon: Some(25.0),
-            mobile: false,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: None,
-        };
+        let device = Device::fixed("lpr-1", DeviceType::PlateReader, 60.0, 25.0);
         catalog.record(CatalogEvent::DeviceUpserted { device: device.clone(), actor: "admin".into(), at: Timestamp(0) }).unwrap();
         let hotlist = Hotlist {
             id: "hl-1".into(),

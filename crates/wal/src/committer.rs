@@ -135,10 +135,10 @@ fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitReques
             outcomes.push(outcome);
             acks.push(request.ack);
         }
-        if failure.is_none() {
-            if let Err(e) = wal.commit() {
-                failure = Some(e);
-            }
+        if failure.is_none()
+            && let Err(e) = wal.commit()
+        {
+            failure = Some(e);
         }
         match failure {
             Some(e) => {

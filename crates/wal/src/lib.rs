@@ -272,10 +272,10 @@ fn scan_file(path: &Path, is_tail: bool, mut each: impl FnMut(Lsn, &[u8])) -> Re
         if frame::checksum(lsn, &payload) != crc {
             return fail("checksum mismatch".into());
         }
-        if let Some(previous) = last_lsn {
-            if lsn != previous + 1 {
-                return fail(format!("lsn {lsn} follows {previous}"));
-            }
+        if let Some(previous) = last_lsn
+            && lsn != previous + 1
+        {
+            return fail(format!("lsn {lsn} follows {previous}"));
         }
         each(lsn, &payload);
         last_lsn = Some(lsn);

@@ -229,10 +229,10 @@ impl HotlistIndex {
                 if entry.expires_at <= observation.observed_at {
                     continue;
                 }
-                if let (Some(want), Some(got)) = (&entry.region, &read.region) {
-                    if want != got {
-                        continue;
-                    }
+                if let (Some(want), Some(got)) = (&entry.region, &read.region)
+                    && want != got
+                {
+                    continue;
                 }
                 let id = alert_id(&[&observation.id, "hotlist", list_id, &entry.plate]);
                 // The top reading and a candidate can name the same plate: one alert is enough.

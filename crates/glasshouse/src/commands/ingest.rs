@@ -119,7 +119,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             send(observations, errors, &mut totals)?;
         }
     }
-    drop(send);
     for pending in in_flight {
         collect(pending, &mut totals)?;
     }
@@ -179,7 +178,7 @@ fn load_ndjson(
             break;
         }
         lines += 1;
-        if lines % BATCH_RECORDS as u64 == 0 {
+        if lines.is_multiple_of(BATCH_RECORDS as u64) {
             flush(&mut chunk, first_line)?;
             first_line = lines + 1;
         }
@@ -189,7 +188,8 @@ fn load_ndjson(
 
 fn register_devices(pipeline: &Pipeline, path: &std::path::Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let devices: Vec<Device> = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a JSON array of devices", path.display()))?;
+    let devices: Vec<Device> =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a JSON array of devices", path.display()))?;
     let mut catalog = pipeline.state.catalog.lock().unwrap_or_else(|p| p.into_inner());
     for (index, device) in devices.into_iter().enumerate() {
         device.validate().with_context(|| format!("{} device [{index}] ({})", path.display(), device.id))?;
@@ -208,15 +208,8 @@ fn ensure_toronto_device(pipeline: &Pipeline) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = Device {
-        id: toronto::DEVICE_ID.into(),
-        device_type: DeviceType::Cad,
-        lat: None,
-        lon: None,
-        mobile: true,
-        bearing_deg: None,
-        fov_deg: None,
-        range_m: None,
         name: Some("Toronto Police Service, Major Crime Indicators (open data)".into()),
+        ..Device::mobile(toronto::DEVICE_ID, DeviceType::Cad)
     };
     catalog.record(CatalogEvent::DeviceUpserted { device, actor: "glasshouse-ingest".into(), at: Timestamp::now() })?;
     pipeline.state.publish_catalog(&catalog);

@@ -74,7 +74,7 @@ pub fn read(
 }
 
 fn type_code(mci: &str) -> String {
-    mci.trim().split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join("_")
+    mci.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join("_")
 }
 
 fn to_observation(row: &Row, line: u64, registry: &DeviceRegistry, received_at: Timestamp) -> Result<Observation, String> {
@@ -117,17 +117,7 @@ mod tests {
 
     fn registry() -> DeviceRegistry {
         let mut r = DeviceRegistry::new();
-        r.upsert(Device {
-            id: DEVICE_ID.into(),
-            device_type: DeviceType::Cad,
-            lat: None,
-            lon: None,
-            mobile: true,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: None,
-        });
+        r.upsert(Device::mobile(DEVICE_ID, DeviceType::Cad));
         r
     }
 

@@ -111,10 +111,10 @@ fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
     }
     let from = parse_time("from", params.from.as_deref())?;
     let to = parse_time("to", params.to.as_deref())?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if from >= to {
-            return Err(ApiError::bad_field("to", "must be after from"));
-        }
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::bad_field("to", "must be after from"));
     }
     let bbox = match params.bbox.as_deref() {
         None => None,

@@ -113,24 +113,17 @@ async fn a_full_ingest_queue_answers_503_with_retry_after_and_loses_nothing_sile
     let state = state_with(dir.path(), Arc::new(AlwaysBusy));
     {
         let mut catalog = state.catalog.lock().unwrap();
-        let device = glasshouse_model::Device {
-            id: "lpr-1".into(),
-            device_type: glasshouse_model::DeviceType::PlateReader,
-            lat: Some(60.0),
-            lon: Some(25.0),
-            mobile: false,
-            bearing_deg: None,
-            fov_deg: None,
-            range_m: None,
-            name: None,
-        };
-        catalog.record(glasshouse_store::CatalogEvent::DeviceUpserted { device, actor: "t".into(), at: glasshouse_model::Timestamp(0) }).unwrap();
+        let device = glasshouse_model::Device::fixed("lpr-1", glasshouse_model::DeviceType::PlateReader, 60.0, 25.0);
+        catalog
+            .record(glasshouse_store::CatalogEvent::DeviceUpserted { device, actor: "t".into(), at: glasshouse_model::Timestamp(0) })
+            .unwrap();
         *state.devices.write().unwrap() = Arc::new(catalog.devices.clone());
     }
     let token = TokenStore::create(dir.path(), "feed", Role::Ingest).unwrap();
     let at = glasshouse_model::Timestamp::now().to_rfc3339();
     let line = format!(r#"{{"kind":"plate_read","device_id":"lpr-1","observed_at":"{at}","plate":"ABC123"}}"#);
-    let request = Request::post("/v1/observations").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::from(line)).unwrap();
+    let request =
+        Request::post("/v1/observations").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::from(line)).unwrap();
     let response = app(state).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
