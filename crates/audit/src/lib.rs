@@ -1,0 +1,4 @@
+//! Accountability: the Merkle audit log, its signed checkpoints, purpose binding and the verifier.
+#![deny(missing_docs)]
+
+pub mod merkle;
