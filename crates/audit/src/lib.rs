@@ -1,4 +1,19 @@
 //! Accountability: the Merkle audit log, its signed checkpoints, purpose binding and the verifier.
+//!
+//! - [`merkle`]: RFC 6962/9162 hashing, the tree, inclusion and consistency proofs.
+//! - [`note`]: checkpoints in the C2SP tlog-checkpoint format as Ed25519 signed notes.
+//! - [`keyed`]: HMAC keyed hashes, so entries name plates and free text without revealing them.
+//! - [`log`]: the durable log; an append returns an [`log::AuditReceipt`], which searches demand.
+//! - [`verify`]: the offline verifier that names deletions, reorderings, modifications and truncation.
+//! - [`purpose`]: the purpose, case number and justification every historical search must carry.
 #![deny(missing_docs)]
 
+pub mod keyed;
+pub mod log;
 pub mod merkle;
+pub mod note;
+pub mod purpose;
+pub mod verify;
+
+pub use log::{AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};
+pub use purpose::{Purpose, PurposeError, PurposePolicy};
