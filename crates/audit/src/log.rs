@@ -167,6 +167,12 @@ fn load_keys(keys_dir: &Path) -> Result<(NoteSigner, KeyedHasher), AuditError> {
     Ok((NoteSigner::new(file.origin, &seed), KeyedHasher::new(hmac)))
 }
 
+/// The verifier key of the log whose keys are in `keys_dir` (creating the keys on first use), without
+/// opening the log itself, so it can be read while a server runs.
+pub fn verifier_key(keys_dir: &Path) -> Result<String, AuditError> {
+    Ok(load_keys(keys_dir)?.0.verifier_key())
+}
+
 impl AuditLog {
     /// Opens the log in `log_dir` with keys from `keys_dir` (kept apart so the log directory can be
     /// published or copied without the keys).

@@ -9,6 +9,7 @@
 //! its unflushed tail into the hot path, and only then does the committer accept new records.
 
 use anyhow::Context;
+use glasshouse_audit::{AuditLog, PurposePolicy};
 use glasshouse_engine::{Alert, Engine};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
@@ -96,6 +97,29 @@ fn wal_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("wal")
 }
 
+/// The audit log's entries and checkpoints.
+pub fn audit_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("audit")
+}
+
+/// The audit log's signing and HMAC keys, apart from the log so the log can be copied or published
+/// without them.
+pub fn audit_keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("audit-keys")
+}
+
+/// The purpose policy from `DATA_DIR/policy.json`, or the defaults.
+fn load_policy(data_dir: &Path) -> anyhow::Result<PurposePolicy> {
+    let path = data_dir.join("policy.json");
+    let policy = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a valid policy", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PurposePolicy::default(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    policy.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(policy)
+}
+
 impl Pipeline {
     /// Opens every store under `config.data_dir`, replays the WAL and starts the threads.
     pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
@@ -107,6 +131,8 @@ impl Pipeline {
         let store = Arc::new(Store::new(segments));
         let alerts = Arc::new(AlertLog::open(&data_dir.join("alerts"), config.fsync).context("opening the alert log")?);
         let dead_letters = DeadLetterStore::open(data_dir.join("dead_letter.ndjson")).context("opening the dead-letter store")?;
+        let audit = Arc::new(AuditLog::open(&audit_dir(data_dir), &audit_keys_dir(data_dir)).context("opening the audit log")?);
+        let policy = load_policy(data_dir)?;
 
         let mut seen = HashSet::new();
         store.for_each_stored(|o| {
@@ -152,6 +178,8 @@ impl Pipeline {
             alerts,
             store,
             basemap: config.basemap,
+            audit,
+            policy,
         });
         Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle) })
     }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, read_line, token};
+use common::{BINARY, PURPOSE, Server, read_line, token};
 use serde_json::json;
 use std::io::Read;
 
@@ -63,7 +63,7 @@ fn a_batch_with_bad_lines_stores_the_good_ones_and_names_the_bad() {
     assert!(errors[3].1.contains("unknown device"), "{errors:?}");
     assert!(errors[4].1.contains("limit is 16384"), "{errors:?}");
 
-    let found = client.get("/v1/observations?kind=plate_read", &s.investigator);
+    let found = client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), &s.investigator);
     assert_eq!(found.status, 200, "{:?}", found.body);
     let ids: Vec<&str> = found.body["observations"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2);
@@ -75,7 +75,7 @@ fn a_batch_with_bad_lines_stores_the_good_ones_and_names_the_bad() {
     // A replay of the same batch is idempotent.
     let again = client.ndjson(&s.ingest, &lines[..1]);
     assert_eq!((again.body["accepted"].as_u64(), again.body["duplicates"].as_u64()), (Some(1), Some(1)));
-    let found = client.get("/v1/observations?kind=plate_read", &s.investigator);
+    let found = client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), &s.investigator);
     assert_eq!(found.body["observations"].as_array().unwrap().len(), 2);
 }
 
@@ -145,7 +145,7 @@ fn a_hotlist_hit_becomes_a_durable_alert_that_is_also_streamed() {
     assert_eq!(client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(), 1);
     assert_eq!(client.get("/v1/devices", &s.admin).body["devices"].as_array().unwrap().len(), 2);
     assert_eq!(client.get("/v1/hotlists", &s.admin).body["hotlists"][0]["entries"], 1);
-    let found = client.get("/v1/observations?kind=plate_read&bbox=24.9,60.1,25.0,60.2", &s.investigator);
+    let found = client.get(&format!("/v1/observations?kind=plate_read&bbox=24.9,60.1,25.0,60.2&{PURPOSE}"), &s.investigator);
     assert_eq!(found.body["observations"].as_array().unwrap().len(), 2, "{:?}", found.body);
     assert!(found.body["explain"]["segments_scanned"].as_u64().unwrap() >= 1, "{:?}", found.body["explain"]);
     // Re-evaluating nothing new raises nothing new.
@@ -177,7 +177,7 @@ fn tokens_roles_and_error_shapes_hold_over_a_real_socket() {
     let malformed = client.request("PUT", "/v1/devices/cam-2", Some(&s.admin), &[("Content-Type", "application/json")], b"{".to_vec());
     assert_eq!(malformed.status, 400);
     assert!(malformed.body["error"].as_str().unwrap().starts_with("invalid JSON body"));
-    let bad_query = client.get("/v1/observations?bbox=1,2,3", &s.investigator);
+    let bad_query = client.get(&format!("/v1/observations?bbox=1,2,3&{PURPOSE}"), &s.investigator);
     assert_eq!((bad_query.status, bad_query.body["field"].as_str()), (400, Some("bbox")));
     let openapi = client.get("/v1/openapi.json", &s.operator);
     assert_eq!(openapi.body["openapi"], "3.1.0");
@@ -199,4 +199,81 @@ fn gzip_bodies_are_accepted_and_oversized_bodies_get_413() {
     let reply = client.request("POST", "/v1/observations", Some(&s.ingest), &[], huge);
     assert_eq!(reply.status, 413);
     assert!(reply.body["error"].is_string());
+}
+
+#[test]
+fn searches_need_a_purpose_and_every_privileged_action_is_in_a_verifiable_log() {
+    let s = setup();
+    let client = s.server.client();
+    let auditor = token(&s.server.data_dir, "auditor");
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen", "source": "local"}));
+    let hotlist_id = created.body["id"].as_str().unwrap().to_owned();
+    let added = client.json(
+        "POST",
+        &format!("/v1/hotlists/{hotlist_id}/entries"),
+        &s.admin,
+        json!([{"plate": "SEC123", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+    );
+    assert_eq!(added.status, 200);
+    client.ndjson(&s.ingest, &[read_line("a-1", "lpr-17", "SEC123")]);
+
+    let missing = client.get("/v1/observations?kind=plate_read", &s.investigator);
+    assert_eq!((missing.status, missing.body["field"].as_str()), (400, Some("purpose")));
+    let vague = client
+        .get("/v1/observations?purpose=criminal_investigation&case_number=HPD-2026-0001&justification=Investigation", &s.investigator);
+    assert_eq!((vague.status, vague.body["field"].as_str()), (400, Some("justification")), "{:?}", vague.body);
+    let bad_case = client.get(
+        "/v1/observations?purpose=criminal_investigation&case_number=42&justification=tracing+the+white+van+seen+leaving+the+burglary",
+        &s.investigator,
+    );
+    assert_eq!((bad_case.status, bad_case.body["field"].as_str()), (400, Some("case_number")));
+    let prohibited = client.get("/v1/observations?purpose=immigration_enforcement&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary", &s.investigator);
+    assert_eq!(prohibited.status, 403);
+    let found = client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), &s.investigator);
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let search_seq = found.body["audit_seq"].as_u64().unwrap();
+
+    // The auditor sees every action; plates and justifications only as keyed hashes.
+    assert_eq!(client.get("/v1/audit/export", &s.investigator).status, 403);
+    let export = client.request("GET", "/v1/audit/export", Some(&auditor), &[], vec![]);
+    let text = match &export.body {
+        serde_json::Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    assert!(!text.contains("SEC123"), "a plate leaked into the audit log");
+    assert!(!text.contains("white van"), "free text leaked into the audit log");
+    let entries: Vec<serde_json::Value> =
+        text.lines().filter(|l| l.starts_with("{\"seq\"")).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<(&str, &str)> = entries.iter().map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
+    for expected in [
+        ("device.upsert", "ok"),
+        ("hotlist.create", "ok"),
+        ("hotlist.entries_add", "ok"),
+        ("search.observations", "refused"),
+        ("search.observations", "ok"),
+        ("search.observations.result", "ok"),
+    ] {
+        assert!(actions.contains(&expected), "{expected:?} not in {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| **a == ("search.observations", "refused")).count(), 4);
+    let result = entries.iter().find(|e| e["action"] == "search.observations.result").unwrap();
+    assert_eq!((result["details"]["search_seq"].as_u64(), result["details"]["results"].as_u64()), (Some(search_seq), Some(1)));
+    assert_eq!(entries[search_seq as usize]["actor"], "test-investigator");
+
+    // An inclusion proof for the search entry checks out against the signed checkpoint.
+    let proof = client.get(&format!("/v1/audit/proof/inclusion?index={search_seq}"), &auditor);
+    assert_eq!(proof.status, 200, "{:?}", proof.body);
+    let checkpoint = client.get("/v1/audit/checkpoint", &auditor);
+    assert_eq!(checkpoint.body["size"], proof.body["size"]);
+    assert!(checkpoint.body["note"].as_str().unwrap().contains(proof.body["root"].as_str().unwrap()));
+
+    // The offline verifier, fed from the live server.
+    let key = checkpoint.body["verifier_key"].as_str().unwrap();
+    let output = std::process::Command::new(BINARY)
+        .args(["audit", "verify", "--url", &s.server.base, "--token", &auditor, "--key", key])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ok: the log is intact"), "{stdout}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Server, read_line, token};
+use common::{Client, PURPOSE, Server, read_line, token};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -48,7 +48,7 @@ fn writer(
 }
 
 fn stored_ids(client: &Client, investigator: &str) -> HashMap<String, usize> {
-    let reply = client.get("/v1/observations?kind=plate_read&limit=50000", investigator);
+    let reply = client.get(&format!("/v1/observations?kind=plate_read&limit=50000&{PURPOSE}"), investigator);
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["truncated"], false);
     let mut counts = HashMap::new();

@@ -1,6 +1,8 @@
 //! What the handlers share, and the one seam to the ingest pipeline.
 
-use crate::auth::TokenStore;
+use crate::auth::{Account, TokenStore};
+use crate::error::ApiError;
+use glasshouse_audit::{AuditEvent, AuditLog, AuditReceipt, PurposePolicy};
 use glasshouse_engine::Engine;
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::{DeviceRegistry, Observation};
@@ -53,9 +55,29 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The city's road network as GeoJSON, for the console's basemap.
     pub basemap: Option<Arc<Vec<u8>>>,
+    /// The Merkle audit log every privileged action goes into.
+    pub audit: Arc<AuditLog>,
+    /// What a historical search must state.
+    pub policy: PurposePolicy,
 }
 
 impl AppState {
+    /// Logs a privileged action durably. Callers act only with the receipt in hand: if the log cannot
+    /// be written, the action does not happen (503).
+    pub fn audit(&self, account: &Account, action: &str, outcome: &str, details: serde_json::Value) -> Result<AuditReceipt, ApiError> {
+        let event = AuditEvent {
+            actor: account.name.clone(),
+            role: account.role.as_str().to_owned(),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            details,
+        };
+        self.audit.append(event).map_err(|e| {
+            tracing::error!(error = %e, "audit log write failed; refusing the action");
+            ApiError::busy("the audit log cannot be written, so the action was not performed", 30)
+        })
+    }
+
     /// The current device registry.
     pub fn devices(&self) -> Arc<DeviceRegistry> {
         self.devices.read().unwrap_or_else(|p| p.into_inner()).clone()

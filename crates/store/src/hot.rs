@@ -6,6 +6,7 @@
 
 use crate::query::{ObservationQuery, QueryResult};
 use crate::segments::{SegmentStore, StoreError};
+use glasshouse_audit::AuditReceipt;
 use glasshouse_model::Observation;
 use glasshouse_wal::Lsn;
 use std::sync::RwLock;
@@ -65,8 +66,9 @@ impl Store {
         Ok(Some(flushed))
     }
 
-    /// Answers a query over segments and the hot window.
-    pub fn query(&self, query: &ObservationQuery) -> Result<QueryResult, StoreError> {
+    /// Answers a query over segments and the hot window. The receipt proves the search was logged
+    /// before it ran; there is no way to search without one.
+    pub fn query(&self, query: &ObservationQuery, _receipt: &AuditReceipt) -> Result<QueryResult, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
         segments.query(query, &hot)

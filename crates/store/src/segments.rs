@@ -260,7 +260,7 @@ impl SegmentStore {
     }
 
     /// Answers a query from the segments, adding matches from `hot` (records not yet flushed).
-    pub fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
+    pub(crate) fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
         let mut result = QueryResult::default();
         let mut found = Vec::new();
         // Read at most limit+1 per source so truncation is known without reading everything.

@@ -94,6 +94,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for (role, token) in &tokens {
         println!("  {role:<14} {}", token.as_str().unwrap_or_default());
     }
+    let key = glasshouse_audit::log::verifier_key(&crate::pipeline::audit_keys_dir(&args.data_dir))?;
+    println!("audit log verifier key: {key}");
+    println!("  verify: glasshouse audit verify --url http://{address_line} --token <auditor token> --key {key}");
     println!("map data © OpenStreetMap contributors (ODbL). Press ctrl-c to stop.\n");
     let served = runtime.block_on(serve(serve_args, Some(ready_tx)));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -1,5 +1,6 @@
 //! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
 
+mod audit;
 mod client;
 mod demo;
 mod ingest;
@@ -33,6 +34,11 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run the demo: a server on a fresh data directory, fed live by the simulated city.
     Demo(demo::DemoArgs),
+    /// The audit log: its verifier key, and offline verification.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -43,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Audit { command } => audit::run(command),
     }
 }
 

@@ -125,6 +125,10 @@ impl Client {
     }
 }
 
+/// The purpose fields every observation search must carry.
+pub const PURPOSE: &str =
+    "purpose=criminal_investigation&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary";
+
 /// A plate read line for `device` with an explicit id.
 pub fn read_line(id: &str, device: &str, plate: &str) -> String {
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);

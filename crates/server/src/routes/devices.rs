@@ -25,6 +25,8 @@ pub async fn put_device(
     let created = tokio::task::spawn_blocking(move || -> Result<bool, ApiError> {
         let mut catalog = state_for_write.catalog.lock().unwrap_or_else(|p| p.into_inner());
         let created = catalog.devices.get(&device.id).is_none();
+        let details = json!({ "device_id": device.id, "type": device.device_type.as_str(), "mobile": device.mobile, "created": created });
+        state_for_write.audit(&account, "device.upsert", "ok", details)?;
         catalog.record(CatalogEvent::DeviceUpserted { device, actor: account.name, at: Timestamp::now() }).map_err(ApiError::internal)?;
         *state_for_write.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
         Ok(created)

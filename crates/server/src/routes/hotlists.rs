@@ -39,6 +39,8 @@ pub async fn create(
     let id = hotlist.id.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        let details = json!({ "hotlist_id": hotlist.id, "name": hotlist.name, "source": hotlist.source, "match": hotlist.match_policy, "priority": hotlist.priority });
+        state.audit(&account, "hotlist.create", "ok", details)?;
         catalog.record(CatalogEvent::HotlistCreated { hotlist }).map_err(ApiError::internal)?;
         publish(&state, &catalog);
         Ok(())
@@ -87,6 +89,14 @@ pub async fn add_entries(
         if catalog.hotlists.list(&id).is_none() {
             return Err(ApiError::not_found(format!("no hotlist {id}")));
         }
+        let mut reasons = std::collections::BTreeMap::<&str, usize>::new();
+        for entry in &entries {
+            *reasons.entry(entry.reason.as_str()).or_default() += 1;
+        }
+        // Plates only as keyed hashes, so the log can be published.
+        let plates: Vec<String> = entries.iter().map(|e| state.audit.keyed("plate", &e.plate)).collect();
+        let details = json!({ "hotlist_id": id, "entries": entries.len(), "reasons": reasons, "plates": plates });
+        state.audit(&account, "hotlist.entries_add", "ok", details)?;
         catalog.record(CatalogEvent::HotlistEntriesAdded { hotlist_id: id, entries }).map_err(ApiError::internal)?;
         publish(&state, &catalog);
         Ok(())
@@ -96,8 +106,19 @@ pub async fn add_entries(
     Ok(Json(json!({ "added": count })))
 }
 
-pub async fn list_entries(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list_entries(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let list = engine.hotlists.list(&id).ok_or_else(|| ApiError::not_found(format!("no hotlist {id}")))?;
-    Ok(Json(json!({ "hotlist": list, "entries": engine.hotlists.entries(&id) })))
+    let list = engine.hotlists.list(&id).ok_or_else(|| ApiError::not_found(format!("no hotlist {id}")))?.clone();
+    let count = engine.hotlists.entries(&id).len();
+    let audited = state.clone();
+    tokio::task::spawn_blocking(move || {
+        audited.audit(&account, "hotlist.entries_read", "ok", json!({ "hotlist_id": id, "entries": count }))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(json!({ "hotlist": list, "entries": engine.hotlists.entries(&list.id) })))
 }

@@ -1,6 +1,7 @@
 //! The router, the permission table and the middleware that enforces it.
 
 mod alerts;
+mod audit;
 mod console;
 mod devices;
 mod hotlists;
@@ -39,6 +40,11 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/hotlists/{id}/entries", &[Administrator]),
     ("GET", "/v1/alerts", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
+    ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
+    ("GET", "/v1/audit/entries", &[Auditor]),
+    ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
+    ("GET", "/v1/audit/proof/consistency", &[Auditor]),
+    ("GET", "/v1/audit/export", &[Auditor]),
 ];
 
 /// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
@@ -62,6 +68,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/stream", get(alerts::stream))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/entries", get(audit::entries))
+        .route("/v1/audit/proof/inclusion", get(audit::inclusion))
+        .route("/v1/audit/proof/consistency", get(audit::consistency))
+        .route("/v1/audit/export", get(audit::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new().route("/healthz", get(meta::healthz)).merge(api).fallback(console::serve).with_state(state)
 }

@@ -1,12 +1,13 @@
 //! Observations in (NDJSON ingest) and out (the first query), and the dead-letter listing.
 
+use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::{AppState, SubmitError};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::{Extension, Json};
 use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
 use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
 use glasshouse_model::{Kind, Timestamp};
@@ -91,6 +92,9 @@ pub async fn ingest(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
+    purpose: Option<String>,
+    case_number: Option<String>,
+    justification: Option<String>,
     kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -104,7 +108,7 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, Api
         .transpose()
 }
 
-fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
+fn parse_query(params: &SearchParams) -> Result<ObservationQuery, ApiError> {
     let mut kinds = Vec::new();
     for name in params.kind.iter().flat_map(|k| k.split(',')).filter(|k| !k.is_empty()) {
         kinds.push(Kind::parse(name).ok_or_else(|| ApiError::bad_field("kind", format!("unknown kind {name:?}")))?);
@@ -146,18 +150,58 @@ fn parse_query(params: SearchParams) -> Result<ObservationQuery, ApiError> {
     Ok(ObservationQuery { kinds, from, to, bbox, limit })
 }
 
-/// `GET /v1/observations?kind=&from=&to=&bbox=&limit=`: oldest first, with how it was answered.
+/// `GET /v1/observations?purpose=&case_number=&justification=&kind=&from=&to=&bbox=&limit=`: oldest
+/// first, with how it was answered. The search is logged (purpose, parameters) before it runs, and its
+/// result count after; a refused purpose is logged as refused.
 pub async fn search(
     State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    let query = parse_query(params)?;
-    let result =
-        tokio::task::spawn_blocking(move || state.store.query(&query)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let query = parse_query(&params)?;
+    let parameters = json!({
+        "kinds": query.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "from": query.from,
+        "to": query.to,
+        "bbox": query.bbox,
+        "limit": query.limit,
+    });
+    let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let purpose = match state.policy.check(params.purpose.as_deref(), params.case_number.as_deref(), params.justification.as_deref()) {
+            Ok(purpose) => purpose,
+            Err(refusal) => {
+                let details = json!({
+                    "purpose": params.purpose,
+                    "case_number": params.case_number,
+                    "field": refusal.field,
+                    "reason": refusal.reason,
+                    "parameters": parameters,
+                });
+                state.audit(&account, "search.observations", "refused", details)?;
+                let status = if refusal.prohibited { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+                return Err(ApiError { field: Some(refusal.field.into()), ..ApiError::new(status, refusal.to_string()) });
+            }
+        };
+        let details = json!({
+            "purpose": purpose.code,
+            "case_number": purpose.case_number,
+            "justification": state.audit.keyed("text", &purpose.justification),
+            "parameters": parameters,
+        });
+        let receipt = state.audit(&account, "search.observations", "ok", details)?;
+        let result = state.store.query(&query, &receipt).map_err(ApiError::internal)?;
+        let counts = json!({ "search_seq": receipt.seq(), "results": result.observations.len(), "truncated": result.truncated });
+        state.audit(&account, "search.observations.result", "ok", counts)?;
+        Ok((result, receipt.seq()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let (result, audit_seq) = result;
     Ok(Json(json!({
         "observations": result.observations,
         "truncated": result.truncated,
+        "audit_seq": audit_seq,
         "explain": {
             "segments_scanned": result.segments_scanned,
             "segments_pruned": result.segments_pruned,

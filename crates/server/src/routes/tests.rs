@@ -50,6 +50,8 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
         store: Arc::new(Store::new(SegmentStore::open(dir.join("segments")).unwrap())),
         basemap: None,
+        audit: Arc::new(glasshouse_audit::AuditLog::open(&dir.join("audit"), &dir.join("audit-keys")).unwrap()),
+        policy: Default::default(),
     };
     Arc::new(state)
 }
