@@ -67,7 +67,7 @@ impl Tree {
     pub fn push(&mut self, leaf: Hash) {
         self.levels[0].push(leaf);
         let mut height = 0;
-        while self.levels[height].len() % 2 == 0 {
+        while self.levels[height].len().is_multiple_of(2) {
             let n = self.levels[height].len();
             let parent = node_hash(&self.levels[height][n - 2], &self.levels[height][n - 1]);
             if self.levels.len() == height + 1 {
@@ -82,7 +82,7 @@ impl Tree {
     /// multiple of its left part's size, so perfect parts are cache lookups.
     fn subtree(&self, start: u64, len: u64) -> Hash {
         debug_assert!(len >= 1 && start + len <= self.size());
-        if len.is_power_of_two() && start % len == 0 {
+        if len.is_power_of_two() && start.is_multiple_of(len) {
             let height = len.trailing_zeros() as usize;
             return self.levels[height][(start >> height) as usize];
         }
@@ -296,7 +296,7 @@ mod tests {
                 assert_eq!(flat, their_proof.as_bytes(), "{m} -> {n}");
                 assert!(verify_consistency(m as u64, n as u64, &ours.root(m as u64), &ours.root(n as u64), &proof), "{m} -> {n}");
                 let parsed = ConsistencyProof::<Sha256>::try_from_bytes(flat).unwrap();
-                let old_root = RootHash::<Sha256>::new(old.root().as_bytes().clone(), m as u64);
+                let old_root = RootHash::<Sha256>::new(*old.root().as_bytes(), m as u64);
                 assert!(theirs.root().verify_consistency(&old_root, &parsed).is_ok(), "{m} -> {n}");
             }
         }

@@ -111,7 +111,7 @@ impl PurposePolicy {
         let text = justification.map(str::trim).filter(|j| !j.is_empty()).ok_or_else(|| refuse("justification", "is required"))?;
         let normalised: String = text.to_lowercase().chars().filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '/').collect();
         let normalised = normalised.split_whitespace().collect::<Vec<_>>().join(" ");
-        if self.vague_justifications.iter().any(|v| *v == normalised) {
+        if self.vague_justifications.contains(&normalised) {
             return Err(refuse("justification", format!("{text:?} is too vague: say what you are looking for and why")));
         }
         let words = normalised.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count();
