@@ -277,3 +277,56 @@ fn searches_need_a_purpose_and_every_privileged_action_is_in_a_verifiable_log() 
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("ok: the log is intact"), "{stdout}");
 }
+
+#[test]
+fn the_transparency_report_matches_the_data() {
+    let s = setup();
+    let client = s.server.client();
+    let auditor = token(&s.server.data_dir, "auditor");
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen", "source": "state"}));
+    let hotlist_id = created.body["id"].as_str().unwrap().to_owned();
+    client.json(
+        "POST",
+        &format!("/v1/hotlists/{hotlist_id}/entries"),
+        &s.admin,
+        json!([{"plate": "RPT100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+    );
+    let reads: Vec<String> =
+        (0..40).map(|i| read_line(&format!("r-{i}"), "lpr-17", if i % 10 == 0 { "RPT100" } else { "OTH200" })).collect();
+    assert_eq!(client.ndjson(&s.ingest, &reads).body["accepted"], 40);
+    client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), &s.investigator);
+    client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), &s.investigator);
+    client.get("/v1/observations?purpose=criminal_investigation&case_number=HPD-2026-0001&justification=routine", &s.investigator);
+
+    let report = client.get("/v1/reports?format=json", &auditor);
+    assert_eq!(report.status, 200, "{:?}", report.body);
+    let r = &report.body;
+    assert_eq!(r["plates_read"], 40);
+    assert_eq!(r["observations_by_kind"]["plate_read"], 40);
+    assert_eq!(r["alerts_by_rule"]["hotlist"], 4);
+    assert_eq!(r["alerts_by_status"]["new"], 4);
+    assert_eq!(r["hits_per_thousand_reads"], 100.0);
+    assert_eq!(r["searches_by_outcome"]["ok"], 2);
+    assert_eq!(r["searches_by_outcome"]["refused"], 1);
+    assert_eq!(r["searches_by_purpose"]["criminal_investigation"], 3);
+    assert_eq!(r["searches_by_role"]["investigator"], 3);
+    assert_eq!(r["hotlists"][0]["entries"], 1);
+    assert_eq!(r["hotlists"][0]["source"], "state");
+    assert!(r["access"]["auditor"].as_array().unwrap().iter().any(|n| n == "test-auditor"));
+    let size = client.get("/v1/audit/checkpoint", &auditor).body["size"].as_u64().unwrap();
+    assert_eq!(r["checkpoint"]["size"].as_u64(), Some(size));
+    // A period that ends before anything happened is empty.
+    let empty = client.get("/v1/reports?format=json&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z", &auditor);
+    assert_eq!(empty.body["plates_read"], 0);
+    // The HTML page, through the CLI, carries the charts inline.
+    let out = s.server.data_dir.join("report.html");
+    let status = std::process::Command::new(BINARY)
+        .args(["report", "--url", &s.server.base, "--token", &auditor, "--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.matches("<svg").count() >= 6, "charts missing");
+    assert!(html.contains("Searches by purpose") && !html.contains("RPT100"));
+    assert_eq!(client.get("/v1/reports", &s.investigator).status, 403);
+}

@@ -134,6 +134,11 @@ impl TokenStore {
         Ok(token)
     }
 
+    /// Every account with a token: name, role and when the token was created (never the hash).
+    pub fn accounts(&self) -> io::Result<Vec<(Account, String)>> {
+        Ok(read_tokens(&self.path)?.into_iter().map(|t| (Account { name: t.name, role: t.role }, t.created_at)).collect())
+    }
+
     /// The account a presented token belongs to.
     pub fn authenticate(&self, token: &str) -> Option<Account> {
         if !token.starts_with(TOKEN_PREFIX) {

@@ -74,6 +74,17 @@ impl Store {
         segments.query(query, &hot)
     }
 
+    /// Observations per (day, kind) in `[from, to)`: counts only, so no receipt is needed.
+    pub fn count_by_day_and_kind(
+        &self,
+        from: glasshouse_model::Timestamp,
+        to: glasshouse_model::Timestamp,
+    ) -> Result<std::collections::BTreeMap<(glasshouse_model::Timestamp, glasshouse_model::Kind), u64>, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.count_by_day_and_kind(from, to, &hot)
+    }
+
     /// Segments and bytes on disk, for status pages.
     pub fn stats(&self) -> (usize, u64, u64) {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());

@@ -259,6 +259,51 @@ impl SegmentStore {
         Ok(rows)
     }
 
+    /// Observations per (UTC day start, kind) with `observed_at` in `[from, to)`, from the segments and
+    /// `hot`. Segments wholly inside the period count from the manifest; others read only their
+    /// `observed_at` column. Counts, not rows: nothing personal leaves this function.
+    pub fn count_by_day_and_kind(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        hot: &[(Lsn, Observation)],
+    ) -> Result<BTreeMap<(Timestamp, Kind), u64>, StoreError> {
+        let mut counts: BTreeMap<(Timestamp, Kind), u64> = BTreeMap::new();
+        let day_of = |t: Timestamp| Timestamp(t.0.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY);
+        for segment in &self.manifest.segments {
+            let Some(kind) = Kind::parse(&segment.kind) else { continue };
+            if segment.max_observed_at < from || segment.min_observed_at >= to {
+                continue;
+            }
+            let day = day_of(segment.min_observed_at);
+            if segment.min_observed_at >= from && segment.max_observed_at < to {
+                *counts.entry((day, kind)).or_default() += segment.rows;
+                continue;
+            }
+            let path = self.root.join(&segment.path);
+            let file = File::open(&path).map_err(io_error(&path))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(&path))?;
+            let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), ["observed_at"]);
+            for batch in builder.with_projection(mask).build().map_err(parquet_error(&path))? {
+                let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+                let times =
+                    batch.column(0).as_any().downcast_ref::<arrow::array::TimestampMicrosecondArray>().ok_or_else(|| {
+                        StoreError::Parquet { path: path.clone(), reason: "observed_at is not a timestamp column".into() }
+                    })?;
+                let inside = times.values().iter().filter(|t| (from.0..to.0).contains(t)).count() as u64;
+                if inside > 0 {
+                    *counts.entry((day, kind)).or_default() += inside;
+                }
+            }
+        }
+        for (_, o) in hot {
+            if o.observed_at >= from && o.observed_at < to {
+                *counts.entry((day_of(o.observed_at), o.kind())).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+
     /// Answers a query from the segments, adding matches from `hot` (records not yet flushed).
     pub(crate) fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
         let mut result = QueryResult::default();

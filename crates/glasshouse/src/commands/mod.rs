@@ -4,6 +4,7 @@ mod audit;
 mod client;
 mod demo;
 mod ingest;
+mod report;
 mod serve;
 mod sim;
 mod token;
@@ -34,6 +35,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run the demo: a server on a fresh data directory, fed live by the simulated city.
     Demo(demo::DemoArgs),
+    /// Save the transparency report of a running server (HTML with inline charts, or JSON).
+    Report(report::ReportArgs),
     /// The audit log: its verifier key, and offline verification.
     Audit {
         #[command(subcommand)]
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Audit { command } => audit::run(command),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -7,6 +7,7 @@ mod devices;
 mod hotlists;
 mod meta;
 mod observations;
+mod reports;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
@@ -45,6 +46,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
     ("GET", "/v1/audit/proof/consistency", &[Auditor]),
     ("GET", "/v1/audit/export", &[Auditor]),
+    ("GET", "/v1/reports", &[Auditor, Supervisor, Custodian]),
 ];
 
 /// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
@@ -73,6 +75,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/audit/proof/inclusion", get(audit::inclusion))
         .route("/v1/audit/proof/consistency", get(audit::consistency))
         .route("/v1/audit/export", get(audit::export))
+        .route("/v1/reports", get(reports::report))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new().route("/healthz", get(meta::healthz)).merge(api).fallback(console::serve).with_state(state)
 }

@@ -109,6 +109,20 @@ fn queries_prune_by_kind_time_and_box_and_include_the_hot_window() {
 }
 
 #[test]
+fn counts_by_day_and_kind_match_a_row_count_for_whole_and_partial_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SegmentStore::open(dir.path()).unwrap();
+    store.flush(&one_of_each()).unwrap();
+    let day = t("2026-11-27T00:00:00Z");
+    let all = store.count_by_day_and_kind(t("2026-11-27T00:00:00Z"), t("2026-11-28T00:00:00Z"), &[]).unwrap();
+    assert_eq!(all.values().sum::<u64>(), 5);
+    assert_eq!(all.get(&(day, Kind::PlateRead)), Some(&1));
+    // A period that cuts through segments: only 21:00–21:04:30 (the gunshot and the incident).
+    let part = store.count_by_day_and_kind(t("2026-11-27T21:00:00Z"), t("2026-11-27T21:04:30Z"), &[]).unwrap();
+    assert_eq!(part.into_iter().collect::<Vec<_>>(), vec![((day, Kind::Gunshot), 1), ((day, Kind::Incident), 1)]);
+}
+
+#[test]
 fn files_left_out_of_the_manifest_are_removed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SegmentStore::open(dir.path()).unwrap();

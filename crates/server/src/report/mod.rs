@@ -1,0 +1,281 @@
+//! The transparency report, computed from the live system for a period: what was collected, what
+//! the rules raised, who searched and why, what the log holds. Every figure comes from the same
+//! stores the system runs on, so the published report cannot drift from what the system does; where
+//! the system lacks a capability (retention, holds), the report says so instead of implying a policy.
+
+pub mod svg;
+
+use crate::state::AppState;
+use glasshouse_audit::AuditEntry;
+use glasshouse_model::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use svg::{bar_chart, escape};
+
+/// Figures for one period.
+#[derive(Debug, Serialize)]
+pub struct TransparencyReport {
+    /// Start of the period (inclusive).
+    pub from: Timestamp,
+    /// End of the period (exclusive).
+    pub to: Timestamp,
+    /// When the report was computed.
+    pub generated_at: Timestamp,
+    /// Observations in the period by kind.
+    pub observations_by_kind: BTreeMap<String, u64>,
+    /// Observations per UTC day (all kinds).
+    pub observations_by_day: BTreeMap<String, u64>,
+    /// Plate reads in the period.
+    pub plates_read: u64,
+    /// Hotlists now in force.
+    pub hotlists: Vec<HotlistFigures>,
+    /// Alerts whose observation falls in the period, by rule.
+    pub alerts_by_rule: BTreeMap<String, u64>,
+    /// Alerts by lifecycle status.
+    pub alerts_by_status: BTreeMap<String, u64>,
+    /// Plate hits per 1,000 plate reads.
+    pub hits_per_thousand_reads: f64,
+    /// Observation searches by purpose (run or refused).
+    pub searches_by_purpose: BTreeMap<String, u64>,
+    /// Searches by the searcher's role.
+    pub searches_by_role: BTreeMap<String, u64>,
+    /// Searches by outcome: `ok` or `refused`.
+    pub searches_by_outcome: BTreeMap<String, u64>,
+    /// Every privileged action in the log during the period, by action.
+    pub actions: BTreeMap<String, u64>,
+    /// Accounts with access, by role.
+    pub access: BTreeMap<String, Vec<String>>,
+    /// The newest signed checkpoint and its key.
+    pub checkpoint: CheckpointFigures,
+    /// What the deployment can do and keeps, read from its live configuration.
+    pub impact_and_use: Vec<(String, String)>,
+}
+
+/// One hotlist's figures.
+#[derive(Debug, Serialize)]
+pub struct HotlistFigures {
+    /// Name.
+    pub name: String,
+    /// NCIC, state or local.
+    pub source: String,
+    /// Matching policy.
+    pub match_policy: String,
+    /// Entries.
+    pub entries: usize,
+}
+
+/// The checkpoint the report was computed against.
+#[derive(Debug, Serialize)]
+pub struct CheckpointFigures {
+    /// Entries covered.
+    pub size: u64,
+    /// The signed note.
+    pub note: String,
+    /// The key to verify it with.
+    pub verifier_key: String,
+}
+
+fn day(t: Timestamp) -> String {
+    t.to_rfc3339()[..10].to_owned()
+}
+
+/// Computes the report for `[from, to)`.
+pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<TransparencyReport, String> {
+    let counts = state.store.count_by_day_and_kind(from, to).map_err(|e| e.to_string())?;
+    let mut by_kind = BTreeMap::new();
+    let mut by_day = BTreeMap::new();
+    for ((d, kind), n) in &counts {
+        *by_kind.entry(kind.as_str().to_owned()).or_insert(0) += n;
+        *by_day.entry(day(*d)).or_insert(0) += n;
+    }
+    let plates_read = by_kind.get("plate_read").copied().unwrap_or(0);
+    let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let hotlists = engine
+        .hotlists
+        .lists()
+        .into_iter()
+        .map(|(list, entries)| HotlistFigures {
+            name: list.name.clone(),
+            source: format!("{:?}", list.source).to_lowercase(),
+            match_policy: format!("{:?}", list.match_policy).to_lowercase(),
+            entries,
+        })
+        .collect();
+    let (mut alerts_by_rule, mut alerts_by_status) = (BTreeMap::new(), BTreeMap::new());
+    let mut plate_hits = 0u64;
+    for alert in state.alerts.recent(usize::MAX) {
+        if alert.observed_at < from || alert.observed_at >= to {
+            continue;
+        }
+        *alerts_by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
+        *alerts_by_status
+            .entry(serde_json::to_value(alert.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            .or_insert(0) += 1;
+        if alert.hit.is_some() {
+            plate_hits += 1;
+        }
+    }
+    let (mut by_purpose, mut by_role, mut by_outcome, mut actions) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for bytes in state.audit.entries(0, usize::MAX) {
+        let Ok(entry) = serde_json::from_slice::<AuditEntry>(&bytes) else { continue };
+        if entry.at < from || entry.at >= to {
+            continue;
+        }
+        *actions.entry(entry.action.clone()).or_insert(0) += 1;
+        if entry.action == "search.observations" {
+            let purpose = entry.details["purpose"].as_str().unwrap_or("(none given)").to_owned();
+            *by_purpose.entry(purpose).or_insert(0) += 1;
+            *by_role.entry(entry.role.clone()).or_insert(0) += 1;
+            *by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut access: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (account, _) in state.tokens.accounts().map_err(|e| e.to_string())? {
+        access.entry(account.role.as_str().to_owned()).or_default().push(account.name);
+    }
+    let (size, note) = state.audit.checkpoint();
+    let devices = state.devices();
+    let mut device_types: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in devices.sorted() {
+        *device_types.entry(d.device_type.as_str()).or_insert(0) += 1;
+    }
+    let impact_and_use = vec![
+        ("Devices".into(), device_types.iter().map(|(t, n)| format!("{n} {}", t.replace('_', " "))).collect::<Vec<_>>().join(", ")),
+        (
+            "Real-time rules".into(),
+            format!("plate hotlists with exact matching ({} lists, {} entries); no other rule runs", engine.hotlists.lists().len(), engine.hotlists.lists().iter().map(|l| l.1).sum::<usize>()),
+        ),
+        (
+            "Not built, by design".into(),
+            "facial recognition and any biometric identification; predictive policing; co-traveler or associate analysis; dossiers on named people".into(),
+        ),
+        (
+            "Retention".into(),
+            "no retention window is enforced yet: observations are kept until removed by hand, and no purge has run".into(),
+        ),
+        ("Holds".into(), "not supported yet: no hold has been placed".into()),
+        ("Sharing".into(), "none: this deployment shares data with no other agency".into()),
+        (
+            "Searches".into(),
+            format!(
+                "need a purpose from: {}; prohibited: {}; a case number; a justification of at least {} words",
+                state.policy.purposes.join(", "),
+                state.policy.prohibited.join(", "),
+                state.policy.justification_words_min
+            ),
+        ),
+        ("Access".into(), access.iter().map(|(role, names)| format!("{} {role}", names.len())).collect::<Vec<_>>().join(", ")),
+        ("Audit".into(), format!("{size} entries in the Merkle log; every checkpoint signed with {}", state.audit.verifier_key())),
+    ];
+    Ok(TransparencyReport {
+        from,
+        to,
+        generated_at: Timestamp::now(),
+        observations_by_kind: by_kind,
+        observations_by_day: by_day,
+        plates_read,
+        hotlists,
+        alerts_by_rule,
+        alerts_by_status,
+        hits_per_thousand_reads: if plates_read == 0 { 0.0 } else { plate_hits as f64 * 1000.0 / plates_read as f64 },
+        searches_by_purpose: by_purpose,
+        searches_by_role: by_role,
+        searches_by_outcome: by_outcome,
+        actions,
+        access,
+        checkpoint: CheckpointFigures { size, note, verifier_key: state.audit.verifier_key() },
+        impact_and_use,
+    })
+}
+
+fn bars(map: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    map.iter().map(|(k, v)| (k.replace('_', " "), *v)).collect()
+}
+
+fn table(rows: &[(String, String)]) -> String {
+    let mut html = String::from("<table>");
+    for (k, v) in rows {
+        html.push_str(&format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>", escape(k), escape(v)));
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// The report as one self-contained HTML page (inline CSS and SVG; no script, no network).
+pub fn render_html(r: &TransparencyReport) -> String {
+    let total: u64 = r.observations_by_kind.values().sum();
+    let searches: u64 = r.searches_by_outcome.values().sum();
+    let summary = vec![
+        ("Observations".to_string(), total.to_string()),
+        ("Plates read".into(), r.plates_read.to_string()),
+        ("Hotlist hits per 1,000 reads".into(), format!("{:.2}", r.hits_per_thousand_reads)),
+        ("Alerts".into(), r.alerts_by_rule.values().sum::<u64>().to_string()),
+        (
+            "Alerts confirmed / dismissed / awaiting".into(),
+            format!(
+                "{} / {} / {}",
+                r.alerts_by_status.get("confirmed").unwrap_or(&0),
+                r.alerts_by_status.get("dismissed").unwrap_or(&0),
+                r.alerts_by_status.get("new").unwrap_or(&0)
+            ),
+        ),
+        (
+            "Searches (run / refused)".into(),
+            format!(
+                "{} ({} / {})",
+                searches,
+                r.searches_by_outcome.get("ok").unwrap_or(&0),
+                r.searches_by_outcome.get("refused").unwrap_or(&0)
+            ),
+        ),
+        ("Holds opened / expired".into(), "0 / 0 (holds are not supported yet)".into()),
+        ("Purges".into(), "0 (no retention job runs yet)".into()),
+    ];
+    let hotlists: Vec<(String, String)> = r
+        .hotlists
+        .iter()
+        .map(|h| (h.name.clone(), format!("{} entries, source {}, {} match", h.entries, h.source, h.match_policy)))
+        .collect();
+    let access: Vec<(String, String)> = r.access.iter().map(|(role, names)| (role.clone(), names.join(", "))).collect();
+    let mut html = String::new();
+    html.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Glasshouse transparency report</title><style>");
+    html.push_str("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}h1{margin-bottom:0}table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.25rem .8rem;border-bottom:1px solid #ddd;vertical-align:top}th{font-weight:600}.chart{display:block;margin:1rem 0}pre{white-space:pre-wrap;background:#f4f4f4;padding:.6rem;font-size:.8rem}.period{color:#555}");
+    html.push_str("</style></head><body>");
+    html.push_str(&format!(
+        "<h1>Transparency report</h1><p class=\"period\">{} to {} (UTC) · computed {} from the live system</p>",
+        escape(&r.from.to_rfc3339()),
+        escape(&r.to.to_rfc3339()),
+        escape(&r.generated_at.to_rfc3339())
+    ));
+    html.push_str("<h2>Summary</h2>");
+    html.push_str(&table(&summary));
+    html.push_str("<h2>What was collected</h2>");
+    html.push_str(&bar_chart("Observations by kind", &bars(&r.observations_by_kind), "#0072B2"));
+    html.push_str(&bar_chart(
+        "Observations per day",
+        &r.observations_by_day.iter().map(|(d, n)| (d.clone(), *n)).collect::<Vec<_>>(),
+        "#56B4E9",
+    ));
+    html.push_str("<h2>Hotlists in force</h2>");
+    html.push_str(&table(&hotlists));
+    html.push_str("<h2>Alerts</h2>");
+    html.push_str(&bar_chart("Alerts by rule", &bars(&r.alerts_by_rule), "#D55E00"));
+    html.push_str("<h2>Searches</h2>");
+    html.push_str(&bar_chart("Searches by purpose", &bars(&r.searches_by_purpose), "#009E73"));
+    html.push_str(&bar_chart("Searches by role", &bars(&r.searches_by_role), "#009E73"));
+    html.push_str(&bar_chart("Searches by outcome", &bars(&r.searches_by_outcome), "#E69F00"));
+    html.push_str("<h2>Privileged actions logged</h2>");
+    html.push_str(&bar_chart("Audit log entries by action", &bars(&r.actions), "#CC79A7"));
+    html.push_str("<h2>Who has access</h2>");
+    html.push_str(&table(&access));
+    html.push_str("<h2>Impact and use</h2><p>Generated from the live configuration.</p>");
+    html.push_str(&table(&r.impact_and_use));
+    html.push_str(&format!(
+        "<h2>Audit log checkpoint</h2><p>{} entries. Verify with <code>glasshouse audit verify</code> and the key below.</p><pre>{}</pre><pre>{}</pre>",
+        r.checkpoint.size,
+        escape(&r.checkpoint.note),
+        escape(&r.checkpoint.verifier_key)
+    ));
+    html.push_str("</body></html>");
+    html
+}

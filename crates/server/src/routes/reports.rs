@@ -1,0 +1,52 @@
+//! `GET /v1/reports?from=&to=&format=html|json`: the transparency report.
+
+use crate::error::ApiError;
+use crate::report;
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use glasshouse_model::Timestamp;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+pub async fn report(State(state): State<Arc<AppState>>, params: Result<Query<ReportParams>, QueryRejection>) -> Result<Response, ApiError> {
+    let Query(params) = params?;
+    let parse = |field: &str, value: Option<&str>, default: Timestamp| -> Result<Timestamp, ApiError> {
+        match value {
+            None => Ok(default),
+            Some(text) => {
+                Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time")))
+            }
+        }
+    };
+    let now = Timestamp::now();
+    let to = parse("to", params.to.as_deref(), now.plus_secs(1))?;
+    let from = parse("from", params.from.as_deref(), to.plus_secs(-30 * 86_400))?;
+    if from >= to {
+        return Err(ApiError::bad_field("to", "must be after from"));
+    }
+    let html = match params.format.as_deref() {
+        None | Some("html") => true,
+        Some("json") => false,
+        Some(other) => return Err(ApiError::bad_field("format", format!("{other:?}: use html or json"))),
+    };
+    let built = tokio::task::spawn_blocking(move || report::build(&state, from, to))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(if html {
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], report::render_html(&built)).into_response()
+    } else {
+        axum::Json(built).into_response()
+    })
+}
