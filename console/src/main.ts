@@ -4,6 +4,8 @@ import './style.css';
 import { type Account, type Alert, ApiError, type Device, type Role, api, clearToken, getToken, setToken, streamAlerts } from './api';
 import { renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
+import { renderAudit } from './audit';
+import { renderInvestigation } from './investigate';
 
 const app = document.getElementById('app') as HTMLElement;
 const banner = document.getElementById('banner') as HTMLElement;
@@ -67,12 +69,15 @@ async function renderLive(account: Account): Promise<void> {
   const list = el('ol', { id: 'alerts', class: 'alert-list', 'aria-live': 'polite' });
   const count = el('span', { id: 'alert-count' }, ['0']);
   if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Alerts ', count]), list]));
+  const investigationPanel = el('aside', { class: 'queue', 'aria-label': 'Investigation' });
+  if (account.role === 'investigator') layout.append(investigationPanel);
   app.replaceChildren(layout);
   mapEl.append(legend());
   const basemap = await api<GeoJSON.FeatureCollection>('/v1/basemap');
   const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; });
   const { devices } = await api<{ devices: Device[] }>('/v1/devices');
   await live.setDevices(devices);
+  if (account.role === 'investigator') await renderInvestigation(investigationPanel, live);
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();
@@ -113,7 +118,8 @@ async function boot(): Promise<void> {
   document.body.dataset.role = account.role;
   app.replaceChildren(el('p', { class: 'loading' }, ['Loading…']));
   try {
-    if (MAP_ROLES.includes(account.role)) await renderLive(account);
+    if (account.role === 'auditor') await renderAudit(app);
+    else if (MAP_ROLES.includes(account.role)) await renderLive(account);
     else await renderStatus(account);
   } catch (e) {
     showError(`Could not load the console: ${e instanceof Error ? e.message : String(e)}`);

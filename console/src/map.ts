@@ -12,7 +12,7 @@ maplibregl.setWorkerUrl(workerUrl);
 // Okabe–Ito: distinguishable with every common form of colour blindness.
 export const PALETTE = {
   road: '#5b6b82', reader: '#0072B2', camera: '#56B4E9', sensor: '#009E73',
-  gunshot: '#CC79A7', alert: '#D55E00', background: '#0e1726',
+  gunshot: '#CC79A7', alert: '#D55E00', result: '#F0E442', background: '#0e1726',
 };
 
 type Feature = GeoJSON.Feature<GeoJSON.Geometry, Record<string, unknown>>;
@@ -67,6 +67,10 @@ export class LiveMap {
       'circle-color': ['match', ['get', 'type'], 'plate_reader', PALETTE.reader, 'camera', PALETTE.camera, 'sensor', PALETTE.sensor, 'gunshot_array', PALETTE.gunshot, '#999'],
       'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
     } });
+    m.addSource('results', { type: 'geojson', data: collection([]) });
+    m.addLayer({ id: 'results', type: 'circle', source: 'results', paint: {
+      'circle-radius': 6, 'circle-color': PALETTE.result, 'circle-stroke-color': '#000', 'circle-stroke-width': 1,
+    } });
     // Alerts cluster at low zoom so a busy shift stays readable.
     m.addSource('alerts', { type: 'geojson', data: collection([]), cluster: true, clusterRadius: 30, clusterMaxZoom: 15 });
     m.addLayer({ id: 'alert-clusters', type: 'circle', source: 'alerts', filter: ['has', 'point_count'], paint: {
@@ -102,6 +106,12 @@ export class LiveMap {
       geometry: { type: 'Point', coordinates: [a.lon, a.lat] },
     }));
     (this.map.getSource('alerts') as GeoJSONSource).setData(collection(features));
+  }
+
+  async setResults(points: LonLat[]): Promise<void> {
+    await this.ready;
+    const features: Feature[] = points.map((p) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: p } }));
+    (this.map.getSource('results') as GeoJSONSource).setData(collection(features));
   }
 
   flyTo(alert: Alert): void {

@@ -110,14 +110,58 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   await page.close();
 });
 
-test('an auditor sees counts only, no map of raw data', async () => {
-  const { page, errors } = await openConsole('auditor');
+test('a custodian sees counts only, no map of raw data', async () => {
+  const { page, errors } = await openConsole('custodian');
   await page.waitForSelector('section.status-page table');
   assert.equal(await page.locator('#map').count(), 0);
   assert.equal(await page.locator('#alerts').count(), 0);
-  await page.screenshot({ path: join(artifacts, 'auditor-status.png') });
+  await page.screenshot({ path: join(artifacts, 'custodian-status.png') });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('an investigator is refused without a purpose, then searches with one', async () => {
+  const { page, errors } = await openConsole('investigator');
+  await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await page.click('form.investigate button[type=submit]');
+  await page.waitForSelector('#search-message.error');
+  assert.match(await page.locator('#search-message').innerText(), /Refused: field `purpose`/);
+  await page.selectOption('#purpose', 'stolen_vehicle');
+  await page.fill('#case-number', 'HPD-2026-0042');
+  await page.fill('#justification', 'Routine');
+  await page.click('form.investigate button[type=submit]');
+  await page.waitForFunction(() => /too vague|words/.test(document.querySelector('#search-message')?.textContent ?? ''));
+  await page.fill('#justification', 'stolen grey estate car reported near the harbour this morning');
+  await page.click('form.investigate button[type=submit]');
+  await page.waitForFunction(() => /logged as audit entry \d+/.test(document.querySelector('#search-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  await page.screenshot({ path: join(artifacts, 'investigator-search.png') });
+  // The server answered 400 twice on purpose; those are the refusals under test, not page errors.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+  await page.close();
+});
+
+test('an auditor verifies the log in the browser and reads the report', async () => {
+  const { page, errors } = await openConsole('auditor');
+  await page.waitForSelector('#checkpoint');
+  await page.click('#verify');
+  await page.waitForSelector('#verify-result[data-ok]', { timeout: 120_000 });
+  const verdict = await page.locator('#verify-result').innerText();
+  assert.equal(await page.locator('#verify-result').getAttribute('data-ok'), 'true', `${verdict}\n${await page.locator('#verify-log').innerText()}`);
+  assert.match(await page.locator('#verify-log').innerText(), /inclusion proofs verified/);
+  await page.screenshot({ path: join(artifacts, 'auditor-verified.png'), fullPage: true });
+  await page.click('#show-report');
+  const report = page.frameLocator('iframe.report');
+  await report.locator('svg.chart').first().waitFor({ timeout: 30_000 });
+  assert.ok(await report.locator('svg.chart').count() >= 6);
+  assert.deepEqual(errors, []);
+  await page.close();
+  // The report page itself, rendered headless to a PNG: its charts are inline SVG, no network.
+  const reportPage = await browser.newPage({ viewport: { width: 1100, height: 1600 } });
+  await reportPage.setExtraHTTPHeaders({ Authorization: `Bearer ${tokens.auditor}` });
+  await reportPage.goto(`${base}/v1/reports`);
+  assert.ok(await reportPage.locator('svg.chart rect').count() > 0, 'the report charts have bars');
+  await reportPage.screenshot({ path: join(artifacts, 'transparency-report.png'), fullPage: true });
+  await reportPage.close();
 });
 
 test('a wrong token is refused with a message, not a blank page', async () => {

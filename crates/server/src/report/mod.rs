@@ -123,7 +123,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         }
         *actions.entry(entry.action.clone()).or_insert(0) += 1;
         if entry.action == "search.observations" {
-            let purpose = entry.details["purpose"].as_str().unwrap_or("(none given)").to_owned();
+            let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
             *by_purpose.entry(purpose).or_insert(0) += 1;
             *by_role.entry(entry.role.clone()).or_insert(0) += 1;
             *by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;

@@ -39,6 +39,11 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
+/// The purpose policy searches are held to, so forms can offer the allowed purposes.
+pub async fn policy(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(serde_json::to_value(&state.policy).expect("policy serialises"))
+}
+
 pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let body = match &state.basemap {
         Some(geojson) => geojson.as_ref().clone(),

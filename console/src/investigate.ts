@@ -1,0 +1,71 @@
+// The investigator's workspace: the purpose step first, then a search of the map's area and a time
+// range. The server refuses and logs a search whose purpose is missing or vague; this form shows why.
+
+import { ApiError, api } from './api';
+import type { LiveMap } from './map';
+
+interface Policy { purposes: string[]; case_number_pattern: string; justification_words_min: number }
+interface Observation { id: string; kind: string; device_id: string; observed_at: string; lat: number; lon: number; plate?: string; type_code?: string; quantity?: string; value?: number }
+
+const PURPOSE_KEY = 'glasshouse.purpose';
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+function summary(o: Observation): string {
+  return o.plate ?? o.type_code ?? (o.quantity ? `${o.quantity} ${o.value}` : o.kind);
+}
+
+export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Promise<void> {
+  const policy = await api<Policy>('/v1/policy');
+  const saved = JSON.parse(sessionStorage.getItem(PURPOSE_KEY) ?? '{}') as Record<string, string>;
+  const purpose = el('select', { id: 'purpose', 'aria-label': 'Purpose' }, [el('option', { value: '' }, ['— choose a purpose —']), ...policy.purposes.map((p) => el('option', { value: p }, [p.replace(/_/g, ' ')]))]);
+  purpose.value = saved.purpose ?? '';
+  const caseNumber = el('input', { id: 'case-number', 'aria-label': 'Case number', placeholder: 'e.g. HPD-2026-0001', value: saved.case_number ?? '' });
+  const justification = el('textarea', { id: 'justification', 'aria-label': 'Justification', rows: '3', placeholder: `at least ${policy.justification_words_min} words: what you look for and why` });
+  justification.value = saved.justification ?? '';
+  const kind = el('select', { id: 'kind', 'aria-label': 'Kind' }, ['plate_read', 'incident', 'gunshot', 'sensor_reading', 'video_event'].map((k) => el('option', { value: k }, [k.replace(/_/g, ' ')])));
+  const hours = el('input', { id: 'hours', type: 'number', min: '1', max: '720', value: '48', 'aria-label': 'Hours back' });
+  const message = el('p', { id: 'search-message', role: 'status' });
+  const results = el('tbody', { id: 'results' });
+  const form = el('form', { class: 'investigate' }, [
+    el('h2', {}, ['Purpose of this search']),
+    el('label', { for: 'purpose' }, ['Purpose']), purpose,
+    el('label', { for: 'case-number' }, ['Case number']), caseNumber,
+    el('label', { for: 'justification' }, ['Justification']), justification,
+    el('h2', {}, ['Search the visible map area']),
+    el('label', { for: 'kind' }, ['Kind']), kind,
+    el('label', { for: 'hours' }, ['Hours back']), hours,
+    el('button', { type: 'submit' }, ['Search (logged)']), message,
+    el('table', { class: 'results' }, [el('thead', {}, [el('tr', {}, ['time', 'kind', 'device', 'what'].map((h) => el('th', { scope: 'col' }, [h])))]), results]),
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const stated = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim() };
+    sessionStorage.setItem(PURPOSE_KEY, JSON.stringify(stated));
+    const b = map.map.getBounds();
+    const to = new Date();
+    const from = new Date(to.getTime() - Number(hours.value) * 3600_000);
+    const params = new URLSearchParams({ ...stated, kind: kind.value, from: from.toISOString(), to: to.toISOString(), bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(','), limit: '500' });
+    message.textContent = 'searching…';
+    message.className = '';
+    api<{ observations: Observation[]; truncated: boolean; audit_seq: number }>(`/v1/observations?${params}`)
+      .then((reply) => {
+        message.textContent = `${reply.observations.length}${reply.truncated ? '+' : ''} results · logged as audit entry ${reply.audit_seq}`;
+        results.replaceChildren(...reply.observations.slice().reverse().map((o) => el('tr', {}, [
+          el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [summary(o)]),
+        ])));
+        map.setResults(reply.observations.map((o) => [o.lon, o.lat]));
+      })
+      .catch((error) => {
+        message.className = 'error';
+        message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error);
+        results.replaceChildren();
+      });
+  });
+  panel.replaceChildren(form);
+}
