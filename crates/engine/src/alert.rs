@@ -3,12 +3,104 @@
 use glasshouse_model::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// Where an alert is in its lifecycle. Only `new` is reachable until the lifecycle lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an alert is in its lifecycle: new → acknowledged → confirmed or dismissed → closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Raised, not yet looked at.
     New,
+    /// An operator has taken it.
+    Acknowledged,
+    /// The operator checked the evidence and it holds.
+    Confirmed,
+    /// The operator checked the evidence and it does not hold (a misread, a lapsed entry, ...).
+    Dismissed,
+    /// Finished with.
+    Closed,
+}
+
+impl AlertStatus {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::New => "new",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Confirmed => "confirmed",
+            AlertStatus::Dismissed => "dismissed",
+            AlertStatus::Closed => "closed",
+        }
+    }
+
+    /// The statuses reachable from this one.
+    pub fn next(self) -> &'static [AlertStatus] {
+        match self {
+            AlertStatus::New => &[AlertStatus::Acknowledged],
+            AlertStatus::Acknowledged => &[AlertStatus::Confirmed, AlertStatus::Dismissed],
+            AlertStatus::Confirmed | AlertStatus::Dismissed => &[AlertStatus::Closed],
+            AlertStatus::Closed => &[],
+        }
+    }
+}
+
+/// Why an operator dismissed an alert; the efficacy figures count these.
+pub const DISMISSAL_DISPOSITIONS: [&str; 5] = ["misread", "entry_no_longer_valid", "vehicle_does_not_match", "duplicate", "other"];
+
+/// A request to move an alert along its lifecycle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The status to move to.
+    pub to: AlertStatus,
+    /// Required when dismissing: one of [`DISMISSAL_DISPOSITIONS`]; optional otherwise.
+    #[serde(default)]
+    pub disposition: Option<String>,
+    /// For confirming a plate hit: the operator compared the plate image with the read.
+    #[serde(default)]
+    pub visual_check: bool,
+    /// For confirming a plate hit: the operator checked the entry against the source system (it is
+    /// still listed and still valid).
+    #[serde(default)]
+    pub source_check: bool,
+    /// Free text; it goes to the alert, and to the audit log only as a keyed hash.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One step of an alert's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The alert.
+    pub alert_id: String,
+    /// From.
+    pub from: AlertStatus,
+    /// To.
+    pub to: AlertStatus,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+    /// Why (for dismissals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    /// The visual check was recorded.
+    #[serde(default)]
+    pub visual_check: bool,
+    /// The source-system check was recorded.
+    #[serde(default)]
+    pub source_check: bool,
+    /// The operator's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why a transition was refused; `field` names the request field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {reason}")]
+pub struct TransitionError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// Why.
+    pub reason: String,
 }
 
 /// The evidence of a plate hotlist hit.
@@ -71,6 +163,156 @@ pub struct Alert {
     /// For plate hits: the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hit: Option<HotlistHit>,
+    /// Every lifecycle step so far, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Transition>,
+}
+
+impl Alert {
+    /// Checks a request against the lifecycle and the evidence rules, and returns the transition
+    /// to record. "An alert is not a stop": a plate hit is confirmed only with both checks recorded.
+    pub fn check_transition(&self, request: &TransitionRequest, actor: &str, at: Timestamp) -> Result<Transition, TransitionError> {
+        if !self.status.next().contains(&request.to) {
+            let allowed: Vec<&str> = self.status.next().iter().map(|s| s.as_str()).collect();
+            let reason = if allowed.is_empty() {
+                format!("the alert is {}; nothing follows", self.status.as_str())
+            } else {
+                format!("the alert is {}; it can move to {}", self.status.as_str(), allowed.join(" or "))
+            };
+            return Err(TransitionError { field: "to", reason });
+        }
+        if request.to == AlertStatus::Confirmed && self.hit.is_some() {
+            if !request.visual_check {
+                return Err(TransitionError {
+                    field: "visual_check",
+                    reason: "a plate hit is confirmed only after comparing the plate image with the read".into(),
+                });
+            }
+            if !request.source_check {
+                return Err(TransitionError {
+                    field: "source_check",
+                    reason: "a plate hit is confirmed only after checking the entry in its source system".into(),
+                });
+            }
+        }
+        if request.to == AlertStatus::Dismissed {
+            match request.disposition.as_deref() {
+                Some(d) if DISMISSAL_DISPOSITIONS.contains(&d) => {}
+                _ => {
+                    return Err(TransitionError {
+                        field: "disposition",
+                        reason: format!("dismissing needs a disposition: one of {}", DISMISSAL_DISPOSITIONS.join(", ")),
+                    });
+                }
+            }
+        }
+        if request.note.as_deref().is_some_and(|n| n.chars().count() > 1_000) {
+            return Err(TransitionError { field: "note", reason: "longer than 1000 characters".into() });
+        }
+        Ok(Transition {
+            alert_id: self.id.clone(),
+            from: self.status,
+            to: request.to,
+            actor: actor.to_owned(),
+            at,
+            disposition: request.disposition.clone(),
+            visual_check: request.visual_check,
+            source_check: request.source_check,
+            note: request.note.clone(),
+        })
+    }
+
+    /// Applies a checked transition.
+    ///
+    /// # Panics
+    /// If the transition is for another alert or does not start from the current status (a caller
+    /// bug: transitions come from [`Alert::check_transition`] under the same lock).
+    pub fn apply(&mut self, transition: Transition) {
+        assert_eq!(transition.alert_id, self.id, "transition for another alert");
+        assert_eq!(transition.from, self.status, "transition from a stale status");
+        self.status = transition.to;
+        self.history.push(transition);
+    }
+
+    /// When the alert was first acknowledged.
+    pub fn acknowledged_at(&self) -> Option<Timestamp> {
+        self.history.iter().find(|t| t.to == AlertStatus::Acknowledged).map(|t| t.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(hit: bool) -> Alert {
+        Alert {
+            id: "al-1".into(),
+            rule: "hotlist".into(),
+            status: AlertStatus::New,
+            priority: 1,
+            observed_at: Timestamp(0),
+            raised_at: Timestamp(1),
+            observation_id: "o".into(),
+            device_id: "d".into(),
+            lat: 0.0,
+            lon: 0.0,
+            plate: None,
+            hotlist_id: None,
+            hit: hit.then(|| HotlistHit {
+                plate: "ABC123".into(),
+                matched_plate: "ABC123".into(),
+                from_candidate: false,
+                region: None,
+                hotlist_id: "h".into(),
+                hotlist_name: "h".into(),
+                entry_plate: "ABC123".into(),
+                entry_region: None,
+                reason: "stolen_vehicle".into(),
+                entry_expires_at: Timestamp(10),
+            }),
+            history: Vec::new(),
+        }
+    }
+
+    fn request(to: AlertStatus) -> TransitionRequest {
+        TransitionRequest { to, disposition: None, visual_check: false, source_check: false, note: None }
+    }
+
+    #[test]
+    fn the_lifecycle_is_a_fixed_path() {
+        let mut a = alert(false);
+        assert_eq!(a.check_transition(&request(AlertStatus::Confirmed), "op", Timestamp(5)).unwrap_err().field, "to");
+        let t = a.check_transition(&request(AlertStatus::Acknowledged), "op", Timestamp(5)).unwrap();
+        a.apply(t);
+        a.apply(a.check_transition(&request(AlertStatus::Confirmed), "op", Timestamp(6)).unwrap());
+        a.apply(a.check_transition(&request(AlertStatus::Closed), "op", Timestamp(7)).unwrap());
+        assert_eq!(a.status, AlertStatus::Closed);
+        assert_eq!(a.acknowledged_at(), Some(Timestamp(5)));
+        assert!(a.check_transition(&request(AlertStatus::New), "op", Timestamp(8)).unwrap_err().reason.contains("nothing follows"));
+    }
+
+    #[test]
+    fn a_plate_hit_needs_both_checks_to_be_confirmed() {
+        let mut a = alert(true);
+        a.apply(a.check_transition(&request(AlertStatus::Acknowledged), "op", Timestamp(5)).unwrap());
+        assert_eq!(a.check_transition(&request(AlertStatus::Confirmed), "op", Timestamp(6)).unwrap_err().field, "visual_check");
+        let visual_only = TransitionRequest { visual_check: true, ..request(AlertStatus::Confirmed) };
+        assert_eq!(a.check_transition(&visual_only, "op", Timestamp(6)).unwrap_err().field, "source_check");
+        let both = TransitionRequest { visual_check: true, source_check: true, ..request(AlertStatus::Confirmed) };
+        assert!(a.check_transition(&both, "op", Timestamp(6)).is_ok());
+    }
+
+    #[test]
+    fn a_dismissal_names_its_reason() {
+        let mut a = alert(true);
+        a.apply(a.check_transition(&request(AlertStatus::Acknowledged), "op", Timestamp(5)).unwrap());
+        assert_eq!(a.check_transition(&request(AlertStatus::Dismissed), "op", Timestamp(6)).unwrap_err().field, "disposition");
+        let vague = TransitionRequest { disposition: Some("meh".into()), ..request(AlertStatus::Dismissed) };
+        assert_eq!(vague.to, AlertStatus::Dismissed);
+        assert!(a.check_transition(&vague, "op", Timestamp(6)).is_err());
+        let misread = TransitionRequest { disposition: Some("misread".into()), ..request(AlertStatus::Dismissed) };
+        assert_eq!(a.check_transition(&misread, "op", Timestamp(6)).unwrap().disposition.as_deref(), Some("misread"));
+    }
 }
 
 /// A short stable id from the parts that make an alert unique.

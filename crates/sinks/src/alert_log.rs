@@ -1,11 +1,17 @@
 //! The durable alert log: alerts appended to their own write-ahead log, held in memory for listing.
 
-use glasshouse_engine::Alert;
+use glasshouse_engine::{Alert, Transition, TransitionError, TransitionRequest};
+use glasshouse_model::Timestamp;
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use tokio::sync::broadcast;
+
+/// Frame tags: a raised alert, or a lifecycle step of one.
+const ALERT: u8 = b'A';
+const TRANSITION: u8 = b'T';
 
 /// Alerts a live subscriber may fall behind by before it starts missing some.
 pub const LIVE_BUFFER_ALERTS_MAX: usize = 4_096;
@@ -16,6 +22,15 @@ pub enum AlertLogError {
     /// The underlying log failed.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// No alert has this id.
+    #[error("no alert {0}")]
+    NotFound(String),
+    /// The lifecycle or the evidence rules refuse the step.
+    #[error(transparent)]
+    Refused(#[from] TransitionError),
+    /// The step could not be logged for audit, so it was not taken.
+    #[error("audit: {0}")]
+    Audit(String),
     /// A stored alert no longer decodes.
     #[error("alert log record {lsn} does not decode: {reason}")]
     Decode {
@@ -30,6 +45,7 @@ pub enum AlertLogError {
 pub struct AlertLog {
     wal: Mutex<Wal>,
     alerts: RwLock<Vec<Alert>>,
+    index: RwLock<HashMap<String, usize>>,
     ids: Mutex<HashSet<String>>,
     live: broadcast::Sender<Alert>,
 }
@@ -37,19 +53,37 @@ pub struct AlertLog {
 impl AlertLog {
     /// Opens the log in `dir`, loading every stored alert.
     pub fn open(dir: &Path, fsync: FsyncPolicy) -> Result<AlertLog, AlertLogError> {
-        let mut alerts = Vec::new();
+        let mut alerts: Vec<Alert> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut failure = None;
         let config = WalConfig { fsync, ..WalConfig::new(dir) };
-        let wal = Wal::open(config, 0, |lsn, payload| match serde_json::from_slice::<Alert>(payload) {
-            Ok(alert) => alerts.push(alert),
-            Err(e) => failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: e.to_string() })),
+        let wal = Wal::open(config, 0, |lsn, payload| {
+            let decoded = match payload.split_first() {
+                Some((&ALERT, json)) => serde_json::from_slice::<Alert>(json).map(|a| {
+                    index.insert(a.id.clone(), alerts.len());
+                    alerts.push(a);
+                }),
+                Some((&TRANSITION, json)) => serde_json::from_slice::<Transition>(json).map(|t| match index.get(&t.alert_id) {
+                    Some(&i) if alerts[i].status == t.from => alerts[i].apply(t),
+                    _ => {
+                        failure = failure.take().or(Some(AlertLogError::Decode {
+                            lsn,
+                            reason: format!("transition for unknown or moved alert {}", t.alert_id),
+                        }))
+                    }
+                }),
+                _ => Ok(failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: "unknown record tag".into() }))),
+            };
+            if let Err(e) = decoded {
+                failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: e.to_string() }));
+            }
         })?;
         if let Some(e) = failure {
             return Err(e);
         }
         let ids = alerts.iter().map(|a| a.id.clone()).collect();
         let (live, _) = broadcast::channel(LIVE_BUFFER_ALERTS_MAX);
-        Ok(AlertLog { wal: Mutex::new(wal), alerts: RwLock::new(alerts), ids: Mutex::new(ids), live })
+        Ok(AlertLog { wal: Mutex::new(wal), alerts: RwLock::new(alerts), index: RwLock::new(index), ids: Mutex::new(ids), live })
     }
 
     /// Stores new alerts durably, then publishes them live. Alerts whose id is already stored are
@@ -63,14 +97,16 @@ impl AlertLog {
         {
             let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
             for alert in &fresh {
-                wal.append(&serde_json::to_vec(alert).expect("alerts serialise"))?;
+                wal.append(&[&[ALERT][..], &serde_json::to_vec(alert).expect("alerts serialise")].concat())?;
             }
             wal.commit()?;
         }
         let count = fresh.len();
         let mut stored = self.alerts.write().unwrap_or_else(|p| p.into_inner());
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for alert in fresh {
             ids.insert(alert.id.clone());
+            index.insert(alert.id.clone(), stored.len());
             // No subscribers is normal (nobody has the console open).
             let _ = self.live.send(alert.clone());
             stored.push(alert);
@@ -86,8 +122,35 @@ impl AlertLog {
 
     /// The alert with this id.
     pub fn get(&self, id: &str) -> Option<Alert> {
+        // Lock order everywhere: alerts, then index.
         let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
-        stored.iter().rev().find(|a| a.id == id).cloned()
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.get(id).map(|&i| stored[i].clone())
+    }
+
+    /// Moves an alert along its lifecycle. `audit` runs after the step is checked and before it is
+    /// stored: if it fails, nothing changes. The updated alert is stored durably, then published live.
+    pub fn transition(
+        &self,
+        id: &str,
+        request: &TransitionRequest,
+        actor: &str,
+        audit: impl FnOnce(&Alert, &Transition) -> Result<(), String>,
+    ) -> Result<Alert, AlertLogError> {
+        // One writer at a time: the write lock spans check, audit, append and apply, so two
+        // operators cannot both move the same alert from the same status.
+        let mut stored = self.alerts.write().unwrap_or_else(|p| p.into_inner());
+        let i = *self.index.read().unwrap_or_else(|p| p.into_inner()).get(id).ok_or_else(|| AlertLogError::NotFound(id.to_owned()))?;
+        let transition = stored[i].check_transition(request, actor, Timestamp::now())?;
+        audit(&stored[i], &transition).map_err(AlertLogError::Audit)?;
+        {
+            let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
+            wal.append(&[&[TRANSITION][..], &serde_json::to_vec(&transition).expect("transitions serialise")].concat())?;
+            wal.commit()?;
+        }
+        stored[i].apply(transition);
+        let _ = self.live.send(stored[i].clone());
+        Ok(stored[i].clone())
     }
 
     /// Number of stored alerts.
@@ -127,6 +190,7 @@ mod tests {
             plate: Some("ABC123".into()),
             hotlist_id: Some("hl".into()),
             hit: None,
+            history: Vec::new(),
         }
     }
 
@@ -142,5 +206,27 @@ mod tests {
         let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
         assert_eq!(log.recent(10).iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
         assert_eq!(log.append(vec![alert("a")]).unwrap(), 0);
+    }
+
+    #[test]
+    fn transitions_are_durable_published_and_refused_when_audit_fails() {
+        use glasshouse_engine::{AlertStatus, TransitionRequest};
+        let dir = tempfile::tempdir().unwrap();
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        log.append(vec![alert("a")]).unwrap();
+        let mut live = log.subscribe();
+        let ack =
+            TransitionRequest { to: AlertStatus::Acknowledged, disposition: None, visual_check: false, source_check: false, note: None };
+        let refused = log.transition("a", &ack, "op", |_, _| Err("log down".into()));
+        assert!(matches!(refused, Err(AlertLogError::Audit(_))));
+        assert_eq!(log.get("a").unwrap().status, AlertStatus::New);
+        let updated = log.transition("a", &ack, "op", |_, _| Ok(())).unwrap();
+        assert_eq!(updated.status, AlertStatus::Acknowledged);
+        assert_eq!(live.try_recv().unwrap().status, AlertStatus::Acknowledged);
+        assert!(matches!(log.transition("missing", &ack, "op", |_, _| Ok(())), Err(AlertLogError::NotFound(_))));
+        drop(log);
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        let a = log.get("a").unwrap();
+        assert_eq!((a.status, a.history.len(), a.history[0].actor.as_str()), (AlertStatus::Acknowledged, 1, "op"));
     }
 }

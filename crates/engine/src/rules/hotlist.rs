@@ -264,6 +264,7 @@ impl HotlistIndex {
                         reason: entry.reason.clone(),
                         entry_expires_at: entry.expires_at,
                     }),
+                    history: Vec::new(),
                 });
             }
         }

@@ -33,6 +33,12 @@ pub struct TransparencyReport {
     pub alerts_by_rule: BTreeMap<String, u64>,
     /// Alerts by lifecycle status.
     pub alerts_by_status: BTreeMap<String, u64>,
+    /// Alerts (in the period) an operator confirmed, at any point of their history.
+    pub alerts_confirmed: u64,
+    /// Alerts an operator dismissed.
+    pub alerts_dismissed: u64,
+    /// Alerts still new or acknowledged: awaiting a decision.
+    pub alerts_awaiting: u64,
     /// Plate hits per 1,000 plate reads.
     pub hits_per_thousand_reads: f64,
     /// Observation searches by purpose (run or refused).
@@ -103,17 +109,20 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         .collect();
     let (mut alerts_by_rule, mut alerts_by_status) = (BTreeMap::new(), BTreeMap::new());
     let mut plate_hits = 0u64;
+    let (mut confirmed, mut dismissed, mut awaiting) = (0u64, 0u64, 0u64);
     for alert in state.alerts.recent(usize::MAX) {
         if alert.observed_at < from || alert.observed_at >= to {
             continue;
         }
         *alerts_by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
-        *alerts_by_status
-            .entry(serde_json::to_value(alert.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-            .or_insert(0) += 1;
+        *alerts_by_status.entry(alert.status.as_str().to_owned()).or_insert(0) += 1;
         if alert.hit.is_some() {
             plate_hits += 1;
         }
+        let reached = |status| alert.history.iter().any(|t| t.to == status);
+        confirmed += u64::from(reached(glasshouse_engine::AlertStatus::Confirmed));
+        dismissed += u64::from(reached(glasshouse_engine::AlertStatus::Dismissed));
+        awaiting += u64::from(matches!(alert.status, glasshouse_engine::AlertStatus::New | glasshouse_engine::AlertStatus::Acknowledged));
     }
     let (mut by_purpose, mut by_role, mut by_outcome, mut actions) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for bytes in state.audit.entries(0, usize::MAX) {
@@ -143,7 +152,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         ("Devices".into(), device_types.iter().map(|(t, n)| format!("{n} {}", t.replace('_', " "))).collect::<Vec<_>>().join(", ")),
         (
             "Real-time rules".into(),
-            format!("plate hotlists with exact matching ({} lists, {} entries); no other rule runs", engine.hotlists.lists().len(), engine.hotlists.lists().iter().map(|l| l.1).sum::<usize>()),
+            format!("plate hotlists with exact matching ({} lists, {} entries); no other rule runs. A plate hit is confirmed only after a visual check and a check against the source system", engine.hotlists.lists().len(), engine.hotlists.lists().iter().map(|l| l.1).sum::<usize>()),
         ),
         (
             "Not built, by design".into(),
@@ -177,6 +186,9 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         hotlists,
         alerts_by_rule,
         alerts_by_status,
+        alerts_confirmed: confirmed,
+        alerts_dismissed: dismissed,
+        alerts_awaiting: awaiting,
         hits_per_thousand_reads: if plates_read == 0 { 0.0 } else { plate_hits as f64 * 1000.0 / plates_read as f64 },
         searches_by_purpose: by_purpose,
         searches_by_role: by_role,
@@ -211,13 +223,8 @@ pub fn render_html(r: &TransparencyReport) -> String {
         ("Hotlist hits per 1,000 reads".into(), format!("{:.2}", r.hits_per_thousand_reads)),
         ("Alerts".into(), r.alerts_by_rule.values().sum::<u64>().to_string()),
         (
-            "Alerts confirmed / dismissed / awaiting".into(),
-            format!(
-                "{} / {} / {}",
-                r.alerts_by_status.get("confirmed").unwrap_or(&0),
-                r.alerts_by_status.get("dismissed").unwrap_or(&0),
-                r.alerts_by_status.get("new").unwrap_or(&0)
-            ),
+            "Alerts confirmed / dismissed / awaiting a decision".into(),
+            format!("{} / {} / {}", r.alerts_confirmed, r.alerts_dismissed, r.alerts_awaiting),
         ),
         (
             "Searches (run / refused)".into(),

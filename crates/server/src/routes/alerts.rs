@@ -1,14 +1,22 @@
 //! Alerts: the stored list and the live stream (server-sent events).
 
+use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::Json;
+use axum::extract::Path;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::{Extension, Json};
 use futures_util::Stream;
+use glasshouse_audit::AuditEvent;
+use glasshouse_engine::{AlertStatus, TransitionRequest};
+use glasshouse_sinks::AlertLogError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,4 +52,93 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
     });
     let hello = tokio_stream::once(Ok(Event::default().event("ready").data("{}")));
     Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
+    Ok(Json(json!({ "alert": alert })))
+}
+
+/// `POST /v1/alerts/{id}/transitions`: acknowledge, confirm, dismiss or close. Each step is logged
+/// for audit before it is stored; confirming a plate hit needs both recorded checks.
+pub async fn transition(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    body: Result<Json<TransitionRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    let updated = tokio::task::spawn_blocking(move || {
+        state.alerts.transition(&id, &request, &account.name, |alert, step| {
+            let details = json!({
+                "alert_id": alert.id,
+                "rule": alert.rule,
+                "from": step.from.as_str(),
+                "to": step.to.as_str(),
+                "disposition": step.disposition,
+                "visual_check": step.visual_check,
+                "source_check": step.source_check,
+                "note": step.note.as_deref().map(|n| state.audit.keyed("text", n)),
+            });
+            let event = AuditEvent {
+                actor: account.name.clone(),
+                role: account.role.as_str().to_owned(),
+                action: "alert.transition".into(),
+                outcome: "ok".into(),
+                details,
+            };
+            state.audit.append(event).map(|_| ()).map_err(|e| e.to_string())
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        AlertLogError::NotFound(id) => ApiError::not_found(format!("no alert {id}")),
+        AlertLogError::Refused(refusal) => {
+            ApiError { field: Some(refusal.field.into()), ..ApiError::new(StatusCode::CONFLICT, refusal.to_string()) }
+        }
+        AlertLogError::Audit(_) => ApiError::busy("the audit log cannot be written, so the step was not taken", 30),
+        other => ApiError::internal(other),
+    })?;
+    Ok(Json(json!({ "alert": updated })))
+}
+
+/// `GET /v1/alerts/stats`: efficacy per rule from the recorded dispositions: how many alerts, the
+/// share confirmed and dismissed (of those decided), dismissals by reason, and the time to
+/// acknowledge (median and 90th percentile, seconds). Counts only.
+pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let mut by_rule: BTreeMap<String, Vec<glasshouse_engine::Alert>> = BTreeMap::new();
+    for alert in state.alerts.recent(usize::MAX) {
+        by_rule.entry(alert.rule.clone()).or_default().push(alert);
+    }
+    let rules: BTreeMap<String, Value> = by_rule
+        .into_iter()
+        .map(|(rule, alerts)| {
+            let decided_as = |status: AlertStatus| alerts.iter().filter(|a| a.history.iter().any(|t| t.to == status)).count();
+            let (confirmed, dismissed) = (decided_as(AlertStatus::Confirmed), decided_as(AlertStatus::Dismissed));
+            let decided = (confirmed + dismissed).max(1) as f64;
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for t in alerts.iter().flat_map(|a| &a.history).filter(|t| t.to == AlertStatus::Dismissed) {
+                *reasons.entry(t.disposition.clone().unwrap_or_default()).or_default() += 1;
+            }
+            let mut waits: Vec<f64> =
+                alerts.iter().filter_map(|a| a.acknowledged_at().map(|at| (at.0 - a.raised_at.0) as f64 / 1e6)).collect();
+            waits.sort_by(f64::total_cmp);
+            let percentile = |p: f64| (!waits.is_empty()).then(|| waits[((waits.len() - 1) as f64 * p).round() as usize]);
+            let value = json!({
+                "alerts": alerts.len(),
+                "open": alerts.iter().filter(|a| matches!(a.status, AlertStatus::New | AlertStatus::Acknowledged)).count(),
+                "acknowledged": waits.len(),
+                "confirmed": confirmed,
+                "dismissed": dismissed,
+                "confirmed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(confirmed as f64 / decided) },
+                "dismissed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(dismissed as f64 / decided) },
+                "dismissals_by_reason": reasons,
+                "time_to_acknowledge_secs_median": percentile(0.5),
+                "time_to_acknowledge_secs_p90": percentile(0.9),
+            });
+            (rule, value)
+        })
+        .collect();
+    Json(json!({ "rules": rules }))
 }

@@ -42,6 +42,9 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/hotlists/{id}/entries", &[Administrator]),
     ("GET", "/v1/alerts", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
+    ("GET", "/v1/alerts/stats", &[Operator, Supervisor, Analyst, Auditor]),
+    ("GET", "/v1/alerts/{id}", &[Operator, Supervisor]),
+    ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
     ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
     ("GET", "/v1/audit/entries", &[Auditor]),
     ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
@@ -72,6 +75,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/stream", get(alerts::stream))
+        .route("/v1/alerts/stats", get(alerts::stats))
+        .route("/v1/alerts/{id}", get(alerts::get_one))
+        .route("/v1/alerts/{id}/transitions", post(alerts::transition))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/proof/inclusion", get(audit::inclusion))
