@@ -240,6 +240,22 @@ impl Alert {
     }
 }
 
+/// A short stable id from the parts that make an alert unique.
+pub fn alert_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0x1f]);
+    }
+    let digest = h.finalize();
+    let mut id = String::from("al-");
+    for byte in &digest[..12] {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,20 +329,4 @@ mod tests {
         let misread = TransitionRequest { disposition: Some("misread".into()), ..request(AlertStatus::Dismissed) };
         assert_eq!(a.check_transition(&misread, "op", Timestamp(6)).unwrap().disposition.as_deref(), Some("misread"));
     }
-}
-
-/// A short stable id from the parts that make an alert unique.
-pub fn alert_id(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update(part.as_bytes());
-        h.update([0x1f]);
-    }
-    let digest = h.finalize();
-    let mut id = String::from("al-");
-    for byte in &digest[..12] {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id
 }

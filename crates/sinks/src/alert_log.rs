@@ -72,7 +72,10 @@ impl AlertLog {
                         }))
                     }
                 }),
-                _ => Ok(failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: "unknown record tag".into() }))),
+                _ => {
+                    failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: "unknown record tag".into() }));
+                    Ok(())
+                }
             };
             if let Err(e) = decoded {
                 failure = failure.take().or(Some(AlertLogError::Decode { lsn, reason: e.to_string() }));
