@@ -1,9 +1,77 @@
 // The alert queue: newest and most urgent first, with the evidence of each plate hit.
 
-import type { Alert } from './api';
+import { type Alert, type AlertStatus, ApiError, api } from './api';
+
+const DISPOSITIONS = ['misread', 'entry_no_longer_valid', 'vehicle_does_not_match', 'duplicate', 'other'];
+
+// Decided and closed alerts sink below the ones still waiting for an operator.
+const WAITING: AlertStatus[] = ['new', 'acknowledged'];
 
 export function sortAlerts(alerts: Alert[]): Alert[] {
-  return [...alerts].sort((a, b) => a.priority - b.priority || b.observed_at.localeCompare(a.observed_at));
+  const rank = (a: Alert): number => (WAITING.includes(a.status) ? 0 : a.status === 'closed' ? 2 : 1);
+  return [...alerts].sort((a, b) => rank(a) - rank(b) || a.priority - b.priority || b.observed_at.localeCompare(a.observed_at));
+}
+
+// What an operator has ticked on a card survives re-renders when other alerts arrive.
+const checks = new Map<string, { visual: boolean; source: boolean; disposition: string }>();
+
+function button(label: string, action: string, onClick: () => void, disabled = false): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.dataset.action = action;
+  b.disabled = disabled;
+  b.addEventListener('click', (e) => { e.stopPropagation(); onClick(); });
+  return b;
+}
+
+function lifecycle(alert: Alert, onUpdated: (a: Alert) => void): HTMLElement {
+  const box = document.createElement('div');
+  box.className = 'lifecycle';
+  box.addEventListener('click', (e) => e.stopPropagation());
+  const error = text('p', '', 'error');
+  error.setAttribute('role', 'alert');
+  const send = (body: Record<string, unknown>): void => {
+    api<{ alert: Alert }>(`/v1/alerts/${alert.id}/transitions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then((reply) => { checks.delete(alert.id); onUpdated(reply.alert); })
+      .catch((e) => { error.textContent = e instanceof ApiError ? e.message : String(e); });
+  };
+  const state = checks.get(alert.id) ?? { visual: false, source: false, disposition: '' };
+  checks.set(alert.id, state);
+  if (alert.status === 'new') {
+    box.append(button('Acknowledge', 'acknowledge', () => send({ to: 'acknowledged' })));
+  } else if (alert.status === 'acknowledged') {
+    const plateHit = alert.hit !== undefined;
+    const confirm = button('Confirm', 'confirm', () => send({ to: 'confirmed', visual_check: state.visual, source_check: state.source }), plateHit && !(state.visual && state.source));
+    const tick = (label: string, key: 'visual' | 'source'): HTMLElement => {
+      const input = document.createElement('input');
+      input.type = 'checkbox';
+      input.checked = state[key];
+      input.dataset.check = key;
+      input.addEventListener('change', () => { state[key] = input.checked; confirm.disabled = plateHit && !(state.visual && state.source); });
+      const l = document.createElement('label');
+      l.append(input, document.createTextNode(` ${label}`));
+      return l;
+    };
+    if (plateHit) box.append(tick('I compared the plate image with the read', 'visual'), tick('I checked the entry in its source system', 'source'));
+    const select = document.createElement('select');
+    select.setAttribute('aria-label', 'Dismissal reason');
+    select.dataset.disposition = '';
+    select.append(new Option('— reason to dismiss —', ''), ...DISPOSITIONS.map((d) => new Option(d.replace(/_/g, ' '), d)));
+    select.value = state.disposition;
+    const dismiss = button('Dismiss', 'dismiss', () => send({ to: 'dismissed', disposition: state.disposition }), !state.disposition);
+    select.addEventListener('change', () => { state.disposition = select.value; dismiss.disabled = !select.value; });
+    const row = document.createElement('div');
+    row.className = 'decide';
+    row.append(confirm, select, dismiss);
+    box.append(row);
+  } else if (alert.status === 'confirmed' || alert.status === 'dismissed') {
+    box.append(button('Close', 'close', () => send({ to: 'closed' })));
+  }
+  const last = alert.history?.[alert.history.length - 1];
+  if (last) box.append(text('p', `${last.to} by ${last.actor}, ${new Date(last.at).toLocaleTimeString()}${last.disposition ? ` (${last.disposition.replace(/_/g, ' ')})` : ''}`, 'meta'));
+  box.append(error);
+  return box;
 }
 
 // Marks the characters of `read` that differ from `listed`, position by position, so an operator
@@ -27,9 +95,10 @@ function text(tag: string, value: string, className?: string): HTMLElement {
   return el;
 }
 
-export function renderAlert(alert: Alert, onSelect: (a: Alert) => void): HTMLElement {
+export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdated: (a: Alert) => void): HTMLElement {
   const card = document.createElement('li');
-  card.className = `alert priority-${alert.priority}`;
+  card.className = `alert priority-${alert.priority} status-${alert.status}`;
+  card.dataset.status = alert.status;
   card.dataset.alertId = alert.id;
   card.dataset.observationId = alert.observation_id;
   card.tabIndex = 0;
@@ -59,6 +128,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void): HTMLEle
     card.append(text('p', 'An alert is not a stop: confirm the plate visually and against the source system first.', 'caution'));
   }
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
+  card.append(lifecycle(alert, onUpdated));
   card.addEventListener('click', () => onSelect(alert));
   card.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onSelect(alert); } });
   return card;

@@ -21,8 +21,12 @@ export interface HotlistHit {
   reason: string; entry_expires_at: string;
 }
 
+export type AlertStatus = 'new' | 'acknowledged' | 'confirmed' | 'dismissed' | 'closed';
+
+export interface Transition { from: AlertStatus; to: AlertStatus; actor: string; at: string; disposition?: string; visual_check: boolean; source_check: boolean; note?: string }
+
 export interface Alert {
-  id: string; rule: string; status: string; priority: number;
+  id: string; rule: string; status: AlertStatus; priority: number; history?: Transition[];
   observed_at: string; raised_at: string; observation_id: string; device_id: string;
   lat: number; lon: number; plate?: string; hotlist_id?: string; hit?: HotlistHit;
 }

@@ -68,7 +68,7 @@ async function renderLive(account: Account): Promise<void> {
   const showAlerts = ALERT_ROLES.includes(account.role);
   const list = el('ol', { id: 'alerts', class: 'alert-list', 'aria-live': 'polite' });
   const count = el('span', { id: 'alert-count' }, ['0']);
-  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Alerts ', count]), list]));
+  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Open alerts ', count]), list]));
   const investigationPanel = el('aside', { class: 'queue', 'aria-label': 'Investigation' });
   if (account.role === 'investigator') layout.append(investigationPanel);
   app.replaceChildren(layout);
@@ -83,8 +83,8 @@ async function renderLive(account: Account): Promise<void> {
   const alerts = new Map<string, Alert>();
   const render = (): void => {
     const sorted = sortAlerts([...alerts.values()]).slice(0, ALERTS_SHOWN_MAX);
-    list.replaceChildren(...sorted.map((a) => renderAlert(a, (x) => live.flyTo(x))));
-    count.textContent = String(alerts.size);
+    list.replaceChildren(...sorted.map((a) => renderAlert(a, (x) => live.flyTo(x), (x) => { alerts.set(x.id, x); render(); })));
+    count.textContent = String([...alerts.values()].filter((a) => a.status === 'new' || a.status === 'acknowledged').length);
     void live.setAlerts(sorted);
   };
   const reload = async (): Promise<void> => {

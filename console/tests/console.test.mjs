@@ -104,6 +104,19 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   await card.click();
   await page.waitForTimeout(1500);
   await page.screenshot({ path: join(artifacts, 'operator-live-map.png') });
+
+  // Acknowledge, then confirm: the confirm button stays disabled until both checks are ticked.
+  await card.locator('button[data-action="acknowledge"]').click();
+  await page.locator(`li[data-observation-id="${id}"][data-status="acknowledged"]`).waitFor();
+  const confirm = card.locator('button[data-action="confirm"]');
+  assert.equal(await confirm.isDisabled(), true);
+  await card.locator('input[data-check="visual"]').check();
+  assert.equal(await confirm.isDisabled(), true);
+  await card.locator('input[data-check="source"]').check();
+  await confirm.click();
+  await page.locator(`li[data-observation-id="${id}"][data-status="confirmed"]`).waitFor();
+  assert.match(await card.innerText(), /confirmed by demo-operator/);
+  await page.screenshot({ path: join(artifacts, 'operator-confirmed-hit.png') });
   const canvas = await page.locator('.maplibregl-canvas').boundingBox();
   assert.ok(canvas && canvas.width > 400 && canvas.height > 300, 'the map canvas is laid out');
   assert.deepEqual(errors, []);
