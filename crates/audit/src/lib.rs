@@ -6,8 +6,10 @@
 //! - [`log`]: the durable log; an append returns an [`log::AuditReceipt`], which searches demand.
 //! - [`verify`]: the offline verifier that names deletions, reorderings, modifications and truncation.
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
+//! - [`approvals`]: supervisor approvals for broad searches, two people always.
 #![deny(missing_docs)]
 
+pub mod approvals;
 pub mod keyed;
 pub mod log;
 pub mod merkle;

@@ -18,6 +18,21 @@ pub struct PurposePolicy {
     pub justification_words_min: usize,
     /// Justifications that say nothing (compared case-insensitively, ignoring punctuation).
     pub vague_justifications: Vec<String>,
+    /// A search over a larger area (or with no area at all) needs a warrant or exigency reference,
+    /// or a supervisor's approval.
+    #[serde(default = "default_area_km2_max")]
+    pub area_km2_max: f64,
+    /// Likewise a search spanning more days (or with no time bounds).
+    #[serde(default = "default_span_days_max")]
+    pub span_days_max: f64,
+}
+
+fn default_area_km2_max() -> f64 {
+    5.0
+}
+
+fn default_span_days_max() -> f64 {
+    7.0
 }
 
 impl Default for PurposePolicy {
@@ -50,6 +65,8 @@ impl Default for PurposePolicy {
                 "official business",
                 "per request",
             ]),
+            area_km2_max: default_area_km2_max(),
+            span_days_max: default_span_days_max(),
         }
     }
 }
@@ -81,7 +98,27 @@ fn refuse(field: &'static str, reason: impl Into<String>) -> PurposeError {
     PurposeError { field, reason: reason.into(), prohibited: false }
 }
 
+/// The extent of a search, for deciding whether it is broad.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extent {
+    /// Area searched in km², `None` for no area bound.
+    pub area_km2: Option<f64>,
+    /// Days spanned, `None` for an open time range.
+    pub span_days: Option<f64>,
+}
+
 impl PurposePolicy {
+    /// Why a search of this extent needs a warrant, exigency or approval; `None` when it does not.
+    pub fn broad_reason(&self, extent: Extent) -> Option<String> {
+        match (extent.area_km2, extent.span_days) {
+            (None, _) => Some("it has no area bound".into()),
+            (Some(area), _) if area > self.area_km2_max => Some(format!("it covers {area:.1} km², more than {} km²", self.area_km2_max)),
+            (_, None) => Some("it has no time bounds".into()),
+            (_, Some(days)) if days > self.span_days_max => Some(format!("it spans {days:.1} days, more than {}", self.span_days_max)),
+            _ => None,
+        }
+    }
+
     /// Checks the policy itself (a bad pattern is a configuration error, found at start).
     pub fn validate(&self) -> Result<(), String> {
         Regex::new(&format!("^(?:{})$", self.case_number_pattern)).map_err(|e| format!("case_number_pattern: {e}"))?;
@@ -155,6 +192,16 @@ mod tests {
             assert_eq!(error.field, field, "{error}");
             assert!(!error.prohibited);
         }
+    }
+
+    #[test]
+    fn broad_searches_are_named_by_what_makes_them_broad() {
+        let policy = PurposePolicy::default();
+        assert_eq!(policy.broad_reason(Extent { area_km2: Some(1.0), span_days: Some(2.0) }), None);
+        assert!(policy.broad_reason(Extent { area_km2: None, span_days: Some(2.0) }).unwrap().contains("no area"));
+        assert!(policy.broad_reason(Extent { area_km2: Some(50.0), span_days: Some(2.0) }).unwrap().contains("50.0 km²"));
+        assert!(policy.broad_reason(Extent { area_km2: Some(1.0), span_days: None }).unwrap().contains("no time"));
+        assert!(policy.broad_reason(Extent { area_km2: Some(1.0), span_days: Some(30.0) }).unwrap().contains("30.0 days"));
     }
 
     #[test]

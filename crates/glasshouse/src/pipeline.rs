@@ -133,6 +133,7 @@ impl Pipeline {
         let dead_letters = DeadLetterStore::open(data_dir.join("dead_letter.ndjson")).context("opening the dead-letter store")?;
         let audit = Arc::new(AuditLog::open(&audit_dir(data_dir), &audit_keys_dir(data_dir)).context("opening the audit log")?);
         let policy = load_policy(data_dir)?;
+        let approvals = glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?;
 
         let mut seen = HashSet::new();
         store.for_each_stored(|o| {
@@ -180,6 +181,7 @@ impl Pipeline {
             basemap: config.basemap,
             audit,
             policy,
+            approvals,
         });
         Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle) })
     }

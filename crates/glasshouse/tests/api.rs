@@ -409,3 +409,50 @@ fn an_alert_moves_through_its_lifecycle_with_the_checks_recorded() {
         (Some(1), Some(1), Some(0))
     );
 }
+
+#[test]
+fn a_broad_search_needs_a_warrant_or_a_supervisors_approval() {
+    let s = setup();
+    let client = s.server.client();
+    let supervisor = token(&s.server.data_dir, "supervisor");
+    client.ndjson(&s.ingest, &[read_line("b-1", "lpr-17", "BRD100")]);
+    let purpose = "purpose=missing_person&case_number=HPD-2026-0077&justification=child+reported+missing+near+the+harbour+this+morning";
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to = (now + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let narrow = format!("/v1/observations?{purpose}&bbox=24.93,60.16,24.95,60.18&from={from}&to={to}");
+    assert_eq!(client.get(&narrow, &s.investigator).status, 200, "a small area and a short span need no approval");
+    let city = format!("/v1/observations?{purpose}&from={from}&to={to}");
+    let refused = client.get(&city, &s.investigator);
+    assert_eq!((refused.status, refused.body["field"].as_str()), (403, Some("approval")));
+    assert!(refused.body["error"].as_str().unwrap().contains("no area bound"), "{:?}", refused.body);
+
+    let scope = json!({"kinds": ["plate_read"], "from": from, "to": to});
+    let asked = client.json("POST", "/v1/approvals", &s.investigator, json!({"purpose": "missing_person", "case_number": "HPD-2026-0077", "justification": "child reported missing near the harbour this morning", "scope": scope}));
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    let id = asked.body["approval"]["id"].as_str().unwrap().to_owned();
+    let pending = client.get(&format!("{city}&kind=plate_read&approval={id}"), &s.investigator);
+    assert_eq!(pending.status, 403, "a pending request authorises nothing");
+    assert_eq!(client.json("POST", &format!("/v1/approvals/{id}/decision"), &s.investigator, json!({"approve": true})).status, 403);
+    let listed = client.get("/v1/approvals", &supervisor);
+    assert_eq!(listed.body["approvals"][0]["status"], "pending");
+    let decided =
+        client.json("POST", &format!("/v1/approvals/{id}/decision"), &supervisor, json!({"approve": true, "note": "urgent, approved"}));
+    assert_eq!((decided.status, decided.body["approval"]["status"].as_str()), (200, Some("approved")), "{:?}", decided.body);
+    let approved = client.get(&format!("{city}&kind=plate_read&approval={id}"), &s.investigator);
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(approved.body["observations"].as_array().unwrap().len(), 1);
+    // Outside the approved scope: another kind.
+    let beyond = client.get(&format!("{city}&kind=gunshot&approval={id}"), &s.investigator);
+    assert_eq!(beyond.status, 403);
+    assert!(beyond.body["error"].as_str().unwrap().contains("scope"));
+    // The log shows the request, the approval and the search under it.
+    let auditor = token(&s.server.data_dir, "auditor");
+    let export = client.request("GET", "/v1/audit/export", Some(&auditor), &[], vec![]);
+    let text = match &export.body {
+        serde_json::Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    assert!(text.contains("\"action\":\"approval.request\"") && text.contains("\"action\":\"approval.approve\""));
+    assert!(text.contains(&format!("\"approval\":\"{id}\"")), "the search names its approval");
+}

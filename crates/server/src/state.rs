@@ -59,6 +59,8 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// What a historical search must state.
     pub policy: PurposePolicy,
+    /// Supervisor approvals for broad searches.
+    pub approvals: glasshouse_audit::approvals::ApprovalBook,
 }
 
 impl AppState {

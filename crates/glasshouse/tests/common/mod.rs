@@ -126,8 +126,8 @@ impl Client {
 }
 
 /// The purpose fields every observation search must carry.
-pub const PURPOSE: &str =
-    "purpose=criminal_investigation&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary";
+/// These tests search the whole store, a broad search, so they carry a warrant reference too.
+pub const PURPOSE: &str = "purpose=criminal_investigation&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary&warrant_reference=WRT-2026-0001";
 
 /// A plate read line for `device` with an explicit id.
 pub fn read_line(id: &str, device: &str, plate: &str) -> String {

@@ -1,6 +1,7 @@
 //! The router, the permission table and the middleware that enforces it.
 
 mod alerts;
+mod approvals;
 mod audit;
 mod console;
 mod devices;
@@ -51,6 +52,9 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/audit/proof/consistency", &[Auditor]),
     ("GET", "/v1/audit/export", &[Auditor]),
     ("GET", "/v1/reports", &[Auditor, Supervisor, Custodian]),
+    ("POST", "/v1/approvals", &[Investigator]),
+    ("GET", "/v1/approvals", &[Investigator, Supervisor]),
+    ("POST", "/v1/approvals/{id}/decision", &[Supervisor]),
 ];
 
 /// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
@@ -84,6 +88,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/audit/proof/consistency", get(audit::consistency))
         .route("/v1/audit/export", get(audit::export))
         .route("/v1/reports", get(reports::report))
+        .route("/v1/approvals", post(approvals::request).get(approvals::list))
+        .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new().route("/healthz", get(meta::healthz)).merge(api).fallback(console::serve).with_state(state)
 }

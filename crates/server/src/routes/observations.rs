@@ -8,6 +8,8 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Extension, Json};
+use glasshouse_audit::approvals::{Requested, authorises};
+use glasshouse_audit::purpose::Extent;
 use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
 use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
 use glasshouse_model::{Kind, Timestamp};
@@ -95,6 +97,9 @@ pub struct SearchParams {
     purpose: Option<String>,
     case_number: Option<String>,
     justification: Option<String>,
+    warrant_reference: Option<String>,
+    exigency_reference: Option<String>,
+    approval: Option<String>,
     kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -183,10 +188,25 @@ pub async fn search(
                 return Err(ApiError { field: Some(refusal.field.into()), ..ApiError::new(status, refusal.to_string()) });
             }
         };
+        let authority = match broad_search_authority(&state, &account, &purpose.case_number, &params, &query) {
+            Ok(authority) => authority,
+            Err(reason) => {
+                let details = json!({
+                    "purpose": purpose.code,
+                    "case_number": purpose.case_number,
+                    "field": "approval",
+                    "reason": reason,
+                    "parameters": parameters,
+                });
+                state.audit(&account, "search.observations", "refused", details)?;
+                return Err(ApiError { field: Some("approval".into()), ..ApiError::new(StatusCode::FORBIDDEN, reason) });
+            }
+        };
         let details = json!({
             "purpose": purpose.code,
             "case_number": purpose.case_number,
             "justification": state.audit.keyed("text", &purpose.justification),
+            "authority": authority,
             "parameters": parameters,
         });
         let receipt = state.audit(&account, "search.observations", "ok", details)?;
@@ -209,6 +229,47 @@ pub async fn search(
             "hot_window_matches": result.hot_matches,
         }
     })))
+}
+
+/// The area of a lon/lat box in km² (equirectangular; plenty for a policy threshold).
+fn area_km2(b: [f64; 4]) -> f64 {
+    let mid_lat = ((b[1] + b[3]) / 2.0).to_radians();
+    let km_per_degree = 111.195;
+    (b[2] - b[0]) * km_per_degree * mid_lat.cos() * (b[3] - b[1]) * km_per_degree
+}
+
+/// For a broad search (large area, long span, or unbounded), the authority that allows it: a
+/// warrant or exigency reference, or an approval by a supervisor. `Ok(null)` for an ordinary search.
+fn broad_search_authority(
+    state: &AppState,
+    account: &Account,
+    case_number: &str,
+    params: &SearchParams,
+    query: &ObservationQuery,
+) -> Result<Value, String> {
+    let span_days = match (query.from, query.to) {
+        (Some(from), Some(to)) => Some((to.0 - from.0) as f64 / 86_400e6),
+        _ => None,
+    };
+    let extent = Extent { area_km2: query.bbox.map(area_km2), span_days };
+    let Some(why) = state.policy.broad_reason(extent) else { return Ok(Value::Null) };
+    let reference = |value: &Option<String>| value.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    for (kind, value) in [("warrant", reference(&params.warrant_reference)), ("exigency", reference(&params.exigency_reference))] {
+        if let Some(r) = value {
+            if r.len() > 64 || !r.chars().all(|c| c.is_ascii_alphanumeric() || "-/:.".contains(c)) {
+                return Err(format!("the {kind} reference must be 1..=64 letters, digits or - / : ."));
+            }
+            return Ok(json!({ kind: r }));
+        }
+    }
+    if let Some(id) = reference(&params.approval) {
+        let approval = state.approvals.get(&id).ok_or_else(|| format!("no approval {id}"))?;
+        let kinds: Vec<String> = query.kinds.iter().map(|k| k.as_str().to_owned()).collect();
+        let requested = Requested { kinds: &kinds, from: query.from, to: query.to, bbox: query.bbox };
+        authorises(&approval, &account.name, case_number, requested, Timestamp::now())?;
+        return Ok(json!({ "approval": id, "approved_by": approval.decided_by }));
+    }
+    Err(format!("this search needs a warrant or exigency reference, or a supervisor's approval, because {why}"))
 }
 
 #[derive(Deserialize)]
