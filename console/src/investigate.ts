@@ -30,7 +30,9 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   justification.value = saved.justification ?? '';
   const kind = el('select', { id: 'kind', 'aria-label': 'Kind' }, ['plate_read', 'incident', 'gunshot', 'sensor_reading', 'video_event'].map((k) => el('option', { value: k }, [k.replace(/_/g, ' ')])));
   const hours = el('input', { id: 'hours', type: 'number', min: '1', max: '720', value: '48', 'aria-label': 'Hours back' });
+  const approval = el('input', { id: 'approval', 'aria-label': 'Approval id (for broad searches)', placeholder: 'approval id, for a broad search', value: saved.approval ?? '' });
   const message = el('p', { id: 'search-message', role: 'status' });
+  const ask = el('button', { type: 'button', id: 'ask-approval', hidden: '' }, ['Ask a supervisor to approve this search']);
   const results = el('tbody', { id: 'results' });
   const form = el('form', { class: 'investigate' }, [
     el('h2', {}, ['Purpose of this search']),
@@ -40,17 +42,37 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
     el('h2', {}, ['Search the visible map area']),
     el('label', { for: 'kind' }, ['Kind']), kind,
     el('label', { for: 'hours' }, ['Hours back']), hours,
-    el('button', { type: 'submit' }, ['Search (logged)']), message,
+    el('label', { for: 'approval' }, ['Approval (broad searches only)']), approval,
+    el('button', { type: 'submit' }, ['Search (logged)']), message, ask,
     el('table', { class: 'results' }, [el('thead', {}, [el('tr', {}, ['time', 'kind', 'device', 'what'].map((h) => el('th', { scope: 'col' }, [h])))]), results]),
   ]);
+  // The scope of the last search tried, so an approval request asks for exactly that.
+  let lastScope: { kinds: string[]; from: string; to: string; bbox: number[] } | null = null;
+  ask.addEventListener('click', () => {
+    if (!lastScope) return;
+    const body = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim(), scope: lastScope };
+    api<{ approval: { id: string } }>('/v1/approvals', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then((reply) => {
+        approval.value = reply.approval.id;
+        ask.hidden = true;
+        message.className = '';
+        message.textContent = `Approval ${reply.approval.id} requested; search again once a supervisor has approved it.`;
+      })
+      .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? error.message : String(error); });
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const stated = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim() };
-    sessionStorage.setItem(PURPOSE_KEY, JSON.stringify(stated));
+    sessionStorage.setItem(PURPOSE_KEY, JSON.stringify({ ...stated, approval: approval.value.trim() }));
     const b = map.map.getBounds();
-    const to = new Date();
+    // Whole minutes, so a repeated search (after an approval) asks for the same scope.
+    const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
     const from = new Date(to.getTime() - Number(hours.value) * 3600_000);
-    const params = new URLSearchParams({ ...stated, kind: kind.value, from: from.toISOString(), to: to.toISOString(), bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(','), limit: '500' });
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => Number(x.toFixed(6)));
+    lastScope = { kinds: [kind.value], from: from.toISOString(), to: new Date(to.getTime() + 3600_000).toISOString(), bbox: [bbox[0] - 0.001, bbox[1] - 0.001, bbox[2] + 0.001, bbox[3] + 0.001] };
+    const params = new URLSearchParams({ ...stated, kind: kind.value, from: from.toISOString(), to: to.toISOString(), bbox: bbox.join(','), limit: '500' });
+    if (approval.value.trim()) params.set('approval', approval.value.trim());
+    ask.hidden = true;
     message.textContent = 'searching…';
     message.className = '';
     api<{ observations: Observation[]; truncated: boolean; audit_seq: number }>(`/v1/observations?${params}`)
@@ -64,6 +86,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
       .catch((error) => {
         message.className = 'error';
         message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error);
+        ask.hidden = !(error instanceof ApiError && error.message.includes('approval'));
         results.replaceChildren();
       });
   });

@@ -6,6 +6,7 @@ import { renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
+import { renderApprovals } from './approvals';
 
 const app = document.getElementById('app') as HTMLElement;
 const banner = document.getElementById('banner') as HTMLElement;
@@ -71,6 +72,8 @@ async function renderLive(account: Account): Promise<void> {
   if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Open alerts ', count]), list]));
   const investigationPanel = el('aside', { class: 'queue', 'aria-label': 'Investigation' });
   if (account.role === 'investigator') layout.append(investigationPanel);
+  const approvalsPanel = el('aside', { class: 'queue', 'aria-label': 'Approval requests' });
+  if (account.role === 'supervisor') layout.append(approvalsPanel);
   app.replaceChildren(layout);
   mapEl.append(legend());
   const basemap = await api<GeoJSON.FeatureCollection>('/v1/basemap');
@@ -78,6 +81,7 @@ async function renderLive(account: Account): Promise<void> {
   const { devices } = await api<{ devices: Device[] }>('/v1/devices');
   await live.setDevices(devices);
   if (account.role === 'investigator') await renderInvestigation(investigationPanel, live);
+  if (account.role === 'supervisor') await renderApprovals(approvalsPanel);
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();

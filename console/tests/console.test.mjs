@@ -148,8 +148,27 @@ test('an investigator is refused without a purpose, then searches with one', asy
   await page.click('form.investigate button[type=submit]');
   await page.waitForFunction(() => /logged as audit entry \d+/.test(document.querySelector('#search-message')?.textContent ?? ''), null, { timeout: 30_000 });
   await page.screenshot({ path: join(artifacts, 'investigator-search.png') });
-  // The server answered 400 twice on purpose; those are the refusals under test, not page errors.
-  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+
+  // Thirty days back is a broad search: refused until a supervisor approves it.
+  await page.fill('#hours', '720');
+  await page.click('form.investigate button[type=submit]');
+  await page.waitForSelector('#ask-approval:not([hidden])');
+  assert.match(await page.locator('#search-message').innerText(), /supervisor's approval/);
+  await page.click('#ask-approval');
+  await page.waitForFunction(() => /^ap-/.test(document.querySelector('#approval')?.value ?? ''));
+  const approvalId = await page.inputValue('#approval');
+  const supervisor = await openConsole('supervisor');
+  const request = supervisor.page.locator(`li[data-approval-id="${approvalId}"]`);
+  await request.waitFor({ timeout: 30_000 });
+  await supervisor.page.screenshot({ path: join(artifacts, 'supervisor-approvals.png') });
+  await request.locator('button[data-action="approve"]').click();
+  await supervisor.page.locator(`li[data-approval-id="${approvalId}"][data-status="approved"]`).waitFor();
+  assert.deepEqual(supervisor.errors, []);
+  await supervisor.page.close();
+  await page.click('form.investigate button[type=submit]');
+  await page.waitForFunction(() => /logged as audit entry \d+/.test(document.querySelector('#search-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  // The server answered 400 and 403 on purpose; those are the refusals under test, not page errors.
+  assert.deepEqual(errors.filter((e) => !/status of 40[03]/.test(e)), []);
   await page.close();
 });
 
