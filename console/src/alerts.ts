@@ -74,17 +74,19 @@ function lifecycle(alert: Alert, onUpdated: (a: Alert) => void): HTMLElement {
   return box;
 }
 
-// Marks the characters of `read` that differ from `listed`, position by position, so an operator
-// sees at a glance whether a hit rests on the exact plate or on an alternative reading.
-export function diffMarkup(read: string, listed: string): HTMLElement {
+
+// Marks the reading's characters that the matcher found different from the entry; look-alike glyphs
+// (8/B, 0/O, ...) are marked differently from real substitutions.
+function matchedMarkup(reading: string, diffs: { position: number; read: string | null; confusable: boolean }[]): HTMLElement {
   const el = document.createElement('span');
   el.className = 'plate';
-  for (let i = 0; i < Math.max(read.length, listed.length); i++) {
-    const c = document.createElement('span');
-    c.textContent = read[i] ?? '·';
-    if (read[i] !== listed[i]) c.className = 'differs';
-    el.append(c);
-  }
+  [...reading].forEach((c, i) => {
+    const span = document.createElement('span');
+    span.textContent = c;
+    const diff = diffs.find((d) => d.position === i && d.read !== null);
+    if (diff) span.className = diff.confusable ? 'confusable' : 'differs';
+    el.append(span);
+  });
   return el;
 }
 
@@ -118,8 +120,13 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
       dd.append(value);
       evidence.append(dd);
     };
-    row('Read', diffMarkup(hit.plate, hit.entry_plate));
-    if (hit.from_candidate) row('Matched', diffMarkup(hit.matched_plate, hit.entry_plate));
+    const differing = hit.diffs ?? [];
+    row('Read', hit.from_candidate ? text('span', hit.plate, 'plate') : matchedMarkup(hit.matched_plate, differing));
+    if (hit.from_candidate) row('Matched', matchedMarkup(hit.matched_plate, differing));
+    if (differing.length > 0) {
+      const described = differing.map((d) => d.read === null ? `missing ${d.listed} at ${d.position + 1}` : d.listed === null ? `extra ${d.read} at ${d.position + 1}` : `${d.read} for ${d.listed} at ${d.position + 1}${d.confusable ? ' (look-alike)' : ''}`);
+      row('Differs', text('span', described.join('; '), 'differs-list'));
+    }
     row('Listed', text('span', `${hit.entry_plate}${hit.entry_region ? ` (${hit.entry_region})` : ''}`, 'plate'));
     row('Reason', hit.reason.replace(/_/g, ' '));
     row('List', hit.hotlist_name);

@@ -19,6 +19,8 @@ export interface HotlistHit {
   plate: string; matched_plate: string; from_candidate: boolean; region?: string;
   hotlist_id: string; hotlist_name: string; entry_plate: string; entry_region?: string;
   reason: string; entry_expires_at: string;
+  match_policy?: 'exact' | 'lenient'; distance?: number;
+  diffs?: { position: number; read: string | null; listed: string | null; confusable: boolean }[];
 }
 
 export type AlertStatus = 'new' | 'acknowledged' | 'confirmed' | 'dismissed' | 'closed';

@@ -128,6 +128,16 @@ pub struct HotlistHit {
     pub reason: String,
     /// When the entry lapses.
     pub entry_expires_at: Timestamp,
+    /// The list's matching policy.
+    #[serde(default)]
+    pub match_policy: crate::MatchPolicy,
+    /// Substitutions plus length difference between the matched reading and the entry (0 = exact
+    /// or confusable glyphs only).
+    #[serde(default)]
+    pub distance: u8,
+    /// Exactly which characters differed (confusable ones included, marked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<crate::rules::fuzzy::CharDiff>,
 }
 
 /// One alert. `id` is derived from the observation and the rule's match, so re-evaluating the same
@@ -285,6 +295,9 @@ mod tests {
                 entry_region: None,
                 reason: "stolen_vehicle".into(),
                 entry_expires_at: Timestamp(10),
+                match_policy: crate::MatchPolicy::Exact,
+                distance: 0,
+                diffs: Vec::new(),
             }),
             history: Vec::new(),
         }

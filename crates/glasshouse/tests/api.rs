@@ -456,3 +456,45 @@ fn a_broad_search_needs_a_warrant_or_a_supervisors_approval() {
     assert!(text.contains("\"action\":\"approval.request\"") && text.contains("\"action\":\"approval.approve\""));
     assert!(text.contains(&format!("\"approval\":\"{id}\"")), "the search names its approval");
 }
+
+#[test]
+fn misreads_hit_a_lenient_list_miss_an_exact_one_and_expired_entries_never_alert() {
+    let s = setup();
+    let client = s.server.client();
+    let exact = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "exact", "source": "ncic", "match": "exact"})).body["id"].as_str().unwrap().to_owned();
+    let lenient = client
+        .json("POST", "/v1/hotlists", &s.admin, json!({"name": "lenient", "source": "state", "match": "lenient", "substitutions_max": 1, "length_tolerance": true}))
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "x", "source": "local", "match": "lenient", "substitutions_max": 3}));
+    assert_eq!((refused.status, refused.body["field"].as_str()), (400, Some("substitutions_max")));
+    for list in [&exact, &lenient] {
+        let added = client.json("POST", &format!("/v1/hotlists/{list}/entries"), &s.admin, json!([{"plate": "ABC123", "region": "FI", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]));
+        assert_eq!(added.status, 200);
+    }
+    // Confusable glyph, one substitution, a dropped character, an extra one; and a wrong region.
+    let misreads = [("m-1", "A8C123"), ("m-2", "ABC124"), ("m-3", "AC123"), ("m-4", "ABCC123")];
+    let lines: Vec<String> = misreads.iter().map(|(id, plate)| read_line(id, "lpr-17", plate)).collect();
+    assert_eq!(client.ndjson(&s.ingest, &lines).body["accepted"], 4);
+    let alerts = wait_for_alerts(&client, &s.operator, 4);
+    for alert in &alerts {
+        assert_eq!(alert["hotlist_id"].as_str(), Some(lenient.as_str()), "only the lenient list hits: {alert}");
+    }
+    let confusable = alerts.iter().find(|a| a["plate"] == "A8C123").unwrap();
+    assert_eq!(confusable["hit"]["distance"], 0);
+    assert_eq!(confusable["hit"]["diffs"][0], json!({"position": 1, "read": "8", "listed": "B", "confusable": true}));
+    let dropped = alerts.iter().find(|a| a["plate"] == "AC123").unwrap();
+    assert_eq!(dropped["hit"]["diffs"][0], json!({"position": 1, "read": null, "listed": "B", "confusable": false}));
+    let other_region = read_line("m-5", "lpr-17", "ABC124").replace("\"FI\"", "\"SE\"");
+    client.ndjson(&s.ingest, &[other_region]);
+
+    // An entry that lapses never alerts afterwards.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    client.json("POST", &format!("/v1/hotlists/{exact}/entries"), &s.admin, json!([{"plate": "EXP999", "reason": "wanted", "expires_at": soon}]));
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    client.ndjson(&s.ingest, &[read_line("m-6", "lpr-17", "EXP999")]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(), 4, "neither the wrong region nor the lapsed entry alerts");
+}

@@ -5,6 +5,7 @@
 //! lenient (OCR-tolerant) matching can be added per list.
 
 use crate::alert::{Alert, AlertStatus, HotlistHit, alert_id};
+use crate::rules::fuzzy::{CharDiff, FuzzyIndex, canonical, compare};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{ID_CHARS_MAX, TEXT_CHARS_MAX};
 use glasshouse_model::{Observation, Timestamp, plate};
@@ -30,7 +31,14 @@ pub enum MatchPolicy {
     /// The normalised plate must be equal.
     #[default]
     Exact,
+    /// OCR-tolerant: confusable glyphs are free, up to `substitutions_max` other substitutions, and
+    /// with `length_tolerance` one dropped or extra character (see [`super::fuzzy`]).
+    Lenient,
 }
+
+/// The most substitutions a lenient list may allow: beyond two, a six-character plate matches
+/// thousands of innocent ones.
+pub const SUBSTITUTIONS_MAX: u8 = 2;
 
 /// A request to create a list.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +54,15 @@ pub struct NewHotlist {
     /// 1 = most urgent; defaults to 2.
     #[serde(default)]
     pub priority: Option<u8>,
+    /// Lenient lists: substitutions allowed besides confusable glyphs (0..=2, default 1).
+    #[serde(default)]
+    pub substitutions_max: Option<u8>,
+    /// Lenient lists: allow one dropped or extra character.
+    #[serde(default)]
+    pub length_tolerance: bool,
+    /// Match reads whatever region they report (a misread region code).
+    #[serde(default)]
+    pub region_tolerant: bool,
 }
 
 /// A list.
@@ -62,6 +79,15 @@ pub struct Hotlist {
     pub match_policy: MatchPolicy,
     /// 1 = most urgent.
     pub priority: u8,
+    /// Lenient lists: substitutions allowed besides confusable glyphs.
+    #[serde(default)]
+    pub substitutions_max: u8,
+    /// Lenient lists: one dropped or extra character allowed.
+    #[serde(default)]
+    pub length_tolerance: bool,
+    /// Reads match whatever region they report.
+    #[serde(default)]
+    pub region_tolerant: bool,
     /// The account that created it.
     pub owner: String,
     /// When.
@@ -125,12 +151,34 @@ impl NewHotlist {
         if !(1..=5).contains(&priority) {
             return Err(HotlistError { field: "priority".into(), reason: "must be 1..=5".into() });
         }
+        let substitutions_max = match (self.match_policy, self.substitutions_max) {
+            (MatchPolicy::Exact, Some(n)) if n > 0 => {
+                return Err(HotlistError {
+                    field: "substitutions_max".into(),
+                    reason: "an exact list allows no substitutions; use \"match\":\"lenient\"".into(),
+                });
+            }
+            (MatchPolicy::Exact, _) if self.length_tolerance => {
+                return Err(HotlistError {
+                    field: "length_tolerance".into(),
+                    reason: "an exact list allows no length difference; use \"match\":\"lenient\"".into(),
+                });
+            }
+            (MatchPolicy::Exact, _) => 0,
+            (MatchPolicy::Lenient, Some(n)) if n > SUBSTITUTIONS_MAX => {
+                return Err(HotlistError { field: "substitutions_max".into(), reason: format!("at most {SUBSTITUTIONS_MAX}") });
+            }
+            (MatchPolicy::Lenient, n) => n.unwrap_or(1),
+        };
         Ok(Hotlist {
             id,
             name: name.to_owned(),
             source: self.source,
             match_policy: self.match_policy,
             priority,
+            substitutions_max,
+            length_tolerance: self.length_tolerance,
+            region_tolerant: self.region_tolerant,
             owner: owner.to_owned(),
             created_at: now,
         })
@@ -167,18 +215,28 @@ impl NewHotlistEntry {
     }
 }
 
-/// All lists and an index from plate to entries.
+/// All lists, an exact index from plate to entries, and a deletion-neighbourhood index per lenient list.
 #[derive(Debug, Default, Clone)]
 pub struct HotlistIndex {
     lists: HashMap<String, Hotlist>,
     entries: HashMap<String, Vec<HotlistEntry>>,
     by_plate: HashMap<String, Vec<(String, usize)>>,
+    fuzzy: HashMap<String, FuzzyIndex>,
 }
 
 impl HotlistIndex {
     /// Adds or replaces a list's header (entries stay).
     pub fn upsert_list(&mut self, list: Hotlist) {
         self.entries.entry(list.id.clone()).or_default();
+        if list.match_policy == MatchPolicy::Lenient {
+            let mut index = FuzzyIndex::new(list.substitutions_max, list.length_tolerance);
+            for (i, entry) in self.entries[&list.id].iter().enumerate() {
+                index.insert(&canonical(&entry.plate), i as u32);
+            }
+            self.fuzzy.insert(list.id.clone(), index);
+        } else {
+            self.fuzzy.remove(&list.id);
+        }
         self.lists.insert(list.id.clone(), list);
     }
 
@@ -187,11 +245,19 @@ impl HotlistIndex {
     pub fn add_entries(&mut self, list_id: &str, new_entries: Vec<HotlistEntry>) -> bool {
         let Some(entries) = self.entries.get_mut(list_id) else { return false };
         for entry in new_entries {
-            if let Some(existing) = entries.iter_mut().find(|e| e.plate == entry.plate && e.region == entry.region) {
-                *existing = entry;
+            // A renewal is found through the plate index, not a scan: bulk imports stay linear.
+            let existing = self
+                .by_plate
+                .get(&entry.plate)
+                .and_then(|slots| slots.iter().find(|(list, i)| list == list_id && entries[*i].region == entry.region).map(|(_, i)| *i));
+            if let Some(i) = existing {
+                entries[i] = entry;
                 continue;
             }
             self.by_plate.entry(entry.plate.clone()).or_default().push((list_id.to_owned(), entries.len()));
+            if let Some(index) = self.fuzzy.get_mut(list_id) {
+                index.insert(&canonical(&entry.plate), entries.len() as u32);
+            }
             entries.push(entry);
         }
         true
@@ -215,60 +281,99 @@ impl HotlistIndex {
     }
 
     /// Raises one alert per (list, entry) matched by the read's plate or any candidate, skipping
-    /// entries expired at the time of the read.
+    /// entries expired at the time of the read. Exact lists match by hash lookup; lenient lists look
+    /// up the reading's deletion neighbourhood and verify each candidate. For one read, the alerts
+    /// come out ranked by distance, exact matches first.
     pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
         let Some(read) = observation.plate_read() else { return };
         let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
         let first_alert = alerts.len();
-        for (reading, from_candidate) in readings {
-            let Some(hits) = self.by_plate.get(reading) else { continue };
-            for (list_id, index) in hits {
-                let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
-                    continue;
-                };
-                if entry.expires_at <= observation.observed_at {
-                    continue;
+        let mut hits: Vec<Hit<'_>> = Vec::new();
+        for (rank, (reading, from_candidate)) in readings.enumerate() {
+            if let Some(exact) = self.by_plate.get(reading) {
+                for (list_id, index) in exact {
+                    let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
+                        continue;
+                    };
+                    hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
                 }
-                if let (Some(want), Some(got)) = (&entry.region, &read.region)
-                    && want != got
-                {
-                    continue;
-                }
-                let id = alert_id(&[&observation.id, "hotlist", list_id, &entry.plate]);
-                // The top reading and a candidate can name the same plate: one alert is enough.
-                if alerts[first_alert..].iter().any(|a| a.id == id) {
-                    continue;
-                }
-                alerts.push(Alert {
-                    id,
-                    rule: "hotlist".into(),
-                    status: AlertStatus::New,
-                    priority: list.priority,
-                    observed_at: observation.observed_at,
-                    raised_at: Timestamp::now(),
-                    observation_id: observation.id.clone(),
-                    device_id: observation.device_id.clone(),
-                    lat: observation.position.lat,
-                    lon: observation.position.lon,
-                    plate: Some(read.plate.clone()),
-                    hotlist_id: Some(list.id.clone()),
-                    hit: Some(HotlistHit {
-                        plate: read.plate.clone(),
-                        matched_plate: reading.to_owned(),
-                        from_candidate,
-                        region: read.region.clone(),
-                        hotlist_id: list.id.clone(),
-                        hotlist_name: list.name.clone(),
-                        entry_plate: entry.plate.clone(),
-                        entry_region: entry.region.clone(),
-                        reason: entry.reason.clone(),
-                        entry_expires_at: entry.expires_at,
-                    }),
-                    history: Vec::new(),
+            }
+            if self.fuzzy.is_empty() {
+                continue;
+            }
+            let canonical_reading = canonical(reading);
+            for (list_id, index) in &self.fuzzy {
+                let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
+                index.candidates(&canonical_reading, &mut |id| {
+                    let Some(entry) = entries.get(id as usize) else { return };
+                    if entry.plate == reading {
+                        return; // the exact index found it
+                    }
+                    if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
+                        hits.push(Hit { distance: found.distance(), rank, reading, from_candidate, list, entry, diffs: found.diffs });
+                    }
                 });
             }
         }
+        hits.sort_by_key(|h| (h.distance, h.rank, h.list.priority));
+        for hit in hits {
+            let Hit { distance, reading, from_candidate, list, entry, diffs, .. } = hit;
+            if entry.expires_at <= observation.observed_at {
+                continue;
+            }
+            if let (Some(want), Some(got), false) = (&entry.region, &read.region, list.region_tolerant)
+                && want != got
+            {
+                continue;
+            }
+            let id = alert_id(&[&observation.id, "hotlist", &list.id, &entry.plate]);
+            // The top reading and a candidate can name the same entry: one alert, the best match.
+            if alerts[first_alert..].iter().any(|a| a.id == id) {
+                continue;
+            }
+            alerts.push(Alert {
+                id,
+                rule: "hotlist".into(),
+                status: AlertStatus::New,
+                priority: list.priority,
+                observed_at: observation.observed_at,
+                raised_at: Timestamp::now(),
+                observation_id: observation.id.clone(),
+                device_id: observation.device_id.clone(),
+                lat: observation.position.lat,
+                lon: observation.position.lon,
+                plate: Some(read.plate.clone()),
+                hotlist_id: Some(list.id.clone()),
+                hit: Some(HotlistHit {
+                    plate: read.plate.clone(),
+                    matched_plate: reading.to_owned(),
+                    from_candidate,
+                    region: read.region.clone(),
+                    hotlist_id: list.id.clone(),
+                    hotlist_name: list.name.clone(),
+                    entry_plate: entry.plate.clone(),
+                    entry_region: entry.region.clone(),
+                    reason: entry.reason.clone(),
+                    entry_expires_at: entry.expires_at,
+                    match_policy: list.match_policy,
+                    distance,
+                    diffs,
+                }),
+                history: Vec::new(),
+            });
+        }
     }
+}
+
+/// A candidate match before expiry, region and de-duplication are applied.
+struct Hit<'a> {
+    distance: u8,
+    rank: usize,
+    reading: &'a str,
+    from_candidate: bool,
+    list: &'a Hotlist,
+    entry: &'a HotlistEntry,
+    diffs: Vec<CharDiff>,
 }
 
 #[cfg(test)]
@@ -298,11 +403,29 @@ mod tests {
     }
 
     fn index(entries: &[(&str, Option<&str>, &str)]) -> HotlistIndex {
+        index_with(MatchPolicy::Exact, None, false, false, entries)
+    }
+
+    fn index_with(
+        policy: MatchPolicy,
+        k: Option<u8>,
+        length_tolerance: bool,
+        region_tolerant: bool,
+        entries: &[(&str, Option<&str>, &str)],
+    ) -> HotlistIndex {
         let mut index = HotlistIndex::default();
         let now = t("2026-11-01T00:00:00Z");
-        let list = NewHotlist { name: "stolen".into(), source: HotlistSource::Local, match_policy: MatchPolicy::Exact, priority: None }
-            .into_hotlist("hl-1".into(), "admin", now)
-            .unwrap();
+        let list = NewHotlist {
+            name: "stolen".into(),
+            source: HotlistSource::Local,
+            match_policy: policy,
+            priority: None,
+            substitutions_max: k,
+            length_tolerance,
+            region_tolerant,
+        }
+        .into_hotlist("hl-1".into(), "admin", now)
+        .unwrap();
         index.upsert_list(list);
         let entries = entries
             .iter()
@@ -374,7 +497,83 @@ mod tests {
         assert_eq!(bad.into_entry(0, "a", now).unwrap_err().field, "[0].plate");
     }
 
+    #[test]
+    fn misreads_hit_a_lenient_list_and_miss_an_exact_one() {
+        let listed = [("ABC123", Some("FI"), "2027-01-01T00:00:00Z")];
+        let exact = index(&listed);
+        let lenient = index_with(MatchPolicy::Lenient, Some(1), true, false, &listed);
+        for misread in ["A8C123", "ABC12Z", "ABC124", "AC123", "ABCC123", "0BC123".replace('0', "A").as_str()] {
+            assert_eq!(plates_hit(&lenient, &read(misread, Some("FI"), &[])), vec!["ABC123"], "{misread}");
+        }
+        for misread in ["A8C123", "ABC124", "AC123"] {
+            assert!(plates_hit(&exact, &read(misread, Some("FI"), &[])).is_empty(), "{misread}");
+        }
+        assert!(plates_hit(&lenient, &read("XYC124", Some("FI"), &[])).is_empty(), "two substitutions exceed the budget");
+        assert!(plates_hit(&lenient, &read("ABC124", Some("SE"), &[])).is_empty(), "a wrong region misses");
+        let region_tolerant = index_with(MatchPolicy::Lenient, Some(1), false, true, &listed);
+        assert_eq!(plates_hit(&region_tolerant, &read("ABC124", Some("SE"), &[])), vec!["ABC123"]);
+    }
+
+    #[test]
+    fn the_alert_says_which_characters_differed_and_hits_rank_by_distance() {
+        let listed = [("ABC123", None, "2027-01-01T00:00:00Z"), ("A8C124", None, "2027-01-01T00:00:00Z")];
+        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &listed);
+        let mut alerts = Vec::new();
+        lenient.evaluate(&read("A8C124", None, &[]), &mut alerts);
+        let hits: Vec<_> = alerts.iter().map(|a| a.hit.as_ref().unwrap()).collect();
+        assert_eq!(hits.iter().map(|h| (h.entry_plate.as_str(), h.distance)).collect::<Vec<_>>(), vec![("A8C124", 0), ("ABC123", 1)]);
+        let diffs = &hits[1].diffs;
+        assert_eq!(diffs.len(), 2);
+        assert_eq!((diffs[0].position, diffs[0].read, diffs[0].listed, diffs[0].confusable), (1, Some('8'), Some('B'), true));
+        assert_eq!((diffs[1].position, diffs[1].read, diffs[1].listed, diffs[1].confusable), (5, Some('4'), Some('3'), false));
+    }
+
+    #[test]
+    fn an_exact_list_refuses_lenient_settings() {
+        let bad = NewHotlist {
+            name: "x".into(),
+            source: HotlistSource::Local,
+            match_policy: MatchPolicy::Exact,
+            priority: None,
+            substitutions_max: Some(1),
+            length_tolerance: false,
+            region_tolerant: false,
+        };
+        assert_eq!(bad.into_hotlist("h".into(), "a", t("2026-11-01T00:00:00Z")).unwrap_err().field, "substitutions_max");
+        let too_loose = NewHotlist {
+            name: "x".into(),
+            source: HotlistSource::Local,
+            match_policy: MatchPolicy::Lenient,
+            priority: None,
+            substitutions_max: Some(3),
+            length_tolerance: false,
+            region_tolerant: false,
+        };
+        assert_eq!(too_loose.into_hotlist("h".into(), "a", t("2026-11-01T00:00:00Z")).unwrap_err().field, "substitutions_max");
+    }
+
     proptest! {
+        /// A lenient list finds exactly what comparing the read (and its candidates) with every entry finds.
+        #[test]
+        fn lenient_index_matches_brute_force(
+            listed in proptest::collection::vec("[A-C0-2OIB8]{4,6}", 0..25),
+            plate in "[A-C0-2OIB8]{3,7}",
+            candidates in proptest::collection::vec("[A-C0-2OIB8]{4,6}", 0..3),
+            k in 0u8..=2,
+            tolerance in any::<bool>(),
+        ) {
+            let entries: Vec<_> = listed.iter().map(|p| (p.as_str(), None, "2027-01-01T00:00:00Z")).collect();
+            let index = index_with(MatchPolicy::Lenient, Some(k), tolerance, false, &entries);
+            let candidate_refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            let mut got = plates_hit(&index, &read(&plate, None, &candidate_refs));
+            got.sort();
+            let readings: Vec<&str> = std::iter::once(plate.as_str()).chain(candidate_refs.iter().copied()).collect();
+            let mut want: Vec<String> = listed.iter().filter(|l| readings.iter().any(|r| crate::rules::fuzzy::compare(r, l, k, tolerance).is_some())).cloned().collect();
+            want.sort();
+            want.dedup();
+            prop_assert_eq!(got, want);
+        }
+
         /// The index agrees with a brute-force scan of every entry.
         #[test]
         fn index_matches_a_brute_force_scan(

@@ -1,3 +1,4 @@
 //! One module per rule, named after what it detects.
 
+pub mod fuzzy;
 pub mod hotlist;
