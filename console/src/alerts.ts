@@ -135,6 +135,11 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
     card.append(text('p', 'An alert is not a stop: confirm the plate visually and against the source system first.', 'caution'));
   }
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
+  const repeats = alert.repeats ?? [];
+  if (repeats.length > 0) {
+    const last = repeats[repeats.length - 1];
+    card.append(text('p', `Seen again ${repeats.length}× · last ${last.device_id}, ${new Date(last.observed_at).toLocaleTimeString()}`, 'repeats'));
+  }
   card.append(lifecycle(alert, onUpdated));
   card.addEventListener('click', () => onSelect(alert));
   card.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onSelect(alert); } });

@@ -31,6 +31,7 @@ export interface Alert {
   id: string; rule: string; status: AlertStatus; priority: number; history?: Transition[];
   observed_at: string; raised_at: string; observation_id: string; device_id: string;
   lat: number; lon: number; plate?: string; hotlist_id?: string; hit?: HotlistHit;
+  repeats?: { observation_id: string; device_id: string; observed_at: string }[];
 }
 
 export class ApiError extends Error {

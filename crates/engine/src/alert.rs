@@ -176,6 +176,42 @@ pub struct Alert {
     /// Every lifecycle step so far, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Transition>,
+    /// Later sightings folded into this alert while it was open (see the alert log's repeat window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
+}
+
+/// A later sighting of what an open alert is about (the same plate on the same list), folded into
+/// it instead of raising another alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repeat {
+    /// The open alert it was folded into.
+    pub alert_id: String,
+    /// The id the repeat would have had as an alert of its own (so a replay folds it only once).
+    pub folded_alert_id: String,
+    /// The sighting.
+    pub observation_id: String,
+    /// Where.
+    pub device_id: String,
+    /// When.
+    pub observed_at: Timestamp,
+    /// Where.
+    pub lat: f64,
+    /// Where.
+    pub lon: f64,
+}
+
+impl Alert {
+    /// What makes two alerts "the same thing seen again": the rule, the list and the entry.
+    pub fn repeat_key(&self) -> Option<(String, String, String)> {
+        let hit = self.hit.as_ref()?;
+        Some((self.rule.clone(), hit.hotlist_id.clone(), hit.entry_plate.clone()))
+    }
+
+    /// When it was last seen: the newest repeat, or the triggering observation.
+    pub fn last_observed_at(&self) -> Timestamp {
+        self.repeats.last().map_or(self.observed_at, |r| r.observed_at)
+    }
 }
 
 impl Alert {
@@ -300,6 +336,7 @@ mod tests {
                 diffs: Vec::new(),
             }),
             history: Vec::new(),
+            repeats: Vec::new(),
         }
     }
 

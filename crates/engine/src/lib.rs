@@ -8,7 +8,7 @@
 pub mod alert;
 pub mod rules;
 
-pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Transition, TransitionError, TransitionRequest};
+pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
 
 use glasshouse_model::Observation;

@@ -1,6 +1,6 @@
 //! The durable alert log: alerts appended to their own write-ahead log, held in memory for listing.
 
-use glasshouse_engine::{Alert, Transition, TransitionError, TransitionRequest};
+use glasshouse_engine::{Alert, AlertStatus, Repeat, Transition, TransitionError, TransitionRequest};
 use glasshouse_model::Timestamp;
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use std::collections::HashMap;
@@ -12,6 +12,12 @@ use tokio::sync::broadcast;
 /// Frame tags: a raised alert, or a lifecycle step of one.
 const ALERT: u8 = b'A';
 const TRANSITION: u8 = b'T';
+const REPEAT: u8 = b'R';
+
+/// A sighting of the same listed plate within this long of an open alert's last sighting is folded
+/// into that alert instead of raising another: a stolen car passing five readers in three minutes is
+/// one thing for an operator to handle, not five.
+pub const REPEAT_WINDOW_SECS: i64 = 600;
 
 /// Alerts a live subscriber may fall behind by before it starts missing some.
 pub const LIVE_BUFFER_ALERTS_MAX: usize = 4_096;
@@ -55,6 +61,7 @@ impl AlertLog {
     pub fn open(dir: &Path, fsync: FsyncPolicy) -> Result<AlertLog, AlertLogError> {
         let mut alerts: Vec<Alert> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
+        let mut folded: Vec<String> = Vec::new();
         let mut failure = None;
         let config = WalConfig { fsync, ..WalConfig::new(dir) };
         let wal = Wal::open(config, 0, |lsn, payload| {
@@ -62,6 +69,17 @@ impl AlertLog {
                 Some((&ALERT, json)) => serde_json::from_slice::<Alert>(json).map(|a| {
                     index.insert(a.id.clone(), alerts.len());
                     alerts.push(a);
+                }),
+                Some((&REPEAT, json)) => serde_json::from_slice::<Repeat>(json).map(|r| match index.get(&r.alert_id) {
+                    Some(&i) => {
+                        folded.push(r.folded_alert_id.clone());
+                        alerts[i].repeats.push(r);
+                    }
+                    None => {
+                        failure = failure
+                            .take()
+                            .or(Some(AlertLogError::Decode { lsn, reason: format!("repeat for unknown alert {}", r.alert_id) }))
+                    }
                 }),
                 Some((&TRANSITION, json)) => serde_json::from_slice::<Transition>(json).map(|t| match index.get(&t.alert_id) {
                     Some(&i) if alerts[i].status == t.from => alerts[i].apply(t),
@@ -84,37 +102,90 @@ impl AlertLog {
         if let Some(e) = failure {
             return Err(e);
         }
-        let ids = alerts.iter().map(|a| a.id.clone()).collect();
+        let ids = alerts.iter().map(|a| a.id.clone()).chain(folded).collect();
         let (live, _) = broadcast::channel(LIVE_BUFFER_ALERTS_MAX);
         Ok(AlertLog { wal: Mutex::new(wal), alerts: RwLock::new(alerts), index: RwLock::new(index), ids: Mutex::new(ids), live })
     }
 
     /// Stores new alerts durably, then publishes them live. Alerts whose id is already stored are
-    /// skipped (a replayed observation raises the same ids). Returns how many were new.
+    /// skipped (a replayed observation raises the same ids). A sighting of what an open alert is about
+    /// within [`REPEAT_WINDOW_SECS`] is folded into it as a repeat. Returns how many alerts were raised.
     pub fn append(&self, alerts: Vec<Alert>) -> Result<usize, AlertLogError> {
         let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         let fresh: Vec<Alert> = alerts.into_iter().filter(|a| !ids.contains(&a.id)).collect();
         if fresh.is_empty() {
             return Ok(0);
         }
+        // Decide which are repeats of an open alert (or of an alert earlier in this same batch).
+        let mut records: Vec<Result<Alert, Repeat>> = Vec::with_capacity(fresh.len());
+        {
+            let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
+            for alert in fresh {
+                let open = alert.repeat_key().and_then(|key| {
+                    let in_batch = records.iter().rev().find_map(|r| match r {
+                        Ok(a) if a.repeat_key().as_ref() == Some(&key) => Some((a.id.clone(), a.last_observed_at())),
+                        _ => None,
+                    });
+                    in_batch.or_else(|| {
+                        stored
+                            .iter()
+                            .rev()
+                            .find(|a| {
+                                matches!(a.status, AlertStatus::New | AlertStatus::Acknowledged) && a.repeat_key().as_ref() == Some(&key)
+                            })
+                            .map(|a| (a.id.clone(), a.last_observed_at()))
+                    })
+                });
+                match open {
+                    Some((open_id, last)) if (alert.observed_at.0 - last.0).abs() <= REPEAT_WINDOW_SECS * 1_000_000 => {
+                        records.push(Err(Repeat {
+                            alert_id: open_id,
+                            folded_alert_id: alert.id.clone(),
+                            observation_id: alert.observation_id.clone(),
+                            device_id: alert.device_id.clone(),
+                            observed_at: alert.observed_at,
+                            lat: alert.lat,
+                            lon: alert.lon,
+                        }))
+                    }
+                    _ => records.push(Ok(alert)),
+                }
+            }
+        }
         {
             let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
-            for alert in &fresh {
-                wal.append(&[&[ALERT][..], &serde_json::to_vec(alert).expect("alerts serialise")].concat())?;
+            for record in &records {
+                let bytes = match record {
+                    Ok(alert) => [&[ALERT][..], &serde_json::to_vec(alert).expect("alerts serialise")].concat(),
+                    Err(repeat) => [&[REPEAT][..], &serde_json::to_vec(repeat).expect("repeats serialise")].concat(),
+                };
+                wal.append(&bytes)?;
             }
             wal.commit()?;
         }
-        let count = fresh.len();
+        let mut raised = 0;
         let mut stored = self.alerts.write().unwrap_or_else(|p| p.into_inner());
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-        for alert in fresh {
-            ids.insert(alert.id.clone());
-            index.insert(alert.id.clone(), stored.len());
-            // No subscribers is normal (nobody has the console open).
-            let _ = self.live.send(alert.clone());
-            stored.push(alert);
+        for record in records {
+            match record {
+                Ok(alert) => {
+                    raised += 1;
+                    ids.insert(alert.id.clone());
+                    index.insert(alert.id.clone(), stored.len());
+                    // No subscribers is normal (nobody has the console open).
+                    let _ = self.live.send(alert.clone());
+                    stored.push(alert);
+                }
+                Err(repeat) => {
+                    ids.insert(repeat.folded_alert_id.clone());
+                    if let Some(&i) = index.get(&repeat.alert_id) {
+                        stored[i].repeats.push(repeat);
+                        let _ = self.live.send(stored[i].clone());
+                    }
+                }
+            }
         }
-        Ok(count)
+        Ok(raised)
     }
 
     /// The newest `limit` alerts, newest first.
@@ -194,6 +265,7 @@ mod tests {
             hotlist_id: Some("hl".into()),
             hit: None,
             history: Vec::new(),
+            repeats: Vec::new(),
         }
     }
 
@@ -209,6 +281,46 @@ mod tests {
         let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
         assert_eq!(log.recent(10).iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
         assert_eq!(log.append(vec![alert("a")]).unwrap(), 0);
+    }
+
+    #[test]
+    fn repeats_within_the_window_fold_into_the_open_alert_once() {
+        use glasshouse_engine::HotlistHit;
+        let dir = tempfile::tempdir().unwrap();
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        let sighting = |id: &str, secs: i64| {
+            let mut a = alert(id);
+            a.observed_at = Timestamp(secs * 1_000_000);
+            a.hit = Some(HotlistHit {
+                plate: "ABC123".into(),
+                matched_plate: "ABC123".into(),
+                from_candidate: false,
+                region: None,
+                hotlist_id: "hl".into(),
+                hotlist_name: "hl".into(),
+                entry_plate: "ABC123".into(),
+                entry_region: None,
+                reason: "stolen_vehicle".into(),
+                entry_expires_at: Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap(),
+                match_policy: Default::default(),
+                distance: 0,
+                diffs: Vec::new(),
+            });
+            a
+        };
+        assert_eq!(log.append(vec![sighting("a", 0), sighting("b", 120)]).unwrap(), 1);
+        assert_eq!(log.append(vec![sighting("c", 500)]).unwrap(), 0);
+        // Past the window from the last sighting (500 s): a new alert.
+        assert_eq!(log.append(vec![sighting("d", 500 + REPEAT_WINDOW_SECS + 1)]).unwrap(), 1);
+        // A replay of a folded sighting is not folded twice.
+        assert_eq!(log.append(vec![sighting("b", 120)]).unwrap(), 0);
+        let a = log.get("a").unwrap();
+        assert_eq!(a.repeats.iter().map(|r| r.folded_alert_id.as_str()).collect::<Vec<_>>(), vec!["b", "c"]);
+        drop(log);
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(log.get("a").unwrap().repeats.len(), 2);
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.append(vec![sighting("c", 500)]).unwrap(), 0, "folded ids survive a restart");
     }
 
     #[test]

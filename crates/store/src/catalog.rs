@@ -124,6 +124,9 @@ mod tests {
             source: HotlistSource::Local,
             match_policy: MatchPolicy::Exact,
             priority: 1,
+            substitutions_max: 0,
+            length_tolerance: false,
+            region_tolerant: false,
             owner: "admin".into(),
             created_at: Timestamp(0),
         };

@@ -360,6 +360,7 @@ impl HotlistIndex {
                     diffs,
                 }),
                 history: Vec::new(),
+                repeats: Vec::new(),
             });
         }
     }

@@ -117,7 +117,8 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         *alerts_by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
         *alerts_by_status.entry(alert.status.as_str().to_owned()).or_insert(0) += 1;
         if alert.hit.is_some() {
-            plate_hits += 1;
+            // Each sighting counts: the alert's own and the repeats folded into it.
+            plate_hits += 1 + alert.repeats.len() as u64;
         }
         let reached = |status| alert.history.iter().any(|t| t.to == status);
         confirmed += u64::from(reached(glasshouse_engine::AlertStatus::Confirmed));
