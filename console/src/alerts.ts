@@ -108,7 +108,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   card.setAttribute('aria-label', `Alert ${alert.rule} ${alert.plate ?? ''}, priority ${alert.priority}`);
   const head = document.createElement('div');
   head.className = 'alert-head';
-  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
+  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
   card.append(head);
   const hit = alert.hit;
   if (hit) {
@@ -133,6 +133,10 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
     evidence.append();
     card.append(evidence);
     card.append(text('p', 'An alert is not a stop: confirm the plate visually and against the source system first.', 'caution'));
+  }
+  if (alert.threshold) {
+    const t = alert.threshold;
+    card.append(text('p', `${t.rule_name}: ${t.quantity.replace(/_/g, ' ')} ${t.value} ${t.unit} (level ${t.level}${t.trigger === 'rate' ? ', rising fast' : ''})`, 'threshold'));
   }
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
   const repeats = alert.repeats ?? [];

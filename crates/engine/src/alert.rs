@@ -173,6 +173,9 @@ pub struct Alert {
     /// For plate hits: the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hit: Option<HotlistHit>,
+    /// For threshold alerts: the rule and the reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<crate::rules::threshold::ThresholdHit>,
     /// Every lifecycle step so far, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Transition>,
@@ -204,8 +207,13 @@ pub struct Repeat {
 impl Alert {
     /// What makes two alerts "the same thing seen again": the rule, the list and the entry.
     pub fn repeat_key(&self) -> Option<(String, String, String)> {
-        let hit = self.hit.as_ref()?;
-        Some((self.rule.clone(), hit.hotlist_id.clone(), hit.entry_plate.clone()))
+        if let Some(hit) = &self.hit {
+            return Some((self.rule.clone(), hit.hotlist_id.clone(), hit.entry_plate.clone()));
+        }
+        // A threshold episode re-opened after a restart (its state is not persisted) folds into the
+        // alert still open for the same rule and device.
+        let threshold = self.threshold.as_ref()?;
+        Some((self.rule.clone(), threshold.rule_id.clone(), self.device_id.clone()))
     }
 
     /// When it was last seen: the newest repeat, or the triggering observation.
@@ -335,6 +343,7 @@ mod tests {
                 distance: 0,
                 diffs: Vec::new(),
             }),
+            threshold: None,
             history: Vec::new(),
             repeats: Vec::new(),
         }

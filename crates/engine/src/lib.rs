@@ -10,6 +10,7 @@ pub mod rules;
 
 pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
+pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
 use glasshouse_model::Observation;
 
@@ -18,11 +19,22 @@ use glasshouse_model::Observation;
 pub struct Engine {
     /// Plate hotlists.
     pub hotlists: HotlistIndex,
+    /// Sensor threshold rules.
+    pub thresholds: Vec<ThresholdRule>,
 }
 
 impl Engine {
-    /// Appends the alerts `observation` raises to `alerts`.
-    pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
+    /// Appends the alerts `observation` raises to `alerts`. Stateful rules (thresholds) keep their
+    /// episodes in `state`, which the hot path owns.
+    pub fn evaluate(&self, state: &mut EngineState, observation: &Observation, alerts: &mut Vec<Alert>) {
         self.hotlists.evaluate(observation, alerts);
+        state.thresholds.evaluate(&self.thresholds, observation, alerts);
     }
+}
+
+/// The mutable state of stateful rules, owned by the single hot-path thread.
+#[derive(Debug, Default)]
+pub struct EngineState {
+    /// Threshold episodes.
+    pub thresholds: ThresholdState,
 }

@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 use glasshouse_audit::{AuditLog, PurposePolicy};
-use glasshouse_engine::{Alert, Engine};
+use glasshouse_engine::{Alert, Engine, EngineState};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
 use glasshouse_model::limits::{HOT_WINDOW_RECORDS_MAX, INGEST_QUEUE_REQUESTS_MAX};
@@ -158,7 +158,7 @@ impl Pipeline {
         }
         info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
 
-        let engine = Arc::new(RwLock::new(Arc::new(Engine { hotlists: catalog.hotlists.clone() })));
+        let engine = Arc::new(RwLock::new(Arc::new(catalog.engine())));
         let (hot_tx, hot_rx) = sync_channel::<Committed<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
         let hot_path = {
             let (engine, alerts, store, dir) = (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir));
@@ -204,11 +204,11 @@ impl Pipeline {
     }
 }
 
-fn evaluate(engine: &RwLock<Arc<Engine>>, alerts: &AlertLog, store: &Store, records: Committed<Observation>) {
+fn evaluate(engine: &RwLock<Arc<Engine>>, state: &mut EngineState, alerts: &AlertLog, store: &Store, records: Committed<Observation>) {
     let engine = engine.read().unwrap_or_else(|p| p.into_inner()).clone();
     let mut raised: Vec<Alert> = Vec::new();
     for (_, o) in &records {
-        engine.evaluate(o, &mut raised);
+        engine.evaluate(state, o, &mut raised);
     }
     if !raised.is_empty()
         && let Err(e) = alerts.append(raised)
@@ -242,13 +242,14 @@ fn run_hot_path(
     wal_dir: &Path,
     flush_interval: Duration,
 ) {
+    let mut state = EngineState::default();
     if !replayed.is_empty() {
-        evaluate(&engine, &alerts, &store, replayed);
+        evaluate(&engine, &mut state, &alerts, &store, replayed);
     }
     let tick = flush_interval.min(Duration::from_secs(1));
     loop {
         match receiver.recv_timeout(tick) {
-            Ok(records) => evaluate(&engine, &alerts, &store, records),
+            Ok(records) => evaluate(&engine, &mut state, &alerts, &store, records),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }

@@ -535,3 +535,55 @@ fn misreads_hit_a_lenient_list_miss_an_exact_one_and_expired_entries_never_alert
         "neither the wrong region nor the lapsed entry alerts"
     );
 }
+
+#[test]
+fn a_threshold_rule_with_hysteresis_raises_one_alert_per_episode_and_can_be_disabled() {
+    let s = setup();
+    let client = s.server.client();
+    let added = client.json("PUT", "/v1/devices/rad-1", &s.admin, json!({"type": "sensor", "lat": 60.17, "lon": 24.94}));
+    assert_eq!(added.status, 201);
+    let bad = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "threshold", "name": "g", "quantity": "gamma_dose_rate", "level": 1.0, "clear_below": 2.0}),
+    );
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("clear_below")));
+    let created = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "threshold", "name": "gamma", "quantity": "gamma_dose_rate", "level": 1.0, "clear_below": 0.5}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let rule_id = created.body["rule"]["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let line = |i: i64, value: f64| {
+        let at = (now + chrono::Duration::minutes(i)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        format!(
+            r#"{{"id":"g-{i}","kind":"sensor_reading","device_id":"rad-1","observed_at":"{at}","quantity":"gamma_dose_rate","value":{value},"unit":"uSv/h"}}"#
+        )
+    };
+    let hovering = [0.1, 0.9, 1.2, 0.95, 1.4, 0.8, 1.1, 0.3, 0.1];
+    let lines: Vec<String> = hovering.iter().enumerate().map(|(i, v)| line(i as i64, *v)).collect();
+    assert_eq!(client.ndjson(&s.ingest, &lines).body["accepted"], 9);
+    let alerts = wait_for_alerts(&client, &s.operator, 1);
+    assert_eq!(alerts[0]["rule"], "threshold");
+    assert_eq!(alerts[0]["threshold"]["value"], 1.2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(),
+        1,
+        "hovering around the level stays one alert"
+    );
+    // Disabled, the rule raises nothing for a new episode.
+    assert_eq!(
+        client.json("POST", &format!("/v1/rules/{rule_id}/enabled"), &s.admin, json!({"enabled": false})).body["rule"]["enabled"],
+        false
+    );
+    client.ndjson(&s.ingest, &[line(20, 2.0)]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(), 1);
+    let rules = client.get("/v1/rules", &s.operator);
+    assert_eq!(rules.body["rules"][0]["enabled"], false);
+}

@@ -88,7 +88,6 @@ impl AppState {
     /// Publishes the catalog's current registry and hotlists to readers.
     pub fn publish_catalog(&self, catalog: &Catalog) {
         *self.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
-        let engine = Engine { hotlists: catalog.hotlists.clone() };
-        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.engine());
     }
 }

@@ -264,6 +264,7 @@ mod tests {
             plate: Some("ABC123".into()),
             hotlist_id: Some("hl".into()),
             hit: None,
+            threshold: None,
             history: Vec::new(),
             repeats: Vec::new(),
         }

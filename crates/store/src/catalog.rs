@@ -1,6 +1,6 @@
 //! The catalog: devices and hotlists as an append-only log of change events.
 
-use glasshouse_engine::{Hotlist, HotlistEntry, HotlistIndex};
+use glasshouse_engine::{Engine, Hotlist, HotlistEntry, HotlistIndex, ThresholdRule};
 use glasshouse_model::{Device, DeviceRegistry, Timestamp};
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,22 @@ pub enum CatalogEvent {
     HotlistCreated {
         /// The list.
         hotlist: Hotlist,
+    },
+    /// A threshold rule was created.
+    RuleCreated {
+        /// The rule.
+        rule: ThresholdRule,
+        /// Who.
+        actor: String,
+    },
+    /// A rule was enabled or disabled.
+    RuleEnabled {
+        /// The rule.
+        rule_id: String,
+        /// Its new state.
+        enabled: bool,
+        /// Who.
+        actor: String,
     },
     /// Entries were added to (or renewed in) a hotlist.
     HotlistEntriesAdded {
@@ -56,6 +72,8 @@ pub struct Catalog {
     pub devices: DeviceRegistry,
     /// Hotlists and their entries.
     pub hotlists: HotlistIndex,
+    /// Threshold rules.
+    pub thresholds: Vec<ThresholdRule>,
     events: u64,
 }
 
@@ -72,7 +90,8 @@ impl Catalog {
         if let Some(e) = failure {
             return Err(e);
         }
-        let mut catalog = Catalog { wal, devices: DeviceRegistry::new(), hotlists: HotlistIndex::default(), events: 0 };
+        let mut catalog =
+            Catalog { wal, devices: DeviceRegistry::new(), hotlists: HotlistIndex::default(), thresholds: Vec::new(), events: 0 };
         for event in events {
             catalog.apply(event);
         }
@@ -87,6 +106,11 @@ impl Catalog {
         Ok(())
     }
 
+    /// The rules as the engine runs them.
+    pub fn engine(&self) -> Engine {
+        Engine { hotlists: self.hotlists.clone(), thresholds: self.thresholds.clone() }
+    }
+
     /// Events recorded so far.
     pub fn event_count(&self) -> u64 {
         self.events
@@ -99,6 +123,12 @@ impl Catalog {
                 self.devices.upsert(device);
             }
             CatalogEvent::HotlistCreated { hotlist } => self.hotlists.upsert_list(hotlist),
+            CatalogEvent::RuleCreated { rule, .. } => self.thresholds.push(rule),
+            CatalogEvent::RuleEnabled { rule_id, enabled, .. } => {
+                if let Some(rule) = self.thresholds.iter_mut().find(|r| r.id == rule_id) {
+                    rule.enabled = enabled;
+                }
+            }
             CatalogEvent::HotlistEntriesAdded { hotlist_id, entries } => {
                 self.hotlists.add_entries(&hotlist_id, entries);
             }

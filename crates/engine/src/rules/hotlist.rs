@@ -359,6 +359,7 @@ impl HotlistIndex {
                     distance,
                     diffs,
                 }),
+                threshold: None,
                 history: Vec::new(),
                 repeats: Vec::new(),
             });

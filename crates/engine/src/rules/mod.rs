@@ -2,3 +2,4 @@
 
 pub mod fuzzy;
 pub mod hotlist;
+pub mod threshold;

@@ -62,17 +62,26 @@ impl ApiClient {
     }
 }
 
-/// Registers the city's devices and its demo hotlist; returns the hotlist id.
+/// Registers the city's devices, a radiation threshold rule and the demo hotlist; returns the
+/// hotlist id.
 pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires_in_days: i64) -> anyhow::Result<String> {
     for device in &city.devices {
         let body = device_body(device);
         client.json("PUT", &format!("/v1/devices/{}", device.id), admin_token, &body)?;
     }
+    // The radiation sensors' background is about 0.1 µSv/h; the simulator's anomaly peaks near 2.6.
+    client.json(
+        "POST",
+        "/v1/rules",
+        admin_token,
+        &json!({"type": "threshold", "name": "gamma dose rate above 1 µSv/h", "quantity": "gamma_dose_rate", "level": 1.0, "clear_below": 0.5}),
+    )?;
+    // Lenient, so the simulator's OCR misreads of a listed plate still alert, with the differences shown.
     let created = client.json(
         "POST",
         "/v1/hotlists",
         admin_token,
-        &json!({"name": "demo-stolen-and-wanted", "source": "local", "match": "exact", "priority": 1}),
+        &json!({"name": "demo-stolen-and-wanted", "source": "local", "match": "lenient", "substitutions_max": 1, "length_tolerance": true, "priority": 1}),
     )?;
     let id = created["id"].as_str().context("hotlist id missing")?.to_owned();
     let expires_at = glasshouse_model::Timestamp::now().plus_secs(expires_in_days * 86_400).to_rfc3339();

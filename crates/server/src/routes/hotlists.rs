@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_engine::{Engine, NewHotlist, NewHotlistEntry};
+use glasshouse_engine::{NewHotlist, NewHotlistEntry};
 use glasshouse_model::Timestamp;
 use glasshouse_store::{Catalog, CatalogEvent};
 use serde_json::{Value, json};
@@ -17,8 +17,7 @@ use std::sync::Arc;
 const ENTRIES_PER_REQUEST_MAX: usize = 100_000;
 
 fn publish(state: &AppState, catalog: &Catalog) {
-    let engine = Engine { hotlists: catalog.hotlists.clone() };
-    *state.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+    *state.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.engine());
 }
 
 fn new_id() -> String {

@@ -9,6 +9,7 @@ mod hotlists;
 mod meta;
 mod observations;
 mod reports;
+mod rules;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
@@ -52,6 +53,9 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/audit/proof/consistency", &[Auditor]),
     ("GET", "/v1/audit/export", &[Auditor]),
     ("GET", "/v1/reports", &[Auditor, Supervisor, Custodian]),
+    ("POST", "/v1/rules", &[Administrator]),
+    ("GET", "/v1/rules", &[Administrator, Operator, Supervisor]),
+    ("POST", "/v1/rules/{id}/enabled", &[Administrator]),
     ("POST", "/v1/approvals", &[Investigator]),
     ("GET", "/v1/approvals", &[Investigator, Supervisor]),
     ("POST", "/v1/approvals/{id}/decision", &[Supervisor]),
@@ -88,6 +92,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/audit/proof/consistency", get(audit::consistency))
         .route("/v1/audit/export", get(audit::export))
         .route("/v1/reports", get(reports::report))
+        .route("/v1/rules", post(rules::create).get(rules::list))
+        .route("/v1/rules/{id}/enabled", post(rules::set_enabled))
         .route("/v1/approvals", post(approvals::request).get(approvals::list))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
