@@ -182,6 +182,8 @@ impl Pipeline {
             audit,
             policy,
             approvals,
+            logged_on: Default::default(),
+            failed_logons: Default::default(),
         });
         Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle) })
     }

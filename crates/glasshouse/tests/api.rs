@@ -587,3 +587,44 @@ fn a_threshold_rule_with_hysteresis_raises_one_alert_per_episode_and_can_be_disa
     let rules = client.get("/v1/rules", &s.operator);
     assert_eq!(rules.body["rules"][0]["enabled"], false);
 }
+
+#[test]
+fn token_creation_logons_and_refused_tokens_reach_the_audit_log() {
+    let s = setup();
+    let client = s.server.client();
+    let auditor = token(&s.server.data_dir, "auditor");
+    // Created while the server runs: the CLI cannot write the log, the server picks it up.
+    let late = token(&s.server.data_dir, "analyst");
+    assert_eq!(client.get("/v1/status", &late).status, 200);
+    for _ in 0..3 {
+        assert_eq!(client.request("GET", "/v1/alerts", Some("gh_wrong"), &[], vec![]).status, 401);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let export = client.request("GET", "/v1/audit/export", Some(&auditor), &[], vec![]);
+        let text = match &export.body {
+            serde_json::Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        let entries: Vec<serde_json::Value> =
+            text.lines().filter(|l| l.starts_with("{\"seq\"")).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let created: Vec<&str> =
+            entries.iter().filter(|e| e["action"] == "account.token_created").map(|e| e["details"]["account"].as_str().unwrap()).collect();
+        let logons: Vec<&str> = entries.iter().filter(|e| e["action"] == "account.logon").map(|e| e["actor"].as_str().unwrap()).collect();
+        let failed: u64 =
+            entries.iter().filter(|e| e["action"] == "account.logon_failed").map(|e| e["details"]["requests"].as_u64().unwrap()).sum();
+        let done = ["test-administrator", "test-ingest", "test-operator", "test-investigator", "test-auditor", "test-analyst"]
+            .iter()
+            .all(|n| created.contains(n))
+            && logons.contains(&"test-analyst")
+            && logons.contains(&"test-administrator")
+            && failed >= 3;
+        if done {
+            assert!(!text.contains(&late), "a token itself never reaches the log");
+            assert_eq!(logons.iter().filter(|n| **n == "test-analyst").count(), 1, "one logon per account, not one per request");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "identity events missing: created {created:?}, logons {logons:?}, failed {failed}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -84,6 +84,35 @@ struct StoredToken {
     role: Role,
     token_sha256: String,
     created_at: String,
+    /// Set once the server has written the token's creation to the audit log.
+    #[serde(default)]
+    audited: bool,
+}
+
+/// A token created but not yet in the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedToken {
+    /// The account.
+    pub account: Account,
+    /// When the token was made.
+    pub created_at: String,
+    /// A short, non-secret id of the token: the first 8 hex digits of the hash of its stored hash.
+    pub token_id: String,
+}
+
+/// Holds the token file's lock while the file is read and rewritten, so the CLI creating a token and
+/// the server marking tokens audited never overwrite each other.
+fn locked(data_dir: &Path) -> io::Result<fs::File> {
+    let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.join("tokens.lock"))?;
+    lock.lock()?;
+    Ok(lock)
+}
+
+fn write_tokens(path: &Path, tokens: &[StoredToken]) -> io::Result<()> {
+    let temporary = path.with_extension("json.next");
+    fs::write(&temporary, serde_json::to_vec_pretty(tokens).map_err(io::Error::other)?)?;
+    fs::File::open(&temporary)?.sync_all()?;
+    fs::rename(&temporary, path)
 }
 
 /// Prefix that makes a leaked token recognisable to secret scanners.
@@ -121,17 +150,49 @@ impl TokenStore {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "name must be 1..=64 of letters, digits and . _ - @"));
         }
         fs::create_dir_all(data_dir)?;
+        let _lock = locked(data_dir)?;
         let path = data_dir.join(TOKENS_FILE);
         let mut tokens = read_tokens(&path)?;
         let mut secret = [0u8; 20];
         getrandom::fill(&mut secret).map_err(|e| io::Error::other(e.to_string()))?;
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
-        tokens.push(StoredToken { name: name.into(), role, token_sha256: hash(&token), created_at: Utc::now().to_rfc3339() });
-        let temporary = path.with_extension("json.next");
-        fs::write(&temporary, serde_json::to_vec_pretty(&tokens).map_err(io::Error::other)?)?;
-        fs::File::open(&temporary)?.sync_all()?;
-        fs::rename(&temporary, &path)?;
+        tokens.push(StoredToken {
+            name: name.into(),
+            role,
+            token_sha256: hash(&token),
+            created_at: Utc::now().to_rfc3339(),
+            audited: false,
+        });
+        write_tokens(&path, &tokens)?;
         Ok(token)
+    }
+
+    /// Tokens created since the last call, for the audit log. `record` runs for each (under the file
+    /// lock); only those it accepts are marked audited, so a failing audit log retries next time.
+    pub fn drain_unaudited(&self, mut record: impl FnMut(&CreatedToken) -> bool) -> io::Result<usize> {
+        let Some(data_dir) = self.path.parent() else { return Ok(0) };
+        if !self.path.exists() {
+            return Ok(0);
+        }
+        let _lock = locked(data_dir)?;
+        let mut tokens = read_tokens(&self.path)?;
+        let mut recorded = 0;
+        for t in tokens.iter_mut().filter(|t| !t.audited) {
+            let created = CreatedToken {
+                account: Account { name: t.name.clone(), role: t.role },
+                created_at: t.created_at.clone(),
+                token_id: hash(&t.token_sha256)[..8].to_owned(),
+            };
+            if !record(&created) {
+                break;
+            }
+            t.audited = true;
+            recorded += 1;
+        }
+        if recorded > 0 {
+            write_tokens(&self.path, &tokens)?;
+        }
+        Ok(recorded)
     }
 
     /// Every account with a token: name, role and when the token was created (never the hash).
@@ -176,5 +237,29 @@ mod tests {
         assert!(!file.contains(&token), "the token must not be stored in clear");
         assert_eq!(store.authenticate(&token), Some(Account { name: "ana".into(), role: Role::Operator }));
         assert_eq!(store.authenticate(&format!("{token}x")), None);
+    }
+
+    #[test]
+    fn new_tokens_are_handed_to_the_audit_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(dir.path());
+        assert_eq!(store.drain_unaudited(|_| true).unwrap(), 0);
+        TokenStore::create(dir.path(), "ana", Role::Operator).unwrap();
+        TokenStore::create(dir.path(), "ben", Role::Auditor).unwrap();
+        assert_eq!(store.drain_unaudited(|_| false).unwrap(), 0, "a failed audit leaves them pending");
+        let mut seen = Vec::new();
+        assert_eq!(
+            store
+                .drain_unaudited(|t| {
+                    seen.push(t.account.name.clone());
+                    true
+                })
+                .unwrap(),
+            2
+        );
+        assert_eq!(seen, vec!["ana", "ben"]);
+        assert_eq!(store.drain_unaudited(|_| true).unwrap(), 0);
+        let token = TokenStore::create(dir.path(), "cy", Role::Analyst).unwrap();
+        assert!(store.authenticate(&token).is_some(), "marking audited kept every token valid");
     }
 }

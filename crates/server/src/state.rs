@@ -61,9 +61,31 @@ pub struct AppState {
     pub policy: PurposePolicy,
     /// Supervisor approvals for broad searches.
     pub approvals: glasshouse_audit::approvals::ApprovalBook,
+    /// Accounts whose first use of a token since start has been logged.
+    pub logged_on: Mutex<std::collections::HashSet<String>>,
+    /// Requests refused for a missing or invalid token since the last audit entry about them.
+    pub failed_logons: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
+    /// Writes pending identity events to the audit log: tokens created (by the CLI, which cannot
+    /// reach the log while the server holds it) and the count of refused tokens since last time.
+    /// Failed logons are aggregated, one entry per call, so a flood of bad tokens cannot flood the log.
+    pub fn audit_identity_events(&self) {
+        let system = Account { name: "glasshouse".into(), role: crate::auth::Role::Administrator };
+        let drained = self.tokens.drain_unaudited(|t| {
+            let details = serde_json::json!({ "account": t.account.name, "role": t.account.role.as_str(), "token_id": t.token_id, "created_at": t.created_at });
+            self.audit(&system, "account.token_created", "ok", details).is_ok()
+        });
+        if let Err(e) = drained {
+            tracing::warn!(error = %e, "could not read the token file for auditing");
+        }
+        let failed = self.failed_logons.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if failed > 0 && self.audit(&system, "account.logon_failed", "refused", serde_json::json!({ "requests": failed })).is_err() {
+            self.failed_logons.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Logs a privileged action durably. Callers act only with the receipt in hand: if the log cannot
     /// be written, the action does not happen (503).
     pub fn audit(&self, account: &Account, action: &str, outcome: &str, details: serde_json::Value) -> Result<AuditReceipt, ApiError> {

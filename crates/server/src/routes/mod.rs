@@ -108,6 +108,7 @@ fn bearer(request: &Request) -> Option<&str> {
 /// 401 without a valid token, 403 for a role the table does not list for this route.
 async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
     let Some(account) = bearer(&request).and_then(|token| state.tokens.authenticate(token)) else {
+        state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         error.field = Some("authorization".into());
         let mut response = axum::response::IntoResponse::into_response(error);
@@ -117,6 +118,18 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     if !allowed(request.method(), &path, account.role) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("role {} may not {} {path}", account.role.as_str(), request.method())));
+    }
+    // The first request of each account since start is its logon, and goes to the audit log first.
+    let first = state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).insert(account.name.clone());
+    if first {
+        let (audited, who) = (state.clone(), account.clone());
+        let logged = tokio::task::spawn_blocking(move || audited.audit(&who, "account.logon", "ok", serde_json::json!({})))
+            .await
+            .map_err(ApiError::internal)?;
+        if let Err(e) = logged {
+            state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).remove(&account.name);
+            return Err(e);
+        }
     }
     request.extensions_mut().insert::<Account>(account);
     Ok(next.run(request).await)
