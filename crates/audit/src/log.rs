@@ -259,7 +259,8 @@ impl AuditLog {
     /// Entries `[from, from + limit)` as their stored bytes.
     pub fn entries(&self, from: u64, limit: usize) -> Vec<Vec<u8>> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.entries.iter().skip(from as usize).take(limit).cloned().collect()
+        let start = (from as usize).min(state.entries.len());
+        state.entries[start..].iter().take(limit).cloned().collect()
     }
 
     /// Number of entries.
