@@ -134,6 +134,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
     card.append(evidence);
     card.append(text('p', 'An alert is not a stop: confirm the plate visually and against the source system first.', 'caution'));
   }
+  if (alert.retroactive) card.append(text('p', 'Retroactive: this read was made before the plate was listed.', 'caution'));
   if (alert.threshold) {
     const t = alert.threshold;
     card.append(text('p', `${t.rule_name}: ${t.quantity.replace(/_/g, ' ')} ${t.value} ${t.unit} (level ${t.level}${t.trigger === 'rate' ? ', rising fast' : ''})`, 'threshold'));

@@ -32,6 +32,7 @@ export interface Alert {
   observed_at: string; raised_at: string; observation_id: string; device_id: string;
   lat: number; lon: number; plate?: string; hotlist_id?: string; hit?: HotlistHit;
   repeats?: { observation_id: string; device_id: string; observed_at: string }[];
+  retroactive?: boolean;
   threshold?: { rule_name: string; quantity: string; value: number; unit: string; level: number; trigger: string };
 }
 

@@ -182,6 +182,9 @@ pub struct Alert {
     /// Later sightings folded into this alert while it was open (see the alert log's repeat window).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repeats: Vec<Repeat>,
+    /// Raised when a new hotlist entry was matched against reads made before it was listed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retroactive: bool,
 }
 
 /// A later sighting of what an open alert is about (the same plate on the same list), folded into
@@ -346,6 +349,7 @@ mod tests {
             threshold: None,
             history: Vec::new(),
             repeats: Vec::new(),
+            retroactive: false,
         }
     }
 

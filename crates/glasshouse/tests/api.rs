@@ -628,3 +628,24 @@ fn token_creation_logons_and_refused_tokens_reach_the_audit_log() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_new_entry_is_matched_against_reads_already_made() {
+    let s = setup();
+    let client = s.server.client();
+    client.ndjson(&s.ingest, &[read_line("p-1", "lpr-17", "PRE100"), read_line("p-2", "lpr-17", "OTH100")]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen today", "source": "local"}));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let added = client.json(
+        "POST",
+        &format!("/v1/hotlists/{id}/entries"),
+        &s.admin,
+        json!([{"plate": "PRE100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+    );
+    assert_eq!((added.status, added.body["retroactive_alerts"].as_u64()), (200, Some(1)), "{:?}", added.body);
+    let alerts = wait_for_alerts(&client, &s.operator, 1);
+    assert_eq!(alerts[0]["plate"], "PRE100");
+    assert_eq!(alerts[0]["retroactive"], true);
+    assert_eq!(alerts[0]["observation_id"], "p-1");
+}

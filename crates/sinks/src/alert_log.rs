@@ -267,6 +267,7 @@ mod tests {
             threshold: None,
             history: Vec::new(),
             repeats: Vec::new(),
+            retroactive: false,
         }
     }
 

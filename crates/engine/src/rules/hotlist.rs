@@ -362,6 +362,7 @@ impl HotlistIndex {
                 threshold: None,
                 history: Vec::new(),
                 repeats: Vec::new(),
+                retroactive: false,
             });
         }
     }

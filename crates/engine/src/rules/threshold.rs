@@ -186,6 +186,7 @@ impl ThresholdState {
                     }),
                     history: Vec::new(),
                     repeats: Vec::new(),
+                    retroactive: false,
                 });
             }
             self.episodes.insert(key, Episode { active, last_value: reading.value, last_at: observation.observed_at });

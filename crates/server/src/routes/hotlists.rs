@@ -83,6 +83,10 @@ pub async fn add_entries(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
     let count = entries.len();
+    let fresh = entries.clone();
+    let retro_state = state.clone();
+    let retro_account = account.clone();
+    let retro_list = id.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
         if catalog.hotlists.list(&id).is_none() {
@@ -102,7 +106,55 @@ pub async fn add_entries(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(json!({ "added": count })))
+    let retroactive = tokio::task::spawn_blocking(move || past_read_match(&retro_state, &retro_account, &retro_list, fresh))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(json!({ "added": count, "retroactive_alerts": retroactive })))
+}
+
+/// How far back a new entry is matched against reads already made: a car stolen this morning may
+/// have passed a reader before it was listed.
+const PAST_READ_HOURS: i64 = 24;
+
+/// Matches new entries against the plate reads of the last [`PAST_READ_HOURS`], raising retroactive
+/// alerts. A look at history, so it is logged like a search, with the count it found.
+fn past_read_match(
+    state: &AppState,
+    account: &Account,
+    list_id: &str,
+    entries: Vec<glasshouse_engine::HotlistEntry>,
+) -> Result<usize, ApiError> {
+    let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let Some(list) = engine.hotlists.list(list_id).cloned() else { return Ok(0) };
+    let mut index = glasshouse_engine::HotlistIndex::default();
+    index.upsert_list(list);
+    index.add_entries(list_id, entries);
+    let now = Timestamp::now();
+    let query = glasshouse_store::ObservationQuery {
+        kinds: vec![glasshouse_model::Kind::PlateRead],
+        from: Some(now.plus_secs(-PAST_READ_HOURS * 3600)),
+        to: Some(now.plus_secs(1)),
+        bbox: None,
+        limit: glasshouse_model::limits::QUERY_RESULTS_MAX,
+    };
+    let receipt = state.audit(account, "hotlist.past_read_match", "ok", json!({ "hotlist_id": list_id, "hours": PAST_READ_HOURS }))?;
+    let result = state.store.query(&query, &receipt).map_err(ApiError::internal)?;
+    let mut alerts = Vec::new();
+    for read in &result.observations {
+        index.evaluate(read, &mut alerts);
+    }
+    for alert in &mut alerts {
+        alert.retroactive = true;
+    }
+    // Repeats of one plate within minutes fold into one alert, as on the live path.
+    let count = state.alerts.append(alerts).map_err(ApiError::internal)?;
+    state.audit(
+        account,
+        "hotlist.past_read_match.result",
+        "ok",
+        json!({ "search_seq": receipt.seq(), "reads_checked": result.observations.len(), "alerts": count, "truncated": result.truncated }),
+    )?;
+    Ok(count)
 }
 
 pub async fn list_entries(
