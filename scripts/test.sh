@@ -19,11 +19,13 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "system packages"
-if [ ! -x /usr/bin/chromium ]; then
+# Chromium for the browser tests; xmllint to validate CAP messages against the OASIS schema.
+if [ ! -x /usr/bin/chromium ] || ! command -v xmllint >/dev/null; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium libxml2-utils >/dev/null
 fi
 /usr/bin/chromium --version
+xmllint --version 2>&1 | head -1
 # No test needs PostgreSQL, Redis, RabbitMQ, MQTT or NATS yet; when a connector test does, start the
 # service here if it is down.
 

@@ -649,3 +649,47 @@ fn a_new_entry_is_matched_against_reads_already_made() {
     assert_eq!(alerts[0]["retroactive"], true);
     assert_eq!(alerts[0]["observation_id"], "p-1");
 }
+
+#[test]
+fn alerts_render_as_cap_messages_that_validate_against_the_oasis_schema() {
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cap/CAP-v1.2.xsd");
+    let xmllint = std::process::Command::new("xmllint").arg("--version").output().is_ok();
+    if !schema.exists() || !xmllint {
+        eprintln!("skipping: needs {} and xmllint (scripts/test.sh installs libxml2-utils)", schema.display());
+        return;
+    }
+    let s = setup();
+    let client = s.server.client();
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen <&> list", "source": "local"}));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    client.json(
+        "POST",
+        &format!("/v1/hotlists/{id}/entries"),
+        &s.admin,
+        json!([{"plate": "CAP100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+    );
+    client.ndjson(&s.ingest, &[read_line("c-1", "lpr-17", "CAP100")]);
+    let alert_id = wait_for_alerts(&client, &s.operator, 1)[0]["id"].as_str().unwrap().to_owned();
+    let validate = |name: &str| -> String {
+        let reply = client.request("GET", &format!("/v1/alerts/{alert_id}/cap"), Some(&s.operator), &[], vec![]);
+        assert_eq!(reply.status, 200);
+        assert!(reply.header("content-type").unwrap().starts_with("application/cap+xml"));
+        let xml = match reply.body {
+            serde_json::Value::String(text) => text,
+            other => panic!("not XML: {other}"),
+        };
+        let path = s.server.data_dir.join(name);
+        std::fs::write(&path, &xml).unwrap();
+        let out = std::process::Command::new("xmllint").args(["--noout", "--schema"]).arg(&schema).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{}\n{xml}", String::from_utf8_lossy(&out.stderr));
+        xml
+    };
+    let open = validate("open.xml");
+    assert!(open.contains("<msgType>Alert</msgType>") && open.contains("<certainty>Possible</certainty>"));
+    assert!(open.contains("stolen &lt;&amp;&gt; list"), "markup in names is escaped");
+    let step = |body: serde_json::Value| client.json("POST", &format!("/v1/alerts/{alert_id}/transitions"), &s.operator, body);
+    step(json!({"to": "acknowledged"}));
+    step(json!({"to": "confirmed", "visual_check": true, "source_check": true}));
+    let confirmed = validate("confirmed.xml");
+    assert!(confirmed.contains("<msgType>Update</msgType>") && confirmed.contains("<certainty>Observed</certainty>"));
+}

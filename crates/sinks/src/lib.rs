@@ -7,5 +7,6 @@
 #![deny(missing_docs)]
 
 pub mod alert_log;
+pub mod cap;
 
 pub use alert_log::{AlertLog, AlertLogError};

@@ -54,6 +54,16 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
     Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
+/// `GET /v1/alerts/{id}/cap`: the alert as a CAP 1.2 message.
+pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
+    let (_, note) = state.audit.checkpoint();
+    let sender = note.lines().next().unwrap_or("glasshouse").to_owned();
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")], glasshouse_sinks::cap::alert_to_cap(&alert, &sender))
+        .into_response())
+}
+
 pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
     Ok(Json(json!({ "alert": alert })))

@@ -46,6 +46,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/stats", &[Operator, Supervisor, Analyst, Auditor]),
     ("GET", "/v1/alerts/{id}", &[Operator, Supervisor]),
+    ("GET", "/v1/alerts/{id}/cap", &[Operator, Supervisor]),
     ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
     ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
     ("GET", "/v1/audit/entries", &[Auditor]),
@@ -85,6 +86,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts/stream", get(alerts::stream))
         .route("/v1/alerts/stats", get(alerts::stats))
         .route("/v1/alerts/{id}", get(alerts::get_one))
+        .route("/v1/alerts/{id}/cap", get(alerts::cap))
         .route("/v1/alerts/{id}/transitions", post(alerts::transition))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/entries", get(audit::entries))
