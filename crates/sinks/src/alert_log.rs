@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
+type RepeatKey = (String, String, String);
+
 /// Frame tags: a raised alert, or a lifecycle step of one.
 const ALERT: u8 = b'A';
 const TRANSITION: u8 = b'T';
@@ -52,6 +54,9 @@ pub struct AlertLog {
     wal: Mutex<Wal>,
     alerts: RwLock<Vec<Alert>>,
     index: RwLock<HashMap<String, usize>>,
+    /// The newest alert for each repeat key, so folding a sighting is a lookup, not a scan of every
+    /// alert. Only `append` (serialised by the `ids` lock) reads or writes it.
+    latest_by_key: Mutex<HashMap<RepeatKey, usize>>,
     ids: Mutex<HashSet<String>>,
     live: broadcast::Sender<Alert>,
 }
@@ -104,7 +109,15 @@ impl AlertLog {
         }
         let ids = alerts.iter().map(|a| a.id.clone()).chain(folded).collect();
         let (live, _) = broadcast::channel(LIVE_BUFFER_ALERTS_MAX);
-        Ok(AlertLog { wal: Mutex::new(wal), alerts: RwLock::new(alerts), index: RwLock::new(index), ids: Mutex::new(ids), live })
+        let latest_by_key = alerts.iter().enumerate().filter_map(|(i, a)| a.repeat_key().map(|k| (k, i))).collect();
+        Ok(AlertLog {
+            wal: Mutex::new(wal),
+            alerts: RwLock::new(alerts),
+            index: RwLock::new(index),
+            latest_by_key: Mutex::new(latest_by_key),
+            ids: Mutex::new(ids),
+            live,
+        })
     }
 
     /// Stores new alerts durably, then publishes them live. Alerts whose id is already stored are
@@ -120,6 +133,7 @@ impl AlertLog {
         let mut records: Vec<Result<Alert, Repeat>> = Vec::with_capacity(fresh.len());
         {
             let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
+            let latest = self.latest_by_key.lock().unwrap_or_else(|p| p.into_inner());
             for alert in fresh {
                 let open = alert.repeat_key().and_then(|key| {
                     let in_batch = records.iter().rev().find_map(|r| match r {
@@ -127,13 +141,9 @@ impl AlertLog {
                         _ => None,
                     });
                     in_batch.or_else(|| {
-                        stored
-                            .iter()
-                            .rev()
-                            .find(|a| {
-                                matches!(a.status, AlertStatus::New | AlertStatus::Acknowledged) && a.repeat_key().as_ref() == Some(&key)
-                            })
-                            .map(|a| (a.id.clone(), a.last_observed_at()))
+                        let i = *latest.get(&key)?;
+                        let a = &stored[i];
+                        matches!(a.status, AlertStatus::New | AlertStatus::Acknowledged).then(|| (a.id.clone(), a.last_observed_at()))
                     })
                 });
                 match open {
@@ -172,6 +182,9 @@ impl AlertLog {
                     raised += 1;
                     ids.insert(alert.id.clone());
                     index.insert(alert.id.clone(), stored.len());
+                    if let Some(key) = alert.repeat_key() {
+                        self.latest_by_key.lock().unwrap_or_else(|p| p.into_inner()).insert(key, stored.len());
+                    }
                     // No subscribers is normal (nobody has the console open).
                     let _ = self.live.send(alert.clone());
                     stored.push(alert);
