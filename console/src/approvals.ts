@@ -1,17 +1,11 @@
 // The supervisor's approval queue: broad searches wait here for a second person's decision.
 
 import { ApiError, api } from './api';
+import { el } from './dom';
 
 interface Approval {
   id: string; requester: string; requested_at: string; purpose: string; case_number: string; justification: string;
   scope: { kinds: string[]; from: string; to: string; bbox?: number[] }; status: 'pending' | 'approved' | 'denied'; decided_by?: string;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
 }
 
 export async function renderApprovals(panel: HTMLElement): Promise<void> {

@@ -3,17 +3,11 @@
 
 import { api, getToken } from './api';
 import { type Hash, equal, fromBase64, leafHash, openNote, root, verifyConsistency, verifyInclusion } from './merkle';
+import { el } from './dom';
 
 interface CheckpointReply { size: number; note: string; verifier_key: string }
 interface EntryReply { seq: number; leaf_hash: string; entry: string }
 interface ProofReply { proof: string[]; root?: string; first_root?: string; second_root?: string }
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
 
 async function fetchText(path: string): Promise<string> {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${getToken() ?? ''}` } });

@@ -3,18 +3,12 @@
 
 import { ApiError, api } from './api';
 import type { LiveMap } from './map';
+import { el } from './dom';
 
 interface Policy { purposes: string[]; case_number_pattern: string; justification_words_min: number }
 interface Observation { id: string; kind: string; device_id: string; observed_at: string; lat: number; lon: number; plate?: string; type_code?: string; quantity?: string; value?: number }
 
 const PURPOSE_KEY = 'glasshouse.purpose';
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
 
 function summary(o: Observation): string {
   return o.plate ?? o.type_code ?? (o.quantity ? `${o.quantity} ${o.value}` : o.kind);

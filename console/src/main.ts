@@ -7,6 +7,7 @@ import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
+import { el } from './dom';
 
 const app = document.getElementById('app') as HTMLElement;
 const banner = document.getElementById('banner') as HTMLElement;
@@ -24,13 +25,6 @@ function showError(message: string): void {
 }
 
 function clearError(): void { banner.hidden = true; }
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.append(...children);
-  return node;
-}
 
 function renderLogin(reason?: string): void {
   who.textContent = '';

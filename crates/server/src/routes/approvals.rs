@@ -76,10 +76,8 @@ pub async fn request(
             field: Some(e.field.into()),
             ..ApiError::new(if e.prohibited { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST }, e.to_string())
         })?;
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("os random source");
     let approval = Approval {
-        id: format!("ap-{}", hex::encode(bytes)),
+        id: super::new_id("ap"),
         requester: account.name.clone(),
         requested_at: Timestamp::now(),
         purpose: purpose.code,

@@ -20,21 +20,15 @@ fn publish(state: &AppState, catalog: &Catalog) {
     *state.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.engine());
 }
 
-fn new_id() -> String {
-    let mut bytes = [0u8; 8];
-    // A failing OS random source is not recoverable for id generation.
-    getrandom::fill(&mut bytes).expect("os random source");
-    format!("hl-{}", hex::encode(bytes))
-}
-
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
     body: Result<Json<NewHotlist>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(request) = body?;
-    let hotlist =
-        request.into_hotlist(new_id(), &account.name, Timestamp::now()).map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
+    let hotlist = request
+        .into_hotlist(super::new_id("hl"), &account.name, Timestamp::now())
+        .map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
     let id = hotlist.id.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());

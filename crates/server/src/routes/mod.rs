@@ -137,6 +137,14 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     Ok(next.run(request).await)
 }
 
+/// A fresh random id with a readable prefix (`hl-`, `ap-`, `th-`): 64 random bits in hex.
+pub(crate) fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    // A failing OS random source is not recoverable for id generation.
+    getrandom::fill(&mut bytes).expect("os random source");
+    format!("{prefix}-{}", hex::encode(bytes))
+}
+
 /// True when `role` may call `method path` (a route pattern such as `/v1/devices/{id}`).
 pub fn allowed(method: &Method, path: &str, role: Role) -> bool {
     PERMISSIONS.iter().any(|(m, p, roles)| *m == method.as_str() && *p == path && roles.contains(&role))

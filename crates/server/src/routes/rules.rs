@@ -33,9 +33,7 @@ pub async fn create(
     body: Result<Json<NewRule>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(NewRule::Threshold(request)) = body?;
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("os random source");
-    let rule = request.into_rule(format!("th-{}", hex::encode(bytes))).map_err(|e| ApiError::bad_field(e.field, e.to_string()))?;
+    let rule = request.into_rule(super::new_id("th")).map_err(|e| ApiError::bad_field(e.field, e.to_string()))?;
     let created = rule.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
