@@ -32,6 +32,9 @@ use tracing::{error, info};
 /// ingest queue fills, and producers get 503 instead of the server growing without bound.
 const HOT_PATH_QUEUE_GROUPS_MAX: usize = 16;
 
+/// How often the compactor looks for small segments to merge.
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(20);
+
 /// How the pipeline is set up.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -52,6 +55,8 @@ pub struct Pipeline {
     sink: Arc<WalSink>,
     hot_path: Option<JoinHandle<()>>,
     committer: Option<JoinHandle<()>>,
+    /// Dropping the sender stops the compactor.
+    compactor: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -167,6 +172,12 @@ impl Pipeline {
                 .name("hot-path".into())
                 .spawn(move || run_hot_path(replayed, hot_rx, engine, alerts, store, &dir, interval))?
         };
+        let compactor = {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let store = store.clone();
+            let handle = std::thread::Builder::new().name("compactor".into()).spawn(move || run_compactor(&store, &stopped))?;
+            (stop, handle)
+        };
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
         let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
         let state = Arc::new(AppState {
@@ -185,7 +196,7 @@ impl Pipeline {
             logged_on: Default::default(),
             failed_logons: Default::default(),
         });
-        Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle) })
+        Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle), compactor: Some(compactor) })
     }
 
     /// Queues observations, waiting for room; the receiver resolves once they are durable.
@@ -201,6 +212,10 @@ impl Pipeline {
         }
         if let Some(handle) = self.hot_path.take() {
             handle.join().map_err(|_| anyhow::anyhow!("hot path panicked"))?;
+        }
+        if let Some((stop, handle)) = self.compactor.take() {
+            drop(stop);
+            handle.join().map_err(|_| anyhow::anyhow!("compactor panicked"))?;
         }
         Ok(())
     }
@@ -232,6 +247,22 @@ fn flush(store: &Store, wal_dir: &Path) {
         }
         Ok(None) => {}
         Err(e) => error!(error = %e, "segment flush failed; records stay in the wal and the hot window"),
+    }
+}
+
+/// Merges small segments in the background until `stopped` disconnects, and once more at the end
+/// so a bulk load leaves one segment per kind and day.
+fn run_compactor(store: &Store, stopped: &std::sync::mpsc::Receiver<()>) {
+    loop {
+        let stopping = !matches!(stopped.recv_timeout(COMPACTION_INTERVAL), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
+        match store.compact(glasshouse_model::Timestamp::now()) {
+            Ok(report) if report.segments_in > 0 => info!(?report, "compaction pass"),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "compaction failed; the segments stay as they are"),
+        }
+        if stopping {
+            return;
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! locks, so a record is visible in exactly one of the two at any moment.
 
 use crate::query::{ObservationQuery, QueryResult};
-use crate::segments::{SegmentStore, StoreError};
+use crate::search::{AreaQuery, Page, PlateMatch, PlateQuery};
+use crate::segments::{CompactionReport, SegmentStore, StoreError};
 use glasshouse_audit::AuditReceipt;
 use glasshouse_model::Observation;
 use glasshouse_wal::Lsn;
@@ -72,6 +73,44 @@ impl Store {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
         segments.query(query, &hot)
+    }
+
+    /// Where a plate was read (exact, wildcard or misread-tolerant). Needs the search's receipt.
+    pub fn search_plates(&self, query: &PlateQuery, _receipt: &AuditReceipt) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.search_plates(query, &hot)
+    }
+
+    /// What was observed inside an area in a time range. Needs the search's receipt.
+    pub fn search_area(&self, query: &AreaQuery, _receipt: &AuditReceipt) -> Result<Page<Observation>, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.search_area(query, &hot)
+    }
+
+    /// Every report of one dispatch incident, oldest first. Needs the search's receipt.
+    pub fn find_incident(&self, incident_id: &str, _receipt: &AuditReceipt) -> Result<Vec<Observation>, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.find_incident(incident_id, &hot)
+    }
+
+    /// One compaction pass (see `segments::compact`). The merged files are written under the read
+    /// lock, so searches go on; only the manifest swap takes the write lock.
+    pub fn compact(&self, now: glasshouse_model::Timestamp) -> Result<CompactionReport, StoreError> {
+        let mut report = CompactionReport::default();
+        let plans = self.segments.read().unwrap_or_else(|p| p.into_inner()).plan_compaction(now);
+        for group in plans {
+            let merged = self.segments.read().unwrap_or_else(|p| p.into_inner()).build_compacted(&group)?;
+            let rows = merged.rows;
+            if self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_compaction(&group, merged)? {
+                report.segments_in += group.len();
+                report.segments_out += 1;
+                report.rows += rows;
+            }
+        }
+        Ok(report)
     }
 
     /// Observations per (day, kind) in `[from, to)`: counts only, so no receipt is needed.

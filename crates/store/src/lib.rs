@@ -20,3 +20,8 @@ pub use segments::{SegmentStore, StoreError};
 
 pub mod hot;
 pub use hot::Store;
+
+pub mod plate_index;
+pub mod search;
+pub use search::{AreaQuery, Cursor, Explain, Page, PlateMatch, PlateMode, PlateQuery, Shape};
+pub use segments::CompactionReport;

@@ -12,19 +12,16 @@
 //! in exactly one segment.
 
 use crate::parquet_codec::{self, DecodeError};
-use crate::query::{ObservationQuery, QueryResult};
 use glasshouse_model::time::MICROS_PER_DAY;
 use glasshouse_model::{Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 const MANIFEST: &str = "manifest.json";
@@ -91,6 +88,26 @@ pub struct SegmentMeta {
     pub bbox: [f64; 4],
     /// Bytes on disk.
     pub size_bytes: u64,
+    /// Plate reads: the sidecar plate index, relative to the store root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_index: Option<String>,
+    /// Bytes of the sidecar index on disk.
+    #[serde(default)]
+    pub index_bytes: u64,
+}
+
+impl SegmentMeta {
+    /// The WAL positions `(first, last)` the segment's file name records.
+    pub fn lsn_range(&self) -> Option<(Lsn, Lsn)> {
+        let name = self.path.rsplit('/').next()?.strip_prefix("seg-")?.strip_suffix(".parquet")?;
+        let mut parts = name.split('-');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }
+
+    /// The UTC day the segment belongs to, as its `date=` partition.
+    pub fn date(&self) -> &str {
+        self.path.split('/').find_map(|part| part.strip_prefix("date=")).unwrap_or("")
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -103,6 +120,9 @@ struct Manifest {
 pub struct SegmentStore {
     root: PathBuf,
     manifest: Manifest,
+    /// Parsed footers and plate indexes, loaded on first use; segments are immutable, so an entry
+    /// stays right until its segment is compacted away or purged.
+    handles: Mutex<HashMap<String, Arc<scan::SegmentHandle>>>,
 }
 
 impl SegmentStore {
@@ -118,7 +138,7 @@ impl SegmentStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(StoreError::Io { path: manifest_path, source: e }),
         };
-        let store = SegmentStore { root, manifest };
+        let store = SegmentStore { root, manifest, handles: Mutex::new(HashMap::new()) };
         store.remove_orphans()?;
         Ok(store)
     }
@@ -139,14 +159,20 @@ impl SegmentStore {
     }
 
     fn remove_orphans(&self) -> Result<(), StoreError> {
-        let known: HashSet<PathBuf> = self.manifest.segments.iter().map(|s| self.root.join(&s.path)).collect();
+        let known: HashSet<PathBuf> = self
+            .manifest
+            .segments
+            .iter()
+            .flat_map(|s| std::iter::once(&s.path).chain(s.plate_index.as_ref()))
+            .map(|p| self.root.join(p))
+            .collect();
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
             for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
                 let path = entry.map_err(io_error(&dir))?.path();
                 if path.is_dir() {
                     stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "parquet" || e == "tmp") && !known.contains(&path) {
+                } else if path.extension().is_some_and(|e| e == "parquet" || e == "plates" || e == "tmp") && !known.contains(&path) {
                     warn!(segment = %path.display(), "removing segment not in the manifest (interrupted flush)");
                     fs::remove_file(&path).map_err(io_error(&path))?;
                 }
@@ -166,8 +192,7 @@ impl SegmentStore {
             groups.entry((o.kind(), o.observed_at.0.div_euclid(MICROS_PER_DAY))).or_default().push(o);
         }
         let mut written = Vec::new();
-        for ((kind, day), mut rows) in groups {
-            rows.sort_by(|a, b| a.observed_at.cmp(&b.observed_at).then_with(|| a.id.cmp(&b.id)));
+        for ((kind, day), rows) in groups {
             written.push(self.write_segment(kind, Timestamp(day * MICROS_PER_DAY), &rows, first_lsn, last_lsn)?);
         }
         let mut manifest = Manifest { flushed_lsn: last_lsn, segments: self.manifest.segments.clone() };
@@ -181,36 +206,7 @@ impl SegmentStore {
     fn write_segment(&self, kind: Kind, day: Timestamp, rows: &[&Observation], first: Lsn, last: Lsn) -> Result<SegmentMeta, StoreError> {
         let text = day.to_rfc3339();
         let relative = format!("kind={}/date={}/seg-{first:020}-{last:020}.parquet", kind.as_str(), &text[..10]);
-        let path = self.root.join(&relative);
-        let dir = path.parent().expect("segment path has a parent");
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let batch = parquet_codec::encode(kind, rows).map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
-        let props =
-            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid"))).build();
-        let temporary = path.with_extension("tmp");
-        let file = File::create(&temporary).map_err(io_error(&temporary))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error(&path))?;
-        writer.write(&batch).map_err(parquet_error(&path))?;
-        let file = writer.into_inner().map_err(parquet_error(&path))?;
-        file.sync_all().map_err(io_error(&temporary))?;
-        fs::rename(&temporary, &path).map_err(io_error(&path))?;
-        let size_bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
-        let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-        for o in rows {
-            bbox[0] = bbox[0].min(o.position.lon);
-            bbox[1] = bbox[1].min(o.position.lat);
-            bbox[2] = bbox[2].max(o.position.lon);
-            bbox[3] = bbox[3].max(o.position.lat);
-        }
-        Ok(SegmentMeta {
-            path: relative,
-            kind: kind.as_str().into(),
-            min_observed_at: rows.first().expect("a segment has rows").observed_at,
-            max_observed_at: rows.last().expect("a segment has rows").observed_at,
-            rows: rows.len() as u64,
-            bbox,
-            size_bytes,
-        })
+        write_segment_file(&self.root, relative, kind, rows)
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
@@ -303,41 +299,17 @@ impl SegmentStore {
         }
         Ok(counts)
     }
-
-    /// Answers a query from the segments, adding matches from `hot` (records not yet flushed).
-    pub(crate) fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
-        let mut result = QueryResult::default();
-        let mut found = Vec::new();
-        // Read at most limit+1 per source so truncation is known without reading everything.
-        let cap = query.limit.saturating_add(1);
-        for segment in &self.manifest.segments {
-            let kind_ok = Kind::parse(&segment.kind).is_some_and(|k| query.wants_kind(k));
-            let end = Timestamp(segment.max_observed_at.0 + 1);
-            if !kind_ok || !query.overlaps_time(segment.min_observed_at, end) || !query.overlaps_bbox(&segment.bbox) {
-                result.segments_pruned += 1;
-                continue;
-            }
-            result.segments_scanned += 1;
-            result.rows_scanned += self.read_segment(segment, |o| {
-                if query.matches(&o) {
-                    found.push(o);
-                }
-                true
-            })?;
-        }
-        for (_, o) in hot {
-            if query.matches(o) {
-                result.hot_matches += 1;
-                found.push(o.clone());
-            }
-        }
-        found.sort_by(|a, b| a.observed_at.cmp(&b.observed_at).then_with(|| a.id.cmp(&b.id)));
-        result.truncated = found.len() >= cap;
-        found.truncate(query.limit);
-        result.observations = found;
-        Ok(result)
-    }
 }
 
+mod compact;
+mod find;
+mod scan;
+mod write;
+
+pub use compact::CompactionReport;
+use write::write_segment_file;
+
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::query::ObservationQuery;
 use glasshouse_model::{Body, Candidate, Gunshot, Incident, PlateRead, Position, SensorReading, VideoEvent, VideoLabel};
 
 fn t(text: &str) -> Timestamp {

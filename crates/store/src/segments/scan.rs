@@ -1,0 +1,283 @@
+//! Reading segments selectively: cached footers and plate indexes, row groups pruned by their
+//! statistics, rows chosen by the plate index, and a row filter that decodes only time and position
+//! before deciding whether to decode the rest of a row.
+
+use super::{SegmentMeta, SegmentStore, StoreError, io_error, parquet_error};
+use crate::parquet_codec;
+use crate::plate_index::PlateIndex;
+use crate::search::{Explain, Shape};
+use arrow::array::{Array, BooleanArray, BooleanBuilder, Float64Array, StringArray, TimestampMicrosecondArray};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use glasshouse_model::{Kind, Observation, Timestamp};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
+};
+use parquet::file::metadata::{PageIndexPolicy, RowGroupMetaData};
+use parquet::file::statistics::Statistics;
+use std::fs::{self, File};
+use std::sync::Arc;
+
+/// What is kept of an opened segment between searches.
+pub(crate) struct SegmentHandle {
+    metadata: ArrowReaderMetadata,
+    plates: Option<PlateIndex>,
+    /// Leaf column positions of `observed_at`, `lat` and `lon`, for row-group statistics.
+    time_column: usize,
+    lat_column: usize,
+    lon_column: usize,
+}
+
+impl SegmentHandle {
+    /// The plate index, for plate-read segments.
+    pub(crate) fn plates(&self) -> Option<&PlateIndex> {
+        self.plates.as_ref()
+    }
+}
+
+/// Row-level conditions evaluated on the cheap columns before the rest of a row is decoded.
+#[derive(Clone, Default)]
+pub(crate) struct RowConditions {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: Option<[f64; 4]>,
+    pub shape: Option<Arc<Shape>>,
+    /// Incidents: the dispatch system's incident number.
+    pub incident_id: Option<String>,
+}
+
+impl RowConditions {
+    fn keeps(&self, at: i64, lat: f64, lon: f64) -> bool {
+        self.from.is_none_or(|f| at >= f.0)
+            && self.to.is_none_or(|t| at < t.0)
+            && self.bbox.is_none_or(|b| (b[0]..=b[2]).contains(&lon) && (b[1]..=b[3]).contains(&lat))
+            && self.shape.as_ref().is_none_or(|s| s.contains(lat, lon))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.from.is_none() && self.to.is_none() && self.bbox.is_none() && self.shape.is_none() && self.incident_id.is_none()
+    }
+
+    /// False when the row group's statistics rule out every row.
+    fn may_match(&self, group: &RowGroupMetaData, handle: &SegmentHandle) -> bool {
+        let int_range = |column: usize| match group.column(column).statistics() {
+            Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+            _ => None,
+        };
+        let float_range = |column: usize| match group.column(column).statistics() {
+            Some(Statistics::Double(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+            _ => None,
+        };
+        if let Some((min, max)) = int_range(handle.time_column)
+            && (self.from.is_some_and(|f| max < f.0) || self.to.is_some_and(|t| min >= t.0))
+        {
+            return false;
+        }
+        if let Some(b) = self.bbox {
+            if let Some((min, max)) = float_range(handle.lon_column)
+                && (max < b[0] || min > b[2])
+            {
+                return false;
+            }
+            if let Some((min, max)) = float_range(handle.lat_column)
+                && (max < b[1] || min > b[3])
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn predicate(&self, batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
+        fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<T>())
+                .ok_or_else(|| ArrowError::SchemaError(format!("segment column {name} is missing or mistyped")))
+        }
+        let times = column::<TimestampMicrosecondArray>(batch, "observed_at")?;
+        let lat = column::<Float64Array>(batch, "lat")?;
+        let lon = column::<Float64Array>(batch, "lon")?;
+        let incidents = match &self.incident_id {
+            Some(_) => Some(column::<StringArray>(batch, "incident_id")?),
+            None => None,
+        };
+        let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let incident_ok = match (&self.incident_id, incidents) {
+                (Some(wanted), Some(ids)) => ids.is_valid(i) && ids.value(i) == wanted,
+                _ => true,
+            };
+            keep.append_value(incident_ok && self.keeps(times.value(i), lat.value(i), lon.value(i)));
+        }
+        Ok(keep.finish())
+    }
+}
+
+/// Turns sorted file-wide row numbers into a selection over the kept row groups.
+fn selection_for(rows: &[u32], groups: &[(usize, usize)]) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut rows = rows.iter().map(|r| *r as usize).peekable();
+    for &(start, end) in groups {
+        let mut position = start;
+        while let Some(&row) = rows.peek() {
+            if row >= end {
+                break;
+            }
+            rows.next();
+            if row < position {
+                continue; // a duplicate row number
+            }
+            if row > position {
+                selectors.push(RowSelector::skip(row - position));
+            }
+            selectors.push(RowSelector::select(1));
+            position = row + 1;
+        }
+        if end > position {
+            selectors.push(RowSelector::skip(end - position));
+        }
+    }
+    RowSelection::from(selectors)
+}
+
+impl SegmentStore {
+    /// The segment's cached footer and index, loading them on first use.
+    pub(crate) fn handle(&self, segment: &SegmentMeta) -> Result<Arc<SegmentHandle>, StoreError> {
+        if let Some(handle) = self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(&segment.path) {
+            return Ok(handle.clone());
+        }
+        let path = self.root.join(&segment.path);
+        let file = File::open(&path).map_err(io_error(&path))?;
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional))
+            .map_err(parquet_error(&path))?;
+        let leaf = |name: &str| {
+            metadata
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.name() == name)
+                .ok_or_else(|| StoreError::Parquet { path: path.clone(), reason: format!("no column {name}") })
+        };
+        let (time_column, lat_column, lon_column) = (leaf("observed_at")?, leaf("lat")?, leaf("lon")?);
+        let plates = match &segment.plate_index {
+            Some(relative) => {
+                let index_path = self.root.join(relative);
+                let bytes = fs::read(&index_path).map_err(io_error(&index_path))?;
+                Some(PlateIndex::from_bytes(&bytes).map_err(|e| StoreError::Parquet { path: index_path, reason: e.to_string() })?)
+            }
+            None => None,
+        };
+        let handle = Arc::new(SegmentHandle { metadata, plates, time_column, lat_column, lon_column });
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).insert(segment.path.clone(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Forgets cached state of segments that no longer exist.
+    pub(crate) fn evict(&self, paths: &[String]) {
+        let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        for path in paths {
+            handles.remove(path);
+        }
+    }
+
+    /// Decodes the rows of one segment that pass `conditions`, restricted to `rows` (sorted row
+    /// numbers from an index) when given, passing each to `each`.
+    pub(crate) fn scan_segment(
+        &self,
+        segment: &SegmentMeta,
+        conditions: &RowConditions,
+        rows: Option<&[u32]>,
+        explain: &mut Explain,
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<(), StoreError> {
+        let path = self.root.join(&segment.path);
+        let kind = Kind::parse(&segment.kind)
+            .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
+        let handle = self.handle(segment)?;
+        let metadata = handle.metadata.metadata();
+        let mut kept = Vec::new();
+        let mut bounds = Vec::new();
+        let mut start = 0usize;
+        let mut wanted = rows.map(|r| r.iter().map(|r| *r as usize).peekable());
+        for (i, group) in metadata.row_groups().iter().enumerate() {
+            let end = start + group.num_rows() as usize;
+            let holds_a_selected_row = match wanted.as_mut() {
+                None => true,
+                Some(rows) => {
+                    while rows.next_if(|r| *r < start).is_some() {}
+                    rows.peek().is_some_and(|r| *r < end)
+                }
+            };
+            if holds_a_selected_row && conditions.may_match(group, &handle) {
+                kept.push(i);
+                bounds.push((start, end));
+            } else {
+                explain.row_groups_pruned += 1;
+            }
+            start = end;
+        }
+        if kept.is_empty() {
+            explain.segments_pruned += 1;
+            return Ok(());
+        }
+        explain.segments_scanned += 1;
+        explain.row_groups_scanned += kept.len();
+        explain.rows_scanned += match rows {
+            Some(rows) => rows.len(),
+            None => bounds.iter().map(|(s, e)| e - s).sum(),
+        };
+        let file = File::open(&path).map_err(io_error(&path))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, handle.metadata.clone()).with_row_groups(kept);
+        if let Some(rows) = rows {
+            builder = builder.with_row_selection(selection_for(rows, &bounds));
+        }
+        if !conditions.is_empty() {
+            let mut names = vec!["observed_at", "lat", "lon"];
+            if conditions.incident_id.is_some() {
+                names.push("incident_id");
+            }
+            let mask = ProjectionMask::columns(builder.parquet_schema(), names);
+            let owned = conditions.clone();
+            let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| owned.predicate(&batch));
+            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+        }
+        for batch in builder.build().map_err(parquet_error(&path))? {
+            let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+            parquet_codec::decode(kind, &batch, |o| {
+                each(o);
+                true
+            })
+            .map_err(|source| StoreError::Decode { path: path.clone(), source })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_skip_between_selected_rows_across_groups() {
+        // Two kept groups: rows 0..4 and 10..14 (a pruned group in between is not part of the read).
+        let selection = selection_for(&[1, 1, 3, 12], &[(0, 4), (10, 14)]);
+        let selectors: Vec<RowSelector> = selection.into();
+        assert_eq!(
+            selectors,
+            [
+                RowSelector::skip(1),
+                RowSelector::select(1),
+                RowSelector::skip(1),
+                RowSelector::select(1),
+                RowSelector::skip(2),
+                RowSelector::select(1),
+                RowSelector::skip(1)
+            ]
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The indexed searches against brute force over the same observations.
+
+use super::*;
+use crate::search::{AreaQuery, Cursor, PlateMode, PlateQuery, Shape};
+use glasshouse_model::geo::LatLon;
+use glasshouse_model::{Body, Candidate, Incident, PlateRead, Position};
+use proptest::prelude::*;
+
+const START: i64 = 1_764_201_600_000_000; // 2025-11-27T00:00:00Z
+
+fn read(n: usize, plate: &str, candidate: Option<&str>, at_secs: i64, lat: f64, lon: f64) -> Observation {
+    Observation {
+        id: format!("r{n}"),
+        device_id: format!("alpr-{}", n % 7),
+        observed_at: Timestamp(START + at_secs * 1_000_000),
+        received_at: Timestamp(START + at_secs * 1_000_000),
+        position: Position { lat, lon, heading_deg: None, accuracy_m: None },
+        body: Body::PlateRead(PlateRead {
+            plate: plate.into(),
+            candidates: candidate.map(|c| Candidate { plate: c.into(), confidence: Some(0.3) }).into_iter().collect(),
+            ..PlateRead::default()
+        }),
+    }
+}
+
+/// Flushes `observations` in `batches` flushes (so several segments per day), the last batch kept
+/// back as the hot window.
+fn store_with(dir: &Path, observations: &[Observation], batches: usize) -> (SegmentStore, Vec<(Lsn, Observation)>) {
+    let mut store = SegmentStore::open(dir).unwrap();
+    let records: Vec<(Lsn, Observation)> = observations.iter().cloned().enumerate().map(|(i, o)| (i as Lsn + 1, o)).collect();
+    let chunk = records.len().div_ceil(batches.max(1)).max(1);
+    let mut chunks: Vec<&[(Lsn, Observation)]> = records.chunks(chunk).collect();
+    let hot = chunks.pop().unwrap_or(&[]).to_vec();
+    for c in chunks {
+        store.flush(c).unwrap();
+    }
+    (store, hot)
+}
+
+fn all_pages(store: &SegmentStore, query: &PlateQuery, hot: &[(Lsn, Observation)]) -> Vec<(u8, String)> {
+    let mut out = Vec::new();
+    let mut query = query.clone();
+    loop {
+        let page = store.search_plates(&query, hot).unwrap();
+        out.extend(page.items.iter().map(|(o, m)| (m.distance, o.id.clone())));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+fn brute_force(observations: &[Observation], query: &PlateQuery) -> Vec<(u8, String)> {
+    let mut found: Vec<(Cursor, String)> = observations
+        .iter()
+        .filter(|o| query.in_time(o.observed_at))
+        .filter_map(|o| query.match_read(o).map(|m| (Cursor::of(m.distance, o), o.id.clone())))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(c, id)| (c.rank, id)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plate_searches_find_exactly_what_a_scan_finds(
+        plates in proptest::collection::vec(("[0-9A-D]{3,5}", proptest::option::of("[0-9A-D]{3,5}")), 1..80),
+        needle in "[0-9A-D]{3,5}",
+        pattern in "[0-9A-D?*]{1,5}",
+        from_secs in 0i64..80,
+        span_secs in 1i64..100,
+        batches in 1usize..4,
+        limit in 1usize..7,
+    ) {
+        let observations: Vec<Observation> = plates
+            .iter()
+            .enumerate()
+            .map(|(n, (p, c))| read(n, p, c.as_deref(), n as i64, 60.1 + (n % 5) as f64 * 0.01, 24.9 + (n % 3) as f64 * 0.01))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (store, hot) = store_with(dir.path(), &observations, batches);
+        let modes = [
+            (needle.clone(), PlateMode::Exact),
+            (pattern, PlateMode::Wildcard),
+            (needle.clone(), PlateMode::Tolerant { substitutions_max: 1, length_tolerance: false }),
+            (needle, PlateMode::Tolerant { substitutions_max: 1, length_tolerance: true }),
+        ];
+        for (plate, mode) in modes {
+            let query = PlateQuery {
+                plate,
+                mode,
+                from: Some(Timestamp(START + from_secs * 1_000_000)),
+                to: Some(Timestamp(START + (from_secs + span_secs) * 1_000_000)),
+                after: None,
+                limit,
+            };
+            prop_assert_eq!(all_pages(&store, &query, &hot), brute_force(&observations, &query), "{:?}", query);
+        }
+    }
+}
+
+#[test]
+fn an_exact_search_reads_only_the_rows_the_index_names() {
+    let observations: Vec<Observation> =
+        (0..3_000).map(|n| read(n, &format!("P{n:05}"), None, n as i64, 60.1 + (n % 50) as f64 * 0.001, 24.9)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, hot) = store_with(dir.path(), &observations, 3);
+    let query = PlateQuery { plate: "P00042".into(), mode: PlateMode::Exact, from: None, to: None, after: None, limit: 10 };
+    let page = store.search_plates(&query, &hot).unwrap();
+    assert_eq!(page.items.iter().map(|(o, _)| o.id.as_str()).collect::<Vec<_>>(), ["r42"]);
+    assert_eq!(page.explain.rows_scanned, 1, "{:?}", page.explain);
+    assert_eq!((page.explain.segments_scanned, page.explain.segments_pruned), (1, 1));
+    // A misread: 0 for O and 8 for B cost nothing; the evidence names them.
+    let misread =
+        PlateQuery { plate: "PO0O42".into(), mode: PlateMode::Tolerant { substitutions_max: 0, length_tolerance: false }, ..query };
+    let page = store.search_plates(&misread, &hot).unwrap();
+    let (o, matched) = &page.items[0];
+    assert_eq!((o.id.as_str(), matched.distance), ("r42", 0));
+    assert_eq!(matched.diffs.iter().filter(|d| d.confusable).count(), 2);
+}
+
+#[test]
+fn area_searches_prune_row_groups_and_agree_with_a_scan() {
+    // A grid of readers, enough rows for several row groups in one segment.
+    let rows = 8 * write::ROW_GROUP_ROWS;
+    let observations: Vec<Observation> = (0..rows)
+        .map(|n| {
+            let (i, j) = (n % 40, (n / 40) % 40);
+            read(n, &format!("G{:05}", n % 5000), None, (n % 3600) as i64, 60.10 + i as f64 * 0.002, 24.90 + j as f64 * 0.004)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, hot) = store_with(dir.path(), &observations, 2);
+    let center = LatLon::new(60.104, 24.908);
+    let query = AreaQuery {
+        shape: Shape::Circle { center, radius_m: 300.0 },
+        kinds: vec![],
+        from: Timestamp(START + 600_000_000),
+        to: Timestamp(START + 1_800_000_000),
+        after: None,
+        limit: 100_000,
+    };
+    let page = store.search_area(&query, &hot).unwrap();
+    let mut want: Vec<&str> = observations.iter().filter(|o| query.matches(o)).map(|o| o.id.as_str()).collect();
+    let mut got: Vec<&str> = page.items.iter().map(|o| o.id.as_str()).collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    assert!(page.explain.row_groups_pruned > 0, "{:?}", page.explain);
+    assert!(page.explain.rows_scanned < rows, "{:?}", page.explain);
+
+    let polygon: geo::MultiPolygon<f64> = geo::MultiPolygon(vec![geo::Polygon::new(
+        geo::LineString::from(vec![(24.90, 60.10), (24.93, 60.10), (24.91, 60.12), (24.90, 60.10)]),
+        vec![],
+    )]);
+    let triangle = AreaQuery { shape: Shape::Polygon(polygon), ..query };
+    let page = store.search_area(&triangle, &hot).unwrap();
+    let expected = observations.iter().filter(|o| triangle.matches(o)).count();
+    assert!(expected > 0);
+    assert_eq!(page.items.len(), expected);
+}
+
+#[test]
+fn compaction_merges_small_segments_without_changing_any_answer() {
+    let observations: Vec<Observation> =
+        (0..500).map(|n| read(n, &format!("C{:03}", n % 97), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = store_with(dir.path(), &observations, 6);
+    let query = PlateQuery { plate: "C0?1".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 };
+    let before = all_pages(&store, &query, &[]);
+    assert_eq!(store.segments().len(), 5);
+    // Same day, still open: the five equal segments are one size class, so they merge.
+    let now = Timestamp(START + 3_600_000_000);
+    let plans = store.plan_compaction(now);
+    assert_eq!(plans.len(), 1);
+    let merged = store.build_compacted(&plans[0]).unwrap();
+    assert!(store.apply_compaction(&plans[0], merged).unwrap());
+    assert_eq!(store.segments().len(), 1);
+    assert_eq!(all_pages(&store, &query, &[]), before);
+    let files = |ext: &str| {
+        let mut n = 0;
+        let mut stack = vec![dir.path().to_owned()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == ext) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    assert_eq!((files("parquet"), files("plates")), (1, 1), "replaced files are deleted");
+    let reopened = SegmentStore::open(dir.path()).unwrap();
+    assert_eq!(all_pages(&reopened, &query, &[]), before);
+    assert!(reopened.plan_compaction(now).is_empty());
+}
+
+#[test]
+fn an_incident_is_found_by_its_dispatch_number_across_segments_and_the_hot_window() {
+    let incident = |n: usize, id: &str, status: &str| Observation {
+        id: format!("i{n}"),
+        device_id: "cad".into(),
+        observed_at: Timestamp(START + n as i64 * 60_000_000),
+        received_at: Timestamp(START),
+        position: Position { lat: 60.17, lon: 24.94, heading_deg: None, accuracy_m: None },
+        body: Body::Incident(Incident {
+            incident_id: id.into(),
+            type_code: "SHOTS".into(),
+            priority: Some(1),
+            status: Some(status.into()),
+            address: None,
+        }),
+    };
+    let observations =
+        vec![incident(0, "C-1", "open"), incident(1, "C-2", "open"), incident(2, "C-1", "dispatched"), incident(3, "C-1", "closed")];
+    let dir = tempfile::tempdir().unwrap();
+    let (store, hot) = store_with(dir.path(), &observations, 2);
+    let found: Vec<String> = store.find_incident("C-1", &hot).unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(found, ["i0", "i2", "i3"]);
+    assert!(store.find_incident("C-9", &hot).unwrap().is_empty());
+}
