@@ -119,6 +119,19 @@ impl PurposePolicy {
         }
     }
 
+    /// Why a search that follows one plate needs a warrant, exigency or approval: an open time
+    /// range, or one longer than the span limit. The area does not matter: following a plate is
+    /// city-wide by nature.
+    pub fn broad_reason_for_plate(&self, span_days: Option<f64>) -> Option<String> {
+        match span_days {
+            None => Some("it follows a plate with no time bounds".into()),
+            Some(days) if days > self.span_days_max => {
+                Some(format!("it follows a plate over {days:.1} days, more than {}", self.span_days_max))
+            }
+            Some(_) => None,
+        }
+    }
+
     /// Checks the policy itself (a bad pattern is a configuration error, found at start).
     pub fn validate(&self) -> Result<(), String> {
         Regex::new(&format!("^(?:{})$", self.case_number_pattern)).map_err(|e| format!("case_number_pattern: {e}"))?;

@@ -101,14 +101,15 @@ impl Store {
     pub fn compact(&self, now: glasshouse_model::Timestamp) -> Result<CompactionReport, StoreError> {
         let mut report = CompactionReport::default();
         let plans = self.segments.read().unwrap_or_else(|p| p.into_inner()).plan_compaction(now);
+        let mut merges = Vec::with_capacity(plans.len());
         for group in plans {
             let merged = self.segments.read().unwrap_or_else(|p| p.into_inner()).build_compacted(&group)?;
-            let rows = merged.rows;
-            if self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_compaction(&group, merged)? {
-                report.segments_in += group.len();
-                report.segments_out += 1;
-                report.rows += rows;
-            }
+            merges.push((group, merged));
+        }
+        let (segments_in, rows) = (merges.iter().map(|(g, _)| g.len()).sum(), merges.iter().map(|(_, m)| m.rows).sum());
+        let applied = self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_compactions(merges)?;
+        if applied > 0 {
+            report = CompactionReport { segments_in, segments_out: applied, rows };
         }
         Ok(report)
     }

@@ -5,11 +5,13 @@ mod approvals;
 mod audit;
 mod console;
 mod devices;
+mod gate;
 mod hotlists;
 mod meta;
 mod observations;
 mod reports;
 mod rules;
+mod search;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
@@ -36,6 +38,10 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/observations", &[Ingest]),
     ("GET", "/v1/observations", &[Investigator]),
     ("GET", "/v1/dead_letters", &[Ingest, Custodian]),
+    ("POST", "/v1/search/plates", &[Investigator]),
+    ("POST", "/v1/search/area", &[Investigator]),
+    ("GET", "/v1/incidents/{id}/context", &[Investigator]),
+    ("GET", "/v1/cameras/covering", &[Operator, Investigator, Supervisor]),
     ("PUT", "/v1/devices/{id}", &[Administrator]),
     ("GET", "/v1/devices", &[Administrator, Operator, Investigator, Supervisor, Analyst]),
     ("POST", "/v1/hotlists", &[Administrator]),
@@ -75,6 +81,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/basemap", get(meta::basemap))
         .route("/v1/observations", post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)))
         .route("/v1/dead_letters", get(observations::dead_letters))
+        .route("/v1/search/plates", post(search::plates))
+        .route("/v1/search/area", post(search::area))
+        .route("/v1/incidents/{id}/context", get(search::incident_context))
+        .route("/v1/cameras/covering", get(search::covering))
         .route("/v1/devices/{id}", put(devices::put_device))
         .route("/v1/devices", get(devices::list_devices))
         .route("/v1/hotlists", post(hotlists::create).get(hotlists::list))

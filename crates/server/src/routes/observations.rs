@@ -1,5 +1,6 @@
 //! Observations in (NDJSON ingest) and out (the first query), and the dead-letter listing.
 
+use super::gate::{Breadth, Coverage, PurposeFields, area_km2, close_search, open_search, span_days};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::{AppState, SubmitError};
@@ -8,7 +9,6 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Extension, Json};
-use glasshouse_audit::approvals::{Requested, authorises};
 use glasshouse_audit::purpose::Extent;
 use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
 use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
@@ -172,52 +172,24 @@ pub async fn search(
         "bbox": query.bbox,
         "limit": query.limit,
     });
-    let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let purpose = match state.policy.check(params.purpose.as_deref(), params.case_number.as_deref(), params.justification.as_deref()) {
-            Ok(purpose) => purpose,
-            Err(refusal) => {
-                let details = json!({
-                    "purpose": params.purpose,
-                    "case_number": params.case_number,
-                    "field": refusal.field,
-                    "reason": refusal.reason,
-                    "parameters": parameters,
-                });
-                state.audit(&account, "search.observations", "refused", details)?;
-                let status = if refusal.prohibited { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
-                return Err(ApiError { field: Some(refusal.field.into()), ..ApiError::new(status, refusal.to_string()) });
-            }
-        };
-        let authority = match broad_search_authority(&state, &account, &purpose.case_number, &params, &query) {
-            Ok(authority) => authority,
-            Err(reason) => {
-                let details = json!({
-                    "purpose": purpose.code,
-                    "case_number": purpose.case_number,
-                    "field": "approval",
-                    "reason": reason,
-                    "parameters": parameters,
-                });
-                state.audit(&account, "search.observations", "refused", details)?;
-                return Err(ApiError { field: Some("approval".into()), ..ApiError::new(StatusCode::FORBIDDEN, reason) });
-            }
-        };
-        let details = json!({
-            "purpose": purpose.code,
-            "case_number": purpose.case_number,
-            "justification": state.audit.keyed("text", &purpose.justification),
-            "authority": authority,
-            "parameters": parameters,
-        });
-        let receipt = state.audit(&account, "search.observations", "ok", details)?;
+    let fields = PurposeFields {
+        purpose: params.purpose,
+        case_number: params.case_number,
+        justification: params.justification,
+        warrant_reference: params.warrant_reference,
+        exigency_reference: params.exigency_reference,
+        approval: params.approval,
+    };
+    let (result, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let extent = Extent { area_km2: query.bbox.map(area_km2), span_days: span_days(query.from, query.to) };
+        let coverage = Coverage { kinds: query.kinds.clone(), from: query.from, to: query.to, bbox: query.bbox };
+        let receipt = open_search(&state, &account, ACTION, &fields, Breadth::Area(extent), coverage, parameters)?;
         let result = state.store.query(&query, &receipt).map_err(ApiError::internal)?;
-        let counts = json!({ "search_seq": receipt.seq(), "results": result.observations.len(), "truncated": result.truncated });
-        state.audit(&account, "search.observations.result", "ok", counts)?;
+        close_search(&state, &account, ACTION, &receipt, result.observations.len(), result.truncated)?;
         Ok((result, receipt.seq()))
     })
     .await
     .map_err(ApiError::internal)??;
-    let (result, audit_seq) = result;
     Ok(Json(json!({
         "observations": result.observations,
         "truncated": result.truncated,
@@ -231,46 +203,7 @@ pub async fn search(
     })))
 }
 
-/// The area of a lon/lat box in km² (equirectangular; plenty for a policy threshold).
-fn area_km2(b: [f64; 4]) -> f64 {
-    let mid_lat = ((b[1] + b[3]) / 2.0).to_radians();
-    let km_per_degree = 111.195;
-    (b[2] - b[0]) * km_per_degree * mid_lat.cos() * (b[3] - b[1]) * km_per_degree
-}
-
-/// For a broad search (large area, long span, or unbounded), the authority that allows it: a
-/// warrant or exigency reference, or an approval by a supervisor. `Ok(null)` for an ordinary search.
-fn broad_search_authority(
-    state: &AppState,
-    account: &Account,
-    case_number: &str,
-    params: &SearchParams,
-    query: &ObservationQuery,
-) -> Result<Value, String> {
-    let span_days = match (query.from, query.to) {
-        (Some(from), Some(to)) => Some((to.0 - from.0) as f64 / 86_400e6),
-        _ => None,
-    };
-    let extent = Extent { area_km2: query.bbox.map(area_km2), span_days };
-    let Some(why) = state.policy.broad_reason(extent) else { return Ok(Value::Null) };
-    let reference = |value: &Option<String>| value.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    for (kind, value) in [("warrant", reference(&params.warrant_reference)), ("exigency", reference(&params.exigency_reference))] {
-        if let Some(r) = value {
-            if r.len() > 64 || !r.chars().all(|c| c.is_ascii_alphanumeric() || "-/:.".contains(c)) {
-                return Err(format!("the {kind} reference must be 1..=64 letters, digits or - / : ."));
-            }
-            return Ok(json!({ kind: r }));
-        }
-    }
-    if let Some(id) = reference(&params.approval) {
-        let approval = state.approvals.get(&id).ok_or_else(|| format!("no approval {id}"))?;
-        let kinds: Vec<String> = query.kinds.iter().map(|k| k.as_str().to_owned()).collect();
-        let requested = Requested { kinds: &kinds, from: query.from, to: query.to, bbox: query.bbox };
-        authorises(&approval, &account.name, case_number, requested, Timestamp::now())?;
-        return Ok(json!({ "approval": id, "approved_by": approval.decided_by }));
-    }
-    Err(format!("this search needs a warrant or exigency reference, or a supervisor's approval, because {why}"))
-}
+const ACTION: &str = "search.observations";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,9 +11,9 @@ use super::{SegmentMeta, SegmentStore, StoreError, io_error, write_segment_file}
 use glasshouse_model::time::MICROS_PER_DAY;
 use glasshouse_model::{Kind, Observation, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use tracing::info;
+use tracing::debug;
 
 /// Segments of one size class merge when this many have gathered.
 const TIER_WIDTH: usize = 4;
@@ -88,35 +88,50 @@ impl SegmentStore {
         write_segment_file(&self.root, relative, kind, &refs)
     }
 
-    /// Replaces `group` by `merged` in the manifest and deletes the replaced files. Refuses (and
-    /// deletes `merged`) when the manifest changed under the plan.
-    pub fn apply_compaction(&mut self, group: &[SegmentMeta], merged: SegmentMeta) -> Result<bool, StoreError> {
-        let replaced: Vec<&str> = group.iter().map(|s| s.path.as_str()).collect();
-        let present = replaced.iter().filter(|p| self.manifest.segments.iter().any(|s| s.path == **p)).count();
-        if present != group.len() || merged.rows != group.iter().map(|s| s.rows).sum::<u64>() {
-            self.remove_files(&merged)?;
-            return Ok(false);
+    /// Replaces each group by its merged segment in one manifest write (a bulk load can close
+    /// thousands of days at once), then deletes the replaced files. A group whose segments are no
+    /// longer all in the manifest is skipped and its merged file deleted. Returns the groups applied.
+    pub fn apply_compactions(&mut self, merges: Vec<(Vec<SegmentMeta>, SegmentMeta)>) -> Result<usize, StoreError> {
+        let mut replaced_by: HashMap<String, usize> = HashMap::new();
+        let mut applied = Vec::new();
+        for (group, merged) in merges {
+            let intact = group.iter().all(|g| self.manifest.segments.iter().any(|s| s.path == g.path))
+                && group.iter().all(|g| !replaced_by.contains_key(&g.path))
+                && merged.rows == group.iter().map(|s| s.rows).sum::<u64>();
+            if !intact {
+                self.remove_files(&merged)?;
+                continue;
+            }
+            for g in &group {
+                replaced_by.insert(g.path.clone(), applied.len());
+            }
+            applied.push((group, merged));
+        }
+        if applied.is_empty() {
+            return Ok(0);
         }
         let mut manifest = super::Manifest { flushed_lsn: self.manifest.flushed_lsn, segments: Vec::new() };
-        let mut placed = false;
+        let mut placed = vec![false; applied.len()];
         for segment in &self.manifest.segments {
-            if replaced.contains(&segment.path.as_str()) {
-                if !placed {
-                    manifest.segments.push(merged.clone());
-                    placed = true;
+            match replaced_by.get(&segment.path) {
+                Some(&i) if !placed[i] => {
+                    manifest.segments.push(applied[i].1.clone());
+                    placed[i] = true;
                 }
-            } else {
-                manifest.segments.push(segment.clone());
+                Some(_) => {}
+                None => manifest.segments.push(segment.clone()),
             }
         }
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
-        for segment in group {
-            self.remove_files(segment)?;
+        for (group, merged) in &applied {
+            for segment in group {
+                self.remove_files(segment)?;
+            }
+            debug!(segments_in = group.len(), rows = merged.rows, segment = %merged.path, "compacted segments");
         }
-        self.evict(&replaced.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-        info!(segments_in = group.len(), rows = merged.rows, segment = %merged.path, "compacted segments");
-        Ok(true)
+        self.evict(&replaced_by.into_keys().collect::<Vec<_>>());
+        Ok(applied.len())
     }
 
     /// Deletes a segment's files (after the manifest stopped naming them).

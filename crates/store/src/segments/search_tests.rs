@@ -176,7 +176,7 @@ fn compaction_merges_small_segments_without_changing_any_answer() {
     let plans = store.plan_compaction(now);
     assert_eq!(plans.len(), 1);
     let merged = store.build_compacted(&plans[0]).unwrap();
-    assert!(store.apply_compaction(&plans[0], merged).unwrap());
+    assert_eq!(store.apply_compactions(vec![(plans[0].clone(), merged)]).unwrap(), 1);
     assert_eq!(store.segments().len(), 1);
     assert_eq!(all_pages(&store, &query, &[]), before);
     let files = |ext: &str| {

@@ -1,0 +1,284 @@
+//! The investigation searches through the real HTTP API: plates (exact, wildcard, misread), areas,
+//! an incident's neighbourhood and the cameras covering a point, each behind the purpose gate.
+
+mod common;
+
+use common::{Client, Server, token};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+struct City {
+    server: Server,
+    ingest: String,
+    investigator: String,
+    operator: String,
+    auditor: String,
+    _dir: tempfile::TempDir,
+}
+
+/// 2026-11-20T12:00:00Z plus `minutes`.
+fn at(minutes: i64) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").unwrap();
+    (base + chrono::Duration::minutes(minutes)).to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn read(id: &str, device: &str, plate: &str, minutes: i64, candidates: &[&str]) -> String {
+    let candidates: Vec<Value> = candidates.iter().map(|c| json!({"plate": c, "confidence": 0.3})).collect();
+    json!({"id": id, "kind": "plate_read", "device_id": device, "observed_at": at(minutes), "plate": plate, "candidates": candidates})
+        .to_string()
+}
+
+fn purpose() -> Value {
+    json!({
+        "purpose": "criminal_investigation",
+        "case_number": "HPD-2026-0042",
+        "justification": "tracing the grey van seen leaving the jewellery shop robbery",
+    })
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
+/// Waits until the hot window has been flushed, so searches read Parquet segments and indexes.
+fn wait_flushed(client: &Client, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.get("/v1/status", token).body;
+        if status["hot_window_observations"] == 0 && status["segments"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no flush: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Two readers 1 km apart, a camera facing the first, a CAD system; a morning of reads, a gunshot
+/// and an incident beside the first reader.
+fn city() -> City {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens: Vec<String> =
+        ["administrator", "ingest", "investigator", "operator", "auditor"].iter().map(|r| token(dir.path(), r)).collect();
+    let server = Server::start(dir.path());
+    let client = server.client();
+    let admin = &tokens[0];
+    for (id, body) in [
+        ("lpr-a", json!({"type": "plate_reader", "lat": 60.1700, "lon": 24.9400})),
+        ("lpr-b", json!({"type": "plate_reader", "lat": 60.1790, "lon": 24.9400})),
+        (
+            "cam-a",
+            json!({"type": "camera", "lat": 60.1700, "lon": 24.9390, "bearing_deg": 90, "fov_deg": 60, "range_m": 120, "name": "Kauppatori east"}),
+        ),
+        ("cam-far", json!({"type": "camera", "lat": 60.1800, "lon": 24.9500, "bearing_deg": 0, "fov_deg": 40, "range_m": 100})),
+        ("shots-1", json!({"type": "gunshot_array", "lat": 60.1701, "lon": 24.9402})),
+        ("cad", json!({"type": "cad", "mobile": true})),
+    ] {
+        let reply = client.json("PUT", &format!("/v1/devices/{id}"), admin, body);
+        assert_eq!(reply.status, 201, "{id}: {:?}", reply.body);
+    }
+    let mut lines = vec![
+        read("r1", "lpr-a", "ABC123", 0, &[]),
+        read("r2", "lpr-b", "ABC123", 30, &[]),
+        read("r3", "lpr-a", "A8C123", 2, &[]),         // an OCR misread of ABC123
+        read("r4", "lpr-a", "XYZ999", 3, &["ABC123"]), // ABC123 only as a candidate
+        read("r5", "lpr-a", "ABD124", 10, &[]),        // matches AB?12* but is another car
+        read("r6", "lpr-b", "QQQ111", 1, &[]),
+    ];
+    for n in 0..40 {
+        lines.push(read(&format!("bg{n}"), if n % 2 == 0 { "lpr-a" } else { "lpr-b" }, &format!("BG{n:04}"), n, &[]));
+    }
+    lines.push(json!({"id": "g1", "kind": "gunshot", "device_id": "shots-1", "observed_at": at(1), "rounds": 3}).to_string());
+    lines.push(
+        json!({"id": "i1", "kind": "incident", "device_id": "cad", "observed_at": at(1), "lat": 60.1701, "lon": 24.9401,
+               "incident_id": "C-7", "type_code": "SHOTS", "priority": 1, "status": "open"})
+        .to_string(),
+    );
+    lines.push(
+        json!({"id": "i2", "kind": "incident", "device_id": "cad", "observed_at": at(9), "lat": 60.1701, "lon": 24.9401,
+               "incident_id": "C-7", "type_code": "SHOTS", "priority": 1, "status": "dispatched"})
+        .to_string(),
+    );
+    let reply = client.ndjson(&tokens[1], &lines);
+    assert_eq!(reply.body["accepted"], lines.len(), "{:?}", reply.body);
+    wait_flushed(&client, &tokens[2]);
+    let mut t = tokens.into_iter().skip(1);
+    let (ingest, investigator, operator, auditor) = (t.next().unwrap(), t.next().unwrap(), t.next().unwrap(), t.next().unwrap());
+    City { server, ingest, investigator, operator, auditor, _dir: dir }
+}
+
+fn ids(results: &Value, path: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        results.as_array().unwrap().iter().map(|r| r.pointer(path).and_then(Value::as_str).unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn plates_are_found_exactly_by_pattern_and_through_misreads_from_the_segments() {
+    let city = city();
+    let client = city.server.client();
+    let search = |body: Value| client.json("POST", "/v1/search/plates", &city.investigator, body);
+    let day = json!({"from": at(-60), "to": at(120)});
+
+    let exact = search(with(with(purpose(), day.clone()), json!({"plate": "abc-123"})));
+    assert_eq!(exact.status, 200, "{:?}", exact.body);
+    assert_eq!(ids(&exact.body["results"], "/observation/id"), ["r1", "r2", "r4"], "the plate or a candidate, exactly");
+    assert_eq!(exact.body["explain"]["index"], "plate_fst");
+    assert_eq!(exact.body["explain"]["hot_window_matches"], 0, "answered from the segments");
+    let via_candidate = exact.body["results"].as_array().unwrap().iter().find(|r| r["observation"]["id"] == "r4").unwrap();
+    assert_eq!(via_candidate["match"]["via_candidate"], true);
+
+    let pattern = search(with(with(purpose(), day.clone()), json!({"plate": "AB?12*", "mode": "wildcard"})));
+    assert_eq!(ids(&pattern.body["results"], "/observation/id"), ["r1", "r2", "r4", "r5"], "{:?}", pattern.body);
+
+    let misread = search(with(with(purpose(), day.clone()), json!({"plate": "ABC123", "mode": "tolerant", "substitutions_max": 0})));
+    assert_eq!(ids(&misread.body["results"], "/observation/id"), ["r1", "r2", "r3", "r4"]);
+    let r3 = misread.body["results"].as_array().unwrap().iter().find(|r| r["observation"]["id"] == "r3").unwrap();
+    assert_eq!(r3["match"]["diffs"], json!([{"position": 1, "read": "8", "listed": "B", "confusable": true}]));
+
+    // Paging: two at a time, every result once, in the same order.
+    let mut paged = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let page = search(with(
+            with(purpose(), day.clone()),
+            json!({"plate": "ABC123", "mode": "tolerant", "substitutions_max": 0, "limit": 2, "cursor": cursor}),
+        ));
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        paged.extend(page.body["results"].as_array().unwrap().iter().map(|r| r["observation"]["id"].as_str().unwrap().to_owned()));
+        cursor = page.body["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    let whole: Vec<String> =
+        misread.body["results"].as_array().unwrap().iter().map(|r| r["observation"]["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(paged, whole);
+}
+
+#[test]
+fn plate_searches_are_gated_logged_with_keyed_plates_and_refuse_dragnets() {
+    let city = city();
+    let client = city.server.client();
+    let search = |body: Value| client.json("POST", "/v1/search/plates", &city.investigator, body);
+
+    let no_purpose = search(json!({"plate": "ABC123", "from": at(0), "to": at(60)}));
+    assert_eq!((no_purpose.status, no_purpose.body["field"].as_str()), (400, Some("purpose")), "{:?}", no_purpose.body);
+    let vague = search(with(purpose(), json!({"plate": "ABC123", "justification": "investigation", "from": at(0), "to": at(60)})));
+    assert_eq!((vague.status, vague.body["field"].as_str()), (400, Some("justification")));
+    let everything = search(with(purpose(), json!({"plate": "*", "mode": "wildcard", "from": at(0), "to": at(60)})));
+    assert_eq!((everything.status, everything.body["field"].as_str()), (400, Some("plate")), "{:?}", everything.body);
+    let month = search(with(purpose(), json!({"plate": "ABC123", "from": at(-30 * 24 * 60), "to": at(60)})));
+    assert_eq!((month.status, month.body["field"].as_str()), (403, Some("approval")), "{:?}", month.body);
+    let open_ended = search(with(purpose(), json!({"plate": "ABC123"})));
+    assert_eq!(open_ended.status, 403, "no time bounds is following a plate forever");
+    let warranted =
+        search(with(purpose(), json!({"plate": "ABC123", "from": at(-30 * 24 * 60), "to": at(60), "warrant_reference": "WRT-2026-77"})));
+    assert_eq!(warranted.status, 200, "{:?}", warranted.body);
+
+    // The auditor sees each search and refusal, with the plate only as a keyed hash.
+    let export = client.request("GET", "/v1/audit/export", Some(&city.auditor), &[], vec![]);
+    assert_eq!(export.status, 200);
+    let text = match &export.body {
+        Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    assert!(!text.contains("ABC123"), "a raw plate reached the audit log");
+    assert!(!text.contains("grey van"), "free text reached the audit log");
+    let entries: Vec<Value> = text.lines().filter(|l| l.starts_with("{\"seq\"")).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("search.plates")))
+        .map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("search.plates", "refused"),
+            ("search.plates", "refused"),
+            ("search.plates", "refused"),
+            ("search.plates", "refused"),
+            ("search.plates", "ok"),
+            ("search.plates.result", "ok")
+        ],
+        "four refusals at the gate (the malformed pattern never reaches it), then the warranted search"
+    );
+    let ok = entries.iter().find(|e| e["action"] == "search.plates" && e["outcome"] == "ok").unwrap();
+    assert_eq!(ok["details"]["authority"]["warrant"], "WRT-2026-77");
+    assert!(ok["details"]["parameters"]["plate"].as_str().unwrap().starts_with("kh:"), "{ok}");
+}
+
+#[test]
+fn area_searches_take_circles_and_polygons_and_name_bad_shapes() {
+    let city = city();
+    let client = city.server.client();
+    let search = |body: Value| client.json("POST", "/v1/search/area", &city.investigator, body);
+    let window = json!({"from": at(0), "to": at(5)});
+
+    let circle = search(with(
+        with(purpose(), window.clone()),
+        json!({"circle": {"lat": 60.1700, "lon": 24.9400, "radius_m": 300}, "kinds": ["plate_read", "gunshot"]}),
+    ));
+    assert_eq!(circle.status, 200, "{:?}", circle.body);
+    let found = ids(&circle.body["observations"], "/id");
+    assert_eq!(found, ["bg0", "bg2", "bg4", "g1", "r1", "r3", "r4"], "lpr-a and the gunshot, not lpr-b 1 km north");
+    assert!(circle.body["explain"]["segments_scanned"].as_u64().unwrap() >= 1);
+
+    // A triangle around lpr-b only.
+    let triangle = json!({"type": "Polygon", "coordinates": [[[24.935, 60.175], [24.945, 60.175], [24.940, 60.185], [24.935, 60.175]]]});
+    let polygon = search(with(with(purpose(), window.clone()), json!({"polygon": triangle, "kinds": ["plate_read"]})));
+    assert_eq!(ids(&polygon.body["observations"], "/id"), ["bg1", "bg3", "r6"], "{:?}", polygon.body);
+
+    let open_ring = json!({"type": "Polygon", "coordinates": [[[24.935, 60.175], [24.945, 60.175], [24.940, 60.185]]]});
+    let bad = search(with(with(purpose(), window.clone()), json!({"polygon": open_ring})));
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("polygon")), "{:?}", bad.body);
+    let both =
+        search(with(with(purpose(), window.clone()), json!({"polygon": triangle, "circle": {"lat": 60.17, "lon": 24.94, "radius_m": 10}})));
+    assert_eq!(both.status, 400);
+    let city_wide = search(with(with(purpose(), window), json!({"circle": {"lat": 60.17, "lon": 24.94, "radius_m": 20000}})));
+    assert_eq!((city_wide.status, city_wide.body["field"].as_str()), (403, Some("approval")), "{:?}", city_wide.body);
+}
+
+#[test]
+fn an_incident_context_gathers_its_neighbourhood_and_the_cameras_that_saw_it() {
+    let city = city();
+    let client = city.server.client();
+    let gate =
+        "purpose=criminal_investigation&case_number=HPD-2026-0042&justification=reviewing+the+scene+of+the+reported+shooting+at+the+market";
+    let context = client.get(&format!("/v1/incidents/C-7/context?{gate}"), &city.investigator);
+    assert_eq!(context.status, 200, "{:?}", context.body);
+    assert_eq!(ids(&context.body["incident"], "/id"), ["i1", "i2"]);
+    // Plate reads within 300 m and 5 minutes of the first report (12:01): lpr-a's reads up to 12:06.
+    assert_eq!(ids(&context.body["timeline"]["plate_read"], "/id"), ["bg0", "bg2", "bg4", "bg6", "r1", "r3", "r4"]);
+    assert_eq!(ids(&context.body["timeline"]["gunshot"], "/id"), ["g1"]);
+    assert_eq!(context.body["timeline"]["incident"], json!([]), "its own reports are not its neighbours");
+    let cameras: Vec<&str> = context.body["cameras"].as_array().unwrap().iter().map(|c| c["device"]["id"].as_str().unwrap()).collect();
+    assert_eq!(cameras, ["cam-a"]);
+    assert_eq!(context.body["windows"]["plate_read"], json!({"radius_m": 300.0, "window_minutes": 5}));
+
+    let narrower = client.get(&format!("/v1/incidents/C-7/context?{gate}&window_minutes=1"), &city.investigator);
+    assert_eq!(ids(&narrower.body["timeline"]["plate_read"], "/id"), ["bg0", "bg2", "r1", "r3"], "{:?}", narrower.body);
+    let unknown = client.get(&format!("/v1/incidents/C-404/context?{gate}"), &city.investigator);
+    assert_eq!(unknown.status, 404);
+    let ungated = client.get("/v1/incidents/C-7/context", &city.investigator);
+    assert_eq!((ungated.status, ungated.body["field"].as_str()), (400, Some("purpose")));
+    let _ = &city.ingest;
+}
+
+#[test]
+fn the_cameras_covering_a_point_are_those_whose_field_of_view_holds_it() {
+    let city = city();
+    let client = city.server.client();
+    // 50 m east of cam-a, which faces east with a 120 m range.
+    let seen = client.get("/v1/cameras/covering?lat=60.1700&lon=24.9399", &city.operator);
+    assert_eq!(seen.status, 200, "{:?}", seen.body);
+    let ids: Vec<&str> = seen.body["cameras"].as_array().unwrap().iter().map(|c| c["device"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["cam-a"]);
+    let behind = client.get("/v1/cameras/covering?lat=60.1700&lon=24.9370", &city.operator);
+    assert_eq!(behind.body["cameras"], json!([]), "west of a camera facing east");
+    let bad = client.get("/v1/cameras/covering?lat=91&lon=0", &city.operator);
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("lat")));
+}

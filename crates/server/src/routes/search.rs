@@ -1,0 +1,469 @@
+//! The investigation searches: plates, areas, an incident's neighbourhood, and the cameras that
+//! can see a point. Every search of observations passes the gate (purpose, authority, audit entry)
+//! before the store will run it.
+
+use super::gate::{Breadth, Coverage, PurposeFields, close_search, open_search, span_days};
+use crate::auth::Account;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use glasshouse_audit::purpose::Extent;
+use glasshouse_model::geo::LatLon;
+use glasshouse_model::limits::QUERY_RESULTS_MAX;
+use glasshouse_model::{DeviceRegistry, DeviceType, Kind, Observation, Timestamp};
+use glasshouse_store::{AreaQuery, Cursor, PlateMode, PlateQuery, Shape};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Most vertices accepted in a search polygon.
+const POLYGON_VERTICES_MAX: usize = 10_000;
+/// Largest circle radius, in metres; a wider area is a polygon or a box search.
+const CIRCLE_RADIUS_MAX_M: f64 = 50_000.0;
+/// Literal characters a wildcard pattern needs: `*` alone would list every plate ever read.
+const WILDCARD_LITERALS_MIN: usize = 3;
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|text| Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time"))))
+        .transpose()
+}
+
+fn parse_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > QUERY_RESULTS_MAX {
+        return Err(ApiError::bad_field("limit", format!("must be 1..={QUERY_RESULTS_MAX}")));
+    }
+    Ok(limit)
+}
+
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    cursor.map(|c| Cursor::decode(c).ok_or_else(|| ApiError::bad_field("cursor", "not a cursor from a previous page"))).transpose()
+}
+
+fn parse_kinds(kinds: &[String]) -> Result<Vec<Kind>, ApiError> {
+    kinds.iter().map(|k| Kind::parse(k).ok_or_else(|| ApiError::bad_field("kinds", format!("unknown kind {k:?}")))).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlateSearchBody {
+    purpose: Option<String>,
+    case_number: Option<String>,
+    justification: Option<String>,
+    warrant_reference: Option<String>,
+    exigency_reference: Option<String>,
+    approval: Option<String>,
+    plate: String,
+    /// `exact` (default), `wildcard` or `tolerant`.
+    mode: Option<String>,
+    /// Tolerant mode: substitutions beyond the confusable classes, 0..=2 (default 1).
+    substitutions_max: Option<u8>,
+    /// Tolerant mode: allow one character more or less (default false).
+    length_tolerance: Option<bool>,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Upper-cases a wildcard pattern and drops separators, keeping `?` and `*`.
+fn normalize_pattern(text: &str) -> Result<String, ApiError> {
+    let mut pattern = String::new();
+    for c in text.chars() {
+        match c {
+            ' ' | '-' => {}
+            'a'..='z' => pattern.push(c.to_ascii_uppercase()),
+            'A'..='Z' | '0'..='9' | '?' | '*' => pattern.push(c),
+            other => return Err(ApiError::bad_field("plate", format!("pattern contains {other:?}; use letters, digits, ? and *"))),
+        }
+    }
+    if pattern.len() > glasshouse_store::plate_index::WILDCARD_CHARS_MAX {
+        return Err(ApiError::bad_field("plate", "pattern is too long"));
+    }
+    if pattern.chars().filter(|c| c.is_ascii_alphanumeric()).count() < WILDCARD_LITERALS_MIN {
+        return Err(ApiError::bad_field(
+            "plate",
+            format!(
+                "a wildcard pattern needs at least {WILDCARD_LITERALS_MIN} letters or digits, so it names plates rather than lists them"
+            ),
+        ));
+    }
+    Ok(pattern)
+}
+
+fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
+    let mode = match body.mode.as_deref().unwrap_or("exact") {
+        "exact" => PlateMode::Exact,
+        "wildcard" => PlateMode::Wildcard,
+        "tolerant" => {
+            let substitutions_max = body.substitutions_max.unwrap_or(1);
+            if substitutions_max > 2 {
+                return Err(ApiError::bad_field("substitutions_max", "must be 0, 1 or 2"));
+            }
+            PlateMode::Tolerant { substitutions_max, length_tolerance: body.length_tolerance.unwrap_or(false) }
+        }
+        other => return Err(ApiError::bad_field("mode", format!("{other:?} is not exact, wildcard or tolerant"))),
+    };
+    let plate = match mode {
+        PlateMode::Wildcard => normalize_pattern(&body.plate)?,
+        _ => glasshouse_model::plate::normalize(&body.plate).map_err(|e| ApiError::bad_field("plate", e.to_string()))?,
+    };
+    let from = parse_time("from", body.from.as_deref())?;
+    let to = parse_time("to", body.to.as_deref())?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(ApiError::bad_field("to", "must be after from"));
+    }
+    Ok(PlateQuery { plate, mode, from, to, after: parse_cursor(body.cursor.as_deref())?, limit: parse_limit(body.limit, 200)? })
+}
+
+const PLATES: &str = "search.plates";
+
+/// `POST /v1/search/plates`: where a plate (or a pattern, or a misread of it) was read.
+pub async fn plates(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    body: Result<Json<PlateSearchBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let query = plate_query(&body)?;
+    let fields = PurposeFields {
+        purpose: body.purpose,
+        case_number: body.case_number,
+        justification: body.justification,
+        warrant_reference: body.warrant_reference,
+        exigency_reference: body.exigency_reference,
+        approval: body.approval,
+    };
+    let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        // The plate goes into the log only as a keyed hash, so entries can be published.
+        let parameters = json!({
+            "plate": state.audit.keyed("plate", &query.plate),
+            "mode": body.mode.as_deref().unwrap_or("exact"),
+            "from": query.from,
+            "to": query.to,
+            "cursor": body.cursor,
+            "limit": query.limit,
+        });
+        let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
+        let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
+        let receipt = open_search(&state, &account, PLATES, &fields, breadth, coverage, parameters)?;
+        let page = state.store.search_plates(&query, &receipt).map_err(ApiError::internal)?;
+        close_search(&state, &account, PLATES, &receipt, page.items.len(), page.next.is_some())?;
+        Ok((page, receipt.seq()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let results: Vec<Value> = page.items.iter().map(|(o, m)| json!({ "observation": o, "match": m })).collect();
+    Ok(Json(json!({
+        "results": results,
+        "next_cursor": page.next.map(|c| c.encode()),
+        "audit_seq": audit_seq,
+        "explain": page.explain,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Circle {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaSearchBody {
+    purpose: Option<String>,
+    case_number: Option<String>,
+    justification: Option<String>,
+    warrant_reference: Option<String>,
+    exigency_reference: Option<String>,
+    approval: Option<String>,
+    /// A circle…
+    circle: Option<Circle>,
+    /// …or a GeoJSON Polygon or MultiPolygon geometry.
+    polygon: Option<Value>,
+    from: String,
+    to: String,
+    #[serde(default)]
+    kinds: Vec<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+fn ring(value: &Value) -> Result<geo::LineString<f64>, String> {
+    let points = value.as_array().ok_or("a ring is an array of [lon, lat] positions")?;
+    let mut coords = Vec::with_capacity(points.len());
+    for p in points {
+        let pair = p.as_array().filter(|a| a.len() >= 2).ok_or("a position is [lon, lat]")?;
+        let (lon, lat) = (pair[0].as_f64().ok_or("lon is not a number")?, pair[1].as_f64().ok_or("lat is not a number")?);
+        if !LatLon::new(lat, lon).is_valid() {
+            return Err(format!("position [{lon}, {lat}] is out of range"));
+        }
+        coords.push(geo::Coord { x: lon, y: lat });
+    }
+    if coords.len() < 4 || coords.first() != coords.last() {
+        return Err("a ring needs at least four positions, the last equal to the first".into());
+    }
+    Ok(geo::LineString(coords))
+}
+
+fn polygon(rings: &Value) -> Result<geo::Polygon<f64>, String> {
+    let rings = rings.as_array().filter(|r| !r.is_empty()).ok_or("a polygon is a non-empty array of rings")?;
+    let exterior = ring(&rings[0])?;
+    let holes = rings[1..].iter().map(ring).collect::<Result<Vec<_>, _>>()?;
+    Ok(geo::Polygon::new(exterior, holes))
+}
+
+/// Parses a GeoJSON Polygon or MultiPolygon geometry.
+fn geojson_polygon(value: &Value) -> Result<geo::MultiPolygon<f64>, String> {
+    let coordinates = value.get("coordinates").ok_or("missing coordinates")?;
+    let shape = match value.get("type").and_then(Value::as_str) {
+        Some("Polygon") => geo::MultiPolygon(vec![polygon(coordinates)?]),
+        Some("MultiPolygon") => geo::MultiPolygon(
+            coordinates.as_array().ok_or("a MultiPolygon is an array of polygons")?.iter().map(polygon).collect::<Result<_, _>>()?,
+        ),
+        _ => return Err("type must be Polygon or MultiPolygon".into()),
+    };
+    let vertices: usize = shape.0.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum();
+    if vertices > POLYGON_VERTICES_MAX {
+        return Err(format!("{vertices} vertices, limit is {POLYGON_VERTICES_MAX}"));
+    }
+    Ok(shape)
+}
+
+fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
+    let shape = match (&body.circle, &body.polygon) {
+        (Some(c), None) => {
+            if !LatLon::new(c.lat, c.lon).is_valid() {
+                return Err(ApiError::bad_field("circle", "lat/lon out of range"));
+            }
+            if !(c.radius_m > 0.0 && c.radius_m <= CIRCLE_RADIUS_MAX_M) {
+                return Err(ApiError::bad_field("circle", format!("radius_m must be in (0, {CIRCLE_RADIUS_MAX_M}]")));
+            }
+            Shape::Circle { center: LatLon::new(c.lat, c.lon), radius_m: c.radius_m }
+        }
+        (None, Some(p)) => Shape::Polygon(geojson_polygon(p).map_err(|e| ApiError::bad_field("polygon", e))?),
+        _ => return Err(ApiError::bad_field("circle", "give exactly one of circle or polygon")),
+    };
+    let from = parse_time("from", Some(&body.from))?.expect("given");
+    let to = parse_time("to", Some(&body.to))?.expect("given");
+    if from >= to {
+        return Err(ApiError::bad_field("to", "must be after from"));
+    }
+    Ok(AreaQuery {
+        shape,
+        kinds: parse_kinds(&body.kinds)?,
+        from,
+        to,
+        after: parse_cursor(body.cursor.as_deref())?,
+        limit: parse_limit(body.limit, 1_000)?,
+    })
+}
+
+const AREA: &str = "search.area";
+
+/// `POST /v1/search/area`: what was observed inside a circle or polygon in a time range.
+pub async fn area(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    body: Result<Json<AreaSearchBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let query = area_query(&body)?;
+    let bbox = query.shape.bbox();
+    let area_km2 = query.shape.area_km2();
+    let parameters = json!({
+        "shape": match &query.shape { Shape::Circle { center, radius_m } => json!({ "circle": [center.lat, center.lon, radius_m] }), Shape::Polygon(_) => json!({ "polygon_bbox": bbox }) },
+        "area_km2": (area_km2 * 1000.0).round() / 1000.0,
+        "kinds": query.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "from": query.from,
+        "to": query.to,
+        "cursor": body.cursor,
+        "limit": query.limit,
+    });
+    let fields = PurposeFields {
+        purpose: body.purpose,
+        case_number: body.case_number,
+        justification: body.justification,
+        warrant_reference: body.warrant_reference,
+        exigency_reference: body.exigency_reference,
+        approval: body.approval,
+    };
+    let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let extent = Extent { area_km2: Some(area_km2), span_days: span_days(Some(query.from), Some(query.to)) };
+        let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox) };
+        let receipt = open_search(&state, &account, AREA, &fields, Breadth::Area(extent), coverage, parameters)?;
+        let page = state.store.search_area(&query, &receipt).map_err(ApiError::internal)?;
+        close_search(&state, &account, AREA, &receipt, page.items.len(), page.next.is_some())?;
+        Ok((page, receipt.seq()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(json!({
+        "observations": page.items,
+        "next_cursor": page.next.map(|c| c.encode()),
+        "audit_seq": audit_seq,
+        "explain": page.explain,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointParams {
+    lat: f64,
+    lon: f64,
+}
+
+/// Cameras whose field of view contains the point, nearest first.
+fn cameras_covering(registry: &DeviceRegistry, point: LatLon) -> Vec<Value> {
+    let mut found: Vec<(f64, Value)> = registry
+        .sorted()
+        .into_iter()
+        .filter(|d| d.device_type == DeviceType::Camera)
+        .filter_map(|d| {
+            let (sector, position) = (d.field_of_view()?, d.position()?);
+            sector.contains(&point).then(|| {
+                let distance = position.distance_m(&point);
+                (
+                    distance,
+                    json!({ "device": d, "distance_m": distance.round(), "bearing_to_point_deg": position.bearing_deg(&point).round() }),
+                )
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    found.into_iter().map(|(_, v)| v).collect()
+}
+
+/// `GET /v1/cameras/covering?lat=&lon=`: the registry's cameras that can see a point. The camera
+/// registry is not personal data, so this needs no purpose.
+pub async fn covering(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<PointParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params?;
+    let point = LatLon::new(params.lat, params.lon);
+    if !point.is_valid() {
+        return Err(ApiError::bad_field("lat", "lat/lon out of range"));
+    }
+    Ok(Json(json!({ "point": { "lat": point.lat, "lon": point.lon }, "cameras": cameras_covering(&state.devices(), point) })))
+}
+
+/// Radius and half-window of an incident's neighbourhood, per kind: near and short for plate reads
+/// (a passing car), wider for gunshots and other incidents (they are heard and reported further off).
+fn context_window(kind: Kind) -> (f64, i64) {
+    match kind {
+        Kind::PlateRead => (300.0, 5),
+        Kind::VideoEvent => (300.0, 10),
+        Kind::SensorReading => (500.0, 30),
+        Kind::Gunshot => (1_000.0, 30),
+        Kind::Incident => (500.0, 60),
+    }
+}
+const CONTEXT_RADIUS_MAX_M: f64 = 2_000.0;
+const CONTEXT_WINDOW_MAX_MIN: i64 = 180;
+const CONTEXT_PER_KIND_MAX: usize = 1_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextParams {
+    purpose: Option<String>,
+    case_number: Option<String>,
+    justification: Option<String>,
+    /// Overrides every kind's radius.
+    radius_m: Option<f64>,
+    /// Overrides every kind's half-window.
+    window_minutes: Option<i64>,
+}
+
+const CONTEXT: &str = "search.incident_context";
+
+/// `GET /v1/incidents/{id}/context`: the incident's reports and, per kind, what was observed within
+/// that kind's radius and time window of its first report, plus the cameras that could see it.
+pub async fn incident_context(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(incident_id): Path<String>,
+    params: Result<Query<ContextParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params?;
+    glasshouse_model::device::validate_id(&incident_id).map_err(|e| ApiError::bad_field("id", format!("incident id {e}")))?;
+    if let Some(r) = params.radius_m
+        && !(r > 0.0 && r <= CONTEXT_RADIUS_MAX_M)
+    {
+        return Err(ApiError::bad_field("radius_m", format!("must be in (0, {CONTEXT_RADIUS_MAX_M}]")));
+    }
+    if let Some(w) = params.window_minutes
+        && !(1..=CONTEXT_WINDOW_MAX_MIN).contains(&w)
+    {
+        return Err(ApiError::bad_field("window_minutes", format!("must be 1..={CONTEXT_WINDOW_MAX_MIN}")));
+    }
+    let windows: Vec<(Kind, f64, i64)> = Kind::ALL
+        .iter()
+        .map(|&k| {
+            let (r, w) = context_window(k);
+            (k, params.radius_m.unwrap_or(r), params.window_minutes.unwrap_or(w))
+        })
+        .collect();
+    let fields = PurposeFields {
+        purpose: params.purpose,
+        case_number: params.case_number,
+        justification: params.justification,
+        ..Default::default()
+    };
+    let parameters = json!({
+        "incident": state.audit.keyed("text", &incident_id),
+        "windows": windows.iter().map(|(k, r, w)| json!({ "kind": k.as_str(), "radius_m": r, "window_minutes": w })).collect::<Vec<_>>(),
+    });
+    let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let coverage = Coverage { kinds: Kind::ALL.to_vec(), from: None, to: None, bbox: None };
+        let receipt = open_search(&state, &account, CONTEXT, &fields, Breadth::Bounded, coverage, parameters)?;
+        let reports = state.store.find_incident(&incident_id, &receipt).map_err(ApiError::internal)?;
+        let Some(anchor) = reports.first().cloned() else {
+            close_search(&state, &account, CONTEXT, &receipt, 0, false)?;
+            return Err(ApiError::not_found(format!("no incident {incident_id}")));
+        };
+        let center = LatLon::new(anchor.position.lat, anchor.position.lon);
+        let mut timeline = serde_json::Map::new();
+        let mut truncated = serde_json::Map::new();
+        let mut total = 0;
+        for &(kind, radius_m, minutes) in &windows {
+            let query = AreaQuery {
+                shape: Shape::Circle { center, radius_m },
+                kinds: vec![kind],
+                from: Timestamp(anchor.observed_at.0 - minutes * 60_000_000),
+                // Inclusive at both ends: a read exactly five minutes after is within five minutes.
+                to: Timestamp(anchor.observed_at.0 + minutes * 60_000_000 + 1),
+                after: None,
+                limit: CONTEXT_PER_KIND_MAX,
+            };
+            let page = state.store.search_area(&query, &receipt).map_err(ApiError::internal)?;
+            let items: Vec<&Observation> = match kind {
+                Kind::Incident => page.items.iter().filter(|o| !reports.iter().any(|r| r.id == o.id)).collect(),
+                _ => page.items.iter().collect(),
+            };
+            total += items.len();
+            truncated.insert(kind.as_str().into(), json!(page.next.is_some()));
+            timeline.insert(kind.as_str().into(), json!(items));
+        }
+        close_search(&state, &account, CONTEXT, &receipt, total, truncated.values().any(|v| v == true))?;
+        Ok(json!({
+            "incident": reports,
+            "anchor": { "lat": center.lat, "lon": center.lon, "at": anchor.observed_at },
+            "windows": windows.iter().map(|(k, r, w)| (k.as_str().to_owned(), json!({ "radius_m": r, "window_minutes": w }))).collect::<serde_json::Map<_, _>>(),
+            "timeline": timeline,
+            "truncated": truncated,
+            "cameras": cameras_covering(&state.devices(), center),
+            "audit_seq": receipt.seq(),
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(answer))
+}
