@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a fresh machine: installs what is missing (Chromium, the
-# console's npm packages), builds the console, runs the Rust tests (unit, property, HTTP integration,
-# kill -9 durability) and the browser tests in headless Chromium.
+# Runs every test of the project on a fresh machine: installs what is missing (Chromium, xmllint,
+# the console's npm packages, the duckdb Python package), builds the console, runs the Rust tests
+# (unit, property, HTTP integration, kill -9 durability), the DuckDB interoperability tests and the
+# browser tests in headless Chromium.
 #
 #   scripts/test.sh
 #
@@ -26,6 +27,8 @@ if [ ! -x /usr/bin/chromium ] || ! command -v xmllint >/dev/null; then
 fi
 /usr/bin/chromium --version
 xmllint --version 2>&1 | head -1
+# DuckDB (Python package) reads our Parquet segments in the interoperability tests.
+python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'duckdb==2.0.1'
 # No test needs PostgreSQL, Redis, RabbitMQ, MQTT or NATS yet; when a connector test does, start the
 # service here if it is down.
 
@@ -37,6 +40,9 @@ cargo build --workspace --all-targets
 
 step "rust: tests"
 cargo test --workspace 2>&1 | tee -a "$log"
+
+step "interop: DuckDB reads the segments"
+GLASSHOUSE_BIN="$target_dir/debug/glasshouse" python3 tests/interop/run.py 2>&1 | tee -a "$log"
 
 step "browser: console in headless Chromium"
 mkdir -p "$GLASSHOUSE_ARTIFACTS"
