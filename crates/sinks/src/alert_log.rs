@@ -240,6 +240,16 @@ impl AlertLog {
         Ok(stored[i].clone())
     }
 
+    /// Ids of every observation an alert rests on (the raising read and folded repeats): retention
+    /// keeps these as long as their alert is kept.
+    pub fn linked_observation_ids(&self) -> std::collections::HashSet<String> {
+        let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
+        stored
+            .iter()
+            .flat_map(|a| std::iter::once(a.observation_id.clone()).chain(a.repeats.iter().map(|r| r.observation_id.clone())))
+            .collect()
+    }
+
     /// Number of stored alerts.
     pub fn len(&self) -> usize {
         self.alerts.read().unwrap_or_else(|p| p.into_inner()).len()

@@ -5,17 +5,20 @@
 //! locks, so a record is visible in exactly one of the two at any moment.
 
 use crate::query::{ObservationQuery, QueryResult};
+use crate::retention::{Keep, PurgePlan};
 use crate::search::{AreaQuery, Page, PlateMatch, PlateQuery};
 use crate::segments::{CompactionReport, SegmentStore, StoreError};
 use glasshouse_audit::AuditReceipt;
 use glasshouse_model::Observation;
 use glasshouse_wal::Lsn;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 /// Segments plus the unflushed hot window.
 pub struct Store {
     segments: RwLock<SegmentStore>,
+    /// Held by compaction and purges, so a purge's plan, receipt and swap see one manifest.
+    maintenance: Mutex<()>,
     hot: RwLock<Vec<(Lsn, Observation)>>,
     oldest_unflushed: RwLock<Option<Instant>>,
 }
@@ -23,7 +26,12 @@ pub struct Store {
 impl Store {
     /// Wraps an opened segment store with an empty hot window.
     pub fn new(segments: SegmentStore) -> Store {
-        Store { segments: RwLock::new(segments), hot: RwLock::new(Vec::new()), oldest_unflushed: RwLock::new(None) }
+        Store {
+            segments: RwLock::new(segments),
+            maintenance: Mutex::new(()),
+            hot: RwLock::new(Vec::new()),
+            oldest_unflushed: RwLock::new(None),
+        }
     }
 
     /// Adds durable records to the hot window.
@@ -99,6 +107,7 @@ impl Store {
     /// One compaction pass (see `segments::compact`). The merged files are written under the read
     /// lock, so searches go on; only the manifest swap takes the write lock.
     pub fn compact(&self, now: glasshouse_model::Timestamp) -> Result<CompactionReport, StoreError> {
+        let _maintenance = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = CompactionReport::default();
         let plans = self.segments.read().unwrap_or_else(|p| p.into_inner()).plan_compaction(now);
         let mut merges = Vec::with_capacity(plans.len());
@@ -112,6 +121,35 @@ impl Store {
             report = CompactionReport { segments_in, segments_out: applied, rows };
         }
         Ok(report)
+    }
+
+    /// Purges `kind` below `cutoff` (rows already flushed to segments), keeping what `keep` asks
+    /// for. `receipt` runs after planning and before anything is deleted; if it fails, nothing is.
+    pub fn purge<E: From<StoreError>>(
+        &self,
+        kind: glasshouse_model::Kind,
+        days: u32,
+        cutoff: glasshouse_model::Timestamp,
+        keep: &dyn Fn(&Observation) -> Keep,
+        receipt: impl FnOnce(&PurgePlan) -> Result<(), E>,
+    ) -> Result<PurgeOutcome, E> {
+        let _maintenance = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
+        let plan = self.segments.read().unwrap_or_else(|p| p.into_inner()).plan_purge(kind, days, cutoff, keep)?;
+        let (dropped, rewritten) = plan.segment_counts();
+        let mut outcome = PurgeOutcome {
+            deleted: plan.deleted_ids.len() as u64,
+            kept_for_alerts: plan.kept_for_alerts,
+            kept_for_holds: plan.kept_for_holds,
+            segments_dropped: dropped,
+            segments_rewritten: rewritten,
+            ids_sha256: plan.ids_sha256(),
+        };
+        if plan.deleted_ids.is_empty() {
+            return Ok(outcome);
+        }
+        receipt(&plan)?;
+        outcome.deleted = self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_purge(plan)?;
+        Ok(outcome)
     }
 
     /// Observations per (day, kind) in `[from, to)`: counts only, so no receipt is needed.
@@ -136,4 +174,21 @@ impl Store {
     pub fn for_each_stored(&self, each: impl FnMut(&Observation)) -> Result<(), StoreError> {
         self.segments.read().unwrap_or_else(|p| p.into_inner()).for_each(each)
     }
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PurgeOutcome {
+    /// Rows removed.
+    pub deleted: u64,
+    /// Expired rows kept because an alert rests on them.
+    pub kept_for_alerts: u64,
+    /// Expired rows kept because a hold covers them.
+    pub kept_for_holds: u64,
+    /// Segments removed whole.
+    pub segments_dropped: usize,
+    /// Segments rewritten without the purged rows.
+    pub segments_rewritten: usize,
+    /// SHA-256 over the sorted deleted ids.
+    pub ids_sha256: String,
 }

@@ -19,9 +19,11 @@ pub use query::{ObservationQuery, QueryResult};
 pub use segments::{SegmentStore, StoreError};
 
 pub mod hot;
-pub use hot::Store;
+pub use hot::{PurgeOutcome, Store};
 
 pub mod plate_index;
 pub mod search;
 pub use search::{AreaQuery, Cursor, Explain, Page, PlateMatch, PlateMode, PlateQuery, Shape};
 pub use segments::CompactionReport;
+pub mod retention;
+pub use retention::{Keep, PurgePlan, RetentionPolicy};

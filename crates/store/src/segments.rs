@@ -232,7 +232,7 @@ impl SegmentStore {
         Ok(())
     }
 
-    fn read_segment(&self, segment: &SegmentMeta, mut each: impl FnMut(Observation) -> bool) -> Result<usize, StoreError> {
+    pub(crate) fn read_segment(&self, segment: &SegmentMeta, mut each: impl FnMut(Observation) -> bool) -> Result<usize, StoreError> {
         let path = self.root.join(&segment.path);
         let kind = Kind::parse(&segment.kind)
             .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;

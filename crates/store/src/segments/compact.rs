@@ -92,31 +92,73 @@ impl SegmentStore {
     /// thousands of days at once), then deletes the replaced files. A group whose segments are no
     /// longer all in the manifest is skipped and its merged file deleted. Returns the groups applied.
     pub fn apply_compactions(&mut self, merges: Vec<(Vec<SegmentMeta>, SegmentMeta)>) -> Result<usize, StoreError> {
-        let mut replaced_by: HashMap<String, usize> = HashMap::new();
-        let mut applied = Vec::new();
+        let mut sound = Vec::with_capacity(merges.len());
         for (group, merged) in merges {
-            let intact = group.iter().all(|g| self.manifest.segments.iter().any(|s| s.path == g.path))
-                && group.iter().all(|g| !replaced_by.contains_key(&g.path))
-                && merged.rows == group.iter().map(|s| s.rows).sum::<u64>();
-            if !intact {
+            if merged.rows == group.iter().map(|s| s.rows).sum::<u64>() {
+                sound.push((group, merged));
+            } else {
                 self.remove_files(&merged)?;
-                continue;
             }
-            for g in &group {
-                replaced_by.insert(g.path.clone(), applied.len());
-            }
-            applied.push((group, merged));
         }
-        if applied.is_empty() {
+        let count = sound.len();
+        self.replace_segments(sound, &[])?;
+        Ok(count)
+    }
+
+    /// Writes `rows` (a subset of `segment`'s) as a new segment in the same partition.
+    pub(crate) fn write_without(&self, segment: &SegmentMeta, rows: &[Observation]) -> Result<SegmentMeta, StoreError> {
+        let kind = Kind::parse(&segment.kind).ok_or_else(|| StoreError::Manifest {
+            path: self.root.join(&segment.path),
+            reason: format!("unknown kind {}", segment.kind),
+        })?;
+        let (low, high) = segment
+            .lsn_range()
+            .ok_or_else(|| StoreError::Manifest { path: self.root.join(&segment.path), reason: "unnamed segment".into() })?;
+        let generation = Timestamp::now().0;
+        let relative = format!("kind={}/date={}/seg-{low:020}-{high:020}-p{generation}.parquet", kind.as_str(), segment.date());
+        let refs: Vec<&Observation> = rows.iter().collect();
+        write_segment_file(&self.root, relative, kind, &refs)
+    }
+
+    /// Swaps segments in one manifest write: each group for its replacement, and `drops` for
+    /// nothing. A group or drop whose segments left the manifest meanwhile is skipped (its new file
+    /// deleted). Then the old files go. Returns the rows that left the store.
+    pub(crate) fn replace_segments(
+        &mut self,
+        merges: Vec<(Vec<SegmentMeta>, SegmentMeta)>,
+        drops: &[SegmentMeta],
+    ) -> Result<u64, StoreError> {
+        let present = |path: &str| self.manifest.segments.iter().any(|s| s.path == path);
+        let mut replaced_by: HashMap<String, Option<usize>> = HashMap::new();
+        let mut applied: Vec<(Vec<SegmentMeta>, SegmentMeta)> = Vec::new();
+        let mut stale = Vec::new();
+        for (group, merged) in merges {
+            if group.iter().all(|g| present(&g.path) && !replaced_by.contains_key(&g.path)) {
+                for g in &group {
+                    replaced_by.insert(g.path.clone(), Some(applied.len()));
+                }
+                applied.push((group, merged));
+            } else {
+                stale.push(merged);
+            }
+        }
+        let dropped: Vec<&SegmentMeta> = drops.iter().filter(|d| present(&d.path) && !replaced_by.contains_key(&d.path)).collect();
+        for d in &dropped {
+            replaced_by.insert(d.path.clone(), None);
+        }
+        for merged in &stale {
+            self.remove_files(merged)?;
+        }
+        if replaced_by.is_empty() {
             return Ok(0);
         }
         let mut manifest = super::Manifest { flushed_lsn: self.manifest.flushed_lsn, segments: Vec::new() };
         let mut placed = vec![false; applied.len()];
         for segment in &self.manifest.segments {
             match replaced_by.get(&segment.path) {
-                Some(&i) if !placed[i] => {
-                    manifest.segments.push(applied[i].1.clone());
-                    placed[i] = true;
+                Some(Some(i)) if !placed[*i] => {
+                    manifest.segments.push(applied[*i].1.clone());
+                    placed[*i] = true;
                 }
                 Some(_) => {}
                 None => manifest.segments.push(segment.clone()),
@@ -124,14 +166,20 @@ impl SegmentStore {
         }
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
+        let mut removed = 0u64;
         for (group, merged) in &applied {
             for segment in group {
                 self.remove_files(segment)?;
             }
-            debug!(segments_in = group.len(), rows = merged.rows, segment = %merged.path, "compacted segments");
+            removed += group.iter().map(|s| s.rows).sum::<u64>() - merged.rows;
+            debug!(segments_in = group.len(), rows = merged.rows, segment = %merged.path, "replaced segments");
+        }
+        for segment in dropped {
+            self.remove_files(segment)?;
+            removed += segment.rows;
         }
         self.evict(&replaced_by.into_keys().collect::<Vec<_>>());
-        Ok(applied.len())
+        Ok(removed)
     }
 
     /// Deletes a segment's files (after the manifest stopped naming them).
