@@ -32,6 +32,10 @@ use tracing::{error, info};
 /// ingest queue fills, and producers get 503 instead of the server growing without bound.
 const HOT_PATH_QUEUE_GROUPS_MAX: usize = 16;
 
+/// When the retention purge first runs after start, and then how often.
+const RETENTION_FIRST_RUN: Duration = Duration::from_secs(60);
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// How often the compactor looks for small segments to merge.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(20);
 
@@ -57,6 +61,8 @@ pub struct Pipeline {
     committer: Option<JoinHandle<()>>,
     /// Dropping the sender stops the compactor.
     compactor: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
+    /// Dropping the sender stops the hourly retention purge.
+    retention: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -125,6 +131,18 @@ fn load_policy(data_dir: &Path) -> anyhow::Result<PurposePolicy> {
     Ok(policy)
 }
 
+/// The retention windows from `DATA_DIR/retention.json`, or the defaults.
+fn load_retention(data_dir: &Path) -> anyhow::Result<glasshouse_store::RetentionPolicy> {
+    let path = data_dir.join("retention.json");
+    let policy: glasshouse_store::RetentionPolicy = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a valid retention policy", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    policy.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(policy)
+}
+
 impl Pipeline {
     /// Opens every store under `config.data_dir`, replays the WAL and starts the threads.
     pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
@@ -139,6 +157,8 @@ impl Pipeline {
         let audit = Arc::new(AuditLog::open(&audit_dir(data_dir), &audit_keys_dir(data_dir)).context("opening the audit log")?);
         let policy = load_policy(data_dir)?;
         let approvals = glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?;
+        let holds = glasshouse_audit::holds::HoldBook::open(&data_dir.join("holds")).context("opening the holds")?;
+        let retention = load_retention(data_dir)?;
 
         let mut seen = HashSet::new();
         store.for_each_stored(|o| {
@@ -193,10 +213,25 @@ impl Pipeline {
             audit,
             policy,
             approvals,
+            holds,
+            retention,
             logged_on: Default::default(),
             failed_logons: Default::default(),
         });
-        Ok(Pipeline { state, sink, hot_path: Some(hot_path), committer: Some(committer_handle), compactor: Some(compactor) })
+        let retention = {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let state = state.clone();
+            let handle = std::thread::Builder::new().name("retention".into()).spawn(move || run_retention(&state, &stopped))?;
+            (stop, handle)
+        };
+        Ok(Pipeline {
+            state,
+            sink,
+            hot_path: Some(hot_path),
+            committer: Some(committer_handle),
+            compactor: Some(compactor),
+            retention: Some(retention),
+        })
     }
 
     /// Queues observations, waiting for room; the receiver resolves once they are durable.
@@ -206,6 +241,10 @@ impl Pipeline {
 
     /// Stops accepting records, lets the hot path finish and flushes the hot window to segments.
     pub fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some((stop, handle)) = self.retention.take() {
+            drop(stop);
+            handle.join().map_err(|_| anyhow::anyhow!("retention purge panicked"))?;
+        }
         self.sink.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.committer.take() {
             handle.join().map_err(|_| anyhow::anyhow!("wal committer panicked"))?;
@@ -247,6 +286,19 @@ fn flush(store: &Store, wal_dir: &Path) {
         }
         Ok(None) => {}
         Err(e) => error!(error = %e, "segment flush failed; records stay in the wal and the hot window"),
+    }
+}
+
+/// Purges expired records hourly (first a minute after start) until `stopped` disconnects.
+fn run_retention(state: &AppState, stopped: &std::sync::mpsc::Receiver<()>) {
+    let system = glasshouse_server::Account { name: "system:retention".into(), role: glasshouse_server::Role::Custodian };
+    let mut wait = RETENTION_FIRST_RUN;
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+        wait = RETENTION_INTERVAL;
+        match glasshouse_server::retention::purge_expired(state, &system, glasshouse_model::Timestamp::now()) {
+            Ok(receipts) => info!(kinds = receipts.len(), "retention pass"),
+            Err(e) => error!(error = %e.message, "retention purge failed; it will be retried"),
+        }
     }
 }
 

@@ -16,10 +16,11 @@ struct City {
     _dir: tempfile::TempDir,
 }
 
-/// 2026-11-20T12:00:00Z plus `minutes`.
+/// Yesterday at noon (UTC) plus `minutes`: recent enough that no retention window touches it.
 fn at(minutes: i64) -> String {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").unwrap();
-    (base + chrono::Duration::minutes(minutes)).to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let base = yesterday.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    (base + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn read(id: &str, device: &str, plate: &str, minutes: i64, candidates: &[&str]) -> String {

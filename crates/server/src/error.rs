@@ -86,3 +86,9 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, format!("invalid query string: {}", rejection.body_text()))
     }
 }
+
+impl From<glasshouse_store::StoreError> for ApiError {
+    fn from(e: glasshouse_store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}

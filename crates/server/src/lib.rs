@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod report;
+pub mod retention;
 pub mod routes;
 pub mod state;
 

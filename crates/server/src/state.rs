@@ -61,6 +61,10 @@ pub struct AppState {
     pub policy: PurposePolicy,
     /// Supervisor approvals for broad searches.
     pub approvals: glasshouse_audit::approvals::ApprovalBook,
+    /// Legal holds: records kept past retention for a case.
+    pub holds: glasshouse_audit::holds::HoldBook,
+    /// How long each kind is kept.
+    pub retention: glasshouse_store::RetentionPolicy,
     /// Accounts whose first use of a token since start has been logged.
     pub logged_on: Mutex<std::collections::HashSet<String>>,
     /// Requests refused for a missing or invalid token since the last audit entry about them.

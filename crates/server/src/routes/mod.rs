@@ -6,6 +6,7 @@ mod audit;
 mod console;
 mod devices;
 mod gate;
+mod holds;
 mod hotlists;
 mod meta;
 mod observations;
@@ -63,6 +64,12 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/rules", &[Administrator]),
     ("GET", "/v1/rules", &[Administrator, Operator, Supervisor]),
     ("POST", "/v1/rules/{id}/enabled", &[Administrator]),
+    ("POST", "/v1/holds", &[Custodian, Investigator]),
+    ("GET", "/v1/holds", &[Custodian, Supervisor, Investigator]),
+    ("POST", "/v1/holds/{id}/decision", &[Supervisor]),
+    ("POST", "/v1/holds/{id}/release", &[Custodian, Supervisor]),
+    ("GET", "/v1/retention", &[Custodian, Supervisor, Auditor]),
+    ("POST", "/v1/retention/purge", &[Custodian]),
     ("POST", "/v1/approvals", &[Investigator]),
     ("GET", "/v1/approvals", &[Investigator, Supervisor]),
     ("POST", "/v1/approvals/{id}/decision", &[Supervisor]),
@@ -106,6 +113,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reports", get(reports::report))
         .route("/v1/rules", post(rules::create).get(rules::list))
         .route("/v1/rules/{id}/enabled", post(rules::set_enabled))
+        .route("/v1/holds", post(holds::propose).get(holds::list))
+        .route("/v1/holds/{id}/decision", post(holds::decide))
+        .route("/v1/holds/{id}/release", post(holds::release))
+        .route("/v1/retention", get(holds::retention))
+        .route("/v1/retention/purge", post(holds::purge))
         .route("/v1/approvals", post(approvals::request).get(approvals::list))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));

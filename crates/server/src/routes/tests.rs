@@ -53,6 +53,8 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         audit: Arc::new(glasshouse_audit::AuditLog::open(&dir.join("audit"), &dir.join("audit-keys")).unwrap()),
         policy: Default::default(),
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
+        holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
+        retention: Default::default(),
         logged_on: Default::default(),
         failed_logons: Default::default(),
     };

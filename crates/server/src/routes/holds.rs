@@ -1,0 +1,186 @@
+//! Legal holds and retention: proposals, a second person's decision, release, the retention
+//! windows, and a purge on demand. Every step is in the audit log before it takes effect.
+
+use crate::auth::Account;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use glasshouse_audit::holds::{Authority, Hold, HoldError, HoldScope, HoldStatus};
+use glasshouse_model::{Kind, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn hold_error(e: HoldError) -> ApiError {
+    match e {
+        HoldError::NotFound(_) => ApiError::not_found(e.to_string()),
+        HoldError::WrongState { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        HoldError::OwnProposal => ApiError { field: Some("approve".into()), ..ApiError::new(StatusCode::FORBIDDEN, e.to_string()) },
+        HoldError::Bad { field, .. } => ApiError::bad_field(field, e.to_string()),
+        HoldError::Audit(_) => ApiError::busy("the audit log cannot be written, so the hold was not changed", 30),
+        HoldError::Wal(_) | HoldError::Damaged(_) => ApiError::internal(e),
+    }
+}
+
+fn describe(hold: &Hold, now: Timestamp) -> Value {
+    let mut value = serde_json::to_value(hold).expect("holds serialise");
+    value["state"] = json!(hold.state(now));
+    value
+}
+
+/// The hold as the audit log records it: plates only as keyed hashes.
+fn audited(state: &AppState, hold: &Hold) -> Value {
+    json!({
+        "hold": hold.id,
+        "case_number": hold.case_number,
+        "authority": hold.authority,
+        "authority_reference": hold.authority_reference,
+        "plates": hold.scope.plates.iter().map(|p| state.audit.keyed("plate", p)).collect::<Vec<_>>(),
+        "devices": hold.scope.devices,
+        "from": hold.scope.from,
+        "to": hold.scope.to,
+        "expires_at": hold.expires_at,
+        "status": hold.status,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    case_number: String,
+    authority: Authority,
+    authority_reference: String,
+    #[serde(default)]
+    plates: Vec<String>,
+    #[serde(default)]
+    devices: Vec<String>,
+    from: String,
+    to: String,
+    expires_at: String,
+}
+
+fn time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time")))
+}
+
+/// `POST /v1/holds`: proposes a hold; a supervisor other than the proposer must approve it.
+pub async fn propose(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    body: Result<Json<NewHold>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let plates = body
+        .plates
+        .iter()
+        .map(|p| glasshouse_model::plate::normalize(p).map_err(|e| ApiError::bad_field("plates", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    for device in &body.devices {
+        glasshouse_model::device::validate_id(device).map_err(|e| ApiError::bad_field("devices", format!("device id {e}")))?;
+    }
+    let now = Timestamp::now();
+    let hold = Hold {
+        id: super::new_id("hold"),
+        case_number: body.case_number,
+        authority: body.authority,
+        authority_reference: body.authority_reference,
+        scope: HoldScope { plates, devices: body.devices, from: time("from", &body.from)?, to: time("to", &body.to)? },
+        expires_at: time("expires_at", &body.expires_at)?,
+        proposed_by: account.name.clone(),
+        proposed_at: now,
+        status: HoldStatus::Proposed,
+        decided_by: None,
+        decided_at: None,
+        released_by: None,
+        released_at: None,
+    };
+    let hold = tokio::task::spawn_blocking(move || {
+        state
+            .holds
+            .propose(hold, |h| state.audit(&account, "hold.propose", "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message))
+            .map_err(hold_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((StatusCode::CREATED, Json(describe(&hold, now))))
+}
+
+/// `GET /v1/holds`: every hold with its state (`proposed`, `in_force`, `lapsed`, …), newest first.
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let now = Timestamp::now();
+    Json(json!({ "holds": state.holds.list().iter().map(|h| describe(h, now)).collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    approve: bool,
+}
+
+/// `POST /v1/holds/{id}/decision`: a supervisor other than the proposer approves or rejects.
+pub async fn decide(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    body: Result<Json<Decision>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let now = Timestamp::now();
+    let hold = tokio::task::spawn_blocking(move || {
+        let action = if body.approve { "hold.approve" } else { "hold.reject" };
+        state
+            .holds
+            .decide(&id, &account.name, body.approve, now, |h| {
+                state.audit(&account, action, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
+            })
+            .map_err(hold_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(describe(&hold, now)))
+}
+
+/// `POST /v1/holds/{id}/release`: ends a hold in force before its expiry.
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let now = Timestamp::now();
+    let hold = tokio::task::spawn_blocking(move || {
+        state
+            .holds
+            .release(&id, &account.name, now, |h| {
+                state.audit(&account, "hold.release", "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
+            })
+            .map_err(hold_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(describe(&hold, now)))
+}
+
+/// `GET /v1/retention`: each kind's window and the oldest day it keeps now, and the holds in force.
+pub async fn retention(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let now = Timestamp::now();
+    let windows: serde_json::Map<String, Value> = Kind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), json!({ "days": state.retention.days(*k), "keeps_from": state.retention.cutoff(*k, now) })))
+        .collect();
+    Json(json!({
+        "windows": windows,
+        "holds_in_force": state.holds.in_force(now).len(),
+        "kept_beyond_window": "rows an alert rests on, and rows a hold in force covers",
+    }))
+}
+
+/// `POST /v1/retention/purge`: runs the purge now (it also runs hourly) and returns its receipts.
+pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Extension<Account>) -> Result<Json<Value>, ApiError> {
+    let receipts = tokio::task::spawn_blocking(move || crate::retention::purge_expired(&state, &account, Timestamp::now()))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(json!({ "receipts": receipts })))
+}
