@@ -112,4 +112,17 @@ fn a_purge_keeps_held_reads_deletes_the_rest_and_leaves_a_receipt_first() {
     assert_eq!(released.body["state"], "released");
     let purge = client.json("POST", "/v1/retention/purge", &custodian, json!({}));
     assert_eq!(purge.body["receipts"][0]["count"], 1, "released, the held read expires too");
+
+    // The transparency report counts the holds and the purges from the live log.
+    let report = client.get("/v1/reports?format=json", &auditor).body;
+    assert_eq!(
+        (report["holds_opened"].as_u64(), report["holds_released"].as_u64(), report["holds_in_force"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    let purged: Vec<u64> = report["purges"].as_array().unwrap().iter().map(|p| p["receipt"]["count"].as_u64().unwrap()).collect();
+    assert_eq!(purged, [1, 1]);
+    assert_eq!(report["searches_by_kind"]["plates"], 2);
+    let html = client.request("GET", "/v1/reports", Some(&auditor), &[], vec![]).body;
+    let html = html.as_str().unwrap();
+    assert!(html.contains("Retention purges") && html.contains(&expected_hash), "the receipt's hash is published");
 }

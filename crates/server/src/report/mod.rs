@@ -47,6 +47,18 @@ pub struct TransparencyReport {
     pub searches_by_role: BTreeMap<String, u64>,
     /// Searches by outcome: `ok` or `refused`.
     pub searches_by_outcome: BTreeMap<String, u64>,
+    /// Searches by kind (`observations`, `plates`, `area`, `incident_context`).
+    pub searches_by_kind: BTreeMap<String, u64>,
+    /// Holds approved during the period.
+    pub holds_opened: u64,
+    /// Holds that lapsed at their expiry during the period.
+    pub holds_expired: u64,
+    /// Holds released early during the period.
+    pub holds_released: u64,
+    /// Holds in force when the report was computed.
+    pub holds_in_force: u64,
+    /// Retention purges during the period, each as its receipt.
+    pub purges: Vec<serde_json::Value>,
     /// Every privileged action in the log during the period, by action.
     pub actions: BTreeMap<String, u64>,
     /// Accounts with access, by role.
@@ -126,19 +138,38 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         awaiting += u64::from(matches!(alert.status, glasshouse_engine::AlertStatus::New | glasshouse_engine::AlertStatus::Acknowledged));
     }
     let (mut by_purpose, mut by_role, mut by_outcome, mut actions) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut by_search_kind = BTreeMap::new();
+    let (mut holds_opened, mut holds_released) = (0u64, 0u64);
+    let mut purges = Vec::new();
     for bytes in state.audit.entries(0, usize::MAX) {
         let Ok(entry) = serde_json::from_slice::<AuditEntry>(&bytes) else { continue };
         if entry.at < from || entry.at >= to {
             continue;
         }
         *actions.entry(entry.action.clone()).or_insert(0) += 1;
-        if entry.action == "search.observations" {
+        match entry.action.as_str() {
+            "hold.approve" => holds_opened += 1,
+            "hold.release" => holds_released += 1,
+            "retention.purge" => purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
+            _ => {}
+        }
+        if let Some(kind) = entry.action.strip_prefix("search.").filter(|a| !a.ends_with(".result")) {
+            *by_search_kind.entry(kind.to_owned()).or_insert(0) += 1;
             let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
             *by_purpose.entry(purpose).or_insert(0) += 1;
             *by_role.entry(entry.role.clone()).or_insert(0) += 1;
             *by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;
         }
     }
+    let now = Timestamp::now();
+    let holds = state.holds.list();
+    let holds_expired = holds
+        .iter()
+        .filter(|h| {
+            h.status == glasshouse_audit::holds::HoldStatus::Approved && h.expires_at >= from && h.expires_at < to && h.expires_at <= now
+        })
+        .count() as u64;
+    let holds_in_force = holds.iter().filter(|h| h.in_force(now)).count() as u64;
     let mut access: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (account, _) in state.tokens.accounts().map_err(|e| e.to_string())? {
         access.entry(account.role.as_str().to_owned()).or_default().push(account.name);
@@ -161,9 +192,15 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         ),
         (
             "Retention".into(),
-            "no retention window is enforced yet: observations are kept until removed by hand, and no purge has run".into(),
+            format!(
+                "enforced hourly, in whole days: {}. Expired records stay only while an alert rests on them or a legal hold covers them; each purge leaves a receipt in the audit log",
+                glasshouse_model::Kind::ALL.iter().map(|k| format!("{} {} days", k.as_str().replace('_', " "), state.retention.days(*k))).collect::<Vec<_>>().join(", ")
+            ),
         ),
-        ("Holds".into(), "not supported yet: no hold has been placed".into()),
+        (
+            "Holds".into(),
+            format!("{holds_in_force} in force; a hold names a case, an authority (court order, warrant or preservation request), plates or devices and a time range, expires within two years, and needs a second person's approval"),
+        ),
         ("Sharing".into(), "none: this deployment shares data with no other agency".into()),
         (
             "Searches".into(),
@@ -194,6 +231,12 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         searches_by_purpose: by_purpose,
         searches_by_role: by_role,
         searches_by_outcome: by_outcome,
+        searches_by_kind: by_search_kind,
+        holds_opened,
+        holds_expired,
+        holds_released,
+        holds_in_force,
+        purges,
         actions,
         access,
         checkpoint: CheckpointFigures { size, note, verifier_key: state.audit.verifier_key() },
@@ -236,8 +279,14 @@ pub fn render_html(r: &TransparencyReport) -> String {
                 r.searches_by_outcome.get("refused").unwrap_or(&0)
             ),
         ),
-        ("Holds opened / expired".into(), "0 / 0 (holds are not supported yet)".into()),
-        ("Purges".into(), "0 (no retention job runs yet)".into()),
+        (
+            "Holds opened / expired / released / in force now".into(),
+            format!("{} / {} / {} / {}", r.holds_opened, r.holds_expired, r.holds_released, r.holds_in_force),
+        ),
+        (
+            "Purges (records deleted)".into(),
+            format!("{} ({})", r.purges.len(), r.purges.iter().map(|p| p["receipt"]["count"].as_u64().unwrap_or(0)).sum::<u64>()),
+        ),
     ];
     let hotlists: Vec<(String, String)> = r
         .hotlists
@@ -272,6 +321,32 @@ pub fn render_html(r: &TransparencyReport) -> String {
     html.push_str(&bar_chart("Searches by purpose", &bars(&r.searches_by_purpose), "#009E73"));
     html.push_str(&bar_chart("Searches by role", &bars(&r.searches_by_role), "#009E73"));
     html.push_str(&bar_chart("Searches by outcome", &bars(&r.searches_by_outcome), "#E69F00"));
+    html.push_str(&bar_chart("Searches by kind", &bars(&r.searches_by_kind), "#009E73"));
+    html.push_str("<h2>Retention purges</h2>");
+    let purge_rows: Vec<(String, String)> = r
+        .purges
+        .iter()
+        .map(|p| {
+            let receipt = &p["receipt"];
+            (
+                format!("{} · {}", p["at"].as_str().unwrap_or(""), receipt["kind"].as_str().unwrap_or("")),
+                format!(
+                    "{} deleted (window {} days, before {}); kept for alerts {}, for holds {}; ids SHA-256 {}",
+                    receipt["count"],
+                    receipt["window_days"],
+                    receipt["cutoff"].as_str().unwrap_or(""),
+                    receipt["kept_for_alerts"],
+                    receipt["kept_for_holds"],
+                    receipt["ids_sha256"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect();
+    if purge_rows.is_empty() {
+        html.push_str("<p>No purge deleted anything in this period.</p>");
+    } else {
+        html.push_str(&table(&purge_rows));
+    }
     html.push_str("<h2>Privileged actions logged</h2>");
     html.push_str(&bar_chart("Audit log entries by action", &bars(&r.actions), "#CC79A7"));
     html.push_str("<h2>Who has access</h2>");
