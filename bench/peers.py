@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Peer comparison for investigation queries: Glasshouse against DuckDB and chdb (ClickHouse
+in-process) over the same Parquet segments, and PostgreSQL + PostGIS over the same rows loaded with
+GiST and B-tree indexes. Run by hand, not in CI:
+
+    bench/peers.py --sizes 1000000,10000000,100000000 --work /var/tmp/gh-bench
+
+For each size it generates the data set once (`glasshouse bench generate`), times every engine in
+the same run, and prints one JSON line per (size, engine, query) plus a Markdown table of medians and
+ratios (peer time / Glasshouse time) for BENCHMARKS.md. Needs: the duckdb, chdb and psycopg Python
+packages, and the postgresql-15-postgis-3 Debian package on the local PostgreSQL.
+
+Queries (parameters come from the generator's queries.json, so every engine answers the same thing):
+  exact_plate     every read of one plate over the whole period (20 plates)
+  wildcard_plate  a pattern like AB?12* over the whole period (5 patterns)
+  area_300m_1h    reads within 300 m of a point in one hour (20 circles)
+  hourly_cells    reads per hour and per ~500 m cell for one day (not yet in Glasshouse: it needs SQL)
+Every engine materialises its full result, as Glasshouse does.
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def like(pattern):
+    return pattern.replace("?", "_").replace("*", "%")
+
+
+def box(area):
+    dlat = area["radius_m"] / 111_195.0
+    dlon = dlat / math.cos(math.radians(area["lat"]))
+    return area["lat"] - dlat, area["lat"] + dlat, area["lon"] - dlon, area["lon"] + dlon
+
+
+def iso(ts):
+    return ts.replace("T", " ").replace("Z", "")
+
+
+def timed(run, repeat):
+    run()  # warm-up, as Glasshouse's runner does
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(samples)
+
+
+def distance_sql(area):
+    # Equirectangular distance in metres: exact enough at 300 m, and the same formula in every SQL engine.
+    return (f"sqrt(pow((lat - {area['lat']}) * 111195.0, 2) + "
+            f"pow((lon - {area['lon']}) * 111195.0 * {math.cos(math.radians(area['lat']))}, 2)) <= {area['radius_m']}")
+
+
+class DuckDb:
+    name = "duckdb"
+
+    def __init__(self, glob):
+        import duckdb
+        self.db = duckdb.connect()
+        self.db.execute(f"CREATE VIEW reads AS SELECT * FROM read_parquet('{glob}')")
+
+    def load_seconds(self):
+        return 0.0
+
+    def run(self, sql):
+        return self.db.execute(sql).fetchall()
+
+    def ts(self, t):
+        return f"TIMESTAMPTZ '{iso(t)}+00'"
+
+    def hourly(self, q):
+        return (f"SELECT date_trunc('hour', observed_at) AS h, floor(lat / 0.0045) AS cy, floor(lon / 0.009) AS cx, count(*) "
+                f"FROM reads WHERE observed_at >= {self.ts(q['day'][0])} AND observed_at < {self.ts(q['day'][1])} GROUP BY ALL")
+
+
+class Chdb:
+    name = "chdb"
+
+    def __init__(self, glob):
+        import chdb
+        self.chdb = chdb
+        self.source = f"file('{glob}', Parquet)"
+
+    def load_seconds(self):
+        return 0.0
+
+    def run(self, sql):
+        return self.chdb.query(sql.replace("FROM reads", f"FROM {self.source}"), "CSV").bytes()
+
+    def ts(self, t):
+        return f"toDateTime64('{iso(t)}', 6, 'UTC')"
+
+    def hourly(self, q):
+        return (f"SELECT toStartOfHour(observed_at) AS h, floor(lat / 0.0045) AS cy, floor(lon / 0.009) AS cx, count() "
+                f"FROM reads WHERE observed_at >= {self.ts(q['day'][0])} AND observed_at < {self.ts(q['day'][1])} GROUP BY h, cy, cx")
+
+
+class PostGis:
+    name = "postgis"
+
+    def __init__(self, glob, limit_seconds):
+        import duckdb
+        import psycopg
+        self.conn = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
+        started = time.perf_counter()
+        c = self.conn.cursor()
+        c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        c.execute("DROP TABLE IF EXISTS gh_reads")
+        c.execute("CREATE UNLOGGED TABLE gh_reads (id text, device_id text, observed_at timestamptz, lat float8, lon float8, plate text)")
+        # Stream the same rows through COPY in chunks (DuckDB reads the Parquet files).
+        reader = duckdb.connect().execute(f"SELECT id, device_id, observed_at, lat, lon, plate FROM read_parquet('{glob}')")
+        with c.copy("COPY gh_reads (id, device_id, observed_at, lat, lon, plate) FROM STDIN") as copy:
+            while True:
+                rows = reader.fetchmany(100_000)
+                if not rows:
+                    break
+                for row in rows:
+                    copy.write_row(row)
+                if time.perf_counter() - started > limit_seconds:
+                    raise TimeoutError("PostGIS load exceeded its time limit")
+        c.execute("ALTER TABLE gh_reads ADD COLUMN geom geography(Point, 4326)")
+        c.execute("UPDATE gh_reads SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography")
+        c.execute("CREATE INDEX ON gh_reads USING gist (geom)")
+        c.execute("CREATE INDEX ON gh_reads (plate text_pattern_ops, observed_at)")
+        c.execute("CREATE INDEX ON gh_reads (observed_at)")
+        c.execute("VACUUM ANALYZE gh_reads")
+        self.loaded = time.perf_counter() - started
+
+    def load_seconds(self):
+        return self.loaded
+
+    def run(self, sql):
+        with self.conn.cursor() as c:
+            c.execute(sql.replace("FROM reads", "FROM gh_reads"))
+            return c.fetchall()
+
+    def ts(self, t):
+        return f"TIMESTAMPTZ '{iso(t)}+00'"
+
+    def area_sql(self, area):
+        return (f"SELECT * FROM reads WHERE observed_at >= {self.ts(area['from'])} AND observed_at < {self.ts(area['to'])} "
+                f"AND ST_DWithin(geom, ST_SetSRID(ST_MakePoint({area['lon']}, {area['lat']}), 4326)::geography, {area['radius_m']})")
+
+    def hourly(self, q):
+        return (f"SELECT date_trunc('hour', observed_at) AS h, floor(lat / 0.0045) AS cy, floor(lon / 0.009) AS cx, count(*) "
+                f"FROM reads WHERE observed_at >= {self.ts(q['day'][0])} AND observed_at < {self.ts(q['day'][1])} GROUP BY 1, 2, 3")
+
+
+def sql_queries(engine, q):
+    period = f"observed_at >= {engine.ts(q['period'][0])} AND observed_at < {engine.ts(q['period'][1])}"
+    out = {
+        "exact_plate": [f"SELECT * FROM reads WHERE plate = '{p}' AND {period}" for p in q["exact"]],
+        "wildcard_plate": [f"SELECT * FROM reads WHERE plate LIKE '{like(p)}' AND {period}" for p in q["wildcard"]],
+        "hourly_cells": [engine.hourly(q)],
+    }
+    areas = []
+    for a in q["areas"]:
+        if hasattr(engine, "area_sql"):
+            areas.append(engine.area_sql(a))
+        else:
+            lat0, lat1, lon0, lon1 = box(a)
+            areas.append(f"SELECT * FROM reads WHERE observed_at >= {engine.ts(a['from'])} AND observed_at < {engine.ts(a['to'])} "
+                         f"AND lat BETWEEN {lat0} AND {lat1} AND lon BETWEEN {lon0} AND {lon1} AND {distance_sql(a)}")
+    out["area_300m_1h"] = areas
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--work", default="/var/tmp/glasshouse-bench")
+    parser.add_argument("--bin", default=str(ROOT / "target/release/glasshouse"))
+    parser.add_argument("--engines", default="duckdb,chdb,postgis")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgis-load-limit-s", type=float, default=3600)
+    args = parser.parse_args()
+    results = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        data = pathlib.Path(args.work) / f"reads-{size}"
+        if not (data / "queries.json").exists():
+            t = time.perf_counter()
+            out = subprocess.run([args.bin, "bench", "generate", "--data-dir", str(data), "--reads", str(size)],
+                                 check=True, capture_output=True, text=True).stdout
+            gen = json.loads(out.strip().splitlines()[-1])
+            print(json.dumps({"size": size, "generate": gen, "seconds": time.perf_counter() - t}), flush=True)
+        q = json.loads((data / "queries.json").read_text())
+        glob = str(data / "segments" / "kind=plate_read" / "*" / "*.parquet")
+        ours = json.loads(subprocess.run([args.bin, "bench", "search", "--data-dir", str(data), "--repeat", str(args.repeat)],
+                                         check=True, capture_output=True, text=True).stdout)
+        for query, figures in ours.items():
+            results.append({"size": size, "engine": "glasshouse", "query": query, "median_ms": figures["median_ms"], "rows": figures["rows"]})
+            print(json.dumps(results[-1]), flush=True)
+        for name in args.engines.split(","):
+            try:
+                engine = {"duckdb": lambda: DuckDb(glob), "chdb": lambda: Chdb(glob),
+                          "postgis": lambda: PostGis(glob, args.postgis_load_limit_s)}[name]()
+            except TimeoutError as e:
+                results.append({"size": size, "engine": name, "error": str(e)})
+                print(json.dumps(results[-1]), flush=True)
+                continue
+            for query, sqls in sql_queries(engine, q).items():
+                medians = [timed(lambda s=s: engine.run(s), args.repeat) for s in sqls]
+                results.append({"size": size, "engine": name, "query": query, "median_ms": statistics.median(medians),
+                                "load_s": engine.load_seconds()})
+                print(json.dumps(results[-1]), flush=True)
+    print_table(results)
+
+
+def print_table(results):
+    by = {(r["size"], r["engine"], r.get("query")): r for r in results if "median_ms" in r}
+    sizes = sorted({r["size"] for r in results})
+    engines = ["glasshouse", "duckdb", "chdb", "postgis"]
+    print("\n| reads | query | " + " | ".join(engines) + " | ratios (peer / glasshouse) |")
+    print("|---|---|" + "---|" * (len(engines) + 1))
+    for size in sizes:
+        for query in ["exact_plate", "wildcard_plate", "area_300m_1h", "hourly_cells", "tolerant_plate"]:
+            cells, ratios = [], []
+            ours = by.get((size, "glasshouse", query))
+            for e in engines:
+                r = by.get((size, e, query))
+                cells.append(f"{r['median_ms']:.2f} ms" if r else "–")
+                if r and ours and e != "glasshouse":
+                    ratios.append(f"{e} {r['median_ms'] / ours['median_ms']:.1f}×")
+            print(f"| {size:,} | {query} | " + " | ".join(cells) + " | " + ", ".join(ratios) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
