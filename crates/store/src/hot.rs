@@ -163,6 +163,13 @@ impl Store {
         segments.count_by_day_and_kind(from, to, &hot)
     }
 
+    /// The segments now in the manifest, and the directory their paths are relative to: what an
+    /// outside engine (the SQL layer) reads. Rows still in the hot window are not among them.
+    pub fn segment_snapshot(&self) -> (std::path::PathBuf, Vec<crate::segments::SegmentMeta>) {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        (segments.root().to_owned(), segments.segments().to_vec())
+    }
+
     /// Segments and bytes on disk, for status pages.
     pub fn stats(&self) -> (usize, u64, u64) {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());

@@ -16,7 +16,7 @@ pub mod segments;
 
 pub use catalog::{Catalog, CatalogError, CatalogEvent};
 pub use query::{ObservationQuery, QueryResult};
-pub use segments::{SegmentStore, StoreError};
+pub use segments::{SegmentMeta, SegmentStore, StoreError};
 
 pub mod hot;
 pub use hot::{PurgeOutcome, Store};

@@ -5,7 +5,7 @@
 //! they are evidence to show, not something to aggregate.
 
 use arrow::array::{
-    Array, ArrayRef, Float32Array, Float32Builder, Float64Array, Float64Builder, StringArray, StringBuilder, TimestampMicrosecondArray,
+    Array, ArrayRef, Int64Array, Float32Array, Float32Builder, Float64Array, Float64Builder, StringArray, StringBuilder, TimestampMicrosecondArray,
     TimestampMicrosecondBuilder, UInt8Array, UInt8Builder, UInt32Array, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -26,7 +26,9 @@ pub fn schema(kind: Kind) -> SchemaRef {
         Field::new("id", DataType::Utf8, false),
         Field::new("device_id", DataType::Utf8, false),
         Field::new("observed_at", utc_micros(), false),
-        Field::new("received_at", utc_micros(), false),
+        // Milliseconds from observed_at to receipt: small and repetitive where received_at itself
+        // would cost as much as observed_at (received_at to the millisecond is plenty).
+        Field::new("receive_delay_ms", DataType::Int64, false),
         Field::new("lat", DataType::Float64, false),
         Field::new("lon", DataType::Float64, false),
         Field::new("heading_deg", DataType::Float64, true),
@@ -122,7 +124,7 @@ pub fn encode(kind: Kind, rows: &[&Observation]) -> Result<RecordBatch, ArrowErr
         strings(rows, |o| Some(&o.id)),
         strings(rows, |o| Some(&o.device_id)),
         times(rows, |o| o.observed_at),
-        times(rows, |o| o.received_at),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|o| (o.received_at.0 - o.observed_at.0).div_euclid(1_000)))),
         floats(rows, |o| Some(o.position.lat)),
         floats(rows, |o| Some(o.position.lon)),
         floats(rows, |o| o.position.heading_deg),
@@ -218,7 +220,7 @@ pub fn decode(kind: Kind, batch: &RecordBatch, mut each: impl FnMut(Observation)
     let ids = c.get::<StringArray>("id")?;
     let devices = c.get::<StringArray>("device_id")?;
     let observed = c.get::<TimestampMicrosecondArray>("observed_at")?;
-    let received = c.get::<TimestampMicrosecondArray>("received_at")?;
+    let delay = c.get::<Int64Array>("receive_delay_ms")?;
     let lat = c.get::<Float64Array>("lat")?;
     let lon = c.get::<Float64Array>("lon")?;
     let heading = c.get::<Float64Array>("heading_deg")?;
@@ -245,8 +247,9 @@ pub fn decode(kind: Kind, batch: &RecordBatch, mut each: impl FnMut(Observation)
     let label = c.get::<StringArray>("label")?;
     let count = c.get::<UInt32Array>("count")?;
     for row in 0..batch.num_rows() {
-        let observed_at = number(observed, row, |a, i| Timestamp(a.value(i))).map(|t| t.to_rfc3339());
-        let received_at = number(received, row, |a, i| Timestamp(a.value(i))).map(|t| t.to_rfc3339());
+        let observed = number(observed, row, |a, i| Timestamp(a.value(i)));
+        let received_at = observed.zip(number(delay, row, |a, i| a.value(i))).map(|(t, ms)| Timestamp(t.0 + ms * 1_000).to_rfc3339());
+        let observed_at = observed.map(|t| t.to_rfc3339());
         let candidate_list = match text(candidates, row) {
             Some(json) => Some(
                 serde_json::from_str::<Vec<RawCandidate>>(&json)

@@ -3,16 +3,20 @@
 //! it, as the read's plate or one of its OCR candidates.
 //!
 //! The keys live in an `fst` map, so exact lookups, wildcard patterns and Levenshtein automata all
-//! walk a compact sorted automaton instead of the rows. The map's value is an offset into a
-//! postings area that holds, per key, a varint count and varint row-number deltas.
+//! walk a compact sorted automaton instead of the rows. The map's value is the row itself when the
+//! plate has one row (the top bit set), else an offset into a postings area that holds a varint
+//! count and varint row-number deltas.
 //!
-//! File layout: the magic `GHPLATE1`, the fst length as a little-endian u64, the fst bytes, then
+//! File layout: the magic `GHPLATE2`, the fst length as a little-endian u64, the fst bytes, then
 //! the postings. Written beside the segment before the manifest names it, like the segment itself.
 
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 8] = b"GHPLATE1";
+const MAGIC: &[u8; 8] = b"GHPLATE2";
+
+/// Set in a value that is a row number rather than an offset into the postings.
+const INLINE: u64 = 1 << 63;
 
 /// An opened plate index.
 pub struct PlateIndex {
@@ -57,6 +61,11 @@ pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     for (key, mut rows) in by_key {
         rows.sort_unstable();
         rows.dedup();
+        if let [row] = rows[..] {
+            // Most plates appear once in a day's segment: the row goes in the value itself.
+            builder.insert(key.as_bytes(), INLINE | u64::from(row)).expect("keys come sorted and distinct from the BTreeMap");
+            continue;
+        }
         let offset = postings.len() as u64;
         put_varint(&mut postings, rows.len() as u64);
         let mut previous = 0u32;
@@ -98,6 +107,10 @@ impl PlateIndex {
     }
 
     fn push_rows(&self, offset: u64, out: &mut Vec<u32>) -> Result<(), IndexError> {
+        if offset & INLINE != 0 {
+            out.push(u32::try_from(offset & !INLINE).map_err(|_| IndexError(format!("inline row {offset:#x} is corrupt")))?);
+            return Ok(());
+        }
         let corrupt = || IndexError(format!("postings at {offset} are corrupt"));
         let mut at = usize::try_from(offset).map_err(|_| corrupt())?;
         let count = get_varint(&self.postings, &mut at).ok_or_else(corrupt)?;
@@ -238,7 +251,7 @@ mod tests {
 
     #[test]
     fn corrupt_files_are_refused_not_trusted() {
-        assert!(PlateIndex::from_bytes(b"GHPLATE1").is_err());
+        assert!(PlateIndex::from_bytes(b"GHPLATE2").is_err());
         assert!(PlateIndex::from_bytes(b"NOTANINDEX0000000000").is_err());
         let mut bytes = build([("ABC".to_string(), 1)]);
         bytes[8] = 0xff;

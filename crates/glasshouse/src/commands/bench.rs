@@ -140,7 +140,8 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                     position: Position { lat: position.lat, lon: position.lon, heading_deg: None, accuracy_m: None },
                     body: Body::PlateRead(PlateRead {
                         plate: plate_of(rng.random_range(0..vehicles)),
-                        confidence: Some(0.5 + rng.random::<f32>() / 2.0),
+                        // Readers report confidence in whole percent.
+                        confidence: Some(f32::from(rng.random_range(50u8..100)) / 100.0),
                         ..PlateRead::default()
                     }),
                 },

@@ -7,7 +7,7 @@ use crate::plate_index;
 use glasshouse_engine::rules::fuzzy::canonical;
 use glasshouse_model::{Body, Kind, Observation};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
@@ -55,7 +55,13 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_statistics_enabled(EnabledStatistics::Chunk);
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        // Times are unique per row, so a dictionary only adds a layer; within a reader's run (rows
+        // are in space, then time order) the deltas are small.
+        .set_column_dictionary_enabled(ColumnPath::from("observed_at"), false)
+        .set_column_encoding(ColumnPath::from("observed_at"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(ColumnPath::from("receive_delay_ms"), false)
+        .set_column_encoding(ColumnPath::from("receive_delay_ms"), Encoding::DELTA_BINARY_PACKED);
     if kind == Kind::PlateRead {
         let plate = ColumnPath::from("plate");
         props = props

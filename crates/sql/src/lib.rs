@@ -1,0 +1,12 @@
+//! SQL over the segments, for analysts: DataFusion tables that prune by the manifest, a policy that
+//! allows only read-only aggregate queries over tables without plate columns, and (in `pg`) the same
+//! session over the Postgres wire protocol.
+//!
+//! The heavy dependencies (DataFusion, pgwire) live in this crate only; the server reaches it through
+//! a trait the binary implements, so the rest of the workspace builds and tests without them.
+
+pub mod engine;
+pub mod policy;
+pub mod tables;
+
+pub use engine::{Answer, Checked, SqlEngine, SqlError};
