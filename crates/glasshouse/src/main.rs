@@ -2,6 +2,7 @@
 
 mod commands;
 mod pipeline;
+mod sql_service;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -200,6 +200,7 @@ impl Pipeline {
         };
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
         let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
+        let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
         let state = Arc::new(AppState {
             tokens: TokenStore::open(data_dir),
             devices: RwLock::new(Arc::new(catalog.devices.clone())),
@@ -215,6 +216,7 @@ impl Pipeline {
             approvals,
             holds,
             retention,
+            sql: Some(Arc::new(crate::sql_service::DataFusionSql(sql_engine.clone()))),
             logged_on: Default::default(),
             failed_logons: Default::default(),
         });

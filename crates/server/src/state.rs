@@ -20,6 +20,32 @@ pub struct IngestOutcome {
     pub duplicates: usize,
 }
 
+/// Why an SQL query did not run.
+#[derive(Debug)]
+pub enum SqlFailure {
+    /// Malformed, or names something that does not exist (400).
+    Invalid(String),
+    /// Not allowed: row-level output, a statement that changes state, a forbidden aggregate (403).
+    Refused(String),
+    /// The audit entry could not be written, so it did not run (503).
+    Audit(String),
+    /// Execution failed (500).
+    Failed(String),
+}
+
+/// What an [`SqlService`] calls with the tables a checked query reads, before it runs it.
+pub type BeforeRun<'a> = Box<dyn FnOnce(&[String]) -> Result<(), String> + Send + 'a>;
+
+/// A future an [`SqlService`] returns.
+pub type SqlFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<serde_json::Value, SqlFailure>> + Send + 'a>>;
+
+/// Analysts' SQL, implemented by the binary over the SQL crate (DataFusion stays out of the server).
+pub trait SqlService: Send + Sync {
+    /// Plans and checks `sql`; calls `before_run` with the observation tables it reads (the audit
+    /// entry goes there); then runs it and answers `{"columns", "rows", "truncated"}`.
+    fn query<'a>(&'a self, sql: String, before_run: BeforeRun<'a>) -> SqlFuture<'a>;
+}
+
 /// Why a batch was not taken.
 #[derive(Debug)]
 pub enum SubmitError {
@@ -65,6 +91,8 @@ pub struct AppState {
     pub holds: glasshouse_audit::holds::HoldBook,
     /// How long each kind is kept.
     pub retention: glasshouse_store::RetentionPolicy,
+    /// Analysts' SQL; `None` where the binary did not wire it (503).
+    pub sql: Option<Arc<dyn SqlService>>,
     /// Accounts whose first use of a token since start has been logged.
     pub logged_on: Mutex<std::collections::HashSet<String>>,
     /// Requests refused for a missing or invalid token since the last audit entry about them.

@@ -95,10 +95,19 @@ fn cell(array: &dyn Array, formatter: &ArrayFormatter<'_>, row: usize) -> Value 
     }
     let text = formatter.value(row).to_string();
     match array.data_type() {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => {
             text.parse::<i64>().map(Value::from).or_else(|_| text.parse::<u64>().map(Value::from)).unwrap_or(Value::String(text))
         }
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => text.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or(Value::String(text)),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            text.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or(Value::String(text))
+        }
         DataType::Boolean => Value::Bool(text == "true"),
         _ => Value::String(text),
     }
@@ -111,8 +120,11 @@ pub fn to_answer(batches: &[RecordBatch]) -> Answer {
     let mut rows = Vec::new();
     let mut truncated = false;
     'batches: for batch in batches {
-        let formatters: Vec<ArrayFormatter<'_>> =
-            batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("every arrow type can be displayed")).collect();
+        let formatters: Vec<ArrayFormatter<'_>> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("every arrow type can be displayed"))
+            .collect();
         for row in 0..batch.num_rows() {
             if rows.len() == SQL_ROWS_MAX {
                 truncated = true;

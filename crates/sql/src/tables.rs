@@ -177,7 +177,13 @@ impl TableProvider for SegmentTable {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let (root, segments) = self.store.segment_snapshot();
         let bounds = Bounds::from_filters(filters);
         let files: Vec<ListingTableUrl> = segments
@@ -221,14 +227,21 @@ mod tests {
     #[test]
     fn bounds_come_from_conjunctions_in_either_order_and_prune_segments() {
         let ts = |v: i64| lit(ScalarValue::TimestampMicrosecond(Some(v), Some("UTC".into())));
-        let filters = vec![col("observed_at").gt_eq(ts(100)).and(ts(200).gt(col("observed_at"))), col("lat").lt(lit(60.2)), col("plate_hash").eq(lit("x"))];
+        let filters = vec![
+            col("observed_at").gt_eq(ts(100)).and(ts(200).gt(col("observed_at"))),
+            col("lat").lt(lit(60.2)),
+            col("plate_hash").eq(lit("x")),
+        ];
         let bounds = Bounds::from_filters(&filters);
         assert_eq!(bounds.time, (Some(100), Some(200)));
         assert_eq!(bounds.lat, (None, Some(60.2)));
         assert!(bounds.may_match(&segment(150, 300, [24.0, 60.0, 25.0, 61.0])));
         assert!(!bounds.may_match(&segment(201, 300, [24.0, 60.0, 25.0, 61.0])), "after the range");
         assert!(!bounds.may_match(&segment(150, 160, [24.0, 60.3, 25.0, 61.0])), "north of lat < 60.2");
-        assert!(Bounds::from_filters(&[col("observed_at").gt(ts(1)).or(col("lat").lt(lit(0.0)))]) == Bounds::default(), "OR is not a bound");
+        assert!(
+            Bounds::from_filters(&[col("observed_at").gt(ts(1)).or(col("lat").lt(lit(0.0)))]) == Bounds::default(),
+            "OR is not a bound"
+        );
     }
 
     #[test]

@@ -31,7 +31,13 @@ fn incident(n: usize, type_code: &str) -> Observation {
         observed_at: at,
         received_at: at,
         position: Position { lat: 60.17, lon: 24.94, heading_deg: None, accuracy_m: None },
-        body: Body::Incident(Incident { incident_id: format!("C-{n}"), type_code: type_code.into(), priority: None, status: None, address: None }),
+        body: Body::Incident(Incident {
+            incident_id: format!("C-{n}"),
+            type_code: type_code.into(),
+            priority: None,
+            status: None,
+            address: None,
+        }),
     }
 }
 
@@ -60,11 +66,7 @@ async fn ok(engine: &SqlEngine, sql: &str) -> serde_json::Value {
 async fn hourly_counts_match_a_count_by_hand() {
     let (engine, _dir, observations) = city();
     assert_eq!(ok(&engine, "select count(*) as n from plate_reads").await["rows"], json!([[500]]));
-    let answer = ok(
-        &engine,
-        "select date_trunc('hour', observed_at) as hour, count(*) as n from plate_reads group by 1 order by 1",
-    )
-    .await;
+    let answer = ok(&engine, "select date_trunc('hour', observed_at) as hour, count(*) as n from plate_reads group by 1 order by 1").await;
     let mut by_hand: BTreeMap<i64, u64> = BTreeMap::new();
     for o in observations.iter().filter(|o| matches!(o.body, Body::PlateRead(_))) {
         *by_hand.entry(o.observed_at.0 / HOUR).or_default() += 1;
@@ -92,7 +94,13 @@ async fn rows_plates_and_changes_are_refused() {
     ] {
         assert!(matches!(engine.query(sql, |_| Ok(())).await, Err(SqlError::Refused(_))), "{sql}");
     }
-    for sql in ["select count(plate) from plate_reads", "select count(id) from plate_reads", "create table x as select 1", "drop table plate_reads", "copy plate_reads to '/tmp/x.csv'"] {
+    for sql in [
+        "select count(plate) from plate_reads",
+        "select count(id) from plate_reads",
+        "create table x as select 1",
+        "drop table plate_reads",
+        "copy plate_reads to '/tmp/x.csv'",
+    ] {
         assert!(matches!(engine.query(sql, |_| Ok(())).await, Err(SqlError::Invalid(_)) | Err(SqlError::Refused(_))), "{sql}");
     }
     // An aggregate over a subquery is fine.

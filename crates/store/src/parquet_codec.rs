@@ -5,8 +5,8 @@
 //! they are evidence to show, not something to aggregate.
 
 use arrow::array::{
-    Array, ArrayRef, Int64Array, Float32Array, Float32Builder, Float64Array, Float64Builder, StringArray, StringBuilder, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder, UInt8Array, UInt8Builder, UInt32Array, UInt32Builder,
+    Array, ArrayRef, Float32Array, Float32Builder, Float64Array, Float64Builder, Int64Array, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Array, UInt8Builder, UInt32Array, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;

@@ -92,12 +92,7 @@ fn plate_of(vehicle: u64) -> String {
     // A fixed bijective-enough scramble so neighbouring vehicle numbers get unrelated plates.
     let mut x = vehicle.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5bd1_e995;
     x ^= x >> 29;
-    let letters: String = (0..3)
-        .map(|i| {
-            let c = (b'A' + ((x >> (i * 5)) % 26) as u8) as char;
-            c
-        })
-        .collect();
+    let letters: String = (0..3).map(|i| (b'A' + ((x >> (i * 5)) % 26) as u8) as char).collect();
     format!("{letters}{:04}", (x >> 20) % 10_000)
 }
 

@@ -13,6 +13,7 @@ mod observations;
 mod reports;
 mod rules;
 mod search;
+mod sql;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
@@ -70,6 +71,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/holds/{id}/release", &[Custodian, Supervisor]),
     ("GET", "/v1/retention", &[Custodian, Supervisor, Auditor]),
     ("POST", "/v1/retention/purge", &[Custodian]),
+    ("POST", "/v1/sql", &[Analyst]),
     ("POST", "/v1/approvals", &[Investigator]),
     ("GET", "/v1/approvals", &[Investigator, Supervisor]),
     ("POST", "/v1/approvals/{id}/decision", &[Supervisor]),
@@ -118,6 +120,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/holds/{id}/release", post(holds::release))
         .route("/v1/retention", get(holds::retention))
         .route("/v1/retention/purge", post(holds::purge))
+        .route("/v1/sql", post(sql::query))
         .route("/v1/approvals", post(approvals::request).get(approvals::list))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
