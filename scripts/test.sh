@@ -21,12 +21,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "system packages"
 # Chromium for the browser tests; xmllint to validate CAP messages against the OASIS schema.
-if [ ! -x /usr/bin/chromium ] || ! command -v xmllint >/dev/null; then
+# psql to test the Postgres wire protocol with the real client.
+if [ ! -x /usr/bin/chromium ] || ! command -v xmllint >/dev/null || ! command -v psql >/dev/null; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium libxml2-utils >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium libxml2-utils postgresql-client >/dev/null
 fi
 /usr/bin/chromium --version
 xmllint --version 2>&1 | head -1
+psql --version
 # DuckDB (Python package) reads our Parquet segments in the interoperability tests.
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'duckdb==2.0.1'
 # No test needs PostgreSQL, Redis, RabbitMQ, MQTT or NATS yet; when a connector test does, start the

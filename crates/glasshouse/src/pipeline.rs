@@ -56,6 +56,8 @@ pub struct PipelineConfig {
 pub struct Pipeline {
     /// What the HTTP handlers share.
     pub state: Arc<AppState>,
+    /// The SQL session, also served over the Postgres wire protocol.
+    pub sql: Arc<glasshouse_sql::SqlEngine>,
     sink: Arc<WalSink>,
     hot_path: Option<JoinHandle<()>>,
     committer: Option<JoinHandle<()>>,
@@ -228,6 +230,7 @@ impl Pipeline {
         };
         Ok(Pipeline {
             state,
+            sql: sql_engine,
             sink,
             hot_path: Some(hot_path),
             committer: Some(committer_handle),

@@ -50,7 +50,7 @@ pub struct Answer {
 
 /// The shared session.
 pub struct SqlEngine {
-    context: SessionContext,
+    context: Arc<SessionContext>,
 }
 
 impl SqlEngine {
@@ -63,12 +63,12 @@ impl SqlEngine {
                 .register_table(table_name(kind), Arc::new(SegmentTable::new(kind, store.clone())))
                 .expect("table names are distinct and valid");
         }
-        SqlEngine { context }
+        SqlEngine { context: Arc::new(context) }
     }
 
-    /// The session, for the Postgres wire protocol.
-    pub fn context(&self) -> &SessionContext {
-        &self.context
+    /// The session, shared with the Postgres wire protocol.
+    pub fn shared_context(&self) -> Arc<SessionContext> {
+        self.context.clone()
     }
 
     /// Plans and checks `sql`, calls `before_run`, then runs it.

@@ -6,6 +6,7 @@
 //! a trait the binary implements, so the rest of the workspace builds and tests without them.
 
 pub mod engine;
+pub mod pg;
 pub mod policy;
 pub mod tables;
 

@@ -32,6 +32,9 @@ pub struct DemoArgs {
     /// Vehicles in the simulated city.
     #[arg(long, default_value_t = 400)]
     pub vehicles: usize,
+    /// Where analysts' SQL is served over the Postgres wire protocol.
+    #[arg(long, default_value = "127.0.0.1:55432")]
+    pub pg_listen: SocketAddr,
     /// Write the demo's tokens as JSON to this file too (for scripts and browser tests).
     #[arg(long)]
     pub tokens_out: Option<PathBuf>,
@@ -74,6 +77,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         fsync: Fsync::Always,
         flush_interval_secs: 10,
+        pg_listen: Some(args.pg_listen),
         basemap: Some(osm),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -94,6 +98,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for (role, token) in &tokens {
         println!("  {role:<14} {}", token.as_str().unwrap_or_default());
     }
+    println!(
+        "SQL for analysts (aggregates only, no plates): PGPASSWORD=<analyst token> psql -h {} -p {} -c 'select count(*) from plate_reads'",
+        args.pg_listen.ip(),
+        args.pg_listen.port()
+    );
     let key = glasshouse_audit::log::verifier_key(&crate::pipeline::audit_keys_dir(&args.data_dir))?;
     println!("audit log verifier key: {key}");
     println!("  verify: glasshouse audit verify --url http://{address_line} --token <auditor token> --key {key}");

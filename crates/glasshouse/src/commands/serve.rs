@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Longest an observation waits in memory before it is flushed to a Parquet segment.
     #[arg(long, default_value_t = 10)]
     pub flush_interval_secs: u64,
+    /// Also serve analysts' SQL over the Postgres wire protocol here (password: an analyst token).
+    #[arg(long)]
+    pub pg_listen: Option<SocketAddr>,
     /// An OpenStreetMap PBF whose roads become the console's basemap.
     #[arg(long)]
     pub basemap: Option<PathBuf>,
@@ -72,6 +75,20 @@ pub async fn serve(
     let address = listener.local_addr()?;
     info!(%address, data_dir = %args.data_dir.display(), "serving");
     println!("glasshouse listening on http://{address}");
+    let postgres = match args.pg_listen {
+        Some(pg_address) => {
+            let pg_listener = tokio::net::TcpListener::bind(pg_address).await.with_context(|| format!("binding {pg_address}"))?;
+            println!("glasshouse postgres on {}", pg_listener.local_addr()?);
+            let (engine, state) = (pipeline.sql.clone(), pipeline.state.clone());
+            Some(tokio::spawn(async move {
+                let (authenticate, audit) = postgres_access(state);
+                if let Err(e) = glasshouse_sql::pg::serve(pg_listener, &engine, authenticate, audit).await {
+                    tracing::error!(error = %e, "the postgres listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
@@ -88,11 +105,39 @@ pub async fn serve(
     let app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     identity.abort();
+    if let Some(postgres) = postgres {
+        postgres.abort();
+    }
     let state = pipeline.state.clone();
     tokio::task::spawn_blocking(move || state.audit_identity_events()).await?;
     info!("shutting down: flushing the hot window");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await??;
     Ok(())
+}
+
+/// Token check and query log for the Postgres listener: analysts only, each connection's first
+/// query logged as its logon, every query logged before it runs.
+fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::pg::Authenticate, glasshouse_sql::pg::Audit) {
+    use glasshouse_server::{Account, Role};
+    let login_state = state.clone();
+    let authenticate: glasshouse_sql::pg::Authenticate = Arc::new(move |token: &str| {
+        let Some(account) = login_state.tokens.authenticate(token) else {
+            login_state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err("invalid token".into());
+        };
+        if account.role != Role::Analyst {
+            return Err(format!("role {} may not use SQL", account.role.as_str()));
+        }
+        tokio::task::block_in_place(|| login_state.audit(&account, "account.logon", "ok", serde_json::json!({ "via": "postgres" })))
+            .map_err(|e| e.message)?;
+        Ok(account.name)
+    });
+    let audit: glasshouse_sql::pg::Audit = Arc::new(move |name: &str, sql: &str, tables: &[String]| {
+        let account = Account { name: name.to_owned(), role: Role::Analyst };
+        let details = serde_json::json!({ "sql": state.audit.keyed("text", sql), "tables": tables, "via": "postgres" });
+        state.audit(&account, "sql.query", "ok", details).map(|_| ()).map_err(|e| e.message)
+    });
+    (authenticate, audit)
 }
 
 async fn shutdown_signal() {

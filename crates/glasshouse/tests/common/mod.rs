@@ -35,6 +35,30 @@ impl Server {
         Server { child, base, data_dir: data_dir.to_owned() }
     }
 
+    /// Starts `glasshouse serve` with extra arguments; returns the server and the further stdout
+    /// lines it printed at start (`extra_lines` of them).
+    pub fn start_with(data_dir: &Path, extra: &[&str], extra_lines: usize) -> (Server, Vec<String>) {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--flush-interval-secs", "1"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn glasshouse serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut lines = Vec::new();
+        for _ in 0..=extra_lines {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read a start-up line");
+            lines.push(line.trim().to_owned());
+        }
+        let base = lines.remove(0).strip_prefix("glasshouse listening on ").expect("the listening line").to_owned();
+        (Server { child, base, data_dir: data_dir.to_owned() }, lines)
+    }
+
     /// Stops gracefully (SIGTERM) and waits.
     pub fn stop(mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
