@@ -5,7 +5,7 @@ GiST and B-tree indexes. Run by hand, not in CI:
 
     bench/peers.py --sizes 1000000,10000000,100000000 --work /var/tmp/gh-bench
 
-For each size it generates the data set once (`glasshouse bench generate`), times every engine in
+For each size it generates the data set once (`glasshouse-bench generate`; build it with `cargo build --release -p glasshouse-bench`), times every engine in
 the same run, and prints one JSON line per (size, engine, query) plus a Markdown table of medians and
 ratios (peer time / Glasshouse time) for BENCHMARKS.md. Needs: the duckdb, chdb and psycopg Python
 packages, and the postgresql-15-postgis-3 Debian package on the local PostgreSQL.
@@ -179,7 +179,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--work", default="/var/tmp/glasshouse-bench")
-    parser.add_argument("--bin", default=str(ROOT / "target/release/glasshouse"))
+    parser.add_argument("--bin", default=str(ROOT / "target/release/glasshouse-bench"))
     parser.add_argument("--engines", default="duckdb,chdb,postgis")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgis-load-limit-s", type=float, default=3600)
@@ -189,13 +189,13 @@ def main():
         data = pathlib.Path(args.work) / f"reads-{size}"
         if not (data / "queries.json").exists():
             t = time.perf_counter()
-            out = subprocess.run([args.bin, "bench", "generate", "--data-dir", str(data), "--reads", str(size)],
+            out = subprocess.run([args.bin, "generate", "--data-dir", str(data), "--reads", str(size)],
                                  check=True, capture_output=True, text=True).stdout
             gen = json.loads(out.strip().splitlines()[-1])
             print(json.dumps({"size": size, "generate": gen, "seconds": time.perf_counter() - t}), flush=True)
         q = json.loads((data / "queries.json").read_text())
         glob = str(data / "segments" / "kind=plate_read" / "*" / "*.parquet")
-        ours = json.loads(subprocess.run([args.bin, "bench", "search", "--data-dir", str(data), "--repeat", str(args.repeat)],
+        ours = json.loads(subprocess.run([args.bin, "search", "--data-dir", str(data), "--repeat", str(args.repeat)],
                                          check=True, capture_output=True, text=True).stdout)
         for query, figures in ours.items():
             results.append({"size": size, "engine": "glasshouse", "query": query, "median_ms": figures["median_ms"], "rows": figures["rows"]})

@@ -1,7 +1,6 @@
 //! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
 
 mod audit;
-mod bench;
 mod client;
 mod demo;
 mod ingest;
@@ -38,11 +37,6 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Save the transparency report of a running server (HTML with inline charts, or JSON).
     Report(report::ReportArgs),
-    /// Benchmarks: a month of simulated plate reads straight into segments, and timed searches.
-    Bench {
-        #[command(subcommand)]
-        command: bench::BenchCommand,
-    },
     /// The audit log: its verifier key, and offline verification.
     Audit {
         #[command(subcommand)]
@@ -60,7 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Audit { command } => audit::run(command),
         Command::Report(args) => report::run(args),
-        Command::Bench { command } => bench::run(command),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `glasshouse bench`: builds a month of simulated plate reads straight into segments, and times
+//! `glasshouse-bench`: builds a month of simulated plate reads straight into segments, and times
 //! the investigation searches over them in-process. `bench/peers.py` runs the same queries (written
 //! to `queries.json`) in DuckDB, chdb and PostGIS over the same Parquet files.
 //!
@@ -7,7 +7,7 @@
 //! receipt, so the run is logged once, as a benchmark, in the directory's own audit log.
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use glasshouse_audit::{AuditEvent, AuditLog};
 use glasshouse_model::geo::LatLon;
 use glasshouse_model::time::MICROS_PER_DAY;
@@ -19,6 +19,15 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// Investigation benchmarks over simulated plate reads. A binary of its own so that a release
+/// build for benchmarking needs only the store, not DataFusion and the server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -263,8 +272,8 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    match command {
+fn main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
         BenchCommand::Generate(args) => generate(args),
         BenchCommand::Search(args) => search(args),
     }
