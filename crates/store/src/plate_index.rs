@@ -4,19 +4,20 @@
 //!
 //! The keys live in an `fst` map, so exact lookups, wildcard patterns and Levenshtein automata all
 //! walk a compact sorted automaton instead of the rows. The map's value is the row itself when the
-//! plate has one row (the top bit set), else an offset into a postings area that holds a varint
-//! count and varint row-number deltas.
+//! plate has one row (low bit set), else an offset into a postings area that holds a varint count
+//! and varint row-number deltas.
 //!
-//! File layout: the magic `GHPLATE2`, the fst length as a little-endian u64, the fst bytes, then
+//! File layout: the magic `GHPLATE3`, the fst length as a little-endian u64, the fst bytes, then
 //! the postings. Written beside the segment before the manifest names it, like the segment itself.
 
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 8] = b"GHPLATE2";
+const MAGIC: &[u8; 8] = b"GHPLATE3";
 
-/// Set in a value that is a row number rather than an offset into the postings.
-const INLINE: u64 = 1 << 63;
+/// The low bit of a value: set when the rest is a row number, clear when it is an offset into the
+/// postings. (Low, not high: the fst stores small values in fewer bytes.)
+const INLINE: u64 = 1;
 
 /// An opened plate index.
 pub struct PlateIndex {
@@ -63,7 +64,7 @@ pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
         rows.dedup();
         if let [row] = rows[..] {
             // Most plates appear once in a day's segment: the row goes in the value itself.
-            builder.insert(key.as_bytes(), INLINE | u64::from(row)).expect("keys come sorted and distinct from the BTreeMap");
+            builder.insert(key.as_bytes(), (u64::from(row) << 1) | INLINE).expect("keys come sorted and distinct from the BTreeMap");
             continue;
         }
         let offset = postings.len() as u64;
@@ -73,7 +74,7 @@ pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
             put_varint(&mut postings, u64::from(row - previous));
             previous = row;
         }
-        builder.insert(key.as_bytes(), offset).expect("keys come sorted and distinct from the BTreeMap");
+        builder.insert(key.as_bytes(), offset << 1).expect("keys come sorted and distinct from the BTreeMap");
     }
     let fst = builder.into_inner().expect("an in-memory fst cannot fail to finish");
     let mut out = Vec::with_capacity(16 + fst.len() + postings.len());
@@ -106,11 +107,12 @@ impl PlateIndex {
         self.map.as_fst().as_bytes().len() + self.postings.len()
     }
 
-    fn push_rows(&self, offset: u64, out: &mut Vec<u32>) -> Result<(), IndexError> {
-        if offset & INLINE != 0 {
-            out.push(u32::try_from(offset & !INLINE).map_err(|_| IndexError(format!("inline row {offset:#x} is corrupt")))?);
+    fn push_rows(&self, value: u64, out: &mut Vec<u32>) -> Result<(), IndexError> {
+        if value & INLINE != 0 {
+            out.push(u32::try_from(value >> 1).map_err(|_| IndexError(format!("inline row {value:#x} is corrupt")))?);
             return Ok(());
         }
+        let offset = value >> 1;
         let corrupt = || IndexError(format!("postings at {offset} are corrupt"));
         let mut at = usize::try_from(offset).map_err(|_| corrupt())?;
         let count = get_varint(&self.postings, &mut at).ok_or_else(corrupt)?;
@@ -251,7 +253,7 @@ mod tests {
 
     #[test]
     fn corrupt_files_are_refused_not_trusted() {
-        assert!(PlateIndex::from_bytes(b"GHPLATE2").is_err());
+        assert!(PlateIndex::from_bytes(b"GHPLATE3").is_err());
         assert!(PlateIndex::from_bytes(b"NOTANINDEX0000000000").is_err());
         let mut bytes = build([("ABC".to_string(), 1)]);
         bytes[8] = 0xff;

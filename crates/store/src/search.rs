@@ -234,6 +234,19 @@ pub struct Explain {
     pub hot_window_matches: usize,
 }
 
+impl Explain {
+    /// Adds another worker's figures to these.
+    pub(crate) fn absorb(&mut self, other: &Explain) {
+        self.segments_scanned += other.segments_scanned;
+        self.segments_pruned += other.segments_pruned;
+        self.row_groups_scanned += other.row_groups_scanned;
+        self.row_groups_pruned += other.row_groups_pruned;
+        self.rows_scanned += other.rows_scanned;
+        self.index_keys_matched += other.index_keys_matched;
+        self.hot_window_matches += other.hot_window_matches;
+    }
+}
+
 /// One page of results.
 #[derive(Debug, Default)]
 pub struct Page<T> {
@@ -271,6 +284,11 @@ impl<T> TopK<T> {
     fn shrink(&mut self) {
         self.items.sort_by(|a, b| a.0.cmp(&b.0));
         self.items.truncate(self.keep);
+    }
+
+    /// Everything kept so far, unsorted (for merging the tops of parallel workers).
+    pub(crate) fn into_items(self) -> Vec<(Cursor, T)> {
+        self.items
     }
 
     /// The page and the cursor of its last item when more follow.

@@ -1,7 +1,7 @@
 //! The investigation searches over segments and the hot window.
 
 use super::scan::RowConditions;
-use super::{SegmentStore, StoreError};
+use super::{SegmentMeta, SegmentStore, StoreError};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateMatch, PlateMode, PlateQuery, TopK};
 use fst::automaton::Levenshtein;
@@ -19,22 +19,24 @@ impl SegmentStore {
         hot: &[(Lsn, Observation)],
     ) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
-        let mut top = TopK::new(query.limit, query.after.clone());
         let key = query.canonical();
         let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
-        let mut rows = Vec::new();
+        let mut candidates = Vec::new();
         for segment in &self.manifest.segments {
             let end = Timestamp(segment.max_observed_at.0 + 1);
             let in_time = query.from.is_none_or(|f| end > f) && query.to.is_none_or(|t| segment.min_observed_at < t);
-            if segment.kind != Kind::PlateRead.as_str() || !in_time {
+            if segment.kind == Kind::PlateRead.as_str() && in_time {
+                candidates.push(segment);
+            } else {
                 explain.segments_pruned += 1;
-                continue;
             }
+        }
+        let work = |segment: &SegmentMeta, explain: &mut Explain, top: &mut TopK<(Observation, PlateMatch)>| -> Result<(), StoreError> {
             let handle = self.handle(segment)?;
             let Some(index) = handle.plates() else {
                 return Err(StoreError::Manifest { path: self.root.join(&segment.path), reason: "plate segment without an index".into() });
             };
-            rows.clear();
+            let mut rows = Vec::new();
             let index_error =
                 |e: crate::plate_index::IndexError| StoreError::Parquet { path: self.root.join(&segment.path), reason: e.to_string() };
             explain.index_keys_matched += match &query.mode {
@@ -56,16 +58,18 @@ impl SegmentStore {
             };
             if rows.is_empty() {
                 explain.segments_pruned += 1;
-                continue;
+                return Ok(());
             }
             rows.sort_unstable();
             rows.dedup();
-            self.scan_segment(segment, &conditions, Some(&rows), &mut explain, &mut |o| {
+            self.scan_segment(segment, &conditions, Some(&rows), explain, &mut |o| {
                 if let Some(matched) = query.match_read(&o) {
                     top.push(Cursor::of(matched.distance, &o), (o, matched));
                 }
-            })?;
-        }
+            })
+        };
+        let (mut top, found) = fan_out(&candidates, query.limit, &query.after, &work)?;
+        explain.absorb(&found);
         for (_, o) in hot {
             if query.in_time(o.observed_at)
                 && let Some(matched) = query.match_read(o)
@@ -83,7 +87,6 @@ impl SegmentStore {
     /// time, then id.
     pub(crate) fn search_area(&self, query: &AreaQuery, hot: &[(Lsn, Observation)]) -> Result<Page<Observation>, StoreError> {
         let mut explain = Explain { index: "row_group_stats", ..Explain::default() };
-        let mut top = TopK::new(query.limit, query.after.clone());
         let bbox = query.shape.bbox();
         let conditions = RowConditions {
             from: Some(query.from),
@@ -94,13 +97,13 @@ impl SegmentStore {
         };
         let outline =
             ObservationQuery { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox), limit: 0 };
-        for segment in &self.manifest.segments {
-            if !outline_overlaps(&outline, segment) {
-                explain.segments_pruned += 1;
-                continue;
-            }
-            self.scan_segment(segment, &conditions, None, &mut explain, &mut |o| top.push(Cursor::of(0, &o), o))?;
-        }
+        let candidates: Vec<&SegmentMeta> = self.manifest.segments.iter().filter(|s| outline_overlaps(&outline, s)).collect();
+        explain.segments_pruned += self.manifest.segments.len() - candidates.len();
+        let work = |segment: &SegmentMeta, explain: &mut Explain, top: &mut TopK<Observation>| {
+            self.scan_segment(segment, &conditions, None, explain, &mut |o| top.push(Cursor::of(0, &o), o))
+        };
+        let (mut top, found) = fan_out(&candidates, query.limit, &query.after, &work)?;
+        explain.absorb(&found);
         for (_, o) in hot {
             if query.matches(o) {
                 explain.hot_window_matches += 1;
@@ -163,4 +166,47 @@ impl SegmentStore {
 fn outline_overlaps(query: &ObservationQuery, segment: &super::SegmentMeta) -> bool {
     let kind_ok = Kind::parse(&segment.kind).is_some_and(|k| query.wants_kind(k));
     kind_ok && query.overlaps_time(segment.min_observed_at, Timestamp(segment.max_observed_at.0 + 1)) && query.overlaps_bbox(&segment.bbox)
+}
+
+/// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
+/// decompression, which parallelises), each thread keeping its own top; the tops are merged.
+fn fan_out<T: Send>(
+    segments: &[&SegmentMeta],
+    limit: usize,
+    after: &Option<Cursor>,
+    work: &(dyn Fn(&SegmentMeta, &mut Explain, &mut TopK<T>) -> Result<(), StoreError> + Sync),
+) -> Result<(TopK<T>, Explain), StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(segments.len() / 2).max(1);
+    let mut merged = TopK::new(limit, after.clone());
+    let mut explain = Explain::default();
+    if threads == 1 {
+        for segment in segments {
+            work(segment, &mut explain, &mut merged)?;
+        }
+        return Ok((merged, explain));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<(TopK<T>, Explain), StoreError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut top, mut explain) = (TopK::new(limit, after.clone()), Explain::default());
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(segment) = segments.get(i) else { return Ok((top, explain)) };
+                        work(segment, &mut explain, &mut top)?;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    for result in results {
+        let (top, found) = result?;
+        explain.absorb(&found);
+        for (cursor, item) in top.into_items() {
+            merged.push(cursor, item);
+        }
+    }
+    Ok((merged, explain))
 }

@@ -231,12 +231,29 @@ impl SegmentStore {
             Some(rows) => rows.len(),
             None => bounds.iter().map(|(s, e)| e - s).sum(),
         };
+        // Columns that are null in every row read (optional fields a reader never fills) are not
+        // read at all: each column costs a page read and a decompressor per row group.
+        let columns = metadata.file_metadata().schema_descr().num_columns();
+        let filled: Vec<usize> = (0..columns)
+            .filter(|&c| {
+                kept.iter().any(|&g| {
+                    let chunk = metadata.row_group(g).column(c);
+                    chunk.statistics().and_then(|s| s.null_count_opt()).is_none_or(|nulls| nulls < metadata.row_group(g).num_rows() as u64)
+                })
+            })
+            .collect();
+        // Time bounds that the whole segment satisfies need no row filter.
+        let inside =
+            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
+        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
         let file = File::open(&path).map_err(io_error(&path))?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, handle.metadata.clone()).with_row_groups(kept);
+        let mask = ProjectionMask::leaves(builder.parquet_schema(), filled);
+        builder = builder.with_projection(mask);
         if let Some(rows) = rows {
             builder = builder.with_row_selection(selection_for(rows, &bounds));
         }
-        if !conditions.is_empty() {
+        if needs_filter && !conditions.is_empty() {
             let mut names = vec!["observed_at", "lat", "lon"];
             if conditions.incident_id.is_some() {
                 names.push("incident_id");

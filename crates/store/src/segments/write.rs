@@ -62,6 +62,20 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         .set_column_encoding(ColumnPath::from("observed_at"), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(ColumnPath::from("receive_delay_ms"), false)
         .set_column_encoding(ColumnPath::from("receive_delay_ms"), Encoding::DELTA_BINARY_PACKED);
+    // Near-unique text gains nothing from a dictionary, and a lookup of one row would have to
+    // decode the whole dictionary page of its row group first.
+    for unique in ["id", "plate", "candidates_json", "image_ref"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(unique), false);
+    }
+    // Only those columns and the times are compressed. The rest are dictionary indices in runs
+    // (readers, positions, categories), which zstd barely shrinks, and every compressed column
+    // chunk a lookup touches costs a fresh zstd context in the reader (measured: a third of an
+    // exact plate lookup went to creating them).
+    props = props.set_compression(Compression::UNCOMPRESSED);
+    for compressed in ["id", "plate", "candidates_json", "image_ref", "observed_at", "receive_delay_ms", "address", "value"] {
+        props =
+            props.set_column_compression(ColumnPath::from(compressed), Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")));
+    }
     if kind == Kind::PlateRead {
         let plate = ColumnPath::from("plate");
         props = props
