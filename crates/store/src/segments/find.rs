@@ -168,13 +168,16 @@ fn outline_overlaps(query: &ObservationQuery, segment: &super::SegmentMeta) -> b
     kind_ok && query.overlaps_time(segment.min_observed_at, Timestamp(segment.max_observed_at.0 + 1)) && query.overlaps_bbox(&segment.bbox)
 }
 
+/// The per-segment part of a search: read one segment into a worker's top.
+type SegmentWork<'a, T> = dyn Fn(&SegmentMeta, &mut Explain, &mut TopK<T>) -> Result<(), StoreError> + Sync + 'a;
+
 /// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
 /// decompression, which parallelises), each thread keeping its own top; the tops are merged.
 fn fan_out<T: Send>(
     segments: &[&SegmentMeta],
     limit: usize,
     after: &Option<Cursor>,
-    work: &(dyn Fn(&SegmentMeta, &mut Explain, &mut TopK<T>) -> Result<(), StoreError> + Sync),
+    work: &SegmentWork<'_, T>,
 ) -> Result<(TopK<T>, Explain), StoreError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(segments.len() / 2).max(1);
     let mut merged = TopK::new(limit, after.clone());
