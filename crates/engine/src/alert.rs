@@ -146,7 +146,7 @@ pub struct HotlistHit {
 pub struct Alert {
     /// Deterministic id.
     pub id: String,
-    /// The rule that raised it: `hotlist`.
+    /// The rule that raised it: `hotlist`, `threshold` or `situation`.
     pub rule: String,
     /// Lifecycle state.
     pub status: AlertStatus,
@@ -176,6 +176,9 @@ pub struct Alert {
     /// For threshold alerts: the rule and the reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<crate::rules::threshold::ThresholdHit>,
+    /// For situations (rule `situation`): what opened it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub situation: Option<crate::rules::correlation::SituationTrigger>,
     /// Every lifecycle step so far, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Transition>,
@@ -347,6 +350,7 @@ mod tests {
                 diffs: Vec::new(),
             }),
             threshold: None,
+            situation: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

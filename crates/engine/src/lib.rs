@@ -1,14 +1,15 @@
 //! The hot path's rules: given an observation, which alerts does it raise?
 //!
 //! Rules are synchronous and do no I/O; they own only their index. The async runner (in the binary's
-//! pipeline) owns channels, clocks and persistence. Today the one rule is the hotlist, matched exactly
-//! on the read and on every top-N candidate.
+//! pipeline) owns channels, clocks and persistence. The rules: plate hotlists (exact or OCR-tolerant, on the
+//! read and every top-N candidate), sensor thresholds, and the correlation triggers that open situations.
 #![deny(missing_docs)]
 
 pub mod alert;
 pub mod rules;
 
 pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
+pub use rules::correlation::{CorrelationRule, SituationTrigger};
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
@@ -21,6 +22,8 @@ pub struct Engine {
     pub hotlists: HotlistIndex,
     /// Sensor threshold rules.
     pub thresholds: Vec<ThresholdRule>,
+    /// What opens a situation (gunshots, listed incident types).
+    pub correlations: CorrelationRule,
 }
 
 impl Engine {
@@ -29,6 +32,7 @@ impl Engine {
     pub fn evaluate(&self, state: &mut EngineState, observation: &Observation, alerts: &mut Vec<Alert>) {
         self.hotlists.evaluate(observation, alerts);
         state.thresholds.evaluate(&self.thresholds, observation, alerts);
+        self.correlations.evaluate(observation, alerts);
     }
 }
 

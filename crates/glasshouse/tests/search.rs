@@ -283,3 +283,59 @@ fn the_cameras_covering_a_point_are_those_whose_field_of_view_holds_it() {
     let bad = client.get("/v1/cameras/covering?lat=91&lon=0", &city.operator);
     assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("lat")));
 }
+
+#[test]
+fn a_gunshot_opens_a_situation_with_the_cameras_and_reads_around_it() {
+    let city = city();
+    let client = city.server.client();
+    let now = chrono::Utc::now();
+    let ago = |minutes: i64| (now - chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let lines = vec![
+        json!({"id": "shot-now", "kind": "gunshot", "device_id": "shots-1", "observed_at": ago(10), "rounds": 4}).to_string(),
+        json!({"id": "near-1", "kind": "plate_read", "device_id": "lpr-a", "observed_at": ago(12), "plate": "NEAR01"}).to_string(),
+        json!({"id": "near-2", "kind": "plate_read", "device_id": "lpr-a", "observed_at": ago(6), "plate": "NEAR02"}).to_string(),
+        json!({"id": "late-1", "kind": "plate_read", "device_id": "lpr-a", "observed_at": ago(1), "plate": "LATE01"}).to_string(),
+        json!({"id": "far-1", "kind": "plate_read", "device_id": "lpr-b", "observed_at": ago(10), "plate": "FAR001"}).to_string(),
+    ];
+    assert_eq!(client.ndjson(&city.ingest, &lines).body["accepted"], 5);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let situation_id = loop {
+        let alerts = client.get("/v1/alerts?limit=50", &city.operator).body;
+        let found = alerts["alerts"].as_array().unwrap().iter().find(|a| a["observation_id"] == "shot-now").cloned();
+        if let Some(alert) = found {
+            assert_eq!((alert["rule"].as_str(), alert["priority"].as_u64()), (Some("situation"), Some(1)));
+            assert_eq!(alert["situation"]["rounds"], 4);
+            break alert["id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no situation raised");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let situation = client.get(&format!("/v1/situations/{situation_id}"), &city.operator);
+    assert_eq!(situation.status, 200, "{:?}", situation.body);
+    assert_eq!(
+        ids(&situation.body["timeline"]["plate_read"], "/id"),
+        ["near-1", "near-2"],
+        "within 300 m and 5 minutes, not later, not farther"
+    );
+    assert_eq!(situation.body["timeline"]["gunshot"], json!([]), "the trigger is not its own context");
+    let cameras: Vec<&str> = situation.body["cameras"].as_array().unwrap().iter().map(|c| c["device"]["id"].as_str().unwrap()).collect();
+    assert_eq!(cameras, ["cam-a"]);
+    assert_eq!(
+        client.get(&format!("/v1/situations/{situation_id}"), &city.investigator).status,
+        403,
+        "investigators use a purpose-bound search"
+    );
+    // The incident "SHOTS" of the fixture is not a listed type, and the old gunshot is history.
+    let old = client.get("/v1/alerts?limit=50", &city.operator).body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["observation_id"] == "g1")
+        .map(|a| a["id"].as_str().unwrap().to_owned());
+    if let Some(old) = old {
+        let reply = client.get(&format!("/v1/situations/{old}"), &city.operator);
+        let age_hours = (now - chrono::DateTime::parse_from_rfc3339(&at(1)).unwrap().to_utc()).num_hours();
+        assert_eq!(reply.status, if age_hours >= 24 { 403 } else { 200 });
+    }
+    assert_eq!(client.get("/v1/situations/nope", &city.operator).status, 404);
+}

@@ -288,6 +288,7 @@ mod tests {
             hotlist_id: Some("hl".into()),
             hit: None,
             threshold: None,
+            situation: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

@@ -108,7 +108,7 @@ impl Catalog {
 
     /// The rules as the engine runs them.
     pub fn engine(&self) -> Engine {
-        Engine { hotlists: self.hotlists.clone(), thresholds: self.thresholds.clone() }
+        Engine { hotlists: self.hotlists.clone(), thresholds: self.thresholds.clone(), correlations: Default::default() }
     }
 
     /// Events recorded so far.

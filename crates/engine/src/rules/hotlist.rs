@@ -360,6 +360,7 @@ impl HotlistIndex {
                     diffs,
                 }),
                 threshold: None,
+                situation: None,
                 history: Vec::new(),
                 repeats: Vec::new(),
                 retroactive: false,

@@ -1,5 +1,6 @@
 //! One module per rule, named after what it detects.
 
+pub mod correlation;
 pub mod fuzzy;
 pub mod hotlist;
 pub mod threshold;

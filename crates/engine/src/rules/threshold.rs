@@ -184,6 +184,7 @@ impl ThresholdState {
                         level: rule.level,
                         trigger: if by_level { "level" } else { "rate" }.into(),
                     }),
+                    situation: None,
                     history: Vec::new(),
                     repeats: Vec::new(),
                     retroactive: false,

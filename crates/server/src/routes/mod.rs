@@ -13,6 +13,7 @@ mod observations;
 mod reports;
 mod rules;
 mod search;
+mod situations;
 mod sql;
 
 use crate::auth::{Account, Role};
@@ -55,6 +56,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/alerts/stats", &[Operator, Supervisor, Analyst, Auditor]),
     ("GET", "/v1/alerts/{id}", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/{id}/cap", &[Operator, Supervisor]),
+    ("GET", "/v1/situations/{id}", &[Operator, Supervisor]),
     ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
     ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
     ("GET", "/v1/audit/entries", &[Auditor]),
@@ -107,6 +109,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts/{id}", get(alerts::get_one))
         .route("/v1/alerts/{id}/cap", get(alerts::cap))
         .route("/v1/alerts/{id}/transitions", post(alerts::transition))
+        .route("/v1/situations/{id}", get(situations::get))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/proof/inclusion", get(audit::inclusion))

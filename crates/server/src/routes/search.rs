@@ -321,7 +321,7 @@ pub struct PointParams {
 }
 
 /// Cameras whose field of view contains the point, nearest first.
-fn cameras_covering(registry: &DeviceRegistry, point: LatLon) -> Vec<Value> {
+pub(super) fn cameras_covering(registry: &DeviceRegistry, point: LatLon) -> Vec<Value> {
     let mut found: Vec<(f64, Value)> = registry
         .sorted()
         .into_iter()
@@ -366,6 +366,58 @@ fn context_window(kind: Kind) -> (f64, i64) {
         Kind::Incident => (500.0, 60),
     }
 }
+/// Every kind's radius and half-window, with optional overrides for all.
+pub(super) fn context_windows(radius_m: Option<f64>, window_minutes: Option<i64>) -> Vec<(Kind, f64, i64)> {
+    Kind::ALL
+        .iter()
+        .map(|&k| {
+            let (r, w) = context_window(k);
+            (k, radius_m.unwrap_or(r), window_minutes.unwrap_or(w))
+        })
+        .collect()
+}
+
+pub(super) fn windows_json(windows: &[(Kind, f64, i64)]) -> Value {
+    Value::Object(windows.iter().map(|(k, r, w)| (k.as_str().to_owned(), json!({ "radius_m": r, "window_minutes": w }))).collect())
+}
+
+/// What was observed around a point and a moment, per kind.
+pub(super) struct Neighbourhood {
+    pub timeline: serde_json::Map<String, Value>,
+    pub truncated: serde_json::Map<String, Value>,
+    pub total: usize,
+}
+
+/// Per kind, the observations within its radius of `center` and its window of `at` (both ends
+/// inclusive), leaving out `exclude` (the trigger's own reports).
+pub(super) fn neighbourhood(
+    state: &AppState,
+    receipt: &glasshouse_audit::AuditReceipt,
+    center: LatLon,
+    at: Timestamp,
+    windows: &[(Kind, f64, i64)],
+    exclude: &[&str],
+) -> Result<Neighbourhood, ApiError> {
+    let mut found = Neighbourhood { timeline: serde_json::Map::new(), truncated: serde_json::Map::new(), total: 0 };
+    for &(kind, radius_m, minutes) in windows {
+        let query = AreaQuery {
+            shape: Shape::Circle { center, radius_m },
+            kinds: vec![kind],
+            from: Timestamp(at.0 - minutes * 60_000_000),
+            // Inclusive at both ends: a read exactly five minutes after is within five minutes.
+            to: Timestamp(at.0 + minutes * 60_000_000 + 1),
+            after: None,
+            limit: CONTEXT_PER_KIND_MAX,
+        };
+        let page = state.store.search_area(&query, receipt).map_err(ApiError::internal)?;
+        let items: Vec<&Observation> = page.items.iter().filter(|o| !exclude.contains(&o.id.as_str())).collect();
+        found.total += items.len();
+        found.truncated.insert(kind.as_str().into(), json!(page.next.is_some()));
+        found.timeline.insert(kind.as_str().into(), json!(items));
+    }
+    Ok(found)
+}
+
 const CONTEXT_RADIUS_MAX_M: f64 = 2_000.0;
 const CONTEXT_WINDOW_MAX_MIN: i64 = 180;
 const CONTEXT_PER_KIND_MAX: usize = 1_000;
@@ -404,13 +456,7 @@ pub async fn incident_context(
     {
         return Err(ApiError::bad_field("window_minutes", format!("must be 1..={CONTEXT_WINDOW_MAX_MIN}")));
     }
-    let windows: Vec<(Kind, f64, i64)> = Kind::ALL
-        .iter()
-        .map(|&k| {
-            let (r, w) = context_window(k);
-            (k, params.radius_m.unwrap_or(r), params.window_minutes.unwrap_or(w))
-        })
-        .collect();
+    let windows = context_windows(params.radius_m, params.window_minutes);
     let fields = PurposeFields {
         purpose: params.purpose,
         case_number: params.case_number,
@@ -430,33 +476,13 @@ pub async fn incident_context(
             return Err(ApiError::not_found(format!("no incident {incident_id}")));
         };
         let center = LatLon::new(anchor.position.lat, anchor.position.lon);
-        let mut timeline = serde_json::Map::new();
-        let mut truncated = serde_json::Map::new();
-        let mut total = 0;
-        for &(kind, radius_m, minutes) in &windows {
-            let query = AreaQuery {
-                shape: Shape::Circle { center, radius_m },
-                kinds: vec![kind],
-                from: Timestamp(anchor.observed_at.0 - minutes * 60_000_000),
-                // Inclusive at both ends: a read exactly five minutes after is within five minutes.
-                to: Timestamp(anchor.observed_at.0 + minutes * 60_000_000 + 1),
-                after: None,
-                limit: CONTEXT_PER_KIND_MAX,
-            };
-            let page = state.store.search_area(&query, &receipt).map_err(ApiError::internal)?;
-            let items: Vec<&Observation> = match kind {
-                Kind::Incident => page.items.iter().filter(|o| !reports.iter().any(|r| r.id == o.id)).collect(),
-                _ => page.items.iter().collect(),
-            };
-            total += items.len();
-            truncated.insert(kind.as_str().into(), json!(page.next.is_some()));
-            timeline.insert(kind.as_str().into(), json!(items));
-        }
+        let exclude: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
+        let Neighbourhood { timeline, truncated, total } = neighbourhood(&state, &receipt, center, anchor.observed_at, &windows, &exclude)?;
         close_search(&state, &account, CONTEXT, &receipt, total, truncated.values().any(|v| v == true))?;
         Ok(json!({
             "incident": reports,
             "anchor": { "lat": center.lat, "lon": center.lon, "at": anchor.observed_at },
-            "windows": windows.iter().map(|(k, r, w)| (k.as_str().to_owned(), json!({ "radius_m": r, "window_minutes": w }))).collect::<serde_json::Map<_, _>>(),
+            "windows": windows_json(&windows),
             "timeline": timeline,
             "truncated": truncated,
             "cameras": cameras_covering(&state.devices(), center),
