@@ -200,7 +200,7 @@ def main():
         for query, figures in ours.items():
             results.append({"size": size, "engine": "glasshouse", "query": query, "median_ms": figures["median_ms"], "rows": figures["rows"]})
             print(json.dumps(results[-1]), flush=True)
-        for name in args.engines.split(","):
+        for name in [e for e in args.engines.split(",") if e]:
             try:
                 engine = {"duckdb": lambda: DuckDb(glob), "chdb": lambda: Chdb(glob),
                           "postgis": lambda: PostGis(glob, args.postgis_load_limit_s)}[name]()

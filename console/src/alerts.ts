@@ -108,7 +108,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   card.setAttribute('aria-label', `Alert ${alert.rule} ${alert.plate ?? ''}, priority ${alert.priority}`);
   const head = document.createElement('div');
   head.className = 'alert-head';
-  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
+  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule === 'situation' ? 'Situation' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
   card.append(head);
   const hit = alert.hit;
   if (hit) {
@@ -139,6 +139,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
     const t = alert.threshold;
     card.append(text('p', `${t.rule_name}: ${t.quantity.replace(/_/g, ' ')} ${t.value} ${t.unit} (level ${t.level}${t.trigger === 'rate' ? ', rising fast' : ''})`, 'threshold'));
   }
+  if (alert.situation) card.append(situationView(alert));
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
   const repeats = alert.repeats ?? [];
   if (repeats.length > 0) {
@@ -149,4 +150,52 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   card.addEventListener('click', () => onSelect(alert));
   card.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onSelect(alert); } });
   return card;
+}
+
+interface Situation {
+  cameras: { device: { id: string; name?: string }; distance_m: number }[];
+  windows: Record<string, { radius_m: number; window_minutes: number }>;
+  timeline: Record<string, { id: string; observed_at: string; device_id: string; plate?: string; type_code?: string; quantity?: string; value?: number }[]>;
+  audit_seq: number;
+}
+
+/// A situation's trigger, and on demand its context: the cameras that can see the point and what was
+/// observed around it (each opening is logged).
+function situationView(alert: Alert): HTMLElement {
+  const s = alert.situation!;
+  const box = document.createElement('div');
+  box.className = 'situation';
+  const what = s.kind === 'gunshot' ? `Gunshot detected${s.rounds ? `, ${s.rounds} rounds` : ''}` : `Incident ${s.label.replace(/_/g, ' ')}${s.incident_id ? ` (${s.incident_id})` : ''}`;
+  box.append(text('p', what, 'situation-trigger'));
+  const open = document.createElement('button');
+  open.type = 'button';
+  open.textContent = 'Open situation (logged)';
+  open.className = 'open-situation';
+  const body = document.createElement('div');
+  open.addEventListener('click', (e) => {
+    e.stopPropagation();
+    body.textContent = 'loading…';
+    api<Situation>(`/v1/situations/${encodeURIComponent(alert.id)}`)
+      .then((situation) => {
+        const cameras = situation.cameras.map((c) => `${c.device.name ?? c.device.id} (${c.distance_m} m)`);
+        const reads = situation.timeline.plate_read ?? [];
+        const rows = reads.map((o) => {
+          const tr = document.createElement('tr');
+          tr.append(text('td', new Date(o.observed_at).toLocaleTimeString()), text('td', o.device_id), text('td', o.plate ?? '', 'plate'));
+          return tr;
+        });
+        const table = document.createElement('table');
+        table.className = 'situation-reads';
+        table.append(...rows);
+        const w = situation.windows.plate_read;
+        body.replaceChildren(
+          text('p', cameras.length ? `Cameras that can see it: ${cameras.join(', ')}` : 'No registered camera covers this point.', 'situation-cameras'),
+          text('p', `${reads.length} plate reads within ${w.radius_m} m and ±${w.window_minutes} min · logged as audit entry ${situation.audit_seq}`, 'situation-count'),
+          table,
+        );
+      })
+      .catch((error) => { body.textContent = error instanceof ApiError ? error.message : String(error); });
+  });
+  box.append(open, body);
+  return box;
 }

@@ -34,6 +34,7 @@ export interface Alert {
   repeats?: { observation_id: string; device_id: string; observed_at: string }[];
   retroactive?: boolean;
   threshold?: { rule_name: string; quantity: string; value: number; unit: string; level: number; trigger: string };
+  situation?: { kind: string; label: string; rounds?: number; incident_id?: string };
 }
 
 export class ApiError extends Error {

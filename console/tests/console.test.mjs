@@ -123,6 +123,27 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   await page.close();
 });
 
+test('a gunshot opens a situation whose cameras and nearby reads an operator can open', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
+  const { devices } = await call('GET', '/v1/devices', tokens.administrator);
+  const array = devices.find((d) => d.type === 'gunshot_array');
+  assert.ok(array, 'the demo registers gunshot arrays');
+  const id = `e2e-shot-${Date.now()}`;
+  const shot = { id, kind: 'gunshot', device_id: array.id, observed_at: new Date().toISOString(), rounds: 5 };
+  const outcome = await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(shot) + '\n', 'application/x-ndjson');
+  assert.equal(outcome.accepted, 1);
+  const card = page.locator(`li[data-observation-id="${id}"]`);
+  await card.waitFor({ timeout: 30_000 });
+  assert.match(await card.innerText(), /Gunshot detected, 5 rounds/);
+  await card.locator('button.open-situation').click();
+  await card.locator('.situation-count').waitFor({ timeout: 30_000 });
+  assert.match(await card.locator('.situation-count').innerText(), /plate reads within 300 m and ±5 min · logged as audit entry \d+/);
+  await page.screenshot({ path: join(artifacts, 'operator-situation.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a custodian sees counts only, no map of raw data', async () => {
   const { page, errors } = await openConsole('custodian');
   await page.waitForSelector('section.status-page table');
