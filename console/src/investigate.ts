@@ -84,5 +84,86 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form);
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map), circleForm(purpose, caseNumber, justification, approval, results, map));
+}
+
+interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
+
+function stated(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement): Record<string, string> {
+  const fields: Record<string, string> = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim() };
+  if (approval.value.trim()) fields.approval = approval.value.trim();
+  return fields;
+}
+
+function showResults(results: HTMLElement, map: LiveMap, observations: Observation[], what: (o: Observation) => Node | string): void {
+  results.replaceChildren(...observations.map((o) => el('tr', {}, [
+    el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [what(o)]),
+  ])));
+  void map.setResults(observations.map((o) => [o.lon, o.lat]));
+}
+
+/// Where a plate was read: exact, a wildcard pattern (`?` one character, `*` any run), or with OCR
+/// misreads tolerated. The same purpose fields; the plate goes into the log only as a keyed hash.
+function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+  const plate = el('input', { id: 'plate', 'aria-label': 'Plate or pattern', placeholder: 'ABC123, or AB?12* with wildcard', autocomplete: 'off' });
+  const mode = el('select', { id: 'plate-mode', 'aria-label': 'Match' }, [
+    el('option', { value: 'exact' }, ['exact']), el('option', { value: 'wildcard' }, ['wildcard (? and *)']), el('option', { value: 'tolerant' }, ['tolerate misreads (8/B, 0/O, …)']),
+  ]);
+  const days = el('input', { id: 'plate-days', type: 'number', min: '1', max: '365', value: '7', 'aria-label': 'Days back' });
+  const message = el('p', { id: 'plate-message', role: 'status' });
+  const form = el('form', { class: 'investigate plate-search' }, [
+    el('h2', {}, ['Find a plate']),
+    el('label', { for: 'plate' }, ['Plate']), plate,
+    el('label', { for: 'plate-mode' }, ['Match']), mode,
+    el('label', { for: 'plate-days' }, ['Days back']), days,
+    el('button', { type: 'submit', id: 'plate-search' }, ['Search plate (logged)']), message,
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
+    const from = new Date(to.getTime() - Number(days.value) * 86_400_000);
+    const body = { ...stated(purpose, caseNumber, justification, approval), plate: plate.value, mode: mode.value, from: from.toISOString(), to: to.toISOString(), limit: 500 };
+    message.className = '';
+    message.textContent = 'searching…';
+    api<{ results: PlateResult[]; next_cursor: string | null; audit_seq: number }>('/v1/search/plates', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then((reply) => {
+        message.textContent = `${reply.results.length}${reply.next_cursor ? '+' : ''} reads · logged as audit entry ${reply.audit_seq}`;
+        const matched = new Map(reply.results.map((r) => [r.observation.id, r.match]));
+        showResults(results, map, reply.results.map((r) => r.observation), (o) => {
+          const m = matched.get(o.id);
+          return el('span', { class: 'plate' }, [`${o.plate ?? ''}${m && m.via_candidate ? ` (candidate ${m.matched_plate})` : ''}${m && m.distance > 0 ? ` · ${m.distance} off` : ''}`]);
+        });
+      })
+      .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
+  });
+  return form;
+}
+
+/// What was observed within a radius of the map's centre (move the map to place it).
+function circleForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+  const radius = el('input', { id: 'radius', type: 'number', min: '10', max: '5000', value: '300', 'aria-label': 'Radius in metres' });
+  const minutes = el('input', { id: 'circle-minutes', type: 'number', min: '1', max: '10080', value: '60', 'aria-label': 'Minutes back' });
+  const message = el('p', { id: 'circle-message', role: 'status' });
+  const form = el('form', { class: 'investigate circle-search' }, [
+    el('h2', {}, ['Around the map centre']),
+    el('label', { for: 'radius' }, ['Radius (m)']), radius,
+    el('label', { for: 'circle-minutes' }, ['Minutes back']), minutes,
+    el('button', { type: 'submit', id: 'circle-search' }, ['Search the circle (logged)']), message,
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const centre = map.map.getCenter();
+    const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
+    const from = new Date(to.getTime() - Number(minutes.value) * 60_000);
+    const body = { ...stated(purpose, caseNumber, justification, approval), circle: { lat: Number(centre.lat.toFixed(6)), lon: Number(centre.lng.toFixed(6)), radius_m: Number(radius.value) }, from: from.toISOString(), to: to.toISOString(), limit: 1000 };
+    message.className = '';
+    message.textContent = 'searching…';
+    api<{ observations: Observation[]; next_cursor: string | null; audit_seq: number }>('/v1/search/area', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then((reply) => {
+        message.textContent = `${reply.observations.length}${reply.next_cursor ? '+' : ''} results within ${radius.value} m · logged as audit entry ${reply.audit_seq}`;
+        showResults(results, map, reply.observations, summary);
+      })
+      .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
+  });
+  return form;
 }

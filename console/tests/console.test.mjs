@@ -188,6 +188,21 @@ test('an investigator is refused without a purpose, then searches with one', asy
   await supervisor.page.close();
   await page.click('form.investigate button[type=submit]');
   await page.waitForFunction(() => /logged as audit entry \d+/.test(document.querySelector('#search-message')?.textContent ?? ''), null, { timeout: 30_000 });
+
+  // A plate from those results, found again by a wildcard pattern (AB?12* for ABC123).
+  const plate = (await page.locator('#results tr td:nth-child(4)').first().innerText()).trim();
+  assert.match(plate, /^[A-Z0-9]{5,}$/, `a plate read in the results: ${plate}`);
+  await page.fill('#plate', `${plate.slice(0, 2)}?${plate.slice(3, 5)}*`);
+  await page.selectOption('#plate-mode', 'wildcard');
+  await page.click('#plate-search');
+  await page.waitForFunction(() => /reads · logged as audit entry \d+/.test(document.querySelector('#plate-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  const found = await page.locator('#results tr td:nth-child(4)').allInnerTexts();
+  assert.ok(found.some((t) => t.startsWith(plate)), `the wildcard finds ${plate}: ${found.slice(0, 5)}`);
+  await page.screenshot({ path: join(artifacts, 'investigator-wildcard-plate.png') });
+  // And a 300 m circle around the map centre.
+  await page.click('#circle-search');
+  await page.waitForFunction(() => /within 300 m · logged as audit entry \d+/.test(document.querySelector('#circle-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  await page.screenshot({ path: join(artifacts, 'investigator-circle.png') });
   // The server answered 400 and 403 on purpose; those are the refusals under test, not page errors.
   assert.deepEqual(errors.filter((e) => !/status of 40[03]/.test(e)), []);
   await page.close();
