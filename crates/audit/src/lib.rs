@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod approvals;
+pub mod changes;
 pub mod holds;
 pub mod keyed;
 pub mod log;

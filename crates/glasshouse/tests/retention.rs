@@ -126,3 +126,59 @@ fn a_purge_keeps_held_reads_deletes_the_rest_and_leaves_a_receipt_first() {
     let html = html.as_str().unwrap();
     assert!(html.contains("Retention purges") && html.contains(&expected_hash), "the receipt's hash is published");
 }
+
+#[test]
+fn a_retention_change_needs_a_second_person_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let [admin, ingest, custodian, supervisor, auditor] =
+        ["administrator", "ingest", "custodian", "supervisor", "auditor"].map(|r| token(dir.path(), r));
+    let server = Server::start(dir.path());
+    let client = server.client();
+    assert_eq!(client.json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
+    assert_eq!(client.ndjson(&ingest, &[read("twenty-days", "MID200", 20)]).body["accepted"], 1);
+
+    let vague = client.json("POST", "/v1/retention/changes", &custodian, json!({"days": {"plate_read": 14}, "reason": "shorter"}));
+    assert_eq!((vague.status, vague.body["field"].as_str()), (400, Some("reason")));
+    let zero = client.json(
+        "POST",
+        "/v1/retention/changes",
+        &custodian,
+        json!({"days": {"plate_read": 0}, "reason": "keep nothing at all from now on"}),
+    );
+    assert_eq!((zero.status, zero.body["field"].as_str()), (400, Some("days")));
+    let proposed = client.json(
+        "POST",
+        "/v1/retention/changes",
+        &custodian,
+        json!({"days": {"plate_read": 14}, "reason": "council resolution 2026-41 shortens plate read retention"}),
+    );
+    assert_eq!(proposed.status, 201, "{:?}", proposed.body);
+    let id = proposed.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(client.get("/v1/retention", &auditor).body["windows"]["plate_read"]["days"], 30, "nothing changes on a proposal");
+    let own = client.json("POST", &format!("/v1/retention/changes/{id}/decision"), &custodian, json!({"approve": true}));
+    assert_eq!((own.status, own.body["field"].as_str()), (403, Some("approve")), "{:?}", own.body);
+    let approved = client.json("POST", &format!("/v1/retention/changes/{id}/decision"), &supervisor, json!({"approve": true}));
+    assert_eq!((approved.status, approved.body["status"].as_str()), (200, Some("applied")), "{:?}", approved.body);
+    assert_eq!(client.get("/v1/retention", &auditor).body["windows"]["plate_read"]["days"], 14);
+
+    // The new window is what the purge enforces, and it survives a restart.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get("/v1/status", &custodian).body["hot_window_observations"] != 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let purge = client.json("POST", "/v1/retention/purge", &custodian, json!({}));
+    assert_eq!((purge.body["receipts"][0]["count"].as_u64(), purge.body["receipts"][0]["window_days"].as_u64()), (Some(1), Some(14)));
+    server.stop();
+    let server = Server::start(dir.path());
+    let client = server.client();
+    assert_eq!(client.get("/v1/retention", &auditor).body["windows"]["plate_read"]["days"], 14);
+    let changes = client.get("/v1/retention/changes", &auditor).body;
+    assert_eq!(changes["changes"][0]["decided_by"], "test-supervisor");
+    let export = client.request("GET", "/v1/audit/export", Some(&auditor), &[], vec![]);
+    let text = match &export.body {
+        Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    assert!(text.contains("retention.change.propose") && text.contains("retention.change.approve"));
+}

@@ -16,4 +16,4 @@ pub mod state;
 pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;
 pub use routes::app;
-pub use state::{AppState, BeforeRun, IngestOutcome, IngestSink, SqlFailure, SqlFuture, SqlService, SubmitError};
+pub use state::{AppState, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SqlFailure, SqlFuture, SqlService, SubmitError};

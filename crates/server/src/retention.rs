@@ -24,10 +24,11 @@ pub fn purge_expired(state: &AppState, actor: &Account, now: Timestamp) -> Resul
             Keep::No
         }
     };
+    let retention = state.retention.current();
     let mut receipts = Vec::new();
     for kind in Kind::ALL {
-        let days = state.retention.days(kind);
-        let cutoff = state.retention.cutoff(kind, now);
+        let days = retention.days(kind);
+        let cutoff = retention.cutoff(kind, now);
         let mut receipt = Value::Null;
         let outcome: PurgeOutcome = state.store.purge(kind, days, cutoff, &keep, |plan| -> Result<(), ApiError> {
             let (dropped, rewritten) = plan.segment_counts();

@@ -46,6 +46,46 @@ pub trait SqlService: Send + Sync {
     fn query<'a>(&'a self, sql: String, before_run: BeforeRun<'a>) -> SqlFuture<'a>;
 }
 
+/// The retention windows in force, and the file they are kept in (`DATA_DIR/retention.json`).
+pub struct RetentionSettings {
+    policy: RwLock<glasshouse_store::RetentionPolicy>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl RetentionSettings {
+    /// Windows read from `file` (or the defaults), written back there when changed.
+    pub fn new(policy: glasshouse_store::RetentionPolicy, file: Option<std::path::PathBuf>) -> RetentionSettings {
+        RetentionSettings { policy: RwLock::new(policy), file }
+    }
+
+    /// The windows now.
+    pub fn current(&self) -> glasshouse_store::RetentionPolicy {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Validates, writes the file durably (temporary file, fsync, rename), then takes effect.
+    pub fn replace(&self, policy: glasshouse_store::RetentionPolicy) -> Result<(), String> {
+        policy.validate()?;
+        if let Some(file) = &self.file {
+            let temporary = file.with_extension("json.next");
+            let bytes = serde_json::to_vec_pretty(&policy).expect("policies serialise");
+            let written = std::fs::File::create(&temporary).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &bytes)?;
+                f.sync_all()
+            });
+            written.and_then(|()| std::fs::rename(&temporary, file)).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        }
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
+        Ok(())
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings::new(Default::default(), None)
+    }
+}
+
 /// Why a batch was not taken.
 #[derive(Debug)]
 pub enum SubmitError {
@@ -89,8 +129,10 @@ pub struct AppState {
     pub approvals: glasshouse_audit::approvals::ApprovalBook,
     /// Legal holds: records kept past retention for a case.
     pub holds: glasshouse_audit::holds::HoldBook,
-    /// How long each kind is kept.
-    pub retention: glasshouse_store::RetentionPolicy,
+    /// How long each kind is kept; changed only by an approved two-person change.
+    pub retention: RetentionSettings,
+    /// Two-person configuration changes (retention windows).
+    pub changes: glasshouse_audit::changes::ChangeBook,
     /// Analysts' SQL; `None` where the binary did not wire it (503).
     pub sql: Option<Arc<dyn SqlService>>,
     /// Accounts whose first use of a token since start has been logged.

@@ -180,6 +180,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
     for d in devices.sorted() {
         *device_types.entry(d.device_type.as_str()).or_insert(0) += 1;
     }
+    let retention = state.retention.current();
     let impact_and_use = vec![
         ("Devices".into(), device_types.iter().map(|(t, n)| format!("{n} {}", t.replace('_', " "))).collect::<Vec<_>>().join(", ")),
         (
@@ -194,7 +195,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
             "Retention".into(),
             format!(
                 "enforced hourly, in whole days: {}. Expired records stay only while an alert rests on them or a legal hold covers them; each purge leaves a receipt in the audit log",
-                glasshouse_model::Kind::ALL.iter().map(|k| format!("{} {} days", k.as_str().replace('_', " "), state.retention.days(*k))).collect::<Vec<_>>().join(", ")
+                glasshouse_model::Kind::ALL.iter().map(|k| format!("{} {} days", k.as_str().replace('_', " "), retention.days(*k))).collect::<Vec<_>>().join(", ")
             ),
         ),
         (

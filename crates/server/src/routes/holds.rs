@@ -166,9 +166,10 @@ pub async fn release(
 /// `GET /v1/retention`: each kind's window and the oldest day it keeps now, and the holds in force.
 pub async fn retention(State(state): State<Arc<AppState>>) -> Json<Value> {
     let now = Timestamp::now();
+    let retention = state.retention.current();
     let windows: serde_json::Map<String, Value> = Kind::ALL
         .iter()
-        .map(|k| (k.as_str().to_owned(), json!({ "days": state.retention.days(*k), "keeps_from": state.retention.cutoff(*k, now) })))
+        .map(|k| (k.as_str().to_owned(), json!({ "days": retention.days(*k), "keeps_from": retention.cutoff(*k, now) })))
         .collect();
     Json(json!({
         "windows": windows,
@@ -183,4 +184,100 @@ pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Exten
         .await
         .map_err(ApiError::internal)??;
     Ok(Json(json!({ "receipts": receipts })))
+}
+
+fn change_error(e: glasshouse_audit::changes::ChangeError) -> ApiError {
+    use glasshouse_audit::changes::ChangeError;
+    match e {
+        ChangeError::NotFound(_) => ApiError::not_found(e.to_string()),
+        ChangeError::AlreadyDecided(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        ChangeError::OwnProposal => ApiError { field: Some("approve".into()), ..ApiError::new(StatusCode::FORBIDDEN, e.to_string()) },
+        ChangeError::NotTaken(reason) => ApiError::busy(format!("the change was not made: {reason}"), 30),
+        ChangeError::Wal(_) | ChangeError::Damaged(_) => ApiError::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRetentionChange {
+    /// Days per kind, for the kinds that change.
+    days: std::collections::BTreeMap<String, u32>,
+    reason: String,
+}
+
+/// `POST /v1/retention/changes`: proposes new retention windows; another custodian or a supervisor
+/// must approve before they apply.
+pub async fn propose_retention_change(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    body: Result<Json<NewRetentionChange>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    if body.reason.split_whitespace().count() < 5 {
+        return Err(ApiError::bad_field("reason", "say why in at least five words (the approver and the audit log see it)"));
+    }
+    let mut proposed = state.retention.current();
+    proposed.days.extend(body.days);
+    proposed.validate().map_err(|e| ApiError::bad_field("days", e))?;
+    let change = glasshouse_audit::changes::ChangeRequest {
+        id: super::new_id("ch"),
+        subject: "retention".into(),
+        proposed: serde_json::to_value(&proposed).expect("policies serialise"),
+        reason: body.reason,
+        proposed_by: account.name.clone(),
+        proposed_at: Timestamp::now(),
+        status: glasshouse_audit::changes::ChangeStatus::Proposed,
+        decided_by: None,
+        decided_at: None,
+    };
+    let change = tokio::task::spawn_blocking(move || {
+        let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
+        state
+            .changes
+            .propose(change, |c| {
+                let details =
+                    json!({ "change": c.id, "before": before, "after": c.proposed, "reason": state.audit.keyed("text", &c.reason) });
+                state.audit(&account, "retention.change.propose", "ok", details).map(|_| ()).map_err(|e| e.message)
+            })
+            .map_err(change_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(change).expect("changes serialise"))))
+}
+
+/// `GET /v1/retention/changes`: proposals and decisions, newest first.
+pub async fn list_retention_changes(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "changes": state.changes.list() }))
+}
+
+/// `POST /v1/retention/changes/{id}/decision`: a second person approves (the windows apply at once
+/// and are written to `retention.json`) or rejects.
+pub async fn decide_retention_change(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    body: Result<Json<Decision>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let change = tokio::task::spawn_blocking(move || {
+        let action = if body.approve { "retention.change.approve" } else { "retention.change.reject" };
+        state
+            .changes
+            .decide(&id, &account.name, body.approve, Timestamp::now(), |c| {
+                let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
+                let details = json!({ "change": c.id, "proposed_by": c.proposed_by, "before": before, "after": c.proposed });
+                state.audit(&account, action, "ok", details).map_err(|e| e.message)?;
+                if body.approve {
+                    let policy: glasshouse_store::RetentionPolicy =
+                        serde_json::from_value(c.proposed.clone()).map_err(|e| e.to_string())?;
+                    state.retention.replace(policy)?;
+                }
+                Ok(())
+            })
+            .map_err(change_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(serde_json::to_value(change).expect("changes serialise")))
 }

@@ -73,6 +73,9 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/holds/{id}/release", &[Custodian, Supervisor]),
     ("GET", "/v1/retention", &[Custodian, Supervisor, Auditor]),
     ("POST", "/v1/retention/purge", &[Custodian]),
+    ("POST", "/v1/retention/changes", &[Custodian]),
+    ("GET", "/v1/retention/changes", &[Custodian, Supervisor, Auditor]),
+    ("POST", "/v1/retention/changes/{id}/decision", &[Custodian, Supervisor]),
     ("POST", "/v1/sql", &[Analyst]),
     ("POST", "/v1/approvals", &[Investigator]),
     ("GET", "/v1/approvals", &[Investigator, Supervisor]),
@@ -123,6 +126,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/holds/{id}/release", post(holds::release))
         .route("/v1/retention", get(holds::retention))
         .route("/v1/retention/purge", post(holds::purge))
+        .route("/v1/retention/changes", post(holds::propose_retention_change).get(holds::list_retention_changes))
+        .route("/v1/retention/changes/{id}/decision", post(holds::decide_retention_change))
         .route("/v1/sql", post(sql::query))
         .route("/v1/approvals", post(approvals::request).get(approvals::list))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))

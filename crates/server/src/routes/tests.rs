@@ -55,6 +55,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
         holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
         retention: Default::default(),
+        changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
         sql: None,
         logged_on: Default::default(),
         failed_logons: Default::default(),

@@ -1,0 +1,189 @@
+//! Two-person configuration changes: one person proposes a change (retention windows today; sharing
+//! agreements next), another approves or rejects it, and only an approved change is applied. Kept in
+//! their own log like approvals and holds; each step is audited by the caller before it is stored.
+
+use glasshouse_model::Timestamp;
+use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// Waiting for a second person.
+    Proposed,
+    /// Approved and applied.
+    Applied,
+    /// Rejected.
+    Rejected,
+}
+
+/// A proposed change and its decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    /// Stable id.
+    pub id: String,
+    /// What it changes: `retention`.
+    pub subject: String,
+    /// The configuration as it would be after the change.
+    pub proposed: serde_json::Value,
+    /// Why (shown to the approver; audited as a keyed hash).
+    pub reason: String,
+    /// Who proposed it.
+    pub proposed_by: String,
+    /// When.
+    pub proposed_at: Timestamp,
+    /// Where it stands.
+    pub status: ChangeStatus,
+    /// The second person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+}
+
+/// Why a change step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No such change.
+    #[error("no change {0}")]
+    NotFound(String),
+    /// Already decided.
+    #[error("change {0} is already decided")]
+    AlreadyDecided(String),
+    /// The proposer cannot decide: two people, always.
+    #[error("a change must be decided by someone other than the person who proposed it")]
+    OwnProposal,
+    /// The log failed.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// The step could not be audited or applied, so it was not recorded.
+    #[error("{0}")]
+    NotTaken(String),
+    /// A stored record is damaged.
+    #[error("change record {0} does not decode")]
+    Damaged(u64),
+}
+
+/// The change requests of a deployment.
+pub struct ChangeBook {
+    state: Mutex<(Wal, Vec<ChangeRequest>)>,
+}
+
+impl ChangeBook {
+    /// Opens the book in `dir`.
+    pub fn open(dir: &Path) -> Result<ChangeBook, ChangeError> {
+        let mut changes: Vec<ChangeRequest> = Vec::new();
+        let mut damaged = None;
+        let wal =
+            Wal::open(WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(dir) }, 0, |lsn, payload| {
+                match serde_json::from_slice::<ChangeRequest>(payload) {
+                    Ok(c) => match changes.iter_mut().find(|x| x.id == c.id) {
+                        Some(existing) => *existing = c,
+                        None => changes.push(c),
+                    },
+                    Err(_) => damaged = damaged.or(Some(lsn)),
+                }
+            })?;
+        if let Some(lsn) = damaged {
+            return Err(ChangeError::Damaged(lsn));
+        }
+        Ok(ChangeBook { state: Mutex::new((wal, changes)) })
+    }
+
+    fn store(wal: &mut Wal, change: &ChangeRequest) -> Result<(), ChangeError> {
+        wal.append(&serde_json::to_vec(change).expect("changes serialise"))?;
+        wal.commit()?;
+        Ok(())
+    }
+
+    /// Files a proposal; `audit` runs first.
+    pub fn propose(
+        &self,
+        mut change: ChangeRequest,
+        audit: impl FnOnce(&ChangeRequest) -> Result<(), String>,
+    ) -> Result<ChangeRequest, ChangeError> {
+        change.status = ChangeStatus::Proposed;
+        change.decided_by = None;
+        change.decided_at = None;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        audit(&change).map_err(ChangeError::NotTaken)?;
+        Self::store(&mut state.0, &change)?;
+        state.1.push(change.clone());
+        Ok(change)
+    }
+
+    /// Approves (then `audit_and_apply` logs and applies it) or rejects a proposal, as someone other
+    /// than its proposer. If `audit_and_apply` fails, the proposal stays open.
+    pub fn decide(
+        &self,
+        id: &str,
+        decider: &str,
+        approve: bool,
+        now: Timestamp,
+        audit_and_apply: impl FnOnce(&ChangeRequest) -> Result<(), String>,
+    ) -> Result<ChangeRequest, ChangeError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let current = state.1.iter().find(|c| c.id == id).cloned().ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
+        if current.status != ChangeStatus::Proposed {
+            return Err(ChangeError::AlreadyDecided(id.to_owned()));
+        }
+        if current.proposed_by == decider {
+            return Err(ChangeError::OwnProposal);
+        }
+        let decided = ChangeRequest {
+            status: if approve { ChangeStatus::Applied } else { ChangeStatus::Rejected },
+            decided_by: Some(decider.to_owned()),
+            decided_at: Some(now),
+            ..current
+        };
+        audit_and_apply(&decided).map_err(ChangeError::NotTaken)?;
+        Self::store(&mut state.0, &decided)?;
+        if let Some(slot) = state.1.iter_mut().find(|c| c.id == id) {
+            *slot = decided.clone();
+        }
+        Ok(decided)
+    }
+
+    /// Every change, newest first.
+    pub fn list(&self) -> Vec<ChangeRequest> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().rev().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal() -> ChangeRequest {
+        ChangeRequest {
+            id: "ch-1".into(),
+            subject: "retention".into(),
+            proposed: serde_json::json!({ "days": { "plate_read": 14 } }),
+            reason: "council resolution 2026-41 shortens plate retention".into(),
+            proposed_by: "carla".into(),
+            proposed_at: Timestamp(1),
+            status: ChangeStatus::Proposed,
+            decided_by: None,
+            decided_at: None,
+        }
+    }
+
+    #[test]
+    fn a_change_needs_a_second_person_and_is_recorded_only_once_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = ChangeBook::open(dir.path()).unwrap();
+        book.propose(proposal(), |_| Ok(())).unwrap();
+        assert!(matches!(book.decide("ch-1", "carla", true, Timestamp(2), |_| Ok(())), Err(ChangeError::OwnProposal)));
+        assert!(matches!(book.decide("ch-1", "sam", true, Timestamp(2), |_| Err("disk full".into())), Err(ChangeError::NotTaken(_))));
+        assert_eq!(book.list()[0].status, ChangeStatus::Proposed, "a failed apply leaves it open");
+        let applied = book.decide("ch-1", "sam", true, Timestamp(3), |_| Ok(())).unwrap();
+        assert_eq!((applied.status, applied.decided_by.as_deref()), (ChangeStatus::Applied, Some("sam")));
+        assert!(matches!(book.decide("ch-1", "sam", false, Timestamp(4), |_| Ok(())), Err(ChangeError::AlreadyDecided(_))));
+        drop(book);
+        assert_eq!(ChangeBook::open(dir.path()).unwrap().list()[0].status, ChangeStatus::Applied);
+    }
+}
