@@ -693,3 +693,25 @@ fn alerts_render_as_cap_messages_that_validate_against_the_oasis_schema() {
     let confirmed = validate("confirmed.xml");
     assert!(confirmed.contains("<msgType>Update</msgType>") && confirmed.contains("<certainty>Observed</certainty>"));
 }
+
+#[test]
+fn a_hotlist_imports_from_csv_all_or_nothing_with_the_bad_line_named() {
+    let s = setup();
+    let client = s.server.client();
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "ncic-extract", "source": "ncic", "match": "exact"}));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/hotlists/{id}/entries");
+    let csv = |text: &str| client.request("POST", &path, Some(&s.admin), &[("Content-Type", "text/csv")], text.as_bytes().to_vec());
+    let bad = csv("plate,reason,expires_at,region\nabc-123,stolen_vehicle,2027-06-01T00:00:00Z,FI\nXYZ999,wanted,next tuesday,\n");
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("csv")), "{:?}", bad.body);
+    assert!(bad.body["error"].as_str().unwrap().contains("line 3"), "{:?}", bad.body);
+    let missing = csv("plate,expires_at\nABC123,2027-06-01T00:00:00Z\n");
+    assert!(missing.body["error"].as_str().unwrap().contains("header"), "{:?}", missing.body);
+    assert_eq!(client.get(&path, &s.admin).body["entries"], json!([]), "nothing imported from a file with a bad line");
+    let good =
+        csv("region,plate,reason,expires_at\nFI,abc-123,stolen_vehicle,2027-06-01T00:00:00Z\n,XYZ 999,wanted,2027-01-01T00:00:00Z\n");
+    assert_eq!((good.status, good.body["added"].as_u64()), (200, Some(2)), "{:?}", good.body);
+    let plates: Vec<String> =
+        client.get(&path, &s.admin).body["entries"].as_array().unwrap().iter().map(|e| e["plate"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(plates, ["ABC123", "XYZ999"]);
+}

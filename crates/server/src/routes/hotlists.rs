@@ -58,24 +58,66 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "hotlists": lists }))
 }
 
+/// A CSV import: a header row naming `plate`, `reason` and `expires_at` (RFC 3339), and optionally
+/// `region`, in any order. A bad row is named by its line number and nothing is imported.
+fn entries_from_csv(body: &[u8]) -> Result<Vec<NewHotlistEntry>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(body);
+    let headers = reader.headers().map_err(|e| ApiError::bad_field("csv", format!("line 1: {e}")))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(plate), Some(reason), Some(expires)) = (column("plate"), column("reason"), column("expires_at")) else {
+        return Err(ApiError::bad_field("csv", "line 1: the header must name plate, reason and expires_at (and may name region)"));
+    };
+    let region = column("region");
+    let mut entries = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| ApiError::bad_field("csv", format!("line {line}: {e}")))?;
+        let field = |i: usize| record.get(i).unwrap_or("").to_owned();
+        let expires_at = Timestamp::parse_rfc3339(&field(expires))
+            .ok_or_else(|| ApiError::bad_field("csv", format!("line {line}: expires_at {:?} is not an RFC 3339 time", field(expires))))?;
+        entries.push(NewHotlistEntry {
+            plate: field(plate),
+            region: region.map(field).filter(|r| !r.is_empty()),
+            reason: field(reason),
+            expires_at,
+        });
+        if entries.len() > ENTRIES_PER_REQUEST_MAX {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("at most {ENTRIES_PER_REQUEST_MAX} entries per request")));
+        }
+    }
+    Ok(entries)
+}
+
+/// `POST /v1/hotlists/{id}/entries`: a JSON array of entries, or a CSV file (`Content-Type: text/csv`).
 pub async fn add_entries(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
-    body: Result<Json<Vec<NewHotlistEntry>>, JsonRejection>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(requests) = body?;
+    let body = body?;
+    let is_csv = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+    let requests: Vec<NewHotlistEntry> = if is_csv {
+        entries_from_csv(&body)?
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_field("body", format!("expected a JSON array of entries: {e}")))?
+    };
     if requests.len() > ENTRIES_PER_REQUEST_MAX {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("at most {ENTRIES_PER_REQUEST_MAX} entries per request")));
     }
     let now = Timestamp::now();
-    // All or nothing: a list half-imported is worse than a clear error naming the bad entry.
+    // All or nothing: a list half-imported is worse than a clear error naming the bad entry (for a
+    // CSV, entry n is on line n + 2).
     let entries = requests
         .into_iter()
         .enumerate()
         .map(|(index, entry)| entry.into_entry(index, &account.name, now))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
+        .map_err(|e| ApiError::bad_field(e.field.clone(), if is_csv { format!("CSV {e}") } else { e.to_string() }))?;
     let count = entries.len();
     let fresh = entries.clone();
     let retro_state = state.clone();
