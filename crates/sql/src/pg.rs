@@ -95,6 +95,16 @@ impl Guard {
         }
     }
 
+    /// Before execution: `None` lets the statement run (a checked query once logged); `Some(Err)`
+    /// refuses it.
+    async fn check_and_log(&self, statement: &Statement, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+        match self.check(statement).await {
+            Ok(Some(tables)) => self.log(client, statement, &tables).err().map(Err),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     fn log(&self, client: &(dyn ClientInfo + Send + Sync), statement: &Statement, tables: &[String]) -> PgWireResult<()> {
         let account = client.metadata().get(ACCOUNT).cloned().ok_or_else(|| refuse("28000", "not authenticated"))?;
         let sql = statement.to_string();
@@ -111,11 +121,7 @@ impl QueryHook for Guard {
         _: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match self.check(statement).await {
-            Ok(Some(tables)) => self.log(client, statement, &tables).err().map(Err),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.check_and_log(statement, client).await
     }
 
     async fn handle_extended_parse_query(
@@ -135,11 +141,7 @@ impl QueryHook for Guard {
         _: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match self.check(statement).await {
-            Ok(Some(tables)) => self.log(client, statement, &tables).err().map(Err),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.check_and_log(statement, client).await
     }
 }
 

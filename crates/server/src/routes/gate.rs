@@ -23,6 +23,22 @@ pub struct PurposeFields {
     pub approval: Option<String>,
 }
 
+/// Moves the six accountability fields out of a request struct that declares them itself (serde's
+/// `flatten` cannot be combined with `deny_unknown_fields`, which names a misspelt field).
+macro_rules! purpose_fields {
+    ($request:expr) => {
+        $crate::routes::gate::PurposeFields {
+            purpose: $request.purpose,
+            case_number: $request.case_number,
+            justification: $request.justification,
+            warrant_reference: $request.warrant_reference,
+            exigency_reference: $request.exigency_reference,
+            approval: $request.approval,
+        }
+    };
+}
+pub(crate) use purpose_fields;
+
 /// How wide a search reaches, for deciding whether it needs a warrant, exigency or approval.
 pub enum Breadth {
     /// An area × time search: broad when the area or the span exceeds the policy.

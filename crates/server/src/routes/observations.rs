@@ -1,6 +1,6 @@
 //! Observations in (NDJSON ingest) and out (the first query), and the dead-letter listing.
 
-use super::gate::{Breadth, Coverage, PurposeFields, area_km2, close_search, open_search, span_days};
+use super::gate::{Breadth, Coverage, area_km2, close_search, open_search, purpose_fields, span_days};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::{AppState, SubmitError};
@@ -172,14 +172,7 @@ pub async fn search(
         "bbox": query.bbox,
         "limit": query.limit,
     });
-    let fields = PurposeFields {
-        purpose: params.purpose,
-        case_number: params.case_number,
-        justification: params.justification,
-        warrant_reference: params.warrant_reference,
-        exigency_reference: params.exigency_reference,
-        approval: params.approval,
-    };
+    let fields = purpose_fields!(params);
     let (result, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let extent = Extent { area_km2: query.bbox.map(area_km2), span_days: span_days(query.from, query.to) };
         let coverage = Coverage { kinds: query.kinds.clone(), from: query.from, to: query.to, bbox: query.bbox };

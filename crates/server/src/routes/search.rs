@@ -2,7 +2,7 @@
 //! can see a point. Every search of observations passes the gate (purpose, authority, audit entry)
 //! before the store will run it.
 
-use super::gate::{Breadth, Coverage, PurposeFields, close_search, open_search, span_days};
+use super::gate::{Breadth, Coverage, PurposeFields, close_search, open_search, purpose_fields, span_days};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -131,14 +131,7 @@ pub async fn plates(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let query = plate_query(&body)?;
-    let fields = PurposeFields {
-        purpose: body.purpose,
-        case_number: body.case_number,
-        justification: body.justification,
-        warrant_reference: body.warrant_reference,
-        exigency_reference: body.exigency_reference,
-        approval: body.approval,
-    };
+    let fields = purpose_fields!(body);
     let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         // The plate goes into the log only as a keyed hash, so entries can be published.
         let parameters = json!({
@@ -287,14 +280,7 @@ pub async fn area(
         "cursor": body.cursor,
         "limit": query.limit,
     });
-    let fields = PurposeFields {
-        purpose: body.purpose,
-        case_number: body.case_number,
-        justification: body.justification,
-        warrant_reference: body.warrant_reference,
-        exigency_reference: body.exigency_reference,
-        approval: body.approval,
-    };
+    let fields = purpose_fields!(body);
     let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let extent = Extent { area_km2: Some(area_km2), span_days: span_days(Some(query.from), Some(query.to)) };
         let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox) };
