@@ -38,6 +38,10 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
     el('label', { for: 'hours' }, ['Hours back']), hours,
     el('label', { for: 'approval' }, ['Approval (broad searches only)']), approval,
     el('button', { type: 'submit' }, ['Search (logged)']), message, ask,
+  ]);
+  // One results table for every search, below the forms; each answer scrolls it into view.
+  const resultsSection = el('section', { class: 'investigate results-section', 'aria-label': 'Results' }, [
+    el('h2', {}, ['Results']),
     el('table', { class: 'results' }, [el('thead', {}, [el('tr', {}, ['time', 'kind', 'device', 'what'].map((h) => el('th', { scope: 'col' }, [h])))]), results]),
   ]);
   // The scope of the last search tried, so an approval request asks for exactly that.
@@ -76,6 +80,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
           el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [summary(o)]),
         ])));
         map.setResults(reply.observations.map((o) => [o.lon, o.lat]));
+        results.closest('section')?.scrollIntoView({ block: 'nearest' });
       })
       .catch((error) => {
         message.className = 'error';
@@ -84,7 +89,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map), circleForm(purpose, caseNumber, justification, approval, results, map));
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map), circleForm(purpose, caseNumber, justification, approval, results, map), resultsSection);
 }
 
 interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
@@ -100,6 +105,7 @@ function showResults(results: HTMLElement, map: LiveMap, observations: Observati
     el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [what(o)]),
   ])));
   void map.setResults(observations.map((o) => [o.lon, o.lat]));
+  results.closest('section')?.scrollIntoView({ block: 'nearest' });
 }
 
 /// Where a plate was read: exact, a wildcard pattern (`?` one character, `*` any run), or with OCR
