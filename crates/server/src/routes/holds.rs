@@ -63,7 +63,7 @@ pub struct NewHold {
 }
 
 fn time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
-    Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time")))
+    super::parse_time(field, Some(text)).map(|t| t.expect("given"))
 }
 
 /// `POST /v1/holds`: proposes a hold; a supervisor other than the proposer must approve it.

@@ -178,6 +178,30 @@ pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(bytes))
 }
 
+/// An optional RFC 3339 time from a request field; a 400 naming the field when it does not parse.
+pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<glasshouse_model::Timestamp>, ApiError> {
+    value
+        .map(|text| {
+            glasshouse_model::Timestamp::parse_rfc3339(text)
+                .ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+/// `from` and `to`, each optional, and `to` after `from` when both are given.
+pub(crate) fn parse_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<glasshouse_model::Timestamp>, Option<glasshouse_model::Timestamp>), ApiError> {
+    let (from, to) = (parse_time("from", from)?, parse_time("to", to)?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(ApiError::bad_field("to", "must be after from"));
+    }
+    Ok((from, to))
+}
+
 /// True when `role` may call `method path` (a route pattern such as `/v1/devices/{id}`).
 pub fn allowed(method: &Method, path: &str, role: Role) -> bool {
     PERMISSIONS.iter().any(|(m, p, roles)| *m == method.as_str() && *p == path && roles.contains(&role))

@@ -107,24 +107,12 @@ pub struct SearchParams {
     limit: Option<usize>,
 }
 
-fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    value
-        .map(|text| Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time"))))
-        .transpose()
-}
-
 fn parse_query(params: &SearchParams) -> Result<ObservationQuery, ApiError> {
     let mut kinds = Vec::new();
     for name in params.kind.iter().flat_map(|k| k.split(',')).filter(|k| !k.is_empty()) {
         kinds.push(Kind::parse(name).ok_or_else(|| ApiError::bad_field("kind", format!("unknown kind {name:?}")))?);
     }
-    let from = parse_time("from", params.from.as_deref())?;
-    let to = parse_time("to", params.to.as_deref())?;
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::bad_field("to", "must be after from"));
-    }
+    let (from, to) = super::parse_range(params.from.as_deref(), params.to.as_deref())?;
     let bbox = match params.bbox.as_deref() {
         None => None,
         Some(text) => {

@@ -25,12 +25,6 @@ const CIRCLE_RADIUS_MAX_M: f64 = 50_000.0;
 /// Literal characters a wildcard pattern needs: `*` alone would list every plate ever read.
 const WILDCARD_LITERALS_MIN: usize = 3;
 
-fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    value
-        .map(|text| Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::bad_field(field, format!("{text:?} is not an RFC 3339 time"))))
-        .transpose()
-}
-
 fn parse_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(default);
     if limit == 0 || limit > QUERY_RESULTS_MAX {
@@ -111,13 +105,7 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
         PlateMode::Wildcard => normalize_pattern(&body.plate)?,
         _ => glasshouse_model::plate::normalize(&body.plate).map_err(|e| ApiError::bad_field("plate", e.to_string()))?,
     };
-    let from = parse_time("from", body.from.as_deref())?;
-    let to = parse_time("to", body.to.as_deref())?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f >= t
-    {
-        return Err(ApiError::bad_field("to", "must be after from"));
-    }
+    let (from, to) = super::parse_range(body.from.as_deref(), body.to.as_deref())?;
     Ok(PlateQuery { plate, mode, from, to, after: parse_cursor(body.cursor.as_deref())?, limit: parse_limit(body.limit, 200)? })
 }
 
@@ -244,11 +232,8 @@ fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
         (None, Some(p)) => Shape::Polygon(geojson_polygon(p).map_err(|e| ApiError::bad_field("polygon", e))?),
         _ => return Err(ApiError::bad_field("circle", "give exactly one of circle or polygon")),
     };
-    let from = parse_time("from", Some(&body.from))?.expect("given");
-    let to = parse_time("to", Some(&body.to))?.expect("given");
-    if from >= to {
-        return Err(ApiError::bad_field("to", "must be after from"));
-    }
+    let (from, to) = super::parse_range(Some(&body.from), Some(&body.to))?;
+    let (from, to) = (from.expect("given"), to.expect("given"));
     Ok(AreaQuery {
         shape,
         kinds: parse_kinds(&body.kinds)?,
