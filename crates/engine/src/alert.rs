@@ -211,6 +211,31 @@ pub struct Repeat {
 }
 
 impl Alert {
+    /// A new alert about `observation`, raised now, with no rule-specific evidence yet: each rule sets
+    /// its own fields (`hit`, `threshold`, `situation`, …) on top of this.
+    pub fn raised(id: String, rule: &str, priority: u8, observation: &glasshouse_model::Observation) -> Alert {
+        Alert {
+            id,
+            rule: rule.into(),
+            status: AlertStatus::New,
+            priority,
+            observed_at: observation.observed_at,
+            raised_at: Timestamp::now(),
+            observation_id: observation.id.clone(),
+            device_id: observation.device_id.clone(),
+            lat: observation.position.lat,
+            lon: observation.position.lon,
+            plate: None,
+            hotlist_id: None,
+            hit: None,
+            threshold: None,
+            situation: None,
+            history: Vec::new(),
+            repeats: Vec::new(),
+            retroactive: false,
+        }
+    }
+
     /// What makes two alerts "the same thing seen again": the rule, the list and the entry.
     pub fn repeat_key(&self) -> Option<(String, String, String)> {
         if let Some(hit) = &self.hit {

@@ -3,8 +3,8 @@
 //! incidents within each kind's radius and time window) the server assembles when an operator opens
 //! it. The rule only decides what opens one; it does no I/O.
 
-use crate::alert::{Alert, AlertStatus, alert_id};
-use glasshouse_model::{Body, Observation, Timestamp};
+use crate::alert::{Alert, alert_id};
+use glasshouse_model::{Body, Observation};
 use serde::{Deserialize, Serialize};
 
 /// Incident types that open a situation by default: violence in progress, where the cameras and
@@ -60,24 +60,8 @@ impl CorrelationRule {
             _ => return,
         };
         alerts.push(Alert {
-            id: alert_id(&[&observation.id, "situation"]),
-            rule: "situation".into(),
-            status: AlertStatus::New,
-            priority,
-            observed_at: observation.observed_at,
-            raised_at: Timestamp::now(),
-            observation_id: observation.id.clone(),
-            device_id: observation.device_id.clone(),
-            lat: observation.position.lat,
-            lon: observation.position.lon,
-            plate: None,
-            hotlist_id: None,
-            hit: None,
-            threshold: None,
             situation: Some(trigger),
-            history: Vec::new(),
-            repeats: Vec::new(),
-            retroactive: false,
+            ..Alert::raised(alert_id(&[&observation.id, "situation"]), "situation", priority, observation)
         });
     }
 }
@@ -85,7 +69,7 @@ impl CorrelationRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glasshouse_model::{Gunshot, Incident, Position};
+    use glasshouse_model::{Gunshot, Incident, Position, Timestamp};
 
     fn observation(id: &str, body: Body) -> Observation {
         Observation {

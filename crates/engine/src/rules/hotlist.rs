@@ -4,7 +4,7 @@
 //! per candidate, never a scan of the lists. Matching is exact for now; a list records its policy so
 //! lenient (OCR-tolerant) matching can be added per list.
 
-use crate::alert::{Alert, AlertStatus, HotlistHit, alert_id};
+use crate::alert::{Alert, HotlistHit, alert_id};
 use crate::rules::fuzzy::{CharDiff, FuzzyIndex, canonical, compare};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{ID_CHARS_MAX, TEXT_CHARS_MAX};
@@ -332,16 +332,6 @@ impl HotlistIndex {
                 continue;
             }
             alerts.push(Alert {
-                id,
-                rule: "hotlist".into(),
-                status: AlertStatus::New,
-                priority: list.priority,
-                observed_at: observation.observed_at,
-                raised_at: Timestamp::now(),
-                observation_id: observation.id.clone(),
-                device_id: observation.device_id.clone(),
-                lat: observation.position.lat,
-                lon: observation.position.lon,
                 plate: Some(read.plate.clone()),
                 hotlist_id: Some(list.id.clone()),
                 hit: Some(HotlistHit {
@@ -359,11 +349,7 @@ impl HotlistIndex {
                     distance,
                     diffs,
                 }),
-                threshold: None,
-                situation: None,
-                history: Vec::new(),
-                repeats: Vec::new(),
-                retroactive: false,
+                ..Alert::raised(id, "hotlist", list.priority, observation)
             });
         }
     }

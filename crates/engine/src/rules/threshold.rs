@@ -5,7 +5,7 @@
 //! alert, not one per reading. The rule is data (created through the API); the episode state lives
 //! with the hot path, one entry per (rule, device).
 
-use crate::alert::{Alert, AlertStatus, alert_id};
+use crate::alert::{Alert, alert_id};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::{Body, Observation, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -162,19 +162,6 @@ impl ThresholdState {
             let active = if was_active { reading.value >= rule.clear_below } else { by_level || by_rate };
             if active && !was_active {
                 alerts.push(Alert {
-                    id: alert_id(&[&observation.id, "threshold", &rule.id]),
-                    rule: "threshold".into(),
-                    status: AlertStatus::New,
-                    priority: rule.priority,
-                    observed_at: observation.observed_at,
-                    raised_at: Timestamp::now(),
-                    observation_id: observation.id.clone(),
-                    device_id: observation.device_id.clone(),
-                    lat: observation.position.lat,
-                    lon: observation.position.lon,
-                    plate: None,
-                    hotlist_id: None,
-                    hit: None,
                     threshold: Some(ThresholdHit {
                         rule_id: rule.id.clone(),
                         rule_name: rule.name.clone(),
@@ -184,10 +171,7 @@ impl ThresholdState {
                         level: rule.level,
                         trigger: if by_level { "level" } else { "rate" }.into(),
                     }),
-                    situation: None,
-                    history: Vec::new(),
-                    repeats: Vec::new(),
-                    retroactive: false,
+                    ..Alert::raised(alert_id(&[&observation.id, "threshold", &rule.id]), "threshold", rule.priority, observation)
                 });
             }
             self.episodes.insert(key, Episode { active, last_value: reading.value, last_at: observation.observed_at });
