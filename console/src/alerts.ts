@@ -161,9 +161,16 @@ interface Situation {
 
 /// A situation's trigger, and on demand its context: the cameras that can see the point and what was
 /// observed around it (each opening is logged).
+// The queue is re-rendered whenever an alert arrives, so a situation's view is kept per alert: an
+// opened context stays open (and is not fetched, nor logged, again) across re-renders.
+const situationViews = new Map<string, HTMLElement>();
+
 function situationView(alert: Alert): HTMLElement {
+  const kept = situationViews.get(alert.id);
+  if (kept) return kept;
   const s = alert.situation!;
   const box = document.createElement('div');
+  situationViews.set(alert.id, box);
   box.className = 'situation';
   const what = s.kind === 'gunshot' ? `Gunshot detected${s.rounds ? `, ${s.rounds} rounds` : ''}` : `Incident ${s.label.replace(/_/g, ' ')}${s.incident_id ? ` (${s.incident_id})` : ''}`;
   box.append(text('p', what, 'situation-trigger'));
