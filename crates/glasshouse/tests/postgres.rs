@@ -40,7 +40,8 @@ fn setup() -> Setup {
         .collect();
     assert_eq!(client.ndjson(&ingest, &lines).body["accepted"], 30);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get("/v1/status", &auditor).body["hot_window_observations"] != 0 {
+    // Until all 30 are in segments (the hot window may not have received them yet when ingest answers).
+    while client.get("/v1/status", &auditor).body["stored_observations"] != 30 {
         assert!(Instant::now() < deadline, "no flush");
         std::thread::sleep(Duration::from_millis(200));
     }

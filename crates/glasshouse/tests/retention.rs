@@ -55,7 +55,7 @@ fn a_purge_keeps_held_reads_deletes_the_rest_and_leaves_a_receipt_first() {
 
     // Wait for the flush: the purge works on segments.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get("/v1/status", &custodian).body["hot_window_observations"] != 0 {
+    while client.get("/v1/status", &custodian).body["stored_observations"] != 3 {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -163,7 +163,7 @@ fn a_retention_change_needs_a_second_person_and_survives_a_restart() {
 
     // The new window is what the purge enforces, and it survives a restart.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get("/v1/status", &custodian).body["hot_window_observations"] != 0 {
+    while client.get("/v1/status", &custodian).body["stored_observations"] != 1 {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -44,12 +44,12 @@ fn with(mut base: Value, extra: Value) -> Value {
     base
 }
 
-/// Waits until the hot window has been flushed, so searches read Parquet segments and indexes.
-fn wait_flushed(client: &Client, token: &str) {
+/// Waits until all `expected` observations are in segments, so searches read Parquet and indexes.
+fn wait_flushed(client: &Client, token: &str, expected: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = client.get("/v1/status", token).body;
-        if status["hot_window_observations"] == 0 && status["segments"].as_u64().unwrap_or(0) > 0 {
+        if status["hot_window_observations"] == 0 && status["stored_observations"] == expected {
             return;
         }
         assert!(Instant::now() < deadline, "no flush: {status}");
@@ -104,7 +104,7 @@ fn city() -> City {
     );
     let reply = client.ndjson(&tokens[1], &lines);
     assert_eq!(reply.body["accepted"], lines.len(), "{:?}", reply.body);
-    wait_flushed(&client, &tokens[2]);
+    wait_flushed(&client, &tokens[2], lines.len());
     let mut t = tokens.into_iter().skip(1);
     let (ingest, investigator, operator, auditor) = (t.next().unwrap(), t.next().unwrap(), t.next().unwrap(), t.next().unwrap());
     City { server, ingest, investigator, operator, auditor, _dir: dir }
