@@ -179,6 +179,9 @@ pub struct Alert {
     /// For situations (rule `situation`): what opened it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub situation: Option<crate::rules::correlation::SituationTrigger>,
+    /// For a geofence alert: the fence, the trigger and the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geofence: Option<crate::rules::geofence::GeofenceHit>,
     /// Every lifecycle step so far, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Transition>,
@@ -230,6 +233,7 @@ impl Alert {
             hit: None,
             threshold: None,
             situation: None,
+            geofence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,
@@ -342,8 +346,27 @@ pub fn alert_id(parts: &[&str]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An exact hit on `entry_plate` in list `h`.
+    pub(crate) fn hit(entry_plate: &str) -> HotlistHit {
+        HotlistHit {
+            plate: entry_plate.into(),
+            matched_plate: entry_plate.into(),
+            from_candidate: false,
+            region: None,
+            hotlist_id: "h".into(),
+            hotlist_name: "h".into(),
+            entry_plate: entry_plate.into(),
+            entry_region: None,
+            reason: "stolen_vehicle".into(),
+            entry_expires_at: Timestamp(10),
+            match_policy: crate::MatchPolicy::Exact,
+            distance: 0,
+            diffs: Vec::new(),
+        }
+    }
 
     fn alert(hit: bool) -> Alert {
         Alert {
@@ -359,23 +382,10 @@ mod tests {
             lon: 0.0,
             plate: None,
             hotlist_id: None,
-            hit: hit.then(|| HotlistHit {
-                plate: "ABC123".into(),
-                matched_plate: "ABC123".into(),
-                from_candidate: false,
-                region: None,
-                hotlist_id: "h".into(),
-                hotlist_name: "h".into(),
-                entry_plate: "ABC123".into(),
-                entry_region: None,
-                reason: "stolen_vehicle".into(),
-                entry_expires_at: Timestamp(10),
-                match_policy: crate::MatchPolicy::Exact,
-                distance: 0,
-                diffs: Vec::new(),
-            }),
+            hit: hit.then(|| self::tests::hit("ABC123")),
             threshold: None,
             situation: None,
+            geofence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

@@ -715,3 +715,62 @@ fn a_hotlist_imports_from_csv_all_or_nothing_with_the_bad_line_named() {
         client.get(&path, &s.admin).body["entries"].as_array().unwrap().iter().map(|e| e["plate"].as_str().unwrap().to_owned()).collect();
     assert_eq!(plates, ["ABC123", "XYZ999"]);
 }
+
+#[test]
+fn a_geofence_with_jitter_at_its_edge_gives_one_enter_and_one_exit() {
+    let s = setup();
+    let client = s.server.client();
+    let added = client.json("PUT", "/v1/devices/car-7", &s.admin, json!({"type": "sensor", "mobile": true}));
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let square =
+        json!({"type": "Polygon", "coordinates": [[[24.93, 60.16], [24.95, 60.16], [24.95, 60.17], [24.93, 60.17], [24.93, 60.16]]]});
+    let bad = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "geofence", "name": "harbour", "area": square, "triggers": ["dwell"], "subjects": {"devices": ["car-7"]}}),
+    );
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("dwell_s")), "{:?}", bad.body);
+    let created = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "geofence", "name": "harbour", "area": square, "triggers": ["enter", "exit"],
+               "subjects": {"devices": ["car-7"]}, "margin_m": 15, "confirm_s": 5}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["rule"]["type"], "geofence");
+    // One fix a second, metres east of the fence's west edge: ±10 m of GPS jitter on the edge, a drive
+    // in, more jitter on the way out, then away.
+    let east_m = [
+        -200.0, -100.0, -8.0, 6.0, -9.0, 9.0, -5.0, 40.0, 60.0, 80.0, 90.0, 100.0, 110.0, 7.0, -7.0, 8.0, -30.0, -50.0, -70.0, -90.0,
+        -500.0, -900.0,
+    ];
+    let start = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let lines: Vec<String> = east_m
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = (start + chrono::Duration::seconds(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let lon = 24.93 + m / 55_437.0;
+            format!(
+                r#"{{"id":"car-7-{i}","kind":"sensor_reading","device_id":"car-7","observed_at":"{at}","lat":60.165,"lon":{lon},"quantity":"speed","value":8.0,"unit":"m/s"}}"#
+            )
+        })
+        .collect();
+    assert_eq!(client.ndjson(&s.ingest, &lines).body["accepted"], east_m.len());
+    let alerts = wait_for_alerts(&client, &s.operator, 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let alerts_now = client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().clone();
+    assert_eq!(alerts_now.len(), 2, "jitter raises nothing more: {alerts_now:?}");
+    let mut seen: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| (a["geofence"]["trigger"].as_str().unwrap().to_owned(), a["observation_id"].as_str().unwrap().to_owned()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, vec![("enter".to_owned(), "car-7-12".to_owned()), ("exit".to_owned(), "car-7-21".to_owned())]);
+    assert!(alerts.iter().all(|a| a["geofence"]["subject"] == "device:car-7" && a["rule"] == "geofence"));
+    let rules = client.get("/v1/rules", &s.operator);
+    let fence = rules.body["rules"].as_array().unwrap().iter().find(|r| r["type"] == "geofence").unwrap().clone();
+    assert_eq!(fence["area"], square);
+}

@@ -289,6 +289,7 @@ mod tests {
             hit: None,
             threshold: None,
             situation: None,
+            geofence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

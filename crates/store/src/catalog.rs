@@ -1,6 +1,6 @@
 //! The catalog: devices and hotlists as an append-only log of change events.
 
-use glasshouse_engine::{Engine, Hotlist, HotlistEntry, HotlistIndex, ThresholdRule};
+use glasshouse_engine::{Engine, GeofenceIndex, GeofenceRule, Hotlist, HotlistEntry, HotlistIndex, ThresholdRule};
 use glasshouse_model::{Device, DeviceRegistry, Timestamp};
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,14 @@ pub enum CatalogEvent {
         /// Who.
         actor: String,
     },
-    /// A rule was enabled or disabled.
+    /// A geofence was created.
+    GeofenceCreated {
+        /// The fence.
+        rule: GeofenceRule,
+        /// Who.
+        actor: String,
+    },
+    /// A rule (threshold or geofence) was enabled or disabled.
     RuleEnabled {
         /// The rule.
         rule_id: String,
@@ -74,6 +81,8 @@ pub struct Catalog {
     pub hotlists: HotlistIndex,
     /// Threshold rules.
     pub thresholds: Vec<ThresholdRule>,
+    /// Geofences, compiled once when created (their cell covers are not rebuilt per change).
+    pub geofences: GeofenceIndex,
     events: u64,
 }
 
@@ -90,8 +99,14 @@ impl Catalog {
         if let Some(e) = failure {
             return Err(e);
         }
-        let mut catalog =
-            Catalog { wal, devices: DeviceRegistry::new(), hotlists: HotlistIndex::default(), thresholds: Vec::new(), events: 0 };
+        let mut catalog = Catalog {
+            wal,
+            devices: DeviceRegistry::new(),
+            hotlists: HotlistIndex::default(),
+            thresholds: Vec::new(),
+            geofences: GeofenceIndex::default(),
+            events: 0,
+        };
         for event in events {
             catalog.apply(event);
         }
@@ -108,7 +123,12 @@ impl Catalog {
 
     /// The rules as the engine runs them.
     pub fn engine(&self) -> Engine {
-        Engine { hotlists: self.hotlists.clone(), thresholds: self.thresholds.clone(), correlations: Default::default() }
+        Engine {
+            hotlists: self.hotlists.clone(),
+            thresholds: self.thresholds.clone(),
+            geofences: self.geofences.clone(),
+            correlations: Default::default(),
+        }
     }
 
     /// Events recorded so far.
@@ -124,10 +144,18 @@ impl Catalog {
             }
             CatalogEvent::HotlistCreated { hotlist } => self.hotlists.upsert_list(hotlist),
             CatalogEvent::RuleCreated { rule, .. } => self.thresholds.push(rule),
+            CatalogEvent::GeofenceCreated { rule, .. } => {
+                let id = rule.id.clone();
+                // Fences are checked when created; one that no longer parses is left out, not fatal.
+                if let Err(reason) = self.geofences.upsert(rule) {
+                    tracing::error!(geofence = %id, %reason, "stored geofence does not parse; skipped");
+                }
+            }
             CatalogEvent::RuleEnabled { rule_id, enabled, .. } => {
                 if let Some(rule) = self.thresholds.iter_mut().find(|r| r.id == rule_id) {
                     rule.enabled = enabled;
                 }
+                self.geofences.set_enabled(&rule_id, enabled);
             }
             CatalogEvent::HotlistEntriesAdded { hotlist_id, entries } => {
                 self.hotlists.add_entries(&hotlist_id, entries);

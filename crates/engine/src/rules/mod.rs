@@ -2,5 +2,6 @@
 
 pub mod correlation;
 pub mod fuzzy;
+pub mod geofence;
 pub mod hotlist;
 pub mod threshold;

@@ -10,6 +10,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use glasshouse_audit::purpose::Extent;
+use glasshouse_engine::rules::geofence::shape::parse_geojson_area;
 use glasshouse_model::geo::LatLon;
 use glasshouse_model::limits::QUERY_RESULTS_MAX;
 use glasshouse_model::{DeviceRegistry, DeviceType, Kind, Observation, Timestamp};
@@ -19,7 +20,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Most vertices accepted in a search polygon.
-const POLYGON_VERTICES_MAX: usize = 10_000;
 /// Largest circle radius, in metres; a wider area is a polygon or a box search.
 const CIRCLE_RADIUS_MAX_M: f64 = 50_000.0;
 /// Literal characters a wildcard pattern needs: `*` alone would list every plate ever read.
@@ -177,47 +177,6 @@ pub struct AreaSearchBody {
     limit: Option<usize>,
 }
 
-fn ring(value: &Value) -> Result<geo::LineString<f64>, String> {
-    let points = value.as_array().ok_or("a ring is an array of [lon, lat] positions")?;
-    let mut coords = Vec::with_capacity(points.len());
-    for p in points {
-        let pair = p.as_array().filter(|a| a.len() >= 2).ok_or("a position is [lon, lat]")?;
-        let (lon, lat) = (pair[0].as_f64().ok_or("lon is not a number")?, pair[1].as_f64().ok_or("lat is not a number")?);
-        if !LatLon::new(lat, lon).is_valid() {
-            return Err(format!("position [{lon}, {lat}] is out of range"));
-        }
-        coords.push(geo::Coord { x: lon, y: lat });
-    }
-    if coords.len() < 4 || coords.first() != coords.last() {
-        return Err("a ring needs at least four positions, the last equal to the first".into());
-    }
-    Ok(geo::LineString(coords))
-}
-
-fn polygon(rings: &Value) -> Result<geo::Polygon<f64>, String> {
-    let rings = rings.as_array().filter(|r| !r.is_empty()).ok_or("a polygon is a non-empty array of rings")?;
-    let exterior = ring(&rings[0])?;
-    let holes = rings[1..].iter().map(ring).collect::<Result<Vec<_>, _>>()?;
-    Ok(geo::Polygon::new(exterior, holes))
-}
-
-/// Parses a GeoJSON Polygon or MultiPolygon geometry.
-fn geojson_polygon(value: &Value) -> Result<geo::MultiPolygon<f64>, String> {
-    let coordinates = value.get("coordinates").ok_or("missing coordinates")?;
-    let shape = match value.get("type").and_then(Value::as_str) {
-        Some("Polygon") => geo::MultiPolygon(vec![polygon(coordinates)?]),
-        Some("MultiPolygon") => geo::MultiPolygon(
-            coordinates.as_array().ok_or("a MultiPolygon is an array of polygons")?.iter().map(polygon).collect::<Result<_, _>>()?,
-        ),
-        _ => return Err("type must be Polygon or MultiPolygon".into()),
-    };
-    let vertices: usize = shape.0.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum();
-    if vertices > POLYGON_VERTICES_MAX {
-        return Err(format!("{vertices} vertices, limit is {POLYGON_VERTICES_MAX}"));
-    }
-    Ok(shape)
-}
-
 fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
     let shape = match (&body.circle, &body.polygon) {
         (Some(c), None) => {
@@ -229,7 +188,7 @@ fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
             }
             Shape::Circle { center: LatLon::new(c.lat, c.lon), radius_m: c.radius_m }
         }
-        (None, Some(p)) => Shape::Polygon(geojson_polygon(p).map_err(|e| ApiError::bad_field("polygon", e))?),
+        (None, Some(p)) => Shape::Polygon(parse_geojson_area(p).map_err(|e| ApiError::bad_field("polygon", e))?),
         _ => return Err(ApiError::bad_field("circle", "give exactly one of circle or polygon")),
     };
     let (from, to) = super::parse_range(Some(&body.from), Some(&body.to))?;
