@@ -31,8 +31,18 @@ xmllint --version 2>&1 | head -1
 psql --version
 # DuckDB (Python package) reads our Parquet segments in the interoperability tests.
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'duckdb==2.0.1'
-# No test needs PostgreSQL, Redis, RabbitMQ, MQTT or NATS yet; when a connector test does, start the
-# service here if it is down.
+# The alert-sink tests deliver to the real NATS (JetStream) and Mosquitto brokers: start them if down.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if ! port_open 4222; then
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+fi
+if ! port_open 1883; then
+  as_root mosquitto -d -c /etc/mosquitto/mosquitto.conf
+fi
+for _ in $(seq 1 50); do port_open 4222 && port_open 1883 && break; sleep 0.2; done
+port_open 4222 || { echo "NATS did not start on 127.0.0.1:4222" >&2; exit 1; }
+port_open 1883 || { echo "Mosquitto did not start on 127.0.0.1:1883" >&2; exit 1; }
 
 step "console: npm ci and build"
 (cd console && npm ci --no-audit --no-fund --loglevel=error && npm run build)

@@ -50,6 +50,8 @@ pub struct PipelineConfig {
     pub flush_interval: Duration,
     /// The road network for the console, as GeoJSON bytes.
     pub basemap: Option<Arc<Vec<u8>>>,
+    /// Outbound alert sinks.
+    pub sinks: glasshouse_sinks::delivery::SinksConfig,
 }
 
 /// A running pipeline: the shared state for the HTTP server and the threads behind it.
@@ -203,6 +205,14 @@ impl Pipeline {
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
         let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
         let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
+        let mut sink_workers = Vec::new();
+        for sink in config.sinks.sinks {
+            let destination = glasshouse_sinks::delivery::destination(&sink).map_err(|e| anyhow::anyhow!("sink {}: {e}", sink.name))?;
+            let name = sink.name.clone();
+            let worker = glasshouse_sinks::delivery::SinkWorker::start(sink, &data_dir.join("outbox"), alerts.clone(), destination)
+                .with_context(|| format!("starting sink {name}"))?;
+            sink_workers.push(worker);
+        }
         let state = Arc::new(AppState {
             tokens: TokenStore::open(data_dir),
             devices: RwLock::new(Arc::new(catalog.devices.clone())),
@@ -222,6 +232,7 @@ impl Pipeline {
             sql: Some(Arc::new(crate::sql_service::DataFusionSql(sql_engine.clone()))),
             logged_on: Default::default(),
             failed_logons: Default::default(),
+            sinks: Mutex::new(sink_workers),
         });
         let retention = {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -247,6 +258,8 @@ impl Pipeline {
 
     /// Stops accepting records, lets the hot path finish and flushes the hot window to segments.
     pub fn shutdown(mut self) -> anyhow::Result<()> {
+        // Sinks stop after the attempt in flight; what they have not delivered waits in the log.
+        self.state.sinks.lock().unwrap_or_else(|p| p.into_inner()).clear();
         if let Some((stop, handle)) = self.retention.take() {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("retention purge panicked"))?;

@@ -139,6 +139,9 @@ pub struct AppState {
     pub logged_on: Mutex<std::collections::HashSet<String>>,
     /// Requests refused for a missing or invalid token since the last audit entry about them.
     pub failed_logons: std::sync::atomic::AtomicU64,
+    /// Outbound alert sinks (webhooks, NATS, MQTT), each with its delivery thread. Emptied at
+    /// shutdown, which stops the threads.
+    pub sinks: Mutex<Vec<glasshouse_sinks::delivery::SinkWorker>>,
 }
 
 impl AppState {

@@ -6,7 +6,8 @@ use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Condvar, Mutex, RwLock};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 type RepeatKey = (String, String, String);
@@ -59,6 +60,8 @@ pub struct AlertLog {
     latest_by_key: Mutex<HashMap<RepeatKey, usize>>,
     ids: Mutex<HashSet<String>>,
     live: broadcast::Sender<Alert>,
+    /// How many alerts are stored, signalled on every raise: delivery workers wait on it.
+    raised: (Mutex<usize>, Condvar),
 }
 
 impl AlertLog {
@@ -110,7 +113,9 @@ impl AlertLog {
         let ids = alerts.iter().map(|a| a.id.clone()).chain(folded).collect();
         let (live, _) = broadcast::channel(LIVE_BUFFER_ALERTS_MAX);
         let latest_by_key = alerts.iter().enumerate().filter_map(|(i, a)| a.repeat_key().map(|k| (k, i))).collect();
+        let raised = (Mutex::new(alerts.len()), Condvar::new());
         Ok(AlertLog {
+            raised,
             wal: Mutex::new(wal),
             alerts: RwLock::new(alerts),
             index: RwLock::new(index),
@@ -191,6 +196,7 @@ impl AlertLog {
                 }
                 Err(repeat) => {
                     ids.insert(repeat.folded_alert_id.clone());
+                    // (A folded repeat is not a new alert: outbound sinks are not told again.)
                     if let Some(&i) = index.get(&repeat.alert_id) {
                         stored[i].repeats.push(repeat);
                         let _ = self.live.send(stored[i].clone());
@@ -198,7 +204,27 @@ impl AlertLog {
                 }
             }
         }
+        let total = stored.len();
+        drop(stored);
+        let (lock, signal) = &self.raised;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = total;
+        signal.notify_all();
         Ok(raised)
+    }
+
+    /// Up to `limit` alerts in the order they were raised, starting at position `from` (0 = the
+    /// first ever). Positions are stable across restarts: the log replays in the same order.
+    pub fn raised_from(&self, from: usize, limit: usize) -> Vec<Alert> {
+        let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
+        stored.iter().skip(from).take(limit).cloned().collect()
+    }
+
+    /// Waits until more than `count` alerts are stored or `timeout` passes; returns how many are.
+    pub fn wait_for_more_than(&self, count: usize, timeout: Duration) -> usize {
+        let (lock, signal) = &self.raised;
+        let stored = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (stored, _) = signal.wait_timeout_while(stored, timeout, |n| *n <= count).unwrap_or_else(|p| p.into_inner());
+        *stored
     }
 
     /// The newest `limit` alerts, newest first.

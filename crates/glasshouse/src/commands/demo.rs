@@ -79,6 +79,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         flush_interval_secs: 10,
         pg_listen: Some(args.pg_listen),
         basemap: Some(osm),
+        sinks: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -63,6 +63,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         fsync: FsyncPolicy::Always,
         flush_interval: Duration::from_secs(30),
         basemap: None,
+        // Alerts raised by a bulk load are delivered by the server, from the log, when it runs.
+        sinks: Default::default(),
     };
     let pipeline = Pipeline::start(config)?;
     if let Some(path) = &args.devices {

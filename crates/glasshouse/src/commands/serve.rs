@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// An OpenStreetMap PBF whose roads become the console's basemap.
     #[arg(long)]
     pub basemap: Option<PathBuf>,
+    /// A JSON file naming where alerts are delivered outside (webhooks, NATS, MQTT); see the README.
+    #[arg(long)]
+    pub sinks: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -64,11 +67,19 @@ pub async fn serve(
         Some(path) => Some(Arc::new(basemap_geojson(path)?)),
         None => None,
     };
+    let sinks = match &args.sinks {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            glasshouse_sinks::delivery::SinksConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
     let config = PipelineConfig {
         data_dir: args.data_dir.clone(),
         fsync: args.fsync.into(),
         flush_interval: Duration::from_secs(args.flush_interval_secs.max(1)),
         basemap,
+        sinks,
     };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

@@ -13,6 +13,7 @@ mod observations;
 mod reports;
 mod rules;
 mod search;
+mod sinks;
 mod situations;
 mod sql;
 
@@ -58,6 +59,8 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/alerts/{id}/cap", &[Operator, Supervisor]),
     ("GET", "/v1/situations/{id}", &[Operator, Supervisor]),
     ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
+    ("GET", "/v1/sinks", &[Administrator, Supervisor]),
+    ("GET", "/v1/sinks/{name}/dead_letters", &[Administrator, Supervisor]),
     ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
     ("GET", "/v1/audit/entries", &[Auditor]),
     ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
@@ -113,6 +116,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts/{id}/cap", get(alerts::cap))
         .route("/v1/alerts/{id}/transitions", post(alerts::transition))
         .route("/v1/situations/{id}", get(situations::get))
+        .route("/v1/sinks", get(sinks::list))
+        .route("/v1/sinks/{name}/dead_letters", get(sinks::dead_letters))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/proof/inclusion", get(audit::inclusion))

@@ -59,6 +59,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         sql: None,
         logged_on: Default::default(),
         failed_logons: Default::default(),
+        sinks: Default::default(),
     };
     Arc::new(state)
 }

@@ -1,0 +1,21 @@
+//! `/v1/sinks`: where alerts are delivered outside, how that is going, and what was given up on.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let raised = state.alerts.len();
+    let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
+    Json(json!({ "sinks": sinks.iter().map(|s| s.status(raised)).collect::<Vec<_>>() }))
+}
+
+pub async fn dead_letters(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
+    let sink = sinks.iter().find(|s| s.name() == name).ok_or_else(|| ApiError::not_found(format!("no sink {name}")))?;
+    let letters = sink.dead_letters().map_err(ApiError::internal)?;
+    Ok(Json(json!({ "sink": name, "dead_letters": letters })))
+}
