@@ -6,6 +6,7 @@
 
 use crate::alert::{Alert, HotlistHit, alert_id};
 use crate::rules::fuzzy::{CharDiff, FuzzyIndex, canonical, compare};
+use crate::rules::wildcard::{self, PatternIndex};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{ID_CHARS_MAX, TEXT_CHARS_MAX};
 use glasshouse_model::{Observation, Timestamp, plate};
@@ -189,7 +190,11 @@ impl NewHotlistEntry {
     /// Checks the request (`index` locates it in its array) and builds the entry.
     pub fn into_entry(self, index: usize, added_by: &str, now: Timestamp) -> Result<HotlistEntry, HotlistError> {
         let error = |field: &str, reason: String| HotlistError { field: format!("[{index}].{field}"), reason };
-        let plate = plate::normalize(&self.plate).map_err(|e| error("plate", e.to_string()))?;
+        let plate = if wildcard::is_pattern(&self.plate) {
+            wildcard::normalize_pattern(&self.plate).map_err(|e| error("plate", e))?
+        } else {
+            plate::normalize(&self.plate).map_err(|e| error("plate", e.to_string()))?
+        };
         let region = match self.region {
             Some(r) if r.len() <= 6 && !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
                 Some(r.to_ascii_uppercase())
@@ -222,6 +227,8 @@ pub struct HotlistIndex {
     entries: HashMap<String, Vec<HotlistEntry>>,
     by_plate: HashMap<String, Vec<(String, usize)>>,
     fuzzy: HashMap<String, FuzzyIndex>,
+    /// Partial plates (`AB?12*`) of every list.
+    patterns: PatternIndex,
 }
 
 impl HotlistIndex {
@@ -230,7 +237,7 @@ impl HotlistIndex {
         self.entries.entry(list.id.clone()).or_default();
         if list.match_policy == MatchPolicy::Lenient {
             let mut index = FuzzyIndex::new(list.substitutions_max, list.length_tolerance);
-            for (i, entry) in self.entries[&list.id].iter().enumerate() {
+            for (i, entry) in self.entries[&list.id].iter().enumerate().filter(|(_, e)| !wildcard::is_pattern(&e.plate)) {
                 index.insert(&canonical(&entry.plate), i as u32);
             }
             self.fuzzy.insert(list.id.clone(), index);
@@ -255,7 +262,9 @@ impl HotlistIndex {
                 continue;
             }
             self.by_plate.entry(entry.plate.clone()).or_default().push((list_id.to_owned(), entries.len()));
-            if let Some(index) = self.fuzzy.get_mut(list_id) {
+            if wildcard::is_pattern(&entry.plate) {
+                self.patterns.insert(list_id, entries.len(), &entry.plate);
+            } else if let Some(index) = self.fuzzy.get_mut(list_id) {
                 index.insert(&canonical(&entry.plate), entries.len() as u32);
             }
             entries.push(entry);
@@ -297,6 +306,9 @@ impl HotlistIndex {
                     };
                     hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
                 }
+            }
+            if !self.patterns.is_empty() {
+                self.pattern_hits(reading, rank, from_candidate, &mut hits);
             }
             if self.fuzzy.is_empty() {
                 continue;
@@ -352,6 +364,26 @@ impl HotlistIndex {
                 ..Alert::raised(id, "hotlist", list.priority, observation)
             });
         }
+    }
+}
+
+impl HotlistIndex {
+    /// Pattern entries the reading matches: literally on an exact list, in canonical glyphs (8 for
+    /// B, 0 for O, ...) on a lenient one.
+    fn pattern_hits<'a>(&'a self, reading: &'a str, rank: usize, from_candidate: bool, hits: &mut Vec<Hit<'a>>) {
+        let canonical_reading = canonical(reading);
+        self.patterns.candidates(reading, &mut |list_id, index| {
+            let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(index))) else {
+                return;
+            };
+            let matched = match list.match_policy {
+                MatchPolicy::Exact => wildcard::matches(entry.plate.as_bytes(), reading.as_bytes()),
+                MatchPolicy::Lenient => wildcard::matches(canonical(&entry.plate).as_bytes(), canonical_reading.as_bytes()),
+            };
+            if matched && !hits.iter().any(|h| std::ptr::eq(h.entry, entry)) {
+                hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
+            }
+        });
     }
 }
 
@@ -439,6 +471,25 @@ mod tests {
         let mut alerts = Vec::new();
         index.evaluate(observation, &mut alerts);
         alerts.into_iter().map(|a| a.hit.unwrap().entry_plate).collect()
+    }
+
+    #[test]
+    fn a_partial_plate_matches_reads_and_candidates_literally_or_by_glyph_class() {
+        const LATER: &str = "2027-01-01T00:00:00Z";
+        let entries = [("ab?12*", None, LATER), ("XY?99", None, "2026-11-02T00:00:00Z")];
+        let exact = index(&entries);
+        assert_eq!(plates_hit(&exact, &read("ABX12", None, &[])), vec!["AB?12*"]);
+        assert_eq!(plates_hit(&exact, &read("ABX1234", None, &[])), vec!["AB?12*"]);
+        assert_eq!(plates_hit(&exact, &read("ZZZ999", None, &["ABQ129"])), vec!["AB?12*"], "a candidate counts");
+        assert!(plates_hit(&exact, &read("A8X12", None, &[])).is_empty(), "an exact list takes the glyphs as written");
+        assert!(plates_hit(&exact, &read("AB12", None, &[])).is_empty(), "? needs a character");
+        assert!(plates_hit(&exact, &read("XYZ99", None, &[])).is_empty(), "an expired pattern never alerts");
+        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &entries);
+        assert_eq!(plates_hit(&lenient, &read("A8X12", None, &[])), vec!["AB?12*"], "8 for B on a lenient list");
+        let mut alerts = Vec::new();
+        exact.evaluate(&read("ABX12", None, &["ABY12"]), &mut alerts);
+        assert_eq!(alerts.len(), 1, "one alert per entry, however many readings match");
+        assert_eq!((alerts[0].hit.as_ref().unwrap().distance, alerts[0].hit.as_ref().unwrap().from_candidate), (0, false));
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod fuzzy;
 pub mod geofence;
 pub mod hotlist;
 pub mod threshold;
+pub mod wildcard;
