@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod metrics;
 pub mod rules;
 
 pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
@@ -15,7 +16,8 @@ pub use rules::geofence::{GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceStat
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
-use glasshouse_model::Observation;
+use glasshouse_model::{Body, Observation};
+use std::time::Instant;
 
 /// Every rule the engine runs, evaluated in a fixed order.
 #[derive(Debug, Default, Clone)]
@@ -31,17 +33,46 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Appends the alerts `observation` raises to `alerts`. Stateful rules (thresholds) keep their
-    /// episodes in `state`, which the hot path owns.
+    /// Appends the alerts `observation` raises to `alerts`. Stateful rules (thresholds, geofences)
+    /// keep their state in `state`, which the hot path owns, with the rules' metrics.
     pub fn evaluate(&self, state: &mut EngineState, observation: &Observation, alerts: &mut Vec<Alert>) {
+        let is_plate_read = matches!(observation.body, Body::PlateRead(_));
+        let started = Instant::now();
         let before = alerts.len();
         self.hotlists.evaluate(observation, alerts);
+        let mut clock = Lap(started);
+        state.metrics.record("hotlist", is_plate_read, &alerts[before..], clock.lap());
+
         // A hotlist hit places the listed vehicle at the reader, which the geofences watch.
         let mut fenced = Vec::new();
         self.geofences.evaluate(&mut state.geofences, observation, &alerts[before..], &mut fenced);
+        let looked = self.geofences.drain_evaluated(&mut state.geofences, &mut state.metrics);
+        state.metrics.record("geofence", looked, &fenced, clock.lap());
         alerts.append(&mut fenced);
-        state.thresholds.evaluate(&self.thresholds, observation, alerts);
+
+        let after_geofences = alerts.len();
+        let readings = state.thresholds.evaluate(&self.thresholds, observation, alerts);
+        for rule in readings {
+            state.metrics.evaluated(rule);
+        }
+        state.metrics.record("threshold", matches!(observation.body, Body::SensorReading(_)), &alerts[after_geofences..], clock.lap());
+
+        let after_thresholds = alerts.len();
         self.correlations.evaluate(observation, alerts);
+        let triggers = matches!(observation.body, Body::Gunshot(_) | Body::Incident(_));
+        state.metrics.record("situation", triggers, &alerts[after_thresholds..], clock.lap());
+    }
+}
+
+/// Time since the last lap, in nanoseconds.
+struct Lap(Instant);
+
+impl Lap {
+    fn lap(&mut self) -> u64 {
+        let now = Instant::now();
+        let nanos = now.duration_since(self.0).as_nanos() as u64;
+        self.0 = now;
+        nanos
     }
 }
 
@@ -52,4 +83,6 @@ pub struct EngineState {
     pub thresholds: ThresholdState,
     /// Where watched subjects are with respect to each geofence.
     pub geofences: GeofenceState,
+    /// What each rule has cost and found since start.
+    pub metrics: metrics::RuleMetrics,
 }

@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use glasshouse_audit::{AuditLog, PurposePolicy};
+use glasshouse_engine::metrics::RuleMetrics;
 use glasshouse_engine::{Alert, Engine, EngineState};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
@@ -35,6 +36,9 @@ const HOT_PATH_QUEUE_GROUPS_MAX: usize = 16;
 /// When the retention purge first runs after start, and then how often.
 const RETENTION_FIRST_RUN: Duration = Duration::from_secs(60);
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How often the hot path copies its rule metrics out for the API.
+const METRICS_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How often the compactor looks for small segments to merge.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(20);
@@ -188,13 +192,15 @@ impl Pipeline {
         info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
 
         let engine = Arc::new(RwLock::new(Arc::new(catalog.engine())));
+        let rule_metrics: Arc<Mutex<RuleMetrics>> = Arc::default();
         let (hot_tx, hot_rx) = sync_channel::<Committed<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
         let hot_path = {
-            let (engine, alerts, store, dir) = (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir));
+            let (engine, alerts, store, dir, metrics) =
+                (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir), rule_metrics.clone());
             let interval = config.flush_interval;
             std::thread::Builder::new()
                 .name("hot-path".into())
-                .spawn(move || run_hot_path(replayed, hot_rx, engine, alerts, store, &dir, interval))?
+                .spawn(move || run_hot_path(replayed, hot_rx, engine, alerts, store, metrics, &dir, interval))?
         };
         let compactor = {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -233,6 +239,7 @@ impl Pipeline {
             logged_on: Default::default(),
             failed_logons: Default::default(),
             sinks: Mutex::new(sink_workers),
+            rule_metrics,
         });
         let retention = {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -337,12 +344,14 @@ fn run_compactor(store: &Store, stopped: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_hot_path(
     replayed: Vec<(Lsn, Observation)>,
     receiver: Receiver<Committed<Observation>>,
     engine: Arc<RwLock<Arc<Engine>>>,
     alerts: Arc<AlertLog>,
     store: Arc<Store>,
+    metrics: Arc<Mutex<RuleMetrics>>,
     wal_dir: &Path,
     flush_interval: Duration,
 ) {
@@ -351,11 +360,17 @@ fn run_hot_path(
         evaluate(&engine, &mut state, &alerts, &store, replayed);
     }
     let tick = flush_interval.min(Duration::from_secs(1));
+    let mut published = std::time::Instant::now();
     loop {
         match receiver.recv_timeout(tick) {
             Ok(records) => evaluate(&engine, &mut state, &alerts, &store, records),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // The counters are the hot path's own; readers get a copy at most a few times a second.
+        if published.elapsed() >= METRICS_PUBLISH_INTERVAL {
+            *metrics.lock().unwrap_or_else(|p| p.into_inner()) = state.metrics.clone();
+            published = std::time::Instant::now();
         }
         if store.hot_len() >= HOT_WINDOW_RECORDS_MAX || store.hot_age_secs() >= flush_interval.as_secs_f64() {
             flush(&store, wal_dir);

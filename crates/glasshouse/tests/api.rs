@@ -576,6 +576,21 @@ fn a_threshold_rule_with_hysteresis_raises_one_alert_per_episode_and_can_be_disa
         1,
         "hovering around the level stays one alert"
     );
+    // The rule's counters, as the hot path publishes them (a few times a second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let rules = loop {
+        let rules = client.get("/v1/rules", &s.operator).body;
+        if rules["rules"][0]["metrics"]["evaluations"] == 9 || std::time::Instant::now() > deadline {
+            break rules;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(rules["rules"][0]["metrics"], json!({"evaluations": 9, "hits": 1}), "{rules}");
+    assert_eq!(
+        (rules["families"]["threshold"]["observations"].as_u64(), rules["families"]["threshold"]["alerts"].as_u64()),
+        (Some(9), Some(1))
+    );
+    assert!(rules["families"]["threshold"]["time_ms"].as_f64().unwrap() > 0.0);
     // Disabled, the rule raises nothing for a new episode.
     assert_eq!(
         client.json("POST", &format!("/v1/rules/{rule_id}/enabled"), &s.admin, json!({"enabled": false})).body["rule"]["enabled"],

@@ -142,6 +142,8 @@ pub struct AppState {
     /// Outbound alert sinks (webhooks, NATS, MQTT), each with its delivery thread. Emptied at
     /// shutdown, which stops the threads.
     pub sinks: Mutex<Vec<glasshouse_sinks::delivery::SinkWorker>>,
+    /// The rules' counters as the hot path last published them.
+    pub rule_metrics: Arc<Mutex<glasshouse_engine::metrics::RuleMetrics>>,
 }
 
 impl AppState {

@@ -144,12 +144,15 @@ pub struct ThresholdState {
 
 impl ThresholdState {
     /// Feeds one observation through every enabled rule, raising an alert when an episode opens.
-    pub fn evaluate(&mut self, rules: &[ThresholdRule], observation: &Observation, alerts: &mut Vec<Alert>) {
-        let Body::SensorReading(reading) = &observation.body else { return };
+    /// Returns the ids of the rules it was evaluated against.
+    pub fn evaluate<'r>(&mut self, rules: &'r [ThresholdRule], observation: &Observation, alerts: &mut Vec<Alert>) -> Vec<&'r str> {
+        let mut evaluated = Vec::new();
+        let Body::SensorReading(reading) = &observation.body else { return evaluated };
         for rule in rules.iter().filter(|r| r.enabled && r.quantity == reading.quantity) {
             if rule.device_id.as_ref().is_some_and(|d| *d != observation.device_id) {
                 continue;
             }
+            evaluated.push(rule.id.as_str());
             let key = (rule.id.clone(), observation.device_id.clone());
             let previous = self.episodes.get(&key).copied();
             let rate = previous.and_then(|p| {
@@ -176,6 +179,7 @@ impl ThresholdState {
             }
             self.episodes.insert(key, Episode { active, last_value: reading.value, last_at: observation.observed_at });
         }
+        evaluated
     }
 }
 

@@ -72,17 +72,36 @@ fn geofence_json(rule: &GeofenceRule) -> Value {
     value
 }
 
+/// Every rule with its counters since the server started, and each family's totals (time included:
+/// hotlists are evaluated as one index, so time is measured per family, not per list).
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let hotlists: Vec<Value> = engine
-        .hotlists
-        .lists()
-        .into_iter()
-        .map(|(l, n)| json!({ "type": "hotlist", "id": l.id, "name": l.name, "match": l.match_policy, "entries": n, "enabled": true }))
+    let metrics = state.rule_metrics.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let plate_reads = metrics.families.get("hotlist").map_or(0, |f| f.observations);
+    let hotlists = engine.hotlists.lists().into_iter().map(|(l, n)| {
+        let counters = metrics.rule(&l.id);
+        json!({ "type": "hotlist", "id": l.id, "name": l.name, "match": l.match_policy, "entries": n, "enabled": true,
+                "metrics": { "evaluations": plate_reads, "hits": counters.hits } })
+    });
+    let with_metrics = |mut rule: Value| {
+        let counters = metrics.rule(rule["id"].as_str().unwrap_or_default());
+        rule["metrics"] = json!(counters);
+        rule
+    };
+    let thresholds = engine.thresholds.iter().map(threshold_json).map(with_metrics);
+    let geofences = engine.geofences.rules().map(geofence_json).map(with_metrics);
+    let families: serde_json::Map<String, Value> = glasshouse_engine::metrics::FAMILIES
+        .iter()
+        .map(|name| {
+            let f = metrics.families.get(name).copied().unwrap_or_default();
+            let mean_ns = if f.observations > 0 { f.nanos / f.observations } else { 0 };
+            (
+                name.to_string(),
+                json!({ "observations": f.observations, "alerts": f.alerts, "time_ms": f.nanos as f64 / 1e6, "mean_ns": mean_ns }),
+            )
+        })
         .collect();
-    let thresholds = engine.thresholds.iter().map(threshold_json);
-    let geofences = engine.geofences.rules().map(geofence_json);
-    Json(json!({ "rules": thresholds.chain(geofences).chain(hotlists).collect::<Vec<_>>() }))
+    Json(json!({ "rules": thresholds.chain(geofences).chain(hotlists).collect::<Vec<_>>(), "families": families }))
 }
 
 pub async fn set_enabled(

@@ -60,6 +60,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         logged_on: Default::default(),
         failed_logons: Default::default(),
         sinks: Default::default(),
+        rule_metrics: Default::default(),
     };
     Arc::new(state)
 }

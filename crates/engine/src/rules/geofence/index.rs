@@ -268,6 +268,7 @@ impl GeofenceIndex {
                     None => Presence::default(),
                 };
                 self.step(fence, &mut presence, zone, &subject, observation, hits, alerts);
+                state.evaluated.push(i);
                 if !presence.is_settled_outside() {
                     kept.push((i, presence));
                 }
@@ -277,6 +278,7 @@ impl GeofenceIndex {
                 let fence = &self.fences[i as usize];
                 if fence.rule.enabled {
                     self.step(fence, &mut presence, Zone::Outside, &subject, observation, hits, alerts);
+                    state.evaluated.push(i);
                 }
                 if !presence.is_settled_outside() {
                     kept.push((i, presence));
@@ -284,6 +286,15 @@ impl GeofenceIndex {
             }
             state.subjects.insert(subject, kept);
         }
+    }
+
+    /// Counts the fences the last [`GeofenceIndex::evaluate`] stepped into `metrics`; true if any.
+    pub fn drain_evaluated(&self, state: &mut GeofenceState, metrics: &mut crate::metrics::RuleMetrics) -> bool {
+        let any = !state.evaluated.is_empty();
+        for i in state.evaluated.drain(..) {
+            metrics.evaluated(&self.fences[i as usize].rule.id);
+        }
+        any
     }
 
     #[allow(clippy::too_many_arguments)]

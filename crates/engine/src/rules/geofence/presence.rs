@@ -97,6 +97,8 @@ impl Presence {
 #[derive(Debug, Default)]
 pub struct GeofenceState {
     pub(super) subjects: HashMap<String, Vec<(u32, Presence)>>,
+    /// Fences evaluated for the current observation, for the rules' metrics.
+    pub(super) evaluated: Vec<u32>,
 }
 
 #[cfg(test)]
