@@ -94,7 +94,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
         .iter()
         .map(|name| {
             let f = metrics.families.get(name).copied().unwrap_or_default();
-            let mean_ns = if f.observations > 0 { f.nanos / f.observations } else { 0 };
+            let mean_ns = f.nanos.checked_div(f.observations).unwrap_or(0);
             (
                 name.to_string(),
                 json!({ "observations": f.observations, "alerts": f.alerts, "time_ms": f.nanos as f64 / 1e6, "mean_ns": mean_ns }),
