@@ -11,9 +11,6 @@
 //! hash map with chained slots (a hash collision only adds a candidate, which verification rejects),
 //! about 16 bytes per key: a 1M-entry list with one substitution and 7-character plates takes ~8M keys.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 /// Maps a plate character to its confusable class.
 pub fn canonical_char(c: char) -> char {
     match c {
@@ -131,22 +128,6 @@ pub fn compare(read: &str, listed: &str, substitutions_max: u8, length_tolerance
 // are at most ten bytes, where a keyed hasher's set-up costs more than the hashing, and collisions are
 // harmless (candidates are verified).
 
-/// Passes precomputed 64-bit keys straight through.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys are hashed")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// Calls `each` with the hash of every deletion variant of `key` with up to `depth` deletions, without
 /// building the variants: positions are deleted in increasing order, and of a run of equal bytes only
 /// the first is deleted, so each distinct variant is produced once (or, rarely, twice; harmless).
@@ -176,19 +157,23 @@ fn deletions(key: &[u8], depth: usize, each: &mut dyn FnMut(u64)) {
 }
 
 /// A deletion-neighbourhood index from canonical keys to entry ids.
+///
+/// The variants live in one flat open-addressing table of `u64` slots, `fingerprint << 32 | id + 1`
+/// (0 = empty), where the fingerprint is the variant hash's top 32 bits and also picks the home
+/// slot. A national list makes millions of variants, far beyond the caches, so each lookup is a
+/// cache miss: a general hash map with chained entries cost three misses per lookup (control bytes,
+/// bucket, chain), this costs one, and all of a reading's probes are prefetched before any is read,
+/// so their misses overlap instead of queueing.
 #[derive(Debug, Clone, Default)]
 pub struct FuzzyIndex {
     depth: usize,
-    heads: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
-    /// Chained slots: `(entry id, next slot)`; `u32::MAX` ends a chain.
-    slots: Vec<(u32, u32)>,
+    slots: Vec<u64>,
+    used: usize,
 }
 
-impl std::fmt::Debug for IdentityHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdentityHasher")
-    }
-}
+/// Grow when the table is this full: linear probing stays short below it.
+const LOAD_MAX: f64 = 0.5;
+const SLOTS_MIN: usize = 1 << 10;
 
 impl FuzzyIndex {
     /// An index for matching within `substitutions_max` substitutions (plus one indel with
@@ -199,31 +184,93 @@ impl FuzzyIndex {
 
     /// Indexes entry `id` under its canonical key.
     pub fn insert(&mut self, canonical_key: &str, id: u32) {
-        let (heads, slots) = (&mut self.heads, &mut self.slots);
-        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| {
-            let head = heads.entry(variant).or_insert(u32::MAX);
-            slots.push((id, *head));
-            *head = (slots.len() - 1) as u32;
-        });
+        let mut variants = Vec::new();
+        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| variants.push(fingerprint(variant)));
+        for fp in variants {
+            if (self.used + 1) as f64 > self.slots.len() as f64 * LOAD_MAX {
+                self.grow();
+            }
+            place(&mut self.slots, (u64::from(fp) << 32) | u64::from(id + 1));
+            self.used += 1;
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(SLOTS_MIN);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for slot in old.into_iter().filter(|s| *s != 0) {
+            place(&mut self.slots, slot);
+        }
     }
 
     /// Calls `each` with every candidate entry id for a read's canonical key (possibly repeated;
     /// verify each).
     pub fn candidates(&self, canonical_key: &str, each: &mut dyn FnMut(u32)) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut probes: [u32; 64] = [0; 64];
+        let mut count = 0;
+        let mut overflow = Vec::new();
         deletions(canonical_key.as_bytes(), self.depth, &mut |variant| {
-            let mut slot = self.heads.get(&variant).copied().unwrap_or(u32::MAX);
-            while slot != u32::MAX {
-                let (id, next) = self.slots[slot as usize];
-                each(id);
-                slot = next;
+            let fp = fingerprint(variant);
+            prefetch(&self.slots[fp as usize & mask]);
+            if count < probes.len() {
+                probes[count] = fp;
+                count += 1;
+            } else {
+                overflow.push(fp);
             }
         });
+        for &fp in probes[..count].iter().chain(&overflow) {
+            let mut i = fp as usize & mask;
+            loop {
+                let slot = self.slots[i];
+                if slot == 0 {
+                    break;
+                }
+                if (slot >> 32) as u32 == fp {
+                    each((slot as u32) - 1);
+                }
+                i = (i + 1) & mask;
+            }
+        }
     }
 
     /// Keys stored (for sizing).
     pub fn keys(&self) -> usize {
-        self.slots.len()
+        self.used
     }
+}
+
+/// The top 32 bits of a variant hash (FNV-1a mixes its last bytes into the low bits, so the top
+/// bits are mixed again first).
+fn fingerprint(hash: u64) -> u32 {
+    let mixed = (hash ^ (hash >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (mixed >> 32) as u32
+}
+
+/// Puts `slot` in the first empty place from its home slot on.
+fn place(slots: &mut [u64], slot: u64) {
+    let mask = slots.len() - 1;
+    let mut i = (slot >> 32) as usize & mask;
+    while slots[i] != 0 {
+        i = (i + 1) & mask;
+    }
+    slots[i] = slot;
+}
+
+/// Asks the CPU to start loading `slot`'s cache line; a hint, never a fault.
+#[inline(always)]
+fn prefetch(slot: &u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only hints the cache; the pointer comes from a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((slot as *const u64).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
 }
 
 #[cfg(test)]
