@@ -167,9 +167,17 @@ fn deletions(key: &[u8], depth: usize, each: &mut dyn FnMut(u64)) {
 #[derive(Debug, Clone, Default)]
 pub struct FuzzyIndex {
     depth: usize,
+    substitutions_max: u8,
+    length_tolerance: bool,
     slots: Vec<u64>,
     used: usize,
+    /// Each entry's canonical key, inline (length, then bytes): most candidates a variant turns up
+    /// are rejected here, without touching the entry itself (another cache miss).
+    keys: Vec<[u8; KEY_BYTES + 1]>,
 }
+
+/// Longest canonical key kept inline (plates are at most this long).
+const KEY_BYTES: usize = glasshouse_model::limits::PLATE_CHARS_MAX;
 
 /// Grow when the table is this full: linear probing stays short below it.
 const LOAD_MAX: f64 = 0.5;
@@ -179,11 +187,23 @@ impl FuzzyIndex {
     /// An index for matching within `substitutions_max` substitutions (plus one indel with
     /// `length_tolerance`).
     pub fn new(substitutions_max: u8, length_tolerance: bool) -> FuzzyIndex {
-        FuzzyIndex { depth: usize::from(substitutions_max) + usize::from(length_tolerance), ..FuzzyIndex::default() }
+        FuzzyIndex {
+            depth: usize::from(substitutions_max) + usize::from(length_tolerance),
+            substitutions_max,
+            length_tolerance,
+            ..FuzzyIndex::default()
+        }
     }
 
     /// Indexes entry `id` under its canonical key.
     pub fn insert(&mut self, canonical_key: &str, id: u32) {
+        let bytes = canonical_key.as_bytes();
+        if self.keys.len() <= id as usize {
+            self.keys.resize(id as usize + 1, [0; KEY_BYTES + 1]);
+        }
+        let inline = &mut self.keys[id as usize];
+        inline[0] = bytes.len().min(KEY_BYTES) as u8;
+        inline[1..=bytes.len().min(KEY_BYTES)].copy_from_slice(&bytes[..bytes.len().min(KEY_BYTES)]);
         let mut variants = Vec::new();
         deletions(canonical_key.as_bytes(), self.depth, &mut |variant| variants.push(fingerprint(variant)));
         for fp in variants {
@@ -197,14 +217,26 @@ impl FuzzyIndex {
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(SLOTS_MIN);
-        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let fresh = vec![0u64; size];
+        advise_huge_pages(&fresh);
+        let old = std::mem::replace(&mut self.slots, fresh);
         for slot in old.into_iter().filter(|s| *s != 0) {
             place(&mut self.slots, slot);
         }
     }
 
-    /// Calls `each` with every candidate entry id for a read's canonical key (possibly repeated;
-    /// verify each).
+    /// Starts loading the slots `candidates` will probe for `canonical_key`, so a caller with several
+    /// readings can overlap all their misses.
+    pub fn prefetch(&self, canonical_key: &str) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| prefetch(&self.slots[fingerprint(variant) as usize & mask]));
+    }
+
+    /// Calls `each` with every entry id whose canonical key is within the budget of the read's
+    /// (possibly repeated; the caller verifies against the plate as written, for the evidence).
     pub fn candidates(&self, canonical_key: &str, each: &mut dyn FnMut(u32)) {
         if self.slots.is_empty() {
             return;
@@ -231,7 +263,16 @@ impl FuzzyIndex {
                     break;
                 }
                 if (slot >> 32) as u32 == fp {
-                    each((slot as u32) - 1);
+                    let id = (slot as u32) - 1;
+                    let inline = &self.keys[id as usize];
+                    if within_budget(
+                        canonical_key.as_bytes(),
+                        &inline[1..=inline[0] as usize],
+                        self.substitutions_max,
+                        self.length_tolerance,
+                    ) {
+                        each(id);
+                    }
                 }
                 i = (i + 1) & mask;
             }
@@ -241,6 +282,22 @@ impl FuzzyIndex {
     /// Keys stored (for sizing).
     pub fn keys(&self) -> usize {
         self.used
+    }
+}
+
+/// Whether two canonical keys are within `k` substitutions (plus one indel when tolerated). On
+/// canonical keys a confusable pair is already equal, so this is the cost `compare` computes.
+fn within_budget(read: &[u8], listed: &[u8], k: u8, length_tolerance: bool) -> bool {
+    let mismatches = |skip_read: Option<usize>, skip_listed: Option<usize>| {
+        let r = read.iter().enumerate().filter(|(i, _)| Some(*i) != skip_read).map(|(_, b)| b);
+        let l = listed.iter().enumerate().filter(|(i, _)| Some(*i) != skip_listed).map(|(_, b)| b);
+        r.zip(l).filter(|(a, b)| a != b).count() <= usize::from(k)
+    };
+    match read.len() as isize - listed.len() as isize {
+        0 => mismatches(None, None),
+        1 if length_tolerance => (0..read.len()).any(|i| mismatches(Some(i), None)),
+        -1 if length_tolerance => (0..listed.len()).any(|i| mismatches(None, Some(i))),
+        _ => false,
     }
 }
 
@@ -259,6 +316,30 @@ fn place(slots: &mut [u64], slot: u64) {
         i = (i + 1) & mask;
     }
     slots[i] = slot;
+}
+
+/// Asks the kernel to back a large table with 2 MiB pages. A probe lands anywhere in a table of a
+/// hundred megabytes, so with 4 KiB pages nearly every probe also misses the TLB and walks the page
+/// tables; with huge pages the whole table needs a few dozen TLB entries. A hint: where transparent
+/// huge pages are off, nothing changes.
+fn advise_huge_pages(table: &[u64]) {
+    #[cfg(target_os = "linux")]
+    if std::mem::size_of_val(table) >= 4 << 20 {
+        // SAFETY: madvise only changes how the kernel backs this live, owned allocation; on failure
+        // the pages stay as they are.
+        // madvise wants a page-aligned start, and the allocator's block starts just past its header.
+        const HUGE_PAGE: usize = 2 << 20;
+        let start = table.as_ptr() as usize;
+        let aligned = start.next_multiple_of(HUGE_PAGE);
+        let end = (start + std::mem::size_of_val(table)) / HUGE_PAGE * HUGE_PAGE;
+        if end > aligned {
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = table;
 }
 
 /// Asks the CPU to start loading `slot`'s cache line; a hint, never a fault.

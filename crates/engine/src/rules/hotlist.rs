@@ -298,6 +298,15 @@ impl HotlistIndex {
         let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
         let first_alert = alerts.len();
         let mut hits: Vec<Hit<'_>> = Vec::new();
+        // Every reading's canonical key, and every lenient list's probes for them started at once:
+        // the index is far larger than the caches, and overlapping the misses is most of the speed.
+        let canonical_readings: Vec<String> =
+            if self.fuzzy.is_empty() { Vec::new() } else { readings.clone().map(|(r, _)| canonical(r)).collect() };
+        for index in self.fuzzy.values() {
+            for key in &canonical_readings {
+                index.prefetch(key);
+            }
+        }
         for (rank, (reading, from_candidate)) in readings.enumerate() {
             if let Some(exact) = self.by_plate.get(reading) {
                 for (list_id, index) in exact {
@@ -313,10 +322,10 @@ impl HotlistIndex {
             if self.fuzzy.is_empty() {
                 continue;
             }
-            let canonical_reading = canonical(reading);
+            let canonical_reading = &canonical_readings[rank];
             for (list_id, index) in &self.fuzzy {
                 let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
-                index.candidates(&canonical_reading, &mut |id| {
+                index.candidates(canonical_reading, &mut |id| {
                     let Some(entry) = entries.get(id as usize) else { return };
                     if entry.plate == reading {
                         return; // the exact index found it
