@@ -27,7 +27,7 @@ if [ ! -x /usr/bin/chromium ] || ! command -v xmllint >/dev/null || ! command -v
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium libxml2-utils postgresql-client >/dev/null
 fi
 /usr/bin/chromium --version
-xmllint --version 2>&1 | head -1
+xmllint --version 2>&1 | sed -n 1p  # sed reads to the end: head could SIGPIPE xmllint under pipefail
 psql --version
 # DuckDB (Python package) reads our Parquet segments in the interoperability tests.
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'duckdb==2.0.1'

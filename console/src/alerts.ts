@@ -108,7 +108,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   card.setAttribute('aria-label', `Alert ${alert.rule} ${alert.plate ?? ''}, priority ${alert.priority}`);
   const head = document.createElement('div');
   head.className = 'alert-head';
-  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule === 'situation' ? 'Situation' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
+  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule === 'situation' ? 'Situation' : alert.rule === 'geofence' ? 'Geofence' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
   card.append(head);
   const hit = alert.hit;
   if (hit) {
@@ -140,6 +140,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
     card.append(text('p', `${t.rule_name}: ${t.quantity.replace(/_/g, ' ')} ${t.value} ${t.unit} (level ${t.level}${t.trigger === 'rate' ? ', rising fast' : ''})`, 'threshold'));
   }
   if (alert.situation) card.append(situationView(alert));
+  if (alert.geofence) card.append(text('p', geofenceLine(alert.geofence), 'geofence'));
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
   const repeats = alert.repeats ?? [];
   if (repeats.length > 0) {
@@ -157,6 +158,16 @@ interface Situation {
   windows: Record<string, { radius_m: number; window_minutes: number }>;
   timeline: Record<string, { id: string; observed_at: string; device_id: string; plate?: string; type_code?: string; quantity?: string; value?: number }[]>;
   audit_seq: number;
+}
+
+const GEOFENCE_VERBS = { enter: 'entered', exit: 'left', inside: 'is inside', dwell: 'has stayed in' } as const;
+
+/// "Listed vehicle ABC123 entered city centre": who, what and where, in the operator's words.
+function geofenceLine(g: NonNullable<Alert['geofence']>): string {
+  const [kind, id] = g.subject.split(/:(.*)/s);
+  const who = kind === 'plate' ? `Listed vehicle ${id}` : `Device ${id}`;
+  const dwell = g.trigger === 'dwell' && g.dwell_s !== undefined ? ` for ${Math.round(g.dwell_s / 60)} min` : '';
+  return `${who} ${GEOFENCE_VERBS[g.trigger]} ${g.rule_name}${dwell}`;
 }
 
 /// A situation's trigger, and on demand its context: the cameras that can see the point and what was

@@ -35,6 +35,13 @@ export interface Alert {
   retroactive?: boolean;
   threshold?: { rule_name: string; quantity: string; value: number; unit: string; level: number; trigger: string };
   situation?: { kind: string; label: string; rounds?: number; incident_id?: string };
+  geofence?: { rule_id: string; rule_name: string; trigger: 'enter' | 'exit' | 'inside' | 'dwell'; subject: string; since: string; dwell_s?: number };
+}
+
+/// A geofence rule as `/v1/rules` lists it.
+export interface Geofence {
+  type: 'geofence'; id: string; name: string; area: GeoJSON.Polygon | GeoJSON.MultiPolygon;
+  triggers: string[]; enabled: boolean; margin_m: number;
 }
 
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 // Boot: sign in with a token, then show the views the caller's role may use.
 
 import './style.css';
-import { type Account, type Alert, ApiError, type Device, type Role, api, clearToken, getToken, setToken, streamAlerts } from './api';
+import { type Account, type Alert, ApiError, type Device, type Geofence, type Role, api, clearToken, getToken, setToken, streamAlerts } from './api';
 import { renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
@@ -16,6 +16,8 @@ const connection = document.getElementById('connection') as HTMLElement;
 const signOut = document.getElementById('sign-out') as HTMLButtonElement;
 
 const ALERT_ROLES: Role[] = ['operator', 'supervisor'];
+// Roles that may list rules (`GET /v1/rules`), and so see geofences on the map.
+const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
 const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'analyst', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
 
@@ -74,6 +76,12 @@ async function renderLive(account: Account): Promise<void> {
   const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; });
   const { devices } = await api<{ devices: Device[] }>('/v1/devices');
   await live.setDevices(devices);
+  if (RULE_ROLES.includes(account.role)) {
+    const { rules } = await api<{ rules: { type: string }[] }>('/v1/rules');
+    const fences = rules.filter((r): r is Geofence => r.type === 'geofence');
+    await live.setGeofences(fences);
+    document.body.dataset.geofences = String(fences.length);
+  }
   if (account.role === 'investigator') await renderInvestigation(investigationPanel, live);
   if (account.role === 'supervisor') await renderApprovals(approvalsPanel);
   if (!showAlerts) return;

@@ -4,7 +4,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import 'maplibre-gl/dist/maplibre-gl.css';
-import type { Alert, Device } from './api';
+import type { Alert, Device, Geofence } from './api';
 import { type LonLat, type Sector, sectorContains, sectorRing } from './geo';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -12,7 +12,7 @@ maplibregl.setWorkerUrl(workerUrl);
 // Okabe–Ito: distinguishable with every common form of colour blindness.
 export const PALETTE = {
   road: '#5b6b82', reader: '#0072B2', camera: '#56B4E9', sensor: '#009E73',
-  gunshot: '#CC79A7', alert: '#D55E00', result: '#F0E442', background: '#0e1726',
+  gunshot: '#CC79A7', alert: '#D55E00', result: '#F0E442', background: '#0e1726', geofence: '#E69F00',
 };
 
 type Feature = GeoJSON.Feature<GeoJSON.Geometry, Record<string, unknown>>;
@@ -58,6 +58,13 @@ export class LiveMap {
       'line-color': PALETTE.road,
       'line-width': ['match', ['get', 'highway'], ['primary', 'trunk', 'motorway'], 3, ['secondary', 'tertiary'], 2, 1],
     } });
+    // Geofences under everything else: an outline with a faint fill, dashed so it reads as a boundary.
+    m.addSource('geofences', { type: 'geojson', data: collection([]) });
+    m.addLayer({ id: 'geofences', type: 'fill', source: 'geofences', paint: { 'fill-color': PALETTE.geofence, 'fill-opacity': 0.08 } });
+    m.addLayer({ id: 'geofence-outline', type: 'line', source: 'geofences', paint: {
+      'line-color': PALETTE.geofence, 'line-width': 2, 'line-dasharray': [3, 2],
+      'line-opacity': ['case', ['get', 'enabled'], 1, 0.35],
+    } });
     m.addSource('fov', { type: 'geojson', data: collection([]) });
     m.addLayer({ id: 'fov', type: 'fill', source: 'fov', paint: { 'fill-color': PALETTE.camera, 'fill-opacity': 0.18 } });
     m.addLayer({ id: 'fov-outline', type: 'line', source: 'fov', paint: { 'line-color': PALETTE.camera, 'line-width': 1 } });
@@ -98,6 +105,14 @@ export class LiveMap {
     (this.map.getSource('fov') as GeoJSONSource).setData(collection(sectors));
   }
 
+  async setGeofences(fences: Geofence[]): Promise<void> {
+    await this.ready;
+    const features: Feature[] = fences.map((f) => ({
+      type: 'Feature', properties: { id: f.id, name: f.name, enabled: f.enabled, triggers: f.triggers.join(', ') }, geometry: f.area,
+    }));
+    (this.map.getSource('geofences') as GeoJSONSource).setData(collection(features));
+  }
+
   async setAlerts(alerts: Alert[]): Promise<void> {
     await this.ready;
     this.alerts = alerts;
@@ -123,12 +138,13 @@ export class LiveMap {
   }
 
   private onClick(e: MapMouseEvent): void {
-    const hits = this.map.queryRenderedFeatures(e.point, { layers: ['devices', 'alerts'] });
+    const hits = this.map.queryRenderedFeatures(e.point, { layers: ['devices', 'alerts', 'geofences'] });
     const point: LonLat = [e.lngLat.lng, e.lngLat.lat];
     const popup = document.createElement('div');
     popup.className = 'popup';
     const device = hits.find((f) => f.layer.id === 'devices');
     const alert = hits.find((f) => f.layer.id === 'alerts');
+    const fence = hits.find((f) => f.layer.id === 'geofences');
     if (alert) {
       const a = this.alerts.find((x) => x.id === alert.properties.id);
       popup.append(line('strong', `Alert: ${a?.rule ?? ''} ${a?.plate ?? ''}`), line('span', a ? `${a.device_id}, ${new Date(a.observed_at).toLocaleString()}` : ''));
@@ -141,6 +157,7 @@ export class LiveMap {
       const cameras = this.camerasCovering(point);
       popup.append(line('strong', cameras.length ? `${cameras.length} camera(s) can see this point` : 'No camera can see this point'));
       for (const c of cameras) popup.append(line('span', `${c.id} — ${c.name ?? ''}`));
+      if (fence) popup.append(line('span', `Inside geofence “${fence.properties.name}” (reports ${fence.properties.triggers})`));
     }
     new maplibregl.Popup({ closeButton: true }).setLngLat(e.lngLat).setDOMContent(popup).addTo(this.map);
   }
@@ -170,6 +187,7 @@ export function legend(): HTMLElement {
   const items: [string, string][] = [
     [PALETTE.reader, 'Plate reader'], [PALETTE.camera, 'Camera (shaded: field of view)'],
     [PALETTE.sensor, 'Sensor'], [PALETTE.gunshot, 'Gunshot array'], [PALETTE.alert, 'Alert'],
+    [PALETTE.geofence, 'Geofence (dashed)'],
   ];
   for (const [colour, label] of items) {
     const row = document.createElement('div');

@@ -144,6 +144,35 @@ test('a gunshot opens a situation whose cameras and nearby reads an operator can
   await page.close();
 });
 
+test('the demo geofence is on the map and a listed vehicle entering it raises a geofence alert', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('body[data-geofences="1"]', { timeout: 60_000 });
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+  const { rules } = await call('GET', '/v1/rules', tokens.operator);
+  const fence = rules.find((r) => r.type === 'geofence');
+  const [west, south] = fence.area.coordinates[0][0];
+  const [east, north] = fence.area.coordinates[0][2];
+  const inside = (d) => d.lon > west && d.lon < east && d.lat > south && d.lat < north;
+  const { devices } = await call('GET', '/v1/devices', tokens.administrator);
+  const readers = devices.filter((d) => d.type === 'plate_reader');
+  const [outer, inner] = [readers.find((d) => !inside(d)), readers.find(inside)];
+  assert.ok(outer && inner, 'the demo has readers inside and outside the centre');
+  const { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
+  const { entries } = await call('GET', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator);
+  const plate = entries[entries.length - 1].plate;
+  const stamp = Date.now();
+  const read = (id, device, at) => JSON.stringify({ id, kind: 'plate_read', device_id: device.id, observed_at: new Date(at).toISOString(), plate, region: 'FI', confidence: 0.95 });
+  const lines = [read(`e2e-out-${stamp}`, outer, stamp - 2000), read(`e2e-in-${stamp}`, inner, stamp - 1000)].join('\n') + '\n';
+  assert.equal((await call('POST', '/v1/observations', tokens.ingest, lines, 'application/x-ndjson')).accepted, 2);
+  const card = page.locator(`li[data-observation-id="e2e-in-${stamp}"]`).filter({ hasText: 'entered city centre' });
+  await card.waitFor({ timeout: 30_000 });
+  assert.match(await card.innerText(), new RegExp(`Listed vehicle ${plate} entered city centre`));
+  await card.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(artifacts, 'operator-geofence.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a custodian sees counts only, no map of raw data', async () => {
   const { page, errors } = await openConsole('custodian');
   await page.waitForSelector('section.status-page table');

@@ -62,8 +62,8 @@ impl ApiClient {
     }
 }
 
-/// Registers the city's devices, a radiation threshold rule and the demo hotlist; returns the
-/// hotlist id.
+/// Registers the city's devices, a radiation threshold rule, a geofence over the city centre for
+/// hotlisted vehicles, and the demo hotlist; returns the hotlist id.
 pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires_in_days: i64) -> anyhow::Result<String> {
     for device in &city.devices {
         let body = device_body(device);
@@ -76,6 +76,16 @@ pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires
         admin_token,
         &json!({"type": "threshold", "name": "gamma dose rate above 1 µSv/h", "quantity": "gamma_dose_rate", "level": 1.0, "clear_below": 0.5}),
     )?;
+    if let Some(area) = centre_of(city) {
+        // Reads place a hotlisted vehicle only at readers, minutes apart: no confirmation time.
+        client.json(
+            "POST",
+            "/v1/rules",
+            admin_token,
+            &json!({"type": "geofence", "name": "city centre", "area": area, "triggers": ["enter", "exit"],
+                    "subjects": {"hotlisted": true}, "margin_m": 0, "confirm_s": 0, "priority": 2}),
+        )?;
+    }
     // Lenient, so the simulator's OCR misreads of a listed plate still alert, with the differences shown.
     let created = client.json(
         "POST",
@@ -89,6 +99,19 @@ pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires
         city.hotlist.iter().map(|l| json!({"plate": l.plate, "region": "FI", "reason": l.reason, "expires_at": expires_at})).collect();
     client.json("POST", &format!("/v1/hotlists/{id}/entries"), admin_token, &Value::Array(entries))?;
     Ok(id)
+}
+
+/// The middle third (each way) of the box around the city's fixed devices, as a GeoJSON polygon.
+fn centre_of(city: &City) -> Option<Value> {
+    let points: Vec<(f64, f64)> = city.devices.iter().filter_map(|d| Some((d.lon?, d.lat?))).collect();
+    let (min_lon, max_lon) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (min_lat, max_lat) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    if points.len() < 3 || max_lon <= min_lon || max_lat <= min_lat {
+        return None;
+    }
+    let (dx, dy) = ((max_lon - min_lon) / 3.0, (max_lat - min_lat) / 3.0);
+    let (w, e, s, n) = (min_lon + dx, max_lon - dx, min_lat + dy, max_lat - dy);
+    Some(json!({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}))
 }
 
 fn device_body(device: &Device) -> Value {
