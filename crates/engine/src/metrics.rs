@@ -103,6 +103,7 @@ mod tests {
                 name: name.into(),
                 quantity: quantity.into(),
                 device_id: None,
+                zone: None,
                 level: 1.0,
                 clear_below: None,
                 rate_per_min: None,

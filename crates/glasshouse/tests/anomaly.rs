@@ -19,6 +19,7 @@ fn one_anomaly_one_alert() {
         name: "gamma".into(),
         quantity: "gamma_dose_rate".into(),
         device_id: None,
+        zone: None,
         level: 1.0,
         clear_below: Some(0.5),
         rate_per_min: None,

@@ -143,7 +143,13 @@ impl Catalog {
                 self.devices.upsert(device);
             }
             CatalogEvent::HotlistCreated { hotlist } => self.hotlists.upsert_list(hotlist),
-            CatalogEvent::RuleCreated { rule, .. } => self.thresholds.push(rule),
+            CatalogEvent::RuleCreated { mut rule, .. } => {
+                // A zone that no longer parses (rules are checked when created) leaves the rule out.
+                match rule.compile() {
+                    Ok(()) => self.thresholds.push(rule),
+                    Err(reason) => tracing::error!(rule = %rule.id, %reason, "stored threshold zone does not parse; skipped"),
+                }
+            }
             CatalogEvent::GeofenceCreated { rule, .. } => {
                 let id = rule.id.clone();
                 // Fences are checked when created; one that no longer parses is left out, not fatal.

@@ -2,14 +2,18 @@
 //!
 //! An episode opens when a reading reaches `level` (or rises faster than `rate_per_min`) and closes
 //! only when a reading falls below `clear_below`, so a value hovering around the level raises one
-//! alert, not one per reading. The rule is data (created through the API); the episode state lives
-//! with the hot path, one entry per (rule, device).
+//! alert, not one per reading. A rule watches one quantity, on one device, on the devices inside a
+//! zone (a GeoJSON area), or everywhere. The rule is data (created through the API); the episode
+//! state lives with the hot path, one entry per (rule, device).
 
 use crate::alert::{Alert, alert_id};
+use crate::rules::geofence::shape::{FenceShape, Zone, parse_geojson_area};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::{Body, Observation, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A threshold rule as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +27,12 @@ pub struct ThresholdRule {
     /// Only this device, or every device reporting the quantity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    /// Only readings taken inside this area (a GeoJSON Polygon or MultiPolygon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Value>,
+    /// The zone, compiled for point tests; rebuilt from `zone` when a stored rule is loaded.
+    #[serde(skip)]
+    pub compiled_zone: CompiledZone,
     /// An episode opens at or above this value.
     pub level: f64,
     /// And closes below this one (hysteresis; at most `level`).
@@ -47,6 +57,9 @@ pub struct NewThresholdRule {
     /// Only this device.
     #[serde(default)]
     pub device_id: Option<String>,
+    /// Only readings inside this GeoJSON Polygon or MultiPolygon.
+    #[serde(default)]
+    pub zone: Option<Value>,
     /// Opening level.
     pub level: f64,
     /// Closing level; defaults to 80% of `level`.
@@ -82,6 +95,10 @@ impl NewThresholdRule {
         if let Some(device) = &self.device_id {
             validate_id(device).map_err(|r| RuleError { field: "device_id", reason: r })?;
         }
+        if self.device_id.is_some() && self.zone.is_some() {
+            return Err(err("zone", "give a device or a zone, not both"));
+        }
+        let compiled_zone = CompiledZone::new(self.zone.as_ref()).map_err(|r| RuleError { field: "zone", reason: r })?;
         if !self.level.is_finite() {
             return Err(err("level", "must be a finite number"));
         }
@@ -101,12 +118,47 @@ impl NewThresholdRule {
             name,
             quantity: self.quantity,
             device_id: self.device_id,
+            zone: self.zone,
+            compiled_zone,
             level: self.level,
             clear_below,
             rate_per_min: self.rate_per_min,
             priority,
             enabled: true,
         })
+    }
+}
+
+/// A threshold rule's zone ready for point tests. Compares equal to any other: it is derived from
+/// the rule's `zone`, which is compared instead.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledZone(Option<Arc<FenceShape>>);
+
+impl PartialEq for CompiledZone {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl CompiledZone {
+    fn new(zone: Option<&Value>) -> Result<CompiledZone, String> {
+        Ok(CompiledZone(match zone {
+            Some(area) => Some(Arc::new(FenceShape::new(&parse_geojson_area(area)?, 0.0))),
+            None => None,
+        }))
+    }
+
+    /// True when there is no zone or the point is in it (its edge included).
+    fn admits(&self, lat: f64, lon: f64) -> bool {
+        self.0.as_ref().is_none_or(|shape| shape.zone(lat, lon) != Zone::Outside)
+    }
+}
+
+impl ThresholdRule {
+    /// Compiles the zone of a rule read back from storage (where only the GeoJSON is kept).
+    pub fn compile(&mut self) -> Result<(), String> {
+        self.compiled_zone = CompiledZone::new(self.zone.as_ref())?;
+        Ok(())
     }
 }
 
@@ -150,6 +202,9 @@ impl ThresholdState {
         let Body::SensorReading(reading) = &observation.body else { return evaluated };
         for rule in rules.iter().filter(|r| r.enabled && r.quantity == reading.quantity) {
             if rule.device_id.as_ref().is_some_and(|d| *d != observation.device_id) {
+                continue;
+            }
+            if !rule.compiled_zone.admits(observation.position.lat, observation.position.lon) {
                 continue;
             }
             evaluated.push(rule.id.as_str());
@@ -204,6 +259,7 @@ mod tests {
             name: "radiation".into(),
             quantity: "gamma_dose_rate".into(),
             device_id: None,
+            zone: None,
             level: 1.0,
             clear_below: Some(0.5),
             rate_per_min: rate,
@@ -248,11 +304,51 @@ mod tests {
     }
 
     #[test]
+    fn a_zone_rule_watches_only_readings_inside_it_and_survives_storage() {
+        let square =
+            serde_json::json!({"type": "Polygon", "coordinates": [[[24.9, 59.9], [25.1, 59.9], [25.1, 60.1], [24.9, 60.1], [24.9, 59.9]]]});
+        let zoned = NewThresholdRule { zone: Some(square), ..request() }.into_rule("th-z".into()).unwrap();
+        // `reading` is at 60.0, 25.0: inside. The same readings 20 km north are outside.
+        assert_eq!(run(std::slice::from_ref(&zoned), &[0.1, 1.5]).len(), 1);
+        let mut state = ThresholdState::default();
+        let mut alerts = Vec::new();
+        for (i, v) in [0.1, 1.5].iter().enumerate() {
+            let mut north = reading(i as i64, *v);
+            north.position.lat = 60.2;
+            state.evaluate(std::slice::from_ref(&zoned), &north, &mut alerts);
+        }
+        assert!(alerts.is_empty(), "a reading outside the zone is not watched");
+        // Stored, only the GeoJSON is kept; compiling it again restores the zone.
+        let mut stored: ThresholdRule = serde_json::from_str(&serde_json::to_string(&zoned).unwrap()).unwrap();
+        assert!(stored.compiled_zone.0.is_none());
+        stored.compile().unwrap();
+        assert_eq!(run(&[stored], &[0.1, 1.5]).len(), 1);
+        let both = NewThresholdRule { device_id: Some("rad-1".into()), zone: zoned.zone.clone(), ..request() };
+        assert_eq!(both.into_rule("x".into()).unwrap_err().field, "zone");
+        let bad = NewThresholdRule { zone: Some(serde_json::json!({"type": "Point"})), ..request() };
+        assert_eq!(bad.into_rule("x".into()).unwrap_err().field, "zone");
+    }
+
+    fn request() -> NewThresholdRule {
+        NewThresholdRule {
+            name: "radiation".into(),
+            quantity: "gamma_dose_rate".into(),
+            device_id: None,
+            zone: None,
+            level: 1.0,
+            clear_below: Some(0.5),
+            rate_per_min: None,
+            priority: None,
+        }
+    }
+
+    #[test]
     fn bad_rules_are_refused_by_field() {
         let base = || NewThresholdRule {
             name: "r".into(),
             quantity: "co".into(),
             device_id: None,
+            zone: None,
             level: 1.0,
             clear_below: None,
             rate_per_min: None,
