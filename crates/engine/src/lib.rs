@@ -11,7 +11,7 @@ pub mod metrics;
 pub mod rules;
 
 pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
-pub use rules::correlation::{CorrelationRule, SituationTrigger};
+pub use rules::correlation::{CorrelationRule, KindWindow, NewCorrelationRule, SituationTrigger};
 pub use rules::geofence::{GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule};
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
@@ -28,8 +28,8 @@ pub struct Engine {
     pub thresholds: Vec<ThresholdRule>,
     /// Geofences.
     pub geofences: GeofenceIndex,
-    /// What opens a situation (gunshots, listed incident types).
-    pub correlations: CorrelationRule,
+    /// What opens a situation (gunshots, listed incident types), and its context's windows.
+    pub correlations: Vec<CorrelationRule>,
 }
 
 impl Engine {
@@ -58,7 +58,9 @@ impl Engine {
         state.metrics.record("threshold", matches!(observation.body, Body::SensorReading(_)), &alerts[after_geofences..], clock.lap());
 
         let after_thresholds = alerts.len();
-        self.correlations.evaluate(observation, alerts);
+        for rule in &self.correlations {
+            rule.evaluate(observation, alerts);
+        }
         let triggers = matches!(observation.body, Body::Gunshot(_) | Body::Incident(_));
         state.metrics.record("situation", triggers, &alerts[after_thresholds..], clock.lap());
     }

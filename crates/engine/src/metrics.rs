@@ -77,6 +77,9 @@ fn rule_id(alert: &Alert) -> Option<&str> {
     if let Some(threshold) = &alert.threshold {
         return Some(&threshold.rule_id);
     }
+    if let Some(situation) = &alert.situation {
+        return Some(&situation.rule_id);
+    }
     alert.geofence.as_ref().map(|g| g.rule_id.as_str())
 }
 
@@ -112,7 +115,11 @@ mod tests {
             .into_rule(format!("th-{name}"))
             .unwrap()
         };
-        let engine = Engine { thresholds: vec![rule("gamma", "gamma_dose_rate"), rule("co", "co_ppm")], ..Engine::default() };
+        let engine = Engine {
+            thresholds: vec![rule("gamma", "gamma_dose_rate"), rule("co", "co_ppm")],
+            correlations: vec![crate::CorrelationRule::default()],
+            ..Engine::default()
+        };
         let mut state = EngineState::default();
         let mut alerts = Vec::new();
         let reading = |v: f64| Body::SensorReading(SensorReading { quantity: "gamma_dose_rate".into(), value: v, unit: "uSv/h".into() });

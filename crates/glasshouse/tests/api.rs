@@ -789,3 +789,53 @@ fn a_geofence_with_jitter_at_its_edge_gives_one_enter_and_one_exit() {
     let fence = rules.body["rules"].as_array().unwrap().iter().find(|r| r["type"] == "geofence").unwrap().clone();
     assert_eq!(fence["area"], square);
 }
+
+#[test]
+fn correlation_rules_are_data_with_their_own_triggers_and_windows() {
+    let s = setup();
+    let client = s.server.client();
+    assert_eq!(client.json("PUT", "/v1/devices/cad", &s.admin, json!({"type": "cad", "mobile": true})).status, 201);
+    assert_eq!(
+        client.json("PUT", "/v1/devices/shots-1", &s.admin, json!({"type": "gunshot_array", "lat": 60.17, "lon": 24.94})).status,
+        201
+    );
+    let bad = client.json("POST", "/v1/rules", &s.admin, json!({"type": "situation", "name": "nothing"}));
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("incident_types")));
+    let created = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "situation", "name": "burglaries", "incident_types": ["break_and_enter"],
+               "windows": [{"kind": "plate_read", "radius_m": 800, "minutes": 20}]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    // The built-in rule is listed and can be switched off like any other.
+    let rules = client.get("/v1/rules", &s.operator).body["rules"].as_array().unwrap().clone();
+    let situations: Vec<&str> = rules.iter().filter(|r| r["type"] == "situation").map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(situations.len(), 2, "{rules:?}");
+    assert!(situations.contains(&"sit-default"));
+    let off = client.json("POST", "/v1/rules/sit-default/enabled", &s.admin, json!({"enabled": false}));
+    assert_eq!(off.body["rule"]["enabled"], false, "{:?}", off.body);
+
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let lines = vec![
+        json!({"id": "shot-1", "kind": "gunshot", "device_id": "shots-1", "observed_at": at, "rounds": 2}).to_string(),
+        json!({"id": "inc-1", "kind": "incident", "device_id": "cad", "observed_at": at, "lat": 60.1701, "lon": 24.9401,
+               "incident_id": "C-9", "type_code": "BREAK_AND_ENTER", "priority": 2})
+        .to_string(),
+    ];
+    assert_eq!(client.ndjson(&s.ingest, &lines).body["accepted"], 2);
+    let alerts = wait_for_alerts(&client, &s.operator, 1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        client.get("/v1/alerts", &s.operator).body["alerts"].as_array().unwrap().len(),
+        1,
+        "the disabled built-in rule ignores the gunshot"
+    );
+    assert_eq!(alerts[0]["situation"]["label"], "BREAK_AND_ENTER");
+    let id = alerts[0]["id"].as_str().unwrap();
+    let situation = client.get(&format!("/v1/situations/{id}"), &s.operator);
+    assert_eq!(situation.status, 200, "{:?}", situation.body);
+    assert_eq!(situation.body["windows"]["plate_read"], json!({"radius_m": 800.0, "window_minutes": 20}));
+    assert_eq!(situation.body["windows"]["gunshot"], json!({"radius_m": 1000.0, "window_minutes": 30}));
+}

@@ -1,6 +1,6 @@
 //! The catalog: devices and hotlists as an append-only log of change events.
 
-use glasshouse_engine::{Engine, GeofenceIndex, GeofenceRule, Hotlist, HotlistEntry, HotlistIndex, ThresholdRule};
+use glasshouse_engine::{CorrelationRule, Engine, GeofenceIndex, GeofenceRule, Hotlist, HotlistEntry, HotlistIndex, ThresholdRule};
 use glasshouse_model::{Device, DeviceRegistry, Timestamp};
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,14 @@ pub enum CatalogEvent {
         /// Who.
         actor: String,
     },
-    /// A rule (threshold or geofence) was enabled or disabled.
+    /// A correlation (situation) rule was created.
+    CorrelationCreated {
+        /// The rule.
+        rule: CorrelationRule,
+        /// Who.
+        actor: String,
+    },
+    /// A rule (threshold, geofence or correlation) was enabled or disabled.
     RuleEnabled {
         /// The rule.
         rule_id: String,
@@ -83,6 +90,8 @@ pub struct Catalog {
     pub thresholds: Vec<ThresholdRule>,
     /// Geofences, compiled once when created (their cell covers are not rebuilt per change).
     pub geofences: GeofenceIndex,
+    /// What opens a situation: the built-in rule first, then those created.
+    pub correlations: Vec<CorrelationRule>,
     events: u64,
 }
 
@@ -105,6 +114,7 @@ impl Catalog {
             hotlists: HotlistIndex::default(),
             thresholds: Vec::new(),
             geofences: GeofenceIndex::default(),
+            correlations: vec![CorrelationRule::default()],
             events: 0,
         };
         for event in events {
@@ -127,7 +137,7 @@ impl Catalog {
             hotlists: self.hotlists.clone(),
             thresholds: self.thresholds.clone(),
             geofences: self.geofences.clone(),
-            correlations: Default::default(),
+            correlations: self.correlations.clone(),
         }
     }
 
@@ -157,11 +167,15 @@ impl Catalog {
                     tracing::error!(geofence = %id, %reason, "stored geofence does not parse; skipped");
                 }
             }
+            CatalogEvent::CorrelationCreated { rule, .. } => self.correlations.push(rule),
             CatalogEvent::RuleEnabled { rule_id, enabled, .. } => {
                 if let Some(rule) = self.thresholds.iter_mut().find(|r| r.id == rule_id) {
                     rule.enabled = enabled;
                 }
                 self.geofences.set_enabled(&rule_id, enabled);
+                if let Some(rule) = self.correlations.iter_mut().find(|r| r.id == rule_id) {
+                    rule.enabled = enabled;
+                }
             }
             CatalogEvent::HotlistEntriesAdded { hotlist_id, entries } => {
                 self.hotlists.add_entries(&hotlist_id, entries);

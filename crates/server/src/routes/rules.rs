@@ -1,4 +1,4 @@
-//! `/v1/rules`: threshold and geofence rules as data — created, listed, enabled and disabled; every
+//! `/v1/rules`: threshold, geofence and correlation (situation) rules as data — created, listed, enabled and disabled; every
 //! change audited. Hotlists are listed too (they are managed at `/v1/hotlists`).
 
 use crate::auth::Account;
@@ -8,7 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_engine::{GeofenceRule, NewGeofenceRule, NewThresholdRule, ThresholdRule};
+use glasshouse_engine::{CorrelationRule, GeofenceRule, NewCorrelationRule, NewGeofenceRule, NewThresholdRule, ThresholdRule};
 use glasshouse_store::CatalogEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,6 +22,8 @@ pub enum NewRule {
     Threshold(NewThresholdRule),
     /// A geofence with enter/exit/inside/dwell triggers and hysteresis.
     Geofence(NewGeofenceRule),
+    /// A correlation: what opens a situation, and the windows of its context.
+    Situation(NewCorrelationRule),
 }
 
 #[derive(Deserialize)]
@@ -46,6 +48,10 @@ pub async fn create(
             let rule = request.into_rule(super::new_id("gf")).map_err(bad)?;
             (CatalogEvent::GeofenceCreated { rule: rule.clone(), actor: account.name.clone() }, geofence_json(&rule))
         }
+        NewRule::Situation(request) => {
+            let rule = request.into_rule(super::new_id("sit")).map_err(bad)?;
+            (CatalogEvent::CorrelationCreated { rule: rule.clone(), actor: account.name.clone() }, correlation_json(&rule))
+        }
     };
     let audited = created.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
@@ -63,6 +69,12 @@ pub async fn create(
 fn threshold_json(rule: &ThresholdRule) -> Value {
     let mut value = serde_json::to_value(rule).expect("rules serialise");
     value["type"] = json!("threshold");
+    value
+}
+
+fn correlation_json(rule: &CorrelationRule) -> Value {
+    let mut value = serde_json::to_value(rule).expect("rules serialise");
+    value["type"] = json!("situation");
     value
 }
 
@@ -90,6 +102,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     };
     let thresholds = engine.thresholds.iter().map(threshold_json).map(with_metrics);
     let geofences = engine.geofences.rules().map(geofence_json).map(with_metrics);
+    let correlations = engine.correlations.iter().map(correlation_json).map(with_metrics);
     let families: serde_json::Map<String, Value> = glasshouse_engine::metrics::FAMILIES
         .iter()
         .map(|name| {
@@ -101,7 +114,8 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
             )
         })
         .collect();
-    Json(json!({ "rules": thresholds.chain(geofences).chain(hotlists).collect::<Vec<_>>(), "families": families }))
+    let rules: Vec<Value> = thresholds.chain(geofences).chain(correlations).chain(hotlists).collect();
+    Json(json!({ "rules": rules, "families": families }))
 }
 
 pub async fn set_enabled(
@@ -113,7 +127,10 @@ pub async fn set_enabled(
     let Json(Enabled { enabled }) = body?;
     let rule = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
-        if !catalog.thresholds.iter().any(|r| r.id == id) && catalog.geofences.get(&id).is_none() {
+        let known = catalog.thresholds.iter().any(|r| r.id == id)
+            || catalog.geofences.get(&id).is_some()
+            || catalog.correlations.iter().any(|r| r.id == id);
+        if !known {
             return Err(ApiError::not_found(format!("no rule {id}")));
         }
         let action = if enabled { "rule.enable" } else { "rule.disable" };
@@ -122,10 +139,13 @@ pub async fn set_enabled(
             .record(CatalogEvent::RuleEnabled { rule_id: id.clone(), enabled, actor: account.name.clone() })
             .map_err(ApiError::internal)?;
         state.publish_catalog(&catalog);
-        Ok(match catalog.thresholds.iter().find(|r| r.id == id) {
-            Some(rule) => threshold_json(rule),
-            None => geofence_json(catalog.geofences.get(&id).expect("checked above")),
-        })
+        if let Some(rule) = catalog.thresholds.iter().find(|r| r.id == id) {
+            return Ok(threshold_json(rule));
+        }
+        if let Some(rule) = catalog.correlations.iter().find(|r| r.id == id) {
+            return Ok(correlation_json(rule));
+        }
+        Ok(geofence_json(catalog.geofences.get(&id).expect("checked above")))
     })
     .await
     .map_err(ApiError::internal)??;

@@ -285,23 +285,12 @@ pub async fn covering(
     Ok(Json(json!({ "point": { "lat": point.lat, "lon": point.lon }, "cameras": cameras_covering(&state.devices(), point) })))
 }
 
-/// Radius and half-window of an incident's neighbourhood, per kind: near and short for plate reads
-/// (a passing car), wider for gunshots and other incidents (they are heard and reported further off).
-fn context_window(kind: Kind) -> (f64, i64) {
-    match kind {
-        Kind::PlateRead => (300.0, 5),
-        Kind::VideoEvent => (300.0, 10),
-        Kind::SensorReading => (500.0, 30),
-        Kind::Gunshot => (1_000.0, 30),
-        Kind::Incident => (500.0, 60),
-    }
-}
 /// Every kind's radius and half-window, with optional overrides for all.
 pub(super) fn context_windows(radius_m: Option<f64>, window_minutes: Option<i64>) -> Vec<(Kind, f64, i64)> {
     Kind::ALL
         .iter()
         .map(|&k| {
-            let (r, w) = context_window(k);
+            let (r, w) = glasshouse_engine::rules::correlation::default_window(k);
             (k, radius_m.unwrap_or(r), window_minutes.unwrap_or(w))
         })
         .collect()

@@ -35,7 +35,13 @@ pub async fn get(
         ));
     }
     let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let windows = context_windows(None, None);
+        // The windows the rule had when it opened the situation (older situations: the defaults).
+        let situation = alert.situation.as_ref().ok_or_else(|| ApiError::internal("a situation alert without its trigger"))?;
+        let windows = if situation.windows.is_empty() {
+            context_windows(None, None)
+        } else {
+            situation.windows.iter().filter_map(|w| Some((glasshouse_model::Kind::parse(&w.kind)?, w.radius_m, w.minutes))).collect()
+        };
         let details = json!({ "situation": alert.id, "windows": windows_json(&windows) });
         let receipt = state.audit(&account, "situation.view", "ok", details)?;
         let center = LatLon::new(alert.lat, alert.lon);
