@@ -150,6 +150,12 @@ fn a_webhook_outage_then_recovery_delivers_every_alert_once_and_signed() {
     assert_eq!((status["delivered"].as_u64(), status["pending"].as_u64(), status["dead_lettered"].as_u64()), (Some(3), Some(0), Some(0)));
     assert_eq!(status["target"], format!("webhook http://127.0.0.1:{port}/alerts"));
     assert!(!status.to_string().contains(SECRET), "no secret in the status");
+    // The transparency report's summary names where alerts go, from the running sinks.
+    let report = city.server.client().get("/v1/reports?format=json", &city.supervisor);
+    assert_eq!(report.status, 200);
+    let text = report.body.to_string();
+    assert!(text.contains(&format!("cad (webhook http://127.0.0.1:{port}/alerts, 3 delivered)")), "{text}");
+    assert!(!text.contains(SECRET));
 }
 
 #[test]

@@ -183,10 +183,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
     let retention = state.retention.current();
     let impact_and_use = vec![
         ("Devices".into(), device_types.iter().map(|(t, n)| format!("{n} {}", t.replace('_', " "))).collect::<Vec<_>>().join(", ")),
-        (
-            "Real-time rules".into(),
-            format!("plate hotlists with exact matching ({} lists, {} entries); no other rule runs. A plate hit is confirmed only after a visual check and a check against the source system", engine.hotlists.lists().len(), engine.hotlists.lists().iter().map(|l| l.1).sum::<usize>()),
-        ),
+        ("Real-time rules".into(), real_time_rules(&engine)),
         (
             "Not built, by design".into(),
             "facial recognition and any biometric identification; predictive policing; co-traveler or associate analysis; dossiers on named people".into(),
@@ -202,7 +199,7 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
             "Holds".into(),
             format!("{holds_in_force} in force; a hold names a case, an authority (court order, warrant or preservation request), plates or devices and a time range, expires within two years, and needs a second person's approval"),
         ),
-        ("Sharing".into(), "none: this deployment shares data with no other agency".into()),
+        ("Sharing".into(), sharing(state)),
         (
             "Searches".into(),
             format!(
@@ -362,4 +359,49 @@ pub fn render_html(r: &TransparencyReport) -> String {
     ));
     html.push_str("</body></html>");
     html
+}
+
+/// What runs on every observation, read from the engine the hot path runs, so the published summary
+/// cannot drift from the rules in force.
+fn real_time_rules(engine: &glasshouse_engine::Engine) -> String {
+    let lists = engine.hotlists.lists();
+    let by_policy = |policy| lists.iter().filter(|(l, _)| l.match_policy == policy).count();
+    let entries: usize = lists.iter().map(|l| l.1).sum();
+    let thresholds = engine.thresholds.iter().filter(|r| r.enabled).count();
+    let geofences: Vec<&glasshouse_engine::GeofenceRule> = engine.geofences.rules().filter(|r| r.enabled).collect();
+    let watching_hotlisted = geofences.iter().filter(|g| g.subjects.hotlisted).count();
+    let situations: Vec<String> = engine
+        .correlations
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| {
+            let mut triggers = r.incident_types.clone();
+            if r.gunshots {
+                triggers.insert(0, "gunshots".into());
+            }
+            format!("{} ({})", r.name, triggers.join(", "))
+        })
+        .collect();
+    format!(
+        "plate hotlists: {} lists ({} exact, {} tolerant of OCR misreads), {entries} entries; {thresholds} sensor threshold rules; \
+         {} geofences ({watching_hotlisted} of them following hotlisted vehicles); situations opened by: {}. \
+         A plate hit is confirmed only after a visual check and a check against the source system",
+        lists.len(),
+        by_policy(glasshouse_engine::MatchPolicy::Exact),
+        by_policy(glasshouse_engine::MatchPolicy::Lenient),
+        geofences.len(),
+        if situations.is_empty() { "nothing".to_owned() } else { situations.join("; ") },
+    )
+}
+
+/// Where alerts leave the system, from the running sinks.
+fn sharing(state: &AppState) -> String {
+    let raised = state.alerts.len();
+    let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
+    if sinks.is_empty() {
+        return "none: no alert or record leaves this deployment automatically".into();
+    }
+    let targets: Vec<String> =
+        sinks.iter().map(|s| s.status(raised)).map(|s| format!("{} ({}, {} delivered)", s.name, s.target, s.delivered)).collect();
+    format!("alerts (not the observations behind them) are delivered to: {}", targets.join("; "))
 }
