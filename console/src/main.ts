@@ -7,6 +7,7 @@ import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
+import { renderDashboards } from './dashboard';
 import { el } from './dom';
 
 const app = document.getElementById('app') as HTMLElement;
@@ -18,7 +19,7 @@ const signOut = document.getElementById('sign-out') as HTMLButtonElement;
 const ALERT_ROLES: Role[] = ['operator', 'supervisor'];
 // Roles that may list rules (`GET /v1/rules`), and so see geofences on the map.
 const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
-const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'analyst', 'administrator'];
+const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
 
 function showError(message: string): void {
@@ -125,6 +126,7 @@ async function boot(): Promise<void> {
   app.replaceChildren(el('p', { class: 'loading' }, ['Loading…']));
   try {
     if (account.role === 'auditor') await renderAudit(app);
+    else if (account.role === 'analyst') await renderDashboards(app);
     else if (MAP_ROLES.includes(account.role)) await renderLive(account);
     else await renderStatus(account);
   } catch (e) {
