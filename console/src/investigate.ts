@@ -1,7 +1,7 @@
 // The investigator's workspace: the purpose step first, then a search of the map's area and a time
 // range. The server refuses and logs a search whose purpose is missing or vague; this form shows why.
 
-import { ApiError, api } from './api';
+import { ApiError, api, getToken } from './api';
 import type { LiveMap } from './map';
 import { el } from './dom';
 
@@ -28,6 +28,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   const message = el('p', { id: 'search-message', role: 'status' });
   const ask = el('button', { type: 'button', id: 'ask-approval', hidden: '' }, ['Ask a supervisor to approve this search']);
   const results = el('tbody', { id: 'results' });
+  const exporter = new Exporter();
   const form = el('form', { class: 'investigate' }, [
     el('h2', {}, ['Purpose of this search']),
     el('label', { for: 'purpose' }, ['Purpose']), purpose,
@@ -41,7 +42,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   ]);
   // One results table for every search, below the forms; each answer scrolls it into view.
   const resultsSection = el('section', { class: 'investigate results-section', 'aria-label': 'Results' }, [
-    el('h2', {}, ['Results']),
+    el('h2', {}, ['Results']), exporter.bar,
     el('table', { class: 'results' }, [el('thead', {}, [el('tr', {}, ['time', 'kind', 'device', 'what'].map((h) => el('th', { scope: 'col' }, [h])))]), results]),
   ]);
   // The scope of the last search tried, so an approval request asks for exactly that.
@@ -89,7 +90,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map), circleForm(purpose, caseNumber, justification, approval, results, map), resultsSection);
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), circleForm(purpose, caseNumber, justification, approval, results, map, exporter), resultsSection);
 }
 
 interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
@@ -110,7 +111,7 @@ function showResults(results: HTMLElement, map: LiveMap, observations: Observati
 
 /// Where a plate was read: exact, a wildcard pattern (`?` one character, `*` any run), or with OCR
 /// misreads tolerated. The same purpose fields; the plate goes into the log only as a keyed hash.
-function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
   const plate = el('input', { id: 'plate', 'aria-label': 'Plate or pattern', placeholder: 'ABC123, or AB?12* with wildcard', autocomplete: 'off' });
   const mode = el('select', { id: 'plate-mode', 'aria-label': 'Match' }, [
     el('option', { value: 'exact' }, ['exact']), el('option', { value: 'wildcard' }, ['wildcard (? and *)']), el('option', { value: 'tolerant' }, ['tolerate misreads (8/B, 0/O, …)']),
@@ -134,6 +135,7 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
     api<{ results: PlateResult[]; next_cursor: string | null; audit_seq: number }>('/v1/search/plates', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
       .then((reply) => {
         message.textContent = `${reply.results.length}${reply.next_cursor ? '+' : ''} reads · logged as audit entry ${reply.audit_seq}`;
+        exporter.remember('/v1/search/plates', body);
         const matched = new Map(reply.results.map((r) => [r.observation.id, r.match]));
         showResults(results, map, reply.results.map((r) => r.observation), (o) => {
           const m = matched.get(o.id);
@@ -146,7 +148,7 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
 }
 
 /// What was observed within a radius of the map's centre (move the map to place it).
-function circleForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+function circleForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
   const radius = el('input', { id: 'radius', type: 'number', min: '10', max: '5000', value: '300', 'aria-label': 'Radius in metres' });
   const minutes = el('input', { id: 'circle-minutes', type: 'number', min: '1', max: '10080', value: '60', 'aria-label': 'Minutes back' });
   const message = el('p', { id: 'circle-message', role: 'status' });
@@ -167,9 +169,59 @@ function circleForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, ju
     api<{ observations: Observation[]; next_cursor: string | null; audit_seq: number }>('/v1/search/area', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
       .then((reply) => {
         message.textContent = `${reply.observations.length}${reply.next_cursor ? '+' : ''} results within ${radius.value} m · logged as audit entry ${reply.audit_seq}`;
+        exporter.remember('/v1/search/area', body);
         showResults(results, map, reply.observations, summary);
       })
       .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
   });
   return form;
+}
+
+/// Exports the last search's results as a file. Each export is its own request through the purpose
+/// gate, logged as an export (not a search), so the audit log shows what left the system.
+class Exporter {
+  readonly bar: HTMLElement;
+  private last: { path: string; body: Record<string, unknown> } | null = null;
+  private readonly buttons: HTMLButtonElement[];
+  private readonly message = el('span', { id: 'export-message', role: 'status' });
+
+  constructor() {
+    this.buttons = (['csv', 'geojson'] as const).map((format) => {
+      const button = el('button', { type: 'button', id: `export-${format}`, disabled: '' }, [`Export ${format === 'csv' ? 'CSV' : 'GeoJSON'} (logged)`]);
+      button.addEventListener('click', () => { void this.export(format); });
+      return button;
+    });
+    this.bar = el('div', { class: 'export-bar' }, [...this.buttons, this.message]);
+  }
+
+  remember(path: string, body: Record<string, unknown>): void {
+    this.last = { path, body };
+    for (const b of this.buttons) b.disabled = false;
+  }
+
+  private async export(format: 'csv' | 'geojson'): Promise<void> {
+    if (!this.last) return;
+    this.message.className = '';
+    this.message.textContent = 'exporting…';
+    try {
+      const response = await fetch(this.last.path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${getToken() ?? ''}` },
+        body: JSON.stringify({ ...this.last.body, format }),
+      });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => null);
+        throw new Error(problem?.error ?? `${response.status} ${response.statusText}`);
+      }
+      const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `glasshouse-export.${format}`;
+      const link = el('a', { href: URL.createObjectURL(await response.blob()), download: name });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      this.message.textContent = `${name} · logged as audit entry ${response.headers.get('x-audit-seq')}`;
+    } catch (error) {
+      this.message.className = 'error';
+      this.message.textContent = `Export refused: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
 }

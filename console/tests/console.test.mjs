@@ -253,6 +253,13 @@ test('an investigator is refused without a purpose, then searches with one', asy
   const found = await page.locator('#results tr td:nth-child(4)').allInnerTexts();
   assert.ok(found.some((t) => t.startsWith(plate)), `the wildcard finds ${plate}: ${found.slice(0, 5)}`);
   await page.screenshot({ path: join(artifacts, 'investigator-wildcard-plate.png') });
+  // Those results as a CSV file: a download, logged as an export.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.match(csv[0], /^id,kind,device_id,observed_at,received_at,lat,lon,/);
+  assert.equal(csv.length - 1, found.length, 'one row per result shown');
+  assert.ok(csv.slice(1).some((line) => line.includes(plate)));
+  await page.waitForFunction(() => /\.csv · logged as audit entry \d+/.test(document.querySelector('#export-message')?.textContent ?? ''));
   // And a 300 m circle around the map centre.
   await page.click('#circle-search');
   await page.waitForFunction(() => /within 300 m · logged as audit entry \d+/.test(document.querySelector('#circle-message')?.textContent ?? ''), null, { timeout: 30_000 });

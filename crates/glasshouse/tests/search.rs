@@ -339,3 +339,58 @@ fn a_gunshot_opens_a_situation_with_the_cameras_and_reads_around_it() {
     }
     assert_eq!(client.get("/v1/situations/nope", &city.operator).status, 404);
 }
+
+#[test]
+fn searches_export_as_csv_and_geojson_and_each_export_is_logged_as_one() {
+    let city = city();
+    let client = city.server.client();
+    let window = json!({"from": at(0), "to": at(5)});
+    let area = with(
+        with(purpose(), window.clone()),
+        json!({"circle": {"lat": 60.1700, "lon": 24.9400, "radius_m": 300}, "kinds": ["plate_read"]}),
+    );
+    let on_screen = client.json("POST", "/v1/search/area", &city.investigator, area.clone());
+    let expected = ids(&on_screen.body["observations"], "/id");
+
+    let csv = client.json("POST", "/v1/search/area", &city.investigator, with(area.clone(), json!({"format": "csv"})));
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let seq: u64 = csv.header("x-audit-seq").unwrap().parse().unwrap();
+    assert!(csv.header("content-disposition").unwrap().contains(&format!("glasshouse-export-{seq}.csv")));
+    let text = csv.body.as_str().unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..7], ["id", "kind", "device_id", "observed_at", "received_at", "lat", "lon"]);
+    assert!(header.contains(&"plate"));
+    let mut exported: Vec<String> = lines.map(|l| l.split(',').next().unwrap().to_owned()).collect();
+    exported.sort();
+    assert_eq!(exported, expected, "the export holds what the search shows");
+
+    let geojson = client.json(
+        "POST",
+        "/v1/search/plates",
+        &city.investigator,
+        with(with(purpose(), window), json!({"plate": "ABC123", "format": "geojson"})),
+    );
+    assert_eq!(geojson.status, 200, "{:?}", geojson.body);
+    assert_eq!(geojson.header("content-type"), Some("application/geo+json"));
+    assert_eq!(geojson.body["type"], "FeatureCollection");
+    let feature = &geojson.body["features"][0];
+    assert_eq!(feature["geometry"]["type"], "Point");
+    assert_eq!(feature["properties"]["kind"], "plate_read");
+
+    let bad = client.json("POST", "/v1/search/area", &city.investigator, with(area.clone(), json!({"format": "xlsx"})));
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("format")));
+    // Without a purpose, no export either, and the refusal is logged as an export.
+    let mut unpurposed = with(area, json!({"format": "csv"}));
+    unpurposed.as_object_mut().unwrap().remove("justification");
+    assert_eq!(client.json("POST", "/v1/search/area", &city.investigator, unpurposed).status, 400);
+
+    let listed = client.get("/v1/audit/entries?limit=1000", &city.auditor).body["entries"].as_array().unwrap().clone();
+    let entries: Vec<Value> = listed.iter().map(|e| serde_json::from_str(e["entry"].as_str().unwrap()).unwrap()).collect();
+    let actions = |action: &str, outcome: &str| entries.iter().filter(|e| e["action"] == action && e["outcome"] == outcome).count();
+    assert_eq!(actions("export.area", "ok"), 1);
+    assert_eq!(actions("export.plates", "ok"), 1);
+    assert_eq!(actions("export.area", "refused"), 1);
+    assert_eq!(actions("search.area", "ok"), 1, "the on-screen search is a search, not an export");
+}

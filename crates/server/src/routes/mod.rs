@@ -5,6 +5,7 @@ mod approvals;
 mod audit;
 mod console;
 mod devices;
+mod export;
 mod gate;
 mod holds;
 mod hotlists;

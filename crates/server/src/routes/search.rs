@@ -2,12 +2,14 @@
 //! can see a point. Every search of observations passes the gate (purpose, authority, audit entry)
 //! before the store will run it.
 
+use super::export::{self, Format};
 use super::gate::{Breadth, Coverage, PurposeFields, close_search, open_search, purpose_fields, span_days};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use glasshouse_audit::purpose::Extent;
 use glasshouse_engine::rules::geofence::shape::parse_geojson_area;
@@ -51,6 +53,8 @@ pub struct PlateSearchBody {
     exigency_reference: Option<String>,
     approval: Option<String>,
     plate: String,
+    /// `json` (default), or `csv` / `geojson` for an export (logged as one).
+    format: Option<String>,
     /// `exact` (default), `wildcard` or `tolerant`.
     mode: Option<String>,
     /// Tolerant mode: substitutions beyond the confusable classes, 0..=2 (default 1).
@@ -110,14 +114,17 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
 }
 
 const PLATES: &str = "search.plates";
+const PLATES_EXPORT: &str = "export.plates";
 
 /// `POST /v1/search/plates`: where a plate (or a pattern, or a misread of it) was read.
 pub async fn plates(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
     body: Result<Json<PlateSearchBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    let format = Format::parse(body.format.as_deref())?;
+    let action = format.action(PLATES, PLATES_EXPORT);
     let query = plate_query(&body)?;
     let fields = purpose_fields!(body);
     let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -132,20 +139,28 @@ pub async fn plates(
         });
         let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
         let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
-        let receipt = open_search(&state, &account, PLATES, &fields, breadth, coverage, parameters)?;
+        let receipt = open_search(&state, &account, action, &fields, breadth, coverage, parameters)?;
         let page = state.store.search_plates(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, PLATES, &receipt, page.items.len(), page.next.is_some())?;
+        close_search(&state, &account, action, &receipt, page.items.len(), page.next.is_some())?;
         Ok((page, receipt.seq()))
     })
     .await
     .map_err(ApiError::internal)??;
+    let next_cursor = page.next.map(|c| c.encode());
+    let observations = || page.items.iter().map(|(o, _)| json!(o)).collect::<Vec<Value>>();
+    match format {
+        Format::Csv => return export::csv(&observations(), audit_seq, next_cursor),
+        Format::GeoJson => return Ok(export::geojson(&observations(), audit_seq, next_cursor)),
+        Format::Json => {}
+    }
     let results: Vec<Value> = page.items.iter().map(|(o, m)| json!({ "observation": o, "match": m })).collect();
     Ok(Json(json!({
         "results": results,
-        "next_cursor": page.next.map(|c| c.encode()),
+        "next_cursor": next_cursor,
         "audit_seq": audit_seq,
         "explain": page.explain,
-    })))
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -159,6 +174,8 @@ pub struct Circle {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AreaSearchBody {
+    /// `json` (default), or `csv` / `geojson` for an export (logged as one).
+    format: Option<String>,
     purpose: Option<String>,
     case_number: Option<String>,
     justification: Option<String>,
@@ -204,14 +221,17 @@ fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
 }
 
 const AREA: &str = "search.area";
+const AREA_EXPORT: &str = "export.area";
 
 /// `POST /v1/search/area`: what was observed inside a circle or polygon in a time range.
 pub async fn area(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
     body: Result<Json<AreaSearchBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    let format = Format::parse(body.format.as_deref())?;
+    let action = format.action(AREA, AREA_EXPORT);
     let query = area_query(&body)?;
     let bbox = query.shape.bbox();
     let area_km2 = query.shape.area_km2();
@@ -228,19 +248,27 @@ pub async fn area(
     let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let extent = Extent { area_km2: Some(area_km2), span_days: span_days(Some(query.from), Some(query.to)) };
         let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox) };
-        let receipt = open_search(&state, &account, AREA, &fields, Breadth::Area(extent), coverage, parameters)?;
+        let receipt = open_search(&state, &account, action, &fields, Breadth::Area(extent), coverage, parameters)?;
         let page = state.store.search_area(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, AREA, &receipt, page.items.len(), page.next.is_some())?;
+        close_search(&state, &account, action, &receipt, page.items.len(), page.next.is_some())?;
         Ok((page, receipt.seq()))
     })
     .await
     .map_err(ApiError::internal)??;
+    let next_cursor = page.next.map(|c| c.encode());
+    let observations = || page.items.iter().map(|o| json!(o)).collect::<Vec<Value>>();
+    match format {
+        Format::Csv => return export::csv(&observations(), audit_seq, next_cursor),
+        Format::GeoJson => return Ok(export::geojson(&observations(), audit_seq, next_cursor)),
+        Format::Json => {}
+    }
     Ok(Json(json!({
         "observations": page.items,
-        "next_cursor": page.next.map(|c| c.encode()),
+        "next_cursor": next_cursor,
         "audit_seq": audit_seq,
         "explain": page.explain,
-    })))
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
