@@ -393,4 +393,11 @@ fn searches_export_as_csv_and_geojson_and_each_export_is_logged_as_one() {
     assert_eq!(actions("export.plates", "ok"), 1);
     assert_eq!(actions("export.area", "refused"), 1);
     assert_eq!(actions("search.area", "ok"), 1, "the on-screen search is a search, not an export");
+    let report = client.get("/v1/reports?format=json", &city.auditor);
+    assert_eq!(
+        report.body["searches_by_kind"]["area (export)"], 2,
+        "one export and one refused export: {}",
+        report.body["searches_by_kind"]
+    );
+    assert_eq!(report.body["searches_by_kind"]["plates (export)"], 1);
 }

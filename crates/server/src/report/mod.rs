@@ -153,8 +153,14 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
             "retention.purge" => purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
             _ => {}
         }
-        if let Some(kind) = entry.action.strip_prefix("search.").filter(|a| !a.ends_with(".result")) {
-            *by_search_kind.entry(kind.to_owned()).or_insert(0) += 1;
+        // Exports are searches whose results leave the system as files: counted with searches, by kind.
+        let search_kind = match (entry.action.strip_prefix("search."), entry.action.strip_prefix("export.")) {
+            (Some(kind), _) => Some(kind.to_owned()),
+            (_, Some(kind)) => Some(format!("{kind} (export)")),
+            _ => None,
+        };
+        if let Some(kind) = search_kind.filter(|k| !k.ends_with(".result") && !k.ends_with(".result (export)")) {
+            *by_search_kind.entry(kind).or_insert(0) += 1;
             let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
             *by_purpose.entry(purpose).or_insert(0) += 1;
             *by_role.entry(entry.role.clone()).or_insert(0) += 1;
