@@ -255,18 +255,7 @@ mod tests {
     }
 
     fn rule(rate: Option<f64>) -> ThresholdRule {
-        NewThresholdRule {
-            name: "radiation".into(),
-            quantity: "gamma_dose_rate".into(),
-            device_id: None,
-            zone: None,
-            level: 1.0,
-            clear_below: Some(0.5),
-            rate_per_min: rate,
-            priority: None,
-        }
-        .into_rule("th-1".into())
-        .unwrap()
+        NewThresholdRule { rate_per_min: rate, ..request() }.into_rule("th-1".into()).unwrap()
     }
 
     fn run(rules: &[ThresholdRule], values: &[f64]) -> Vec<Alert> {
@@ -344,16 +333,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_refused_by_field() {
-        let base = || NewThresholdRule {
-            name: "r".into(),
-            quantity: "co".into(),
-            device_id: None,
-            zone: None,
-            level: 1.0,
-            clear_below: None,
-            rate_per_min: None,
-            priority: None,
-        };
+        let base = || NewThresholdRule { name: "r".into(), quantity: "co".into(), clear_below: None, ..request() };
         assert_eq!(NewThresholdRule { clear_below: Some(2.0), ..base() }.into_rule("x".into()).unwrap_err().field, "clear_below");
         assert_eq!(NewThresholdRule { level: f64::NAN, ..base() }.into_rule("x".into()).unwrap_err().field, "level");
         assert_eq!(NewThresholdRule { quantity: "a b".into(), ..base() }.into_rule("x".into()).unwrap_err().field, "quantity");
