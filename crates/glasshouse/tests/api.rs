@@ -839,3 +839,39 @@ fn correlation_rules_are_data_with_their_own_triggers_and_windows() {
     assert_eq!(situation.body["windows"]["plate_read"], json!({"radius_m": 800.0, "window_minutes": 20}));
     assert_eq!(situation.body["windows"]["gunshot"], json!({"radius_m": 1000.0, "window_minutes": 30}));
 }
+
+#[test]
+fn role_changes_and_revocations_by_the_cli_apply_at_once_and_reach_the_audit_log() {
+    let s = setup();
+    let client = s.server.client();
+    let auditor = token(&s.server.data_dir, "auditor");
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(common::BINARY).args(args).arg("--data-dir").arg(&s.server.data_dir).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    // The investigator may search; made an analyst, the same token may not, and may run SQL counts.
+    assert_eq!(client.get("/v1/whoami", &s.investigator).body["role"], "investigator");
+    cli(&["token", "role", "--name", "test-investigator", "--role", "analyst"]);
+    assert_eq!(client.get("/v1/whoami", &s.investigator).body["role"], "analyst");
+    assert_eq!(client.json("POST", "/v1/search/plates", &s.investigator, json!({"plate": "ABC123"})).status, 403);
+    cli(&["token", "revoke", "--name", "test-investigator"]);
+    assert_eq!(client.get("/v1/whoami", &s.investigator).status, 401, "a revoked token stops working at once");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = client.get("/v1/audit/entries?limit=1000", &auditor).body["entries"].as_array().unwrap().clone();
+        let entries: Vec<serde_json::Value> = listed.iter().map(|e| serde_json::from_str(e["entry"].as_str().unwrap()).unwrap()).collect();
+        let changes: Vec<(String, serde_json::Value, serde_json::Value)> = entries
+            .iter()
+            .filter(|e| e["action"].as_str().is_some_and(|a| a == "account.role_changed" || a == "account.revoked"))
+            .map(|e| (e["action"].as_str().unwrap().to_owned(), e["details"]["from_role"].clone(), e["details"]["to_role"].clone()))
+            .collect();
+        if changes.len() == 2 {
+            assert_eq!(changes[0], ("account.role_changed".into(), json!("investigator"), json!("analyst")));
+            assert_eq!(changes[1], ("account.revoked".into(), json!("analyst"), serde_json::Value::Null));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "account changes missing from the log: {changes:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -115,6 +115,25 @@ fn write_tokens(path: &Path, tokens: &[StoredToken]) -> io::Result<()> {
     fs::rename(&temporary, path)
 }
 
+/// A change to an account made outside the server (by the CLI), waiting for the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountChange {
+    /// The account.
+    pub account: String,
+    /// `role_changed` or `revoked`.
+    pub change: String,
+    /// The role before.
+    pub from_role: Role,
+    /// The role after (`None` once revoked).
+    pub to_role: Option<Role>,
+    /// Tokens affected.
+    pub tokens: usize,
+    /// When.
+    pub at: String,
+}
+
+const CHANGES_FILE: &str = "account-changes.ndjson";
+
 /// Prefix that makes a leaked token recognisable to secret scanners.
 const TOKEN_PREFIX: &str = "gh_";
 const TOKENS_FILE: &str = "tokens.json";
@@ -122,7 +141,17 @@ const TOKENS_FILE: &str = "tokens.json";
 /// The token file of a data directory, with an in-memory index by hash.
 pub struct TokenStore {
     path: PathBuf,
-    cache: RwLock<(Option<SystemTime>, HashMap<String, Account>)>,
+    cache: RwLock<(Option<FileVersion>, HashMap<String, Account>)>,
+}
+
+/// What identifies one version of the token file: every write replaces the file (a new inode), so
+/// the inode tells versions apart even within one tick of the file-time clock.
+type FileVersion = (SystemTime, u64);
+
+fn file_version(path: &Path) -> Option<FileVersion> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.ino()))
 }
 
 fn hash(token: &str) -> String {
@@ -167,6 +196,66 @@ impl TokenStore {
         Ok(token)
     }
 
+    /// Gives every token of account `name` the role `role`. The change waits in the data directory
+    /// until the server writes it to the audit log.
+    pub fn set_role(data_dir: &Path, name: &str, role: Role) -> io::Result<usize> {
+        Self::change(data_dir, name, Some(role))
+    }
+
+    /// Revokes every token of account `name`: they stop working at the server's next request.
+    pub fn revoke(data_dir: &Path, name: &str) -> io::Result<usize> {
+        Self::change(data_dir, name, None)
+    }
+
+    fn change(data_dir: &Path, name: &str, role: Option<Role>) -> io::Result<usize> {
+        let _lock = locked(data_dir)?;
+        let path = data_dir.join(TOKENS_FILE);
+        let mut tokens = read_tokens(&path)?;
+        let Some(from_role) = tokens.iter().find(|t| t.name == name).map(|t| t.role) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no account {name:?}")));
+        };
+        let affected = tokens.iter().filter(|t| t.name == name).count();
+        match role {
+            Some(role) => tokens.iter_mut().filter(|t| t.name == name).for_each(|t| t.role = role),
+            None => tokens.retain(|t| t.name != name),
+        }
+        // The pending change goes down first: a crash between the two writes leaves a logged change
+        // that did not happen, never a change that is not logged.
+        let change = AccountChange {
+            account: name.to_owned(),
+            change: if role.is_some() { "role_changed" } else { "revoked" }.into(),
+            from_role,
+            to_role: role,
+            tokens: affected,
+            at: Utc::now().to_rfc3339(),
+        };
+        let mut pending = fs::OpenOptions::new().create(true).append(true).open(data_dir.join(CHANGES_FILE))?;
+        io::Write::write_all(&mut pending, (serde_json::to_string(&change).map_err(io::Error::other)? + "\n").as_bytes())?;
+        pending.sync_all()?;
+        write_tokens(&path, &tokens)?;
+        Ok(affected)
+    }
+
+    /// Account changes made since the last call, for the audit log; `record` runs for each in order
+    /// and those after the first it refuses stay pending.
+    pub fn drain_changes(&self, mut record: impl FnMut(&AccountChange) -> bool) -> io::Result<usize> {
+        let Some(data_dir) = self.path.parent() else { return Ok(0) };
+        let path = data_dir.join(CHANGES_FILE);
+        if !path.exists() {
+            return Ok(0);
+        }
+        let _lock = locked(data_dir)?;
+        let text = fs::read_to_string(&path)?;
+        let changes: Vec<AccountChange> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let recorded = changes.iter().take_while(|c| record(c)).count();
+        let rest: String = changes[recorded..].iter().map(|c| serde_json::to_string(c).expect("changes serialise") + "\n").collect();
+        let temporary = path.with_extension("ndjson.next");
+        fs::write(&temporary, rest)?;
+        fs::File::open(&temporary)?.sync_all()?;
+        fs::rename(&temporary, &path)?;
+        Ok(recorded)
+    }
+
     /// Tokens created since the last call, for the audit log. `record` runs for each (under the file
     /// lock); only those it accepts are marked audited, so a failing audit log retries next time.
     pub fn drain_unaudited(&self, mut record: impl FnMut(&CreatedToken) -> bool) -> io::Result<usize> {
@@ -200,24 +289,28 @@ impl TokenStore {
         Ok(read_tokens(&self.path)?.into_iter().map(|t| (Account { name: t.name, role: t.role }, t.created_at)).collect())
     }
 
-    /// The account a presented token belongs to.
+    /// The account a presented token belongs to. The token file is re-read whenever it changed, so
+    /// a role change or a revocation takes effect at the next request.
     pub fn authenticate(&self, token: &str) -> Option<Account> {
         if !token.starts_with(TOKEN_PREFIX) {
             return None;
         }
         let digest = hash(token);
-        if let Some(account) = self.cache.read().unwrap_or_else(|p| p.into_inner()).1.get(&digest) {
-            return Some(account.clone());
-        }
-        // A miss may be a token created since we last looked: reload if the file changed.
-        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if modified.is_some()
-            && modified != cache.0
-            && let Ok(tokens) = read_tokens(&self.path)
+        let modified = file_version(&self.path);
         {
-            cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
-            cache.0 = modified;
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if cache.0 == modified {
+                return cache.1.get(&digest).cloned();
+            }
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        match read_tokens(&self.path) {
+            Ok(tokens) => {
+                cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
+                cache.0 = modified;
+            }
+            // Unreadable (mid-rename, say): answer from what was last read, and try again next time.
+            Err(e) => tracing::warn!(error = %e, "could not re-read the token file"),
         }
         cache.1.get(&digest).cloned()
     }
@@ -226,6 +319,44 @@ impl TokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_changes_and_revocations_take_effect_at_once_and_wait_for_the_audit_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(dir.path());
+        let token = TokenStore::create(dir.path(), "ana", Role::Investigator).unwrap();
+        assert_eq!(store.authenticate(&token).unwrap().role, Role::Investigator);
+        assert_eq!(TokenStore::set_role(dir.path(), "ana", Role::Analyst).unwrap(), 1);
+        assert_eq!(store.authenticate(&token).unwrap().role, Role::Analyst);
+        TokenStore::revoke(dir.path(), "ana").unwrap();
+        assert_eq!(store.authenticate(&token), None, "a revoked token stops working");
+        assert_eq!(TokenStore::set_role(dir.path(), "nobody", Role::Analyst).unwrap_err().kind(), io::ErrorKind::NotFound);
+        let mut seen = Vec::new();
+        assert_eq!(
+            store
+                .drain_changes(|c| {
+                    seen.push(c.clone());
+                    seen.len() < 2
+                })
+                .unwrap(),
+            1,
+            "a refused record stays pending"
+        );
+        assert_eq!(seen[0].change, "role_changed");
+        assert_eq!((seen[0].from_role, seen[0].to_role), (Role::Investigator, Some(Role::Analyst)));
+        let mut rest = Vec::new();
+        assert_eq!(
+            store
+                .drain_changes(|c| {
+                    rest.push(c.clone());
+                    true
+                })
+                .unwrap(),
+            1
+        );
+        assert_eq!((rest[0].change.as_str(), rest[0].to_role), ("revoked", None));
+        assert_eq!(store.drain_changes(|_| true).unwrap(), 0);
+    }
 
     #[test]
     fn tokens_are_stored_only_as_hashes_and_authenticate() {

@@ -147,8 +147,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Writes pending identity events to the audit log: tokens created (by the CLI, which cannot
-    /// reach the log while the server holds it) and the count of refused tokens since last time.
+    /// Writes pending identity events to the audit log: tokens created, roles changed and tokens
+    /// revoked (by the CLI, which cannot reach the log while the server holds it), and the count of
+    /// refused tokens since last time.
     /// Failed logons are aggregated, one entry per call, so a flood of bad tokens cannot flood the log.
     pub fn audit_identity_events(&self) {
         let system = Account { name: "glasshouse".into(), role: crate::auth::Role::Administrator };
@@ -158,6 +159,16 @@ impl AppState {
         });
         if let Err(e) = drained {
             tracing::warn!(error = %e, "could not read the token file for auditing");
+        }
+        let changed = self.tokens.drain_changes(|c| {
+            let details = serde_json::json!({
+                "account": c.account, "from_role": c.from_role.as_str(), "to_role": c.to_role.map(|r| r.as_str()),
+                "tokens": c.tokens, "changed_at": c.at,
+            });
+            self.audit(&system, &format!("account.{}", c.change), "ok", details).is_ok()
+        });
+        if let Err(e) = changed {
+            tracing::warn!(error = %e, "could not read the account changes for auditing");
         }
         let failed = self.failed_logons.swap(0, std::sync::atomic::Ordering::Relaxed);
         if failed > 0 && self.audit(&system, "account.logon_failed", "refused", serde_json::json!({ "requests": failed })).is_err() {

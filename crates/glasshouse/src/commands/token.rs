@@ -1,4 +1,5 @@
-//! `glasshouse token create`.
+//! `glasshouse token create | role | revoke`: accounts and their tokens. Changes made here reach the
+//! audit log through the server, which picks them up from the data directory.
 
 use clap::Subcommand;
 use glasshouse_server::{Role, TokenStore};
@@ -19,18 +20,54 @@ pub enum TokenCommand {
         #[arg(long)]
         role: String,
     },
+    /// Change the role of every token of an account (audited when the server next runs).
+    Role {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The account name.
+        #[arg(long)]
+        name: String,
+        /// The new role.
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke every token of an account: they stop working at once (audited when the server next runs).
+    Revoke {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The account name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).ok_or_else(|| {
+        let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        anyhow::anyhow!("unknown role {role:?}; expected one of {}", names.join(", "))
+    })
 }
 
 pub fn run(command: TokenCommand) -> anyhow::Result<ExitCode> {
     match command {
         TokenCommand::Create { data_dir, name, role } => {
-            let Some(role) = Role::parse(&role) else {
-                let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                anyhow::bail!("unknown role {role:?}; expected one of {}", names.join(", "));
-            };
+            let role = parse_role(&role)?;
             let token = TokenStore::create(&data_dir, &name, role)?;
             eprintln!("created a {} token for {name}; it is stored only as a hash, so keep it now:", role.as_str());
             println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Role { data_dir, name, role } => {
+            let role = parse_role(&role)?;
+            let tokens = TokenStore::set_role(&data_dir, &name, role)?;
+            eprintln!("{name} is now {} ({tokens} token(s)); the change goes into the audit log when the server next runs", role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { data_dir, name } => {
+            let tokens = TokenStore::revoke(&data_dir, &name)?;
+            eprintln!("revoked {tokens} token(s) of {name}; the revocation goes into the audit log when the server next runs");
             Ok(ExitCode::SUCCESS)
         }
     }
