@@ -1,6 +1,6 @@
 //! Alerts delivered outside, through the real server: a webhook that is down and then recovers gets
 //! every alert exactly once (by idempotency key) with a valid signature; NATS (core and JetStream)
-//! and MQTT receive them from the brokers running on this machine.
+//! and MQTT receive them from the brokers running on this machine; a WebSocket client gets them live.
 
 mod common;
 
@@ -249,4 +249,23 @@ fn an_mqtt_sink_publishes_each_alert_at_qos1() {
         got
     });
     assert_eq!(received, ids.iter().map(|id| (format!("{topic}/situation"), id.clone())).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_websocket_client_gets_alerts_live_and_needs_a_token() {
+    use tungstenite::client::IntoClientRequest;
+    let city = city(json!([]));
+    let url = city.server.base.replace("http://", "ws://") + "/v1/alerts/ws";
+    let refused = tungstenite::connect(url.as_str());
+    assert!(matches!(refused, Err(tungstenite::Error::Http(ref r)) if r.status() == 401), "no token, no socket");
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {}", city.supervisor).parse().unwrap());
+    let (mut socket, _) = tungstenite::connect(request).expect("the supervisor may open the feed");
+    let frame =
+        |socket: &mut tungstenite::WebSocket<_>| -> Value { serde_json::from_str(socket.read().unwrap().to_text().unwrap()).unwrap() };
+    assert_eq!(frame(&mut socket)["type"], "ready");
+    let ids = raise(&city, "ws", 1);
+    let event = frame(&mut socket);
+    assert_eq!((event["type"].as_str(), event["alert"]["id"].as_str()), (Some("alert"), Some(ids[0].as_str())));
+    socket.close(None).unwrap();
 }

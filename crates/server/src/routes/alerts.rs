@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -52,6 +53,39 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
     });
     let hello = tokio_stream::once(Ok(Event::default().event("ready").data("{}")));
     Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /v1/alerts/ws`: the same live feed over a WebSocket, for wall displays and other clients that
+/// keep one socket open. Text frames: `{"type":"ready"}`, then `{"type":"alert","alert":{...}}` per
+/// alert or update, and `{"type":"lagged","missed":n}` when the client fell behind (re-read
+/// `/v1/alerts`). Authenticated like every route, with the Authorization header at the handshake.
+pub async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> axum::response::Response {
+    upgrade.on_upgrade(move |socket| feed(socket, state.alerts.subscribe()))
+}
+
+async fn feed(mut socket: WebSocket, mut alerts: tokio::sync::broadcast::Receiver<glasshouse_engine::Alert>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let text = |value: Value| Message::Text(value.to_string().into());
+    if socket.send(text(json!({ "type": "ready" }))).await.is_err() {
+        return;
+    }
+    loop {
+        let message = tokio::select! {
+            next = alerts.recv() => match next {
+                Ok(alert) => text(json!({ "type": "alert", "alert": alert })),
+                Err(RecvError::Lagged(missed)) => text(json!({ "type": "lagged", "missed": missed })),
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by the library; anything else from the client is ignored.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        if socket.send(message).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// `GET /v1/alerts/{id}/cap`: the alert as a CAP 1.2 message.

@@ -55,6 +55,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/hotlists/{id}/entries", &[Administrator]),
     ("GET", "/v1/alerts", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
+    ("GET", "/v1/alerts/ws", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/stats", &[Operator, Supervisor, Analyst, Auditor]),
     ("GET", "/v1/alerts/{id}", &[Operator, Supervisor]),
     ("GET", "/v1/alerts/{id}/cap", &[Operator, Supervisor]),
@@ -112,6 +113,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/stream", get(alerts::stream))
+        .route("/v1/alerts/ws", get(alerts::websocket))
         .route("/v1/alerts/stats", get(alerts::stats))
         .route("/v1/alerts/{id}", get(alerts::get_one))
         .route("/v1/alerts/{id}/cap", get(alerts::cap))
