@@ -8,6 +8,7 @@ import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
 import { renderDashboards } from './dashboard';
+import { renderRules } from './rules';
 import { el } from './dom';
 
 const app = document.getElementById('app') as HTMLElement;
@@ -71,6 +72,8 @@ async function renderLive(account: Account): Promise<void> {
   if (account.role === 'investigator') layout.append(investigationPanel);
   const approvalsPanel = el('aside', { class: 'queue', 'aria-label': 'Approval requests' });
   if (account.role === 'supervisor') layout.append(approvalsPanel);
+  const rulesPanel = el('aside', { class: 'queue', 'aria-label': 'Rules and alert delivery' });
+  if (account.role === 'administrator') layout.append(rulesPanel);
   app.replaceChildren(layout);
   mapEl.append(legend());
   const basemap = await api<GeoJSON.FeatureCollection>('/v1/basemap');
@@ -85,6 +88,7 @@ async function renderLive(account: Account): Promise<void> {
   }
   if (account.role === 'investigator') await renderInvestigation(investigationPanel, live);
   if (account.role === 'supervisor') await renderApprovals(approvalsPanel);
+  if (account.role === 'administrator') await renderRules(rulesPanel);
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();

@@ -198,6 +198,25 @@ test('an analyst sees descriptive dashboards built from aggregate SQL and effica
   await page.close();
 });
 
+test('an administrator sees the rules with their counts and switches one off and on, each switch logged', async () => {
+  const { page, errors } = await openConsole('administrator');
+  const threshold = page.locator('#rules li').filter({ hasText: 'Sensor threshold' }).first();
+  await threshold.waitFor({ timeout: 60_000 });
+  assert.match(await threshold.innerText(), /evaluated · \d+ alerts since start/);
+  assert.equal(await page.locator('#rules li').filter({ hasText: 'Situation' }).count(), 1, 'the built-in situation rule is listed');
+  assert.match(await page.locator('#sinks').innerText(), /No outbound sinks/);
+  const id = await threshold.getAttribute('data-rule-id');
+  await threshold.locator('button[data-action="toggle"]').click();
+  await page.locator(`li[data-rule-id="${id}"][data-enabled="false"]`).waitFor();
+  const { rules } = await call('GET', '/v1/rules', tokens.administrator);
+  assert.equal(rules.find((r) => r.id === id).enabled, false, 'the server has it off');
+  await page.screenshot({ path: join(artifacts, 'administrator-rules.png') });
+  await page.locator(`li[data-rule-id="${id}"] button[data-action="toggle"]`).click();
+  await page.locator(`li[data-rule-id="${id}"][data-enabled="true"]`).waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a custodian sees counts only, no map of raw data', async () => {
   const { page, errors } = await openConsole('custodian');
   await page.waitForSelector('section.status-page table');

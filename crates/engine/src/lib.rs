@@ -58,10 +58,13 @@ impl Engine {
         state.metrics.record("threshold", matches!(observation.body, Body::SensorReading(_)), &alerts[after_geofences..], clock.lap());
 
         let after_thresholds = alerts.len();
+        let triggers = matches!(observation.body, Body::Gunshot(_) | Body::Incident(_));
         for rule in &self.correlations {
+            if triggers && rule.enabled {
+                state.metrics.evaluated(&rule.id);
+            }
             rule.evaluate(observation, alerts);
         }
-        let triggers = matches!(observation.body, Body::Gunshot(_) | Body::Incident(_));
         state.metrics.record("situation", triggers, &alerts[after_thresholds..], clock.lap());
     }
 }

@@ -141,6 +141,7 @@ mod tests {
         assert_eq!(m.families["geofence"].observations, 0);
         assert_eq!((m.rule("th-gamma").evaluations, m.rule("th-gamma").hits), (2, 1));
         assert_eq!(m.rule("th-co").evaluations, 0, "no reading of its quantity");
+        assert_eq!((m.rule("sit-default").evaluations, m.rule("sit-default").hits), (1, 1), "the gunshot, evaluated and raised");
         assert_eq!(alerts.len(), 2);
     }
 }
