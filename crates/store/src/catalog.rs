@@ -131,8 +131,10 @@ impl Catalog {
         Ok(())
     }
 
-    /// The rules as the engine runs them.
+    /// The rules as the engine runs them (the geofence lookup is built here, once per change, so
+    /// the hot path never builds it).
     pub fn engine(&self) -> Engine {
+        self.geofences.prepare();
         Engine {
             hotlists: self.hotlists.clone(),
             thresholds: self.thresholds.clone(),

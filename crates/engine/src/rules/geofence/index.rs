@@ -13,7 +13,7 @@ use super::{GeofenceHit, GeofenceRule, GeofenceTrigger};
 use crate::alert::{Alert, alert_id};
 use glasshouse_model::Observation;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Smallest bucket side: well below a typical fence, so a bucket lists few fences.
 const BUCKET_M_MIN: f64 = 250.0;
@@ -44,6 +44,9 @@ struct Lookup {
     bucket_starts: Vec<u32>,
     probes: Vec<Probe>,
     cells: Vec<u8>,
+    /// Devices some enabled fence watches: most observations are from none of them.
+    watched_devices: HashSet<String>,
+    watches_hotlisted: bool,
 }
 
 impl Lookup {
@@ -53,6 +56,8 @@ impl Lookup {
         if enabled.is_empty() {
             return Lookup::default();
         }
+        let watched_devices = enabled.iter().flat_map(|(_, f)| f.devices.iter().cloned()).collect();
+        let watches_hotlisted = enabled.iter().any(|(_, f)| f.rule.subjects.hotlisted);
         let (mut min, mut max) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
         for (_, f) in &enabled {
             let (lo, hi) = f.shape.envelope;
@@ -117,6 +122,8 @@ impl Lookup {
             bucket_starts,
             probes,
             cells,
+            watched_devices,
+            watches_hotlisted,
         }
     }
 
@@ -142,15 +149,15 @@ struct Fence {
     devices: HashSet<String>,
 }
 
-/// The fences the hot path runs; cheap to clone (the compiled fences are shared).
+/// The fences the hot path runs; cheap to clone (the compiled fences and the lookup are shared).
 #[derive(Debug, Clone, Default)]
 pub struct GeofenceIndex {
     fences: Vec<Arc<Fence>>,
-    lookup: Arc<Lookup>,
-    /// Devices some enabled fence watches: most observations are from none of them.
-    watched_devices: HashSet<String>,
-    watches_hotlisted: bool,
     by_id: HashMap<String, u32>,
+    /// Built on first use after a change, not per change: replaying 10k stored fences at start-up
+    /// would otherwise rebuild the whole lookup 10k times. The catalog builds it when it publishes
+    /// a snapshot ([`GeofenceIndex::prepare`]), so the hot path finds it ready.
+    lookup: OnceLock<Arc<Lookup>>,
 }
 // `fences` only grows and a replaced fence keeps its place, so a fence's index is stable and the
 // hot path's presence state can be keyed by it.
@@ -163,30 +170,34 @@ impl GeofenceIndex {
         let shape = FenceShape::new(&area, rule.margin_m);
         let devices = rule.subjects.devices.iter().cloned().collect();
         let fence = Arc::new(Fence { rule, shape, devices });
-        match self.fences.iter().position(|f| f.rule.id == fence.rule.id) {
-            Some(i) => self.fences[i] = fence,
-            None => self.fences.push(fence),
+        match self.by_id.get(&fence.rule.id) {
+            Some(&i) => self.fences[i as usize] = fence,
+            None => {
+                self.by_id.insert(fence.rule.id.clone(), self.fences.len() as u32);
+                self.fences.push(fence);
+            }
         }
-        self.rebuild();
+        self.lookup = OnceLock::new();
         Ok(())
     }
 
     /// Enables or disables the fence `id`; false if there is none.
     pub fn set_enabled(&mut self, id: &str, enabled: bool) -> bool {
-        let Some(i) = self.fences.iter().position(|f| f.rule.id == id) else { return false };
-        let old = &self.fences[i];
+        let Some(&i) = self.by_id.get(id) else { return false };
+        let old = &self.fences[i as usize];
         let rule = GeofenceRule { enabled, ..old.rule.clone() };
-        self.fences[i] = Arc::new(Fence { rule, shape: old.shape.clone(), devices: old.devices.clone() });
-        self.rebuild();
+        self.fences[i as usize] = Arc::new(Fence { rule, shape: old.shape.clone(), devices: old.devices.clone() });
+        self.lookup = OnceLock::new();
         true
     }
 
-    fn rebuild(&mut self) {
-        self.lookup = Arc::new(Lookup::build(&self.fences));
-        let enabled = || self.fences.iter().filter(|f| f.rule.enabled);
-        self.watched_devices = enabled().flat_map(|f| f.devices.iter().cloned()).collect();
-        self.watches_hotlisted = enabled().any(|f| f.rule.subjects.hotlisted);
-        self.by_id = self.fences.iter().enumerate().map(|(i, f)| (f.rule.id.clone(), i as u32)).collect();
+    /// Builds the lookup now if a change left it unbuilt (a clone made afterwards shares it).
+    pub fn prepare(&self) {
+        self.lookup();
+    }
+
+    fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| Arc::new(Lookup::build(&self.fences)))
     }
 
     /// The fence rules, in creation order.
@@ -212,9 +223,10 @@ impl GeofenceIndex {
     /// Appends `(fence, zone)` for every enabled fence whose envelope holds `(lat, lon)`; the
     /// position is [`Zone::Outside`] every other fence.
     pub fn zones_at(&self, lat: f64, lon: f64, out: &mut Vec<(u32, Zone)>) {
-        for probe in self.lookup.bucket(lat, lon) {
+        let lookup = self.lookup();
+        for probe in lookup.bucket(lat, lon) {
             if let Some(cell) = probe.frame.cell_of(lat, lon) {
-                let class = self.lookup.cell(probe.first_cell as usize + cell);
+                let class = lookup.cell(probe.first_cell as usize + cell);
                 let zone = match class {
                     Cell::Mixed => self.fences[probe.fence as usize].shape.zone_in_cell(class, lat, lon),
                     _ => FenceShape::zone_of_whole_cell(class),
@@ -230,11 +242,12 @@ impl GeofenceIndex {
         if self.fences.is_empty() {
             return;
         }
+        let lookup = self.lookup();
         let mut subjects: Vec<(String, Option<&str>)> = Vec::new();
-        if self.watched_devices.contains(&observation.device_id) {
+        if lookup.watched_devices.contains(&observation.device_id) {
             subjects.push((format!("device:{}", observation.device_id), Some(observation.device_id.as_str())));
         }
-        if self.watches_hotlisted {
+        if lookup.watches_hotlisted {
             for hit in hits.iter().filter_map(|a| a.hit.as_ref()) {
                 let subject = format!("plate:{}", hit.entry_plate);
                 if !subjects.iter().any(|(s, _)| *s == subject) {
