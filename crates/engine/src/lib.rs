@@ -17,6 +17,7 @@ pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, Hotl
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
 use glasshouse_model::{Body, Observation};
+use metrics::Family;
 use std::time::Instant;
 
 /// Every rule the engine runs, evaluated in a fixed order.
@@ -41,13 +42,13 @@ impl Engine {
         let before = alerts.len();
         self.hotlists.evaluate(observation, alerts);
         let mut clock = Lap(started);
-        state.metrics.record("hotlist", is_plate_read, &alerts[before..], clock.lap());
+        state.metrics.record(Family::Hotlist, is_plate_read, &alerts[before..], clock.lap());
 
         // A hotlist hit places the listed vehicle at the reader, which the geofences watch.
         let mut fenced = Vec::new();
         self.geofences.evaluate(&mut state.geofences, observation, &alerts[before..], &mut fenced);
         let looked = self.geofences.drain_evaluated(&mut state.geofences, &mut state.metrics);
-        state.metrics.record("geofence", looked, &fenced, clock.lap());
+        state.metrics.record(Family::Geofence, looked, &fenced, clock.lap());
         alerts.append(&mut fenced);
 
         let after_geofences = alerts.len();
@@ -55,7 +56,12 @@ impl Engine {
         for rule in readings {
             state.metrics.evaluated(rule);
         }
-        state.metrics.record("threshold", matches!(observation.body, Body::SensorReading(_)), &alerts[after_geofences..], clock.lap());
+        state.metrics.record(
+            Family::Threshold,
+            matches!(observation.body, Body::SensorReading(_)),
+            &alerts[after_geofences..],
+            clock.lap(),
+        );
 
         let after_thresholds = alerts.len();
         let triggers = matches!(observation.body, Body::Gunshot(_) | Body::Incident(_));
@@ -65,7 +71,7 @@ impl Engine {
             }
             rule.evaluate(observation, alerts);
         }
-        state.metrics.record("situation", triggers, &alerts[after_thresholds..], clock.lap());
+        state.metrics.record(Family::Situation, triggers, &alerts[after_thresholds..], clock.lap());
     }
 }
 

@@ -4,10 +4,35 @@
 
 use crate::alert::Alert;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// The rule families, in the order the engine runs them.
-pub const FAMILIES: [&str; 4] = ["hotlist", "geofence", "threshold", "situation"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Plate hotlists.
+    Hotlist,
+    /// Geofences.
+    Geofence,
+    /// Sensor thresholds.
+    Threshold,
+    /// Correlations that open situations.
+    Situation,
+}
+
+impl Family {
+    /// Every family, in run order.
+    pub const ALL: [Family; 4] = [Family::Hotlist, Family::Geofence, Family::Threshold, Family::Situation];
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Hotlist => "hotlist",
+            Family::Geofence => "geofence",
+            Family::Threshold => "threshold",
+            Family::Situation => "situation",
+        }
+    }
+}
 
 /// One family's totals.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
@@ -32,8 +57,8 @@ pub struct RuleCounters {
 /// Counters for every family and rule.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct RuleMetrics {
-    /// By family name (see [`FAMILIES`]).
-    pub families: BTreeMap<&'static str, FamilyMetrics>,
+    /// By family, in [`Family::ALL`] order (an array: the hot path updates it for every observation).
+    pub families: [FamilyMetrics; 4],
     /// By rule id: hotlist, threshold and geofence ids. A hotlist is evaluated against every plate
     /// read, so its evaluations are the family's observations and are not counted per list.
     pub rules: HashMap<String, RuleCounters>,
@@ -41,8 +66,8 @@ pub struct RuleMetrics {
 
 impl RuleMetrics {
     /// Adds one family's pass over one observation.
-    pub fn record(&mut self, family: &'static str, looked: bool, raised: &[Alert], nanos: u64) {
-        let totals = self.families.entry(family).or_default();
+    pub fn record(&mut self, family: Family, looked: bool, raised: &[Alert], nanos: u64) {
+        let totals = &mut self.families[family as usize];
         totals.observations += looked as u64;
         totals.alerts += raised.len() as u64;
         totals.nanos += nanos;
@@ -61,6 +86,11 @@ impl RuleMetrics {
                 self.rules.insert(id.to_owned(), RuleCounters { evaluations: 1, hits: 0 });
             }
         }
+    }
+
+    /// One family's totals.
+    pub fn family(&self, family: Family) -> FamilyMetrics {
+        self.families[family as usize]
     }
 
     /// The counters of rule `id` (zeros if it never ran).
@@ -85,6 +115,7 @@ fn rule_id(alert: &Alert) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use super::Family;
     use crate::{Engine, EngineState, NewThresholdRule};
     use glasshouse_model::{Body, Gunshot, Observation, PlateRead, Position, SensorReading, Timestamp};
 
@@ -135,10 +166,11 @@ mod tests {
             engine.evaluate(&mut state, &observation(i as i64, body), &mut alerts);
         }
         let m = &state.metrics;
-        assert_eq!((m.families["threshold"].observations, m.families["threshold"].alerts), (2, 1));
-        assert_eq!((m.families["hotlist"].observations, m.families["hotlist"].alerts), (1, 0));
-        assert_eq!((m.families["situation"].observations, m.families["situation"].alerts), (1, 1));
-        assert_eq!(m.families["geofence"].observations, 0);
+        let family = |f| m.family(f);
+        assert_eq!((family(Family::Threshold).observations, family(Family::Threshold).alerts), (2, 1));
+        assert_eq!((family(Family::Hotlist).observations, family(Family::Hotlist).alerts), (1, 0));
+        assert_eq!((family(Family::Situation).observations, family(Family::Situation).alerts), (1, 1));
+        assert_eq!(family(Family::Geofence).observations, 0);
         assert_eq!((m.rule("th-gamma").evaluations, m.rule("th-gamma").hits), (2, 1));
         assert_eq!(m.rule("th-co").evaluations, 0, "no reading of its quantity");
         assert_eq!((m.rule("sit-default").evaluations, m.rule("sit-default").hits), (1, 1), "the gunshot, evaluated and raised");

@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use glasshouse_engine::metrics::Family;
 use glasshouse_engine::{CorrelationRule, GeofenceRule, NewCorrelationRule, NewGeofenceRule, NewThresholdRule, ThresholdRule};
 use glasshouse_store::CatalogEvent;
 use serde::Deserialize;
@@ -89,7 +90,7 @@ fn geofence_json(rule: &GeofenceRule) -> Value {
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
     let metrics = state.rule_metrics.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let plate_reads = metrics.families.get("hotlist").map_or(0, |f| f.observations);
+    let plate_reads = metrics.family(Family::Hotlist).observations;
     let hotlists = engine.hotlists.lists().into_iter().map(|(l, n)| {
         let counters = metrics.rule(&l.id);
         json!({ "type": "hotlist", "id": l.id, "name": l.name, "match": l.match_policy, "entries": n, "enabled": true,
@@ -103,10 +104,10 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let thresholds = engine.thresholds.iter().map(threshold_json).map(with_metrics);
     let geofences = engine.geofences.rules().map(geofence_json).map(with_metrics);
     let correlations = engine.correlations.iter().map(correlation_json).map(with_metrics);
-    let families: serde_json::Map<String, Value> = glasshouse_engine::metrics::FAMILIES
+    let families: serde_json::Map<String, Value> = Family::ALL
         .iter()
-        .map(|name| {
-            let f = metrics.families.get(name).copied().unwrap_or_default();
+        .map(|&family| {
+            let (name, f) = (family.as_str(), metrics.family(family));
             let mean_ns = f.nanos.checked_div(f.observations).unwrap_or(0);
             (
                 name.to_string(),
