@@ -22,7 +22,7 @@ impl Server {
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0", "--flush-interval-secs", "1"])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", server_log_level())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -43,7 +43,7 @@ impl Server {
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0", "--flush-interval-secs", "1"])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", server_log_level())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -159,4 +159,9 @@ pub fn read_line(id: &str, device: &str, plate: &str) -> String {
     format!(
         r#"{{"id":"{id}","kind":"plate_read","device_id":"{device}","observed_at":"{at}","plate":"{plate}","region":"FI","confidence":0.9}}"#
     )
+}
+
+/// The servers' log level: `warn`, or `GLASSHOUSE_TEST_LOG` (e.g. `info`) to chase a failure.
+fn server_log_level() -> String {
+    std::env::var("GLASSHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into())
 }
