@@ -229,6 +229,7 @@ impl Pipeline {
         }
         let state = Arc::new(AppState {
             tokens: TokenStore::open(data_dir),
+            second_factor: glasshouse_server::second_factor::SecondFactor::open(data_dir),
             devices: RwLock::new(Arc::new(catalog.devices.clone())),
             engine,
             catalog: Mutex::new(catalog),

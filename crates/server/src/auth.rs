@@ -102,7 +102,7 @@ pub struct CreatedToken {
 
 /// Holds the token file's lock while the file is read and rewritten, so the CLI creating a token and
 /// the server marking tokens audited never overwrite each other.
-fn locked(data_dir: &Path) -> io::Result<fs::File> {
+pub(crate) fn locked(data_dir: &Path) -> io::Result<fs::File> {
     let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.join("tokens.lock"))?;
     lock.lock()?;
     Ok(lock)
@@ -120,7 +120,7 @@ fn write_tokens(path: &Path, tokens: &[StoredToken]) -> io::Result<()> {
 pub struct AccountChange {
     /// The account.
     pub account: String,
-    /// `role_changed` or `revoked`.
+    /// `role_changed`, `revoked` or `second_factor_enrolled`.
     pub change: String,
     /// The role before.
     pub from_role: Role,
@@ -134,6 +134,12 @@ pub struct AccountChange {
 
 const CHANGES_FILE: &str = "account-changes.ndjson";
 
+fn append_change(data_dir: &Path, change: &AccountChange) -> io::Result<()> {
+    let mut pending = fs::OpenOptions::new().create(true).append(true).open(data_dir.join(CHANGES_FILE))?;
+    io::Write::write_all(&mut pending, (serde_json::to_string(change).map_err(io::Error::other)? + "\n").as_bytes())?;
+    pending.sync_all()
+}
+
 /// Prefix that makes a leaked token recognisable to secret scanners.
 const TOKEN_PREFIX: &str = "gh_";
 const TOKENS_FILE: &str = "tokens.json";
@@ -146,9 +152,9 @@ pub struct TokenStore {
 
 /// What identifies one version of the token file: every write replaces the file (a new inode), so
 /// the inode tells versions apart even within one tick of the file-time clock.
-type FileVersion = (SystemTime, u64);
+pub(crate) type FileVersion = (SystemTime, u64);
 
-fn file_version(path: &Path) -> Option<FileVersion> {
+pub(crate) fn file_version(path: &Path) -> Option<FileVersion> {
     use std::os::unix::fs::MetadataExt;
     let metadata = fs::metadata(path).ok()?;
     Some((metadata.modified().ok()?, metadata.ino()))
@@ -221,19 +227,45 @@ impl TokenStore {
         }
         // The pending change goes down first: a crash between the two writes leaves a logged change
         // that did not happen, never a change that is not logged.
-        let change = AccountChange {
-            account: name.to_owned(),
-            change: if role.is_some() { "role_changed" } else { "revoked" }.into(),
-            from_role,
-            to_role: role,
-            tokens: affected,
-            at: Utc::now().to_rfc3339(),
-        };
-        let mut pending = fs::OpenOptions::new().create(true).append(true).open(data_dir.join(CHANGES_FILE))?;
-        io::Write::write_all(&mut pending, (serde_json::to_string(&change).map_err(io::Error::other)? + "\n").as_bytes())?;
-        pending.sync_all()?;
+        append_change(
+            data_dir,
+            &AccountChange {
+                account: name.to_owned(),
+                change: if role.is_some() { "role_changed" } else { "revoked" }.into(),
+                from_role,
+                to_role: role,
+                tokens: affected,
+                at: Utc::now().to_rfc3339(),
+            },
+        )?;
         write_tokens(&path, &tokens)?;
+        if role.is_none() {
+            crate::second_factor::forget(data_dir, name)?;
+        }
         Ok(affected)
+    }
+
+    /// Gives account `name` a new TOTP secret (replacing any earlier one): from then on its tokens
+    /// open only a session, with a current code. Returns the `otpauth://` URI for an authenticator
+    /// app. Waits for the audit log like a role change.
+    pub fn enrol_second_factor(data_dir: &Path, name: &str) -> io::Result<String> {
+        let _lock = locked(data_dir)?;
+        let tokens = read_tokens(&data_dir.join(TOKENS_FILE))?;
+        let Some(role) = tokens.iter().find(|t| t.name == name).map(|t| t.role) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no account {name:?}")));
+        };
+        append_change(
+            data_dir,
+            &AccountChange {
+                account: name.to_owned(),
+                change: "second_factor_enrolled".into(),
+                from_role: role,
+                to_role: Some(role),
+                tokens: tokens.iter().filter(|t| t.name == name).count(),
+                at: Utc::now().to_rfc3339(),
+            },
+        )?;
+        crate::second_factor::enrol(data_dir, name)
     }
 
     /// Account changes made since the last call, for the audit log; `record` runs for each in order
@@ -295,12 +327,21 @@ impl TokenStore {
         if !token.starts_with(TOKEN_PREFIX) {
             return None;
         }
-        let digest = hash(token);
+        self.account_by_hash(&hash(token))
+    }
+
+    /// The SHA-256 under which a token is stored (what a session remembers of its parent token).
+    pub fn token_hash(token: &str) -> String {
+        hash(token)
+    }
+
+    /// The account of the token stored under `digest`, as the token file says now.
+    pub fn account_by_hash(&self, digest: &str) -> Option<Account> {
         let modified = file_version(&self.path);
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
             if cache.0 == modified {
-                return cache.1.get(&digest).cloned();
+                return cache.1.get(digest).cloned();
             }
         }
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -312,7 +353,7 @@ impl TokenStore {
             // Unreadable (mid-rename, say): answer from what was last read, and try again next time.
             Err(e) => tracing::warn!(error = %e, "could not re-read the token file"),
         }
-        cache.1.get(&digest).cloned()
+        cache.1.get(digest).cloned()
     }
 }
 

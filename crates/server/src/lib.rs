@@ -11,9 +11,12 @@ pub mod error;
 pub mod report;
 pub mod retention;
 pub mod routes;
+pub mod second_factor;
 pub mod state;
 
 pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;
 pub use routes::app;
-pub use state::{AppState, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SqlFailure, SqlFuture, SqlService, SubmitError};
+pub use state::{
+    AppState, AuthRefusal, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SqlFailure, SqlFuture, SqlService, SubmitError,
+};

@@ -105,6 +105,8 @@ pub trait IngestSink: Send + Sync {
 pub struct AppState {
     /// Bearer tokens.
     pub tokens: TokenStore,
+    /// TOTP enrolments and the sessions they open.
+    pub second_factor: crate::second_factor::SecondFactor,
     /// Devices and hotlists, for changes (the lock serialises writers).
     pub catalog: Mutex<Catalog>,
     /// A snapshot of the registry for validation, replaced on every device change.
@@ -146,7 +148,31 @@ pub struct AppState {
     pub rule_metrics: Arc<Mutex<glasshouse_engine::metrics::RuleMetrics>>,
 }
 
+/// Why a presented token opens nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthRefusal {
+    /// Unknown, revoked, expired or malformed.
+    Invalid,
+    /// A valid account token whose account signs in with a second factor: it opens a session only.
+    SecondFactorRequired,
+}
+
 impl AppState {
+    /// The account behind a bearer token: an account token of an account without a second factor,
+    /// or a live session token (whose role is read from its account token at every call, so role
+    /// changes and revocations apply to open sessions at once).
+    pub fn authenticate(&self, token: &str) -> Result<Account, AuthRefusal> {
+        if token.starts_with(crate::second_factor::SESSION_PREFIX) {
+            let parent = self.second_factor.session(token, chrono::Utc::now().timestamp()).ok_or(AuthRefusal::Invalid)?;
+            return self.tokens.account_by_hash(&parent).ok_or(AuthRefusal::Invalid);
+        }
+        let account = self.tokens.authenticate(token).ok_or(AuthRefusal::Invalid)?;
+        if self.second_factor.required(&account.name) {
+            return Err(AuthRefusal::SecondFactorRequired);
+        }
+        Ok(account)
+    }
+
     /// Writes pending identity events to the audit log: tokens created, roles changed and tokens
     /// revoked (by the CLI, which cannot reach the log while the server holds it), and the count of
     /// refused tokens since last time.

@@ -132,9 +132,16 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
     use glasshouse_server::{Account, Role};
     let login_state = state.clone();
     let authenticate: glasshouse_sql::pg::Authenticate = Arc::new(move |token: &str| {
-        let Some(account) = login_state.tokens.authenticate(token) else {
-            login_state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err("invalid token".into());
+        // An account with a second factor signs in here with a session token (POST /v1/sessions).
+        let account = match login_state.authenticate(token) {
+            Ok(account) => account,
+            Err(glasshouse_server::AuthRefusal::SecondFactorRequired) => {
+                return Err("this account signs in with a second factor: use a session token from POST /v1/sessions".into());
+            }
+            Err(glasshouse_server::AuthRefusal::Invalid) => {
+                login_state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err("invalid token".into());
+            }
         };
         if account.role != Role::Analyst {
             return Err(format!("role {} may not use SQL", account.role.as_str()));

@@ -1,4 +1,4 @@
-//! `glasshouse token create | role | revoke`: accounts and their tokens. Changes made here reach the
+//! `glasshouse token create | role | revoke | totp`: accounts, their tokens and second factors. Changes made here reach the
 //! audit log through the server, which picks them up from the data directory.
 
 use clap::Subcommand;
@@ -41,6 +41,17 @@ pub enum TokenCommand {
         #[arg(long)]
         name: String,
     },
+    /// Enrol an account for a TOTP second factor (or give it a new secret): prints the otpauth://
+    /// URI for an authenticator app as the last line. From then on the account's token opens only
+    /// a session, with a current code (POST /v1/sessions, or the console's sign-in).
+    Totp {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The account name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn parse_role(role: &str) -> anyhow::Result<Role> {
@@ -68,6 +79,12 @@ pub fn run(command: TokenCommand) -> anyhow::Result<ExitCode> {
         TokenCommand::Revoke { data_dir, name } => {
             let tokens = TokenStore::revoke(&data_dir, &name)?;
             eprintln!("revoked {tokens} token(s) of {name}; the revocation goes into the audit log when the server next runs");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Totp { data_dir, name } => {
+            let uri = TokenStore::enrol_second_factor(&data_dir, &name)?;
+            eprintln!("{name} now signs in with a TOTP code; load this URI into an authenticator app (it is shown only here):");
+            println!("{uri}");
             Ok(ExitCode::SUCCESS)
         }
     }

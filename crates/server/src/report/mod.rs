@@ -61,7 +61,7 @@ pub struct TransparencyReport {
     pub purges: Vec<serde_json::Value>,
     /// Every privileged action in the log during the period, by action.
     pub actions: BTreeMap<String, u64>,
-    /// Accounts with access, by role.
+    /// Accounts with access, by role; "(TOTP)" marks those that sign in with a second factor.
     pub access: BTreeMap<String, Vec<String>>,
     /// The newest signed checkpoint and its key.
     pub checkpoint: CheckpointFigures,
@@ -177,8 +177,19 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
         .count() as u64;
     let holds_in_force = holds.iter().filter(|h| h.in_force(now)).count() as u64;
     let mut access: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let enrolled = state.second_factor.enrolled_accounts();
+    let mut with_second_factor = std::collections::BTreeSet::new();
     for (account, _) in state.tokens.accounts().map_err(|e| e.to_string())? {
-        access.entry(account.role.as_str().to_owned()).or_default().push(account.name);
+        let names = access.entry(account.role.as_str().to_owned()).or_default();
+        let name = if enrolled.contains(&account.name) {
+            with_second_factor.insert(account.name.clone());
+            format!("{} (TOTP)", account.name)
+        } else {
+            account.name
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
     }
     let (size, note) = state.audit.checkpoint();
     let devices = state.devices();
@@ -215,7 +226,14 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
                 state.policy.justification_words_min
             ),
         ),
-        ("Access".into(), access.iter().map(|(role, names)| format!("{} {role}", names.len())).collect::<Vec<_>>().join(", ")),
+        (
+            "Access".into(),
+            format!(
+                "{}; {} of them sign in with a TOTP second factor",
+                access.iter().map(|(role, names)| format!("{} {role}", names.len())).collect::<Vec<_>>().join(", "),
+                with_second_factor.len()
+            ),
+        ),
         ("Audit".into(), format!("{size} entries in the Merkle log; every checkpoint signed with {}", state.audit.verifier_key())),
     ];
     Ok(TransparencyReport {

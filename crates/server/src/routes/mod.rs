@@ -14,19 +14,20 @@ mod observations;
 mod reports;
 mod rules;
 mod search;
+mod sessions;
 mod sinks;
 mod situations;
 mod sql;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, AuthRefusal};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use Role::*;
 /// missing from this table, so a new route cannot be reachable by accident.
 pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/whoami", &Role::ALL),
+    ("DELETE", "/v1/sessions/current", &Role::ALL),
     ("GET", "/v1/openapi.json", &Role::ALL),
     ("GET", "/v1/status", &Role::ALL),
     ("GET", "/v1/policy", &Role::ALL),
@@ -94,6 +96,7 @@ const CONFIG_BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
 pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/v1/whoami", get(meta::whoami))
+        .route("/v1/sessions/current", delete(sessions::end))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/status", get(meta::status))
         .route("/v1/policy", get(meta::policy))
@@ -140,7 +143,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/approvals", post(approvals::request).get(approvals::list))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
-    Router::new().route("/healthz", get(meta::healthz)).merge(api).fallback(console::serve).with_state(state)
+    // Opening a session checks its own credentials (an account token and a code), so it sits
+    // outside the middleware that would refuse an enrolled account's token.
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/v1/sessions", post(sessions::open))
+        .merge(api)
+        .fallback(console::serve)
+        .with_state(state)
 }
 
 fn bearer(request: &Request) -> Option<&str> {
@@ -150,10 +160,15 @@ fn bearer(request: &Request) -> Option<&str> {
 
 /// 401 without a valid token, 403 for a role the table does not list for this route.
 async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let Some(account) = bearer(&request).and_then(|token| state.tokens.authenticate(token)) else {
-        state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        error.field = Some("authorization".into());
+    let checked = bearer(&request).map(|token| state.authenticate(token));
+    let Some(Ok(account)) = checked else {
+        let error = if checked == Some(Err(AuthRefusal::SecondFactorRequired)) {
+            let message = "this account signs in with a second factor: POST /v1/sessions with this token and a current code";
+            ApiError { field: Some("code".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, message) }
+        } else {
+            state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError { field: Some("authorization".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required") }
+        };
         let mut response = axum::response::IntoResponse::into_response(error);
         response.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
         return Ok(response);

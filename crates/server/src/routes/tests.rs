@@ -42,6 +42,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
     let catalog = Catalog::open(&dir.join("catalog")).unwrap();
     let state = AppState {
         tokens: TokenStore::open(dir),
+        second_factor: crate::second_factor::SecondFactor::open(dir),
         devices: RwLock::new(Arc::new(catalog.devices.clone())),
         engine: Arc::new(RwLock::new(Arc::new(Default::default()))),
         catalog: Mutex::new(catalog),

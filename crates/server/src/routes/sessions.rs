@@ -1,0 +1,100 @@
+//! `/v1/sessions`: an account enrolled for a second factor trades its token and a current TOTP code
+//! for a session token (see `second_factor`). Opening one is a logon and is audited before the
+//! session exists; wrong codes are audited as refused logons.
+
+use crate::auth::{Account, TokenStore};
+use crate::error::ApiError;
+use crate::second_factor::{CodeRefusal, SESSION_PREFIX};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    code: String,
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
+fn unauthorized(message: &str, field: &str) -> ApiError {
+    let mut error = ApiError::new(StatusCode::UNAUTHORIZED, message);
+    error.field = Some(field.into());
+    error
+}
+
+/// `POST /v1/sessions` with the account token as bearer and `{"code": "123456"}`.
+pub async fn open(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<NewSession>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let token = bearer(&headers).unwrap_or_default();
+    let Some(account) = state.tokens.authenticate(&token) else {
+        state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(unauthorized("a valid account token is required", "authorization"));
+    };
+    let Json(body) = body?;
+    let parent = TokenStore::token_hash(&token);
+    tokio::task::spawn_blocking(move || open_blocking(&state, account, &parent, &body.code)).await.map_err(ApiError::internal)?
+}
+
+fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    match state.second_factor.check_code(&account.name, code, now) {
+        Ok(()) => {}
+        Err(CodeRefusal::NotEnrolled) => {
+            return Err(ApiError::bad_field("code", "this account has no second factor: use its token directly"));
+        }
+        Err(CodeRefusal::LockedOut { retry_after_secs }) => {
+            // Not audited one by one: the lock-out itself was, and attempts against it are counted
+            // with the other refused logons, so a script cannot flood the log.
+            state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many wrong codes: wait before trying again");
+            error.field = Some("code".into());
+            error.retry_after_secs = Some(retry_after_secs);
+            return Err(error);
+        }
+        Err(refusal) => {
+            let reason = if refusal == CodeRefusal::Reused { "code already used" } else { "wrong code" };
+            state.audit(&account, "account.second_factor_refused", "refused", json!({ "reason": reason }))?;
+            let message = if refusal == CodeRefusal::Reused {
+                "that code was already used: wait for the next one"
+            } else {
+                "that code is not valid now: check the authenticator app's clock and account"
+            };
+            return Err(unauthorized(message, "code"));
+        }
+    }
+    let expires_at = now + crate::second_factor::SESSION_TTL_SECS;
+    let expires_text = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    state.audit(&account, "account.logon", "ok", json!({ "second_factor": "totp", "session_expires_at": expires_text }))?;
+    state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).insert(account.name.clone());
+    let (token, expires_at) = state.second_factor.open_session(parent, now);
+    let expires_text = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(json!({ "token": token, "expires_at": expires_text, "account": account }))))
+}
+
+/// `DELETE /v1/sessions/current`: signs out the session presented as the bearer token.
+pub async fn end(State(state): State<Arc<AppState>>, request: Request) -> Result<StatusCode, ApiError> {
+    let token = bearer(request.headers()).unwrap_or_default();
+    if !token.starts_with(SESSION_PREFIX) {
+        return Err(ApiError::bad_field("authorization", "this is an account token, not a session: there is nothing to end"));
+    }
+    let account = request.extensions().get::<Account>().cloned().ok_or_else(|| ApiError::internal("no account on a checked request"))?;
+    tokio::task::spawn_blocking(move || {
+        state.audit(&account, "account.session_ended", "ok", json!({}))?;
+        state.second_factor.end_session(&token);
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
