@@ -45,12 +45,31 @@ export interface Geofence {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
+  constructor(readonly status: number, message: string, readonly field?: string) { super(message); }
 }
 
 export function getToken(): string | null { return sessionStorage.getItem(TOKEN_KEY); }
 export function setToken(token: string): void { sessionStorage.setItem(TOKEN_KEY, token); }
 export function clearToken(): void { sessionStorage.removeItem(TOKEN_KEY); }
+
+/// Session tokens (from a second-factor sign-in) start with this; account tokens with `gh_`.
+export const SESSION_PREFIX = 'ghs_';
+
+/// Trades an account token and a current TOTP code for a session token.
+export async function openSession(accountToken: string, code: string): Promise<string> {
+  const response = await fetch('/v1/sessions', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${accountToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const wait = response.headers.get('Retry-After');
+    const message = body?.error ?? `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, wait ? `${message} (about ${wait} s)` : message, body?.field);
+  }
+  return body.token as string;
+}
 
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers);
@@ -60,7 +79,7 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
   if (!response.ok) {
-    throw new ApiError(response.status, body?.error ?? `${response.status} ${response.statusText}`);
+    throw new ApiError(response.status, body?.error ?? `${response.status} ${response.statusText}`, body?.field);
   }
   return body as T;
 }

@@ -1,7 +1,7 @@
 // Boot: sign in with a token, then show the views the caller's role may use.
 
 import './style.css';
-import { type Account, type Alert, ApiError, type Device, type Geofence, type Role, api, clearToken, getToken, setToken, streamAlerts } from './api';
+import { type Account, type Alert, ApiError, type Device, type Geofence, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
 import { renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
@@ -46,6 +46,33 @@ function renderLogin(reason?: string): void {
     e.preventDefault();
     setToken(input.value.trim());
     void boot();
+  });
+  app.replaceChildren(form);
+  input.focus();
+}
+
+// The second step for an account enrolled for TOTP: its token alone opens nothing, so the code is
+// traded for a session token. The account token is held only in this closure, never stored.
+function renderCodeStep(accountToken: string, reason?: string): void {
+  const input = el('input', {
+    id: 'totp-code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}',
+    maxlength: '6', 'aria-label': 'Authenticator code', placeholder: '123456',
+  });
+  const form = el('form', { class: 'login' }, [
+    el('h1', {}, ['Second factor']),
+    el('p', {}, ['This account signs in with a code from its authenticator app. Enter the six digits it shows now.']),
+    el('label', { for: 'totp-code' }, ['Code']), input,
+    el('button', { type: 'submit' }, ['Continue']),
+  ]);
+  if (reason) form.append(el('p', { class: 'error', role: 'alert' }, [reason]));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    openSession(accountToken, input.value.trim())
+      .then((session) => { setToken(session); void boot(); })
+      .catch((error) => {
+        if (error instanceof ApiError && error.field === 'authorization') renderLogin('That token is not valid.');
+        else renderCodeStep(accountToken, error instanceof Error ? error.message : String(error));
+      });
   });
   app.replaceChildren(form);
   input.focus();
@@ -120,7 +147,9 @@ async function boot(): Promise<void> {
   try {
     account = await api<Account>('/v1/whoami');
   } catch (e) {
+    const token = getToken() ?? '';
     clearToken();
+    if (e instanceof ApiError && e.status === 401 && e.field === 'code') { renderCodeStep(token); return; }
     renderLogin(e instanceof ApiError && e.status === 401 ? 'That token is not valid.' : `Cannot reach the server: ${String(e)}`);
     return;
   }
@@ -138,6 +167,10 @@ async function boot(): Promise<void> {
   }
 }
 
-signOut.addEventListener('click', () => { clearToken(); location.reload(); });
+signOut.addEventListener('click', () => {
+  // A session is ended on the server too; an account token simply leaves the tab.
+  const ending = getToken()?.startsWith(SESSION_PREFIX) ? api('/v1/sessions/current', { method: 'DELETE' }).catch(() => undefined) : Promise.resolve();
+  void ending.then(() => { clearToken(); location.reload(); });
+});
 window.addEventListener('unhandledrejection', (e) => showError(String(e.reason)));
 void boot();

@@ -5,7 +5,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disabl
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let demo;
+let dataDir;
 let base;
 let tokens;
 let browser;
@@ -64,7 +66,8 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glasshouse-e2e-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  demo = spawn(binary, ['demo', '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--tokens-out', join(dir, 'tokens.json')], {
+  dataDir = join(dir, 'data');
+  demo = spawn(binary, ['demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--tokens-out', join(dir, 'tokens.json')], {
     stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' },
   });
   await waitFor(async () => (await fetch(`${base}/healthz`)).ok, 'the demo server');
@@ -319,5 +322,50 @@ test('a wrong token is refused with a message, not a blank page', async () => {
   await page.click('button[type=submit]');
   await page.waitForSelector('form.login .error');
   assert.match(await page.locator('form.login .error').innerText(), /not valid/);
+  await page.close();
+});
+
+// RFC 6238 with HMAC-SHA1, six digits, 30-second steps: what an authenticator app computes.
+function totpCode(secretBase32, atMs = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretBase32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+test('an account with a second factor signs in with its token and a code, and signing out ends the session', async () => {
+  const cli = (...args) => execFileSync(binary, ['token', ...args, '--data-dir', dataDir], { encoding: 'utf8' }).trim().split('\n').pop();
+  const token = cli('create', '--name', 'e2e-supervisor', '--role', 'supervisor');
+  const uri = cli('totp', '--name', 'e2e-supervisor');
+  const secret = new URL(uri).searchParams.get('secret');
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(base);
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#totp-code');
+  const wrong = String((Number(totpCode(secret)) + 500_000) % 1_000_000).padStart(6, '0');
+  await page.fill('#totp-code', wrong);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('form.login .error');
+  assert.match(await page.locator('form.login .error').innerText(), /not valid now/);
+  await page.screenshot({ path: join(artifacts, 'second-factor-refused.png') });
+  await page.fill('#totp-code', totpCode(secret));
+  await page.click('button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#who')?.textContent === 'e2e-supervisor · supervisor', null, { timeout: 30_000 });
+  const session = await page.evaluate(() => sessionStorage.getItem('glasshouse.token'));
+  assert.match(session, /^ghs_/, 'the tab keeps the session, not the account token');
+  assert.equal((await fetch(`${base}/v1/whoami`, { headers: { Authorization: `Bearer ${token}` } })).status, 401, 'the token alone opens nothing');
+  await page.screenshot({ path: join(artifacts, 'second-factor-signed-in.png') });
+  await page.click('#sign-out');
+  await page.waitForSelector('#token');
+  assert.equal((await fetch(`${base}/v1/whoami`, { headers: { Authorization: `Bearer ${session}` } })).status, 401, 'signing out ended the session');
+  assert.deepEqual(errors, []);
   await page.close();
 });
