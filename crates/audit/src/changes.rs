@@ -1,5 +1,5 @@
-//! Two-person configuration changes: one person proposes a change (retention windows today; sharing
-//! agreements next), another approves or rejects it, and only an approved change is applied. Kept in
+//! Two-person configuration changes: one person proposes a change (retention windows, or where
+//! alerts are shared), another approves or rejects it, and only an approved change is applied. Kept in
 //! their own log like approvals and holds; each step is audited by the caller before it is stored.
 
 use glasshouse_model::Timestamp;
@@ -25,7 +25,7 @@ pub enum ChangeStatus {
 pub struct ChangeRequest {
     /// Stable id.
     pub id: String,
-    /// What it changes: `retention`.
+    /// What it changes: `retention` or `sharing`.
     pub subject: String,
     /// The configuration as it would be after the change.
     pub proposed: serde_json::Value,
@@ -116,10 +116,12 @@ impl ChangeBook {
         Ok(change)
     }
 
-    /// Approves (then `audit_and_apply` logs and applies it) or rejects a proposal, as someone other
-    /// than its proposer. If `audit_and_apply` fails, the proposal stays open.
+    /// Approves (then `audit_and_apply` logs and applies it) or rejects a proposal about `subject`,
+    /// as someone other than its proposer. If `audit_and_apply` fails, the proposal stays open. A
+    /// change about another subject is not found here, so each subject's deciders stay its own.
     pub fn decide(
         &self,
+        subject: &str,
         id: &str,
         decider: &str,
         approve: bool,
@@ -127,7 +129,8 @@ impl ChangeBook {
         audit_and_apply: impl FnOnce(&ChangeRequest) -> Result<(), String>,
     ) -> Result<ChangeRequest, ChangeError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let current = state.1.iter().find(|c| c.id == id).cloned().ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
+        let current =
+            state.1.iter().find(|c| c.id == id && c.subject == subject).cloned().ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
         if current.status != ChangeStatus::Proposed {
             return Err(ChangeError::AlreadyDecided(id.to_owned()));
         }
@@ -148,9 +151,9 @@ impl ChangeBook {
         Ok(decided)
     }
 
-    /// Every change, newest first.
-    pub fn list(&self) -> Vec<ChangeRequest> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().rev().cloned().collect()
+    /// Every change about `subject`, newest first.
+    pub fn list(&self, subject: &str) -> Vec<ChangeRequest> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().rev().filter(|c| c.subject == subject).cloned().collect()
     }
 }
 
@@ -177,13 +180,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let book = ChangeBook::open(dir.path()).unwrap();
         book.propose(proposal(), |_| Ok(())).unwrap();
-        assert!(matches!(book.decide("ch-1", "carla", true, Timestamp(2), |_| Ok(())), Err(ChangeError::OwnProposal)));
-        assert!(matches!(book.decide("ch-1", "sam", true, Timestamp(2), |_| Err("disk full".into())), Err(ChangeError::NotTaken(_))));
-        assert_eq!(book.list()[0].status, ChangeStatus::Proposed, "a failed apply leaves it open");
-        let applied = book.decide("ch-1", "sam", true, Timestamp(3), |_| Ok(())).unwrap();
+        assert!(matches!(book.decide("retention", "ch-1", "carla", true, Timestamp(2), |_| Ok(())), Err(ChangeError::OwnProposal)));
+        assert!(matches!(
+            book.decide("retention", "ch-1", "sam", true, Timestamp(2), |_| Err("disk full".into())),
+            Err(ChangeError::NotTaken(_))
+        ));
+        assert_eq!(book.list("retention")[0].status, ChangeStatus::Proposed, "a failed apply leaves it open");
+        let applied = book.decide("retention", "ch-1", "sam", true, Timestamp(3), |_| Ok(())).unwrap();
         assert_eq!((applied.status, applied.decided_by.as_deref()), (ChangeStatus::Applied, Some("sam")));
-        assert!(matches!(book.decide("ch-1", "sam", false, Timestamp(4), |_| Ok(())), Err(ChangeError::AlreadyDecided(_))));
+        assert!(matches!(book.decide("retention", "ch-1", "sam", false, Timestamp(4), |_| Ok(())), Err(ChangeError::AlreadyDecided(_))));
+        assert!(matches!(book.decide("sharing", "ch-1", "sam", true, Timestamp(4), |_| Ok(())), Err(ChangeError::NotFound(_))));
+        assert!(book.list("sharing").is_empty(), "each subject lists its own changes");
         drop(book);
-        assert_eq!(ChangeBook::open(dir.path()).unwrap().list()[0].status, ChangeStatus::Applied);
+        assert_eq!(ChangeBook::open(dir.path()).unwrap().list("retention")[0].status, ChangeStatus::Applied);
     }
 }

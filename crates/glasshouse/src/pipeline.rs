@@ -219,8 +219,17 @@ impl Pipeline {
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
         let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
         let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
+        // Sinks come from the deployment's file and from approved sharing changes; one name each.
+        let sharing_file = data_dir.join("sharing.json");
+        let approved = glasshouse_server::SharingSettings::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
+        let approved_config = glasshouse_sinks::delivery::SinksConfig::parse(&serde_json::json!({ "sinks": approved }).to_string())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", sharing_file.display()))?;
+        let deployment: Vec<String> = config.sinks.sinks.iter().map(|s| s.name.clone()).collect();
+        if let Some(clash) = approved_config.sinks.iter().find(|s| deployment.contains(&s.name)) {
+            anyhow::bail!("sink {:?} is both in the sinks file and in {}; rename one", clash.name, sharing_file.display());
+        }
         let mut sink_workers = Vec::new();
-        for sink in config.sinks.sinks {
+        for sink in config.sinks.sinks.into_iter().chain(approved_config.sinks) {
             let destination = glasshouse_sinks::delivery::destination(&sink).map_err(|e| anyhow::anyhow!("sink {}: {e}", sink.name))?;
             let name = sink.name.clone();
             let worker = glasshouse_sinks::delivery::SinkWorker::start(sink, &data_dir.join("outbox"), alerts.clone(), destination)
@@ -244,6 +253,7 @@ impl Pipeline {
             holds,
             retention: glasshouse_server::RetentionSettings::new(retention, Some(data_dir.join("retention.json"))),
             changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,
+            sharing: glasshouse_server::SharingSettings::new(approved, Some(sharing_file), Some(data_dir.join("outbox")), deployment),
             sql: Some(Arc::new(crate::sql_service::DataFusionSql(sql_engine.clone()))),
             logged_on: Default::default(),
             failed_logons: Default::default(),

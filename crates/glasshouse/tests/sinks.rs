@@ -17,6 +17,7 @@ const SECRET: &str = "webhook-secret-for-tests-0001";
 
 struct City {
     server: Server,
+    admin: String,
     ingest: String,
     supervisor: String,
     _dir: tempfile::TempDir,
@@ -32,7 +33,7 @@ fn city(sinks: Value) -> City {
     let reply =
         server.client().json("PUT", "/v1/devices/shots-1", &admin, json!({"type": "gunshot_array", "lat": 60.1701, "lon": 24.9402}));
     assert_eq!(reply.status, 201, "{:?}", reply.body);
-    City { server, ingest, supervisor, _dir: dir }
+    City { server, admin, ingest, supervisor, _dir: dir }
 }
 
 /// Raises `n` situation alerts (one per gunshot) and returns their ids, oldest first.
@@ -268,4 +269,75 @@ fn a_websocket_client_gets_alerts_live_and_needs_a_token() {
     let event = frame(&mut socket);
     assert_eq!((event["type"].as_str(), event["alert"]["id"].as_str()), (Some("alert"), Some(ids[0].as_str())));
     socket.close(None).unwrap();
+}
+
+#[test]
+fn a_sharing_change_needs_a_second_person_then_starts_the_sink_which_survives_a_restart_until_removed() {
+    let prefix = format!("gh-share-{}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (_client, mut subscriber) = runtime.block_on(async {
+        let client = async_nats::connect("127.0.0.1:4222").await.expect("NATS runs on this machine (scripts/test.sh starts it)");
+        let subscriber = client.subscribe(format!("{prefix}.>")).await.unwrap();
+        client.flush().await.unwrap();
+        (client, subscriber)
+    });
+    let mut next_subject = |wait: Duration| {
+        runtime.block_on(async {
+            use futures_util::StreamExt;
+            tokio::time::timeout(wait, subscriber.next()).await.ok().flatten().map(|m| m.subject.to_string())
+        })
+    };
+    let mut city = city(json!([]));
+    let client = city.server.client();
+    let reason = "the regional fusion centre receives gunshot situations under agreement 2026-7";
+    let partner = json!({"name": "partner", "nats": {"url": "127.0.0.1:4222", "subject": prefix}, "rules": ["situation"]});
+
+    let vague = client.json("POST", "/v1/sharing/changes", &city.admin, json!({"add": partner, "reason": "partner"}));
+    assert_eq!((vague.status, vague.body["field"].as_str()), (400, Some("reason")));
+    let unknown = client.json("POST", "/v1/sharing/changes", &city.admin, json!({"remove": "nobody", "reason": reason}));
+    assert_eq!((unknown.status, unknown.body["field"].as_str()), (400, Some("remove")));
+    let proposed = client.json("POST", "/v1/sharing/changes", &city.admin, json!({"add": partner, "reason": reason}));
+    assert_eq!(proposed.status, 201, "{:?}", proposed.body);
+    let id = proposed.body["id"].as_str().unwrap().to_owned();
+    raise(&city, "before", 1);
+    assert_eq!(next_subject(Duration::from_millis(800)), None, "nothing is shared before a second person approves");
+    let own = client.json("POST", &format!("/v1/sharing/changes/{id}/decision"), &city.admin, json!({"approve": true}));
+    assert_eq!(own.status, 403, "the proposer cannot approve: {:?}", own.body);
+    let approved = client.json("POST", &format!("/v1/sharing/changes/{id}/decision"), &city.supervisor, json!({"approve": true}));
+    assert_eq!((approved.status, approved.body["status"].as_str()), (200, Some("applied")), "{:?}", approved.body);
+    assert_eq!(sink_status(&city, "partner")["origin"], "sharing_change");
+    raise(&city, "after", 1);
+    assert_eq!(next_subject(Duration::from_secs(10)).as_deref(), Some(format!("{prefix}.situation").as_str()));
+    assert_eq!(next_subject(Duration::from_millis(300)), None, "a new sink starts at the end of the log, not its history");
+
+    // A webhook proposal keeps its secret out of every listing; this one is rejected.
+    let hook = json!({"name": "press", "webhook": {"url": "http://127.0.0.1:9/alerts", "secret": SECRET}});
+    let proposed = client.json("POST", "/v1/sharing/changes", &city.admin, json!({"add": hook, "reason": reason}));
+    assert_eq!(proposed.status, 201, "{:?}", proposed.body);
+    assert!(!proposed.body.to_string().contains(SECRET));
+    let hook_id = proposed.body["id"].as_str().unwrap().to_owned();
+    let rejected = client.json("POST", &format!("/v1/sharing/changes/{hook_id}/decision"), &city.supervisor, json!({"approve": false}));
+    assert_eq!(rejected.body["status"], "rejected");
+    let listing = client.get("/v1/sharing/changes", &city.supervisor);
+    assert_eq!(listing.body["changes"].as_array().unwrap().len(), 2);
+    assert!(!listing.body.to_string().contains(SECRET), "secrets never leave the server");
+
+    // Approved sharing outlives a restart; the file holding it is the owner's alone.
+    let data_dir = city.server.data_dir.clone();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(data_dir.join("sharing.json")).unwrap().permissions().mode() & 0o077, 0);
+    let sinks_file = data_dir.join("sinks.json");
+    city.server.restart_with(&["--sinks", sinks_file.to_str().unwrap()]);
+    let client = city.server.client();
+    assert_eq!(sink_status(&city, "partner")["origin"], "sharing_change");
+
+    let removal = client.json("POST", "/v1/sharing/changes", &city.admin, json!({"remove": "partner", "reason": reason}));
+    assert_eq!(removal.status, 201, "{:?}", removal.body);
+    let removal_id = removal.body["id"].as_str().unwrap();
+    let decided = client.json("POST", &format!("/v1/sharing/changes/{removal_id}/decision"), &city.supervisor, json!({"approve": true}));
+    assert_eq!(decided.status, 200, "{:?}", decided.body);
+    let sinks = client.get("/v1/sinks", &city.supervisor).body["sinks"].as_array().unwrap().clone();
+    assert!(sinks.is_empty(), "the removed sink stopped: {sinks:?}");
+    raise(&city, "removed", 1);
+    assert_eq!(next_subject(Duration::from_millis(800)), None, "nothing is shared after the removal");
 }

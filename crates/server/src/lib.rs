@@ -18,5 +18,6 @@ pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;
 pub use routes::app;
 pub use state::{
-    AppState, AuthRefusal, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SqlFailure, SqlFuture, SqlService, SubmitError,
+    AppState, AuthRefusal, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SharingSettings, SqlFailure, SqlFuture, SqlService,
+    SubmitError,
 };

@@ -86,6 +86,65 @@ impl Default for RetentionSettings {
     }
 }
 
+/// Where alerts are shared outside, beyond the deployment's own sinks file: the sinks added by
+/// approved two-person changes, kept in `DATA_DIR/sharing.json` (the sinks-file format, secrets
+/// included, so mode 0600).
+#[derive(Default)]
+pub struct SharingSettings {
+    approved: Mutex<Vec<serde_json::Value>>,
+    file: Option<std::path::PathBuf>,
+    /// Where each sink keeps its cursor and dead letters.
+    pub outbox_dir: Option<std::path::PathBuf>,
+    /// Sinks from the deployment's `--sinks` file: changed there, not through the API.
+    pub deployment: Vec<String>,
+}
+
+impl SharingSettings {
+    /// Approved sinks (entries of the sinks-file format) kept in `file`, plus the deployment's.
+    pub fn new(
+        approved: Vec<serde_json::Value>,
+        file: Option<std::path::PathBuf>,
+        outbox_dir: Option<std::path::PathBuf>,
+        deployment: Vec<String>,
+    ) -> SharingSettings {
+        SharingSettings { approved: Mutex::new(approved), file, outbox_dir, deployment }
+    }
+
+    /// Reads approved sinks from `file` (none when it is missing).
+    pub fn load(file: &std::path::Path) -> Result<Vec<serde_json::Value>, String> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("reading {}: {e}", file.display())),
+        };
+        glasshouse_sinks::delivery::SinksConfig::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        Ok(value["sinks"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The approved sinks now.
+    pub fn approved(&self) -> Vec<serde_json::Value> {
+        self.approved.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Writes the new approved set durably (mode 0600: it holds webhook secrets), then keeps it.
+    pub fn replace(&self, entries: Vec<serde_json::Value>) -> Result<(), String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(file) = &self.file {
+            let temporary = file.with_extension("json.next");
+            let bytes = serde_json::to_vec_pretty(&serde_json::json!({ "sinks": entries })).expect("json serialises");
+            let written =
+                std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary).and_then(|mut f| {
+                    std::io::Write::write_all(&mut f, &bytes)?;
+                    f.sync_all()
+                });
+            written.and_then(|()| std::fs::rename(&temporary, file)).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        }
+        *self.approved.lock().unwrap_or_else(|p| p.into_inner()) = entries;
+        Ok(())
+    }
+}
+
 /// Why a batch was not taken.
 #[derive(Debug)]
 pub enum SubmitError {
@@ -133,8 +192,10 @@ pub struct AppState {
     pub holds: glasshouse_audit::holds::HoldBook,
     /// How long each kind is kept; changed only by an approved two-person change.
     pub retention: RetentionSettings,
-    /// Two-person configuration changes (retention windows).
+    /// Two-person configuration changes (retention windows, sharing).
     pub changes: glasshouse_audit::changes::ChangeBook,
+    /// Sinks added by approved sharing changes, and where they keep their outboxes.
+    pub sharing: SharingSettings,
     /// Analysts' SQL; `None` where the binary did not wire it (503).
     pub sql: Option<Arc<dyn SqlService>>,
     /// Accounts whose first use of a token since start has been logged.

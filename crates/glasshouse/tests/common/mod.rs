@@ -59,6 +59,14 @@ impl Server {
         (Server { child, base, data_dir: data_dir.to_owned() }, lines)
     }
 
+    /// Stops gracefully and starts again on the same data directory with `extra` arguments.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        let (fresh, _) = Server::start_with(&self.data_dir, extra, 0);
+        *self = fresh;
+    }
+
     /// Stops gracefully (SIGTERM) and waits.
     pub fn stop(mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();

@@ -117,7 +117,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    approve: bool,
+    pub(crate) approve: bool,
 }
 
 /// `POST /v1/holds/{id}/decision`: a supervisor other than the proposer approves or rejects.
@@ -186,7 +186,7 @@ pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Exten
     Ok(Json(json!({ "receipts": receipts })))
 }
 
-fn change_error(e: glasshouse_audit::changes::ChangeError) -> ApiError {
+pub(crate) fn change_error(e: glasshouse_audit::changes::ChangeError) -> ApiError {
     use glasshouse_audit::changes::ChangeError;
     match e {
         ChangeError::NotFound(_) => ApiError::not_found(e.to_string()),
@@ -248,7 +248,7 @@ pub async fn propose_retention_change(
 
 /// `GET /v1/retention/changes`: proposals and decisions, newest first.
 pub async fn list_retention_changes(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({ "changes": state.changes.list() }))
+    Json(json!({ "changes": state.changes.list("retention") }))
 }
 
 /// `POST /v1/retention/changes/{id}/decision`: a second person approves (the windows apply at once
@@ -264,7 +264,7 @@ pub async fn decide_retention_change(
         let action = if body.approve { "retention.change.approve" } else { "retention.change.reject" };
         state
             .changes
-            .decide(&id, &account.name, body.approve, Timestamp::now(), |c| {
+            .decide("retention", &id, &account.name, body.approve, Timestamp::now(), |c| {
                 let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
                 let details = json!({ "change": c.id, "proposed_by": c.proposed_by, "before": before, "after": c.proposed });
                 state.audit(&account, action, "ok", details).map_err(|e| e.message)?;

@@ -15,6 +15,7 @@ mod reports;
 mod rules;
 mod search;
 mod sessions;
+mod sharing;
 mod sinks;
 mod situations;
 mod sql;
@@ -65,6 +66,9 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
     ("GET", "/v1/sinks", &[Administrator, Supervisor]),
     ("GET", "/v1/sinks/{name}/dead_letters", &[Administrator, Supervisor]),
+    ("POST", "/v1/sharing/changes", &[Administrator]),
+    ("GET", "/v1/sharing/changes", &[Administrator, Supervisor, Auditor]),
+    ("POST", "/v1/sharing/changes/{id}/decision", &[Administrator, Supervisor]),
     ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
     ("GET", "/v1/audit/entries", &[Auditor]),
     ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
@@ -124,6 +128,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/situations/{id}", get(situations::get))
         .route("/v1/sinks", get(sinks::list))
         .route("/v1/sinks/{name}/dead_letters", get(sinks::dead_letters))
+        .route("/v1/sharing/changes", post(sharing::propose).get(sharing::list))
+        .route("/v1/sharing/changes/{id}/decision", post(sharing::decide))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/proof/inclusion", get(audit::inclusion))

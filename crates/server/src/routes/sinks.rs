@@ -10,7 +10,17 @@ use std::sync::Arc;
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let raised = state.alerts.len();
     let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
-    Json(json!({ "sinks": sinks.iter().map(|s| s.status(raised)).collect::<Vec<_>>() }))
+    let listed: Vec<Value> = sinks
+        .iter()
+        .map(|s| {
+            let mut status = serde_json::to_value(s.status(raised)).expect("statuses serialise");
+            // Where the sink was configured: the deployment's file, or an approved sharing change.
+            let origin = if state.sharing.deployment.iter().any(|d| d == s.name()) { "deployment" } else { "sharing_change" };
+            status["origin"] = json!(origin);
+            status
+        })
+        .collect();
+    Json(json!({ "sinks": listed }))
 }
 
 pub async fn dead_letters(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -57,6 +57,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
         retention: Default::default(),
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
+        sharing: Default::default(),
         sql: None,
         logged_on: Default::default(),
         failed_logons: Default::default(),
