@@ -418,14 +418,26 @@ fn real_time_rules(engine: &glasshouse_engine::Engine) -> String {
     )
 }
 
-/// Where alerts leave the system, from the running sinks.
+/// Where alerts leave the system, from the running sinks, and how that is changed.
 fn sharing(state: &AppState) -> String {
     let raised = state.alerts.len();
+    let changes = state.changes.list("sharing");
+    let waiting = changes.iter().filter(|c| c.status == glasshouse_audit::changes::ChangeStatus::Proposed).count();
+    let rule = format!(
+        "changes need two people (one proposes with a reason, another approves): {} applied, {waiting} waiting",
+        changes.iter().filter(|c| c.status == glasshouse_audit::changes::ChangeStatus::Applied).count()
+    );
     let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
     if sinks.is_empty() {
-        return "none: no alert or record leaves this deployment automatically".into();
+        return format!("none: no alert or record leaves this deployment automatically; {rule}");
     }
-    let targets: Vec<String> =
-        sinks.iter().map(|s| s.status(raised)).map(|s| format!("{} ({}, {} delivered)", s.name, s.target, s.delivered)).collect();
-    format!("alerts (not the observations behind them) are delivered to: {}", targets.join("; "))
+    let targets: Vec<String> = sinks
+        .iter()
+        .map(|s| {
+            let status = s.status(raised);
+            let origin = if state.sharing.deployment.iter().any(|d| d == s.name()) { "deployment file" } else { "approved change" };
+            format!("{} ({}, {origin}, {} delivered)", status.name, status.target, status.delivered)
+        })
+        .collect();
+    format!("alerts (not the observations behind them) are delivered to: {}; {rule}", targets.join("; "))
 }
