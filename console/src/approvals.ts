@@ -1,7 +1,7 @@
 // The supervisor's approval queue: broad searches wait here for a second person's decision.
 
 import { ApiError, api } from './api';
-import { el } from './dom';
+import { el, typingIn } from './dom';
 
 interface Approval {
   id: string; requester: string; requested_at: string; purpose: string; case_number: string; justification: string;
@@ -36,5 +36,5 @@ export async function renderApprovals(panel: HTMLElement): Promise<void> {
   };
   panel.replaceChildren(el('h2', {}, ['Approval requests']), list);
   await refresh();
-  setInterval(() => { refresh().catch(() => undefined); }, 5000);
+  setInterval(() => { if (!typingIn(panel)) refresh().catch(() => undefined); }, 5000);
 }

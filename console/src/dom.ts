@@ -6,3 +6,9 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
   node.append(...children);
   return node;
 }
+
+/// True while the user is typing in `panel`: periodic refreshes wait, so they never wipe an input.
+export function typingIn(panel: HTMLElement): boolean {
+  const active = document.activeElement;
+  return active !== null && panel.contains(active) && (active.tagName === 'INPUT' || active.tagName === 'SELECT' || active.tagName === 'TEXTAREA');
+}

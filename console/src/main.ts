@@ -9,7 +9,8 @@ import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
 import { renderDashboards } from './dashboard';
 import { renderRules } from './rules';
-import { el } from './dom';
+import { renderChanges, renderCustodian, renderHolds } from './changes';
+import { el, typingIn } from './dom';
 
 const app = document.getElementById('app') as HTMLElement;
 const banner = document.getElementById('banner') as HTMLElement;
@@ -114,8 +115,24 @@ async function renderLive(account: Account): Promise<void> {
     document.body.dataset.geofences = String(fences.length);
   }
   if (account.role === 'investigator') await renderInvestigation(investigationPanel, live);
-  if (account.role === 'supervisor') await renderApprovals(approvalsPanel);
-  if (account.role === 'administrator') await renderRules(rulesPanel);
+  if (account.role === 'supervisor') {
+    await renderApprovals(approvalsPanel);
+    // The supervisor is the second person for retention and sharing changes and for holds.
+    const retention = el('ol', { id: 'retention-changes', class: 'alert-list' });
+    const sharing = el('ol', { id: 'sharing-changes', class: 'alert-list' });
+    const holds = el('ol', { id: 'holds', class: 'alert-list' });
+    approvalsPanel.append(
+      el('h2', {}, ['Retention changes']), retention, el('h2', {}, ['Sharing changes']), sharing, el('h2', {}, ['Legal holds']), holds,
+    );
+    const refresh = async (): Promise<void> => {
+      await renderChanges(retention, 'retention', account, true);
+      await renderChanges(sharing, 'sharing', account, true);
+      await renderHolds(holds, account, true);
+    };
+    await refresh();
+    setInterval(() => { if (!typingIn(approvalsPanel)) refresh().catch(() => undefined); }, 10_000);
+  }
+  if (account.role === 'administrator') await renderRules(rulesPanel, account);
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();
@@ -160,6 +177,7 @@ async function boot(): Promise<void> {
   try {
     if (account.role === 'auditor') await renderAudit(app);
     else if (account.role === 'analyst') await renderDashboards(app);
+    else if (account.role === 'custodian') await renderCustodian(app, account);
     else if (MAP_ROLES.includes(account.role)) await renderLive(account);
     else await renderStatus(account);
   } catch (e) {

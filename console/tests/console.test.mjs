@@ -220,12 +220,69 @@ test('an administrator sees the rules with their counts and switches one off and
   await page.close();
 });
 
-test('a custodian sees counts only, no map of raw data', async () => {
+test('a custodian proposes a retention change, a supervisor approves it in the console, and it applies', async () => {
   const { page, errors } = await openConsole('custodian');
-  await page.waitForSelector('section.status-page table');
-  assert.equal(await page.locator('#map').count(), 0);
+  await page.waitForSelector('#retention-windows tr[data-kind="plate_read"]');
+  assert.equal(await page.locator('#map').count(), 0, 'no map of raw data for a custodian');
   assert.equal(await page.locator('#alerts').count(), 0);
-  await page.screenshot({ path: join(artifacts, 'custodian-status.png') });
+  await page.selectOption('#retention-kind', 'plate_read');
+  await page.fill('#retention-days', '21');
+  await page.fill('#retention-reason', 'council resolution 2026-41 shortens plate retention');
+  await page.click('#retention-form button[type=submit]');
+  const mine = page.locator('#retention-changes li[data-status="proposed"]');
+  await mine.waitFor();
+  assert.match(await mine.innerText(), /cannot decide your own proposal/);
+  await page.screenshot({ path: join(artifacts, 'custodian-retention-proposed.png'), fullPage: true });
+
+  const supervisor = await openConsole('supervisor');
+  const pending = supervisor.page.locator('#retention-changes li[data-status="proposed"]');
+  await pending.waitFor({ timeout: 30_000 });
+  assert.match(await pending.innerText(), /plate read 21 days/);
+  await pending.locator('button[data-action="approve"]').click();
+  await supervisor.page.locator('#retention-changes li[data-status="applied"]').waitFor();
+  await supervisor.page.screenshot({ path: join(artifacts, 'supervisor-retention-approved.png') });
+  assert.deepEqual(supervisor.errors, []);
+  await supervisor.page.close();
+
+  await page.reload();
+  await page.waitForSelector('#retention-windows tr[data-kind="plate_read"]');
+  assert.equal(await page.locator('#retention-windows tr[data-kind="plate_read"] td.days').innerText(), '21');
+  const retention = await call('GET', '/v1/retention', tokens.custodian);
+  assert.equal(retention.windows.plate_read.days, 21, 'the server applied the approved window');
+  await page.click('#purge-now');
+  await page.locator('#purge-receipts li').first().waitFor();
+  await page.screenshot({ path: join(artifacts, 'custodian-retention.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an administrator proposes sharing alerts with a NATS subject and a supervisor approves it', async () => {
+  const { page, errors } = await openConsole('administrator');
+  await page.waitForSelector('#sharing-form');
+  await page.fill('#share-name', 'fusion-centre');
+  await page.selectOption('#share-kind', 'nats');
+  await page.fill('#share-address', '127.0.0.1:4222');
+  await page.fill('#share-channel', 'e2e.shared.alerts');
+  await page.fill('#share-reason', 'the regional fusion centre receives situations under agreement 7');
+  await page.click('#sharing-form button[type=submit]');
+  await page.locator('#sharing-changes li[data-status="proposed"]').waitFor();
+  const { changes } = await call('GET', '/v1/sharing/changes', tokens.supervisor);
+  assert.equal(changes[0].status, 'proposed');
+  assert.equal((await call('GET', '/v1/sinks', tokens.supervisor)).sinks.some((s) => s.name === 'fusion-centre'), false, 'nothing shared before a second person approves');
+
+  const supervisor = await openConsole('supervisor');
+  const pending = supervisor.page.locator('#sharing-changes li[data-status="proposed"]');
+  await pending.waitFor({ timeout: 30_000 });
+  assert.match(await pending.innerText(), /share alerts with fusion-centre \(nats 127\.0\.0\.1:4222 e2e\.shared\.alerts\)/);
+  await pending.locator('button[data-action="approve"]').click();
+  await supervisor.page.locator('#sharing-changes li[data-status="applied"]').waitFor();
+  await supervisor.page.close();
+
+  await page.reload();
+  const sink = page.locator('#sinks li[data-sink="fusion-centre"]');
+  await sink.waitFor({ timeout: 30_000 });
+  assert.match(await sink.innerText(), /approved sharing change/);
+  await page.screenshot({ path: join(artifacts, 'administrator-sharing.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });
