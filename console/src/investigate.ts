@@ -42,7 +42,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   ]);
   // One results table for every search, below the forms; each answer scrolls it into view.
   const resultsSection = el('section', { class: 'investigate results-section', 'aria-label': 'Results' }, [
-    el('h2', {}, ['Results']), exporter.bar,
+    el('h2', {}, ['Results']), exporter.bar, el('div', { id: 'results-timeline' }),
     el('table', { class: 'results' }, [el('thead', {}, [el('tr', {}, ['time', 'kind', 'device', 'what'].map((h) => el('th', { scope: 'col' }, [h])))]), results]),
   ]);
   // The scope of the last search tried, so an approval request asks for exactly that.
@@ -81,6 +81,8 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
           el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [summary(o)]),
         ])));
         map.setResults(reply.observations.map((o) => [o.lon, o.lat]));
+        const timeline = results.closest('section')?.querySelector<HTMLElement>('#results-timeline');
+        if (timeline) renderTimeline(timeline, reply.observations);
         results.closest('section')?.scrollIntoView({ block: 'nearest' });
       })
       .catch((error) => {
@@ -90,7 +92,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), circleForm(purpose, caseNumber, justification, approval, results, map, exporter), resultsSection);
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), areaForm(purpose, caseNumber, justification, approval, results, map, exporter), resultsSection);
 }
 
 interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
@@ -106,6 +108,8 @@ function showResults(results: HTMLElement, map: LiveMap, observations: Observati
     el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [what(o)]),
   ])));
   void map.setResults(observations.map((o) => [o.lon, o.lat]));
+  const timeline = results.closest('section')?.querySelector<HTMLElement>('#results-timeline');
+  if (timeline) renderTimeline(timeline, observations);
   results.closest('section')?.scrollIntoView({ block: 'nearest' });
 }
 
@@ -147,34 +151,125 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
   return form;
 }
 
-/// What was observed within a radius of the map's centre (move the map to place it).
-function circleForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
+/// What was observed inside an area: a circle around the map's centre (move the map to place it)
+/// or a polygon drawn on the map, over a time window placed with a slider (up to a week back).
+function areaForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
+  const shape = el('select', { id: 'area-shape', 'aria-label': 'Shape' }, [
+    el('option', { value: 'circle' }, ['circle around the map centre']), el('option', { value: 'polygon' }, ['polygon drawn on the map']),
+  ]);
   const radius = el('input', { id: 'radius', type: 'number', min: '10', max: '5000', value: '300', 'aria-label': 'Radius in metres' });
-  const minutes = el('input', { id: 'circle-minutes', type: 'number', min: '1', max: '10080', value: '60', 'aria-label': 'Minutes back' });
+  const radiusRow = el('div', { class: 'row' }, [el('label', { for: 'radius' }, ['Radius (m)']), radius]);
+  const draw = el('button', { type: 'button', id: 'draw-polygon' }, ['Draw on the map']);
+  const finish = el('button', { type: 'button', id: 'finish-polygon', disabled: '' }, ['Finish polygon']);
+  const clear = el('button', { type: 'button', id: 'clear-polygon' }, ['Clear']);
+  const drawHint = el('p', { id: 'draw-hint', class: 'meta' }, ['Press “Draw on the map”, click the corners, then “Finish polygon”.']);
+  const drawRow = el('div', { class: 'row', hidden: '' }, [draw, finish, clear, drawHint]);
+  let polygon: [number, number][] | null = null;
+  draw.addEventListener('click', () => {
+    map.startDrawing();
+    polygon = null;
+    finish.disabled = false;
+    drawHint.textContent = 'Click each corner on the map, then “Finish polygon”.';
+  });
+  finish.addEventListener('click', () => {
+    polygon = map.finishDrawing();
+    finish.disabled = true;
+    drawHint.textContent = polygon ? `Area of ${polygon.length - 1} corners drawn.` : 'A polygon needs at least three corners; draw again.';
+  });
+  clear.addEventListener('click', () => { map.clearDrawing(); polygon = null; finish.disabled = true; drawHint.textContent = ''; });
+  shape.addEventListener('change', () => {
+    radiusRow.hidden = shape.value !== 'circle';
+    drawRow.hidden = shape.value !== 'polygon';
+  });
+  const minutes = el('input', { id: 'circle-minutes', type: 'number', min: '1', max: '10080', value: '60', 'aria-label': 'Window in minutes' });
+  // The slider places the window's end, from now back to a week ago, in quarter hours.
+  const end = el('input', { id: 'area-end', type: 'range', min: '0', max: String(7 * 24 * 4), step: '1', value: '0', 'aria-label': 'Window ends this many quarter hours ago' });
+  const windowLabel = el('p', { id: 'area-window', class: 'meta', 'aria-live': 'polite' });
+  const bounds = (): { from: Date; to: Date } => {
+    const now = Math.ceil(Date.now() / 60_000) * 60_000;
+    const to = new Date(now - Number(end.value) * 15 * 60_000);
+    return { from: new Date(to.getTime() - Number(minutes.value) * 60_000), to };
+  };
+  const describe = (): void => {
+    const { from, to } = bounds();
+    windowLabel.textContent = `${from.toLocaleString()} – ${to.toLocaleString()}`;
+  };
+  end.addEventListener('input', describe);
+  minutes.addEventListener('input', describe);
+  describe();
   const message = el('p', { id: 'circle-message', role: 'status' });
   const form = el('form', { class: 'investigate circle-search' }, [
-    el('h2', {}, ['Around the map centre']),
-    el('label', { for: 'radius' }, ['Radius (m)']), radius,
-    el('label', { for: 'circle-minutes' }, ['Minutes back']), minutes,
-    el('button', { type: 'submit', id: 'circle-search' }, ['Search the circle (logged)']), message,
+    el('h2', {}, ['Search an area']),
+    el('label', { for: 'area-shape' }, ['Shape']), shape, radiusRow, drawRow,
+    el('label', { for: 'circle-minutes' }, ['Window (minutes)']), minutes,
+    el('label', { for: 'area-end' }, ['Window ends']), end, windowLabel,
+    el('button', { type: 'submit', id: 'circle-search' }, ['Search the area (logged)']), message,
   ]);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const centre = map.map.getCenter();
-    const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
-    const from = new Date(to.getTime() - Number(minutes.value) * 60_000);
-    const body = { ...stated(purpose, caseNumber, justification, approval), circle: { lat: Number(centre.lat.toFixed(6)), lon: Number(centre.lng.toFixed(6)), radius_m: Number(radius.value) }, from: from.toISOString(), to: to.toISOString(), limit: 1000 };
+    const { from, to } = bounds();
+    const where: Record<string, unknown> = {};
+    if (shape.value === 'polygon') {
+      if (!polygon) { message.className = 'error'; message.textContent = 'Draw and finish a polygon on the map first.'; return; }
+      where.polygon = { type: 'Polygon', coordinates: [polygon] };
+    } else {
+      const centre = map.map.getCenter();
+      where.circle = { lat: Number(centre.lat.toFixed(6)), lon: Number(centre.lng.toFixed(6)), radius_m: Number(radius.value) };
+    }
+    const body = { ...stated(purpose, caseNumber, justification, approval), ...where, from: from.toISOString(), to: to.toISOString(), limit: 1000 };
     message.className = '';
     message.textContent = 'searching…';
     api<{ observations: Observation[]; next_cursor: string | null; audit_seq: number }>('/v1/search/area', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
       .then((reply) => {
-        message.textContent = `${reply.observations.length}${reply.next_cursor ? '+' : ''} results within ${radius.value} m · logged as audit entry ${reply.audit_seq}`;
+        const within = shape.value === 'polygon' ? 'inside the drawn area' : `within ${radius.value} m`;
+        message.textContent = `${reply.observations.length}${reply.next_cursor ? '+' : ''} results ${within} · logged as audit entry ${reply.audit_seq}`;
         exporter.remember('/v1/search/area', body);
         showResults(results, map, reply.observations, summary);
       })
       .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
   });
   return form;
+}
+
+const KIND_COLOURS: Record<string, string> = {
+  plate_read: '#0072B2', incident: '#D55E00', gunshot: '#CC79A7', sensor_reading: '#009E73', video_event: '#56B4E9',
+};
+
+/// The results on a timeline: one tick per result at its time, coloured by kind, so bursts and
+/// gaps show at a glance. Inline SVG, like the dashboards.
+export function renderTimeline(container: HTMLElement, observations: Observation[]): void {
+  const svg = 'http://www.w3.org/2000/svg';
+  const times = observations.map((o) => Date.parse(o.observed_at)).filter((t) => Number.isFinite(t));
+  container.replaceChildren();
+  container.dataset.ticks = String(times.length);
+  if (!times.length) return;
+  const [first, last] = [Math.min(...times), Math.max(...times)];
+  const span = Math.max(last - first, 60_000);
+  const chart = document.createElementNS(svg, 'svg');
+  chart.setAttribute('viewBox', '0 0 400 56');
+  chart.setAttribute('class', 'timeline');
+  chart.setAttribute('role', 'img');
+  chart.setAttribute('aria-label', `${times.length} results from ${new Date(first).toLocaleString()} to ${new Date(last).toLocaleString()}`);
+  const axis = document.createElementNS(svg, 'line');
+  Object.entries({ x1: '6', x2: '394', y1: '34', y2: '34', stroke: '#5b6b82' }).forEach(([k, v]) => axis.setAttribute(k, v));
+  chart.append(axis);
+  for (const o of observations) {
+    const x = 6 + ((Date.parse(o.observed_at) - first) / span) * 388;
+    const tick = document.createElementNS(svg, 'line');
+    Object.entries({ x1: x.toFixed(1), x2: x.toFixed(1), y1: '6', y2: '34', stroke: KIND_COLOURS[o.kind] ?? '#999', 'stroke-width': '1.5', 'data-id': o.id })
+      .forEach(([k, v]) => tick.setAttribute(k, v));
+    const title = document.createElementNS(svg, 'title');
+    title.textContent = `${new Date(o.observed_at).toLocaleString()} · ${o.kind.replace(/_/g, ' ')} · ${o.device_id}`;
+    tick.append(title);
+    chart.append(tick);
+  }
+  for (const [x, t, anchor] of [[6, first, 'start'], [394, last, 'end']] as const) {
+    const label = document.createElementNS(svg, 'text');
+    Object.entries({ x: String(x), y: '50', fill: '#9fb0c8', 'font-size': '10', 'text-anchor': anchor }).forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = new Date(t).toLocaleString();
+    chart.append(label);
+  }
+  container.append(chart);
 }
 
 /// Exports the last search's results as a file. Each export is its own request through the purpose

@@ -27,6 +27,10 @@ export class LiveMap {
   readonly map: maplibregl.Map;
   private devices: Device[] = [];
   private alerts: Alert[] = [];
+  /// Vertices of the polygon being drawn, or null when not drawing.
+  private drawing: LonLat[] | null = null;
+  /// The last finished polygon's closed ring.
+  private drawn: LonLat[] | null = null;
   private readonly ready: Promise<void>;
 
   constructor(container: HTMLElement, basemap: GeoJSON.FeatureCollection, onRendered: () => void) {
@@ -74,6 +78,11 @@ export class LiveMap {
       'circle-color': ['match', ['get', 'type'], 'plate_reader', PALETTE.reader, 'camera', PALETTE.camera, 'sensor', PALETTE.sensor, 'gunshot_array', PALETTE.gunshot, '#999'],
       'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
     } });
+    // The investigator's drawn search area: vertices as they are placed, and the closed polygon.
+    m.addSource('drawing', { type: 'geojson', data: collection([]) });
+    m.addLayer({ id: 'drawing-fill', type: 'fill', source: 'drawing', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': PALETTE.result, 'fill-opacity': 0.12 } });
+    m.addLayer({ id: 'drawing-line', type: 'line', source: 'drawing', paint: { 'line-color': PALETTE.result, 'line-width': 2 } });
+    m.addLayer({ id: 'drawing-points', type: 'circle', source: 'drawing', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 4, 'circle-color': PALETTE.result } });
     m.addSource('results', { type: 'geojson', data: collection([]) });
     m.addLayer({ id: 'results', type: 'circle', source: 'results', paint: {
       'circle-radius': 6, 'circle-color': PALETTE.result, 'circle-stroke-color': '#000', 'circle-stroke-width': 1,
@@ -129,6 +138,46 @@ export class LiveMap {
     (this.map.getSource('results') as GeoJSONSource).setData(collection(features));
   }
 
+  /// Starts drawing a polygon: each click on the map adds a vertex (instead of the point popup).
+  startDrawing(): void {
+    this.drawing = [];
+    this.map.getCanvas().style.cursor = 'crosshair';
+    this.showDrawing();
+  }
+
+  /// Ends drawing; returns the closed ring, or null with fewer than three vertices.
+  finishDrawing(): LonLat[] | null {
+    const ring = this.drawing;
+    this.drawing = null;
+    this.map.getCanvas().style.cursor = '';
+    if (!ring || ring.length < 3) { this.drawn = null; this.showDrawing(); return null; }
+    this.drawn = [...ring, ring[0]];
+    this.showDrawing();
+    return this.drawn;
+  }
+
+  /// Removes the drawn area.
+  clearDrawing(): void {
+    this.drawing = null;
+    this.drawn = null;
+    this.map.getCanvas().style.cursor = '';
+    this.showDrawing();
+  }
+
+  /// Vertices placed so far while drawing (0 when not drawing).
+  drawingVertices(): number {
+    return this.drawing?.length ?? 0;
+  }
+
+  private showDrawing(): void {
+    const features: Feature[] = [];
+    const open = this.drawing ?? [];
+    for (const p of open) features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: p } });
+    if (open.length >= 2) features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: open } });
+    if (this.drawn) features.push({ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [this.drawn] } });
+    (this.map.getSource('drawing') as GeoJSONSource | undefined)?.setData(collection(features));
+  }
+
   flyTo(alert: Alert): void {
     this.map.flyTo({ center: [alert.lon, alert.lat], zoom: Math.max(this.map.getZoom(), 16) });
   }
@@ -138,6 +187,12 @@ export class LiveMap {
   }
 
   private onClick(e: MapMouseEvent): void {
+    if (this.drawing) {
+      this.drawing.push([Number(e.lngLat.lng.toFixed(6)), Number(e.lngLat.lat.toFixed(6))]);
+      this.showDrawing();
+      this.map.getContainer().dataset.vertices = String(this.drawing.length);
+      return;
+    }
     const hits = this.map.queryRenderedFeatures(e.point, { layers: ['devices', 'alerts', 'geofences'] });
     const point: LonLat = [e.lngLat.lng, e.lngLat.lat];
     const popup = document.createElement('div');

@@ -343,6 +343,28 @@ test('an investigator is refused without a purpose, then searches with one', asy
   await page.click('#circle-search');
   await page.waitForFunction(() => /within 300 m · logged as audit entry \d+/.test(document.querySelector('#circle-message')?.textContent ?? ''), null, { timeout: 30_000 });
   await page.screenshot({ path: join(artifacts, 'investigator-circle.png') });
+  // A polygon drawn on the map over a day's window set with the slider: results on the map, in the
+  // table and on the timeline, one tick per row.
+  await page.selectOption('#area-shape', 'polygon');
+  await page.click('#draw-polygon');
+  const box = await page.locator('#map canvas').boundingBox();
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  for (const [dx, dy] of [[-70, -70], [70, -70], [70, 70], [-70, 70]]) await page.mouse.click(cx + dx, cy + dy);
+  await page.waitForSelector('#map[data-vertices="4"]');
+  await page.click('#finish-polygon');
+  assert.match(await page.locator('#draw-hint').innerText(), /4 corners drawn/);
+  await page.fill('#circle-minutes', '1440');
+  const before = await page.locator('#area-window').innerText();
+  await page.locator('#area-end').fill('8');
+  assert.notEqual(await page.locator('#area-window').innerText(), before, 'the slider moves the window');
+  await page.locator('#area-end').fill('0');
+  await page.fill('#approval', ''); // the approval covered plate reads only; this search needs none
+  await page.click('#circle-search');
+  await page.waitForFunction(() => /inside the drawn area · logged as audit entry \d+/.test(document.querySelector('#circle-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  const rows = await page.locator('#results tr').count();
+  assert.ok(rows > 0, 'the city centre saw traffic in the last day');
+  assert.equal(Number(await page.locator('#results-timeline').getAttribute('data-ticks')), rows, 'one timeline tick per result');
+  await page.screenshot({ path: join(artifacts, 'investigator-polygon-timeline.png') });
   // The server answered 400 and 403 on purpose; those are the refusals under test, not page errors.
   assert.deepEqual(errors.filter((e) => !/status of 40[03]/.test(e)), []);
   await page.close();

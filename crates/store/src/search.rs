@@ -148,7 +148,10 @@ impl Shape {
             Shape::Circle { radius_m, .. } => std::f64::consts::PI * radius_m * radius_m / 1e6,
             Shape::Polygon(polygons) => {
                 use geo::GeodesicArea;
-                polygons.geodesic_area_unsigned() / 1e6
+                use geo::orient::{Direction, Orient};
+                // The geodesic area of a clockwise ring is the rest of the globe; GeoJSON does not
+                // oblige clients to wind rings counter-clockwise (RFC 7946 §3.1.6), so orient first.
+                polygons.orient(Direction::Default).geodesic_area_unsigned() / 1e6
             }
         }
     }
@@ -306,6 +309,17 @@ impl<T> TopK<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_polygon_has_the_same_area_whichever_way_its_ring_winds() {
+        // About 1.1 km × 1.1 km in Helsinki, drawn clockwise as a console user clicks it.
+        let ring = vec![(24.93, 60.175), (24.95, 60.175), (24.95, 60.165), (24.93, 60.165), (24.93, 60.175)];
+        let clockwise = Shape::Polygon(MultiPolygon(vec![geo::Polygon::new(geo::LineString::from(ring.clone()), vec![])]));
+        let counter = Shape::Polygon(MultiPolygon(vec![geo::Polygon::new(geo::LineString::from(ring.into_iter().rev().collect::<Vec<_>>()), vec![])]));
+        let (a, b) = (clockwise.area_km2(), counter.area_km2());
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        assert!((1.0..1.4).contains(&a), "{a} km²");
+    }
 
     #[test]
     fn cursors_round_trip_even_with_dots_in_the_id() {
