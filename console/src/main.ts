@@ -10,6 +10,7 @@ import { renderApprovals } from './approvals';
 import { renderDashboards } from './dashboard';
 import { renderRules } from './rules';
 import { renderChanges, renderCustodian, renderHolds } from './changes';
+import { renderAdminSections } from './admin';
 import { el, typingIn } from './dom';
 
 const app = document.getElementById('app') as HTMLElement;
@@ -132,7 +133,17 @@ async function renderLive(account: Account): Promise<void> {
     await refresh();
     setInterval(() => { if (!typingIn(approvalsPanel)) refresh().catch(() => undefined); }, 10_000);
   }
-  if (account.role === 'administrator') await renderRules(rulesPanel, account);
+  if (account.role === 'administrator') {
+    const refreshRules = await renderRules(rulesPanel, account);
+    await renderAdminSections(rulesPanel, account, live, () => {
+      void refreshRules();
+      void api<{ rules: { type: string }[] }>('/v1/rules').then(({ rules }) => {
+        const fences = rules.filter((r): r is Geofence => r.type === 'geofence');
+        document.body.dataset.geofences = String(fences.length);
+        return live.setGeofences(fences);
+      });
+    });
+  }
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();

@@ -13,7 +13,7 @@ interface SinkStatus { name: string; target: string; origin?: 'deployment' | 'sh
 
 const TYPE_LABELS: Record<Rule['type'], string> = { threshold: 'Sensor threshold', geofence: 'Geofence', situation: 'Situation', hotlist: 'Hotlist' };
 
-export async function renderRules(panel: HTMLElement, me: Account): Promise<void> {
+export async function renderRules(panel: HTMLElement, me: Account): Promise<() => Promise<void>> {
   const list = el('ol', { id: 'rules', class: 'alert-list' });
   const sinks = el('ol', { id: 'sinks', class: 'alert-list' });
   const refresh = async (): Promise<void> => {
@@ -69,4 +69,5 @@ export async function renderRules(panel: HTMLElement, me: Account): Promise<void
   );
   await refresh();
   setInterval(() => { if (!typingIn(panel)) refresh().catch(() => undefined); }, 10_000);
+  return refresh;
 }

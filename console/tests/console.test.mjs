@@ -448,3 +448,53 @@ test('an account with a second factor signs in with its token and a code, and si
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('an administrator creates a threshold rule and a geofence drawn on the map, registers a device and imports a hotlist', async () => {
+  const { page, errors } = await openConsole('administrator');
+  await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#threshold-form');
+  await page.fill('#threshold-name', 'carbon monoxide above 35 ppm');
+  await page.fill('#threshold-quantity', 'co');
+  await page.fill('#threshold-level', '35');
+  await page.click('#threshold-form button[type=submit]');
+  await page.locator('#rules li').filter({ hasText: 'carbon monoxide above 35 ppm' }).waitFor();
+
+  const fencesBefore = Number(await page.evaluate(() => document.body.dataset.geofences));
+  await page.fill('#geofence-name', 'harbour gate');
+  await page.click('#geofence-draw');
+  const box = await page.locator('#map canvas').boundingBox();
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  for (const [dx, dy] of [[-40, -40], [40, -40], [40, 40], [-40, 40]]) await page.mouse.click(cx + dx, cy + dy);
+  await page.click('#geofence-finish');
+  await page.click('#geofence-form button[type=submit]');
+  await page.locator('#rules li').filter({ hasText: 'harbour gate' }).waitFor();
+  await page.waitForFunction((n) => Number(document.body.dataset.geofences) === n + 1, fencesBefore);
+  const { rules } = await call('GET', '/v1/rules', tokens.administrator);
+  const fence = rules.find((r) => r.name === 'harbour gate');
+  assert.deepEqual(fence.triggers, ['enter', 'exit']);
+  assert.equal(fence.area.coordinates[0].length, 5, 'four corners and the closing point');
+
+  const total = Number(await page.locator('#device-counts').getAttribute('data-total'));
+  await page.fill('#device-id', 'lpr-e2e-1');
+  await page.click('#device-here');
+  await page.click('#device-form button[type=submit]');
+  await page.waitForFunction((n) => Number(document.querySelector('#device-counts')?.dataset.total) === n + 1, total);
+
+  await page.fill('#hotlist-name', 'e2e stolen vehicles');
+  await page.selectOption('#hotlist-match', 'lenient');
+  await page.click('#hotlist-form button[type=submit]');
+  await page.locator('#hotlists li[data-hotlist="e2e stolen vehicles"]').waitFor();
+  const listId = (await call('GET', '/v1/hotlists', tokens.administrator)).hotlists.find((h) => h.name === 'e2e stolen vehicles').id;
+  await page.selectOption('#import-list', listId);
+  const expires = new Date(Date.now() + 7 * 86_400_000).toISOString();
+  await page.setInputFiles('#import-file', { name: 'stolen.csv', mimeType: 'text/csv', buffer: Buffer.from(`plate,reason,expires_at\nXYZ123,stolen_vehicle,${expires}\nQRS987,stolen_vehicle,${expires}\n`) });
+  await page.click('#import-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#import-message')?.textContent === '2 entries added');
+  await page.locator('#hotlists li[data-hotlist="e2e stolen vehicles"][data-entries="2"]').waitFor();
+
+  assert.match(await page.locator('#accounts').innerText(), /demo-administrator \(you\)\s+administrator/);
+  await page.locator('#admin-new-rules').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(artifacts, 'administrator-configuration.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

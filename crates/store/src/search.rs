@@ -315,7 +315,10 @@ mod tests {
         // About 1.1 km × 1.1 km in Helsinki, drawn clockwise as a console user clicks it.
         let ring = vec![(24.93, 60.175), (24.95, 60.175), (24.95, 60.165), (24.93, 60.165), (24.93, 60.175)];
         let clockwise = Shape::Polygon(MultiPolygon(vec![geo::Polygon::new(geo::LineString::from(ring.clone()), vec![])]));
-        let counter = Shape::Polygon(MultiPolygon(vec![geo::Polygon::new(geo::LineString::from(ring.into_iter().rev().collect::<Vec<_>>()), vec![])]));
+        let counter = Shape::Polygon(MultiPolygon(vec![geo::Polygon::new(
+            geo::LineString::from(ring.into_iter().rev().collect::<Vec<_>>()),
+            vec![],
+        )]));
         let (a, b) = (clockwise.area_km2(), counter.area_km2());
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         assert!((1.0..1.4).contains(&a), "{a} km²");

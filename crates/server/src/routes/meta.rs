@@ -51,3 +51,28 @@ pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResp
     };
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
 }
+
+/// Who has access: every account with its role, whether it signs in with a second factor, and when
+/// its first token was made. Never a token or its hash. Accounts change on the server's command
+/// line (`glasshouse token …`), where each change is recorded for the audit log.
+pub async fn accounts(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let enrolled = state.second_factor.enrolled_accounts();
+    let mut accounts: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (account, created_at) in state.tokens.accounts().map_err(ApiError::internal)? {
+        match seen.get(&account.name) {
+            Some(&index) => {
+                let entry: &mut Value = &mut accounts[index];
+                entry["tokens"] = json!(entry["tokens"].as_u64().unwrap_or(0) + 1);
+            }
+            None => {
+                seen.insert(account.name.clone(), accounts.len());
+                accounts.push(json!({
+                    "name": account.name, "role": account.role, "second_factor": enrolled.contains(&account.name),
+                    "created_at": created_at, "tokens": 1,
+                }));
+            }
+        }
+    }
+    Ok(Json(json!({ "accounts": accounts })))
+}
