@@ -80,7 +80,8 @@ try {
   const registered = (await call('GET', '/v1/devices', tokens.administrator)).devices.length;
   const registerSeconds = (Date.now() - started) / 1000;
 
-  const { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
+  let { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
+  while (!hotlists.length) { await sleep(200); ({ hotlists } = await call('GET', '/v1/hotlists', tokens.administrator)); }
   const { entries } = await call('GET', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator);
   const readers = devices.filter((d) => d.type === 'plate_reader');
 
@@ -94,7 +95,7 @@ try {
 
   // Steady hotlist hits on top of the demo's own alerts, so the queue and the map keep changing.
   let injected = 0;
-  const injector = setInterval(() => {
+  const injector = ALERTS_PER_SECOND > 0 && setInterval(() => {
     const reader = readers[injected % readers.length];
     const entry = entries[injected % entries.length];
     const read = { id: `frames-${injected}`, kind: 'plate_read', device_id: reader.id, observed_at: new Date().toISOString(), plate: entry.plate, region: 'FI', confidence: 0.9 };
@@ -114,7 +115,7 @@ try {
     };
     requestAnimationFrame(tick);
   }), SECONDS);
-  clearInterval(injector);
+  if (injector) clearInterval(injector);
   const alertsShown = await page.locator('#alerts li').count();
   await page.screenshot({ path: join(dir, 'frames.png') });
 

@@ -24,6 +24,7 @@ const ALERT_ROLES: Role[] = ['operator', 'supervisor'];
 const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
 const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
+const RENDER_INTERVAL_MS = 200;
 
 function showError(message: string): void {
   banner.textContent = message;
@@ -147,11 +148,32 @@ async function renderLive(account: Account): Promise<void> {
   if (!showAlerts) return;
 
   const alerts = new Map<string, Alert>();
-  const render = (): void => {
+  // Each card is built once per version of its alert and reused while the alert is unchanged, so
+  // a new alert neither rebuilds the whole queue nor wipes a half-finished confirm form; bursts are
+  // drawn together, at most every RENDER_INTERVAL_MS (measured in bench/console-frames.mjs).
+  const cards = new Map<string, { alert: Alert; node: HTMLElement }>();
+  let pending = false;
+  const draw = (): void => {
+    pending = false;
     const sorted = sortAlerts([...alerts.values()]).slice(0, ALERTS_SHOWN_MAX);
-    list.replaceChildren(...sorted.map((a) => renderAlert(a, (x) => live.flyTo(x), (x) => { alerts.set(x.id, x); render(); })));
+    const nodes = sorted.map((a) => {
+      const card = cards.get(a.id);
+      if (card && card.alert === a) return card.node;
+      const node = renderAlert(a, (x) => live.flyTo(x), (x) => { alerts.set(x.id, x); render(); });
+      cards.set(a.id, { alert: a, node });
+      return node;
+    });
+    const shown = new Set(sorted.map((a) => a.id));
+    for (const id of [...cards.keys()]) if (!shown.has(id)) cards.delete(id);
+    const children = list.children;
+    if (nodes.length !== children.length || nodes.some((n, i) => children[i] !== n)) list.replaceChildren(...nodes);
     count.textContent = String([...alerts.values()].filter((a) => a.status === 'new' || a.status === 'acknowledged').length);
     void live.setAlerts(sorted);
+  };
+  const render = (): void => {
+    if (pending) return;
+    pending = true;
+    setTimeout(draw, RENDER_INTERVAL_MS);
   };
   const reload = async (): Promise<void> => {
     const { alerts: stored } = await api<{ alerts: Alert[] }>(`/v1/alerts?limit=${ALERTS_SHOWN_MAX}`);

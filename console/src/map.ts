@@ -15,6 +15,11 @@ export const PALETTE = {
   gunshot: '#CC79A7', alert: '#D55E00', result: '#F0E442', background: '#0e1726', geofence: '#E69F00',
 };
 
+/// Above this many devices the registry is clustered at low zoom (a demo city's hundred stay single).
+const DEVICES_CLUSTER_MIN = 2_000;
+/// The zoom from which every device and camera view is drawn singly.
+const DEVICES_CLUSTER_MAX_ZOOM = 15;
+
 type Feature = GeoJSON.Feature<GeoJSON.Geometry, Record<string, unknown>>;
 const collection = (features: Feature[]): GeoJSON.FeatureCollection => ({ type: 'FeatureCollection', features });
 
@@ -110,8 +115,33 @@ export class LiveMap {
       const s = sectorOf(d);
       return s ? [{ type: 'Feature', properties: { id: d.id }, geometry: { type: 'Polygon', coordinates: [sectorRing(s)] } } as Feature] : [];
     });
+    if (points.length > DEVICES_CLUSTER_MIN) this.clusterDevices();
     (this.map.getSource('devices') as GeoJSONSource).setData(collection(points));
     (this.map.getSource('fov') as GeoJSONSource).setData(collection(sectors));
+  }
+
+  /// A city-wide registry (thousands of devices) is drawn as clusters until zoomed in, and camera
+  /// fields of view only close up: with software rendering, 10k points and 3k sectors redrawn on
+  /// every alert took about a second a frame (bench/console-frames.mjs).
+  private clusterDevices(): void {
+    const m = this.map;
+    const source = m.getSource('devices');
+    if (m.getLayer('device-clusters')) return;
+    const paint = m.getLayer('devices') ? {
+      'circle-radius': m.getPaintProperty('devices', 'circle-radius'),
+      'circle-color': m.getPaintProperty('devices', 'circle-color'),
+      'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
+    } : {};
+    if (source) { m.removeLayer('devices'); m.removeSource('devices'); }
+    m.addSource('devices', { type: 'geojson', data: collection([]), cluster: true, clusterRadius: 24, clusterMaxZoom: DEVICES_CLUSTER_MAX_ZOOM });
+    m.addLayer({ id: 'device-clusters', type: 'circle', source: 'devices', filter: ['has', 'point_count'], paint: {
+      'circle-color': PALETTE.reader, 'circle-opacity': 0.55,
+      'circle-radius': ['step', ['get', 'point_count'], 6, 20, 9, 100, 13],
+      'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
+    } }, 'drawing-fill');
+    m.addLayer({ id: 'devices', type: 'circle', source: 'devices', filter: ['!', ['has', 'point_count']], paint: paint as maplibregl.CircleLayerSpecification['paint'] }, 'drawing-fill');
+    m.setLayerZoomRange('fov', DEVICES_CLUSTER_MAX_ZOOM + 1, 24);
+    m.setLayerZoomRange('fov-outline', DEVICES_CLUSTER_MAX_ZOOM + 1, 24);
   }
 
   async setGeofences(fences: Geofence[]): Promise<void> {
