@@ -1,6 +1,7 @@
 // The alert queue: newest and most urgent first, with the evidence of each plate hit.
 
 import { type Alert, type AlertStatus, ApiError, api } from './api';
+import { renderTimeline } from './timeline';
 
 const DISPOSITIONS = ['misread', 'entry_no_longer_valid', 'vehicle_does_not_match', 'duplicate', 'other'];
 
@@ -156,7 +157,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
 interface Situation {
   cameras: { device: { id: string; name?: string }; distance_m: number }[];
   windows: Record<string, { radius_m: number; window_minutes: number }>;
-  timeline: Record<string, { id: string; observed_at: string; device_id: string; plate?: string; type_code?: string; quantity?: string; value?: number }[]>;
+  timeline: Record<string, { id: string; kind?: string; observed_at: string; device_id: string; lat?: number; lon?: number; plate?: string; type_code?: string; quantity?: string; value?: number }[]>;
   audit_seq: number;
 }
 
@@ -175,6 +176,10 @@ function geofenceLine(g: NonNullable<Alert['geofence']>): string {
 // The queue is re-rendered whenever an alert arrives, so a situation's view is kept per alert: an
 // opened context stays open (and is not fetched, nor logged, again) across re-renders.
 const situationViews = new Map<string, HTMLElement>();
+
+/// Where a situation's observations are shown on the live map (set by the operator's view).
+let showOnMap: ((points: [number, number][], alert: Alert) => void) | null = null;
+export function onShowSituation(show: (points: [number, number][], alert: Alert) => void): void { showOnMap = show; }
 
 function situationView(alert: Alert): HTMLElement {
   const kept = situationViews.get(alert.id);
@@ -206,10 +211,23 @@ function situationView(alert: Alert): HTMLElement {
         table.className = 'situation-reads';
         table.append(...rows);
         const w = situation.windows.plate_read;
+        // Everything nearby on one timeline against the trigger, and on the live map on demand.
+        const everything = Object.entries(situation.timeline).flatMap(([kind, list]) => list.map((o) => ({ ...o, kind: o.kind ?? kind })));
+        const timeline = document.createElement('div');
+        timeline.className = 'situation-timeline';
+        renderTimeline(timeline, everything, { at: alert.observed_at, label: what });
+        const show = document.createElement('button');
+        show.type = 'button';
+        show.className = 'show-situation';
+        show.textContent = `Show ${everything.length} on the map`;
+        show.addEventListener('click', (event) => {
+          event.stopPropagation();
+          showOnMap?.(everything.filter((o) => o.lat !== undefined && o.lon !== undefined).map((o) => [o.lon as number, o.lat as number]), alert);
+        });
         body.replaceChildren(
           text('p', cameras.length ? `Cameras that can see it: ${cameras.join(', ')}` : 'No registered camera covers this point.', 'situation-cameras'),
           text('p', `${reads.length} plate reads within ${w.radius_m} m and ±${w.window_minutes} min · logged as audit entry ${situation.audit_seq}`, 'situation-count'),
-          table,
+          timeline, show, table,
         );
       })
       .catch((error) => { body.textContent = error instanceof ApiError ? error.message : String(error); });

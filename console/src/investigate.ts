@@ -4,6 +4,7 @@
 import { ApiError, api, getToken } from './api';
 import type { LiveMap } from './map';
 import { el } from './dom';
+import { renderTimeline } from './timeline';
 
 interface Policy { purposes: string[]; case_number_pattern: string; justification_words_min: number }
 interface Observation { id: string; kind: string; device_id: string; observed_at: string; lat: number; lon: number; plate?: string; type_code?: string; quantity?: string; value?: number }
@@ -92,7 +93,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), areaForm(purpose, caseNumber, justification, approval, results, map, exporter), resultsSection);
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), areaForm(purpose, caseNumber, justification, approval, results, map, exporter), incidentForm(purpose, caseNumber, justification, approval, results, map), resultsSection);
 }
 
 interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
@@ -103,13 +104,13 @@ function stated(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justif
   return fields;
 }
 
-function showResults(results: HTMLElement, map: LiveMap, observations: Observation[], what: (o: Observation) => Node | string): void {
+function showResults(results: HTMLElement, map: LiveMap, observations: Observation[], what: (o: Observation) => Node | string, marker?: { at: string; label: string }): void {
   results.replaceChildren(...observations.map((o) => el('tr', {}, [
     el('td', {}, [new Date(o.observed_at).toLocaleString()]), el('td', {}, [o.kind.replace(/_/g, ' ')]), el('td', {}, [o.device_id]), el('td', {}, [what(o)]),
   ])));
   void map.setResults(observations.map((o) => [o.lon, o.lat]));
   const timeline = results.closest('section')?.querySelector<HTMLElement>('#results-timeline');
-  if (timeline) renderTimeline(timeline, observations);
+  if (timeline) renderTimeline(timeline, observations, marker);
   results.closest('section')?.scrollIntoView({ block: 'nearest' });
 }
 
@@ -145,6 +146,43 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
           const m = matched.get(o.id);
           return el('span', { class: 'plate' }, [`${o.plate ?? ''}${m && m.via_candidate ? ` (candidate ${m.matched_plate})` : ''}${m && m.distance > 0 ? ` · ${m.distance} off` : ''}`]);
         });
+      })
+      .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
+  });
+  return form;
+}
+
+interface IncidentContext {
+  incident: Observation[]; anchor: { lat: number; lon: number; at: string };
+  windows: Record<string, { radius_m: number; window_minutes: number }>;
+  timeline: Record<string, Observation[]>; cameras: { device: { id: string; name?: string }; distance_m: number }[]; audit_seq: number;
+}
+
+/// An incident's neighbourhood: its reports, what each kind saw within its radius and window of the
+/// first report, and the cameras that could see it, on the map, the table and the timeline.
+function incidentForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+  const incident = el('input', { id: 'incident-id', 'aria-label': 'Incident id', placeholder: 'CAD incident id', autocomplete: 'off' });
+  const message = el('p', { id: 'incident-message', role: 'status' });
+  const form = el('form', { class: 'investigate incident-search' }, [
+    el('h2', {}, ['Incident context']),
+    el('label', { for: 'incident-id' }, ['Incident']), incident,
+    el('button', { type: 'submit', id: 'incident-search' }, ['Open context (logged)']), message,
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams(stated(purpose, caseNumber, justification, approval));
+    message.className = '';
+    message.textContent = 'searching…';
+    api<IncidentContext>(`/v1/incidents/${encodeURIComponent(incident.value.trim())}/context?${params}`)
+      .then((reply) => {
+        const around = Object.values(reply.timeline).flat();
+        const first = reply.incident[0];
+        const label = `${first.type_code ?? 'incident'} ${incident.value.trim()}`;
+        const cameras = reply.cameras.map((c) => c.device.name ?? c.device.id);
+        message.textContent = `${label}: ${reply.incident.length} report(s), ${around.length} observations around it` +
+          `${cameras.length ? `, seen by ${cameras.join(', ')}` : ', no camera covers it'} · logged as audit entry ${reply.audit_seq}`;
+        showResults(results, map, [...reply.incident, ...around].sort((a, b) => a.observed_at.localeCompare(b.observed_at)), summary, { at: reply.anchor.at, label });
+        map.map.flyTo({ center: [reply.anchor.lon, reply.anchor.lat], zoom: Math.max(map.map.getZoom(), 15) });
       })
       .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
   });
@@ -229,47 +267,6 @@ function areaForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, just
       .catch((error) => { message.className = 'error'; message.textContent = error instanceof ApiError ? `Refused: ${error.message}` : String(error); });
   });
   return form;
-}
-
-const KIND_COLOURS: Record<string, string> = {
-  plate_read: '#0072B2', incident: '#D55E00', gunshot: '#CC79A7', sensor_reading: '#009E73', video_event: '#56B4E9',
-};
-
-/// The results on a timeline: one tick per result at its time, coloured by kind, so bursts and
-/// gaps show at a glance. Inline SVG, like the dashboards.
-export function renderTimeline(container: HTMLElement, observations: Observation[]): void {
-  const svg = 'http://www.w3.org/2000/svg';
-  const times = observations.map((o) => Date.parse(o.observed_at)).filter((t) => Number.isFinite(t));
-  container.replaceChildren();
-  container.dataset.ticks = String(times.length);
-  if (!times.length) return;
-  const [first, last] = [Math.min(...times), Math.max(...times)];
-  const span = Math.max(last - first, 60_000);
-  const chart = document.createElementNS(svg, 'svg');
-  chart.setAttribute('viewBox', '0 0 400 56');
-  chart.setAttribute('class', 'timeline');
-  chart.setAttribute('role', 'img');
-  chart.setAttribute('aria-label', `${times.length} results from ${new Date(first).toLocaleString()} to ${new Date(last).toLocaleString()}`);
-  const axis = document.createElementNS(svg, 'line');
-  Object.entries({ x1: '6', x2: '394', y1: '34', y2: '34', stroke: '#5b6b82' }).forEach(([k, v]) => axis.setAttribute(k, v));
-  chart.append(axis);
-  for (const o of observations) {
-    const x = 6 + ((Date.parse(o.observed_at) - first) / span) * 388;
-    const tick = document.createElementNS(svg, 'line');
-    Object.entries({ x1: x.toFixed(1), x2: x.toFixed(1), y1: '6', y2: '34', stroke: KIND_COLOURS[o.kind] ?? '#999', 'stroke-width': '1.5', 'data-id': o.id })
-      .forEach(([k, v]) => tick.setAttribute(k, v));
-    const title = document.createElementNS(svg, 'title');
-    title.textContent = `${new Date(o.observed_at).toLocaleString()} · ${o.kind.replace(/_/g, ' ')} · ${o.device_id}`;
-    tick.append(title);
-    chart.append(tick);
-  }
-  for (const [x, t, anchor] of [[6, first, 'start'], [394, last, 'end']] as const) {
-    const label = document.createElementNS(svg, 'text');
-    Object.entries({ x: String(x), y: '50', fill: '#9fb0c8', 'font-size': '10', 'text-anchor': anchor }).forEach(([k, v]) => label.setAttribute(k, v));
-    label.textContent = new Date(t).toLocaleString();
-    chart.append(label);
-  }
-  container.append(chart);
 }
 
 /// Exports the last search's results as a file. Each export is its own request through the purpose

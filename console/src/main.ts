@@ -2,7 +2,7 @@
 
 import './style.css';
 import { type Account, type Alert, ApiError, type Device, type Geofence, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
-import { renderAlert, sortAlerts } from './alerts';
+import { onShowSituation, renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
@@ -147,6 +147,7 @@ async function renderLive(account: Account): Promise<void> {
   }
   if (!showAlerts) return;
 
+  onShowSituation((points, alert) => { void live.setResults(points); live.flyTo(alert); });
   const alerts = new Map<string, Alert>();
   // Each card is built once per version of its alert and reused while the alert is unchanged, so
   // a new alert neither rebuilds the whole queue nor wipes a half-finished confirm form; bursts are

@@ -132,6 +132,10 @@ test('a gunshot opens a situation whose cameras and nearby reads an operator can
   const { devices } = await call('GET', '/v1/devices', tokens.administrator);
   const array = devices.find((d) => d.type === 'gunshot_array');
   assert.ok(array, 'the demo registers gunshot arrays');
+  // A reader beside the array saw a car a minute before the shots.
+  await call('PUT', '/v1/devices/lpr-e2e-shot', tokens.administrator, JSON.stringify({ type: 'plate_reader', lat: array.lat, lon: array.lon }));
+  const read = { id: `e2e-near-${Date.now()}`, kind: 'plate_read', device_id: 'lpr-e2e-shot', observed_at: new Date(Date.now() - 60_000).toISOString(), plate: 'NEAR01', region: 'FI', confidence: 0.9 };
+  assert.equal((await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson')).accepted, 1);
   const id = `e2e-shot-${Date.now()}`;
   const shot = { id, kind: 'gunshot', device_id: array.id, observed_at: new Date().toISOString(), rounds: 5 };
   const outcome = await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(shot) + '\n', 'application/x-ndjson');
@@ -142,6 +146,12 @@ test('a gunshot opens a situation whose cameras and nearby reads an operator can
   await card.locator('button.open-situation').click();
   await card.locator('.situation-count').waitFor({ timeout: 30_000 });
   assert.match(await card.locator('.situation-count').innerText(), /plate reads within 300 m and ±5 min · logged as audit entry \d+/);
+  assert.match(await card.locator('table.situation-reads').innerText(), /NEAR01/);
+  const ticks = Number(await card.locator('.situation-timeline').getAttribute('data-ticks'));
+  assert.ok(ticks >= 1, 'the nearby read is on the timeline');
+  assert.equal(await card.locator('.situation-timeline .timeline-marker').count(), 1, 'the trigger is marked');
+  assert.match(await card.locator('button.show-situation').innerText(), new RegExp(`Show ${ticks} on the map`));
+  await card.locator('button.show-situation').click();
   await page.screenshot({ path: join(artifacts, 'operator-situation.png') });
   assert.deepEqual(errors, []);
   await page.close();
@@ -365,6 +375,23 @@ test('an investigator is refused without a purpose, then searches with one', asy
   assert.ok(rows > 0, 'the city centre saw traffic in the last day');
   assert.equal(Number(await page.locator('#results-timeline').getAttribute('data-ticks')), rows, 'one timeline tick per result');
   await page.screenshot({ path: join(artifacts, 'investigator-polygon-timeline.png') });
+  // An incident's context: its reports and what was around it, with the report marked on the timeline.
+  const stated = new URLSearchParams({ purpose: 'stolen_vehicle', case_number: 'HPD-2026-0042', justification: 'stolen grey estate car reported near the harbour this morning' });
+  const now = new Date();
+  stated.set('kind', 'incident');
+  stated.set('from', new Date(now.getTime() - 24 * 3600_000).toISOString());
+  stated.set('to', now.toISOString());
+  stated.set('bbox', '24.8,60.1,25.1,60.3');
+  stated.set('limit', '5');
+  stated.set('warrant_reference', 'WRT-2026-0042'); // the whole city: a broad search
+  const { observations: incidents } = await call('GET', `/v1/observations?${stated}`, tokens.investigator);
+  assert.ok(incidents.length > 0, 'the demo dispatches incidents');
+  await page.fill('#incident-id', incidents[0].incident_id);
+  await page.click('#incident-search');
+  await page.waitForFunction(() => /report\(s\), \d+ observations around it.*logged as audit entry \d+/.test(document.querySelector('#incident-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  assert.equal(await page.locator('#results-timeline .timeline-marker').count(), 1, 'the first report is marked');
+  assert.ok(await page.locator('#results tr').count() >= 1);
+  await page.screenshot({ path: join(artifacts, 'investigator-incident-context.png') });
   // The server answered 400 and 403 on purpose; those are the refusals under test, not page errors.
   assert.deepEqual(errors.filter((e) => !/status of 40[03]/.test(e)), []);
   await page.close();

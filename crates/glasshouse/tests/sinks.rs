@@ -155,7 +155,7 @@ fn a_webhook_outage_then_recovery_delivers_every_alert_once_and_signed() {
     let report = city.server.client().get("/v1/reports?format=json", &city.supervisor);
     assert_eq!(report.status, 200);
     let text = report.body.to_string();
-    assert!(text.contains(&format!("cad (webhook http://127.0.0.1:{port}/alerts, 3 delivered)")), "{text}");
+    assert!(text.contains(&format!("cad (webhook http://127.0.0.1:{port}/alerts, deployment file, 3 delivered)")), "{text}");
     assert!(!text.contains(SECRET));
 }
 
