@@ -23,6 +23,8 @@ export interface HotlistHit {
   diffs?: { position: number; read: string | null; listed: string | null; confusable: boolean }[];
 }
 
+export interface LatestReading { device_id: string; quantity: string; value: number; unit: string; observed_at: string }
+
 export type AlertStatus = 'new' | 'acknowledged' | 'confirmed' | 'dismissed' | 'closed';
 
 export interface Transition { from: AlertStatus; to: AlertStatus; actor: string; at: string; disposition?: string; visual_check: boolean; source_check: boolean; note?: string }

@@ -58,18 +58,38 @@ export async function verifyLog(firstSeen: CheckpointReply, log: (line: string) 
   return true;
 }
 
+/// Entries loaded for the table: the API's largest page.
+const ENTRIES_LOADED = 1_000;
+
 export async function renderAudit(app: HTMLElement): Promise<void> {
   const firstSeen = await api<CheckpointReply>('/v1/audit/checkpoint');
-  const from = Math.max(0, firstSeen.size - 50);
-  const { entries } = await api<{ entries: EntryReply[] }>(`/v1/audit/entries?from=${from}&limit=50`);
-  const rows = entries.reverse().map((e) => {
-    const entry = JSON.parse(e.entry) as { at: string; actor: string; role: string; action: string; outcome: string; details: unknown };
-    return el('tr', {}, [
-      el('td', {}, [String(e.seq)]), el('td', {}, [new Date(entry.at).toLocaleString()]), el('td', {}, [`${entry.actor} (${entry.role})`]),
-      el('td', {}, [entry.action]), el('td', { class: `outcome-${entry.outcome}` }, [entry.outcome]),
-      el('td', { class: 'details' }, [JSON.stringify(entry.details)]),
-    ]);
-  });
+  // The newest entries (one page of the API), filtered here by action, account and outcome.
+  const from = Math.max(0, firstSeen.size - ENTRIES_LOADED);
+  const { entries } = await api<{ entries: EntryReply[] }>(`/v1/audit/entries?from=${from}&limit=${ENTRIES_LOADED}`);
+  const parsed = entries.reverse().map((e) => ({ seq: e.seq, ...(JSON.parse(e.entry) as { at: string; actor: string; role: string; action: string; outcome: string; details: unknown }) }));
+  const action = el('select', { id: 'filter-action', 'aria-label': 'Action' }, [
+    el('option', { value: '' }, ['every action']), ...[...new Set(parsed.map((e) => e.action))].sort().map((a) => el('option', { value: a }, [a])),
+  ]);
+  const actor = el('input', { id: 'filter-actor', 'aria-label': 'Account', placeholder: 'account contains…' });
+  const outcome = el('select', { id: 'filter-outcome', 'aria-label': 'Outcome' }, [
+    el('option', { value: '' }, ['every outcome']), ...[...new Set(parsed.map((e) => e.outcome))].sort().map((o) => el('option', { value: o }, [o])),
+  ]);
+  const body = el('tbody', { id: 'entries' });
+  const shown = el('p', { id: 'entries-shown', class: 'meta' });
+  const filter = (): void => {
+    const rows = parsed
+      .filter((e) => (!action.value || e.action === action.value) && (!outcome.value || e.outcome === outcome.value) && e.actor.includes(actor.value.trim()))
+      .map((entry) => el('tr', { 'data-action': entry.action }, [
+        el('td', {}, [String(entry.seq)]), el('td', {}, [new Date(entry.at).toLocaleString()]), el('td', {}, [`${entry.actor} (${entry.role})`]),
+        el('td', {}, [entry.action]), el('td', { class: `outcome-${entry.outcome}` }, [entry.outcome]),
+        el('td', { class: 'details' }, [JSON.stringify(entry.details)]),
+      ]));
+    body.replaceChildren(...rows);
+    shown.textContent = `${rows.length} of the newest ${parsed.length} entries`;
+  };
+  for (const control of [action, outcome]) control.addEventListener('change', filter);
+  actor.addEventListener('input', filter);
+  filter();
   const output = el('ol', { id: 'verify-log', class: 'verify-log', 'aria-live': 'polite' });
   const result = el('p', { id: 'verify-result', role: 'status' });
   const button = el('button', { type: 'button', id: 'verify' }, ['Verify the log in this browser']);
@@ -96,9 +116,10 @@ export async function renderAudit(app: HTMLElement): Promise<void> {
     el('p', { class: 'key' }, ['Verifier key: ', el('code', {}, [firstSeen.verifier_key])]),
     button, result, output,
     el('h2', {}, ['Newest entries']),
+    el('div', { class: 'inline-form' }, [action, actor, outcome, shown]),
     el('table', { class: 'entries' }, [
       el('thead', {}, [el('tr', {}, ['seq', 'at', 'who', 'action', 'outcome', 'details'].map((h) => el('th', { scope: 'col' }, [h])))]),
-      el('tbody', {}, rows),
+      body,
     ]),
     el('h2', {}, ['Transparency report']),
     reportButton, report,

@@ -111,6 +111,41 @@ export async function renderHolds(list: HTMLElement, me: Account, canDecide: boo
   }) : [el('li', { class: 'meta' }, ['No holds.'])]));
 }
 
+/// Proposes a legal hold: a case, the authority behind it, the plates or devices and the time range
+/// to keep, and when it lapses. A supervisor other than the proposer approves it.
+export function holdForm(onProposed: () => void): HTMLFormElement {
+  const input = (id: string, label: string, attrs: Record<string, string> = {}): [HTMLLabelElement, HTMLInputElement] =>
+    [el('label', { for: id }, [label]), el('input', { id, ...attrs })];
+  const [caseLabel, caseNumber] = input('hold-case', 'Case number', { required: '', placeholder: 'e.g. HPD-2026-0042' });
+  const authority = el('select', { id: 'hold-authority', 'aria-label': 'Authority' }, [
+    el('option', { value: 'court_order' }, ['court order']), el('option', { value: 'warrant' }, ['warrant']), el('option', { value: 'preservation_request' }, ['preservation request']),
+  ]);
+  const [referenceLabel, reference] = input('hold-reference', 'Its reference', { required: '', placeholder: 'e.g. WRT-2026-0042' });
+  const [platesLabel, plates] = input('hold-plates', 'Plates (comma-separated)', { placeholder: 'optional' });
+  const [devicesLabel, devices] = input('hold-devices', 'Devices (comma-separated)', { placeholder: 'optional' });
+  const [fromLabel, from] = input('hold-from', 'Records from', { required: '', type: 'datetime-local' });
+  const [toLabel, to] = input('hold-to', 'Records to', { required: '', type: 'datetime-local' });
+  const [expiresLabel, expires] = input('hold-expires', 'Hold lapses on', { required: '', type: 'date' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const form = el('form', { id: 'hold-form', class: 'inline-form stacked' }, [
+    caseLabel, caseNumber, el('label', { for: 'hold-authority' }, ['Authority']), authority, referenceLabel, reference,
+    platesLabel, plates, devicesLabel, devices, fromLabel, from, toLabel, to, expiresLabel, expires,
+    el('button', { type: 'submit' }, ['Propose hold (a supervisor decides)']), error,
+  ]);
+  const list = (text: string): string[] => text.split(',').map((x) => x.trim()).filter(Boolean);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    const body = {
+      case_number: caseNumber.value.trim(), authority: authority.value, authority_reference: reference.value.trim(),
+      plates: list(plates.value), devices: list(devices.value),
+      from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString(), expires_at: new Date(`${expires.value}T23:59:59`).toISOString(),
+    };
+    post('/v1/holds', body).then(() => { form.reset(); onProposed(); }).catch((err) => { error.textContent = message(err); });
+  });
+  return form;
+}
+
 /// The records custodian's view: retention windows, a proposal form, the changes, holds, and a
 /// purge on demand with its receipts.
 export async function renderCustodian(app: HTMLElement, me: Account): Promise<void> {
@@ -156,7 +191,7 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
     el('table', {}, [el('thead', {}, [el('tr', {}, [el('th', {}, ['Kind']), el('th', {}, ['Days']), el('th', {}, ['Keeps records from'])])]), windows]),
     form,
     el('h2', {}, ['Proposed and decided changes']), changes,
-    el('h2', {}, ['Legal holds']), holds,
+    el('h2', {}, ['Legal holds']), holdForm(() => { void renderHolds(holds, me, false); }), holds,
     el('h2', {}, ['Purge']), purgeButton, receipts,
   ]));
   await refreshWindows();

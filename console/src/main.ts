@@ -1,7 +1,7 @@
 // Boot: sign in with a token, then show the views the caller's role may use.
 
 import './style.css';
-import { type Account, type Alert, ApiError, type Device, type Geofence, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
+import { type Account, type Alert, ApiError, type Device, type Geofence, type LatestReading, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
 import { onShowSituation, renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
@@ -25,6 +25,26 @@ const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
 const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
 const RENDER_INTERVAL_MS = 200;
+const SOUND_KEY = 'glasshouse.sound';
+
+let audio: AudioContext | null = null;
+
+/// A short tone, `times` times; made in the browser, so no sound file and no network.
+function chime(times: number): void {
+  audio ??= new AudioContext();
+  for (let i = 0; i < times; i += 1) {
+    const start = audio.currentTime + i * 0.25;
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, start);
+    gain.gain.exponentialRampToValueAtTime(0.001, start + 0.18);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(start);
+    tone.stop(start + 0.2);
+  }
+  document.body.dataset.chimes = String(Number(document.body.dataset.chimes ?? 0) + 1);
+}
 
 function showError(message: string): void {
   banner.textContent = message;
@@ -97,7 +117,12 @@ async function renderLive(account: Account): Promise<void> {
   const showAlerts = ALERT_ROLES.includes(account.role);
   const list = el('ol', { id: 'alerts', class: 'alert-list', 'aria-live': 'polite' });
   const count = el('span', { id: 'alert-count' }, ['0']);
-  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Open alerts ', count]), list]));
+  // Sound is off until the operator asks for it (browsers also refuse audio before a gesture).
+  const sound = el('input', { type: 'checkbox', id: 'alert-sound' });
+  sound.checked = localStorage.getItem(SOUND_KEY) === 'on';
+  sound.addEventListener('change', () => { localStorage.setItem(SOUND_KEY, sound.checked ? 'on' : 'off'); if (sound.checked) chime(2); });
+  const soundLabel = el('label', { for: 'alert-sound', class: 'sound' }, [sound, ' sound']);
+  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Open alerts ', count, soundLabel]), list]));
   const investigationPanel = el('aside', { class: 'queue', 'aria-label': 'Investigation' });
   if (account.role === 'investigator') layout.append(investigationPanel);
   const approvalsPanel = el('aside', { class: 'queue', 'aria-label': 'Approval requests' });
@@ -110,6 +135,14 @@ async function renderLive(account: Account): Promise<void> {
   const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; });
   const { devices } = await api<{ devices: Device[] }>('/v1/devices');
   await live.setDevices(devices);
+  // Sensors' latest values, refreshed while the map is open (shown when a sensor is clicked).
+  const readings = async (): Promise<void> => {
+    const { readings: latest } = await api<{ readings: LatestReading[] }>('/v1/sensors/latest');
+    live.setReadings(latest);
+    document.body.dataset.sensorReadings = String(latest.length);
+  };
+  await readings();
+  setInterval(() => { readings().catch(() => undefined); }, 10_000);
   if (RULE_ROLES.includes(account.role)) {
     const { rules } = await api<{ rules: { type: string }[] }>('/v1/rules');
     const fences = rules.filter((r): r is Geofence => r.type === 'geofence');
@@ -183,7 +216,12 @@ async function renderLive(account: Account): Promise<void> {
   };
   const controller = new AbortController();
   streamAlerts(
-    (a) => { alerts.set(a.id, a); render(); },
+    (a) => {
+      // A new alert (not an update of a known one) chimes: twice for the most urgent.
+      if (sound.checked && !alerts.has(a.id) && a.status === 'new') chime(a.priority <= 1 ? 2 : 1);
+      alerts.set(a.id, a);
+      render();
+    },
     (state) => { connection.textContent = state === 'live' ? '● live' : state; connection.dataset.state = state; },
     () => { reload().catch((e) => showError(String(e))); },
     controller.signal,

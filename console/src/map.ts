@@ -4,7 +4,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import 'maplibre-gl/dist/maplibre-gl.css';
-import type { Alert, Device, Geofence } from './api';
+import type { Alert, Device, Geofence, LatestReading } from './api';
 import { type LonLat, type Sector, sectorContains, sectorRing } from './geo';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -32,6 +32,8 @@ export class LiveMap {
   readonly map: maplibregl.Map;
   private devices: Device[] = [];
   private alerts: Alert[] = [];
+  /// Each sensor's newest readings, shown when it is clicked.
+  private readings = new Map<string, LatestReading[]>();
   /// Vertices of the polygon being drawn, or null when not drawing.
   private drawing: LonLat[] | null = null;
   /// The last finished polygon's closed ring.
@@ -144,6 +146,12 @@ export class LiveMap {
     m.setLayerZoomRange('fov-outline', DEVICES_CLUSTER_MAX_ZOOM + 1, 24);
   }
 
+  /// The sensors' newest readings (from `/v1/sensors/latest`).
+  setReadings(readings: LatestReading[]): void {
+    this.readings = new Map();
+    for (const r of readings) this.readings.set(r.device_id, [...(this.readings.get(r.device_id) ?? []), r]);
+  }
+
   async setGeofences(fences: Geofence[]): Promise<void> {
     await this.ready;
     const features: Feature[] = fences.map((f) => ({
@@ -238,6 +246,9 @@ export class LiveMap {
       popup.append(line('strong', d?.name ?? String(device.properties.id)), line('span', `${d?.id} · ${d?.type.replace('_', ' ')}`));
       const s = d ? sectorOf(d) : null;
       if (s) popup.append(line('span', `faces ${s.bearing}°, sees ${s.fov}° out to ${s.range} m (shaded)`));
+      for (const r of (d ? this.readings.get(d.id) : undefined) ?? []) {
+        popup.append(line('span', `${r.quantity.replace(/_/g, ' ')}: ${r.value} ${r.unit} at ${new Date(r.observed_at).toLocaleTimeString()}`));
+      }
     } else {
       const cameras = this.camerasCovering(point);
       popup.append(line('strong', cameras.length ? `${cameras.length} camera(s) can see this point` : 'No camera can see this point'));
@@ -271,7 +282,7 @@ export function legend(): HTMLElement {
   el.setAttribute('aria-label', 'Map legend');
   const items: [string, string][] = [
     [PALETTE.reader, 'Plate reader'], [PALETTE.camera, 'Camera (shaded: field of view)'],
-    [PALETTE.sensor, 'Sensor'], [PALETTE.gunshot, 'Gunshot array'], [PALETTE.alert, 'Alert'],
+    [PALETTE.sensor, 'Sensor (click: latest reading)'], [PALETTE.gunshot, 'Gunshot array'], [PALETTE.alert, 'Alert'],
     [PALETTE.geofence, 'Geofence (dashed)'],
   ];
   for (const [colour, label] of items) {

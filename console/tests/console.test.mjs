@@ -107,6 +107,10 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   await card.click();
   await page.waitForTimeout(1500);
   await page.screenshot({ path: join(artifacts, 'operator-live-map.png') });
+  // The sensors' latest values are on the map (shown when a sensor is clicked).
+  const { readings } = await call('GET', '/v1/sensors/latest', tokens.operator);
+  assert.ok(readings.length > 0 && readings.every((r) => r.quantity && r.unit), 'the demo sensors report');
+  await page.waitForFunction(() => Number(document.body.dataset.sensorReadings) > 0, null, { timeout: 20_000 });
 
   // Acknowledge, then confirm: the confirm button stays disabled until both checks are ticked.
   await card.locator('button[data-action="acknowledge"]').click();
@@ -254,9 +258,30 @@ test('a custodian proposes a retention change, a supervisor approves it in the c
   assert.deepEqual(supervisor.errors, []);
   await supervisor.page.close();
 
+  // A legal hold proposed here waits for the supervisor too.
+  await page.fill('#hold-case', 'HPD-2026-0042');
+  await page.selectOption('#hold-authority', 'warrant');
+  await page.fill('#hold-reference', 'WRT-2026-0042');
+  await page.fill('#hold-plates', 'ABC123');
+  await page.fill('#hold-from', '2026-11-01T00:00');
+  await page.fill('#hold-to', '2026-11-20T00:00');
+  await page.fill('#hold-expires', '2027-06-30');
+  await page.click('#hold-form button[type=submit]');
+  await page.locator('#holds li[data-state="proposed"]').waitFor();
+  const holdCard = page.locator('#holds li[data-state="proposed"]');
+  assert.match(await holdCard.innerText(), /HPD-2026-0042/);
+  const decider = await openConsole('supervisor');
+  const awaiting = decider.page.locator('#holds li[data-state="proposed"]');
+  await awaiting.waitFor({ timeout: 30_000 });
+  await awaiting.locator('button[data-action="approve-hold"]').click();
+  await decider.page.locator('#holds li[data-state="in_force"]').waitFor();
+  assert.deepEqual(decider.errors, []);
+  await decider.page.close();
+
   await page.reload();
   await page.waitForSelector('#retention-windows tr[data-kind="plate_read"]');
   assert.equal(await page.locator('#retention-windows tr[data-kind="plate_read"] td.days').innerText(), '21');
+  await page.locator('#holds li[data-state="in_force"]').waitFor();
   const retention = await call('GET', '/v1/retention', tokens.custodian);
   assert.equal(retention.windows.plate_read.days, 21, 'the server applied the approved window');
   await page.click('#purge-now');
@@ -405,6 +430,11 @@ test('an auditor verifies the log in the browser and reads the report', async ()
   const verdict = await page.locator('#verify-result').innerText();
   assert.equal(await page.locator('#verify-result').getAttribute('data-ok'), 'true', `${verdict}\n${await page.locator('#verify-log').innerText()}`);
   assert.match(await page.locator('#verify-log').innerText(), /inclusion proofs verified/);
+  // Filtering the entries by action shows only those.
+  await page.selectOption('#filter-action', 'account.logon');
+  const actions = await page.locator('#entries tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
+  assert.ok(actions.length > 0 && actions.every((a) => a === 'account.logon'), `only logons: ${actions.slice(0, 5)}`);
+  await page.selectOption('#filter-action', '');
   await page.screenshot({ path: join(artifacts, 'auditor-verified.png'), fullPage: true });
   await page.click('#show-report');
   const report = page.frameLocator('iframe.report');
@@ -472,7 +502,7 @@ test('an account with a second factor signs in with its token and a code, and si
   await page.click('#sign-out');
   await page.waitForSelector('#token');
   assert.equal((await fetch(`${base}/v1/whoami`, { headers: { Authorization: `Bearer ${session}` } })).status, 401, 'signing out ended the session');
-  assert.deepEqual(errors, []);
+  assert.deepEqual(errors, [], errors.join('\n'));
   await page.close();
 });
 
@@ -522,6 +552,34 @@ test('an administrator creates a threshold rule and a geofence drawn on the map,
   assert.match(await page.locator('#accounts').innerText(), /demo-administrator \(you\)\s+administrator/);
   await page.locator('#admin-new-rules').scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(artifacts, 'administrator-configuration.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an operator can switch on a sound for new alerts, and the console scales up on a 4K video wall', async () => {
+  const page = await browser.newPage({ viewport: { width: 3840, height: 2160 } });
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(base);
+  await page.fill('#token', tokens.operator);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).fontSize), '20px', 'larger type on a wall display');
+  await page.check('#alert-sound');
+  const chimes = Number(await page.evaluate(() => document.body.dataset.chimes ?? '0'));
+  assert.equal(chimes, 1, 'switching it on plays a test chime');
+  // A plate listed just now, so no open alert can fold this read into itself.
+  const { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
+  const plate = `SND${String(Date.now()).slice(-4)}`;
+  const expires = new Date(Date.now() + 86_400_000).toISOString();
+  await call('POST', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator, JSON.stringify([{ plate, reason: 'stolen_vehicle', expires_at: expires }]));
+  const id = `e2e-sound-${Date.now()}`;
+  const read = { id, kind: 'plate_read', device_id: 'lpr-001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.91 };
+  await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson');
+  await page.locator(`li[data-observation-id="${id}"]`).waitFor({ timeout: 30_000 });
+  assert.ok(Number(await page.evaluate(() => document.body.dataset.chimes)) > chimes, 'a new alert chimes');
+  await page.screenshot({ path: join(artifacts, 'operator-video-wall-4k.png') });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -14,6 +14,21 @@ use glasshouse_wal::Lsn;
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
+/// A sensor's newest reading of one quantity, for the live map.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LatestReading {
+    /// The sensor.
+    pub device_id: String,
+    /// What it measures.
+    pub quantity: String,
+    /// The value.
+    pub value: f64,
+    /// Its unit.
+    pub unit: String,
+    /// When it was measured.
+    pub observed_at: glasshouse_model::Timestamp,
+}
+
 /// Segments plus the unflushed hot window.
 pub struct Store {
     segments: RwLock<SegmentStore>,
@@ -21,6 +36,9 @@ pub struct Store {
     maintenance: Mutex<()>,
     hot: RwLock<Vec<(Lsn, Observation)>>,
     oldest_unflushed: RwLock<Option<Instant>>,
+    /// Each (sensor, quantity)'s newest reading: environmental values, not personal, kept apart
+    /// from history so the live map needs no search. Empty after a restart until sensors report.
+    latest_readings: RwLock<std::collections::HashMap<(String, String), LatestReading>>,
 }
 
 impl Store {
@@ -31,6 +49,7 @@ impl Store {
             maintenance: Mutex::new(()),
             hot: RwLock::new(Vec::new()),
             oldest_unflushed: RwLock::new(None),
+            latest_readings: RwLock::default(),
         }
     }
 
@@ -39,9 +58,29 @@ impl Store {
         let mut hot = self.hot.write().unwrap_or_else(|p| p.into_inner());
         let before = hot.len();
         hot.extend(records);
+        let mut latest = self.latest_readings.write().unwrap_or_else(|p| p.into_inner());
+        for (_, o) in &hot[before..] {
+            let glasshouse_model::Body::SensorReading(reading) = &o.body else { continue };
+            let key = (o.device_id.clone(), reading.quantity.clone());
+            if latest.get(&key).is_none_or(|l| l.observed_at <= o.observed_at) {
+                let (device_id, quantity) = key.clone();
+                latest.insert(
+                    key,
+                    LatestReading { device_id, quantity, value: reading.value, unit: reading.unit.clone(), observed_at: o.observed_at },
+                );
+            }
+        }
+        drop(latest);
         if before == 0 && !hot.is_empty() {
             *self.oldest_unflushed.write().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
+    }
+
+    /// Every sensor's newest reading per quantity, sensors in id order.
+    pub fn latest_readings(&self) -> Vec<LatestReading> {
+        let mut list: Vec<LatestReading> = self.latest_readings.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        list.sort_by(|a, b| (&a.device_id, &a.quantity).cmp(&(&b.device_id, &b.quantity)));
+        list
     }
 
     /// Records waiting to be flushed.
@@ -198,4 +237,35 @@ pub struct PurgeOutcome {
     pub segments_rewritten: usize,
     /// SHA-256 over the sorted deleted ids.
     pub ids_sha256: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glasshouse_model::validate::{RawRecord, from_stored};
+
+    fn reading(id: &str, device: &str, quantity: &str, at: &str, value: f64) -> (Lsn, Observation) {
+        let line = format!(
+            r#"{{"id":"{id}","kind":"sensor_reading","device_id":"{device}","observed_at":"{at}","lat":60.17,"lon":24.94,"quantity":"{quantity}","value":{value},"unit":"ppm"}}"#
+        );
+        let raw: RawRecord = serde_json::from_str(&line).unwrap();
+        (1, from_stored(&raw).unwrap())
+    }
+
+    #[test]
+    fn the_newest_reading_per_sensor_and_quantity_wins_whatever_the_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(SegmentStore::open(dir.path()).unwrap());
+        store.insert(vec![
+            reading("a", "s-1", "co", "2026-11-29T10:05:00Z", 12.0),
+            reading("b", "s-1", "pm2_5", "2026-11-29T10:00:00Z", 30.0),
+        ]);
+        store.insert(vec![reading("c", "s-1", "co", "2026-11-29T10:01:00Z", 99.0), reading("d", "s-2", "co", "2026-11-29T10:02:00Z", 4.0)]);
+        let latest: Vec<(String, String, f64)> = store.latest_readings().into_iter().map(|l| (l.device_id, l.quantity, l.value)).collect();
+        assert_eq!(
+            latest,
+            vec![("s-1".into(), "co".into(), 12.0), ("s-1".into(), "pm2_5".into(), 30.0), ("s-2".into(), "co".into(), 4.0)],
+            "a late, older co reading does not replace the newer one"
+        );
+    }
 }

@@ -19,7 +19,7 @@ pub use query::{ObservationQuery, QueryResult};
 pub use segments::{SegmentMeta, SegmentStore, StoreError};
 
 pub mod hot;
-pub use hot::{PurgeOutcome, Store};
+pub use hot::{LatestReading, PurgeOutcome, Store};
 
 pub mod plate_index;
 pub mod search;

@@ -76,3 +76,9 @@ pub async fn accounts(State(state): State<Arc<AppState>>) -> Result<Json<Value>,
     }
     Ok(Json(json!({ "accounts": accounts })))
 }
+
+/// Each sensor's newest reading per quantity, for the live map: environmental values, nothing
+/// personal, and no history (only the newest), so it needs no purpose.
+pub async fn latest_readings(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "readings": state.store.latest_readings() }))
+}

@@ -40,6 +40,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/whoami", &Role::ALL),
     ("DELETE", "/v1/sessions/current", &Role::ALL),
     ("GET", "/v1/accounts", &[Administrator, Auditor, Supervisor]),
+    ("GET", "/v1/sensors/latest", &[Operator, Supervisor, Investigator, Administrator]),
     ("GET", "/v1/openapi.json", &Role::ALL),
     ("GET", "/v1/status", &Role::ALL),
     ("GET", "/v1/policy", &Role::ALL),
@@ -103,6 +104,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/whoami", get(meta::whoami))
         .route("/v1/sessions/current", delete(sessions::end))
         .route("/v1/accounts", get(meta::accounts))
+        .route("/v1/sensors/latest", get(meta::latest_readings))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/status", get(meta::status))
         .route("/v1/policy", get(meta::policy))
