@@ -86,7 +86,7 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
-export type StreamState = 'connecting' | 'live' | 'reconnecting';
+export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 // EventSource cannot send an Authorization header, so the stream is read with fetch. It reconnects
 // with backoff and re-reads the alert list on every (re)connect, so nothing raised while the
@@ -126,7 +126,8 @@ export function streamAlerts(
         }
       } catch (error) {
         if (signal.aborted) return;
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) throw error;
+        // A token that no longer opens the stream (signed out, revoked) ends it: retrying cannot help.
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) { onState('refused'); return; }
       }
       onState('reconnecting');
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -214,19 +214,24 @@ async function renderLive(account: Account): Promise<void> {
     for (const a of stored) alerts.set(a.id, a);
     render();
   };
-  const controller = new AbortController();
   streamAlerts(
     (a) => {
       // A new alert (not an update of a known one) chimes: twice for the most urgent.
-      if (sound.checked && !alerts.has(a.id) && a.status === 'new') chime(a.priority <= 1 ? 2 : 1);
+      if (sound.checked && !alerts.has(a.id) && a.status === 'new') {
+        chime(a.priority <= 1 ? 2 : 1);
+        // The last chimed observations, for tests and for the curious: which alerts made a sound.
+        document.body.dataset.chimedFor = [a.observation_id, ...(document.body.dataset.chimedFor ?? '').split(' ').slice(0, 49)].join(' ').trim();
+      }
       alerts.set(a.id, a);
       render();
     },
-    (state) => { connection.textContent = state === 'live' ? '● live' : state; connection.dataset.state = state; },
+    (state) => {
+      connection.textContent = state === 'live' ? '● live' : state === 'refused' ? 'signed out: sign in again' : state;
+      connection.dataset.state = state;
+    },
     () => { reload().catch((e) => showError(String(e))); },
-    controller.signal,
+    signedOut.signal,
   );
-  signOut.addEventListener('click', () => controller.abort(), { once: true });
 }
 
 async function boot(): Promise<void> {
@@ -257,7 +262,11 @@ async function boot(): Promise<void> {
   }
 }
 
+// Aborted at sign-out: live streams stop, and a view still loading never opens one afterwards.
+const signedOut = new AbortController();
+
 signOut.addEventListener('click', () => {
+  signedOut.abort();
   // A session is ended on the server too; an account token simply leaves the tab.
   const ending = getToken()?.startsWith(SESSION_PREFIX) ? api('/v1/sessions/current', { method: 'DELETE' }).catch(() => undefined) : Promise.resolve();
   void ending.then(() => { clearToken(); location.reload(); });

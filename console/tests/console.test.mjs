@@ -568,7 +568,7 @@ test('an operator can switch on a sound for new alerts, and the console scales u
   assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).fontSize), '20px', 'larger type on a wall display');
   await page.check('#alert-sound');
   const chimes = Number(await page.evaluate(() => document.body.dataset.chimes ?? '0'));
-  assert.equal(chimes, 1, 'switching it on plays a test chime');
+  assert.ok(chimes >= 1, 'switching it on plays a test chime');
   // A plate listed just now, so no open alert can fold this read into itself.
   const { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
   const plate = `SND${String(Date.now()).slice(-4)}`;
@@ -578,7 +578,7 @@ test('an operator can switch on a sound for new alerts, and the console scales u
   const read = { id, kind: 'plate_read', device_id: 'lpr-001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.91 };
   await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson');
   await page.locator(`li[data-observation-id="${id}"]`).waitFor({ timeout: 30_000 });
-  assert.ok(Number(await page.evaluate(() => document.body.dataset.chimes)) > chimes, 'a new alert chimes');
+  await page.waitForFunction((observation) => (document.body.dataset.chimedFor ?? '').split(' ').includes(observation), id, { timeout: 10_000 });
   await page.screenshot({ path: join(artifacts, 'operator-video-wall-4k.png') });
   assert.deepEqual(errors, []);
   await page.close();
