@@ -341,3 +341,96 @@ fn a_sharing_change_needs_a_second_person_then_starts_the_sink_which_survives_a_
     raise(&city, "removed", 1);
     assert_eq!(next_subject(Duration::from_millis(800)), None, "nothing is shared after the removal");
 }
+
+/// An https receiver with the test authority's server certificate (tests/fixtures/tls), recording
+/// each request; a connection whose handshake fails is dropped.
+fn tls_receiver(seen: Arc<Mutex<Received>>) -> u16 {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let pem = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
+    let certificate = match ureq::tls::parse_pem(&pem("server.pem")).next().unwrap().unwrap() {
+        ureq::tls::PemItem::Certificate(c) => rustls::pki_types::CertificateDer::from(c.der().to_vec()),
+        _ => panic!("server.pem holds a certificate"),
+    };
+    let key = match ureq::tls::parse_pem(&pem("server.key")).next().unwrap().unwrap() {
+        ureq::tls::PemItem::PrivateKey(k) => rustls::pki_types::PrivateKeyDer::Pkcs8(k.der().to_vec().into()),
+        _ => panic!("server.key holds a private key"),
+    };
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate], key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            let mut reader = BufReader::new(&mut tls);
+            let mut headers = HashMap::new();
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                seen.lock().unwrap().attempts += 1; // a refused handshake
+                continue;
+            }
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).is_err() {
+                    break;
+                }
+                let Some((name, value)) = line.trim_end().split_once(": ") else { break };
+                headers.insert(name.to_ascii_lowercase(), value.to_owned());
+            }
+            let mut body = vec![0; headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0)];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            {
+                let mut seen = seen.lock().unwrap();
+                seen.attempts += 1;
+                seen.accepted.push((headers["idempotency-key"].clone(), headers["x-glasshouse-signature"].clone(), body));
+            }
+            let _ = write!(tls, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+#[test]
+fn an_https_webhook_trusting_the_citys_authority_gets_every_alert_and_an_unknown_authority_is_refused() {
+    let seen = Arc::new(Mutex::new(Received::default()));
+    let port = tls_receiver(seen.clone());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let ca = std::fs::read_to_string(fixtures.join("ca.pem")).unwrap();
+    let url = format!("https://127.0.0.1:{port}/alerts");
+    let city = city(json!([
+        {"name": "cad", "webhook": {"url": url, "secret": SECRET, "ca_pem": ca}},
+        // The public roots do not know the test authority: this one must never deliver.
+        {"name": "untrusted", "webhook": {"url": url, "secret": SECRET}, "retry": {"initial_ms": 100, "max_ms": 200, "give_up_after_s": 600}}
+    ]));
+    let ids = raise(&city, "tls", 2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink_status(&city, "cad")["delivered"] != 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys: Vec<String> = seen.lock().unwrap().accepted.iter().map(|(key, _, _)| key.clone()).collect();
+    assert_eq!(keys, ids, "each alert once, in order, over TLS");
+    for (_, signature, body) in &seen.lock().unwrap().accepted {
+        let (t, v1) = signature.strip_prefix("t=").unwrap().split_once(",v1=").unwrap();
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(t.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+    }
+    let untrusted = sink_status(&city, "untrusted");
+    assert_eq!(untrusted["delivered"], 0, "{untrusted}");
+    assert!(untrusted["failed_attempts"].as_u64().unwrap() >= 1, "{untrusted}");
+    assert!(untrusted["last_error"].as_str().unwrap_or("").to_lowercase().contains("certificate"), "{untrusted}");
+}

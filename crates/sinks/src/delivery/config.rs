@@ -58,10 +58,14 @@ pub struct SinkConfig {
 pub enum SinkKind {
     /// An HTTP POST signed with HMAC-SHA256.
     Webhook {
-        /// `http://host:port/path`.
+        /// `https://host/path` (or `http://` on a trusted network).
         url: String,
         /// The shared secret the signature is keyed with.
         secret: String,
+        /// PEM certificates of the authorities to trust for this endpoint (a city's own PKI)
+        /// instead of the public roots.
+        #[serde(default)]
+        ca_pem: Option<String>,
     },
     /// A NATS subject; each alert goes to `<subject>.<rule>`.
     Nats {

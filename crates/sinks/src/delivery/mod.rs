@@ -71,7 +71,7 @@ pub trait Destination: Send {
 /// Builds the destination a sink's configuration names.
 pub fn destination(config: &SinkConfig) -> Result<Box<dyn Destination>, String> {
     Ok(match &config.kind {
-        SinkKind::Webhook { url, secret } => Box::new(webhook::Webhook::new(url, secret)?),
+        SinkKind::Webhook { url, secret, ca_pem } => Box::new(webhook::Webhook::new(url, secret, ca_pem.as_deref())?),
         SinkKind::Nats { url, subject, jetstream } => Box::new(nats::Nats::new(&config.name, url, subject, *jetstream)?),
         SinkKind::Mqtt { host, port, topic } => Box::new(mqtt::Mqtt::new(&config.name, host, *port, topic)?),
     })

@@ -19,18 +19,42 @@ pub(super) struct Webhook {
 }
 
 impl Webhook {
-    pub(super) fn new(url: &str, secret: &str) -> Result<Webhook, String> {
+    /// `ca_pem`: the authorities to trust for this endpoint instead of the public (Mozilla) roots.
+    pub(super) fn new(url: &str, secret: &str, ca_pem: Option<&str>) -> Result<Webhook, String> {
         if !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(format!("webhook url {url:?} must start with http:// or https://"));
         }
-        if url.starts_with("https://") {
-            // The HTTP client is built without TLS (see DEPENDENCIES: no rustls in the tree yet);
-            // terminate TLS in a local proxy until it is.
-            return Err("https webhooks need TLS, which this build leaves out: point it at a local TLS proxy".into());
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(pem) = ca_pem {
+            if !url.starts_with("https://") {
+                return Err("ca_pem is for https webhooks; this url is plain http".into());
+            }
+            let certificates = trusted_certificates(pem)?;
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certificates));
         }
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(ATTEMPT_TIMEOUT)).build().into();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(ATTEMPT_TIMEOUT))
+            .tls_config(tls.build())
+            .build()
+            .into();
         Ok(Webhook { agent, url: url.to_owned(), secret: secret.as_bytes().to_vec() })
     }
+}
+
+/// Every certificate in `pem`; an error names what is wrong, and an empty bundle is one.
+fn trusted_certificates(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem.as_bytes()) {
+        match item.map_err(|e| format!("ca_pem: {e}"))? {
+            ureq::tls::PemItem::Certificate(certificate) => certificates.push(certificate),
+            _ => return Err("ca_pem: holds something other than certificates (a private key does not belong here)".into()),
+        }
+    }
+    if certificates.is_empty() {
+        return Err("ca_pem: no PEM certificate found".into());
+    }
+    Ok(certificates)
 }
 
 /// `t=<timestamp>,v1=<hex>`: the signature a receiver recomputes with the shared secret.
@@ -67,6 +91,20 @@ impl Destination for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trust_bundle_must_hold_certificates_and_only_certificates() {
+        assert!(Webhook::new("https://cad.example/alerts", "0123456789abcdef", None).is_ok(), "https is supported");
+        let error = |pem: &str| Webhook::new("https://cad.example/alerts", "0123456789abcdef", Some(pem)).err().unwrap_or_default();
+        assert!(error("").contains("no PEM certificate"), "{}", error(""));
+        assert!(
+            error(
+                "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n"
+            )
+            .contains("private key")
+        );
+        assert!(Webhook::new("http://cad.example/alerts", "0123456789abcdef", Some("x")).err().unwrap().contains("plain http"));
+    }
 
     #[test]
     fn the_signature_covers_timestamp_and_body() {
