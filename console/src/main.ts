@@ -132,7 +132,8 @@ async function renderLive(account: Account): Promise<void> {
   app.replaceChildren(layout);
   mapEl.append(legend());
   const basemap = await api<GeoJSON.FeatureCollection>('/v1/basemap');
-  const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; });
+  const { style_url: styleUrl } = await api<{ style_url: string | null }>('/v1/map/style');
+  const live = new LiveMap(mapEl, basemap, () => { document.body.dataset.mapReady = 'true'; }, styleUrl);
   const { devices } = await api<{ devices: Device[] }>('/v1/devices');
   await live.setDevices(devices);
   // Sensors' latest values, refreshed while the map is open (shown when a sensor is clicked).

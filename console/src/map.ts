@@ -40,11 +40,14 @@ export class LiveMap {
   private drawn: LonLat[] | null = null;
   private readonly ready: Promise<void>;
 
-  constructor(container: HTMLElement, basemap: GeoJSON.FeatureCollection, onRendered: () => void) {
+  /// `styleUrl`: an online style (the deployment's `--map-style`) drawn under the city's roads; if
+  /// it cannot be loaded the map falls back to the offline background, never a blank page.
+  constructor(container: HTMLElement, basemap: GeoJSON.FeatureCollection, onRendered: () => void, styleUrl?: string | null) {
     const bounds = boundsOf(basemap);
+    const offline: maplibregl.StyleSpecification = { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': PALETTE.background } }] };
     this.map = new maplibregl.Map({
       container,
-      style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': PALETTE.background } }] },
+      style: styleUrl ?? offline,
       bounds: bounds ?? undefined,
       center: bounds ? undefined : [24.94, 60.17],
       zoom: bounds ? undefined : 14,
@@ -55,10 +58,15 @@ export class LiveMap {
     this.ready = new Promise((resolve) => {
       this.map.on('load', () => {
         this.addLayers(basemap);
+        container.dataset.style = styleUrl ? 'online' : 'offline';
         this.map.once('idle', () => { onRendered(); });
         resolve();
       });
     });
+    if (styleUrl) {
+      // An unreachable style never fires `load`: fall back to the offline one.
+      this.map.once('error', () => { if (!this.map.loaded()) { styleUrl = null; this.map.setStyle(offline); } });
+    }
     this.map.on('click', (e) => this.onClick(e));
   }
 

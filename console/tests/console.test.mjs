@@ -583,3 +583,50 @@ test('an operator can switch on a sound for new alerts, and the console scales u
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a deployment can put the roads over an online map style, and an unreachable style falls back to the offline map', async () => {
+  // A stand-in tile provider: it serves a style while `up`, then answers 404.
+  let up = true;
+  let requests = 0;
+  const { createServer: createHttpServer } = await import('node:http');
+  const provider = createHttpServer((request, response) => {
+    requests += 1;
+    const headers = { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json' };
+    if (!up) { response.writeHead(404, headers); response.end('{}'); return; }
+    response.writeHead(200, headers);
+    response.end(JSON.stringify({ version: 8, sources: {}, layers: [{ id: 'provider-background', type: 'background', paint: { 'background-color': '#203040' } }] }));
+  });
+  await new Promise((resolve) => provider.listen(0, '127.0.0.1', resolve));
+  const styleUrl = `http://127.0.0.1:${provider.address().port}/style.json`;
+  const dir = mkdtempSync(join(tmpdir(), 'glasshouse-e2e-style-'));
+  const port = await freePort();
+  const styled = spawn(binary, ['demo', '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--pg-listen', '127.0.0.1:0',
+    '--tokens-out', join(dir, 'tokens.json'), '--map-style', styleUrl], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  try {
+    const styledBase = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${styledBase}/healthz`)).ok, 'the styled demo');
+    const styledTokens = JSON.parse(readFileSync(join(dir, 'tokens.json'), 'utf8'));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    const signIn = async () => {
+      await page.goto(styledBase);
+      await page.fill('#token', styledTokens.operator);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+    };
+    await signIn();
+    assert.equal(await page.locator('#map').getAttribute('data-style'), 'online');
+    assert.ok(requests >= 1, 'the console loaded the provider style');
+    await page.screenshot({ path: join(artifacts, 'operator-online-style.png') });
+    up = false;
+    await page.evaluate(() => sessionStorage.clear());
+    await signIn();
+    assert.equal(await page.locator('#map').getAttribute('data-style'), 'offline', 'an unreachable style falls back');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    styled.kill('SIGTERM');
+    provider.close();
+  }
+});

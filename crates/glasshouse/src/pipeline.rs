@@ -57,6 +57,8 @@ pub struct PipelineConfig {
     pub basemap: Option<Arc<Vec<u8>>>,
     /// Outbound alert sinks.
     pub sinks: glasshouse_sinks::delivery::SinksConfig,
+    /// An online map style for the console, if the deployment uses one.
+    pub map_style: Option<String>,
 }
 
 /// A running pipeline: the shared state for the HTTP server and the threads behind it.
@@ -247,6 +249,7 @@ impl Pipeline {
             alerts,
             store,
             basemap: config.basemap,
+            map_style: config.map_style,
             audit,
             policy,
             approvals,
@@ -407,6 +410,7 @@ mod tests {
             flush_interval: Duration::from_secs(3600),
             basemap: None,
             sinks: Default::default(),
+            map_style: None,
         }
     }
 

@@ -182,6 +182,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The city's road network as GeoJSON, for the console's basemap.
     pub basemap: Option<Arc<Vec<u8>>>,
+    /// An online MapLibre style URL the console draws the roads over; none keeps it offline.
+    pub map_style: Option<String>,
     /// The Merkle audit log every privileged action goes into.
     pub audit: Arc<AuditLog>,
     /// What a historical search must state.

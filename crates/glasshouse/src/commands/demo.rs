@@ -38,6 +38,9 @@ pub struct DemoArgs {
     /// Write the demo's tokens as JSON to this file too (for scripts and browser tests).
     #[arg(long)]
     pub tokens_out: Option<PathBuf>,
+    /// An online MapLibre style URL for the console's map (see `serve --map-style`).
+    #[arg(long)]
+    pub map_style: Option<String>,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -80,6 +83,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         pg_listen: Some(args.pg_listen),
         basemap: Some(osm),
         sinks: None,
+        map_style: args.map_style.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

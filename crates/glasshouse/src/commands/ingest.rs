@@ -65,6 +65,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         basemap: None,
         // Alerts raised by a bulk load are delivered by the server, from the log, when it runs.
         sinks: Default::default(),
+        map_style: None,
     };
     let pipeline = Pipeline::start(config)?;
     if let Some(path) = &args.devices {

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// A JSON file naming where alerts are delivered outside (webhooks, NATS, MQTT); see the README.
     #[arg(long)]
     pub sinks: Option<PathBuf>,
+    /// An online MapLibre style URL for the console's map (tiles from a provider); the city's roads
+    /// are drawn over it. Without it the console needs no network beyond this server.
+    #[arg(long)]
+    pub map_style: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -79,6 +83,7 @@ pub async fn serve(
         fsync: args.fsync.into(),
         flush_interval: Duration::from_secs(args.flush_interval_secs.max(1)),
         basemap,
+        map_style: args.map_style.clone(),
         sinks,
     };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;

@@ -44,6 +44,11 @@ pub async fn policy(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(serde_json::to_value(&state.policy).expect("policy serialises"))
 }
 
+/// The console's map settings: an online style URL when the deployment configured one.
+pub async fn map_style(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "style_url": state.map_style }))
+}
+
 pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let body = match &state.basemap {
         Some(geojson) => geojson.as_ref().clone(),

@@ -45,6 +45,7 @@ pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/status", &Role::ALL),
     ("GET", "/v1/policy", &Role::ALL),
     ("GET", "/v1/basemap", &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator]),
+    ("GET", "/v1/map/style", &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator]),
     ("POST", "/v1/observations", &[Ingest]),
     ("GET", "/v1/observations", &[Investigator]),
     ("GET", "/v1/dead_letters", &[Ingest, Custodian]),
@@ -109,6 +110,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/status", get(meta::status))
         .route("/v1/policy", get(meta::policy))
         .route("/v1/basemap", get(meta::basemap))
+        .route("/v1/map/style", get(meta::map_style))
         .route("/v1/observations", post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)))
         .route("/v1/dead_letters", get(observations::dead_letters))
         .route("/v1/search/plates", post(search::plates))
