@@ -25,6 +25,7 @@ const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
 const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
 const RENDER_INTERVAL_MS = 200;
+const MAP_INTERVAL_MS = 1_000;
 const SOUND_KEY = 'glasshouse.sound';
 
 let audio: AudioContext | null = null;
@@ -200,11 +201,27 @@ async function renderLive(account: Account): Promise<void> {
     });
     const shown = new Set(sorted.map((a) => a.id));
     for (const id of [...cards.keys()]) if (!shown.has(id)) cards.delete(id);
-    const children = list.children;
-    if (nodes.length !== children.length || nodes.some((n, i) => children[i] !== n)) list.replaceChildren(...nodes);
+    // Move only what is out of place (a new alert is one insertion at the top), then drop the rest.
+    let cursor = list.firstChild;
+    for (const node of nodes) {
+      if (node === cursor) { cursor = cursor.nextSibling; continue; }
+      list.insertBefore(node, cursor);
+    }
+    while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
     count.textContent = String([...alerts.values()].filter((a) => a.status === 'new' || a.status === 'acknowledged').length);
-    void live.setAlerts(sorted);
+    // The map redraws everything it shows when its alert layer changes (about 100 ms a frame with
+    // software rendering and a city-wide registry), so its points follow the queue at most once a
+    // second; the queue itself stays within RENDER_INTERVAL_MS.
+    mapAlerts = sorted;
+    if (!mapPending) {
+      mapPending = true;
+      setTimeout(() => { mapPending = false; void live.setAlerts(mapAlerts); }, Math.max(0, MAP_INTERVAL_MS - (Date.now() - mapDrawnAt)));
+      mapDrawnAt = Date.now();
+    }
   };
+  let mapAlerts: Alert[] = [];
+  let mapPending = false;
+  let mapDrawnAt = 0;
   const render = (): void => {
     if (pending) return;
     pending = true;
