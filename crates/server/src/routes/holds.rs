@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use glasshouse_audit::changes::ChangeRequest;
 use glasshouse_audit::holds::{Authority, Hold, HoldError, HoldScope, HoldStatus};
 use glasshouse_model::{Kind, Timestamp};
 use serde::Deserialize;
@@ -186,6 +187,25 @@ pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Exten
     Ok(Json(json!({ "receipts": receipts })))
 }
 
+/// A two-person change proposed by `account` about `subject`, with its reason checked: the approver
+/// and the audit log see it, so it must say why.
+pub(crate) fn new_change(subject: &str, proposed: Value, reason: String, account: &Account) -> Result<ChangeRequest, ApiError> {
+    if reason.split_whitespace().count() < 5 {
+        return Err(ApiError::bad_field("reason", "say why in at least five words (the approver and the audit log see it)"));
+    }
+    Ok(ChangeRequest {
+        id: super::new_id("ch"),
+        subject: subject.into(),
+        proposed,
+        reason,
+        proposed_by: account.name.clone(),
+        proposed_at: Timestamp::now(),
+        status: glasshouse_audit::changes::ChangeStatus::Proposed,
+        decided_by: None,
+        decided_at: None,
+    })
+}
+
 pub(crate) fn change_error(e: glasshouse_audit::changes::ChangeError) -> ApiError {
     use glasshouse_audit::changes::ChangeError;
     match e {
@@ -213,23 +233,11 @@ pub async fn propose_retention_change(
     body: Result<Json<NewRetentionChange>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    if body.reason.split_whitespace().count() < 5 {
-        return Err(ApiError::bad_field("reason", "say why in at least five words (the approver and the audit log see it)"));
-    }
     let mut proposed = state.retention.current();
     proposed.days.extend(body.days);
-    proposed.validate().map_err(|e| ApiError::bad_field("days", e))?;
-    let change = glasshouse_audit::changes::ChangeRequest {
-        id: super::new_id("ch"),
-        subject: "retention".into(),
-        proposed: serde_json::to_value(&proposed).expect("policies serialise"),
-        reason: body.reason,
-        proposed_by: account.name.clone(),
-        proposed_at: Timestamp::now(),
-        status: glasshouse_audit::changes::ChangeStatus::Proposed,
-        decided_by: None,
-        decided_at: None,
-    };
+    let checked = proposed.validate().map_err(|e| ApiError::bad_field("days", e));
+    let change = new_change("retention", serde_json::to_value(&proposed).expect("policies serialise"), body.reason, &account)?;
+    checked?;
     let change = tokio::task::spawn_blocking(move || {
         let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
         state

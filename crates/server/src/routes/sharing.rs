@@ -5,7 +5,7 @@
 //! and approved sinks are kept in `DATA_DIR/sharing.json` across restarts. Sinks from the
 //! deployment's own `--sinks` file are changed there, not here.
 
-use super::holds::{Decision, change_error};
+use super::holds::{Decision, change_error, new_change};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -104,25 +104,12 @@ pub async fn propose(
     body: Result<Json<NewSharingChange>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    if body.reason.split_whitespace().count() < 5 {
-        return Err(ApiError::bad_field("reason", "say why in at least five words (the approver and the audit log see it)"));
-    }
     let proposed = match (body.add, body.remove) {
         (Some(add), None) => json!({ "add": add }),
         (None, Some(remove)) => json!({ "remove": remove }),
         _ => return Err(ApiError::bad_field("add", "give exactly one of add (a sink as in the sinks file) or remove (a sink's name)")),
     };
-    let change = ChangeRequest {
-        id: super::new_id("ch"),
-        subject: SUBJECT.into(),
-        proposed,
-        reason: body.reason,
-        proposed_by: account.name.clone(),
-        proposed_at: Timestamp::now(),
-        status: ChangeStatus::Proposed,
-        decided_by: None,
-        decided_at: None,
-    };
+    let change = new_change(SUBJECT, proposed, body.reason, &account)?;
     // Checking builds the sink's client (each owns a small runtime), so it runs off the async pool.
     let change = tokio::task::spawn_blocking(move || {
         after_change(&state, &change.proposed)?;
