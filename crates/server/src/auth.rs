@@ -147,17 +147,55 @@ const TOKENS_FILE: &str = "tokens.json";
 /// The token file of a data directory, with an in-memory index by hash.
 pub struct TokenStore {
     path: PathBuf,
-    cache: RwLock<(Option<FileVersion>, HashMap<String, Account>)>,
+    by_hash: ReloadingMap<Account>,
 }
 
-/// What identifies one version of the token file: every write replaces the file (a new inode), so
-/// the inode tells versions apart even within one tick of the file-time clock.
-pub(crate) type FileVersion = (SystemTime, u64);
+/// What identifies one version of a file: every write replaces the file (a new inode), so the inode
+/// tells versions apart even within one tick of the file-time clock.
+type FileVersion = (SystemTime, u64);
 
-pub(crate) fn file_version(path: &Path) -> Option<FileVersion> {
+fn file_version(path: &Path) -> Option<FileVersion> {
     use std::os::unix::fs::MetadataExt;
     let metadata = fs::metadata(path).ok()?;
     Some((metadata.modified().ok()?, metadata.ino()))
+}
+
+/// A map kept from a file and read again whenever the file is replaced, so what the CLI writes
+/// (tokens, roles, second factors) applies at the server's next request.
+pub(crate) struct ReloadingMap<V> {
+    path: PathBuf,
+    load: fn(&Path) -> io::Result<HashMap<String, V>>,
+    cache: RwLock<(Option<FileVersion>, HashMap<String, V>)>,
+}
+
+impl<V: Clone> ReloadingMap<V> {
+    /// A map read from `path` by `load`, on first use and after every change.
+    pub(crate) fn new(path: PathBuf, load: fn(&Path) -> io::Result<HashMap<String, V>>) -> Self {
+        ReloadingMap { path, load, cache: RwLock::new((None, HashMap::new())) }
+    }
+
+    /// Runs `with` on the map as the file says now. An unreadable file (mid-rename, say) leaves
+    /// the last map in place, to be read again next time.
+    pub(crate) fn with<T>(&self, with: impl FnOnce(&HashMap<String, V>) -> T) -> T {
+        let version = file_version(&self.path);
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if cache.0 == version {
+                return with(&cache.1);
+            }
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        match (self.load)(&self.path) {
+            Ok(map) => *cache = (version, map),
+            Err(e) => tracing::warn!(file = %self.path.display(), error = %e, "could not re-read the file"),
+        }
+        with(&cache.1)
+    }
+
+    /// The value under `key` now.
+    pub(crate) fn get(&self, key: &str) -> Option<V> {
+        self.with(|map| map.get(key).cloned())
+    }
 }
 
 fn hash(token: &str) -> String {
@@ -175,7 +213,10 @@ fn read_tokens(path: &Path) -> io::Result<Vec<StoredToken>> {
 impl TokenStore {
     /// The store of `data_dir`.
     pub fn open(data_dir: &Path) -> TokenStore {
-        TokenStore { path: data_dir.join(TOKENS_FILE), cache: RwLock::new((None, HashMap::new())) }
+        let by_hash = |path: &Path| -> io::Result<HashMap<String, Account>> {
+            Ok(read_tokens(path)?.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect())
+        };
+        TokenStore { path: data_dir.join(TOKENS_FILE), by_hash: ReloadingMap::new(data_dir.join(TOKENS_FILE), by_hash) }
     }
 
     /// Creates a token for `name` with `role`, stores its hash and returns the token itself (the
@@ -337,23 +378,7 @@ impl TokenStore {
 
     /// The account of the token stored under `digest`, as the token file says now.
     pub fn account_by_hash(&self, digest: &str) -> Option<Account> {
-        let modified = file_version(&self.path);
-        {
-            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if cache.0 == modified {
-                return cache.1.get(digest).cloned();
-            }
-        }
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        match read_tokens(&self.path) {
-            Ok(tokens) => {
-                cache.1 = tokens.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect();
-                cache.0 = modified;
-            }
-            // Unreadable (mid-rename, say): answer from what was last read, and try again next time.
-            Err(e) => tracing::warn!(error = %e, "could not re-read the token file"),
-        }
-        cache.1.get(digest).cloned()
+        self.by_hash.get(digest)
     }
 }
 

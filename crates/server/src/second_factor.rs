@@ -11,15 +11,15 @@
 //! A code is accepted once (RFC 6238 §5.2), one step of clock skew either way, and an account is
 //! locked out for a while after [`FAILURES_MAX`] wrong codes, so six digits cannot be guessed.
 
-use crate::auth::{FileVersion, file_version};
+use crate::auth::ReloadingMap;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::path::Path;
+use std::sync::Mutex;
 use totp_rs::{Builder, Secret, Totp};
 
 /// How long a session lasts: one shift and a half.
@@ -74,8 +74,7 @@ struct Session {
 
 /// Enrolments, code checks and the sessions they open.
 pub struct SecondFactor {
-    path: PathBuf,
-    cache: RwLock<(Option<FileVersion>, HashMap<String, Enrolment>)>,
+    enrolments: ReloadingMap<Enrolment>,
     attempts: Mutex<HashMap<String, Attempts>>,
     sessions: Mutex<HashMap<String, Session>>,
 }
@@ -97,10 +96,19 @@ fn read(path: &Path) -> io::Result<Vec<Enrolment>> {
     }
 }
 
+/// Replaces the enrolments file durably, readable by its owner only (it holds the secrets).
+fn write(path: &Path, enrolments: &[Enrolment]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let temporary = path.with_extension("json.next");
+    let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
+    io::Write::write_all(&mut file, &serde_json::to_vec_pretty(enrolments).map_err(io::Error::other)?)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
 /// Writes a new secret for `account` (replacing any earlier one) and returns the `otpauth://` URI
 /// to load into an authenticator app. The caller holds the token file's lock.
 pub(crate) fn enrol(data_dir: &Path, account: &str) -> io::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join(FILE);
     let mut enrolments = read(&path)?;
     let mut bytes = [0u8; 20];
@@ -117,11 +125,7 @@ pub(crate) fn enrol(data_dir: &Path, account: &str) -> io::Result<String> {
         secret_base32: generated.secret().to_base32(),
         enrolled_at: Utc::now().to_rfc3339(),
     });
-    let temporary = path.with_extension("json.next");
-    let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
-    io::Write::write_all(&mut file, &serde_json::to_vec_pretty(&enrolments).map_err(io::Error::other)?)?;
-    file.sync_all()?;
-    fs::rename(&temporary, &path)?;
+    write(&path, &enrolments)?;
     generated.to_url().map_err(|e| io::Error::other(e.to_string()))
 }
 
@@ -134,41 +138,25 @@ pub(crate) fn forget(data_dir: &Path, account: &str) -> io::Result<()> {
     if enrolments.len() == before {
         return Ok(());
     }
-    let temporary = path.with_extension("json.next");
-    fs::write(&temporary, serde_json::to_vec_pretty(&enrolments).map_err(io::Error::other)?)?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, &path)
+    write(&path, &enrolments)
 }
 
 impl SecondFactor {
     /// The enrolments of `data_dir`; the file is re-read whenever it changes, so an enrolment made
     /// with the CLI applies at the next request.
     pub fn open(data_dir: &Path) -> SecondFactor {
+        let by_account = |path: &Path| -> io::Result<HashMap<String, Enrolment>> {
+            Ok(read(path)?.into_iter().map(|e| (e.account.clone(), e)).collect())
+        };
         SecondFactor {
-            path: data_dir.join(FILE),
-            cache: RwLock::new((None, HashMap::new())),
+            enrolments: ReloadingMap::new(data_dir.join(FILE), by_account),
             attempts: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
         }
     }
 
     fn enrolment(&self, account: &str) -> Option<Enrolment> {
-        let version = file_version(&self.path);
-        {
-            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if cache.0 == version {
-                return cache.1.get(account).cloned();
-            }
-        }
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        match read(&self.path) {
-            Ok(list) => {
-                cache.1 = list.into_iter().map(|e| (e.account.clone(), e)).collect();
-                cache.0 = version;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not re-read the second-factor file"),
-        }
-        cache.1.get(account).cloned()
+        self.enrolments.get(account)
     }
 
     /// Whether `account` must sign in with a code.
@@ -178,8 +166,7 @@ impl SecondFactor {
 
     /// The accounts with a second factor, for the transparency report.
     pub fn enrolled_accounts(&self) -> Vec<String> {
-        let _ = self.enrolment("");
-        let mut names: Vec<String> = self.cache.read().unwrap_or_else(|p| p.into_inner()).1.keys().cloned().collect();
+        let mut names: Vec<String> = self.enrolments.with(|map| map.keys().cloned().collect());
         names.sort();
         names
     }
@@ -303,7 +290,14 @@ mod tests {
         assert!(factor.end_session(&session));
         assert_eq!(factor.session(&session, now + 10), None, "ended");
 
+        enrol(dir.path(), "ben").unwrap();
         forget(dir.path(), "ana").unwrap();
         assert!(!factor.required("ana"));
+        assert!(factor.required("ben"), "forgetting one account keeps the others");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "rewritten after a revocation, the secrets file stays the owner's alone");
+        }
     }
 }
