@@ -51,6 +51,19 @@ function summary(change: Change): string {
   return `share alerts with ${String(add.name)} (${kind} ${where}${channel})`;
 }
 
+/// Approve and reject buttons posting `{approve}` to `path` (actions `approve<suffix>` and
+/// `reject<suffix>`); a refusal is shown in `error`, a decision calls `then`.
+function decisionButtons(path: string, approveLabel: string, suffix: string, error: HTMLElement, then: () => Promise<unknown>): HTMLElement {
+  const decide = (approve: boolean): void => {
+    post(path, { approve }).then(then).catch((e) => { error.textContent = message(e); });
+  };
+  const approve = el('button', { type: 'button', 'data-action': `approve${suffix}` }, [approveLabel]);
+  approve.addEventListener('click', () => decide(true));
+  const reject = el('button', { type: 'button', 'data-action': `reject${suffix}` }, ['Reject']);
+  reject.addEventListener('click', () => decide(false));
+  return el('div', { class: 'decide' }, [approve, reject]);
+}
+
 /// The changes about `subject`, newest first, with approve and reject buttons where `me` may decide.
 export async function renderChanges(list: HTMLElement, subject: Subject, me: Account, canDecide: boolean, onChange?: () => void): Promise<void> {
   const { changes } = await api<{ changes: Change[] }>(BASE[subject]);
@@ -65,16 +78,10 @@ export async function renderChanges(list: HTMLElement, subject: Subject, me: Acc
       if (c.proposed_by === me.name) {
         item.append(el('p', { class: 'meta' }, ['Waiting for a second person: you cannot decide your own proposal.']));
       } else {
-        const decide = (approve: boolean): void => {
-          post(`${BASE[subject]}/${c.id}/decision`, { approve })
-            .then(() => { onChange?.(); return renderChanges(list, subject, me, canDecide, onChange); })
-            .catch((e) => { error.textContent = message(e); });
-        };
-        const approve = el('button', { type: 'button', 'data-action': 'approve' }, ['Approve (logged)']);
-        approve.addEventListener('click', () => decide(true));
-        const reject = el('button', { type: 'button', 'data-action': 'reject' }, ['Reject']);
-        reject.addEventListener('click', () => decide(false));
-        item.append(el('div', { class: 'decide' }, [approve, reject]));
+        item.append(decisionButtons(`${BASE[subject]}/${c.id}/decision`, 'Approve (logged)', '', error, () => {
+          onChange?.();
+          return renderChanges(list, subject, me, canDecide, onChange);
+        }));
       }
     }
     item.append(error);
@@ -95,16 +102,7 @@ export async function renderHolds(list: HTMLElement, me: Account, canDecide: boo
       el('p', { class: 'meta' }, [`proposed by ${h.proposed_by} · lapses ${when(h.expires_at)}`]),
     ]);
     if (h.state === 'proposed' && canDecide && h.proposed_by !== me.name) {
-      const decide = (approve: boolean): void => {
-        post(`/v1/holds/${h.id}/decision`, { approve })
-          .then(() => renderHolds(list, me, canDecide))
-          .catch((e) => { error.textContent = message(e); });
-      };
-      const approve = el('button', { type: 'button', 'data-action': 'approve-hold' }, ['Approve hold (logged)']);
-      approve.addEventListener('click', () => decide(true));
-      const reject = el('button', { type: 'button', 'data-action': 'reject-hold' }, ['Reject']);
-      reject.addEventListener('click', () => decide(false));
-      item.append(el('div', { class: 'decide' }, [approve, reject]));
+      item.append(decisionButtons(`/v1/holds/${h.id}/decision`, 'Approve hold (logged)', '-hold', error, () => renderHolds(list, me, canDecide)));
     }
     item.append(error);
     return item;

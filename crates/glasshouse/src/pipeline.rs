@@ -223,9 +223,7 @@ impl Pipeline {
         let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
         // Sinks come from the deployment's file and from approved sharing changes; one name each.
         let sharing_file = data_dir.join("sharing.json");
-        let approved = glasshouse_server::SharingSettings::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
-        let approved_config = glasshouse_sinks::delivery::SinksConfig::parse(&serde_json::json!({ "sinks": approved }).to_string())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", sharing_file.display()))?;
+        let (approved, approved_config) = glasshouse_server::SharingSettings::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
         let deployment: Vec<String> = config.sinks.sinks.iter().map(|s| s.name.clone()).collect();
         if let Some(clash) = approved_config.sinks.iter().find(|s| deployment.contains(&s.name)) {
             anyhow::bail!("sink {:?} is both in the sinks file and in {}; rename one", clash.name, sharing_file.display());

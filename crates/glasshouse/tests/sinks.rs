@@ -8,7 +8,7 @@ use common::{Server, token};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,19 +86,24 @@ fn receiver(listener: TcpListener, recover_at: Instant, seen: Arc<Mutex<Received
     });
 }
 
-fn handle(mut stream: TcpStream, recover_at: Instant, seen: &Mutex<Received>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+/// One HTTP request's headers (names lowercased) and body; `None` if the connection failed first.
+fn read_request(reader: &mut impl BufRead) -> Option<(HashMap<String, String>, Vec<u8>)> {
     let mut headers = HashMap::new();
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    reader.read_line(&mut line).ok()?;
     loop {
         line.clear();
-        reader.read_line(&mut line).unwrap();
+        reader.read_line(&mut line).ok()?;
         let Some((name, value)) = line.trim_end().split_once(": ") else { break };
         headers.insert(name.to_ascii_lowercase(), value.to_owned());
     }
-    let mut body = vec![0; headers["content-length"].parse().unwrap()];
-    reader.read_exact(&mut body).unwrap();
+    let mut body = vec![0; headers.get("content-length")?.parse().ok()?];
+    reader.read_exact(&mut body).ok()?;
+    Some((headers, body))
+}
+
+fn handle(mut stream: TcpStream, recover_at: Instant, seen: &Mutex<Received>) {
+    let (headers, body) = read_request(&mut BufReader::new(stream.try_clone().unwrap())).expect("a whole request");
     let up = Instant::now() >= recover_at;
     {
         let mut seen = seen.lock().unwrap();
@@ -370,25 +375,10 @@ fn tls_receiver(seen: Arc<Mutex<Received>>) -> u16 {
             let Ok(stream) = stream else { continue };
             let connection = rustls::ServerConnection::new(config.clone()).unwrap();
             let mut tls = rustls::StreamOwned::new(connection, stream);
-            let mut reader = BufReader::new(&mut tls);
-            let mut headers = HashMap::new();
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            let Some((headers, body)) = read_request(&mut BufReader::new(&mut tls)) else {
                 seen.lock().unwrap().attempts += 1; // a refused handshake
                 continue;
-            }
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).is_err() {
-                    break;
-                }
-                let Some((name, value)) = line.trim_end().split_once(": ") else { break };
-                headers.insert(name.to_ascii_lowercase(), value.to_owned());
-            }
-            let mut body = vec![0; headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0)];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
+            };
             {
                 let mut seen = seen.lock().unwrap();
                 seen.attempts += 1;

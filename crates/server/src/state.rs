@@ -110,16 +110,17 @@ impl SharingSettings {
         SharingSettings { approved: Mutex::new(approved), file, outbox_dir, deployment }
     }
 
-    /// Reads approved sinks from `file` (none when it is missing).
-    pub fn load(file: &std::path::Path) -> Result<Vec<serde_json::Value>, String> {
+    /// Reads approved sinks from `file` (none when it is missing): the entries as written, and
+    /// their checked configuration.
+    pub fn load(file: &std::path::Path) -> Result<(Vec<serde_json::Value>, glasshouse_sinks::delivery::SinksConfig), String> {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
             Err(e) => return Err(format!("reading {}: {e}", file.display())),
         };
-        glasshouse_sinks::delivery::SinksConfig::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let config = glasshouse_sinks::delivery::SinksConfig::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        Ok(value["sinks"].as_array().cloned().unwrap_or_default())
+        Ok((value["sinks"].as_array().cloned().unwrap_or_default(), config))
     }
 
     /// The approved sinks now.

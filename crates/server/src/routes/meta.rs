@@ -62,21 +62,15 @@ pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResp
 /// line (`glasshouse token …`), where each change is recorded for the audit log.
 pub async fn accounts(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let enrolled = state.second_factor.enrolled_accounts();
+    // One row per account (tokens are listed oldest first, so the first gives `created_at`).
     let mut accounts: Vec<Value> = Vec::new();
-    let mut seen = std::collections::HashMap::new();
     for (account, created_at) in state.tokens.accounts().map_err(ApiError::internal)? {
-        match seen.get(&account.name) {
-            Some(&index) => {
-                let entry: &mut Value = &mut accounts[index];
-                entry["tokens"] = json!(entry["tokens"].as_u64().unwrap_or(0) + 1);
-            }
-            None => {
-                seen.insert(account.name.clone(), accounts.len());
-                accounts.push(json!({
-                    "name": account.name, "role": account.role, "second_factor": enrolled.contains(&account.name),
-                    "created_at": created_at, "tokens": 1,
-                }));
-            }
+        match accounts.iter_mut().find(|a| a["name"] == account.name.as_str()) {
+            Some(row) => row["tokens"] = json!(row["tokens"].as_u64().unwrap_or(0) + 1),
+            None => accounts.push(json!({
+                "name": account.name, "role": account.role, "second_factor": enrolled.contains(&account.name),
+                "created_at": created_at, "tokens": 1,
+            })),
         }
     }
     Ok(Json(json!({ "accounts": accounts })))

@@ -165,14 +165,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The bearer token of a request, if it carries one.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// 401 without a valid token, 403 for a role the table does not list for this route.
 async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let checked = bearer(&request).map(|token| state.authenticate(token));
+    let checked = bearer(request.headers()).map(|token| state.authenticate(token));
     let Some(Ok(account)) = checked else {
         let error = if checked == Some(Err(AuthRefusal::SecondFactorRequired)) {
             let message = "this account signs in with a second factor: POST /v1/sessions with this token and a current code";

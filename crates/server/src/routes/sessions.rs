@@ -9,7 +9,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -18,11 +18,6 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     code: String,
-}
-
-fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
 fn unauthorized(message: &str, field: &str) -> ApiError {
@@ -37,13 +32,13 @@ pub async fn open(
     headers: axum::http::HeaderMap,
     body: Result<Json<NewSession>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let token = bearer(&headers).unwrap_or_default();
-    let Some(account) = state.tokens.authenticate(&token) else {
+    let token = super::bearer(&headers).unwrap_or_default();
+    let Some(account) = state.tokens.authenticate(token) else {
         state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(unauthorized("a valid account token is required", "authorization"));
     };
     let Json(body) = body?;
-    let parent = TokenStore::token_hash(&token);
+    let parent = TokenStore::token_hash(token);
     tokio::task::spawn_blocking(move || open_blocking(&state, account, &parent, &body.code)).await.map_err(ApiError::internal)?
 }
 
@@ -55,8 +50,8 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
             return Err(ApiError::bad_field("code", "this account has no second factor: use its token directly"));
         }
         Err(CodeRefusal::LockedOut { retry_after_secs }) => {
-            // Not audited one by one: the lock-out itself was, and attempts against it are counted
-            // with the other refused logons, so a script cannot flood the log.
+            // Not audited one by one: the wrong codes that caused the lock-out were, and attempts
+            // against it are counted with the other refused logons, so a script cannot flood the log.
             state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many wrong codes: wait before trying again");
             error.field = Some("code".into());
@@ -74,18 +69,18 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
             return Err(unauthorized(message, "code"));
         }
     }
+    // The logon is in the log before the session exists.
     let expires_at = now + crate::second_factor::SESSION_TTL_SECS;
     let expires_text = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
     state.audit(&account, "account.logon", "ok", json!({ "second_factor": "totp", "session_expires_at": expires_text }))?;
     state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).insert(account.name.clone());
-    let (token, expires_at) = state.second_factor.open_session(parent, now);
-    let expires_text = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    let (token, _) = state.second_factor.open_session(parent, now);
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "expires_at": expires_text, "account": account }))))
 }
 
 /// `DELETE /v1/sessions/current`: signs out the session presented as the bearer token.
 pub async fn end(State(state): State<Arc<AppState>>, request: Request) -> Result<StatusCode, ApiError> {
-    let token = bearer(request.headers()).unwrap_or_default();
+    let token = super::bearer(request.headers()).unwrap_or_default().to_owned();
     if !token.starts_with(SESSION_PREFIX) {
         return Err(ApiError::bad_field("authorization", "this is an account token, not a session: there is nothing to end"));
     }

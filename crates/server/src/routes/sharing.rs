@@ -35,8 +35,8 @@ pub struct NewSharingChange {
     reason: String,
 }
 
-/// The approved set after `proposed` (`{"add": entry}` or `{"remove": name}`), checked, and the
-/// added sink's parsed configuration.
+/// The approved set after `proposed` (`{"add": entry}` or `{"remove": name}`), checked as a sinks
+/// file, and the added sink's parsed configuration.
 fn after_change(state: &AppState, proposed: &Value) -> Result<(Vec<Value>, Option<SinkConfig>), ApiError> {
     let mut entries = state.sharing.approved();
     let named = |entry: &Value, name: &str| entry["name"].as_str() == Some(name);
@@ -65,11 +65,7 @@ fn after_change(state: &AppState, proposed: &Value) -> Result<(Vec<Value>, Optio
         _ => return Err(ApiError::bad_field("add", "give exactly one of add (a sink as in the sinks file) or remove (a sink's name)")),
     };
     let parsed = SinksConfig::parse(&json!({ "sinks": entries }).to_string()).map_err(|e| ApiError::bad_field("add", e))?;
-    let config = added.and_then(|name| parsed.sinks.into_iter().find(|s| s.name == name));
-    if let Some(config) = &config {
-        glasshouse_sinks::delivery::destination(config).map_err(|e| ApiError::bad_field("add", e))?;
-    }
-    Ok((entries, config))
+    Ok((entries, added.and_then(|name| parsed.sinks.into_iter().find(|s| s.name == name))))
 }
 
 /// What the audit log and the listing say about a proposal: the target, never a secret.
@@ -110,9 +106,12 @@ pub async fn propose(
         _ => return Err(ApiError::bad_field("add", "give exactly one of add (a sink as in the sinks file) or remove (a sink's name)")),
     };
     let change = new_change(SUBJECT, proposed, body.reason, &account)?;
-    // Checking builds the sink's client (each owns a small runtime), so it runs off the async pool.
+    // Checking builds the sink's client once (each owns a small runtime, hence off the async pool):
+    // a URL or trust bundle it refuses is a 400 now, not a failed approval later.
     let change = tokio::task::spawn_blocking(move || {
-        after_change(&state, &change.proposed)?;
+        if let (_, Some(config)) = after_change(&state, &change.proposed)? {
+            glasshouse_sinks::delivery::destination(&config).map_err(|e| ApiError::bad_field("add", e))?;
+        }
         state
             .changes
             .propose(change, |c| {
