@@ -338,9 +338,12 @@ pub fn alert_id(parts: &[&str]) -> String {
         h.update([0x1f]);
     }
     let digest = h.finalize();
-    let mut id = String::from("al-");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(3 + 24);
+    id.push_str("al-");
     for byte in &digest[..12] {
-        id.push_str(&format!("{byte:02x}"));
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 15)]));
     }
     id
 }

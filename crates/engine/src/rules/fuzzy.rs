@@ -4,12 +4,18 @@
 //! (0/O/D/Q, 1/I/L, 2/Z, 5/S, 6/G, 8/B), so those misreads cost nothing. Remaining differences are
 //! counted as substitutions, plus at most one inserted or dropped character when the list allows it.
 //!
-//! Lookup never scans the list. Each entry is indexed under its symmetric deletion neighbourhood: every
-//! string obtained by deleting up to `depth = substitutions_max + length tolerance` characters. Two
-//! strings within that edit budget share at least one such key, so a read looks up its own
-//! neighbourhood and verifies the few candidates exactly. Keys are 64-bit FNV-1a hashes held in one
-//! hash map with chained slots (a hash collision only adds a candidate, which verification rejects),
-//! about 16 bytes per key: a 1M-entry list with one substitution and 7-character plates takes ~8M keys.
+//! Lookup never scans the list. Each entry is indexed under a few *variant keys* such that a read
+//! within the budget shares at least one variant with the entry; a read looks up its own variants
+//! and verifies the few candidates exactly. Two schemes, chosen per list:
+//! - substitutions only: the key is cut into `2k + 2` blocks by position (the cut depends only on the
+//!   length), and a variant leaves out `k` of them. `k` substitutions touch at most `k` blocks, so
+//!   some variant keeps only untouched blocks and is equal in read and entry. One substitution makes
+//!   4 variants per key (each keeping 5 or 6 of 7 characters, so a probe rarely turns up a
+//!   stranger); deleting characters one at a time made 8.
+//! - with a length difference: the symmetric deletion neighbourhood, every string obtained by
+//!   deleting up to `k + 1` characters (an inserted character shifts the blocks).
+//!
+//! Keys are 64-bit FNV-1a hashes; a collision only adds a candidate, which verification rejects.
 
 /// Maps a plate character to its confusable class.
 pub fn canonical_char(c: char) -> char {
@@ -27,6 +33,35 @@ pub fn canonical_char(c: char) -> char {
 /// The canonical key of a normalised plate.
 pub fn canonical(plate: &str) -> String {
     plate.chars().map(canonical_char).collect()
+}
+
+/// A reading's canonical key, kept on the stack: every reading of every read needs one, and a
+/// `String` each was a fair share of the matcher's time.
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalKey {
+    len: u8,
+    bytes: [u8; KEY_BYTES + 1],
+}
+
+impl CanonicalKey {
+    /// The key of a normalised plate; `None` when it is longer than any listed plate plus one
+    /// character, so it is within reach of nothing.
+    pub fn of(plate: &str) -> Option<CanonicalKey> {
+        let plate = plate.as_bytes();
+        if plate.len() > KEY_BYTES + 1 {
+            return None;
+        }
+        let mut key = CanonicalKey { len: plate.len() as u8, bytes: [0; KEY_BYTES + 1] };
+        for (slot, b) in key.bytes.iter_mut().zip(plate) {
+            *slot = canonical_char(char::from(*b)) as u8;
+        }
+        Some(key)
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// How a read differs from a listed plate at one position.
@@ -124,20 +159,26 @@ pub fn compare(read: &str, listed: &str, substitutions_max: u8, length_tolerance
         .map(|(substitutions, sr, sl)| FuzzyMatch { substitutions, length_difference: 1, diffs: diffs(r, l, sr, sl) })
 }
 
-// Variant keys are 64-bit FNV-1a hashes, computed in `deletions`. Written by hand because the keys
-// are at most ten bytes, where a keyed hasher's set-up costs more than the hashing, and collisions are
-// harmless (candidates are verified).
+// Variant keys are 64-bit FNV-1a hashes, computed in `deletions` and `blocks`. Written by hand
+// because the keys are at most ten bytes, where a keyed hasher's set-up costs more than the hashing,
+// and collisions are harmless (candidates are verified).
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+}
 
 /// Calls `each` with the hash of every deletion variant of `key` with up to `depth` deletions, without
 /// building the variants: positions are deleted in increasing order, and of a run of equal bytes only
 /// the first is deleted, so each distinct variant is produced once (or, rarely, twice; harmless).
-fn deletions(key: &[u8], depth: usize, each: &mut dyn FnMut(u64)) {
-    fn walk(key: &[u8], deleted: &mut [usize; 4], count: usize, from: usize, depth: usize, each: &mut dyn FnMut(u64)) {
-        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+fn deletions(key: &[u8], depth: usize, each: &mut impl FnMut(u64)) {
+    fn walk(key: &[u8], deleted: &mut [usize; 4], count: usize, from: usize, depth: usize, each: &mut impl FnMut(u64)) {
+        let mut hash = FNV_OFFSET;
         for (i, b) in key.iter().enumerate() {
             if !deleted[..count].contains(&i) {
-                hash ^= u64::from(*b);
-                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+                hash = fnv(hash, *b);
             }
         }
         each(hash);
@@ -156,124 +197,213 @@ fn deletions(key: &[u8], depth: usize, each: &mut dyn FnMut(u64)) {
     walk(key, &mut [usize::MAX; 4], 0, 0, depth, each);
 }
 
-/// A deletion-neighbourhood index from canonical keys to entry ids.
-///
-/// The variants live in one flat open-addressing table of `u64` slots, `fingerprint << 32 | id + 1`
-/// (0 = empty), where the fingerprint is the variant hash's top 32 bits and also picks the home
-/// slot. A national list makes millions of variants, far beyond the caches, so each lookup is a
-/// cache miss: a general hash map with chained entries cost three misses per lookup (control bytes,
-/// bucket, chain), this costs one, and all of a reading's probes are prefetched before any is read,
-/// so their misses overlap instead of queueing.
-#[derive(Debug, Clone, Default)]
-pub struct FuzzyIndex {
-    depth: usize,
-    substitutions_max: u8,
-    length_tolerance: bool,
-    slots: Vec<u64>,
-    used: usize,
-    /// Each entry's canonical key, inline (length, then bytes): most candidates a variant turns up
-    /// are rejected here, without touching the entry itself (another cache miss).
-    keys: Vec<[u8; KEY_BYTES + 1]>,
+/// Calls `each` with the hash of every block variant of `key` for `k` substitutions: the key cut into
+/// [`block_count`] blocks, each variant leaving out `k` of them (which ones, and the length, are
+/// hashed in, so variants of different shapes never meet). A variant is the packed key masked to its kept
+/// blocks, then mixed: a few instructions, where hashing the kept bytes one by one (with a division
+/// per byte to find its block) cost more than the table's cache misses.
+fn blocks(key: &[u8], k: u8, each: &mut impl FnMut(u64)) {
+    if key.len() > KEY_BYTES {
+        return; // longer than any listed plate, and without a length tolerance nothing reaches it
+    }
+    let packed = pack(key);
+    let masks = &BLOCK_MASKS[usize::from(k)][key.len()];
+    let count = block_count(k);
+    for kept in 0u32..1 << count {
+        if kept.count_ones() != count - u32::from(k) {
+            continue;
+        }
+        let mut mask = (1 << LENGTH_BITS) - 1;
+        for (block, block_mask) in masks.iter().enumerate().take(count as usize) {
+            if kept & (1 << block) != 0 {
+                mask |= block_mask;
+            }
+        }
+        each(mix((packed & mask) ^ u64::from(kept).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    }
 }
 
-/// Longest canonical key kept inline (plates are at most this long).
+/// Blocks a key is cut into for `k` substitutions. Fewer blocks make fewer variants but keep fewer
+/// characters in each, and a variant that keeps few characters is shared by many listed plates: at
+/// one substitution, three blocks kept four of seven characters, so on a 1M-entry list nearly every
+/// probe found entries to check (44 % of probes passed the filter, four candidates each); four
+/// blocks keep five or six, and a probe rarely finds a stranger.
+const fn block_count(k: u8) -> u32 {
+    if k == 0 { 1 } else { 2 * k as u32 + 2 }
+}
+
+/// For `k` substitutions and a key of `n` characters, the packed-key bits of each of its blocks:
+/// character `i` is in block `i * blocks / n`.
+const BLOCK_MASKS: [[[u64; 6]; KEY_BYTES + 1]; 3] = {
+    let mut masks = [[[0u64; 6]; KEY_BYTES + 1]; 3];
+    let mut k = 0;
+    while k < 3 {
+        let count = block_count(k as u8) as usize;
+        let mut n = 1;
+        while n <= KEY_BYTES {
+            let mut i = 0;
+            while i < n {
+                masks[k][n][i * count / n] |= 63 << (LENGTH_BITS as usize + CHAR_BITS as usize * i);
+                i += 1;
+            }
+            n += 1;
+        }
+        k += 1;
+    }
+    masks
+};
+
+/// A 64-bit finaliser (MurmurHash3's): packed keys differ in few bits, and the table needs every
+/// bit of the hash to depend on all of them.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A variant-key index from canonical keys to entry ids.
+///
+/// The variants live in one flat open-addressing table of 16-byte slots: `fingerprint << 32 | id +
+/// 1` (0 = empty), where the fingerprint is the variant hash's top 32 bits and also picks the home
+/// slot, and the entry's canonical key packed into 64 bits. A national list makes millions of
+/// variants, far beyond the caches, so each probe is a cache miss; the slot answers it alone (a
+/// candidate is verified on the packed key, where a separate key array cost a second, dependent
+/// miss per candidate: two thirds of the time), and all of a read's probes are prefetched before
+/// any is read, so their misses overlap instead of queueing.
+#[derive(Debug, Clone, Default)]
+pub struct FuzzyIndex {
+    substitutions_max: u8,
+    length_tolerance: bool,
+    slots: Vec<Slot>,
+    used: usize,
+    /// One bit per fingerprint's low bits, four bits per slot (a few megabytes for a national
+    /// list, so it stays in the last-level cache): most probes of a read that matches nothing stop
+    /// here, without a miss in the table.
+    filter: Vec<u64>,
+}
+
+/// A table slot: the tag (`fingerprint << 32 | id + 1`, 0 = empty) and the entry's packed key.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    tag: u64,
+    key: u64,
+}
+
+/// Longest canonical key (plates are at most this long).
 const KEY_BYTES: usize = glasshouse_model::limits::PLATE_CHARS_MAX;
 
 /// Grow when the table is this full: linear probing stays short below it.
 const LOAD_MAX: f64 = 0.5;
 const SLOTS_MIN: usize = 1 << 10;
 
+/// Most variants one key makes: deleting up to three of eleven characters (a read may be one
+/// longer than any listed plate).
+const VARIANTS_MAX: usize = 1 + 11 + 55 + 165;
+
 impl FuzzyIndex {
     /// An index for matching within `substitutions_max` substitutions (plus one indel with
     /// `length_tolerance`).
+    ///
+    /// # Panics
+    /// Beyond two substitutions (lists are refused there, see `hotlist::SUBSTITUTIONS_MAX`).
     pub fn new(substitutions_max: u8, length_tolerance: bool) -> FuzzyIndex {
-        FuzzyIndex {
-            depth: usize::from(substitutions_max) + usize::from(length_tolerance),
-            substitutions_max,
-            length_tolerance,
-            ..FuzzyIndex::default()
+        assert!(substitutions_max <= 2, "at most two substitutions");
+        FuzzyIndex { substitutions_max, length_tolerance, ..FuzzyIndex::default() }
+    }
+
+    /// The variant hashes of a key, by the list's scheme (see the module's notes).
+    fn variants(&self, key: &[u8], each: &mut impl FnMut(u64)) {
+        if self.length_tolerance {
+            deletions(key, usize::from(self.substitutions_max) + 1, each);
+        } else {
+            blocks(key, self.substitutions_max, each);
         }
     }
 
-    /// Indexes entry `id` under its canonical key.
-    pub fn insert(&mut self, canonical_key: &str, id: u32) {
-        let bytes = canonical_key.as_bytes();
-        if self.keys.len() <= id as usize {
-            self.keys.resize(id as usize + 1, [0; KEY_BYTES + 1]);
-        }
-        let inline = &mut self.keys[id as usize];
-        inline[0] = bytes.len().min(KEY_BYTES) as u8;
-        inline[1..=bytes.len().min(KEY_BYTES)].copy_from_slice(&bytes[..bytes.len().min(KEY_BYTES)]);
+    /// Indexes entry `id` under its canonical key (a normalised plate's, so at most ten bytes;
+    /// anything longer is cut there).
+    pub fn insert(&mut self, canonical_key: &[u8], id: u32) {
+        let bytes = &canonical_key[..canonical_key.len().min(KEY_BYTES)];
+        let key = pack(bytes);
         let mut variants = Vec::new();
-        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| variants.push(fingerprint(variant)));
+        self.variants(bytes, &mut |variant| variants.push(fingerprint(variant)));
         for fp in variants {
             if (self.used + 1) as f64 > self.slots.len() as f64 * LOAD_MAX {
                 self.grow();
             }
-            place(&mut self.slots, (u64::from(fp) << 32) | u64::from(id + 1));
+            place(&mut self.slots, Slot { tag: (u64::from(fp) << 32) | u64::from(id + 1), key });
+            set_bit(&mut self.filter, fp);
             self.used += 1;
         }
     }
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(SLOTS_MIN);
-        let fresh = vec![0u64; size];
+        let fresh = vec![Slot::default(); size];
         advise_huge_pages(&fresh);
         let old = std::mem::replace(&mut self.slots, fresh);
-        for slot in old.into_iter().filter(|s| *s != 0) {
+        self.filter = vec![0u64; size * FILTER_BITS_PER_SLOT / 64];
+        advise_huge_pages(&self.filter);
+        for slot in old.into_iter().filter(|s| s.tag != 0) {
             place(&mut self.slots, slot);
+            set_bit(&mut self.filter, (slot.tag >> 32) as u32);
         }
     }
 
-    /// Starts loading the slots `candidates` will probe for `canonical_key`, so a caller with several
-    /// readings can overlap all their misses.
-    pub fn prefetch(&self, canonical_key: &str) {
+    /// Starts loading the filter words `candidates` will test for `canonical_key`, so a caller with
+    /// several readings can overlap all their misses.
+    pub fn prefetch(&self, canonical_key: &[u8]) {
         if self.slots.is_empty() {
             return;
         }
-        let mask = self.slots.len() - 1;
-        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| prefetch(&self.slots[fingerprint(variant) as usize & mask]));
+        self.variants(canonical_key, &mut |variant| prefetch(&self.filter[filter_word(&self.filter, fingerprint(variant))]));
     }
 
-    /// Calls `each` with every entry id whose canonical key is within the budget of the read's
-    /// (possibly repeated; the caller verifies against the plate as written, for the evidence).
-    pub fn candidates(&self, canonical_key: &str, each: &mut dyn FnMut(u32)) {
-        if self.slots.is_empty() {
-            return;
+    /// Calls `each` once with every entry id whose canonical key is within the budget of the
+    /// read's (the caller verifies against the plate as written, for the evidence).
+    pub fn candidates(&self, canonical_key: &[u8], each: &mut dyn FnMut(u32)) {
+        if self.slots.is_empty() || canonical_key.len() > KEY_BYTES + 1 {
+            return; // longer than any listed plate plus one character: nothing is within reach
         }
-        // The caller prefetched these slots already, for all its readings; issuing this reading's
-        // prefetches again, all before the first probe, still measured 7% faster (181 k against
-        // 168 k reads/s) than probing straight away, so the hashes are computed twice on purpose.
+        // Probes that pass the filter are all prefetched before the first is read.
         let mask = self.slots.len() - 1;
-        let mut probes: [u32; 64] = [0; 64];
+        let mut probes = [0u32; VARIANTS_MAX];
         let mut count = 0;
-        let mut overflow = Vec::new();
-        deletions(canonical_key.as_bytes(), self.depth, &mut |variant| {
+        self.variants(canonical_key, &mut |variant| {
             let fp = fingerprint(variant);
-            prefetch(&self.slots[fp as usize & mask]);
-            if count < probes.len() {
+            if has_bit(&self.filter, fp) {
+                prefetch(&self.slots[fp as usize & mask]);
                 probes[count] = fp;
                 count += 1;
-            } else {
-                overflow.push(fp);
             }
         });
-        for &fp in probes[..count].iter().chain(&overflow) {
+        let read = Read::new(canonical_key);
+        // An entry equal on several variants (an exact match is equal on all) is reported once.
+        let mut reported = [0u32; 8];
+        let mut reported_count = 0;
+        let mut reported_more = Vec::new();
+        for &fp in &probes[..count] {
             let mut i = fp as usize & mask;
             loop {
                 let slot = self.slots[i];
-                if slot == 0 {
+                if slot.tag == 0 {
                     break;
                 }
-                if (slot >> 32) as u32 == fp {
-                    let id = (slot as u32) - 1;
-                    let inline = &self.keys[id as usize];
-                    if within_budget(
-                        canonical_key.as_bytes(),
-                        &inline[1..=inline[0] as usize],
-                        self.substitutions_max,
-                        self.length_tolerance,
-                    ) {
+                if (slot.tag >> 32) as u32 == fp {
+                    let id = (slot.tag as u32) - 1;
+                    if read.within_budget(slot.key, self.substitutions_max, self.length_tolerance)
+                        && !reported[..reported_count].contains(&id)
+                        && !reported_more.contains(&id)
+                    {
+                        if reported_count < reported.len() {
+                            reported[reported_count] = id;
+                            reported_count += 1;
+                        } else {
+                            reported_more.push(id);
+                        }
                         each(id);
                     }
                 }
@@ -282,9 +412,75 @@ impl FuzzyIndex {
         }
     }
 
-    /// Keys stored (for sizing).
+    /// Variant keys stored (for sizing).
     pub fn keys(&self) -> usize {
         self.used
+    }
+}
+
+// Packed keys: the length in the low four bits, then six bits per character (`byte & 63`: distinct
+// for A–Z and 0–9, the only characters a normalised plate has), so ten characters fill 64 bits and
+// a same-length comparison is an XOR and a population count.
+
+const LENGTH_BITS: u32 = 4;
+const CHAR_BITS: u32 = 6;
+
+fn pack(key: &[u8]) -> u64 {
+    debug_assert!(key.len() <= KEY_BYTES);
+    key.iter().enumerate().fold(key.len() as u64, |packed, (i, b)| packed | (u64::from(b & 63) << (LENGTH_BITS + CHAR_BITS * i as u32)))
+}
+
+fn unpack(packed: u64) -> ([u8; KEY_BYTES], usize) {
+    let len = (packed & ((1 << LENGTH_BITS) - 1)) as usize;
+    let mut bytes = [0u8; KEY_BYTES];
+    for (i, b) in bytes.iter_mut().enumerate().take(len) {
+        *b = ((packed >> (LENGTH_BITS + CHAR_BITS * i as u32)) & 63) as u8;
+    }
+    (bytes, len)
+}
+
+/// The lowest bit of every character field.
+const CHAR_LOW_BITS: u64 = {
+    let mut bits = 0u64;
+    let mut i = 0;
+    while i < KEY_BYTES as u32 {
+        bits |= 1 << (LENGTH_BITS + CHAR_BITS * i);
+        i += 1;
+    }
+    bits
+};
+
+/// A read's canonical key in the forms verification needs.
+struct Read<'a> {
+    bytes: &'a [u8],
+    /// Packed, when it fits (a read one longer than any listed plate does not).
+    packed: Option<u64>,
+}
+
+impl<'a> Read<'a> {
+    fn new(bytes: &'a [u8]) -> Read<'a> {
+        Read { bytes, packed: (bytes.len() <= KEY_BYTES).then(|| pack(bytes)) }
+    }
+
+    /// Whether a listed key is within `k` substitutions (plus one indel when tolerated). On
+    /// canonical keys a confusable pair is already equal, so this is the cost `compare` computes
+    /// (`byte & 63` may merge characters a normalised plate never has: a looser filter, which the
+    /// caller's `compare` on the plates as written settles).
+    fn within_budget(&self, listed: u64, k: u8, length_tolerance: bool) -> bool {
+        if let Some(read) = self.packed {
+            let diff = read ^ listed;
+            if diff & ((1 << LENGTH_BITS) - 1) == 0 {
+                let fields = diff >> LENGTH_BITS << LENGTH_BITS;
+                let any = fields | fields >> 1 | fields >> 2 | fields >> 3 | fields >> 4 | fields >> 5;
+                return (any & CHAR_LOW_BITS).count_ones() <= u32::from(k);
+            }
+        }
+        if !length_tolerance {
+            return false;
+        }
+        let (listed, len) = unpack(listed);
+        let read: [u8; KEY_BYTES + 1] = std::array::from_fn(|i| self.bytes.get(i).map_or(0, |b| b & 63));
+        within_budget(&read[..self.bytes.len()], &listed[..len], k, length_tolerance)
     }
 }
 
@@ -311,11 +507,27 @@ fn fingerprint(hash: u64) -> u32 {
     (mixed >> 32) as u32
 }
 
+/// Filter bits per table slot.
+const FILTER_BITS_PER_SLOT: usize = 4;
+
+fn filter_word(filter: &[u64], fp: u32) -> usize {
+    (fp as usize >> 6) & (filter.len() - 1)
+}
+
+fn set_bit(filter: &mut [u64], fp: u32) {
+    let word = filter_word(filter, fp);
+    filter[word] |= 1 << (fp & 63);
+}
+
+fn has_bit(filter: &[u64], fp: u32) -> bool {
+    filter[filter_word(filter, fp)] & (1 << (fp & 63)) != 0
+}
+
 /// Puts `slot` in the first empty place from its home slot on.
-fn place(slots: &mut [u64], slot: u64) {
+fn place(slots: &mut [Slot], slot: Slot) {
     let mask = slots.len() - 1;
-    let mut i = (slot >> 32) as usize & mask;
-    while slots[i] != 0 {
+    let mut i = (slot.tag >> 32) as usize & mask;
+    while slots[i].tag != 0 {
         i = (i + 1) & mask;
     }
     slots[i] = slot;
@@ -325,7 +537,7 @@ fn place(slots: &mut [u64], slot: u64) {
 /// hundred megabytes, so with 4 KiB pages nearly every probe also misses the TLB and walks the page
 /// tables; with huge pages the whole table needs a few dozen TLB entries. A hint: where transparent
 /// huge pages are off, nothing changes.
-fn advise_huge_pages(table: &[u64]) {
+fn advise_huge_pages<T>(table: &[T]) {
     #[cfg(target_os = "linux")]
     if std::mem::size_of_val(table) >= 4 << 20 {
         // SAFETY: madvise only changes how the kernel backs this live, owned allocation; on failure
@@ -345,13 +557,13 @@ fn advise_huge_pages(table: &[u64]) {
     let _ = table;
 }
 
-/// Asks the CPU to start loading `slot`'s cache line; a hint, never a fault.
+/// Asks the CPU to start loading the cache line at `slot`; a hint, never a fault.
 #[inline(always)]
-fn prefetch(slot: &u64) {
+fn prefetch<T>(slot: *const T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only hints the cache; the pointer comes from a live reference.
+    // SAFETY: `_mm_prefetch` only hints the cache: it never faults, whatever the address.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((slot as *const u64).cast());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = slot;
@@ -394,16 +606,18 @@ mod tests {
     fn indexed(read: &str, listed: &[String], k: u8, tolerance: bool) -> Vec<u32> {
         let mut index = FuzzyIndex::new(k, tolerance);
         for (i, l) in listed.iter().enumerate() {
-            index.insert(&canonical(l), i as u32);
+            index.insert(canonical(l).as_bytes(), i as u32);
         }
         let mut ids = Vec::new();
-        index.candidates(&canonical(read), &mut |id| {
+        index.candidates(canonical(read).as_bytes(), &mut |id| {
             if compare(read, &listed[id as usize], k, tolerance).is_some() {
                 ids.push(id);
             }
         });
         ids.sort();
+        let reported = ids.len();
         ids.dedup();
+        assert_eq!(ids.len(), reported, "an entry was reported twice for one read");
         ids
     }
 
@@ -432,3 +646,4 @@ mod tests {
         }
     }
 }
+

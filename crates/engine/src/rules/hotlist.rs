@@ -1,14 +1,14 @@
 //! Plate hotlists: lists of plates of interest, each entry with a reason and an expiry.
 //!
-//! The index maps a normalised plate to the entries that list it, so a read costs one hash lookup
-//! per candidate, never a scan of the lists. Matching is exact for now; a list records its policy so
-//! lenient (OCR-tolerant) matching can be added per list.
+//! Exact lists: an index maps a normalised plate to the entries that list it, so a read costs one
+//! hash lookup per reading, never a scan of the lists. Lenient (OCR-tolerant) lists: a variant-key
+//! index per list (see [`super::fuzzy`]). Partial plates (`AB?12*`): a pattern index.
 
 use crate::alert::{Alert, HotlistHit, alert_id};
-use crate::rules::fuzzy::{CharDiff, FuzzyIndex, canonical, compare};
+use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, canonical, compare};
 use crate::rules::wildcard::{self, PatternIndex};
 use glasshouse_model::device::validate_id;
-use glasshouse_model::limits::{ID_CHARS_MAX, TEXT_CHARS_MAX};
+use glasshouse_model::limits::{CANDIDATES_MAX, ID_CHARS_MAX, TEXT_CHARS_MAX};
 use glasshouse_model::{Observation, Timestamp, plate};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -220,7 +220,7 @@ impl NewHotlistEntry {
     }
 }
 
-/// All lists, an exact index from plate to entries, and a deletion-neighbourhood index per lenient list.
+/// All lists, an exact index from plate to entries, and a variant-key index per lenient list.
 #[derive(Debug, Default, Clone)]
 pub struct HotlistIndex {
     lists: HashMap<String, Hotlist>,
@@ -238,7 +238,7 @@ impl HotlistIndex {
         if list.match_policy == MatchPolicy::Lenient {
             let mut index = FuzzyIndex::new(list.substitutions_max, list.length_tolerance);
             for (i, entry) in self.entries[&list.id].iter().enumerate().filter(|(_, e)| !wildcard::is_pattern(&e.plate)) {
-                index.insert(&canonical(&entry.plate), i as u32);
+                index.insert(canonical(&entry.plate).as_bytes(), i as u32);
             }
             self.fuzzy.insert(list.id.clone(), index);
         } else {
@@ -265,7 +265,7 @@ impl HotlistIndex {
             if wildcard::is_pattern(&entry.plate) {
                 self.patterns.insert(list_id, entries.len(), &entry.plate);
             } else if let Some(index) = self.fuzzy.get_mut(list_id) {
-                index.insert(&canonical(&entry.plate), entries.len() as u32);
+                index.insert(canonical(&entry.plate).as_bytes(), entries.len() as u32);
             }
             entries.push(entry);
         }
@@ -291,8 +291,8 @@ impl HotlistIndex {
 
     /// Raises one alert per (list, entry) matched by the read's plate or any candidate, skipping
     /// entries expired at the time of the read. Exact lists match by hash lookup; lenient lists look
-    /// up the reading's deletion neighbourhood and verify each candidate. For one read, the alerts
-    /// come out ranked by distance, exact matches first.
+    /// up the reading's variant keys and verify each candidate (an identical plate included). For
+    /// one read, the alerts come out ranked by distance, exact matches first.
     pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
         let Some(read) = observation.plate_read() else { return };
         let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
@@ -300,36 +300,42 @@ impl HotlistIndex {
         let mut hits: Vec<Hit<'_>> = Vec::new();
         // Every reading's canonical key, and every lenient list's probes for them started at once:
         // the index is far larger than the caches, and overlapping the misses is most of the speed.
-        let canonical_readings: Vec<String> =
-            if self.fuzzy.is_empty() { Vec::new() } else { readings.clone().map(|(r, _)| canonical(r)).collect() };
-        for index in self.fuzzy.values() {
-            for key in &canonical_readings {
-                index.prefetch(key);
+        let mut keys = [None; READINGS_MAX];
+        if !self.fuzzy.is_empty() {
+            for (key, (reading, _)) in keys.iter_mut().zip(readings.clone()) {
+                *key = CanonicalKey::of(reading);
+            }
+            for index in self.fuzzy.values() {
+                for key in keys.iter().flatten() {
+                    index.prefetch(key.as_bytes());
+                }
             }
         }
-        for (rank, (reading, from_candidate)) in readings.enumerate() {
-            if let Some(exact) = self.by_plate.get(reading) {
+        // Lenient lists find identical plates themselves; the exact index (a general hash map, a
+        // miss or two per reading) is only asked when some list is exact.
+        let any_exact = self.lists.values().any(|l| l.match_policy == MatchPolicy::Exact);
+        for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
+            if any_exact && let Some(exact) = self.by_plate.get(reading) {
                 for (list_id, index) in exact {
                     let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
                         continue;
                     };
-                    hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
+                    if list.match_policy == MatchPolicy::Exact {
+                        hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
+                    }
                 }
             }
             if !self.patterns.is_empty() {
                 self.pattern_hits(reading, rank, from_candidate, &mut hits);
             }
-            if self.fuzzy.is_empty() {
-                continue;
-            }
-            let canonical_reading = &canonical_readings[rank];
-            for (list_id, index) in &self.fuzzy {
-                let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
-                index.candidates(canonical_reading, &mut |id| {
+        }
+        // List by list, so each list and its entries are looked up once per read.
+        for (list_id, index) in &self.fuzzy {
+            let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
+            for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
+                let Some(key) = keys.get(rank).copied().unwrap_or_else(|| CanonicalKey::of(reading)) else { continue };
+                index.candidates(key.as_bytes(), &mut |id| {
                     let Some(entry) = entries.get(id as usize) else { return };
-                    if entry.plate == reading {
-                        return; // the exact index found it
-                    }
                     if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
                         hits.push(Hit { distance: found.distance(), rank, reading, from_candidate, list, entry, diffs: found.diffs });
                     }
@@ -395,6 +401,9 @@ impl HotlistIndex {
         });
     }
 }
+
+/// Readings of one read: the plate and its alternatives.
+const READINGS_MAX: usize = 1 + CANDIDATES_MAX;
 
 /// A candidate match before expiry, region and de-duplication are applied.
 struct Hit<'a> {
