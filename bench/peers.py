@@ -14,7 +14,7 @@ Queries (parameters come from the generator's queries.json, so every engine answ
   exact_plate     every read of one plate over the whole period (20 plates)
   wildcard_plate  a pattern like AB?12* over the whole period (5 patterns)
   area_300m_1h    reads within 300 m of a point in one hour (20 circles)
-  hourly_cells    reads per hour and per ~500 m cell for one day (not yet in Glasshouse: it needs SQL)
+  hourly_cells    reads per hour and per ~500 m cell for one day (Glasshouse: its SQL engine, in process)
 Every engine materialises its full result, as Glasshouse does.
 """
 

@@ -12,12 +12,14 @@ use glasshouse_audit::{AuditEvent, AuditLog};
 use glasshouse_model::geo::LatLon;
 use glasshouse_model::time::MICROS_PER_DAY;
 use glasshouse_model::{Body, Observation, PlateRead, Position, Timestamp};
+use glasshouse_sql::SqlEngine;
 use glasshouse_store::{AreaQuery, PlateMode, PlateQuery, SegmentStore, Shape, Store};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Investigation benchmarks over simulated plate reads. A binary of its own so that a release
@@ -268,6 +270,21 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
             })
             .collect(),
     )?;
+    // The full-scan aggregate runs through the analysts' SQL engine (DataFusion over the same
+    // segments), in process like the peers: what `POST /v1/sql` runs, without HTTP and the audit entry.
+    let sql = SqlEngine::new(Arc::new(store));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let hourly = format!(
+        "SELECT date_trunc('hour', observed_at) AS h, floor(lat / 0.0045) AS cy, floor(lon / 0.009) AS cx, count(*) \
+         FROM plate_reads WHERE observed_at >= '{}' AND observed_at < '{}' GROUP BY 1, 2, 3",
+        queries.day[0].to_rfc3339(),
+        queries.day[1].to_rfc3339()
+    );
+    let (samples, rows) = time(&mut || {
+        let batches = runtime.block_on(sql.run(&hourly, |_| Ok(())))?;
+        Ok(batches.iter().map(|b| b.num_rows()).sum())
+    })?;
+    report.insert("hourly_cells".into(), serde_json::json!({ "queries": 1, "median_ms": median(samples.clone()), "max_ms": samples.iter().cloned().fold(0.0, f64::max), "rows": rows }));
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! is planned and checked first; the caller's `before_run` (the audit entry) runs next, and only then
 //! does any row get read.
 
+use crate::plate_key::PlateKey;
 use crate::policy;
 use crate::tables::{SegmentTable, table_name};
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -58,9 +59,10 @@ impl SqlEngine {
     pub fn new(store: Arc<Store>) -> SqlEngine {
         let config = SessionConfig::new().with_information_schema(true);
         let context = SessionContext::new_with_config(config);
+        let plate_key = PlateKey::new();
         for kind in Kind::ALL {
             context
-                .register_table(table_name(kind), Arc::new(SegmentTable::new(kind, store.clone())))
+                .register_table(table_name(kind), Arc::new(SegmentTable::new(kind, store.clone(), &plate_key)))
                 .expect("table names are distinct and valid");
         }
         SqlEngine { context: Arc::new(context) }
@@ -82,7 +84,7 @@ impl SqlEngine {
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let frame = self.context.sql_with_options(sql, options).await.map_err(|e| SqlError::Invalid(e.to_string()))?;
         let optimized = self.context.state().optimize(frame.logical_plan()).map_err(|e| SqlError::Invalid(e.to_string()))?;
-        let tables = policy::check(&optimized).map_err(SqlError::Refused)?;
+        let tables = policy::check(frame.logical_plan(), &optimized).map_err(SqlError::Refused)?;
         before_run(&Checked { tables }).map_err(SqlError::Audit)?;
         let frame = frame.limit(0, Some(SQL_ROWS_MAX + 1)).map_err(|e| SqlError::Failed(e.to_string()))?;
         frame.collect().await.map_err(|e| SqlError::Failed(e.to_string()))

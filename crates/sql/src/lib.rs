@@ -1,5 +1,6 @@
 //! SQL over the segments, for analysts: DataFusion tables that prune by the manifest, a policy that
-//! allows only read-only aggregate queries over tables without plate columns, and (in `pg`) the same
+//! allows only read-only aggregate queries over tables without plate columns (a keyed hash that can
+//! only be counted stands in for the plate), and (in `pg`) the same
 //! session over the Postgres wire protocol.
 //!
 //! The heavy dependencies (DataFusion, pgwire) live in this crate only; the server reaches it through
@@ -7,6 +8,7 @@
 
 pub mod engine;
 pub mod pg;
+pub mod plate_key;
 pub mod policy;
 pub mod tables;
 

@@ -78,7 +78,7 @@ impl Guard {
                 let frame =
                     self.context.sql_with_options(&statement.to_string(), options).await.map_err(|e| refuse("42601", e.to_string()))?;
                 let optimized = self.context.state().optimize(frame.logical_plan()).map_err(|e| refuse("42601", e.to_string()))?;
-                policy::check(&optimized).map(Some).map_err(|reason| refuse("42501", reason))
+                policy::check(frame.logical_plan(), &optimized).map(Some).map_err(|reason| refuse("42501", reason))
             }
             Statement::Set(set) => {
                 let text = set.to_string().to_lowercase();

@@ -4,7 +4,9 @@
 //! using the time and position bounds it finds among the pushed filters, then hands the surviving
 //! files to DataFusion's Parquet reader, which prunes row groups by their statistics. Filters are
 //! `Inexact`: DataFusion re-checks every row. Columns that identify a vehicle (the plate, its OCR
-//! candidates, the image reference) are not part of the table at all, so no query can reach them.
+//! candidates, the image reference) are not part of the table at all, so no query can reach them;
+//! `plate_reads` has a `plate_key` instead, a keyed hash computed from the plate as it is read
+//! (see [`crate::plate_key`]).
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -15,9 +17,15 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::Result;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::physical_expr::ScalarFunctionExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use glasshouse_model::Kind;
+use crate::plate_key::{PLATE_KEY, PlateKey};
 use glasshouse_store::{SegmentMeta, Store, parquet_codec};
 use std::sync::Arc;
 
@@ -36,10 +44,14 @@ pub fn table_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The columns SQL sees for a kind: the segment schema without [`HIDDEN_COLUMNS`].
+/// The columns SQL sees for a kind: the segment schema without [`HIDDEN_COLUMNS`], plus
+/// [`PLATE_KEY`] for plate reads.
 pub fn visible_schema(kind: Kind) -> SchemaRef {
     let full = parquet_codec::schema(kind);
-    let fields: Vec<_> = full.fields().iter().filter(|f| !HIDDEN_COLUMNS.contains(&f.name().as_str())).cloned().collect();
+    let mut fields: Vec<_> = full.fields().iter().filter(|f| !HIDDEN_COLUMNS.contains(&f.name().as_str())).cloned().collect();
+    if kind == Kind::PlateRead {
+        fields.push(Arc::new(Field::new(PLATE_KEY, DataType::UInt64, true)));
+    }
     Arc::new(Schema::new(fields))
 }
 
@@ -48,6 +60,8 @@ pub struct SegmentTable {
     kind: Kind,
     schema: SchemaRef,
     store: Arc<Store>,
+    /// Plate reads: what `plate_key` is computed with.
+    plate_key: Option<Arc<ScalarUDF>>,
 }
 
 impl std::fmt::Debug for SegmentTable {
@@ -57,10 +71,30 @@ impl std::fmt::Debug for SegmentTable {
 }
 
 impl SegmentTable {
-    /// The table of `kind` over `store`.
-    pub fn new(kind: Kind, store: Arc<Store>) -> SegmentTable {
-        SegmentTable { kind, schema: visible_schema(kind), store }
+    /// The table of `kind` over `store`; `plate_key` computes the plate reads' `plate_key` column.
+    pub fn new(kind: Kind, store: Arc<Store>, plate_key: &PlateKey) -> SegmentTable {
+        let plate_key = (kind == Kind::PlateRead).then(|| Arc::new(ScalarUDF::new_from_impl(plate_key.clone())));
+        SegmentTable { kind, schema: visible_schema(kind), store, plate_key }
     }
+
+    /// Where `plate_key` is asked for: the files are read with the hidden `plate` column in its
+    /// place, and a projection on top turns each plate into its key.
+    fn keyed_scan_schema(&self) -> SchemaRef {
+        let full = parquet_codec::schema(self.kind);
+        let fields: Vec<_> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| if f.name() == PLATE_KEY { full.field_with_name("plate").map(|p| Arc::new(p.clone())) } else { Ok(f.clone()) })
+            .collect::<std::result::Result<_, _>>()
+            .expect("plate reads have a plate column");
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// Whether an expression mentions `plate_key` (such filters stay above the scan).
+fn mentions_plate_key(expr: &Expr) -> bool {
+    expr.column_refs().iter().any(|c| c.name == PLATE_KEY)
 }
 
 /// Bounds found among the filters: `observed_at` in microseconds, `lat`, `lon`.
@@ -199,8 +233,39 @@ impl TableProvider for SegmentTable {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(self.schema.clone());
-        ListingTable::try_new(config)?.scan(state, projection, filters, limit).await
+        let key_column = self.schema.index_of(PLATE_KEY).ok();
+        let keyed = match (&self.plate_key, key_column) {
+            (Some(udf), Some(column)) if projection.is_none_or(|p| p.contains(&column)) => Some((udf.clone(), column)),
+            _ => None,
+        };
+        let Some((udf, column)) = keyed else {
+            let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(self.schema.clone());
+            let filters: Vec<Expr> = filters.iter().filter(|f| !mentions_plate_key(f)).cloned().collect();
+            return ListingTable::try_new(config)?.scan(state, projection, &filters, limit).await;
+        };
+        // The same columns in the same places, with `plate` where `plate_key` was.
+        let scan_schema = self.keyed_scan_schema();
+        let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(scan_schema.clone());
+        let filters: Vec<Expr> = filters.iter().filter(|f| !mentions_plate_key(f)).cloned().collect();
+        let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let input = ListingTable::try_new(config)?.scan(state, Some(&wanted), &filters, limit).await?;
+        let read = scan_schema.project(&wanted)?;
+        let config_options = Arc::new(state.config_options().clone());
+        let exprs = wanted
+            .iter()
+            .enumerate()
+            .map(|(position, index)| {
+                let name = self.schema.field(*index).name().clone();
+                let source: Arc<dyn PhysicalExpr> = Arc::new(Column::new(read.field(position).name(), position));
+                let expr: Arc<dyn PhysicalExpr> = if *index == column {
+                    Arc::new(ScalarFunctionExpr::try_new(udf.clone(), vec![source], &read, config_options.clone())?)
+                } else {
+                    source
+                };
+                Ok((expr, name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
     }
 }
 
@@ -251,5 +316,7 @@ mod tests {
             assert!(schema.field_with_name(hidden).is_err(), "{hidden} is visible");
         }
         assert!(schema.field_with_name("device_id").is_ok());
+        assert!(schema.field_with_name(PLATE_KEY).is_ok(), "plate reads carry a keyed hash instead");
+        assert!(visible_schema(Kind::Incident).field_with_name(PLATE_KEY).is_err());
     }
 }

@@ -108,6 +108,48 @@ async fn rows_plates_and_changes_are_refused() {
 }
 
 #[tokio::test]
+async fn vehicles_are_counted_by_keyed_plate_hashes_and_never_listed() {
+    let (engine, _dir, observations) = city();
+    let distinct = ok(&engine, "select count(distinct plate_key) as vehicles from plate_reads").await;
+    assert_eq!(distinct["rows"], json!([[50]]), "plates ABC000..ABC049");
+    let approx = ok(&engine, "select approx_distinct(plate_key) from plate_reads").await;
+    assert!((approx["rows"][0][0].as_i64().unwrap() - 50).abs() <= 2, "{approx}");
+    // Per device, against a count by hand.
+    let per_device = ok(&engine, "select device_id, count(distinct plate_key) from plate_reads group by device_id order by device_id").await;
+    let mut by_hand: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for o in &observations {
+        if let Body::PlateRead(read) = &o.body {
+            by_hand.entry(o.device_id.clone()).or_default().insert(read.plate.clone());
+        }
+    }
+    let want: Vec<serde_json::Value> = by_hand.iter().map(|(device, plates)| json!([device, plates.len()])).collect();
+    assert_eq!(per_device["rows"], json!(want));
+    // With a time filter and a having clause on the count, still only counts.
+    let from = Timestamp(START + HOUR).to_rfc3339();
+    let hour = ok(
+        &engine,
+        &format!("select device_id, count(distinct plate_key) as n from plate_reads where observed_at >= '{from}' group by 1 having count(distinct plate_key) > 0 order by 1"),
+    )
+    .await;
+    assert_eq!(hour["rows"].as_array().unwrap().len(), 3);
+    for sql in [
+        "select plate_key, count(*) from plate_reads group by plate_key",
+        "select count(*) from plate_reads where plate_key = 1",
+        "select max(plate_key) from plate_reads",
+        "select count(plate_key) from plate_reads",
+        "select count(distinct plate_key + 1) from plate_reads",
+        "select count(*) from (select plate_key from plate_reads) t",
+        "select count(*) from plate_reads a join plate_reads b on a.plate_key = b.plate_key",
+        "select device_id, count(*) from plate_reads group by device_id order by min(plate_key)",
+    ] {
+        match engine.query(sql, |_| Ok(())).await {
+            Err(SqlError::Refused(reason)) => assert!(reason.contains("plate_key"), "{sql}: {reason}"),
+            other => panic!("{sql}: {:?}", other.map(|a| a.to_json())),
+        }
+    }
+}
+
+#[tokio::test]
 async fn nothing_runs_when_the_audit_entry_cannot_be_written() {
     let (engine, _dir, _) = city();
     let mut seen = None;
