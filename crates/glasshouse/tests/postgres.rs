@@ -65,6 +65,10 @@ fn psql_counts_with_an_analyst_token_and_gets_no_rows_or_plates() {
     let (ok, out) = psql(s.port, &s.analyst, "select device_id, count(*) from plate_reads group by device_id order by device_id");
     assert!(ok, "{out}");
     assert_eq!(out, "lpr-1|10\nlpr-2|20\n");
+    // Vehicles are counted through the keyed plate hash, and it serves for nothing else.
+    assert_eq!(psql(s.port, &s.analyst, "select count(distinct plate_key) from plate_reads"), (true, "30\n".to_string()));
+    let (ok, out) = psql(s.port, &s.analyst, "select plate_key, count(*) from plate_reads group by 1");
+    assert!(!ok && out.contains("can only be counted"), "{out}");
     let (ok, out) = psql(s.port, &s.analyst, "select * from plate_reads");
     assert!(!ok && out.contains("can only be aggregated"), "{out}");
     let (ok, out) = psql(s.port, &s.analyst, "select count(distinct plate) from plate_reads");
@@ -91,7 +95,7 @@ fn psql_counts_with_an_analyst_token_and_gets_no_rows_or_plates() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|e| e["action"] == "sql.query")
         .collect();
-    assert_eq!(queries.len(), 3, "two aggregates and the catalog query: {queries:?}");
+    assert_eq!(queries.len(), 4, "three aggregates and the catalog query: {queries:?}");
     assert!(queries.iter().all(|q| q["details"]["via"] == "postgres" && q["actor"] == "test-analyst"));
     assert_eq!(queries[0]["details"]["tables"], json!(["plate_reads"]));
 }
