@@ -280,11 +280,12 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
         queries.day[0].to_rfc3339(),
         queries.day[1].to_rfc3339()
     );
-    let (samples, rows) = time(&mut || {
-        let batches = runtime.block_on(sql.run(&hourly, |_| Ok(())))?;
-        Ok(batches.iter().map(|b| b.num_rows()).sum())
-    })?;
-    report.insert("hourly_cells".into(), serde_json::json!({ "queries": 1, "median_ms": median(samples.clone()), "max_ms": samples.iter().cloned().fold(0.0, f64::max), "rows": rows }));
+    let runtime = &runtime;
+    let (sql, hourly) = (&sql, &hourly);
+    per_kind(
+        "hourly_cells",
+        vec![Box::new(move || Ok(runtime.block_on(sql.run(hourly, |_| Ok(())))?.iter().map(|b| b.num_rows()).sum()))],
+    )?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -85,10 +85,8 @@ impl ScalarUDFImpl for PlateKey {
         let plates = plates.to_array(args.number_rows)?;
         // Segments hold plates as UTF-8; the reader may hand them over as views or large strings.
         let plates = if plates.data_type() == &DataType::Utf8 { plates } else { cast(&plates, &DataType::Utf8)? };
-        let plates = plates
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| DataFusionError::Internal("plate column is not text".into()))?;
+        let plates =
+            plates.as_any().downcast_ref::<StringArray>().ok_or_else(|| DataFusionError::Internal("plate column is not text".into()))?;
         let keys: UInt64Array = plates.iter().map(|plate| plate.map(|p| self.of(p))).collect();
         Ok(ColumnarValue::Array(Arc::new(keys) as ArrayRef))
     }

@@ -54,7 +54,9 @@ pub fn check(planned: &LogicalPlan, optimized: &LogicalPlan) -> Result<Vec<Strin
 /// Refuses `plate_key` anywhere but as the whole argument of a distinct count.
 fn plate_key_only_counted(plan: &LogicalPlan) -> Result<(), String> {
     let refusal = || {
-        format!("{PLATE_KEY} can only be counted: count(DISTINCT {PLATE_KEY}) or approx_distinct({PLATE_KEY}) (how many vehicles, never which)")
+        format!(
+            "{PLATE_KEY} can only be counted: count(DISTINCT {PLATE_KEY}) or approx_distinct({PLATE_KEY}) (how many vehicles, never which)"
+        )
     };
     let mut refused = false;
     let _ = plan.apply_with_subqueries(|node| {
@@ -89,9 +91,7 @@ fn counts_plate_keys(expr: &Expr) -> bool {
     let Expr::AggregateFunction(f) = expr else { return false };
     let name = f.func.name().to_lowercase();
     let counting = (name == "count" && f.params.distinct) || name == "approx_distinct";
-    counting
-        && f.params.filter.is_none()
-        && matches!(f.params.args.as_slice(), [Expr::Column(c)] if c.name == PLATE_KEY)
+    counting && f.params.filter.is_none() && matches!(f.params.args.as_slice(), [Expr::Column(c)] if c.name == PLATE_KEY)
 }
 
 fn walk(plan: &LogicalPlan, under_aggregate: bool, tables: &mut Vec<String>) -> Result<(), String> {

@@ -8,7 +8,9 @@
 //! `plate_reads` has a `plate_key` instead, a keyed hash computed from the plate as it is read
 //! (see [`crate::plate_key`]).
 
+use crate::plate_key::{PLATE_KEY, PlateKey};
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
@@ -16,16 +18,14 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::Result;
-use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
-use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use glasshouse_model::Kind;
-use crate::plate_key::{PLATE_KEY, PlateKey};
 use glasshouse_store::{SegmentMeta, Store, parquet_codec};
 use std::sync::Arc;
 
@@ -233,6 +233,9 @@ impl TableProvider for SegmentTable {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // The policy admits `plate_key` only inside distinct counts, so no filter on it should
+        // arrive; one that did would name a column the files do not have.
+        let filters: Vec<Expr> = filters.iter().filter(|f| !mentions_plate_key(f)).cloned().collect();
         let key_column = self.schema.index_of(PLATE_KEY).ok();
         let keyed = match (&self.plate_key, key_column) {
             (Some(udf), Some(column)) if projection.is_none_or(|p| p.contains(&column)) => Some((udf.clone(), column)),
@@ -240,13 +243,11 @@ impl TableProvider for SegmentTable {
         };
         let Some((udf, column)) = keyed else {
             let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(self.schema.clone());
-            let filters: Vec<Expr> = filters.iter().filter(|f| !mentions_plate_key(f)).cloned().collect();
             return ListingTable::try_new(config)?.scan(state, projection, &filters, limit).await;
         };
         // The same columns in the same places, with `plate` where `plate_key` was.
         let scan_schema = self.keyed_scan_schema();
         let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(scan_schema.clone());
-        let filters: Vec<Expr> = filters.iter().filter(|f| !mentions_plate_key(f)).cloned().collect();
         let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let input = ListingTable::try_new(config)?.scan(state, Some(&wanted), &filters, limit).await?;
         let read = scan_schema.project(&wanted)?;

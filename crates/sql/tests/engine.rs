@@ -115,7 +115,8 @@ async fn vehicles_are_counted_by_keyed_plate_hashes_and_never_listed() {
     let approx = ok(&engine, "select approx_distinct(plate_key) from plate_reads").await;
     assert!((approx["rows"][0][0].as_i64().unwrap() - 50).abs() <= 2, "{approx}");
     // Per device, against a count by hand.
-    let per_device = ok(&engine, "select device_id, count(distinct plate_key) from plate_reads group by device_id order by device_id").await;
+    let per_device =
+        ok(&engine, "select device_id, count(distinct plate_key) from plate_reads group by device_id order by device_id").await;
     let mut by_hand: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for o in &observations {
         if let Body::PlateRead(read) = &o.body {

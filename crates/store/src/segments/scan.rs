@@ -9,15 +9,15 @@ use crate::search::{Explain, Shape};
 use arrow::array::{Array, BooleanArray, BooleanBuilder, Float64Array, StringArray, TimestampMicrosecondArray};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use glasshouse_model::{Kind, Observation, Timestamp};
+use memmap2::Mmap;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
 };
 use parquet::file::metadata::{PageIndexPolicy, RowGroupMetaData};
 use parquet::file::statistics::Statistics;
-use bytes::Bytes;
-use memmap2::Mmap;
 use std::fs::{self, File};
 use std::sync::Arc;
 
@@ -257,7 +257,8 @@ impl SegmentStore {
         let inside =
             conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
         let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
         let mask = ProjectionMask::leaves(builder.parquet_schema(), filled);
         builder = builder.with_projection(mask);
         if let Some(rows) = rows {
