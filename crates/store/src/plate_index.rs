@@ -3,40 +3,48 @@
 //! it, as the read's plate or one of its OCR candidates.
 //!
 //! The keys live in an `fst` map, so exact lookups, wildcard patterns and Levenshtein automata all
-//! walk a compact sorted automaton instead of the rows. The map's value is the row itself when the
-//! plate has one row (low bit set), else an offset into a postings area that holds a varint count
-//! and varint row-number deltas.
+//! walk a compact sorted automaton instead of the rows. The map's value is the key's ordinal: the
+//! ordinals of neighbouring keys differ by one, so the automaton shares their suffixes, where the
+//! row numbers themselves (random, since rows are in space order) made it twice the size. The rows
+//! follow as one array in key order, each a fixed number of bits, with a bit set where a key's rows
+//! begin; a sample every [`SAMPLE_KEYS`] keys says where to start counting those bits.
 //!
-//! File layout: the magic `GHPLATE3`, the fst length as a little-endian u64, the fst bytes, then
-//! the postings. Written beside the segment before the manifest names it, like the segment itself.
+//! File layout (`GHPLATE4`): the magic, then one zstd frame (a fifth smaller than the index it
+//! holds; an index is decompressed once, when its segment is first opened, and kept in memory).
+//! Inside, all little-endian: the fst length, the number of keys, the number of row entries and the
+//! bits per row, as u64; the fst bytes; the samples (u64 entry positions); the key-start bits (u64
+//! words, with one extra bit set after the last entry); the packed rows, followed by eight zero
+//! bytes so every row is read with one 8-byte load. Written beside the segment before the manifest
+//! names it, like the segment itself. Files of the earlier `GHPLATE3` layout (uncompressed, with the
+//! row or an offset into varint postings as the value) are still read.
 
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 8] = b"GHPLATE3";
+const MAGIC: &[u8; 8] = b"GHPLATE4";
+const MAGIC_V3: &[u8; 8] = b"GHPLATE3";
 
-/// The low bit of a value: set when the rest is a row number, clear when it is an offset into the
-/// postings. (Low, not high: the fst stores small values in fewer bytes.)
-const INLINE: u64 = 1;
+/// Keys between position samples: a lookup counts at most this many key-start bits.
+pub const SAMPLE_KEYS: usize = 128;
+
+/// How the rows of a key are found from its fst value.
+enum Rows {
+    /// `GHPLATE4`: the value is an ordinal; rows are bit-packed in key order.
+    Packed { samples: Vec<u64>, starts: Vec<u64>, packed: Vec<u8>, bits: u32, entries: u64 },
+    /// `GHPLATE3`: the value is `row << 1 | 1`, or `offset << 1` into varint postings.
+    Varint { postings: Vec<u8> },
+}
 
 /// An opened plate index.
 pub struct PlateIndex {
     map: Map<Vec<u8>>,
-    postings: Vec<u8>,
+    rows: Rows,
 }
 
 /// Why an index file is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("plate index: {0}")]
 pub struct IndexError(String);
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
 
 fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut value = 0u64;
@@ -51,50 +59,121 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// Bits needed for row numbers below `rows_max` (at least one).
+fn bits_for(rows_max: u32) -> u32 {
+    (u32::BITS - rows_max.leading_zeros()).max(1)
+}
+
 /// Builds the index bytes from `(canonical plate, row)` pairs in any order; duplicates collapse.
 pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     let mut by_key: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (key, row) in pairs {
         by_key.entry(key).or_default().push(row);
     }
-    let mut postings = Vec::new();
+    let bits = bits_for(by_key.values().flatten().copied().max().unwrap_or(0));
     let mut builder = MapBuilder::memory();
-    for (key, mut rows) in by_key {
+    let mut entries: Vec<u32> = Vec::new();
+    let mut starts: Vec<u64> = Vec::new();
+    let mut samples: Vec<u64> = Vec::new();
+    let mut keys = 0u64;
+    let mark = |starts: &mut Vec<u64>, position: usize| {
+        starts.resize(starts.len().max(position / 64 + 1), 0);
+        starts[position / 64] |= 1 << (position % 64);
+    };
+    for (ordinal, (key, mut rows)) in by_key.into_iter().enumerate() {
         rows.sort_unstable();
         rows.dedup();
-        if let [row] = rows[..] {
-            // Most plates appear once in a day's segment: the row goes in the value itself.
-            builder.insert(key.as_bytes(), (u64::from(row) << 1) | INLINE).expect("keys come sorted and distinct from the BTreeMap");
-            continue;
+        if ordinal % SAMPLE_KEYS == 0 {
+            samples.push(entries.len() as u64);
         }
-        let offset = postings.len() as u64;
-        put_varint(&mut postings, rows.len() as u64);
-        let mut previous = 0u32;
-        for row in rows {
-            put_varint(&mut postings, u64::from(row - previous));
-            previous = row;
-        }
-        builder.insert(key.as_bytes(), offset << 1).expect("keys come sorted and distinct from the BTreeMap");
+        mark(&mut starts, entries.len());
+        entries.extend(rows);
+        builder.insert(key.as_bytes(), ordinal as u64).expect("keys come sorted and distinct from the BTreeMap");
+        keys += 1;
+    }
+    // The sentinel: the last key's rows end where this bit is.
+    mark(&mut starts, entries.len());
+    let mut packed = vec![0u8; (entries.len() * bits as usize).div_ceil(8) + 8];
+    for (i, row) in entries.iter().enumerate() {
+        let at = i * bits as usize;
+        let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("eight bytes")) | (u64::from(*row) << (at % 8));
+        packed[at / 8..at / 8 + 8].copy_from_slice(&word.to_le_bytes());
     }
     let fst = builder.into_inner().expect("an in-memory fst cannot fail to finish");
-    let mut out = Vec::with_capacity(16 + fst.len() + postings.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(fst.len() as u64).to_le_bytes());
-    out.extend_from_slice(&fst);
-    out.extend_from_slice(&postings);
+    let mut payload = Vec::with_capacity(32 + fst.len() + 8 * (samples.len() + starts.len()) + packed.len());
+    for header in [fst.len() as u64, keys, entries.len() as u64, u64::from(bits)] {
+        payload.extend_from_slice(&header.to_le_bytes());
+    }
+    payload.extend_from_slice(&fst);
+    for word in samples.iter().chain(&starts) {
+        payload.extend_from_slice(&word.to_le_bytes());
+    }
+    payload.extend_from_slice(&packed);
+    let mut out = MAGIC.to_vec();
+    out.extend(zstd::bulk::compress(&payload, ZSTD_LEVEL).expect("compressing into memory cannot fail"));
     out
 }
 
+/// zstd level of the index: higher levels measured barely smaller (4 %) and much slower to write.
+const ZSTD_LEVEL: i32 = 3;
+
+/// The largest index payload accepted (a corrupt frame must not ask for unbounded memory): far
+/// above a day's index of a city's reads (tens of MB).
+const PAYLOAD_BYTES_MAX: usize = 1 << 32;
+
+/// Reads consecutive little-endian u64 values from a byte cursor.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], IndexError> {
+        let end = self.at.checked_add(len).filter(|end| *end <= self.bytes.len()).ok_or_else(|| IndexError("truncated".into()))?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u64(&mut self) -> Result<u64, IndexError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("eight bytes")))
+    }
+
+    fn words(&mut self, count: u64) -> Result<Vec<u64>, IndexError> {
+        let len = usize::try_from(count).ok().and_then(|c| c.checked_mul(8)).ok_or_else(|| IndexError("truncated".into()))?;
+        Ok(self.take(len)?.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().expect("eight bytes"))).collect())
+    }
+}
+
 impl PlateIndex {
-    /// Opens index bytes written by [`build`].
+    /// Opens index bytes written by [`build`] (or by the `GHPLATE3` writer before it).
     pub fn from_bytes(bytes: &[u8]) -> Result<PlateIndex, IndexError> {
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        let mut reader = Reader { bytes, at: 0 };
+        let magic = reader.take(8).map_err(|_| IndexError("not a plate index (too short)".into()))?;
+        if magic == MAGIC_V3 {
+            let fst = reader.u64().and_then(|len| reader.take(usize::try_from(len).unwrap_or(usize::MAX)))?;
+            let map = Map::new(fst.to_vec()).map_err(|e| IndexError(e.to_string()))?;
+            return Ok(PlateIndex { map, rows: Rows::Varint { postings: bytes[reader.at..].to_vec() } });
+        }
+        if magic != MAGIC {
             return Err(IndexError("not a plate index (bad magic)".into()));
         }
-        let fst_len = u64::from_le_bytes(bytes[8..16].try_into().expect("eight bytes")) as usize;
-        let fst_end = 16usize.checked_add(fst_len).filter(|end| *end <= bytes.len()).ok_or_else(|| IndexError("truncated".into()))?;
-        let map = Map::new(bytes[16..fst_end].to_vec()).map_err(|e| IndexError(e.to_string()))?;
-        Ok(PlateIndex { map, postings: bytes[fst_end..].to_vec() })
+        let payload = decompress(&bytes[8..])?;
+        let mut reader = Reader { bytes: &payload, at: 0 };
+        let (fst_len, keys, entries, bits) = (reader.u64()?, reader.u64()?, reader.u64()?, reader.u64()?);
+        if !(1..=32).contains(&bits) {
+            return Err(IndexError(format!("{bits} bits per row")));
+        }
+        let fst = reader.take(usize::try_from(fst_len).map_err(|_| IndexError("truncated".into()))?)?;
+        let map = Map::new(fst.to_vec()).map_err(|e| IndexError(e.to_string()))?;
+        if map.len() as u64 != keys {
+            return Err(IndexError(format!("the header says {keys} keys, the map has {}", map.len())));
+        }
+        let samples = reader.words(keys.div_ceil(SAMPLE_KEYS as u64))?;
+        let starts = reader.words(entries / 64 + 1)?;
+        let packed_len = usize::try_from(entries * bits).map_err(|_| IndexError("truncated".into()))?.div_ceil(8) + 8;
+        let packed = reader.take(packed_len)?.to_vec();
+        Ok(PlateIndex { map, rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries } })
     }
 
     /// Distinct canonical plates.
@@ -104,30 +183,56 @@ impl PlateIndex {
 
     /// Bytes held in memory.
     pub fn size_bytes(&self) -> usize {
-        self.map.as_fst().as_bytes().len() + self.postings.len()
+        self.map.as_fst().as_bytes().len()
+            + match &self.rows {
+                Rows::Packed { samples, starts, packed, .. } => 8 * (samples.len() + starts.len()) + packed.len(),
+                Rows::Varint { postings } => postings.len(),
+            }
     }
 
     fn push_rows(&self, value: u64, out: &mut Vec<u32>) -> Result<(), IndexError> {
-        if value & INLINE != 0 {
-            out.push(u32::try_from(value >> 1).map_err(|_| IndexError(format!("inline row {value:#x} is corrupt")))?);
-            return Ok(());
+        match &self.rows {
+            Rows::Packed { samples, starts, packed, bits, entries } => {
+                let corrupt = || IndexError(format!("rows of key {value} are corrupt"));
+                let ordinal = usize::try_from(value).map_err(|_| corrupt())?;
+                let sample = *samples.get(ordinal / SAMPLE_KEYS).ok_or_else(corrupt)?;
+                // From the sampled key's first entry, pass the starts of the keys in between.
+                let first = next_set_bit(starts, sample, (ordinal % SAMPLE_KEYS) as u32).ok_or_else(corrupt)?;
+                let end = next_set_bit(starts, first + 1, 0).ok_or_else(corrupt)?;
+                if end > *entries {
+                    return Err(corrupt());
+                }
+                let mask = (1u64 << bits) - 1;
+                for entry in first..end {
+                    let at = (entry * u64::from(*bits)) as usize;
+                    let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("the padding covers the last row"));
+                    out.push(((word >> (at % 8)) & mask) as u32);
+                }
+                Ok(())
+            }
+            Rows::Varint { postings } => {
+                if value & 1 != 0 {
+                    out.push(u32::try_from(value >> 1).map_err(|_| IndexError(format!("inline row {value:#x} is corrupt")))?);
+                    return Ok(());
+                }
+                let offset = value >> 1;
+                let corrupt = || IndexError(format!("postings at {offset} are corrupt"));
+                let mut at = usize::try_from(offset).map_err(|_| corrupt())?;
+                let count = get_varint(postings, &mut at).ok_or_else(corrupt)?;
+                let mut row = 0u64;
+                for _ in 0..count {
+                    row += get_varint(postings, &mut at).ok_or_else(corrupt)?;
+                    out.push(u32::try_from(row).map_err(|_| corrupt())?);
+                }
+                Ok(())
+            }
         }
-        let offset = value >> 1;
-        let corrupt = || IndexError(format!("postings at {offset} are corrupt"));
-        let mut at = usize::try_from(offset).map_err(|_| corrupt())?;
-        let count = get_varint(&self.postings, &mut at).ok_or_else(corrupt)?;
-        let mut row = 0u64;
-        for _ in 0..count {
-            row += get_varint(&self.postings, &mut at).ok_or_else(corrupt)?;
-            out.push(u32::try_from(row).map_err(|_| corrupt())?);
-        }
-        Ok(())
     }
 
     /// Rows whose canonical plate is `key`.
     pub fn rows_exact(&self, key: &str, out: &mut Vec<u32>) -> Result<(), IndexError> {
         match self.map.get(key.as_bytes()) {
-            Some(offset) => self.push_rows(offset, out),
+            Some(value) => self.push_rows(value, out),
             None => Ok(()),
         }
     }
@@ -136,11 +241,42 @@ impl PlateIndex {
     pub fn rows_matching<A: Automaton>(&self, automaton: A, out: &mut Vec<u32>) -> Result<usize, IndexError> {
         let mut stream = self.map.search(automaton).into_stream();
         let mut keys = 0;
-        while let Some((_, offset)) = stream.next() {
+        while let Some((_, value)) = stream.next() {
             keys += 1;
-            self.push_rows(offset, out)?;
+            self.push_rows(value, out)?;
         }
         Ok(keys)
+    }
+}
+
+/// The index payload out of its zstd frame, refusing a frame that claims more than
+/// [`PAYLOAD_BYTES_MAX`].
+fn decompress(frame: &[u8]) -> Result<Vec<u8>, IndexError> {
+    use std::io::Read;
+    let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| IndexError(format!("zstd: {e}")))?;
+    let mut payload = Vec::new();
+    decoder.take(PAYLOAD_BYTES_MAX as u64 + 1).read_to_end(&mut payload).map_err(|e| IndexError(format!("zstd: {e}")))?;
+    if payload.len() > PAYLOAD_BYTES_MAX {
+        return Err(IndexError("the index is larger than any day of reads".into()));
+    }
+    Ok(payload)
+}
+
+/// The position of the set bit that follows `skip` other set bits at or after `from`, if any.
+fn next_set_bit(words: &[u64], from: u64, mut skip: u32) -> Option<u64> {
+    let mut index = usize::try_from(from / 64).ok()?;
+    let mut word = *words.get(index)? & (u64::MAX << (from % 64));
+    loop {
+        let ones = word.count_ones();
+        if ones > skip {
+            for _ in 0..skip {
+                word &= word - 1;
+            }
+            return Some(index as u64 * 64 + u64::from(word.trailing_zeros()));
+        }
+        skip -= ones;
+        index += 1;
+        word = *words.get(index)?;
     }
 }
 
@@ -257,7 +393,61 @@ mod tests {
         assert!(PlateIndex::from_bytes(b"NOTANINDEX0000000000").is_err());
         let mut bytes = build([("ABC".to_string(), 1)]);
         bytes[8] = 0xff;
-        assert!(PlateIndex::from_bytes(&bytes).is_err());
+        assert!(PlateIndex::from_bytes(&bytes).is_err(), "a damaged frame");
+        let good = build([("ABC".to_string(), 1)]);
+        assert!(PlateIndex::from_bytes(&good[..good.len() - 1]).is_err(), "a truncated frame");
+        let mut payload = decompress(&good[8..]).unwrap();
+        payload[24] = 40; // 40 bits per row
+        let mut lying = MAGIC.to_vec();
+        lying.extend(zstd::bulk::compress(&payload, 1).unwrap());
+        assert!(PlateIndex::from_bytes(&lying).is_err(), "a header out of range");
+    }
+
+    #[test]
+    fn every_key_finds_its_rows_across_many_samples() {
+        // Enough keys for several position samples, with repeats of uneven length.
+        let keys: Vec<String> = (0..5_000u32).map(|row| format!("K{:05}", (row * 7919) % 1_777)).collect();
+        let index = index_of(&keys);
+        assert_eq!(index.keys(), 1_777);
+        for key in ["K00000", "K00127", "K00128", "K00129", "K01776"] {
+            let mut rows = Vec::new();
+            index.rows_exact(key, &mut rows).unwrap();
+            let expected: Vec<u32> = (0..5_000u32).filter(|row| keys[*row as usize] == key).collect();
+            assert_eq!(rows, expected, "{key}");
+        }
+        let mut all = Vec::new();
+        assert_eq!(index.rows_matching(Wildcard::new("K*").unwrap(), &mut all).unwrap(), 1_777);
+        all.sort_unstable();
+        assert_eq!(all, (0..5_000).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn the_earlier_layout_is_still_read() {
+        // GHPLATE3: the value is `row << 1 | 1`, or `offset << 1` into varint postings.
+        let mut builder = MapBuilder::memory();
+        builder.insert("AAA", (7 << 1) | 1).unwrap();
+        builder.insert("BBB", 0).unwrap();
+        let fst = builder.into_inner().unwrap();
+        let mut bytes = MAGIC_V3.to_vec();
+        bytes.extend_from_slice(&(fst.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&fst);
+        bytes.extend_from_slice(&[2, 3, 200, 1]); // two rows: 3, then 3 + 200
+        let index = PlateIndex::from_bytes(&bytes).unwrap();
+        let mut rows = Vec::new();
+        index.rows_exact("AAA", &mut rows).unwrap();
+        index.rows_exact("BBB", &mut rows).unwrap();
+        assert_eq!(rows, [7, 3, 203]);
+    }
+
+    #[test]
+    fn rows_are_packed_in_as_few_bits_as_the_largest_needs() {
+        let open = |shift: u32| PlateIndex::from_bytes(&build((0..1_000u32).map(|row| (format!("P{row}"), row << shift)))).unwrap();
+        let (small, large) = (open(0), open(20));
+        // 10 bits a row against 30: the difference in memory is the packed rows alone.
+        assert_eq!(large.size_bytes() - small.size_bytes(), 1_000 * 20 / 8);
+        let mut rows = Vec::new();
+        large.rows_exact("P999", &mut rows).unwrap();
+        assert_eq!(rows, [999 << 20]);
     }
 
     proptest! {
