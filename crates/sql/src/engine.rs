@@ -5,10 +5,12 @@
 use crate::plate_key::PlateKey;
 use crate::policy;
 use crate::tables::{SegmentTable, table_name};
+use crate::utc_trunc::UtcDateTrunc;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::ScalarUDF;
 use glasshouse_model::Kind;
 use glasshouse_store::Store;
 use serde_json::{Value, json};
@@ -59,6 +61,9 @@ impl SqlEngine {
     pub fn new(store: Arc<Store>) -> SqlEngine {
         let config = SessionConfig::new().with_information_schema(true);
         let context = SessionContext::new_with_config(config);
+        // Replaces the built-in `date_trunc` (same name, aliases and results) with one that buckets
+        // UTC hours and days by division; see `utc_trunc`.
+        context.register_udf(ScalarUDF::new_from_impl(UtcDateTrunc::new()));
         let plate_key = PlateKey::new();
         for kind in Kind::ALL {
             context

@@ -11,5 +11,6 @@ pub mod pg;
 pub mod plate_key;
 pub mod policy;
 pub mod tables;
+pub mod utc_trunc;
 
 pub use engine::{Answer, Checked, SqlEngine, SqlError};
