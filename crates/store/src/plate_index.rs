@@ -5,7 +5,7 @@
 //! The keys live in an `fst` map, so exact lookups, wildcard patterns and Levenshtein automata all
 //! walk a compact sorted automaton instead of the rows. The map's value is the key's ordinal: the
 //! ordinals of neighbouring keys differ by one, so the automaton shares their suffixes, where the
-//! row numbers themselves (random, since rows are in space order) made it twice the size. The rows
+//! row numbers themselves (random, since rows are in space order) made it nearly twice the size. The rows
 //! follow as one array in key order, each a fixed number of bits, with a bit set where a key's rows
 //! begin; a sample every [`SAMPLE_KEYS`] keys says where to start counting those bits.
 //!
