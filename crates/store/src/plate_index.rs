@@ -18,6 +18,7 @@
 //! names it, like the segment itself. Files of the earlier `GHPLATE3` layout (uncompressed, with the
 //! row or an offset into varint postings as the value) are still read.
 
+use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::BTreeMap;
 
@@ -30,14 +31,15 @@ pub const SAMPLE_KEYS: usize = 128;
 /// How the rows of a key are found from its fst value.
 enum Rows {
     /// `GHPLATE4`: the value is an ordinal; rows are bit-packed in key order.
-    Packed { samples: Vec<u64>, starts: Vec<u64>, packed: Vec<u8>, bits: u32, entries: u64 },
+    Packed { samples: Vec<u64>, starts: Vec<u64>, packed: Bytes, bits: u32, entries: u64 },
     /// `GHPLATE3`: the value is `row << 1 | 1`, or `offset << 1` into varint postings.
-    Varint { postings: Vec<u8> },
+    Varint { postings: Bytes },
 }
 
 /// An opened plate index.
 pub struct PlateIndex {
-    map: Map<Vec<u8>>,
+    /// The fst and the packed rows share one buffer, the file's decompressed payload.
+    map: Map<Bytes>,
     rows: Rows,
 }
 
@@ -151,28 +153,35 @@ impl PlateIndex {
         let mut reader = Reader { bytes, at: 0 };
         let magic = reader.take(8).map_err(|_| IndexError("not a plate index (too short)".into()))?;
         if magic == MAGIC_V3 {
-            let fst = reader.u64().and_then(|len| reader.take(usize::try_from(len).unwrap_or(usize::MAX)))?;
-            let map = Map::new(fst.to_vec()).map_err(|e| IndexError(e.to_string()))?;
-            return Ok(PlateIndex { map, rows: Rows::Varint { postings: bytes[reader.at..].to_vec() } });
+            let fst_len = reader.u64()?;
+            let fst_start = reader.at;
+            reader.take(usize::try_from(fst_len).unwrap_or(usize::MAX))?;
+            let owned = Bytes::copy_from_slice(bytes);
+            let map = Map::new(owned.slice(fst_start..reader.at)).map_err(|e| IndexError(e.to_string()))?;
+            return Ok(PlateIndex { map, rows: Rows::Varint { postings: owned.slice(reader.at..) } });
         }
         if magic != MAGIC {
             return Err(IndexError("not a plate index (bad magic)".into()));
         }
-        let payload = decompress(&bytes[8..])?;
+        let payload = Bytes::from(decompress(&bytes[8..])?);
         let mut reader = Reader { bytes: &payload, at: 0 };
         let (fst_len, keys, entries, bits) = (reader.u64()?, reader.u64()?, reader.u64()?, reader.u64()?);
         if !(1..=32).contains(&bits) {
             return Err(IndexError(format!("{bits} bits per row")));
         }
         let fst = reader.take(usize::try_from(fst_len).map_err(|_| IndexError("truncated".into()))?)?;
-        let map = Map::new(fst.to_vec()).map_err(|e| IndexError(e.to_string()))?;
+        let map = Map::new(payload.slice_ref(fst)).map_err(|e| IndexError(e.to_string()))?;
         if map.len() as u64 != keys {
             return Err(IndexError(format!("the header says {keys} keys, the map has {}", map.len())));
         }
         let samples = reader.words(keys.div_ceil(SAMPLE_KEYS as u64))?;
         let starts = reader.words(entries / 64 + 1)?;
-        let packed_len = usize::try_from(entries * bits).map_err(|_| IndexError("truncated".into()))?.div_ceil(8) + 8;
-        let packed = reader.take(packed_len)?.to_vec();
+        let packed_len = entries
+            .checked_mul(bits)
+            .and_then(|total| usize::try_from(total.div_ceil(8)).ok())
+            .ok_or_else(|| IndexError(format!("{entries} rows of {bits} bits")))?
+            + 8;
+        let packed = payload.slice_ref(reader.take(packed_len)?);
         Ok(PlateIndex { map, rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries } })
     }
 

@@ -64,7 +64,6 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     rows.sort_by_cached_key(|o| (morton_key(o.position.lat, o.position.lon), o.observed_at, o.id.clone()));
 
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Chunk)
@@ -87,7 +86,7 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         props = props.set_column_data_page_size_limit(ColumnPath::from(text), TEXT_PAGE_BYTES);
     }
     props = props.set_write_batch_size(WRITE_BATCH_ROWS);
-    // Only those columns are compressed. The rest are dictionary indices in runs (readers,
+    // Only the text columns below are compressed. The rest are dictionary indices in runs (readers,
     // positions, categories) or delta-packed times, which zstd does not shrink (the times came out
     // 0.2 % larger), and every compressed column chunk a lookup touches costs a fresh zstd context
     // in the reader (measured: a third of an exact plate lookup went to creating them).
