@@ -1,6 +1,7 @@
 //! Reading segments selectively: cached footers and plate indexes, row groups pruned by their
-//! statistics, rows chosen by the plate index, and a row filter that decodes only time and position
-//! before deciding whether to decode the rest of a row.
+//! statistics, pages pruned by theirs (the column index of time and position), rows chosen by the
+//! plate index, and a row filter that decodes only time and position before deciding whether to
+//! decode the rest of a row.
 
 use super::{SegmentMeta, SegmentStore, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
@@ -16,9 +17,11 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
 };
-use parquet::file::metadata::{PageIndexPolicy, RowGroupMetaData};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, RowGroupMetaData};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 use std::fs::{self, File};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// What is kept of an opened segment between searches.
@@ -95,6 +98,66 @@ impl RowConditions {
         true
     }
 
+    /// True when some row condition can be checked against page statistics.
+    fn prunes_pages(&self) -> bool {
+        self.from.is_some() || self.to.is_some() || self.bbox.is_some()
+    }
+
+    /// Row ranges of row group `group` (counted from its first row) that the page statistics of
+    /// the time and position columns leave possible, in order; `None` when the file has none.
+    /// Rows are in space-filling order, so a page of positions covers a small patch and an area
+    /// search decodes the few pages near it rather than the whole row group.
+    fn page_survivors(&self, metadata: &ParquetMetaData, group: usize, handle: &SegmentHandle) -> Option<Vec<Range<usize>>> {
+        let (indexes, offsets) = (metadata.column_index()?.get(group)?, metadata.offset_index()?.get(group)?);
+        let rows = usize::try_from(metadata.row_group(group).num_rows()).ok()?;
+        let mut survivors: Option<Vec<Range<usize>>> = None;
+        for column in [handle.time_column, handle.lat_column, handle.lon_column] {
+            let (Some(index), Some(offsets)) = (indexes.get(column), offsets.get(column)) else { continue };
+            // Whether page `page` may hold a matching row; unknown bounds (a null page) admit it.
+            let admits = |page: usize| -> Option<bool> {
+                match index {
+                    ColumnIndexMetaData::INT64(pages) if column == handle.time_column => {
+                        let (Some(min), Some(max)) = (pages.min_value(page), pages.max_value(page)) else { return Some(true) };
+                        Some(!(self.from.is_some_and(|f| *max < f.0) || self.to.is_some_and(|t| *min >= t.0)))
+                    }
+                    ColumnIndexMetaData::DOUBLE(pages) if column != handle.time_column => {
+                        let Some(b) = self.bbox else { return Some(true) };
+                        let (low, high) = if column == handle.lat_column { (b[1], b[3]) } else { (b[0], b[2]) };
+                        let (Some(min), Some(max)) = (pages.min_value(page), pages.max_value(page)) else { return Some(true) };
+                        Some(!(*max < low || *min > high))
+                    }
+                    _ => None,
+                }
+            };
+            let locations = offsets.page_locations();
+            let mut kept: Vec<Range<usize>> = Vec::new();
+            for (page, location) in locations.iter().enumerate() {
+                let Some(admitted) = admits(page) else {
+                    kept.clear();
+                    kept.push(0..rows);
+                    break;
+                };
+                if !admitted {
+                    continue;
+                }
+                let start = usize::try_from(location.first_row_index).ok()?;
+                let end = match locations.get(page + 1) {
+                    Some(next) => usize::try_from(next.first_row_index).ok()?,
+                    None => rows,
+                };
+                match kept.last_mut() {
+                    Some(last) if last.end == start => last.end = end,
+                    _ => kept.push(start..end),
+                }
+            }
+            survivors = Some(match survivors {
+                None => kept,
+                Some(earlier) => intersect_ranges(&earlier, &kept),
+            });
+        }
+        survivors
+    }
+
     fn predicate(&self, batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
         fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
             batch
@@ -119,6 +182,23 @@ impl RowConditions {
         }
         Ok(keep.finish())
     }
+}
+
+/// The rows in both of two ordered lists of disjoint ranges.
+fn intersect_ranges(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (start, end) = (a[i].start.max(b[j].start), a[i].end.min(b[j].end));
+        if start < end {
+            out.push(start..end);
+        }
+        if a[i].end < b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 /// Turns sorted file-wide row numbers into a selection over the kept row groups.
@@ -213,6 +293,9 @@ impl SegmentStore {
         let metadata = handle.metadata.metadata();
         let mut kept = Vec::new();
         let mut bounds = Vec::new();
+        // Rows the page statistics leave, as positions in the kept groups' rows laid end to end
+        // (how a selection counts); `paged` once any group had page statistics to prune with.
+        let (mut page_ranges, mut paged, mut kept_rows) = (Vec::new(), false, 0usize);
         let mut start = 0usize;
         let mut wanted = rows.map(|r| r.iter().map(|r| *r as usize).peekable());
         for (i, group) in metadata.row_groups().iter().enumerate() {
@@ -224,11 +307,20 @@ impl SegmentStore {
                     rows.peek().is_some_and(|r| *r < end)
                 }
             };
-            if holds_a_selected_row && conditions.may_match(group, &handle) {
-                kept.push(i);
-                bounds.push((start, end));
+            let survivors = if holds_a_selected_row && conditions.may_match(group, &handle) {
+                if conditions.prunes_pages() { conditions.page_survivors(metadata, i, &handle) } else { None }.or(Some(vec![0..end - start]))
             } else {
-                explain.row_groups_pruned += 1;
+                None
+            };
+            match survivors {
+                Some(ranges) if !ranges.is_empty() => {
+                    paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
+                    page_ranges.extend(ranges.into_iter().map(|r| kept_rows + r.start..kept_rows + r.end));
+                    kept_rows += end - start;
+                    kept.push(i);
+                    bounds.push((start, end));
+                }
+                _ => explain.row_groups_pruned += 1,
             }
             start = end;
         }
@@ -236,12 +328,17 @@ impl SegmentStore {
             explain.segments_pruned += 1;
             return Ok(());
         }
+        let selection = match (rows, paged) {
+            (Some(rows), false) => Some(selection_for(rows, &bounds)),
+            (Some(rows), true) => {
+                Some(selection_for(rows, &bounds).intersection(&RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)))
+            }
+            (None, true) => Some(RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)),
+            (None, false) => None,
+        };
         explain.segments_scanned += 1;
         explain.row_groups_scanned += kept.len();
-        explain.rows_scanned += match rows {
-            Some(rows) => rows.len(),
-            None => bounds.iter().map(|(s, e)| e - s).sum(),
-        };
+        explain.rows_scanned += selection.as_ref().map_or(kept_rows, RowSelection::row_count);
         // Columns that are null in every row read (optional fields a reader never fills) are not
         // read at all: each column costs a page read and a decompressor per row group.
         let columns = metadata.file_metadata().schema_descr().num_columns();
@@ -261,8 +358,8 @@ impl SegmentStore {
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
         let mask = ProjectionMask::leaves(builder.parquet_schema(), filled);
         builder = builder.with_projection(mask);
-        if let Some(rows) = rows {
-            builder = builder.with_row_selection(selection_for(rows, &bounds));
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
         }
         if needs_filter && !conditions.is_empty() {
             let mut names = vec!["observed_at", "lat", "lon"];
@@ -289,6 +386,14 @@ impl SegmentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_lists_intersect_to_the_rows_in_both() {
+        assert_eq!(intersect_ranges(&[0..10, 20..30], &[5..25]), [5..10, 20..25]);
+        assert_eq!(intersect_ranges(&[0..4], &[4..8]), Vec::<Range<usize>>::new());
+        assert_eq!(intersect_ranges(&[0..100], &[1..2, 3..4, 99..120]), [1..2, 3..4, 99..100]);
+        assert_eq!(intersect_ranges(&[], &[0..5]), Vec::<Range<usize>>::new());
+    }
 
     #[test]
     fn selections_skip_between_selected_rows_across_groups() {

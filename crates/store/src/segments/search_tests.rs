@@ -149,7 +149,8 @@ fn area_searches_prune_row_groups_and_agree_with_a_scan() {
     assert!(!want.is_empty());
     assert_eq!(got, want);
     assert!(page.explain.row_groups_pruned > 0, "{:?}", page.explain);
-    assert!(page.explain.rows_scanned < rows, "{:?}", page.explain);
+    // Page statistics leave most of each row group it does read: pages cover a few readers.
+    assert!(page.explain.rows_scanned * 2 < page.explain.row_groups_scanned * write::ROW_GROUP_ROWS, "{:?}", page.explain);
 
     let polygon: geo::MultiPolygon<f64> = geo::MultiPolygon(vec![geo::Polygon::new(
         geo::LineString::from(vec![(24.90, 60.10), (24.93, 60.10), (24.91, 60.12), (24.90, 60.10)]),

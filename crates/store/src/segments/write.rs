@@ -67,6 +67,12 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Chunk)
+        // Page statistics (the column index) for time and position only: rows are in space-filling
+        // order, so an area search skips the pages of a row group away from its circle. They cost
+        // about 0.015 bytes per read; on every column they would cost more than they save.
+        .set_column_statistics_enabled(ColumnPath::from("observed_at"), EnabledStatistics::Page)
+        .set_column_statistics_enabled(ColumnPath::from("lat"), EnabledStatistics::Page)
+        .set_column_statistics_enabled(ColumnPath::from("lon"), EnabledStatistics::Page)
         // Times are unique per row, so a dictionary only adds a layer; within a reader's run (rows
         // are in space, then time order) the deltas are small.
         .set_column_dictionary_enabled(ColumnPath::from("observed_at"), false)
