@@ -68,6 +68,9 @@ pub struct SearchArgs {
     /// Timed runs per query (after one untimed warm-up).
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// Time only these queries (comma-separated names from the report), e.g. to profile one.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// The queries every engine runs, with their parameters spelled out.
@@ -222,7 +225,11 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let mut report = serde_json::Map::new();
     let period = queries.period;
+    let only = args.only.clone();
     let mut per_kind = |name: &str, runs: Vec<Box<dyn FnMut() -> anyhow::Result<usize> + '_>>| -> anyhow::Result<()> {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            return Ok(());
+        }
         let (mut medians, mut rows) = (Vec::new(), 0);
         for mut run in runs {
             let (samples, n) = time(&mut *run)?;

@@ -116,8 +116,10 @@ pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     out
 }
 
-/// zstd level of the index: higher levels measured barely smaller (4 %) and much slower to write.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of the index. Level 19 is 4 % smaller than level 3 (0.2 bytes per read at 100M
+/// reads, a tenth of the margin to the storage target) and takes about 2.3 s per million reads to
+/// write, 40 times level 3's time, on a background flush; reading is as fast, once per segment.
+const ZSTD_LEVEL: i32 = 19;
 
 /// The largest index payload accepted (a corrupt frame must not ask for unbounded memory): far
 /// above a day's index of a city's reads (tens of MB).

@@ -7,7 +7,7 @@ use crate::plate_index;
 use glasshouse_engine::rules::fuzzy::canonical;
 use glasshouse_model::{Body, Kind, Observation};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, Encoding, GzipLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
@@ -23,14 +23,24 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 /// Rows per data page. A plate lookup selects single rows, and the reader decodes whole pages of
 /// every column it returns (the offset index lets it skip the rest). Uncompressed pages decode
 /// fast, so they are long enough that their headers stay a small share of the file (all-null
-/// optional columns cost ~30 bytes a page); the zstd-compressed text columns get short pages of
-/// their own, [`TEXT_PAGE_BYTES`], since decompressing is most of a lookup's time.
+/// optional columns cost ~30 bytes a page); the compressed text columns get short pages of their
+/// own, [`TEXT_PAGE_BYTES`], since inflating them is most of a lookup's time.
 const PAGE_ROWS: usize = 4096;
 
-/// Uncompressed bytes per page of `id` and `plate` (about 290 plates). Measured at 10M reads
-/// against 1,024-row pages everywhere: exact plate −20 %, wildcard −16 %, area × time +25 % (its
-/// row filter decodes longer time and position pages), 0.1 byte per read less.
-const TEXT_PAGE_BYTES: usize = 2048;
+/// Uncompressed bytes per page of `id` and `plate` (about 430 plates). Measured at 10M reads with
+/// gzip: 2 KB pages made an exact lookup 10 % faster than 3 KB and the file 0.19 bytes per read
+/// larger (each page carries its own Huffman tables); 4 KB pages, 10 % slower and 0.03 smaller.
+const TEXT_PAGE_BYTES: usize = 3072;
+
+/// The codec of the text columns: gzip (deflate), not zstd, though zstd packs them a little tighter
+/// (0.08 bytes per read at 10M).
+/// parquet-rs gives every column chunk it reads a codec of its own, and a zstd codec creates a
+/// compressor and a decompressor, each of which runs `cpuid` to choose its code path; in a virtual
+/// machine `cpuid` traps to the hypervisor. Profiled at 10M reads, creating those contexts was half
+/// of an exact plate lookup's time; with deflate the lookup went from 2.0 to 1.3 ms.
+fn text_codec() -> Compression {
+    Compression::GZIP(GzipLevel::try_new(9).expect("level 9 is valid"))
+}
 
 /// Rows the writer buffers before it checks a page's size: a page is cut at the first check past
 /// its limit, so this bounds how far a text page overshoots [`TEXT_PAGE_BYTES`].
@@ -84,22 +94,21 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     for unique in ["id", "plate", "candidates_json", "image_ref"] {
         props = props.set_column_dictionary_enabled(ColumnPath::from(unique), false);
     }
-    // Plain text stores a four-byte length before every value, which zstd only half removes; this
-    // encoding keeps the lengths apart, delta-packed (plates are mostly one length), and leaves the
-    // characters alone for zstd's entropy coder.
+    // Plain text stores a four-byte length before every value, which a compressor only half
+    // removes; this encoding keeps the lengths apart, delta-packed (plates are mostly one length),
+    // and leaves the characters alone for the entropy coder.
     for text in ["id", "plate"] {
         props = props.set_column_encoding(ColumnPath::from(text), Encoding::DELTA_LENGTH_BYTE_ARRAY);
         props = props.set_column_data_page_size_limit(ColumnPath::from(text), TEXT_PAGE_BYTES);
     }
     props = props.set_write_batch_size(WRITE_BATCH_ROWS);
     // Only the text columns below are compressed. The rest are dictionary indices in runs (readers,
-    // positions, categories) or delta-packed times, which zstd does not shrink (the times came out
-    // 0.2 % larger), and every compressed column chunk a lookup touches costs a fresh zstd context
-    // in the reader (measured: a third of an exact plate lookup went to creating them).
+    // positions, categories) or delta-packed times, which a compressor does not shrink (zstd made
+    // the times 0.2 % larger), and every compressed column chunk a lookup touches costs the reader
+    // a fresh codec.
     props = props.set_compression(Compression::UNCOMPRESSED);
     for compressed in ["id", "plate", "candidates_json", "image_ref", "address", "value"] {
-        props =
-            props.set_column_compression(ColumnPath::from(compressed), Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")));
+        props = props.set_column_compression(ColumnPath::from(compressed), text_codec());
     }
     if kind == Kind::PlateRead {
         let plate = ColumnPath::from("plate");
