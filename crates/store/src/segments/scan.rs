@@ -308,7 +308,8 @@ impl SegmentStore {
                 }
             };
             let survivors = if holds_a_selected_row && conditions.may_match(group, &handle) {
-                if conditions.prunes_pages() { conditions.page_survivors(metadata, i, &handle) } else { None }.or(Some(vec![0..end - start]))
+                if conditions.prunes_pages() { conditions.page_survivors(metadata, i, &handle) } else { None }
+                    .or(Some(vec![0..end - start]))
             } else {
                 None
             };
