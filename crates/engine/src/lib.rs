@@ -12,12 +12,15 @@ pub mod rules;
 
 pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
 pub use rules::correlation::{CorrelationRule, KindWindow, NewCorrelationRule, SituationTrigger};
-pub use rules::geofence::{GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule};
+pub use rules::geofence::{
+    GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule, SavedPresences,
+};
 pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
 use glasshouse_model::{Body, Observation};
 use metrics::Family;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Every rule the engine runs, evaluated in a fixed order.
@@ -96,4 +99,34 @@ pub struct EngineState {
     pub geofences: GeofenceState,
     /// What each rule has cost and found since start.
     pub metrics: metrics::RuleMetrics,
+}
+
+/// The stateful rules' state as of a log position, kept across restarts: without it a vehicle
+/// inside a fence when the server stopped would never raise its `exit`, a dwell would start
+/// counting again, and a sensor in an open episode would alert a second time. The metrics are
+/// not kept (they count since start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// The last observation (its log position) the state reflects; those after it are evaluated
+    /// again when the log is replayed, those up to it are not.
+    pub evaluated_through: u64,
+    geofences: Vec<SavedPresences>,
+    thresholds: Vec<(String, String, rules::threshold::Episode)>,
+}
+
+impl EngineState {
+    /// This state as of `evaluated_through`, with fences named by id.
+    pub fn snapshot(&self, engine: &Engine, evaluated_through: u64) -> StateSnapshot {
+        StateSnapshot { evaluated_through, geofences: engine.geofences.save_state(&self.geofences), thresholds: self.thresholds.save() }
+    }
+
+    /// The state a snapshot describes, placed against `engine`'s current rules (presences for
+    /// deleted fences are dropped). Metrics start from zero.
+    pub fn restored(snapshot: StateSnapshot, engine: &Engine) -> EngineState {
+        EngineState {
+            thresholds: ThresholdState::load(snapshot.thresholds),
+            geofences: engine.geofences.load_state(snapshot.geofences),
+            metrics: metrics::RuleMetrics::default(),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `glasshouse`: the one binary. Parses the command line, sets up tracing, and runs a command.
 
 mod commands;
+mod engine_state;
 mod pipeline;
 mod sql_service;
 

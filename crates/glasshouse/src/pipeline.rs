@@ -199,10 +199,24 @@ impl Pipeline {
         // The unflushed tail is evaluated and in the hot window before `start` returns, so the
         // server never answers a search while an acknowledged record is still being replayed (the
         // kill -9 test lost whole rounds to that race when both cores were busy).
-        let mut engine_state = EngineState::default();
+        let (mut engine_state, evaluated_through) = match crate::engine_state::load(data_dir) {
+            Some(snapshot) => {
+                let through = snapshot.evaluated_through;
+                (EngineState::restored(snapshot, &engine.read().unwrap_or_else(|p| p.into_inner())), through)
+            }
+            None => (EngineState::default(), 0),
+        };
+        // Records the saved state already reflects go back to the hot window only; evaluating them
+        // again would step geofence presences and sensor episodes twice.
+        let replayed_through = replayed.last().map_or(0, |(lsn, _)| *lsn);
+        let unevaluated = replayed.split_off(replayed.partition_point(|(lsn, _)| *lsn <= evaluated_through));
         if !replayed.is_empty() {
-            evaluate(&engine, &mut engine_state, &alerts, &store, replayed);
+            store.insert(replayed);
         }
+        if !unevaluated.is_empty() {
+            evaluate(&engine, &mut engine_state, &alerts, &store, unevaluated);
+        }
+        let keeper = crate::engine_state::Keeper::new(data_dir, evaluated_through.max(replayed_through));
         let (hot_tx, hot_rx) = sync_channel::<Committed<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
         let hot_path = {
             let (engine, alerts, store, dir, metrics) =
@@ -210,7 +224,7 @@ impl Pipeline {
             let interval = config.flush_interval;
             std::thread::Builder::new()
                 .name("hot-path".into())
-                .spawn(move || run_hot_path(engine_state, hot_rx, engine, alerts, store, metrics, &dir, interval))?
+                .spawn(move || run_hot_path(engine_state, keeper, hot_rx, engine, alerts, store, metrics, &dir, interval))?
         };
         let compactor = {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -306,8 +320,13 @@ impl Pipeline {
     }
 }
 
+/// The rules as published now.
+fn current(engine: &RwLock<Arc<Engine>>) -> Arc<Engine> {
+    engine.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 fn evaluate(engine: &RwLock<Arc<Engine>>, state: &mut EngineState, alerts: &AlertLog, store: &Store, records: Committed<Observation>) {
-    let engine = engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let engine = current(engine);
     let mut raised: Vec<Alert> = Vec::new();
     for (_, o) in &records {
         engine.evaluate(state, o, &mut raised);
@@ -367,6 +386,7 @@ fn run_compactor(store: &Store, stopped: &std::sync::mpsc::Receiver<()>) {
 #[allow(clippy::too_many_arguments)]
 fn run_hot_path(
     mut state: EngineState,
+    mut keeper: crate::engine_state::Keeper,
     receiver: Receiver<Committed<Observation>>,
     engine: Arc<RwLock<Arc<Engine>>>,
     alerts: Arc<AlertLog>,
@@ -379,10 +399,17 @@ fn run_hot_path(
     let mut published = std::time::Instant::now();
     loop {
         match receiver.recv_timeout(tick) {
-            Ok(records) => evaluate(&engine, &mut state, &alerts, &store, records),
+            Ok(records) => {
+                let last = records.last().map(|(lsn, _)| *lsn);
+                evaluate(&engine, &mut state, &alerts, &store, records);
+                if let Some(lsn) = last {
+                    keeper.evaluated(lsn);
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        keeper.save_if_due(&state, &current(&engine), false);
         // The counters are the hot path's own; readers get a copy at most a few times a second.
         if published.elapsed() >= METRICS_PUBLISH_INTERVAL {
             *metrics.lock().unwrap_or_else(|p| p.into_inner()) = state.metrics.clone();
@@ -392,6 +419,7 @@ fn run_hot_path(
             flush(&store, wal_dir);
         }
     }
+    keeper.save_if_due(&state, &current(&engine), true);
     flush(&store, wal_dir);
     info!("hot path stopped");
 }
@@ -422,6 +450,58 @@ mod tests {
                 from_stored(&raw).expect("test record is valid")
             })
             .collect()
+    }
+
+    fn positions(device: &str, from_s: i64, count: i64, lon: f64) -> Vec<Observation> {
+        (from_s..from_s + count)
+            .map(|s| {
+                let line = format!(
+                    r#"{{"id":"{device}-{s}","kind":"plate_read","device_id":"{device}","observed_at":"2026-11-29T10:{:02}:{:02}Z","lat":60.165,"lon":{lon},"plate":"ABC123"}}"#,
+                    s / 60,
+                    s % 60
+                );
+                from_stored(&serde_json::from_str::<RawRecord>(&line).expect("test record parses")).expect("test record is valid")
+            })
+            .collect()
+    }
+
+    /// A vehicle inside a fence when the server stops leaves it after the restart: the exit is
+    /// raised because the presence was saved with the rules' state (the shutdown flushed every
+    /// record to a segment, so nothing is replayed to rebuild it).
+    #[test]
+    fn a_presence_inside_a_fence_survives_a_restart() {
+        use glasshouse_engine::{GeofenceSubjects, GeofenceTrigger, NewGeofenceRule};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut catalog = Catalog::open(&dir.path().join("catalog")).unwrap();
+            let rule = NewGeofenceRule {
+                name: "harbour".into(),
+                area: serde_json::json!({"type": "Polygon", "coordinates": [[[24.93, 60.16], [24.95, 60.16], [24.95, 60.17], [24.93, 60.17], [24.93, 60.16]]]}),
+                triggers: vec![GeofenceTrigger::Enter, GeofenceTrigger::Exit],
+                dwell_s: None,
+                subjects: GeofenceSubjects { devices: vec!["car-1".into()], hotlisted: false },
+                margin_m: Some(15.0),
+                confirm_s: Some(5),
+                priority: None,
+            }
+            .into_rule("gf-1".into())
+            .unwrap();
+            catalog.record(glasshouse_store::CatalogEvent::GeofenceCreated { rule, actor: "test".into() }).unwrap();
+        }
+        let exits = |pipeline: &Pipeline| {
+            pipeline.state.alerts.recent(100).iter().filter(|a| a.geofence.as_ref().is_some_and(|g| g.trigger.as_str() == "exit")).count()
+        };
+        let first = Pipeline::start(config(dir.path())).unwrap();
+        first.submit_waiting(positions("car-1", 0, 10, 24.94)).unwrap().blocking_recv().unwrap().unwrap();
+        first.shutdown().unwrap();
+        assert!(dir.path().join("engine-state.json").exists());
+
+        let second = Pipeline::start(config(dir.path())).unwrap();
+        assert_eq!(second.state.store.hot_len(), 0, "the shutdown flushed everything, so nothing was replayed");
+        let before = second.state.alerts.len();
+        second.submit_waiting(positions("car-1", 10, 10, 24.90)).unwrap().blocking_recv().unwrap().unwrap();
+        second.state.alerts.wait_for_more_than(before, Duration::from_secs(10));
+        assert_eq!(exits(&second), 1);
     }
 
     /// Regression (kill -9 test, round 1): after a crash, a search right after start-up missed every

@@ -181,8 +181,9 @@ pub struct ThresholdHit {
     pub trigger: String,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Episode {
+/// Whether a (rule, device) pair is in an episode, and its last reading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
     active: bool,
     last_value: f64,
     last_at: Timestamp,
@@ -195,6 +196,18 @@ pub struct ThresholdState {
 }
 
 impl ThresholdState {
+    /// Every episode as (rule id, device id, episode), in order, for a snapshot.
+    pub fn save(&self) -> Vec<(String, String, Episode)> {
+        let mut saved: Vec<_> = self.episodes.iter().map(|((rule, device), e)| (rule.clone(), device.clone(), *e)).collect();
+        saved.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        saved
+    }
+
+    /// The state [`ThresholdState::save`] described.
+    pub fn load(saved: Vec<(String, String, Episode)>) -> ThresholdState {
+        ThresholdState { episodes: saved.into_iter().map(|(rule, device, e)| ((rule, device), e)).collect() }
+    }
+
     /// Feeds one observation through every enabled rule, raising an alert when an episode opens.
     /// Returns the ids of the rules it was evaluated against.
     pub fn evaluate<'r>(&mut self, rules: &'r [ThresholdRule], observation: &Observation, alerts: &mut Vec<Alert>) -> Vec<&'r str> {
@@ -274,6 +287,26 @@ mod tests {
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].observation_id, "s3");
         assert_eq!(alerts[0].threshold.as_ref().unwrap().trigger, "level");
+    }
+
+    #[test]
+    fn an_open_episode_survives_a_snapshot_and_does_not_alert_again() {
+        let rules = [rule(None)];
+        let mut state = ThresholdState::default();
+        let mut alerts = Vec::new();
+        for (i, v) in [0.1, 1.5, 1.6].iter().enumerate() {
+            state.evaluate(&rules, &reading(i as i64, *v), &mut alerts);
+        }
+        assert_eq!(alerts.len(), 1);
+        let saved = serde_json::to_string(&state.save()).unwrap();
+        let mut restored = ThresholdState::load(serde_json::from_str(&saved).unwrap());
+        assert_eq!(restored.save(), state.save());
+        let mut after = Vec::new();
+        restored.evaluate(&rules, &reading(3, 1.7), &mut after);
+        assert!(after.is_empty(), "still the same episode: {after:?}");
+        let mut fresh = Vec::new();
+        ThresholdState::default().evaluate(&rules, &reading(3, 1.7), &mut fresh);
+        assert_eq!(fresh.len(), 1, "a state without the snapshot would alert again");
     }
 
     #[test]

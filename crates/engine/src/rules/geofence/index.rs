@@ -191,6 +191,16 @@ impl GeofenceIndex {
         true
     }
 
+    /// The hot path's presences with fences named by id, for a snapshot.
+    pub fn save_state(&self, state: &GeofenceState) -> Vec<super::SavedPresences> {
+        state.save(|i| self.fences.get(i as usize).map(|f| f.rule.id.as_str()))
+    }
+
+    /// The presences of a snapshot placed against these fences (those of deleted fences dropped).
+    pub fn load_state(&self, saved: Vec<super::SavedPresences>) -> GeofenceState {
+        GeofenceState::load(saved, |id| self.by_id.get(id).copied())
+    }
+
     /// Builds the lookup now if a change left it unbuilt (a clone made afterwards shares it).
     pub fn prepare(&self) {
         self.lookup();
@@ -395,6 +405,40 @@ mod tests {
 
     fn triggers(alerts: &[Alert]) -> Vec<(String, &'static str)> {
         alerts.iter().map(|a| (a.observation_id.clone(), a.geofence.as_ref().unwrap().trigger.as_str())).collect()
+    }
+
+    #[test]
+    fn presences_survive_a_snapshot_into_an_index_that_lists_the_fences_in_another_order() {
+        let watched = GeofenceSubjects { devices: vec!["car-1".into()], hotlisted: false };
+        let before = index(watched, vec![GeofenceTrigger::Enter, GeofenceTrigger::Exit]);
+        let mut state = GeofenceState::default();
+        let mut alerts = Vec::new();
+        for second in 0..10 {
+            before.evaluate(&mut state, &at("car-1", second, 60.165, 24.94), &[], &mut alerts);
+        }
+        let saved = serde_json::to_string(&before.save_state(&state)).unwrap();
+
+        // After a restart the catalog lists another fence first: the harbour is now at position 1.
+        let harbour = before.rules().next().unwrap().clone();
+        let mut after = GeofenceIndex::default();
+        after.upsert(GeofenceRule { id: "gf-other".into(), ..harbour.clone() }).unwrap();
+        after.upsert(harbour).unwrap();
+        let mut restored = after.load_state(serde_json::from_str(&saved).unwrap());
+        let mut exits = Vec::new();
+        for second in 10..20 {
+            after.evaluate(&mut restored, &at("car-1", second, 60.165, 24.90), &[], &mut exits);
+        }
+        let harbour_exits: Vec<_> = exits.iter().filter(|a| a.geofence.as_ref().unwrap().rule_id != "gf-other").collect();
+        assert_eq!(harbour_exits.len(), 1, "the car was inside before the restart, so leaving is an exit: {exits:?}");
+        assert_eq!(harbour_exits[0].geofence.as_ref().unwrap().trigger.as_str(), "exit");
+
+        // Without the snapshot the car is unplaced and leaving raises nothing.
+        let mut fresh = GeofenceState::default();
+        let mut none = Vec::new();
+        for second in 10..20 {
+            after.evaluate(&mut fresh, &at("car-1", second, 60.165, 24.90), &[], &mut none);
+        }
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod presence;
 pub mod shape;
 
 pub use index::GeofenceIndex;
-pub use presence::GeofenceState;
+pub use presence::{GeofenceState, SavedPresences};
 
 use glasshouse_model::Timestamp;
 use glasshouse_model::device::validate_id;

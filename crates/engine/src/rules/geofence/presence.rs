@@ -3,6 +3,7 @@
 
 use super::shape::Zone;
 use glasshouse_model::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// A state change (or a long stay) to report.
@@ -19,7 +20,7 @@ pub(super) enum Event {
 }
 
 /// One subject against one fence.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(super) struct Presence {
     /// `None` until the subject has been seen clearly on one side.
     inside: Option<bool>,
@@ -99,6 +100,41 @@ pub struct GeofenceState {
     pub(super) subjects: HashMap<String, Vec<(u32, Presence)>>,
     /// Fences evaluated for the current observation, for the rules' metrics.
     pub(super) evaluated: Vec<u32>,
+}
+
+/// One subject's presences with fences named by id, for a snapshot that outlives the process (a
+/// fence's position in the index is stable only within one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPresences {
+    subject: String,
+    /// Empty for a subject seen outside every fence: its next entry is an `enter`.
+    fences: Vec<(String, Presence)>,
+}
+
+impl GeofenceState {
+    /// The presences, fences named by id (`fence_id` maps a position in the index to its id).
+    pub(crate) fn save<'a>(&self, fence_id: impl Fn(u32) -> Option<&'a str>) -> Vec<SavedPresences> {
+        let mut saved: Vec<SavedPresences> = self
+            .subjects
+            .iter()
+            .map(|(subject, presences)| SavedPresences {
+                subject: subject.clone(),
+                fences: presences.iter().filter_map(|(i, p)| Some((fence_id(*i)?.to_owned(), *p))).collect(),
+            })
+            .collect();
+        saved.sort_by(|a, b| a.subject.cmp(&b.subject));
+        saved
+    }
+
+    /// Rebuilds the state from [`GeofenceState::save`]'s output; presences for fences that no
+    /// longer exist are dropped (`position` maps an id to its place in the current index).
+    pub(crate) fn load(saved: Vec<SavedPresences>, position: impl Fn(&str) -> Option<u32>) -> GeofenceState {
+        let subjects = saved
+            .into_iter()
+            .map(|s| (s.subject, s.fences.into_iter().filter_map(|(id, p)| Some((position(&id)?, p))).collect()))
+            .collect();
+        GeofenceState { subjects, evaluated: Vec::new() }
+    }
 }
 
 #[cfg(test)]
