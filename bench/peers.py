@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer comparison for investigation queries: Glasshouse against DuckDB and chdb (ClickHouse
 in-process) over the same Parquet segments, and PostgreSQL + PostGIS over the same rows loaded with
-GiST (planar points in the city's UTM zone) and B-tree indexes. Run by hand, not in CI:
+GiST (on geography, or planar points in the city's UTM zone) and B-tree indexes. Run by hand, not in CI:
 
     bench/peers.py --sizes 1000000,10000000,100000000 --work /var/tmp/gh-bench
 
@@ -108,14 +108,17 @@ class Chdb:
 class PostGis:
     name = "postgis"
 
-    def __init__(self, glob, limit_seconds, work, lon):
+    def __init__(self, glob, limit_seconds, work, lon, points):
         import duckdb
         import psycopg
         self.conn = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
         started = time.perf_counter()
-        # Positions as planar points in the city's UTM zone (metres), so ST_DWithin takes a radius in
-        # metres and the GiST index can be built by sorting its points (geography is built by insertion).
+        # Positions as geography (as DESIGN §9 describes the peer), or with `--postgis-points planar`
+        # as points in the city's UTM zone (metres), whose GiST index PostGIS builds by sorting.
+        self.planar = points == "planar"
         self.srid = 32600 + int((lon + 180) // 6) + 1
+        geom = (f"geometry(Point, {self.srid}) GENERATED ALWAYS AS (ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {self.srid}))"
+                if self.planar else "geography(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography)")
         c = self.conn.cursor()
 
         def step(sql):
@@ -132,8 +135,7 @@ class PostGis:
         step("SET maintenance_work_mem = '2GB'")
         step("DROP TABLE IF EXISTS gh_reads")
         step("CREATE UNLOGGED TABLE gh_reads (id text, device_id text, observed_at timestamptz, lat float8, lon float8, "
-             f"plate text, geom geometry(Point, {self.srid}) GENERATED ALWAYS AS "
-             f"(ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {self.srid})) STORED)")
+             f"plate text, geom {geom} STORED)")
         # The same rows, written by DuckDB from the Parquet files as CSV and read by the server's COPY.
         csv = pathlib.Path(work) / "postgis-load.csv"
         try:
@@ -162,7 +164,8 @@ class PostGis:
         return f"TIMESTAMPTZ '{iso(t)}+00'"
 
     def area_sql(self, area):
-        point = f"ST_Transform(ST_SetSRID(ST_MakePoint({area['lon']}, {area['lat']}), 4326), {self.srid})"
+        point = f"ST_SetSRID(ST_MakePoint({area['lon']}, {area['lat']}), 4326)"
+        point = f"ST_Transform({point}, {self.srid})" if self.planar else f"{point}::geography"
         return (f"SELECT * FROM reads WHERE observed_at >= {self.ts(area['from'])} AND observed_at < {self.ts(area['to'])} "
                 f"AND ST_DWithin(geom, {point}, {area['radius_m']})")
 
@@ -198,6 +201,7 @@ def main():
     parser.add_argument("--engines", default="duckdb,chdb,postgis")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgis-load-limit-s", type=float, default=3600)
+    parser.add_argument("--postgis-points", choices=["geography", "planar"], default="geography")
     args = parser.parse_args()
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
@@ -218,7 +222,7 @@ def main():
         for name in [e for e in args.engines.split(",") if e]:
             try:
                 engine = {"duckdb": lambda: DuckDb(glob), "chdb": lambda: Chdb(glob),
-                          "postgis": lambda: PostGis(glob, args.postgis_load_limit_s, args.work, q["areas"][0]["lon"])}[name]()
+                          "postgis": lambda: PostGis(glob, args.postgis_load_limit_s, args.work, q["areas"][0]["lon"], args.postgis_points)}[name]()
             except TimeoutError as e:
                 results.append({"size": size, "engine": name, "error": str(e)})
                 print(json.dumps(results[-1]), flush=True)
