@@ -33,11 +33,11 @@ const PAGE_ROWS: usize = 4096;
 const TEXT_PAGE_BYTES: usize = 3072;
 
 /// The codec of the text columns: gzip (deflate), not zstd, though zstd packs them a little tighter
-/// (0.08 bytes per read at 10M).
-/// parquet-rs gives every column chunk it reads a codec of its own, and a zstd codec creates a
-/// compressor and a decompressor, each of which runs `cpuid` to choose its code path; in a virtual
-/// machine `cpuid` traps to the hypervisor. Profiled at 10M reads, creating those contexts was half
-/// of an exact plate lookup's time; with deflate the lookup went from 2.0 to 1.3 ms.
+/// (0.08 bytes per read at 10M). parquet-rs gives every column chunk it reads a codec of its own,
+/// and a zstd codec creates a compressor and a decompressor, each of which runs `cpuid` to choose
+/// its code path; in a virtual machine `cpuid` traps to the hypervisor. Profiled at 10M reads,
+/// creating those contexts was half of an exact plate lookup's time; with deflate the lookup went
+/// from 2.0 to 1.3 ms. (Old segments with zstd columns still read: the reader has both codecs.)
 fn text_codec() -> Compression {
     Compression::GZIP(GzipLevel::try_new(9).expect("level 9 is valid"))
 }
