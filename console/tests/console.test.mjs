@@ -67,7 +67,7 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   dataDir = join(dir, 'data');
-  demo = spawn(binary, ['demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--tokens-out', join(dir, 'tokens.json')], {
+  demo = spawn(binary, ['demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--pg-listen', '127.0.0.1:0', '--tokens-out', join(dir, 'tokens.json')], {
     stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' },
   });
   await waitFor(async () => (await fetch(`${base}/healthz`)).ok, 'the demo server');
