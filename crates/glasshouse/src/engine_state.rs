@@ -2,7 +2,7 @@
 //! episodes where they were rather than from nothing (a vehicle inside a fence at the stop would
 //! otherwise never raise its `exit`, and an open radiation episode would alert a second time).
 //!
-//! The hot path writes a snapshot every few seconds while its state changes, and at shutdown. The
+//! The hot path writes a snapshot every few seconds while records arrive, and at shutdown. The
 //! snapshot names the last log position it reflects; at start the WAL records after it are
 //! evaluated again and those up to it only return to the hot window. A crash loses at most the
 //! state changes of the records flushed to segments since the last snapshot.
@@ -11,10 +11,11 @@ use glasshouse_engine::{Engine, EngineState, StateSnapshot};
 use glasshouse_wal::Lsn;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, warn};
 
-/// How often the hot path writes its state while it changes.
+/// How often the hot path writes its state while records arrive.
 const SAVE_INTERVAL: Duration = Duration::from_secs(5);
 
 fn path(data_dir: &Path) -> PathBuf {
@@ -73,12 +74,13 @@ impl Keeper {
     }
 
     /// Writes a snapshot if records were evaluated since the last one and it is due (or `now`).
-    pub(crate) fn save_if_due(&mut self, state: &EngineState, engine: &Engine, now: bool) {
+    /// `engine` is asked for the current rules only then: this runs after every group of records.
+    pub(crate) fn save_if_due(&mut self, state: &EngineState, engine: impl FnOnce() -> Arc<Engine>, now: bool) {
         if self.evaluated_through == self.saved_through || !(now || self.saved_at.elapsed() >= SAVE_INTERVAL) {
             return;
         }
         self.saved_at = Instant::now();
-        match save(&self.data_dir, &state.snapshot(engine, self.evaluated_through)) {
+        match save(&self.data_dir, &state.snapshot(&engine(), self.evaluated_through)) {
             Ok(()) => self.saved_through = self.evaluated_through,
             Err(e) => error!(error = %e, "saving the rules' state failed; a restart would resume from the previous snapshot"),
         }

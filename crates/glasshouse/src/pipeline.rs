@@ -409,7 +409,7 @@ fn run_hot_path(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        keeper.save_if_due(&state, &current(&engine), false);
+        keeper.save_if_due(&state, || current(&engine), false);
         // The counters are the hot path's own; readers get a copy at most a few times a second.
         if published.elapsed() >= METRICS_PUBLISH_INTERVAL {
             *metrics.lock().unwrap_or_else(|p| p.into_inner()) = state.metrics.clone();
@@ -419,7 +419,7 @@ fn run_hot_path(
             flush(&store, wal_dir);
         }
     }
-    keeper.save_if_due(&state, &current(&engine), true);
+    keeper.save_if_due(&state, || current(&engine), true);
     flush(&store, wal_dir);
     info!("hot path stopped");
 }

@@ -98,16 +98,15 @@ impl RowConditions {
         true
     }
 
-    /// True when some row condition can be checked against page statistics.
-    fn prunes_pages(&self) -> bool {
-        self.from.is_some() || self.to.is_some() || self.bbox.is_some()
-    }
-
     /// Row ranges of row group `group` (counted from its first row) that the page statistics of
-    /// the time and position columns leave possible, in order; `None` when the file has none.
+    /// the time and position columns leave possible, in order; `None` when the file has none or
+    /// no condition concerns time or position.
     /// Rows are in space-filling order, so a page of positions covers a small patch and an area
     /// search decodes the few pages near it rather than the whole row group.
     fn page_survivors(&self, metadata: &ParquetMetaData, group: usize, handle: &SegmentHandle) -> Option<Vec<Range<usize>>> {
+        if self.from.is_none() && self.to.is_none() && self.bbox.is_none() {
+            return None;
+        }
         let (indexes, offsets) = (metadata.column_index()?.get(group)?, metadata.offset_index()?.get(group)?);
         let rows = usize::try_from(metadata.row_group(group).num_rows()).ok()?;
         let mut survivors: Option<Vec<Range<usize>>> = None;
@@ -307,12 +306,8 @@ impl SegmentStore {
                     rows.peek().is_some_and(|r| *r < end)
                 }
             };
-            let survivors = if holds_a_selected_row && conditions.may_match(group, &handle) {
-                if conditions.prunes_pages() { conditions.page_survivors(metadata, i, &handle) } else { None }
-                    .or(Some(vec![0..end - start]))
-            } else {
-                None
-            };
+            let survivors = (holds_a_selected_row && conditions.may_match(group, &handle))
+                .then(|| conditions.page_survivors(metadata, i, &handle).unwrap_or_else(|| vec![0..end - start]));
             match survivors {
                 Some(ranges) if !ranges.is_empty() => {
                     paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
