@@ -135,6 +135,23 @@ fn plates_are_found_exactly_by_pattern_and_through_misreads_from_the_segments() 
     let pattern = search(with(with(purpose(), day.clone()), json!({"plate": "AB?12*", "mode": "wildcard"})));
     assert_eq!(ids(&pattern.body["results"], "/observation/id"), ["r1", "r2", "r4", "r5"], "{:?}", pattern.body);
 
+    // The same pattern as counts: answered from the index, the segment lying wholly in the range.
+    let summary = search(with(with(purpose(), day.clone()), json!({"plate": "AB?12*", "mode": "wildcard", "summary": true})));
+    assert_eq!(summary.status, 200, "{:?}", summary.body);
+    assert_eq!(summary.body["reads"], 4, "{:?}", summary.body);
+    assert_eq!(summary.body["plates"], json!([{"plate": "ABC123", "reads": 3}, {"plate": "ABD124", "reads": 1}]));
+    assert_eq!(summary.body["plates_matched"], 2);
+    assert_eq!(summary.body["explain"]["segments_answered_by_index"], 1, "{:?}", summary.body["explain"]);
+    assert_eq!(summary.body["explain"]["rows_scanned"], 0);
+    // Cut by the range, the segment's selected rows are read instead: r2 (minute 30) falls out.
+    let early = json!({"from": at(-60), "to": at(20)});
+    let cut = search(with(with(purpose(), early), json!({"plate": "AB?12*", "mode": "wildcard", "summary": true})));
+    assert_eq!(cut.body["reads"], 3, "{:?}", cut.body);
+    assert_eq!(cut.body["explain"]["segments_answered_by_index"], 0);
+    let exported =
+        search(with(with(purpose(), day.clone()), json!({"plate": "AB?12*", "mode": "wildcard", "summary": true, "format": "csv"})));
+    assert_eq!((exported.status, exported.body["field"].as_str()), (400, Some("format")), "{:?}", exported.body);
+
     let misread = search(with(with(purpose(), day.clone()), json!({"plate": "ABC123", "mode": "tolerant", "substitutions_max": 0})));
     assert_eq!(ids(&misread.body["results"], "/observation/id"), ["r1", "r2", "r3", "r4"]);
     let r3 = misread.body["results"].as_array().unwrap().iter().find(|r| r["observation"]["id"] == "r3").unwrap();

@@ -6,7 +6,7 @@
 
 use crate::query::{ObservationQuery, QueryResult};
 use crate::retention::{Keep, PurgePlan};
-use crate::search::{AreaQuery, Page, PlateMatch, PlateQuery};
+use crate::search::{AreaQuery, Page, PlateMatch, PlateQuery, PlateTally};
 use crate::segments::{CompactionReport, SegmentStore, StoreError};
 use glasshouse_audit::AuditReceipt;
 use glasshouse_model::Observation;
@@ -127,6 +127,13 @@ impl Store {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
         segments.search_plates(query, &hot)
+    }
+
+    /// How many reads match a plate query, in all and per plate. Needs the search's receipt.
+    pub fn tally_plates(&self, query: &PlateQuery, _receipt: &AuditReceipt) -> Result<PlateTally, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        segments.tally_plates(query, &hot)
     }
 
     /// What was observed inside an area in a time range. Needs the search's receipt.

@@ -23,7 +23,7 @@ pub use hot::{LatestReading, PurgeOutcome, Store};
 
 pub mod plate_index;
 pub mod search;
-pub use search::{AreaQuery, Cursor, Explain, Page, PlateMatch, PlateMode, PlateQuery, Shape};
+pub use search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, Shape};
 pub use segments::CompactionReport;
 pub mod retention;
 pub use retention::{Keep, PurgePlan, RetentionPolicy};

@@ -1,28 +1,34 @@
-//! The sidecar plate index of a plate-read segment: every distinct canonical plate (the hot path's
-//! confusable classes folded, see `glasshouse_engine::rules::fuzzy`) mapped to the rows that carry
-//! it, as the read's plate or one of its OCR candidates.
+//! The sidecar plate index of a plate-read segment: every distinct plate, as read (the read's plate
+//! or one of its OCR candidates), mapped to the rows that carry it.
 //!
-//! The keys live in an `fst` map, so exact lookups, wildcard patterns and Levenshtein automata all
-//! walk a compact sorted automaton instead of the rows. The map's value is the key's ordinal: the
-//! ordinals of neighbouring keys differ by one, so the automaton shares their suffixes, where the
-//! row numbers themselves (random, since rows are in space order) made it nearly twice the size. The rows
-//! follow as one array in key order, each a fixed number of bits, with a bit set where a key's rows
-//! begin; a sample every [`SAMPLE_KEYS`] keys says where to start counting those bits.
+//! The keys live in an `fst` map, so exact lookups, wildcard patterns and misread-tolerant
+//! automata ([`ConfusableLevenshtein`], which lets confusable characters differ for free) all walk
+//! a compact sorted automaton instead of the rows. Keys are the plates themselves, not their
+//! canonical forms, so a matched key says exactly which plate matched: a count of the reads of a
+//! pattern comes from the index alone, without reading a row. The map's value is the key's ordinal:
+//! the ordinals of neighbouring keys differ by one, so the automaton shares their suffixes, where
+//! the row numbers themselves (random, since rows are in space order) made it nearly twice the
+//! size. The rows follow as one array in key order, each a fixed number of bits, with a bit set
+//! where a key's rows begin; a sample every [`SAMPLE_KEYS`] keys says where to start counting
+//! those bits.
 //!
-//! File layout (`GHPLATE4`): the magic, then one zstd frame (a fifth smaller than the index it
+//! File layout (`GHPLATE5`): the magic, then one zstd frame (a fifth smaller than the index it
 //! holds; an index is decompressed once, when its segment is first opened, and kept in memory).
 //! Inside, all little-endian: the fst length, the number of keys, the number of row entries and the
 //! bits per row, as u64; the fst bytes; the samples (u64 entry positions); the key-start bits (u64
 //! words, with one extra bit set after the last entry); the packed rows, followed by eight zero
 //! bytes so every row is read with one 8-byte load. Written beside the segment before the manifest
-//! names it, like the segment itself. Files of the earlier `GHPLATE3` layout (uncompressed, with the
-//! row or an offset into varint postings as the value) are still read.
+//! names it, like the segment itself. Earlier files are still read: `GHPLATE4` (the same layout
+//! with canonical keys, confusable characters folded) and `GHPLATE3` (canonical keys, uncompressed,
+//! with the row or an offset into varint postings as the value); [`PlateIndex::keys_are_canonical`]
+//! tells a search which kind of key to look for.
 
 use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 8] = b"GHPLATE4";
+const MAGIC: &[u8; 8] = b"GHPLATE5";
+const MAGIC_V4: &[u8; 8] = b"GHPLATE4";
 const MAGIC_V3: &[u8; 8] = b"GHPLATE3";
 
 /// Keys between position samples: a lookup counts at most this many key-start bits.
@@ -41,6 +47,8 @@ pub struct PlateIndex {
     /// The fst and the packed rows share one buffer, the file's decompressed payload.
     map: Map<Bytes>,
     rows: Rows,
+    /// True for the earlier layouts, keyed by canonical plates.
+    canonical_keys: bool,
 }
 
 /// Why an index file is unusable.
@@ -66,7 +74,7 @@ fn bits_for(rows_max: u32) -> u32 {
     (u32::BITS - rows_max.leading_zeros()).max(1)
 }
 
-/// Builds the index bytes from `(canonical plate, row)` pairs in any order; duplicates collapse.
+/// Builds the index bytes from `(plate, row)` pairs in any order; duplicates collapse.
 pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     let mut by_key: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (key, row) in pairs {
@@ -116,6 +124,16 @@ pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     out
 }
 
+/// An index in the earlier `GHPLATE4` layout, keyed by canonical plates: for tests that older
+/// segments still answer every search.
+#[cfg(test)]
+pub(crate) fn build_canonical_v4(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
+    let canonical = pairs.into_iter().map(|(plate, row)| (glasshouse_engine::rules::fuzzy::canonical(&plate), row));
+    let mut bytes = build(canonical);
+    bytes[..8].copy_from_slice(MAGIC_V4);
+    bytes
+}
+
 /// zstd level of the index. Measured on a 10M-read day's index: level 9 is 2 % smaller than level 3
 /// (about 0.1 byte per read) for four times its time, about 0.24 s per million reads; level 19 is
 /// 4 % smaller but takes 2.3 s per million reads, which alone would hold a segment builder under
@@ -161,9 +179,9 @@ impl PlateIndex {
             reader.take(usize::try_from(fst_len).unwrap_or(usize::MAX))?;
             let owned = Bytes::copy_from_slice(bytes);
             let map = Map::new(owned.slice(fst_start..reader.at)).map_err(|e| IndexError(e.to_string()))?;
-            return Ok(PlateIndex { map, rows: Rows::Varint { postings: owned.slice(reader.at..) } });
+            return Ok(PlateIndex { map, rows: Rows::Varint { postings: owned.slice(reader.at..) }, canonical_keys: true });
         }
-        if magic != MAGIC {
+        if magic != MAGIC && magic != MAGIC_V4 {
             return Err(IndexError("not a plate index (bad magic)".into()));
         }
         let payload = Bytes::from(decompress(&bytes[8..])?);
@@ -185,12 +203,22 @@ impl PlateIndex {
             .ok_or_else(|| IndexError(format!("{entries} rows of {bits} bits")))?
             + 8;
         let packed = payload.slice_ref(reader.take(packed_len)?);
-        Ok(PlateIndex { map, rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries } })
+        Ok(PlateIndex {
+            map,
+            rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries },
+            canonical_keys: magic == MAGIC_V4,
+        })
     }
 
-    /// Distinct canonical plates.
+    /// Distinct keys.
     pub fn keys(&self) -> usize {
         self.map.len()
+    }
+
+    /// True when the keys are canonical plates (an index written before exact keys): a search
+    /// looks up the canonical form and verifies each row it selects.
+    pub fn keys_are_canonical(&self) -> bool {
+        self.canonical_keys
     }
 
     /// Bytes held in memory.
@@ -241,7 +269,7 @@ impl PlateIndex {
         }
     }
 
-    /// Rows whose canonical plate is `key`.
+    /// Rows carrying the key `key`.
     pub fn rows_exact(&self, key: &str, out: &mut Vec<u32>) -> Result<(), IndexError> {
         match self.map.get(key.as_bytes()) {
             Some(value) => self.push_rows(value, out),
@@ -251,13 +279,24 @@ impl PlateIndex {
 
     /// Rows of every key the automaton accepts; returns how many keys matched.
     pub fn rows_matching<A: Automaton>(&self, automaton: A, out: &mut Vec<u32>) -> Result<usize, IndexError> {
-        let mut stream = self.map.search(automaton).into_stream();
         let mut keys = 0;
-        while let Some((_, value)) = stream.next() {
+        self.each_matching(automaton, |_, rows| {
             keys += 1;
-            self.push_rows(value, out)?;
-        }
+            out.extend_from_slice(rows);
+        })?;
         Ok(keys)
+    }
+
+    /// Calls `each` with every key the automaton accepts and the key's rows, in key order.
+    pub fn each_matching<A: Automaton>(&self, automaton: A, mut each: impl FnMut(&[u8], &[u32])) -> Result<(), IndexError> {
+        let mut stream = self.map.search(automaton).into_stream();
+        let mut rows = Vec::new();
+        while let Some((key, value)) = stream.next() {
+            rows.clear();
+            self.push_rows(value, &mut rows)?;
+            each(key, &rows);
+        }
+        Ok(())
     }
 }
 
@@ -366,6 +405,83 @@ impl Automaton for Wildcard {
     }
 }
 
+/// Keys within `distance` edits of a plate, where trading a character for an OCR-confusable one
+/// (see `glasshouse_engine::rules::fuzzy`) is free: the misread-tolerant search over an index of
+/// exact plates.
+///
+/// Written here because `fst`'s Levenshtein automaton counts every differing byte. A bit-parallel
+/// simulation of the edit automaton: level `e` of the state holds the pattern positions reachable
+/// with at most `e` edits, so a plate of up to 63 characters and three edits fit in four words.
+#[derive(Debug, Clone)]
+pub struct ConfusableLevenshtein {
+    /// For each canonical byte, the pattern positions holding it.
+    positions: Box<[u64; 256]>,
+    len: u32,
+    distance: usize,
+}
+
+/// The most edits [`ConfusableLevenshtein`] allows (two substitutions and a length difference).
+pub const EDITS_MAX: usize = 3;
+
+impl ConfusableLevenshtein {
+    /// An automaton for `plate` (ASCII, at most [`WILDCARD_CHARS_MAX`] characters) and up to
+    /// [`EDITS_MAX`] edits; `None` outside those bounds.
+    pub fn new(plate: &str, distance: usize) -> Option<ConfusableLevenshtein> {
+        if !plate.is_ascii() || plate.len() > WILDCARD_CHARS_MAX || distance > EDITS_MAX {
+            return None;
+        }
+        let mut positions = Box::new([0u64; 256]);
+        for (i, byte) in plate.bytes().enumerate() {
+            positions[usize::from(confusable_class(byte))] |= 1 << i;
+        }
+        Some(ConfusableLevenshtein { positions, len: plate.len() as u32, distance })
+    }
+
+    fn reachable(&self) -> u64 {
+        u64::MAX >> (63 - self.len)
+    }
+}
+
+fn confusable_class(byte: u8) -> u8 {
+    glasshouse_engine::rules::fuzzy::canonical_char(char::from(byte)) as u8
+}
+
+impl Automaton for ConfusableLevenshtein {
+    type State = [u64; EDITS_MAX + 1];
+
+    fn start(&self) -> Self::State {
+        // With `e` edits, up to `e` leading pattern characters may be dropped.
+        let mut state = [0; EDITS_MAX + 1];
+        for (e, level) in state.iter_mut().enumerate().take(self.distance + 1) {
+            *level = ((1u64 << (e + 1)) - 1) & self.reachable();
+        }
+        state
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        state[self.distance] & (1 << self.len) != 0
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state[self.distance] != 0
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let matching = self.positions[usize::from(confusable_class(byte))];
+        let mut next = [0u64; EDITS_MAX + 1];
+        for e in 0..=self.distance {
+            let mut level = (state[e] & matching) << 1;
+            if e > 0 {
+                // An extra key character (stay), a substitution (advance), a dropped pattern
+                // character (advance without reading, from this step's lower level).
+                level |= state[e - 1] | (state[e - 1] << 1) | (next[e - 1] << 1);
+            }
+            next[e] = level & self.reachable();
+        }
+        next
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,6 +586,20 @@ mod tests {
         }
 
         #[test]
+        fn confusable_levenshtein_agrees_with_a_dynamic_programme(
+            plate in "[0-9A-DOSZ]{0,7}",
+            text in "[0-9A-DOSZ]{0,8}",
+            distance in 0usize..=EDITS_MAX,
+        ) {
+            let automaton = ConfusableLevenshtein::new(&plate, distance).unwrap();
+            let mut state = automaton.start();
+            for byte in text.bytes() {
+                state = automaton.accept(&state, byte);
+            }
+            prop_assert_eq!(automaton.is_match(&state), confusable_distance(&plate, &text) <= distance);
+        }
+
+        #[test]
         fn the_index_finds_exactly_what_a_scan_finds(
             keys in proptest::collection::vec("[0-9A-C]{2,5}", 1..60),
             pattern in "[0-9A-C?*]{1,5}",
@@ -489,6 +619,48 @@ mod tests {
             let within_one: Vec<u32> = keys.iter().enumerate().filter(|(_, k)| edit_distance(k, &query) <= 1).map(|(i, _)| i as u32).collect();
             prop_assert_eq!(near, within_one);
         }
+    }
+
+    /// Edit distance where a substitution between confusable characters costs nothing.
+    fn confusable_distance(a: &str, b: &str) -> usize {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            let mut previous = row[0];
+            row[0] = i;
+            for j in 1..=b.len() {
+                let current = row[j];
+                let differ = confusable_class(a[i - 1]) != confusable_class(b[j - 1]);
+                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(previous + usize::from(differ));
+                previous = current;
+            }
+        }
+        row[b.len()]
+    }
+
+    #[test]
+    fn confusable_levenshtein_lets_confusable_characters_differ_for_free() {
+        let index = index_of(&["AB1234".into(), "A81234".into(), "AB1235".into(), "XB1234".into(), "AB123".into()]);
+        let found = |plate: &str, distance: usize| {
+            let mut rows = Vec::new();
+            index.rows_matching(ConfusableLevenshtein::new(plate, distance).unwrap(), &mut rows).unwrap();
+            rows.sort_unstable();
+            rows
+        };
+        assert_eq!(found("A8I234", 0), [0, 1], "B/8 and 1/I are free");
+        assert_eq!(found("AB1234", 1), [0, 1, 2, 3, 4]);
+        assert!(ConfusableLevenshtein::new("AB1234", EDITS_MAX + 1).is_none());
+    }
+
+    #[test]
+    fn indexes_of_canonical_plates_say_so() {
+        let pairs = || vec![("AB1234".to_owned(), 0u32), ("A81234".to_owned(), 1)];
+        let older = PlateIndex::from_bytes(&build_canonical_v4(pairs())).unwrap();
+        assert!(older.keys_are_canonical());
+        assert_eq!(older.keys(), 1, "both plates fold to one canonical key");
+        let exact = PlateIndex::from_bytes(&build(pairs())).unwrap();
+        assert!(!exact.keys_are_canonical());
+        assert_eq!(exact.keys(), 2);
     }
 
     fn edit_distance(a: &str, b: &str) -> usize {

@@ -231,8 +231,10 @@ pub struct Explain {
     pub row_groups_pruned: usize,
     /// Rows looked at: rows selected by the index, or rows of the row groups read.
     pub rows_scanned: usize,
-    /// Distinct canonical plates the index matched, summed over segments.
+    /// Distinct plates (canonical plates, in older indexes) the index matched, summed over segments.
     pub index_keys_matched: usize,
+    /// Segments a count answered from the index alone, without reading a row.
+    pub segments_answered_by_index: usize,
     /// Matches from the hot window (durable in the WAL, not yet in a segment).
     pub hot_window_matches: usize,
 }
@@ -246,6 +248,7 @@ impl Explain {
         self.row_groups_pruned += other.row_groups_pruned;
         self.rows_scanned += other.rows_scanned;
         self.index_keys_matched += other.index_keys_matched;
+        self.segments_answered_by_index += other.segments_answered_by_index;
         self.hot_window_matches += other.hot_window_matches;
     }
 }
@@ -259,6 +262,30 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
     /// How the page was found.
     pub explain: Explain,
+}
+
+/// How many reads match a plate query: the answer to "how often was `AB?12*` read, and as
+/// which plates" before (or instead of) paging through the reads.
+#[derive(Debug, Default, Serialize)]
+pub struct PlateTally {
+    /// Reads matching, each counted once.
+    pub reads: u64,
+    /// Distinct plate texts that matched.
+    pub plates_matched: usize,
+    /// The plate texts with the most reads, at most the query's `limit`: a read counts under its
+    /// plate and under each OCR candidate that matches.
+    pub plates: Vec<PlateCount>,
+    /// How the count was found.
+    pub explain: Explain,
+}
+
+/// Reads of one plate text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlateCount {
+    /// The plate as read.
+    pub plate: String,
+    /// Reads carrying it.
+    pub reads: u64,
 }
 
 /// Keeps the first `limit + 1` items by cursor order without holding every match: the extra one

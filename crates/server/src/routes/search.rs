@@ -65,6 +65,10 @@ pub struct PlateSearchBody {
     to: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
+    /// True for counts instead of reads: how many reads match, and the plates they carry with
+    /// reads per plate (at most `limit` plates, most read first). Answered from the index where a
+    /// day lies wholly in the range.
+    summary: Option<bool>,
 }
 
 /// Upper-cases a wildcard pattern and drops separators, keeping `?` and `*`.
@@ -127,6 +131,15 @@ pub async fn plates(
     let action = format.action(PLATES, PLATES_EXPORT);
     let query = plate_query(&body)?;
     let fields = purpose_fields!(body);
+    if body.summary == Some(true) {
+        if format != Format::Json {
+            return Err(ApiError::bad_field("format", "a summary is JSON; export the reads instead"));
+        }
+        if body.cursor.is_some() {
+            return Err(ApiError::bad_field("cursor", "a summary is one page"));
+        }
+        return plate_summary(state, account, body.mode, query, fields).await;
+    }
     let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         // The plate goes into the log only as a keyed hash, so entries can be published.
         let parameters = json!({
@@ -159,6 +172,42 @@ pub async fn plates(
         "next_cursor": next_cursor,
         "audit_seq": audit_seq,
         "explain": page.explain,
+    }))
+    .into_response())
+}
+
+/// The `summary` form of a plate search: counts, logged under the same action as the search.
+async fn plate_summary(
+    state: Arc<AppState>,
+    account: Account,
+    mode: Option<String>,
+    query: PlateQuery,
+    fields: PurposeFields,
+) -> Result<Response, ApiError> {
+    let (tally, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let parameters = json!({
+            "plate": state.audit.keyed("plate", &query.plate),
+            "mode": mode.as_deref().unwrap_or("exact"),
+            "from": query.from,
+            "to": query.to,
+            "limit": query.limit,
+            "summary": true,
+        });
+        let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
+        let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
+        let receipt = open_search(&state, &account, PLATES, &fields, breadth, coverage, parameters)?;
+        let tally = state.store.tally_plates(&query, &receipt).map_err(ApiError::internal)?;
+        close_search(&state, &account, PLATES, &receipt, tally.plates.len(), tally.plates.len() < tally.plates_matched)?;
+        Ok((tally, receipt.seq()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(json!({
+        "reads": tally.reads,
+        "plates_matched": tally.plates_matched,
+        "plates": tally.plates,
+        "audit_seq": audit_seq,
+        "explain": tally.explain,
     }))
     .into_response())
 }

@@ -2,60 +2,35 @@
 
 use super::scan::RowConditions;
 use super::{SegmentMeta, SegmentStore, StoreError};
+use crate::plate_index::{ConfusableLevenshtein, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
-use crate::search::{AreaQuery, Cursor, Explain, Page, PlateMatch, PlateMode, PlateQuery, TopK};
-use fst::automaton::Levenshtein;
-use glasshouse_model::{Kind, Observation, Timestamp};
+use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
+use fst::automaton::{Levenshtein, Str};
+use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 impl SegmentStore {
     /// Reads of a plate: the plate index picks the rows of each plate-read segment in the time
-    /// range, and each is verified against the query (the index is keyed by canonical plates, so it
-    /// can only over-select). Ordered by match distance, then time, then id.
+    /// range, and each is verified against the query (an index may over-select: a tolerant
+    /// automaton allows any mix of edits within the total, and older indexes hold canonical
+    /// plates). Ordered by match distance, then time, then id.
     pub(crate) fn search_plates(
         &self,
         query: &PlateQuery,
         hot: &[(Lsn, Observation)],
     ) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
-        let key = query.canonical();
+        let probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
         let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
-        let mut candidates = Vec::new();
-        for segment in &self.manifest.segments {
-            let end = Timestamp(segment.max_observed_at.0 + 1);
-            let in_time = query.from.is_none_or(|f| end > f) && query.to.is_none_or(|t| segment.min_observed_at < t);
-            if segment.kind == Kind::PlateRead.as_str() && in_time {
-                candidates.push(segment);
-            } else {
-                explain.segments_pruned += 1;
-            }
-        }
+        let candidates = self.plate_segments(query, &mut explain);
         let work = |segment: &SegmentMeta, explain: &mut Explain, top: &mut TopK<(Observation, PlateMatch)>| -> Result<(), StoreError> {
             let handle = self.handle(segment)?;
-            let Some(index) = handle.plates() else {
-                return Err(StoreError::Manifest { path: self.root.join(&segment.path), reason: "plate segment without an index".into() });
-            };
+            let index = self.plate_index_of(segment, &handle)?;
             let mut rows = Vec::new();
-            let index_error =
-                |e: crate::plate_index::IndexError| StoreError::Parquet { path: self.root.join(&segment.path), reason: e.to_string() };
-            explain.index_keys_matched += match &query.mode {
-                PlateMode::Exact => {
-                    index.rows_exact(&key, &mut rows).map_err(index_error)?;
-                    usize::from(!rows.is_empty())
-                }
-                PlateMode::Wildcard => {
-                    let pattern = crate::plate_index::Wildcard::new(&key)
-                        .ok_or_else(|| StoreError::Manifest { path: self.root.clone(), reason: "bad wildcard".into() })?;
-                    index.rows_matching(pattern, &mut rows).map_err(index_error)?
-                }
-                PlateMode::Tolerant { substitutions_max, length_tolerance } => {
-                    let distance = u32::from(*substitutions_max) + u32::from(*length_tolerance);
-                    let automaton = Levenshtein::new(&key, distance)
-                        .map_err(|e| StoreError::Manifest { path: self.root.clone(), reason: e.to_string() })?;
-                    index.rows_matching(automaton, &mut rows).map_err(index_error)?
-                }
-            };
+            explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
             if rows.is_empty() {
                 explain.segments_pruned += 1;
                 return Ok(());
@@ -80,6 +55,86 @@ impl SegmentStore {
         }
         let (items, next) = top.finish();
         Ok(Page { items, next, explain })
+    }
+
+    /// How many reads match a plate query, in all and per plate text. A segment wholly inside the
+    /// time range is answered by its index alone (keys are the plates as read, so a matched key is
+    /// verified by itself and its rows are counted, not read); a segment cut by the range, or with
+    /// an older index of canonical plates, has its selected rows read and verified.
+    pub(crate) fn tally_plates(&self, query: &PlateQuery, hot: &[(Lsn, Observation)]) -> Result<PlateTally, StoreError> {
+        let mut explain = Explain { index: "plate_fst", ..Explain::default() };
+        let probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
+        let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
+        let mut counts = Counts::default();
+        for segment in self.plate_segments(query, &mut explain) {
+            let handle = self.handle(segment)?;
+            let index = self.plate_index_of(segment, &handle)?;
+            let inside = query.from.is_none_or(|f| segment.min_observed_at >= f) && query.to.is_none_or(|t| segment.max_observed_at < t);
+            let mut rows = Vec::new();
+            if inside && !index.keys_are_canonical() {
+                let mut failure = None;
+                probe
+                    .keys(index, |key, key_rows| match std::str::from_utf8(key) {
+                        Ok(plate) if query.compare(plate).is_some() => {
+                            explain.index_keys_matched += 1;
+                            *counts.plates.entry(plate.to_owned()).or_default() += key_rows.len() as u64;
+                            rows.extend_from_slice(key_rows);
+                        }
+                        Ok(_) => {}
+                        Err(_) => failure = Some("a key is not text".to_owned()),
+                    })
+                    .map_err(|reason| self.index_error(segment, reason))?;
+                if let Some(reason) = failure {
+                    return Err(self.index_error(segment, reason));
+                }
+                rows.sort_unstable();
+                rows.dedup();
+                counts.reads += rows.len() as u64;
+                explain.segments_answered_by_index += 1;
+                continue;
+            }
+            explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
+            if rows.is_empty() {
+                explain.segments_pruned += 1;
+                continue;
+            }
+            rows.sort_unstable();
+            rows.dedup();
+            self.scan_segment(segment, &conditions, Some(&rows), &mut explain, &mut |o| {
+                counts.add(query, &o);
+            })?;
+        }
+        for (_, o) in hot {
+            if query.in_time(o.observed_at) && counts.add(query, o) {
+                explain.hot_window_matches += 1;
+            }
+        }
+        Ok(counts.finish(query.limit, explain))
+    }
+
+    /// The plate-read segments that overlap the query's time range; the others count as pruned.
+    fn plate_segments(&self, query: &PlateQuery, explain: &mut Explain) -> Vec<&SegmentMeta> {
+        let mut candidates = Vec::new();
+        for segment in &self.manifest.segments {
+            let end = Timestamp(segment.max_observed_at.0 + 1);
+            let in_time = query.from.is_none_or(|f| end > f) && query.to.is_none_or(|t| segment.min_observed_at < t);
+            if segment.kind == Kind::PlateRead.as_str() && in_time {
+                candidates.push(segment);
+            } else {
+                explain.segments_pruned += 1;
+            }
+        }
+        candidates
+    }
+
+    fn plate_index_of<'h>(&self, segment: &SegmentMeta, handle: &'h super::scan::SegmentHandle) -> Result<&'h PlateIndex, StoreError> {
+        handle
+            .plates()
+            .ok_or_else(|| StoreError::Manifest { path: self.root.join(&segment.path), reason: "plate segment without an index".into() })
+    }
+
+    fn index_error(&self, segment: &SegmentMeta, reason: String) -> StoreError {
+        StoreError::Parquet { path: self.root.join(&segment.path), reason }
     }
 
     /// Observations inside an area and a time range: segments pruned by the manifest, row groups by
@@ -159,6 +214,116 @@ impl SegmentStore {
             rows_scanned: explain.rows_scanned,
             hot_matches,
         })
+    }
+}
+
+/// What a plate query looks for in a segment's index, built once per search. Indexes of exact
+/// plates get the plate, the pattern, or an automaton that lets confusable characters differ;
+/// older indexes of canonical plates get canonical forms (their Levenshtein automaton is built only
+/// if such a segment is met).
+struct Probe<'q> {
+    query: &'q PlateQuery,
+    wildcard: Option<Wildcard>,
+    tolerant: Option<ConfusableLevenshtein>,
+    canonical_tolerant: OnceLock<Result<Levenshtein, String>>,
+}
+
+impl<'q> Probe<'q> {
+    fn new(query: &'q PlateQuery) -> Result<Probe<'q>, String> {
+        let (mut wildcard, mut tolerant) = (None, None);
+        match &query.mode {
+            PlateMode::Exact => {}
+            PlateMode::Wildcard => wildcard = Some(Wildcard::new(&query.plate).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?),
+            PlateMode::Tolerant { .. } => {
+                tolerant =
+                    Some(ConfusableLevenshtein::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?)
+            }
+        }
+        Ok(Probe { query, wildcard, tolerant, canonical_tolerant: OnceLock::new() })
+    }
+
+    /// Adds to `out` the rows `index` may select; returns the keys matched.
+    fn rows(&self, index: &PlateIndex, out: &mut Vec<u32>) -> Result<usize, String> {
+        let found = if index.keys_are_canonical() {
+            let key = self.query.canonical();
+            match &self.query.mode {
+                PlateMode::Exact => index.rows_exact(&key, out).map(|()| usize::from(!out.is_empty())),
+                PlateMode::Wildcard => {
+                    index.rows_matching(Wildcard::new(&key).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?, out)
+                }
+                PlateMode::Tolerant { .. } => {
+                    let automaton = self
+                        .canonical_tolerant
+                        .get_or_init(|| Levenshtein::new(&key, edits_allowed(self.query) as u32).map_err(|e| e.to_string()))
+                        .as_ref()
+                        .map_err(Clone::clone)?;
+                    index.rows_matching(automaton, out)
+                }
+            }
+        } else {
+            match (&self.query.mode, &self.wildcard, &self.tolerant) {
+                (PlateMode::Exact, _, _) => index.rows_exact(&self.query.plate, out).map(|()| usize::from(!out.is_empty())),
+                (_, Some(wildcard), _) => index.rows_matching(wildcard, out),
+                (_, _, Some(tolerant)) => index.rows_matching(tolerant, out),
+                _ => unreachable!("Probe::new sets the automaton of the query's mode"),
+            }
+        };
+        found.map_err(|e| e.to_string())
+    }
+
+    /// Calls `each` with every key of an index of exact plates the query may match, and its rows.
+    fn keys(&self, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
+        let walked = match (&self.query.mode, &self.wildcard, &self.tolerant) {
+            (PlateMode::Exact, _, _) => index.each_matching(Str::new(&self.query.plate), each),
+            (_, Some(wildcard), _) => index.each_matching(wildcard, each),
+            (_, _, Some(tolerant)) => index.each_matching(tolerant, each),
+            _ => unreachable!("Probe::new sets the automaton of the query's mode"),
+        };
+        walked.map_err(|e| e.to_string())
+    }
+}
+
+/// Edits a tolerant query's automaton allows: its substitutions plus the length difference. It
+/// over-selects (any mix of edits within the total); rows are verified.
+fn edits_allowed(query: &PlateQuery) -> usize {
+    match query.mode {
+        PlateMode::Tolerant { substitutions_max, length_tolerance } => usize::from(substitutions_max) + usize::from(length_tolerance),
+        _ => 0,
+    }
+}
+
+/// A tally being built: distinct reads, and reads per matching plate text.
+#[derive(Default)]
+struct Counts {
+    reads: u64,
+    plates: HashMap<String, u64>,
+}
+
+impl Counts {
+    /// Counts one read: once in all, and once under each of its texts (plate, OCR candidates)
+    /// that match. Returns whether it matched.
+    fn add(&mut self, query: &PlateQuery, o: &Observation) -> bool {
+        let Body::PlateRead(read) = &o.body else { return false };
+        let mut texts: Vec<&str> = std::iter::once(read.plate.as_str())
+            .chain(read.candidates.iter().map(|c| c.plate.as_str()))
+            .filter(|text| query.compare(text).is_some())
+            .collect();
+        texts.sort_unstable();
+        texts.dedup();
+        for text in &texts {
+            *self.plates.entry((*text).to_owned()).or_default() += 1;
+        }
+        self.reads += u64::from(!texts.is_empty());
+        !texts.is_empty()
+    }
+
+    /// The tally: plates by reads, most first, cut to `limit`.
+    fn finish(self, limit: usize, explain: Explain) -> PlateTally {
+        let plates_matched = self.plates.len();
+        let mut plates: Vec<PlateCount> = self.plates.into_iter().map(|(plate, reads)| PlateCount { plate, reads }).collect();
+        plates.sort_by(|a, b| b.reads.cmp(&a.reads).then_with(|| a.plate.cmp(&b.plate)));
+        plates.truncate(limit);
+        PlateTally { reads: self.reads, plates_matched, plates, explain }
     }
 }
 

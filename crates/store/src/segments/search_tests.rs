@@ -86,6 +86,7 @@ proptest! {
             (needle.clone(), PlateMode::Tolerant { substitutions_max: 1, length_tolerance: false }),
             (needle, PlateMode::Tolerant { substitutions_max: 1, length_tolerance: true }),
         ];
+        let mut queries = Vec::new();
         for (plate, mode) in modes {
             let query = PlateQuery {
                 plate,
@@ -96,7 +97,69 @@ proptest! {
                 limit,
             };
             prop_assert_eq!(all_pages(&store, &query, &hot), brute_force(&observations, &query), "{:?}", query);
+            // Counts: over the range (segments it cuts are read) and over all time (whole
+            // segments are answered by the index alone).
+            let whole = PlateQuery { from: None, to: None, ..query.clone() };
+            for query in [&query, &whole] {
+                prop_assert_eq!(tally_of(&store, query, &hot), brute_force_tally(&observations, query), "{:?}", query);
+            }
+            // Segments written before indexes held exact plates answer the same.
+            queries.push(query);
         }
+        downgrade_indexes(dir.path(), &store);
+        let older = SegmentStore::open(dir.path()).unwrap();
+        for query in &queries {
+            prop_assert_eq!(all_pages(&older, query, &hot), brute_force(&observations, query), "{:?}", query);
+            let whole = PlateQuery { from: None, to: None, ..query.clone() };
+            prop_assert_eq!(tally_of(&older, &whole, &hot), brute_force_tally(&observations, &whole), "{:?}", whole);
+        }
+    }
+}
+
+type Tally = (u64, usize, Vec<(String, u64)>);
+
+fn tally_of(store: &SegmentStore, query: &PlateQuery, hot: &[(Lsn, Observation)]) -> Tally {
+    let tally = store.tally_plates(query, hot).unwrap();
+    (tally.reads, tally.plates_matched, tally.plates.into_iter().map(|p| (p.plate, p.reads)).collect())
+}
+
+fn brute_force_tally(observations: &[Observation], query: &PlateQuery) -> Tally {
+    let (mut reads, mut plates) = (0, std::collections::BTreeMap::<String, u64>::new());
+    for o in observations.iter().filter(|o| query.in_time(o.observed_at)) {
+        let Body::PlateRead(read) = &o.body else { continue };
+        let mut texts: Vec<&String> =
+            std::iter::once(&read.plate).chain(read.candidates.iter().map(|c| &c.plate)).filter(|p| query.compare(p).is_some()).collect();
+        texts.sort();
+        texts.dedup();
+        reads += u64::from(!texts.is_empty());
+        for text in texts {
+            *plates.entry(text.clone()).or_default() += 1;
+        }
+    }
+    let matched = plates.len();
+    let mut ranked: Vec<(String, u64)> = plates.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(query.limit);
+    (reads, matched, ranked)
+}
+
+/// Rewrites every plate index of `store` in the earlier layout, keyed by canonical plates.
+fn downgrade_indexes(root: &Path, store: &SegmentStore) {
+    for segment in store.segments() {
+        let Some(index) = &segment.plate_index else { continue };
+        let mut pairs = Vec::new();
+        let mut row = 0u32;
+        store
+            .read_segment(segment, |o| {
+                if let Body::PlateRead(read) = &o.body {
+                    pairs.push((read.plate.clone(), row));
+                    pairs.extend(read.candidates.iter().map(|c| (c.plate.clone(), row)));
+                }
+                row += 1;
+                true
+            })
+            .unwrap();
+        fs::write(root.join(index), crate::plate_index::build_canonical_v4(pairs)).unwrap();
     }
 }
 

@@ -4,7 +4,6 @@
 use super::{SegmentMeta, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
 use crate::plate_index;
-use glasshouse_engine::rules::fuzzy::canonical;
 use glasshouse_model::{Body, Kind, Observation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, GzipLevel};
@@ -129,7 +128,7 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         let index_relative = relative.replace(".parquet", ".plates");
         let bytes = plate_index::build(rows.iter().enumerate().flat_map(|(row, o)| {
             let Body::PlateRead(read) = &o.body else { return Vec::new() };
-            std::iter::once(&read.plate).chain(read.candidates.iter().map(|c| &c.plate)).map(|p| (canonical(p), row as u32)).collect()
+            std::iter::once(&read.plate).chain(read.candidates.iter().map(|c| &c.plate)).map(|p| (p.clone(), row as u32)).collect()
         }));
         let index_path = root.join(&index_relative);
         let index_temporary = root.join(format!("{index_relative}.tmp"));
