@@ -130,6 +130,9 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut lsn = 0u64;
     let positions: Vec<LatLon> = (0..args.readers).map(|r| reader_position(r, args.readers)).collect();
+    // Time spent in the segment builder (sort, encode, Parquet, plate index, fsync), apart from
+    // making up the reads: the store's load rate.
+    let mut flush_seconds = 0.0;
     for day in 0..args.days {
         let day_start = start.0 + i64::from(day) * MICROS_PER_DAY;
         let count = if day + 1 == args.days { args.reads - per_day * u64::from(args.days - 1) } else { per_day };
@@ -156,7 +159,9 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 },
             ));
         }
+        let writing = Instant::now();
         store.flush(&records).context("writing a day of segments")?;
+        flush_seconds += writing.elapsed().as_secs_f64();
         eprintln!("day {}/{}: {} reads, {:.0} s", day + 1, args.days, count, started.elapsed().as_secs_f64());
     }
     // Queries: plates of real vehicles, patterns built from them, circles around random readers.
@@ -191,6 +196,8 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             "bytes_per_read": bytes as f64 / args.reads as f64,
             "parquet_bytes_per_read": parquet as f64 / args.reads as f64,
             "seconds": started.elapsed().as_secs_f64(),
+            "flush_seconds": flush_seconds,
+            "load_reads_per_s": args.reads as f64 / flush_seconds,
         })
     );
     Ok(ExitCode::SUCCESS)

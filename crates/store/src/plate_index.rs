@@ -25,7 +25,6 @@
 
 use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
-use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 8] = b"GHPLATE5";
 const MAGIC_V4: &[u8; 8] = b"GHPLATE4";
@@ -75,53 +74,132 @@ fn bits_for(rows_max: u32) -> u32 {
 }
 
 /// Builds the index bytes from `(plate, row)` pairs in any order; duplicates collapse.
-pub fn build(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
-    let mut by_key: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+pub fn build<K: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (K, u32)>) -> Vec<u8> {
+    // Keys of up to 16 bytes without NUL (every plate) sort as one big-endian integer each, zero
+    // padded, which orders them as their bytes: several times faster than a map of strings, the
+    // index's largest cost when a segment is written. Anything else sorts as bytes.
+    let mut packed: Vec<(u128, u32)> = Vec::new();
+    let mut other: Vec<(Vec<u8>, u32)> = Vec::new();
     for (key, row) in pairs {
-        by_key.entry(key).or_default().push(row);
-    }
-    let bits = bits_for(by_key.values().flatten().copied().max().unwrap_or(0));
-    let mut builder = MapBuilder::memory();
-    let mut entries: Vec<u32> = Vec::new();
-    let mut starts: Vec<u64> = Vec::new();
-    let mut samples: Vec<u64> = Vec::new();
-    let mut keys = 0u64;
-    let mark = |starts: &mut Vec<u64>, position: usize| {
-        starts.resize(starts.len().max(position / 64 + 1), 0);
-        starts[position / 64] |= 1 << (position % 64);
-    };
-    for (ordinal, (key, mut rows)) in by_key.into_iter().enumerate() {
-        rows.sort_unstable();
-        rows.dedup();
-        if ordinal % SAMPLE_KEYS == 0 {
-            samples.push(entries.len() as u64);
+        let key = key.as_ref();
+        match pack_key(key) {
+            Some(number) if other.is_empty() => packed.push((number, row)),
+            _ => {
+                other.extend(packed.drain(..).map(|(number, row)| (unpack_key(number).to_vec(), row)));
+                other.push((key.to_vec(), row));
+            }
         }
-        mark(&mut starts, entries.len());
-        entries.extend(rows);
-        builder.insert(key.as_bytes(), ordinal as u64).expect("keys come sorted and distinct from the BTreeMap");
-        keys += 1;
     }
-    // The sentinel: the last key's rows end where this bit is.
-    mark(&mut starts, entries.len());
-    let mut packed = vec![0u8; (entries.len() * bits as usize).div_ceil(8) + 8];
-    for (i, row) in entries.iter().enumerate() {
-        let at = i * bits as usize;
-        let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("eight bytes")) | (u64::from(*row) << (at % 8));
-        packed[at / 8..at / 8 + 8].copy_from_slice(&word.to_le_bytes());
+    let mut emitter = Emitter::default();
+    if other.is_empty() {
+        packed.sort_unstable();
+        packed.dedup();
+        for (number, row) in packed {
+            emitter.push(unpack_key(number).as_slice(), row);
+        }
+    } else {
+        other.sort_unstable();
+        other.dedup();
+        for (key, row) in &other {
+            emitter.push(key, *row);
+        }
     }
-    let fst = builder.into_inner().expect("an in-memory fst cannot fail to finish");
-    let mut payload = Vec::with_capacity(32 + fst.len() + 8 * (samples.len() + starts.len()) + packed.len());
-    for header in [fst.len() as u64, keys, entries.len() as u64, u64::from(bits)] {
-        payload.extend_from_slice(&header.to_le_bytes());
+    emitter.finish()
+}
+
+/// A key of at most 16 bytes, none of them NUL, as a big-endian integer padded with zero bytes.
+fn pack_key(key: &[u8]) -> Option<u128> {
+    if key.len() > 16 || key.contains(&0) {
+        return None;
     }
-    payload.extend_from_slice(&fst);
-    for word in samples.iter().chain(&starts) {
-        payload.extend_from_slice(&word.to_le_bytes());
+    let mut bytes = [0u8; 16];
+    bytes[..key.len()].copy_from_slice(key);
+    Some(u128::from_be_bytes(bytes))
+}
+
+/// The key [`pack_key`] packed.
+fn unpack_key(number: u128) -> KeyBytes {
+    let bytes = number.to_be_bytes();
+    let len = bytes.iter().position(|b| *b == 0).unwrap_or(16);
+    KeyBytes { bytes, len }
+}
+
+struct KeyBytes {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl KeyBytes {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
-    payload.extend_from_slice(&packed);
-    let mut out = MAGIC.to_vec();
-    out.extend(zstd::bulk::compress(&payload, ZSTD_LEVEL).expect("compressing into memory cannot fail"));
-    out
+
+    fn to_vec(&self) -> Vec<u8> {
+        self.as_slice().to_vec()
+    }
+}
+
+/// Lays out the index from `(key, row)` pairs sorted by key, then row, without duplicates.
+struct Emitter {
+    builder: MapBuilder<Vec<u8>>,
+    /// The key being emitted (meaningless before the first).
+    last: Vec<u8>,
+    keys: u64,
+    entries: Vec<u32>,
+    starts: Vec<u64>,
+    samples: Vec<u64>,
+}
+
+impl Default for Emitter {
+    fn default() -> Emitter {
+        Emitter { builder: MapBuilder::memory(), last: Vec::new(), keys: 0, entries: Vec::new(), starts: Vec::new(), samples: Vec::new() }
+    }
+}
+
+impl Emitter {
+    fn mark(&mut self, position: usize) {
+        self.starts.resize(self.starts.len().max(position / 64 + 1), 0);
+        self.starts[position / 64] |= 1 << (position % 64);
+    }
+
+    fn push(&mut self, key: &[u8], row: u32) {
+        if self.keys == 0 || self.last != key {
+            if self.keys % SAMPLE_KEYS as u64 == 0 {
+                self.samples.push(self.entries.len() as u64);
+            }
+            self.mark(self.entries.len());
+            self.builder.insert(key, self.keys).expect("keys come sorted and distinct");
+            self.keys += 1;
+            self.last.clear();
+            self.last.extend_from_slice(key);
+        }
+        self.entries.push(row);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        // The sentinel: the last key's rows end where this bit is.
+        self.mark(self.entries.len());
+        let bits = bits_for(self.entries.iter().copied().max().unwrap_or(0));
+        let mut packed = vec![0u8; (self.entries.len() * bits as usize).div_ceil(8) + 8];
+        for (i, row) in self.entries.iter().enumerate() {
+            let at = i * bits as usize;
+            let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("eight bytes")) | (u64::from(*row) << (at % 8));
+            packed[at / 8..at / 8 + 8].copy_from_slice(&word.to_le_bytes());
+        }
+        let fst = self.builder.into_inner().expect("an in-memory fst cannot fail to finish");
+        let mut payload = Vec::with_capacity(32 + fst.len() + 8 * (self.samples.len() + self.starts.len()) + packed.len());
+        for header in [fst.len() as u64, self.keys, self.entries.len() as u64, u64::from(bits)] {
+            payload.extend_from_slice(&header.to_le_bytes());
+        }
+        payload.extend_from_slice(&fst);
+        for word in self.samples.iter().chain(&self.starts) {
+            payload.extend_from_slice(&word.to_le_bytes());
+        }
+        payload.extend_from_slice(&packed);
+        let mut out = MAGIC.to_vec();
+        out.extend(zstd::bulk::compress(&payload, ZSTD_LEVEL).expect("compressing into memory cannot fail"));
+        out
+    }
 }
 
 /// An index in the earlier `GHPLATE4` layout, keyed by canonical plates: for tests that older
@@ -650,6 +728,23 @@ mod tests {
         assert_eq!(found("A8I234", 0), [0, 1], "B/8 and 1/I are free");
         assert_eq!(found("AB1234", 1), [0, 1, 2, 3, 4]);
         assert!(ConfusableLevenshtein::new("AB1234", EDITS_MAX + 1).is_none());
+    }
+
+    #[test]
+    fn keys_too_long_to_pack_index_like_the_rest() {
+        // Short keys first (packed), then one past 16 bytes: everything moves to the byte sort.
+        let keys: Vec<String> = ["AB1", "ZZ9", "AB1", "A_KEY_LONGER_THAN_16", "AB10", "A_KEY_LONGER_THAN_16X"].map(String::from).to_vec();
+        let index = index_of(&keys);
+        assert_eq!(index.keys(), 5);
+        for key in &keys {
+            let mut rows = Vec::new();
+            index.rows_exact(key, &mut rows).unwrap();
+            let expected: Vec<u32> = (0..keys.len() as u32).filter(|row| keys[*row as usize] == *key).collect();
+            assert_eq!(rows, expected, "{key}");
+        }
+        let mut order = Vec::new();
+        index.each_matching(Wildcard::new("*").unwrap(), |key, _| order.push(String::from_utf8(key.to_vec()).unwrap())).unwrap();
+        assert_eq!(order, ["AB1", "AB10", "A_KEY_LONGER_THAN_16", "A_KEY_LONGER_THAN_16X", "ZZ9"]);
     }
 
     #[test]
