@@ -14,6 +14,7 @@ Queries (parameters come from the generator's queries.json, so every engine answ
   exact_plate     every read of one plate over the whole period (20 plates)
   wildcard_plate  a pattern like AB?12* over the whole period (5 patterns)
   wildcard_count  how many reads match such a pattern (DESIGN §9's wildcard row)
+  infix_count     the same for patterns that fix no prefix: ABC1234 gives *BC?23* (5 patterns)
   area_300m_1h    reads within 300 m of a point in one hour (20 circles)
   hourly_cells    reads per hour and per ~500 m cell for one day (Glasshouse: its SQL engine, in process)
 Every engine materialises its full result, as Glasshouse does (a count is one row).
@@ -34,6 +35,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def like(pattern):
     return pattern.replace("?", "_").replace("*", "%")
+
+
+def infix(plates):
+    # As glasshouse-bench's infix_patterns.
+    return [f"*{p[1:3]}?{p[4:6]}*" for p in plates[:5]]
 
 
 def box(area):
@@ -181,6 +187,7 @@ def sql_queries(engine, q):
         "exact_plate": [f"SELECT * FROM reads WHERE plate = '{p}' AND {period}" for p in q["exact"]],
         "wildcard_plate": [f"SELECT * FROM reads WHERE plate LIKE '{like(p)}' AND {period}" for p in q["wildcard"]],
         "wildcard_count": [f"SELECT count(*) FROM reads WHERE plate LIKE '{like(p)}' AND {period}" for p in q["wildcard"]],
+        "infix_count": [f"SELECT count(*) FROM reads WHERE plate LIKE '{like(p)}' AND {period}" for p in infix(q["exact"])],
         "hourly_cells": [engine.hourly(q)],
     }
     areas = []
@@ -244,7 +251,7 @@ def print_table(results):
     print("\n| reads | query | " + " | ".join(engines) + " | ratios (peer / glasshouse) |")
     print("|---|---|" + "---|" * (len(engines) + 1))
     for size in sizes:
-        for query in ["exact_plate", "wildcard_plate", "wildcard_count", "area_300m_1h", "hourly_cells", "tolerant_plate"]:
+        for query in ["exact_plate", "wildcard_plate", "wildcard_count", "infix_count", "area_300m_1h", "hourly_cells", "tolerant_plate"]:
             cells, ratios = [], []
             ours = by.get((size, "glasshouse", query))
             for e in engines:

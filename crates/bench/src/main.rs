@@ -203,6 +203,12 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Infix patterns from the first five query plates: `ABC1234` gives `*BC?23*` (bench/peers.py
+/// builds the same).
+fn infix_patterns(plates: &[String]) -> Vec<String> {
+    plates.iter().take(5).map(|p| format!("*{}?{}*", &p[1..3], &p[4..6])).collect()
+}
+
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
@@ -271,6 +277,19 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
                     after: None,
                     limit: 100,
                 };
+                let (store, receipt) = (&store, &receipt);
+                Box::new(move || Ok(store.tally_plates(&query, receipt)?.reads as usize)) as Box<dyn FnMut() -> anyhow::Result<usize>>
+            })
+            .collect(),
+    )?;
+    // "For infix patterns too": the same count for patterns that fix no prefix, `*BC?23*`.
+    per_kind(
+        "infix_count",
+        infix_patterns(&queries.exact)
+            .into_iter()
+            .map(|plate| {
+                let query =
+                    PlateQuery { plate, mode: PlateMode::Wildcard, from: Some(period[0]), to: Some(period[1]), after: None, limit: 100 };
                 let (store, receipt) = (&store, &receipt);
                 Box::new(move || Ok(store.tally_plates(&query, receipt)?.reads as usize)) as Box<dyn FnMut() -> anyhow::Result<usize>>
             })

@@ -65,8 +65,8 @@ impl SegmentStore {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
         let probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
         let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
-        let mut counts = Counts::default();
-        for segment in self.plate_segments(query, &mut explain) {
+        let candidates = self.plate_segments(query, &mut explain);
+        let work = |segment: &SegmentMeta, explain: &mut Explain, counts: &mut Counts| -> Result<(), StoreError> {
             let handle = self.handle(segment)?;
             let index = self.plate_index_of(segment, &handle)?;
             let inside = query.from.is_none_or(|f| segment.min_observed_at >= f) && query.to.is_none_or(|t| segment.max_observed_at < t);
@@ -91,18 +91,23 @@ impl SegmentStore {
                 rows.dedup();
                 counts.reads += rows.len() as u64;
                 explain.segments_answered_by_index += 1;
-                continue;
+                return Ok(());
             }
             explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
             if rows.is_empty() {
                 explain.segments_pruned += 1;
-                continue;
+                return Ok(());
             }
             rows.sort_unstable();
             rows.dedup();
-            self.scan_segment(segment, &conditions, Some(&rows), &mut explain, &mut |o| {
+            self.scan_segment(segment, &conditions, Some(&rows), explain, &mut |o| {
                 counts.add(query, &o);
-            })?;
+            })
+        };
+        let mut counts = Counts::default();
+        for (worker, found) in fan_out_with(&candidates, Counts::default, &work)? {
+            explain.absorb(&found);
+            counts.merge(worker);
         }
         for (_, o) in hot {
             if query.in_time(o.observed_at) && counts.add(query, o) {
@@ -317,6 +322,14 @@ impl Counts {
         !texts.is_empty()
     }
 
+    /// Adds another worker's counts (of other segments) to these.
+    fn merge(&mut self, other: Counts) {
+        self.reads += other.reads;
+        for (plate, reads) in other.plates {
+            *self.plates.entry(plate).or_default() += reads;
+        }
+    }
+
     /// The tally: plates by reads, most first, cut to `limit`.
     fn finish(self, limit: usize, explain: Explain) -> PlateTally {
         let plates_matched = self.plates.len();
@@ -333,48 +346,58 @@ fn outline_overlaps(query: &ObservationQuery, segment: &super::SegmentMeta) -> b
     kind_ok && query.overlaps_time(segment.min_observed_at, Timestamp(segment.max_observed_at.0 + 1)) && query.overlaps_bbox(&segment.bbox)
 }
 
-/// The per-segment part of a search: read one segment into a worker's top.
-type SegmentWork<'a, T> = dyn Fn(&SegmentMeta, &mut Explain, &mut TopK<T>) -> Result<(), StoreError> + Sync + 'a;
+/// The per-segment part of a search: read one segment into a worker's accumulator (a top, counts).
+type SegmentWork<'a, A> = dyn Fn(&SegmentMeta, &mut Explain, &mut A) -> Result<(), StoreError> + Sync + 'a;
 
-/// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
-/// decompression, which parallelises), each thread keeping its own top; the tops are merged.
+/// Runs `work` over the segments on up to one thread per core, each thread keeping its own top;
+/// the tops are merged.
 fn fan_out<T: Send>(
     segments: &[&SegmentMeta],
     limit: usize,
     after: &Option<Cursor>,
-    work: &SegmentWork<'_, T>,
+    work: &SegmentWork<'_, TopK<T>>,
 ) -> Result<(TopK<T>, Explain), StoreError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(segments.len() / 2).max(1);
     let mut merged = TopK::new(limit, after.clone());
     let mut explain = Explain::default();
-    if threads == 1 {
-        for segment in segments {
-            work(segment, &mut explain, &mut merged)?;
-        }
-        return Ok((merged, explain));
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(TopK<T>, Explain), StoreError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let (mut top, mut explain) = (TopK::new(limit, after.clone()), Explain::default());
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(segment) = segments.get(i) else { return Ok((top, explain)) };
-                        work(segment, &mut explain, &mut top)?;
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    for result in results {
-        let (top, found) = result?;
+    for (top, found) in fan_out_with(segments, || TopK::new(limit, after.clone()), work)? {
         explain.absorb(&found);
         for (cursor, item) in top.into_items() {
             merged.push(cursor, item);
         }
     }
     Ok((merged, explain))
+}
+
+/// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
+/// decompression or an index walk, which parallelise), each thread with its own accumulator from
+/// `new`; returns every thread's accumulator and figures.
+fn fan_out_with<A: Send>(
+    segments: &[&SegmentMeta],
+    new: impl Fn() -> A + Sync,
+    work: &SegmentWork<'_, A>,
+) -> Result<Vec<(A, Explain)>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(segments.len() / 2).max(1);
+    if threads == 1 {
+        let (mut accumulator, mut explain) = (new(), Explain::default());
+        for segment in segments {
+            work(segment, &mut explain, &mut accumulator)?;
+        }
+        return Ok(vec![(accumulator, explain)]);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut accumulator, mut explain) = (new(), Explain::default());
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(segment) = segments.get(i) else { return Ok((accumulator, explain)) };
+                        work(segment, &mut explain, &mut accumulator)?;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
