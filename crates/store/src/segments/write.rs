@@ -7,13 +7,17 @@ use crate::plate_index;
 use arrow::array::UInt32Array;
 use arrow::compute::take_record_batch;
 use glasshouse_model::{Body, Kind, Observation};
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
 use parquet::basic::{Compression, Encoding, GzipLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows per row group. Each group carries min/max statistics for every column; with rows in
 /// space-filling order, a group covers a small patch of the city, so an area search skips most
@@ -133,9 +137,19 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         let batch = take_record_batch(&arrival, &sorted).map_err(arrow_error)?;
         drop(arrival);
         let file = File::create(&temporary).map_err(io_error(&temporary))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).map_err(parquet_error(&path))?;
-        writer.write(&batch).map_err(parquet_error(&path))?;
-        let file = writer.into_inner().map_err(parquet_error(&path))?;
+        let writer = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).map_err(parquet_error(&path))?;
+        let (mut file_writer, factory) = writer.into_serialized_writer().map_err(parquet_error(&path))?;
+        for (group, start) in (0..batch.num_rows()).step_by(ROW_GROUP_ROWS).enumerate() {
+            let slice = batch.slice(start, ROW_GROUP_ROWS.min(batch.num_rows() - start));
+            let writers = factory.create_column_writers(group).map_err(parquet_error(&path))?;
+            let chunks = encode_columns(&slice, writers).map_err(parquet_error(&path))?;
+            let mut row_group = file_writer.next_row_group().map_err(parquet_error(&path))?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group).map_err(parquet_error(&path))?;
+            }
+            row_group.close().map_err(parquet_error(&path))?;
+        }
+        let file = file_writer.into_inner().map_err(parquet_error(&path))?;
         file.sync_all().map_err(io_error(&temporary))
     };
     // The plate index is built on a second core while the Parquet file is written: together they
@@ -167,6 +181,39 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         plate_index,
         index_bytes,
     })
+}
+
+/// Encodes one row group's columns on two cores (parquet-rs's `ArrowWriter` encodes them one after
+/// another; with the plate index on the other core, the Parquet file was the builder's critical
+/// path). The chunks come back in column order.
+fn encode_columns(batch: &RecordBatch, writers: Vec<ArrowColumnWriter>) -> parquet::errors::Result<Vec<ArrowColumnChunk>> {
+    let mut work = Vec::with_capacity(writers.len());
+    let mut writers = writers.into_iter();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        for leaf in compute_leaves(field, column)? {
+            let writer = writers.next().ok_or_else(|| parquet::errors::ParquetError::General("fewer column writers than leaves".into()))?;
+            work.push(Mutex::new(Some((writer, leaf))));
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let encode = || -> parquet::errors::Result<Vec<(usize, ArrowColumnChunk)>> {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = work.get(i) else { return Ok(done) };
+            let (mut writer, leaf) = slot.lock().unwrap_or_else(|p| p.into_inner()).take().expect("each column is taken once");
+            writer.write(&leaf)?;
+            done.push((i, writer.close()?));
+        }
+    };
+    let (mine, theirs) = std::thread::scope(|scope| {
+        let helper = scope.spawn(encode);
+        let mine = encode();
+        (mine, helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let mut chunks: Vec<(usize, ArrowColumnChunk)> = mine?.into_iter().chain(theirs?).collect();
+    chunks.sort_by_key(|(i, _)| *i);
+    Ok(chunks.into_iter().map(|(_, chunk)| chunk).collect())
 }
 
 /// Writes the plate index of a segment's rows (in arrival order; `order` lists them in file order,
