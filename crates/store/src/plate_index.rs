@@ -164,7 +164,7 @@ impl Emitter {
 
     fn push(&mut self, key: &[u8], row: u32) {
         if self.keys == 0 || self.last != key {
-            if self.keys % SAMPLE_KEYS as u64 == 0 {
+            if self.keys.is_multiple_of(SAMPLE_KEYS as u64) {
                 self.samples.push(self.entries.len() as u64);
             }
             self.mark(self.entries.len());
