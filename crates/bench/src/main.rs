@@ -262,39 +262,15 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     per_kind("exact_plate", queries.exact.iter().map(|p| plate_run(p.clone(), PlateMode::Exact)).collect())?;
     per_kind("wildcard_plate", queries.wildcard.iter().map(|p| plate_run(p.clone(), PlateMode::Wildcard)).collect())?;
-    // DESIGN §9's wildcard row: how many reads match (and as which plates), not the reads.
-    per_kind(
-        "wildcard_count",
-        queries
-            .wildcard
-            .iter()
-            .map(|p| {
-                let query = PlateQuery {
-                    plate: p.clone(),
-                    mode: PlateMode::Wildcard,
-                    from: Some(period[0]),
-                    to: Some(period[1]),
-                    after: None,
-                    limit: 100,
-                };
-                let (store, receipt) = (&store, &receipt);
-                Box::new(move || Ok(store.tally_plates(&query, receipt)?.reads as usize)) as Box<dyn FnMut() -> anyhow::Result<usize>>
-            })
-            .collect(),
-    )?;
-    // "For infix patterns too": the same count for patterns that fix no prefix, `*BC?23*`.
-    per_kind(
-        "infix_count",
-        infix_patterns(&queries.exact)
-            .into_iter()
-            .map(|plate| {
-                let query =
-                    PlateQuery { plate, mode: PlateMode::Wildcard, from: Some(period[0]), to: Some(period[1]), after: None, limit: 100 };
-                let (store, receipt) = (&store, &receipt);
-                Box::new(move || Ok(store.tally_plates(&query, receipt)?.reads as usize)) as Box<dyn FnMut() -> anyhow::Result<usize>>
-            })
-            .collect(),
-    )?;
+    // DESIGN §9's wildcard row: how many reads match (and as which plates), not the reads; and
+    // "for infix patterns too", the same for patterns that fix no prefix, `*BC?23*`.
+    let tally_run = |plate: String| -> Box<dyn FnMut() -> anyhow::Result<usize> + '_> {
+        let query = PlateQuery { plate, mode: PlateMode::Wildcard, from: Some(period[0]), to: Some(period[1]), after: None, limit: 100 };
+        let (store, receipt) = (&store, &receipt);
+        Box::new(move || Ok(store.tally_plates(&query, receipt)?.reads as usize))
+    };
+    per_kind("wildcard_count", queries.wildcard.iter().map(|p| tally_run(p.clone())).collect())?;
+    per_kind("infix_count", infix_patterns(&queries.exact).into_iter().map(tally_run).collect())?;
     per_kind(
         "tolerant_plate",
         queries

@@ -95,13 +95,10 @@ impl Keeper {
     /// only then: this runs after every group of records. While an earlier snapshot is still being
     /// written, a due one waits for the next call.
     pub(crate) fn save_if_due(&mut self, state: &EngineState, engine: impl FnOnce() -> Arc<Engine>, now: bool) {
-        if now {
-            self.finish_writing(true);
-        } else if self.writing.as_ref().is_some_and(|(_, handle)| !handle.is_finished()) {
+        if !now && self.writing.as_ref().is_some_and(|(_, handle)| !handle.is_finished()) {
             return;
-        } else {
-            self.finish_writing(false);
         }
+        self.finish_writing();
         if self.evaluated_through == self.saved_through || !(now || self.saved_at.elapsed() >= self.interval) {
             return;
         }
@@ -113,17 +110,13 @@ impl Keeper {
             Err(e) => error!(error = %e, "no thread to save the rules' state; a restart would resume from the previous snapshot"),
         }
         if now {
-            self.finish_writing(true);
+            self.finish_writing();
         }
     }
 
-    /// Collects the background write, if one finished (or, with `wait`, waits for it).
-    fn finish_writing(&mut self, wait: bool) {
+    /// Waits for the background write, if there is one, and records what it saved.
+    fn finish_writing(&mut self) {
         let Some((through, handle)) = self.writing.take() else { return };
-        if !wait && !handle.is_finished() {
-            self.writing = Some((through, handle));
-            return;
-        }
         match handle.join() {
             Ok(Ok(())) => self.saved_through = self.saved_through.max(through),
             Ok(Err(e)) => error!(error = %e, "saving the rules' state failed; a restart would resume from the previous snapshot"),

@@ -701,19 +701,7 @@ mod tests {
 
     /// Edit distance where a substitution between confusable characters costs nothing.
     fn confusable_distance(a: &str, b: &str) -> usize {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut previous = row[0];
-            row[0] = i;
-            for j in 1..=b.len() {
-                let current = row[j];
-                let differ = confusable_class(a[i - 1]) != confusable_class(b[j - 1]);
-                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(previous + usize::from(differ));
-                previous = current;
-            }
-        }
-        row[b.len()]
+        distance_by(a, b, |x, y| confusable_class(x) == confusable_class(y))
     }
 
     #[test]
@@ -759,6 +747,11 @@ mod tests {
     }
 
     fn edit_distance(a: &str, b: &str) -> usize {
+        distance_by(a, b, |x, y| x == y)
+    }
+
+    /// Levenshtein distance in which a substitution of `x` by `y` costs nothing when `same(x, y)`.
+    fn distance_by(a: &str, b: &str, same: impl Fn(u8, u8) -> bool) -> usize {
         let (a, b) = (a.as_bytes(), b.as_bytes());
         let mut row: Vec<usize> = (0..=b.len()).collect();
         for i in 1..=a.len() {
@@ -766,7 +759,7 @@ mod tests {
             row[0] = i;
             for j in 1..=b.len() {
                 let current = row[j];
-                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(previous + usize::from(a[i - 1] != b[j - 1]));
+                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(previous + usize::from(!same(a[i - 1], b[j - 1])));
                 previous = current;
             }
         }

@@ -29,15 +29,7 @@ impl SegmentStore {
         let work = |segment: &SegmentMeta, explain: &mut Explain, top: &mut TopK<(Observation, PlateMatch)>| -> Result<(), StoreError> {
             let handle = self.handle(segment)?;
             let index = self.plate_index_of(segment, &handle)?;
-            let mut rows = Vec::new();
-            explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
-            if rows.is_empty() {
-                explain.segments_pruned += 1;
-                return Ok(());
-            }
-            rows.sort_unstable();
-            rows.dedup();
-            self.scan_segment(segment, &conditions, Some(&rows), explain, &mut |o| {
+            self.scan_index_rows(segment, index, &probe, &conditions, explain, &mut |o| {
                 if let Some(matched) = query.match_read(&o) {
                     top.push(Cursor::of(matched.distance, &o), (o, matched));
                 }
@@ -70,8 +62,8 @@ impl SegmentStore {
             let handle = self.handle(segment)?;
             let index = self.plate_index_of(segment, &handle)?;
             let inside = query.from.is_none_or(|f| segment.min_observed_at >= f) && query.to.is_none_or(|t| segment.max_observed_at < t);
-            let mut rows = Vec::new();
             if inside && !index.keys_are_canonical() {
+                let mut rows = Vec::new();
                 let mut failure = None;
                 probe
                     .keys(index, |key, key_rows| match std::str::from_utf8(key) {
@@ -93,14 +85,7 @@ impl SegmentStore {
                 explain.segments_answered_by_index += 1;
                 return Ok(());
             }
-            explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
-            if rows.is_empty() {
-                explain.segments_pruned += 1;
-                return Ok(());
-            }
-            rows.sort_unstable();
-            rows.dedup();
-            self.scan_segment(segment, &conditions, Some(&rows), explain, &mut |o| {
+            self.scan_index_rows(segment, index, &probe, &conditions, explain, &mut |o| {
                 counts.add(query, &o);
             })
         };
@@ -115,6 +100,29 @@ impl SegmentStore {
             }
         }
         Ok(counts.finish(query.limit, explain))
+    }
+
+    /// Decodes the rows of `segment` that `probe` selects in its index and that pass `conditions`,
+    /// passing each to `each` (they still need verifying against the query); a segment with no
+    /// selected row counts as pruned.
+    fn scan_index_rows(
+        &self,
+        segment: &SegmentMeta,
+        index: &PlateIndex,
+        probe: &Probe<'_>,
+        conditions: &RowConditions,
+        explain: &mut Explain,
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<(), StoreError> {
+        let mut rows = Vec::new();
+        explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
+        if rows.is_empty() {
+            explain.segments_pruned += 1;
+            return Ok(());
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        self.scan_segment(segment, conditions, Some(&rows), explain, each)
     }
 
     /// The plate-read segments that overlap the query's time range; the others count as pruned.
@@ -228,23 +236,27 @@ impl SegmentStore {
 /// if such a segment is met).
 struct Probe<'q> {
     query: &'q PlateQuery,
-    wildcard: Option<Wildcard>,
-    tolerant: Option<ConfusableLevenshtein>,
+    exact_keys: Lookup,
     canonical_tolerant: OnceLock<Result<Levenshtein, String>>,
+}
+
+/// How an index of exact plates is searched, by the query's mode.
+enum Lookup {
+    Plate,
+    Pattern(Wildcard),
+    Tolerant(ConfusableLevenshtein),
 }
 
 impl<'q> Probe<'q> {
     fn new(query: &'q PlateQuery) -> Result<Probe<'q>, String> {
-        let (mut wildcard, mut tolerant) = (None, None);
-        match &query.mode {
-            PlateMode::Exact => {}
-            PlateMode::Wildcard => wildcard = Some(Wildcard::new(&query.plate).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?),
-            PlateMode::Tolerant { .. } => {
-                tolerant =
-                    Some(ConfusableLevenshtein::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?)
-            }
-        }
-        Ok(Probe { query, wildcard, tolerant, canonical_tolerant: OnceLock::new() })
+        let exact_keys = match &query.mode {
+            PlateMode::Exact => Lookup::Plate,
+            PlateMode::Wildcard => Lookup::Pattern(Wildcard::new(&query.plate).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?),
+            PlateMode::Tolerant { .. } => Lookup::Tolerant(
+                ConfusableLevenshtein::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?,
+            ),
+        };
+        Ok(Probe { query, exact_keys, canonical_tolerant: OnceLock::new() })
     }
 
     /// Adds to `out` the rows `index` may select; returns the keys matched.
@@ -266,11 +278,10 @@ impl<'q> Probe<'q> {
                 }
             }
         } else {
-            match (&self.query.mode, &self.wildcard, &self.tolerant) {
-                (PlateMode::Exact, _, _) => index.rows_exact(&self.query.plate, out).map(|()| usize::from(!out.is_empty())),
-                (_, Some(wildcard), _) => index.rows_matching(wildcard, out),
-                (_, _, Some(tolerant)) => index.rows_matching(tolerant, out),
-                _ => unreachable!("Probe::new sets the automaton of the query's mode"),
+            match &self.exact_keys {
+                Lookup::Plate => index.rows_exact(&self.query.plate, out).map(|()| usize::from(!out.is_empty())),
+                Lookup::Pattern(wildcard) => index.rows_matching(wildcard, out),
+                Lookup::Tolerant(tolerant) => index.rows_matching(tolerant, out),
             }
         };
         found.map_err(|e| e.to_string())
@@ -278,11 +289,10 @@ impl<'q> Probe<'q> {
 
     /// Calls `each` with every key of an index of exact plates the query may match, and its rows.
     fn keys(&self, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
-        let walked = match (&self.query.mode, &self.wildcard, &self.tolerant) {
-            (PlateMode::Exact, _, _) => index.each_matching(Str::new(&self.query.plate), each),
-            (_, Some(wildcard), _) => index.each_matching(wildcard, each),
-            (_, _, Some(tolerant)) => index.each_matching(tolerant, each),
-            _ => unreachable!("Probe::new sets the automaton of the query's mode"),
+        let walked = match &self.exact_keys {
+            Lookup::Plate => index.each_matching(Str::new(&self.query.plate), each),
+            Lookup::Pattern(wildcard) => index.each_matching(wildcard, each),
+            Lookup::Tolerant(tolerant) => index.each_matching(tolerant, each),
         };
         walked.map_err(|e| e.to_string())
     }
