@@ -21,6 +21,7 @@ pub use segments::{SegmentMeta, SegmentStore, StoreError};
 pub mod hot;
 pub use hot::{LatestReading, PurgeOutcome, Store};
 
+mod plate_dictionary;
 pub mod plate_index;
 pub mod search;
 pub use search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, Shape};

@@ -365,6 +365,15 @@ impl PlateIndex {
         Ok(keys)
     }
 
+    /// Calls `each` with every key, in byte order.
+    pub fn each_key(&self, mut each: impl FnMut(&[u8])) -> Result<(), IndexError> {
+        let mut stream = self.map.stream();
+        while let Some((key, _)) = stream.next() {
+            each(key);
+        }
+        Ok(())
+    }
+
     /// Calls `each` with every key the automaton accepts and the key's rows, in key order.
     pub fn each_matching<A: Automaton>(&self, automaton: A, mut each: impl FnMut(&[u8], &[u32])) -> Result<(), IndexError> {
         let mut stream = self.map.search(automaton).into_stream();
@@ -480,6 +489,64 @@ impl Automaton for Wildcard {
             }
         }
         self.closure(next)
+    }
+}
+
+/// Exactly the given keys: how a search visits, in each segment's index, the plates found
+/// elsewhere (in the store's plate dictionary).
+///
+/// Written here because `fst` has no set-membership automaton. The keys are kept sorted; a state
+/// is the run of keys sharing the bytes read so far (all start with them, so the run narrows by
+/// two binary searches a byte).
+#[derive(Debug, Clone)]
+pub struct OneOf {
+    keys: Vec<Vec<u8>>,
+}
+
+impl OneOf {
+    /// The automaton accepting exactly `keys`.
+    pub fn new(keys: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> OneOf {
+        let mut keys: Vec<Vec<u8>> = keys.into_iter().map(Into::into).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        OneOf { keys }
+    }
+
+    /// How many keys it accepts.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when it accepts nothing.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl Automaton for OneOf {
+    /// `(first, end, depth)`: keys `first..end` start with the `depth` bytes read; `None` when
+    /// no key does.
+    type State = Option<(usize, usize, usize)>;
+
+    fn start(&self) -> Self::State {
+        (!self.keys.is_empty()).then_some((0, self.keys.len(), 0))
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        // A key equal to the bytes read sorts first in its run.
+        state.is_some_and(|(first, _, depth)| self.keys[first].len() == depth)
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (first, end, depth) = (*state)?;
+        let run = &self.keys[first..end];
+        let from = first + run.partition_point(|k| k.len() <= depth || k[depth] < byte);
+        let to = first + run.partition_point(|k| k.len() <= depth || k[depth] <= byte);
+        (from < to).then_some((from, to, depth + 1))
     }
 }
 
@@ -675,6 +742,20 @@ mod tests {
                 state = automaton.accept(&state, byte);
             }
             prop_assert_eq!(automaton.is_match(&state), confusable_distance(&plate, &text) <= distance);
+        }
+
+        #[test]
+        fn one_of_finds_exactly_its_keys(
+            keys in proptest::collection::vec("[0-9A-C]{1,5}", 1..60),
+            wanted in proptest::collection::vec("[0-9A-C]{0,5}", 0..20),
+        ) {
+            let index = index_of(&keys);
+            let mut found = Vec::new();
+            index.each_matching(OneOf::new(wanted.iter().map(String::as_str)), |key, _| found.push(String::from_utf8(key.to_vec()).unwrap())).unwrap();
+            let mut expected: Vec<String> = keys.iter().filter(|k| wanted.contains(k)).cloned().collect();
+            expected.sort();
+            expected.dedup();
+            prop_assert_eq!(found, expected);
         }
 
         #[test]

@@ -235,6 +235,9 @@ pub struct Explain {
     pub index_keys_matched: usize,
     /// Segments a count answered from the index alone, without reading a row.
     pub segments_answered_by_index: usize,
+    /// Distinct plates the store's plate dictionary matched, for a pattern with no fixed start
+    /// (`index` is then `plate_dictionary`: those plates were looked up in each day's index).
+    pub dictionary_plates_matched: usize,
     /// Matches from the hot window (durable in the WAL, not yet in a segment).
     pub hot_window_matches: usize,
 }
@@ -249,6 +252,7 @@ impl Explain {
         self.rows_scanned += other.rows_scanned;
         self.index_keys_matched += other.index_keys_matched;
         self.segments_answered_by_index += other.segments_answered_by_index;
+        self.dictionary_plates_matched = self.dictionary_plates_matched.max(other.dictionary_plates_matched);
         self.hot_window_matches += other.hot_window_matches;
     }
 }

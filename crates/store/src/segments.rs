@@ -123,6 +123,9 @@ pub struct SegmentStore {
     /// Parsed footers and plate indexes, loaded on first use; segments are immutable, so an entry
     /// stays right until its segment is compacted away or purged.
     handles: Mutex<HashMap<String, Arc<scan::SegmentHandle>>>,
+    /// Every distinct plate of the plate-read segments, for patterns with no fixed start; built
+    /// on first use, dropped when a segment it covers is removed.
+    dictionary: Mutex<Option<Arc<crate::plate_dictionary::PlateDictionary>>>,
 }
 
 impl SegmentStore {
@@ -138,7 +141,7 @@ impl SegmentStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(StoreError::Io { path: manifest_path, source: e }),
         };
-        let store = SegmentStore { root, manifest, handles: Mutex::new(HashMap::new()) };
+        let store = SegmentStore { root, manifest, handles: Mutex::new(HashMap::new()), dictionary: Mutex::new(None) };
         store.remove_orphans()?;
         Ok(store)
     }
@@ -302,6 +305,7 @@ impl SegmentStore {
 }
 
 mod compact;
+mod dictionary;
 mod find;
 mod scan;
 mod write;

@@ -2,7 +2,8 @@
 
 use super::scan::RowConditions;
 use super::{SegmentMeta, SegmentStore, StoreError};
-use crate::plate_index::{ConfusableLevenshtein, PlateIndex, Wildcard};
+use crate::plate_dictionary::PlateDictionary;
+use crate::plate_index::{ConfusableLevenshtein, OneOf, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
 use fst::automaton::{Levenshtein, Str};
@@ -23,7 +24,7 @@ impl SegmentStore {
         hot: &[(Lsn, Observation)],
     ) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
-        let probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
+        let probe = self.probe(query, &mut explain)?;
         let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
         let candidates = self.plate_segments(query, &mut explain);
         let work = |segment: &SegmentMeta, explain: &mut Explain, top: &mut TopK<(Observation, PlateMatch)>| -> Result<(), StoreError> {
@@ -55,7 +56,7 @@ impl SegmentStore {
     /// an older index of canonical plates, has its selected rows read and verified.
     pub(crate) fn tally_plates(&self, query: &PlateQuery, hot: &[(Lsn, Observation)]) -> Result<PlateTally, StoreError> {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
-        let probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
+        let probe = self.probe(query, &mut explain)?;
         let conditions = RowConditions { from: query.from, to: query.to, ..RowConditions::default() };
         let candidates = self.plate_segments(query, &mut explain);
         let work = |segment: &SegmentMeta, explain: &mut Explain, counts: &mut Counts| -> Result<(), StoreError> {
@@ -66,7 +67,7 @@ impl SegmentStore {
                 let mut rows = Vec::new();
                 let mut failure = None;
                 probe
-                    .keys(index, |key, key_rows| match std::str::from_utf8(key) {
+                    .keys(segment, index, |key, key_rows| match std::str::from_utf8(key) {
                         Ok(plate) if query.compare(plate).is_some() => {
                             explain.index_keys_matched += 1;
                             *counts.plates.entry(plate.to_owned()).or_default() += key_rows.len() as u64;
@@ -115,7 +116,7 @@ impl SegmentStore {
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
         let mut rows = Vec::new();
-        explain.index_keys_matched += probe.rows(index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
+        explain.index_keys_matched += probe.rows(segment, index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
         if rows.is_empty() {
             explain.segments_pruned += 1;
             return Ok(());
@@ -123,6 +124,25 @@ impl SegmentStore {
         rows.sort_unstable();
         rows.dedup();
         self.scan_segment(segment, conditions, Some(&rows), explain, each)
+    }
+
+    /// What `query` looks for in each index. A pattern with no fixed start (its first two
+    /// characters not both literal) is first matched against the plate dictionary, and the plates
+    /// found are looked up in the segments it covers, instead of a walk of every key of every day.
+    fn probe<'q>(&self, query: &'q PlateQuery, explain: &mut Explain) -> Result<Probe<'q>, StoreError> {
+        let mut probe = Probe::new(query).map_err(|reason| StoreError::Manifest { path: self.root.clone(), reason })?;
+        let fixed_start = query.plate.bytes().take_while(|b| *b != b'?' && *b != b'*').count();
+        if query.mode == PlateMode::Wildcard && fixed_start < 2 {
+            let dictionary = self.plate_dictionary()?;
+            let plates = dictionary.matching(&query.plate);
+            // Past this many plates, looking each up costs about what the walk does.
+            if plates.len() <= DICTIONARY_PLATES_MAX {
+                explain.index = "plate_dictionary";
+                explain.dictionary_plates_matched = plates.len();
+                probe.known = Some((dictionary, OneOf::new(plates)));
+            }
+        }
+        Ok(probe)
     }
 
     /// The plate-read segments that overlap the query's time range; the others count as pruned.
@@ -238,7 +258,12 @@ struct Probe<'q> {
     query: &'q PlateQuery,
     exact_keys: Lookup,
     canonical_tolerant: OnceLock<Result<Levenshtein, String>>,
+    /// The plates the dictionary matched, looked up in the segments it covers.
+    known: Option<(Arc<PlateDictionary>, OneOf)>,
 }
+
+/// The most dictionary plates a search looks up one by one in each segment.
+const DICTIONARY_PLATES_MAX: usize = 250_000;
 
 /// How an index of exact plates is searched, by the query's mode.
 enum Lookup {
@@ -256,11 +281,14 @@ impl<'q> Probe<'q> {
                 ConfusableLevenshtein::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?,
             ),
         };
-        Ok(Probe { query, exact_keys, canonical_tolerant: OnceLock::new() })
+        Ok(Probe { query, exact_keys, canonical_tolerant: OnceLock::new(), known: None })
     }
 
     /// Adds to `out` the rows `index` may select; returns the keys matched.
-    fn rows(&self, index: &PlateIndex, out: &mut Vec<u32>) -> Result<usize, String> {
+    fn rows(&self, segment: &SegmentMeta, index: &PlateIndex, out: &mut Vec<u32>) -> Result<usize, String> {
+        if let Some(known) = self.known_in(segment) {
+            return index.rows_matching(known, out).map_err(|e| e.to_string());
+        }
         let found = if index.keys_are_canonical() {
             let key = self.query.canonical();
             match &self.query.mode {
@@ -288,13 +316,23 @@ impl<'q> Probe<'q> {
     }
 
     /// Calls `each` with every key of an index of exact plates the query may match, and its rows.
-    fn keys(&self, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
+    fn keys(&self, segment: &SegmentMeta, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
+        if let Some(known) = self.known_in(segment) {
+            return index.each_matching(known, each).map_err(|e| e.to_string());
+        }
         let walked = match &self.exact_keys {
             Lookup::Plate => index.each_matching(Str::new(&self.query.plate), each),
             Lookup::Pattern(wildcard) => index.each_matching(wildcard, each),
             Lookup::Tolerant(tolerant) => index.each_matching(tolerant, each),
         };
         walked.map_err(|e| e.to_string())
+    }
+}
+
+impl Probe<'_> {
+    /// The dictionary's plates, when it covers `segment` (so they are all the segment's matches).
+    fn known_in(&self, segment: &SegmentMeta) -> Option<&OneOf> {
+        self.known.as_ref().filter(|(dictionary, _)| dictionary.covers(&segment.path)).map(|(_, plates)| plates)
     }
 }
 

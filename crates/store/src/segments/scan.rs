@@ -273,6 +273,8 @@ impl SegmentStore {
         for path in paths {
             handles.remove(path);
         }
+        drop(handles);
+        self.forget_dictionary_of(paths);
     }
 
     /// Decodes the rows of one segment that pass `conditions`, restricted to `rows` (sorted row

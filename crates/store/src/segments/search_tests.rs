@@ -288,3 +288,37 @@ fn an_incident_is_found_by_its_dispatch_number_across_segments_and_the_hot_windo
     assert_eq!(found, ["i0", "i2", "i3"]);
     assert!(store.find_incident("C-9", &hot).unwrap().is_empty());
 }
+
+#[test]
+fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
+    let observations: Vec<Observation> =
+        (0..300).map(|n| read(n, &format!("Q{:03}X", n % 131), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Three segments of 75 reads flushed; the last 75 are flushed below.
+    let (mut store, hot) = store_with(dir.path(), &observations, 4);
+    let query = PlateQuery { plate: "*1?X".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 };
+    let flushed = &observations[..225];
+    let page = store.search_plates(&query, &[]).unwrap();
+    assert_eq!(page.explain.index, "plate_dictionary");
+    assert_eq!(page.items.len(), brute_force(flushed, &query).len());
+    let expected_plates = brute_force_tally(flushed, &query).1;
+    assert!(expected_plates > 10);
+    assert_eq!(page.explain.dictionary_plates_matched, expected_plates);
+    let held = |store: &SegmentStore| store.dictionary.lock().unwrap().as_ref().map(|d| d.segments());
+    assert_eq!(held(&store), Some(3));
+
+    // A later flush extends it; counts come from the indexes, so they see the new segment too.
+    store.flush(&hot).unwrap();
+    let tally = store.tally_plates(&query, &[]).unwrap();
+    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
+    assert_eq!(tally.explain.segments_answered_by_index, 4, "{:?}", tally.explain);
+    assert_eq!(held(&store), Some(4));
+
+    // A compaction removes segments it covers: it is dropped, and rebuilt from what is left.
+    let plans = store.plan_compaction(Timestamp(START + 2 * 86_400_000_000));
+    let merged = store.build_compacted(&plans[0]).unwrap();
+    store.apply_compactions(vec![(plans[0].clone(), merged)]).unwrap();
+    assert_eq!(held(&store), None, "a removed segment's plates are not kept");
+    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
+    assert_eq!(held(&store), Some(1));
+}
