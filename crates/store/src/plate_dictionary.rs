@@ -6,7 +6,7 @@
 //! 3.3M reads a day. The dictionary holds each distinct plate once, whatever the number of days,
 //! packed into 64 bits (six bits a character), so a pattern becomes a few mask-and-compare tests
 //! per plate over one flat array: 3.3M plates in a few milliseconds. The plates it finds are then
-//! looked up in each day's index as exact keys ([`crate::plate_index::OneOf`]), so rows and counts
+//! looked up in each day's index as exact keys ([`PlateIndex::each_listed`]), so rows and counts
 //! still come from the segments themselves.
 //!
 //! It is derived data, never written to disk: built from the indexes on first use, extended when
@@ -118,14 +118,24 @@ impl PlateDictionary {
             self.skip(segment_path);
             return Ok(false);
         }
+        let mut covers = HashSet::new();
+        covers.insert(segment_path.to_owned());
+        self.absorb(PlateDictionary { covers, skipped: HashSet::new(), by_length: fresh });
+        Ok(true)
+    }
+
+    /// Takes in another dictionary's segments and plates (built from other segments).
+    pub(crate) fn absorb(&mut self, other: PlateDictionary) {
+        self.covers.extend(other.covers);
+        self.skipped.extend(other.skipped);
         self.by_length.resize_with(PLATE_CHARS_MAX + 1, Vec::new);
-        for (held, new) in self.by_length.iter_mut().zip(fresh) {
-            if !new.is_empty() {
+        for (held, new) in self.by_length.iter_mut().zip(other.by_length) {
+            if held.is_empty() {
+                *held = new;
+            } else if !new.is_empty() {
                 *held = merge_distinct(held, &new);
             }
         }
-        self.covers.insert(segment_path.to_owned());
-        Ok(true)
     }
 
     /// Every plate held that matches a wildcard pattern (`?` one character, `*` any run), in byte
@@ -157,21 +167,85 @@ impl PlateDictionary {
     }
 }
 
-/// The plates of one length that pass any of `tests` (mask, value), unpacked onto `out`.
-/// Written as a branch-free pass so the compiler can vectorise the tests.
+/// The plates of one length that pass any of `tests` (mask, value), unpacked onto `out`. A large
+/// run is split between the cores.
 fn scan(plates: &[u64], tests: &[(u64, u64)], len: usize, out: &mut Vec<String>) {
-    for chunk in plates.chunks(64) {
-        let mut hits = 0u64;
-        for (i, packed) in chunk.iter().enumerate() {
-            let mut hit = false;
-            for (mask, value) in tests {
-                hit |= packed & mask == *value;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || plates.len() < PARALLEL_PLATES_MIN {
+        return scan_run(plates, tests, len, out);
+    }
+    let share = plates.len().div_ceil(threads);
+    let found: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = plates
+            .chunks(share)
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut found = Vec::new();
+                    scan_run(run, tests, len, &mut found);
+                    found
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    out.extend(found.into_iter().flatten());
+}
+
+/// Below this many plates one core scans them (a thread costs more than it saves).
+const PARALLEL_PLATES_MIN: usize = 1 << 18;
+
+/// One core's part of [`scan`]: the tests of a pattern at each place it can start (at most
+/// [`PLATE_CHARS_MAX`]) as a fixed-size array, so each plate is tested by all of them in one
+/// pass the compiler turns into vector compares; then the rare hits are picked out.
+fn scan_run(plates: &[u64], tests: &[(u64, u64)], len: usize, out: &mut Vec<String>) {
+    match tests.len() {
+        1 => scan_fixed::<1>(plates, tests, len, out),
+        2 => scan_fixed::<2>(plates, tests, len, out),
+        3 => scan_fixed::<3>(plates, tests, len, out),
+        4 => scan_fixed::<4>(plates, tests, len, out),
+        5 => scan_fixed::<5>(plates, tests, len, out),
+        _ => {
+            let mut found = Vec::new();
+            for chunk in tests.chunks(5) {
+                scan_run(plates, chunk, len, &mut found);
             }
-            hits |= u64::from(hit) << i;
+            // A plate passing tests of two chunks was found twice.
+            found.sort_unstable();
+            found.dedup();
+            out.append(&mut found);
         }
-        while hits != 0 {
-            out.push(unpack(chunk[hits.trailing_zeros() as usize], len));
-            hits &= hits - 1;
+    }
+}
+
+fn scan_fixed<const N: usize>(plates: &[u64], tests: &[(u64, u64)], len: usize, out: &mut Vec<String>) {
+    let tests: [(u64, u64); N] = tests.try_into().expect("N tests");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has just been found to support AVX2.
+        return unsafe { scan_blocks_avx2(plates, &tests, len, out) };
+    }
+    scan_blocks(plates, &tests, len, out)
+}
+
+/// [`scan_blocks`] compiled for AVX2, which compares four 64-bit lanes at once (the baseline,
+/// SSE2, has no 64-bit compare and emulates it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_blocks_avx2<const N: usize>(plates: &[u64], tests: &[(u64, u64); N], len: usize, out: &mut Vec<String>) {
+    scan_blocks(plates, tests, len, out)
+}
+
+#[inline(always)]
+fn scan_blocks<const N: usize>(plates: &[u64], tests: &[(u64, u64); N], len: usize, out: &mut Vec<String>) {
+    const BLOCK: usize = 256;
+    let mut hit = [0u64; BLOCK];
+    for block in plates.chunks(BLOCK) {
+        let hit = &mut hit[..block.len()];
+        for (h, packed) in hit.iter_mut().zip(block) {
+            *h = tests.iter().fold(0, |any, (mask, value)| any | u64::from(packed & mask == *value));
+        }
+        if hit.iter().fold(0, |any, h| any | h) != 0 {
+            out.extend(block.iter().zip(hit.iter()).filter(|(_, h)| **h != 0).map(|(packed, _)| unpack(*packed, len)));
         }
     }
 }

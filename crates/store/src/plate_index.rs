@@ -365,6 +365,21 @@ impl PlateIndex {
         Ok(keys)
     }
 
+    /// Calls `each` with every key of `keys` (sorted) the index holds, and its rows: one lookup
+    /// each, for a few keys found elsewhere (the store's plate dictionary), where a walk would
+    /// visit every branch of the upper nodes.
+    pub fn each_listed(&self, keys: &[impl AsRef<[u8]>], mut each: impl FnMut(&[u8], &[u32])) -> Result<(), IndexError> {
+        let mut rows = Vec::new();
+        for key in keys {
+            if let Some(value) = self.map.get(key.as_ref()) {
+                rows.clear();
+                self.push_rows(value, &mut rows)?;
+                each(key.as_ref(), &rows);
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `each` with every key, in byte order.
     pub fn each_key(&self, mut each: impl FnMut(&[u8])) -> Result<(), IndexError> {
         let mut stream = self.map.stream();
@@ -489,64 +504,6 @@ impl Automaton for Wildcard {
             }
         }
         self.closure(next)
-    }
-}
-
-/// Exactly the given keys: how a search visits, in each segment's index, the plates found
-/// elsewhere (in the store's plate dictionary).
-///
-/// Written here because `fst` has no set-membership automaton. The keys are kept sorted; a state
-/// is the run of keys sharing the bytes read so far (all start with them, so the run narrows by
-/// two binary searches a byte).
-#[derive(Debug, Clone)]
-pub struct OneOf {
-    keys: Vec<Vec<u8>>,
-}
-
-impl OneOf {
-    /// The automaton accepting exactly `keys`.
-    pub fn new(keys: impl IntoIterator<Item = impl Into<Vec<u8>>>) -> OneOf {
-        let mut keys: Vec<Vec<u8>> = keys.into_iter().map(Into::into).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        OneOf { keys }
-    }
-
-    /// How many keys it accepts.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// True when it accepts nothing.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-}
-
-impl Automaton for OneOf {
-    /// `(first, end, depth)`: keys `first..end` start with the `depth` bytes read; `None` when
-    /// no key does.
-    type State = Option<(usize, usize, usize)>;
-
-    fn start(&self) -> Self::State {
-        (!self.keys.is_empty()).then_some((0, self.keys.len(), 0))
-    }
-
-    fn is_match(&self, state: &Self::State) -> bool {
-        // A key equal to the bytes read sorts first in its run.
-        state.is_some_and(|(first, _, depth)| self.keys[first].len() == depth)
-    }
-
-    fn can_match(&self, state: &Self::State) -> bool {
-        state.is_some()
-    }
-
-    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
-        let (first, end, depth) = (*state)?;
-        let run = &self.keys[first..end];
-        let from = first + run.partition_point(|k| k.len() <= depth || k[depth] < byte);
-        let to = first + run.partition_point(|k| k.len() <= depth || k[depth] <= byte);
-        (from < to).then_some((from, to, depth + 1))
     }
 }
 
@@ -745,16 +702,25 @@ mod tests {
         }
 
         #[test]
-        fn one_of_finds_exactly_its_keys(
+        fn listed_keys_are_found_exactly(
             keys in proptest::collection::vec("[0-9A-C]{1,5}", 1..60),
-            wanted in proptest::collection::vec("[0-9A-C]{0,5}", 0..20),
+            wanted in proptest::collection::btree_set("[0-9A-C]{0,5}", 0..20),
         ) {
             let index = index_of(&keys);
+            let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
             let mut found = Vec::new();
-            index.each_matching(OneOf::new(wanted.iter().map(String::as_str)), |key, _| found.push(String::from_utf8(key.to_vec()).unwrap())).unwrap();
-            let mut expected: Vec<String> = keys.iter().filter(|k| wanted.contains(k)).cloned().collect();
+            index.each_listed(&wanted, |key, rows| found.push((String::from_utf8(key.to_vec()).unwrap(), rows.to_vec()))).unwrap();
+            let mut expected: Vec<(String, Vec<u32>)> = Vec::new();
+            for (row, key) in keys.iter().enumerate() {
+                if !wanted.contains(&key.as_str()) {
+                    continue;
+                }
+                match expected.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, rows)) => rows.push(row as u32),
+                    None => expected.push((key.clone(), vec![row as u32])),
+                }
+            }
             expected.sort();
-            expected.dedup();
             prop_assert_eq!(found, expected);
         }
 

@@ -15,32 +15,40 @@ impl SegmentStore {
         let mut held = self.dictionary.lock().unwrap_or_else(|p| p.into_inner());
         let dictionary = held.get_or_insert_with(Default::default);
         let started = std::time::Instant::now();
-        let mut added = 0;
-        for segment in &self.manifest.segments {
-            if segment.kind != Kind::PlateRead.as_str() || dictionary.knows(&segment.path) {
-                continue;
-            }
+        let new: Vec<&super::SegmentMeta> =
+            self.manifest.segments.iter().filter(|s| s.kind == Kind::PlateRead.as_str() && !dictionary.knows(&s.path)).collect();
+        if new.is_empty() {
+            return Ok(dictionary.clone());
+        }
+        // Each core reads the keys of its share of the segments into a dictionary of its own;
+        // those are merged (a first build reads every key of every day: seconds at 100M reads).
+        let work = |segment: &super::SegmentMeta, _: &mut crate::search::Explain, part: &mut PlateDictionary| {
             let handle = self.handle(segment)?;
-            let Some(index) = handle.plates().filter(|i| !i.keys_are_canonical()) else {
-                Arc::make_mut(dictionary).skip(&segment.path);
-                continue;
-            };
-            // Copy-on-write: a search still holding the last version keeps it unchanged.
-            Arc::make_mut(dictionary)
-                .add(&segment.path, index)
-                .map_err(|e| StoreError::Parquet { path: self.root.join(&segment.path), reason: e.to_string() })?;
-            added += 1;
+            match handle.plates().filter(|i| !i.keys_are_canonical()) {
+                Some(index) => part
+                    .add(&segment.path, index)
+                    .map(|_| ())
+                    .map_err(|e| StoreError::Parquet { path: self.root.join(&segment.path), reason: e.to_string() }),
+                None => {
+                    part.skip(&segment.path);
+                    Ok(())
+                }
+            }
+        };
+        let parts = super::find::fan_out_with(&new, PlateDictionary::default, &work)?;
+        // Copy-on-write: a search still holding the last version keeps it unchanged.
+        let updated = Arc::make_mut(dictionary);
+        for (part, _) in parts {
+            updated.absorb(part);
         }
-        if added > 0 {
-            info!(
-                segments_added = added,
-                segments = dictionary.segments(),
-                plates = dictionary.plates(),
-                bytes = dictionary.size_bytes(),
-                ms = started.elapsed().as_millis() as u64,
-                "plate dictionary extended"
-            );
-        }
+        info!(
+            segments_added = new.len(),
+            segments = dictionary.segments(),
+            plates = dictionary.plates(),
+            bytes = dictionary.size_bytes(),
+            ms = started.elapsed().as_millis() as u64,
+            "plate dictionary extended"
+        );
         Ok(dictionary.clone())
     }
 

@@ -3,7 +3,7 @@
 use super::scan::RowConditions;
 use super::{SegmentMeta, SegmentStore, StoreError};
 use crate::plate_dictionary::PlateDictionary;
-use crate::plate_index::{ConfusableLevenshtein, OneOf, PlateIndex, Wildcard};
+use crate::plate_index::{ConfusableLevenshtein, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
 use fst::automaton::{Levenshtein, Str};
@@ -139,7 +139,7 @@ impl SegmentStore {
             if plates.len() <= DICTIONARY_PLATES_MAX {
                 explain.index = "plate_dictionary";
                 explain.dictionary_plates_matched = plates.len();
-                probe.known = Some((dictionary, OneOf::new(plates)));
+                probe.known = Some((dictionary, plates));
             }
         }
         Ok(probe)
@@ -259,7 +259,7 @@ struct Probe<'q> {
     exact_keys: Lookup,
     canonical_tolerant: OnceLock<Result<Levenshtein, String>>,
     /// The plates the dictionary matched, looked up in the segments it covers.
-    known: Option<(Arc<PlateDictionary>, OneOf)>,
+    known: Option<(Arc<PlateDictionary>, Vec<String>)>,
 }
 
 /// The most dictionary plates a search looks up one by one in each segment.
@@ -287,7 +287,14 @@ impl<'q> Probe<'q> {
     /// Adds to `out` the rows `index` may select; returns the keys matched.
     fn rows(&self, segment: &SegmentMeta, index: &PlateIndex, out: &mut Vec<u32>) -> Result<usize, String> {
         if let Some(known) = self.known_in(segment) {
-            return index.rows_matching(known, out).map_err(|e| e.to_string());
+            let mut keys = 0;
+            index
+                .each_listed(known, |_, rows| {
+                    keys += 1;
+                    out.extend_from_slice(rows);
+                })
+                .map_err(|e| e.to_string())?;
+            return Ok(keys);
         }
         let found = if index.keys_are_canonical() {
             let key = self.query.canonical();
@@ -318,7 +325,7 @@ impl<'q> Probe<'q> {
     /// Calls `each` with every key of an index of exact plates the query may match, and its rows.
     fn keys(&self, segment: &SegmentMeta, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
         if let Some(known) = self.known_in(segment) {
-            return index.each_matching(known, each).map_err(|e| e.to_string());
+            return index.each_listed(known, each).map_err(|e| e.to_string());
         }
         let walked = match &self.exact_keys {
             Lookup::Plate => index.each_matching(Str::new(&self.query.plate), each),
@@ -331,8 +338,8 @@ impl<'q> Probe<'q> {
 
 impl Probe<'_> {
     /// The dictionary's plates, when it covers `segment` (so they are all the segment's matches).
-    fn known_in(&self, segment: &SegmentMeta) -> Option<&OneOf> {
-        self.known.as_ref().filter(|(dictionary, _)| dictionary.covers(&segment.path)).map(|(_, plates)| plates)
+    fn known_in(&self, segment: &SegmentMeta) -> Option<&[String]> {
+        self.known.as_ref().filter(|(dictionary, _)| dictionary.covers(&segment.path)).map(|(_, plates)| plates.as_slice())
     }
 }
 
@@ -395,7 +402,7 @@ fn outline_overlaps(query: &ObservationQuery, segment: &super::SegmentMeta) -> b
 }
 
 /// The per-segment part of a search: read one segment into a worker's accumulator (a top, counts).
-type SegmentWork<'a, A> = dyn Fn(&SegmentMeta, &mut Explain, &mut A) -> Result<(), StoreError> + Sync + 'a;
+pub(super) type SegmentWork<'a, A> = dyn Fn(&SegmentMeta, &mut Explain, &mut A) -> Result<(), StoreError> + Sync + 'a;
 
 /// Runs `work` over the segments on up to one thread per core, each thread keeping its own top;
 /// the tops are merged.
@@ -419,7 +426,7 @@ fn fan_out<T: Send>(
 /// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
 /// decompression or an index walk, which parallelise), each thread with its own accumulator from
 /// `new`; returns every thread's accumulator and figures.
-fn fan_out_with<A: Send>(
+pub(super) fn fan_out_with<A: Send>(
     segments: &[&SegmentMeta],
     new: impl Fn() -> A + Sync,
     work: &SegmentWork<'_, A>,
