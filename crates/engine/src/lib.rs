@@ -15,7 +15,9 @@ pub use rules::correlation::{CorrelationRule, KindWindow, NewCorrelationRule, Si
 pub use rules::geofence::{
     GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule, SavedPresences,
 };
-pub use rules::hotlist::{Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry};
+pub use rules::hotlist::{
+    Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistMatch, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry,
+};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
 use glasshouse_model::{Body, Observation};

@@ -30,6 +30,26 @@ pub fn canonical_char(c: char) -> char {
     }
 }
 
+/// [`canonical_char`] for every byte (non-ASCII bytes map to themselves): a table load per
+/// character where the match was a chain of compares.
+const CANONICAL_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'O' | b'D' | b'Q' => b'0',
+            b'I' | b'L' => b'1',
+            b'Z' => b'2',
+            b'S' => b'5',
+            b'G' => b'6',
+            b'B' => b'8',
+            other => other,
+        };
+        b += 1;
+    }
+    table
+};
+
 /// The canonical key of a normalised plate.
 pub fn canonical(plate: &str) -> String {
     plate.chars().map(canonical_char).collect()
@@ -53,7 +73,7 @@ impl CanonicalKey {
         }
         let mut key = CanonicalKey { len: plate.len() as u8, bytes: [0; KEY_BYTES + 1] };
         for (slot, b) in key.bytes.iter_mut().zip(plate) {
-            *slot = canonical_char(char::from(*b)) as u8;
+            *slot = CANONICAL_BYTES[usize::from(*b)];
         }
         Some(key)
     }
@@ -299,10 +319,6 @@ const KEY_BYTES: usize = glasshouse_model::limits::PLATE_CHARS_MAX;
 const LOAD_MAX: f64 = 0.5;
 const SLOTS_MIN: usize = 1 << 10;
 
-/// Most variants one key makes: deleting up to three of eleven characters (a read may be one
-/// longer than any listed plate).
-const VARIANTS_MAX: usize = 1 + 11 + 55 + 165;
-
 impl FuzzyIndex {
     /// An index for matching within `substitutions_max` substitutions (plus one indel with
     /// `length_tolerance`).
@@ -353,39 +369,60 @@ impl FuzzyIndex {
         }
     }
 
-    /// Starts loading the filter words `candidates` will test for `canonical_key`, so a caller with
-    /// several readings can overlap all their misses.
-    pub fn prefetch(&self, canonical_key: &[u8]) {
+    /// The first of three steps of a lookup (then [`FuzzyIndex::filter`], then
+    /// [`FuzzyIndex::candidates_of`]): the key's variant fingerprints, with their filter words
+    /// starting to load. A caller with several readings takes each step for all of them before
+    /// the next, so the cache misses of all its readings overlap instead of queueing.
+    pub fn probes(&self, canonical_key: &[u8]) -> Probes {
+        let mut probes = Probes::default();
+        if self.slots.is_empty() || canonical_key.len() > KEY_BYTES + 1 {
+            return probes; // longer than any listed plate plus one character: nothing is within reach
+        }
+        self.variants(canonical_key, &mut |variant| {
+            let fp = fingerprint(variant);
+            prefetch(&self.filter[filter_word(&self.filter, fp)]);
+            probes.push(fp);
+        });
+        probes
+    }
+
+    /// The second step: keeps the probes that pass the filter and starts loading their slots.
+    pub fn filter(&self, probes: &mut Probes) {
         if self.slots.is_empty() {
             return;
         }
-        self.variants(canonical_key, &mut |variant| prefetch(&self.filter[filter_word(&self.filter, fingerprint(variant))]));
+        let mask = self.slots.len() - 1;
+        probes.retain(|fp| {
+            let pass = has_bit(&self.filter, fp);
+            if pass {
+                prefetch(&self.slots[fp as usize & mask]);
+            }
+            pass
+        });
     }
 
     /// Calls `each` once with every entry id whose canonical key is within the budget of the
-    /// read's (the caller verifies against the plate as written, for the evidence).
+    /// read's (the caller verifies against the plate as written, for the evidence): all three
+    /// steps for one key.
     pub fn candidates(&self, canonical_key: &[u8], each: &mut dyn FnMut(u32)) {
-        if self.slots.is_empty() || canonical_key.len() > KEY_BYTES + 1 {
-            return; // longer than any listed plate plus one character: nothing is within reach
+        let mut probes = self.probes(canonical_key);
+        self.filter(&mut probes);
+        self.candidates_of(canonical_key, &probes, each);
+    }
+
+    /// The last step: reads the slots of the probes that passed the filter and calls `each` once
+    /// with every entry id within the budget of `canonical_key` (the key the probes came from).
+    pub fn candidates_of(&self, canonical_key: &[u8], probes: &Probes, each: &mut dyn FnMut(u32)) {
+        if self.slots.is_empty() || probes.is_empty() {
+            return;
         }
-        // Probes that pass the filter are all prefetched before the first is read.
         let mask = self.slots.len() - 1;
-        let mut probes = [0u32; VARIANTS_MAX];
-        let mut count = 0;
-        self.variants(canonical_key, &mut |variant| {
-            let fp = fingerprint(variant);
-            if has_bit(&self.filter, fp) {
-                prefetch(&self.slots[fp as usize & mask]);
-                probes[count] = fp;
-                count += 1;
-            }
-        });
         let read = Read::new(canonical_key);
         // An entry equal on several variants (an exact match is equal on all) is reported once.
         let mut reported = [0u32; 8];
         let mut reported_count = 0;
         let mut reported_more = Vec::new();
-        for &fp in &probes[..count] {
+        for &fp in probes.as_slice() {
             let mut i = fp as usize & mask;
             loop {
                 let slot = self.slots[i];
@@ -415,6 +452,63 @@ impl FuzzyIndex {
     /// Variant keys stored (for sizing).
     pub fn keys(&self) -> usize {
         self.used
+    }
+}
+
+/// A key's variant fingerprints, in the order of the three lookup steps (see
+/// [`FuzzyIndex::probes`]). Kept inline: a list without a length tolerance makes at most 15
+/// variants a key; a deletion neighbourhood (up to 232) spills to the heap.
+#[derive(Debug, Clone, Default)]
+pub struct Probes {
+    inline: [u32; PROBES_INLINE],
+    len: usize,
+    spill: Vec<u32>,
+}
+
+/// Fingerprints a [`Probes`] holds without allocating: two substitutions cut a key into six blocks
+/// and leave out two, 15 variants.
+const PROBES_INLINE: usize = 15;
+
+impl Probes {
+    fn push(&mut self, fp: u32) {
+        if self.spill.is_empty() && self.len < PROBES_INLINE {
+            self.inline[self.len] = fp;
+            self.len += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            // From here on the whole list lives in the spill.
+            self.spill.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spill.push(fp);
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Keeps the fingerprints `keep` accepts, in order.
+    fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        if !self.spill.is_empty() {
+            self.spill.retain(|fp| keep(*fp));
+            if self.spill.is_empty() {
+                self.len = 0;
+            }
+            return;
+        }
+        let mut kept = 0;
+        for i in 0..self.len {
+            let fp = self.inline[i];
+            if keep(fp) {
+                self.inline[kept] = fp;
+                kept += 1;
+            }
+        }
+        self.len = kept;
     }
 }
 

@@ -5,7 +5,7 @@
 //! index per list (see [`super::fuzzy`]). Partial plates (`AB?12*`): a pattern index.
 
 use crate::alert::{Alert, HotlistHit, alert_id};
-use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, canonical, compare};
+use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, Probes, canonical, compare};
 use crate::rules::wildcard::{self, PatternIndex};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{CANDIDATES_MAX, ID_CHARS_MAX, TEXT_CHARS_MAX};
@@ -289,75 +289,15 @@ impl HotlistIndex {
         self.entries.get(id).map_or(&[], Vec::as_slice)
     }
 
-    /// Raises one alert per (list, entry) matched by the read's plate or any candidate, skipping
-    /// entries expired at the time of the read. Exact lists match by hash lookup; lenient lists look
-    /// up the reading's variant keys and verify each candidate (an identical plate included). For
-    /// one read, the alerts come out ranked by distance, exact matches first.
+    /// Raises one alert per (list, entry) matched by the read's plate or any candidate (see
+    /// [`HotlistIndex::matches`]), best match first.
     pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
         let Some(read) = observation.plate_read() else { return };
-        let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
-        let first_alert = alerts.len();
-        let mut hits: Vec<Hit<'_>> = Vec::new();
-        // Every reading's canonical key, and every lenient list's probes for them started at once:
-        // the index is far larger than the caches, and overlapping the misses is most of the speed.
-        let mut keys = [None; READINGS_MAX];
-        if !self.fuzzy.is_empty() {
-            for (key, (reading, _)) in keys.iter_mut().zip(readings.clone()) {
-                *key = CanonicalKey::of(reading);
-            }
-            for index in self.fuzzy.values() {
-                for key in keys.iter().flatten() {
-                    index.prefetch(key.as_bytes());
-                }
-            }
-        }
-        // Lenient lists find identical plates themselves; the exact index (a general hash map, a
-        // miss or two per reading) is only asked when some list is exact.
-        let any_exact = self.lists.values().any(|l| l.match_policy == MatchPolicy::Exact);
-        for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
-            if any_exact && let Some(exact) = self.by_plate.get(reading) {
-                for (list_id, index) in exact {
-                    let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
-                        continue;
-                    };
-                    if list.match_policy == MatchPolicy::Exact {
-                        hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
-                    }
-                }
-            }
-            if !self.patterns.is_empty() {
-                self.pattern_hits(reading, rank, from_candidate, &mut hits);
-            }
-        }
-        // List by list, so each list and its entries are looked up once per read.
-        for (list_id, index) in &self.fuzzy {
-            let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
-            for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
-                let Some(key) = keys.get(rank).copied().unwrap_or_else(|| CanonicalKey::of(reading)) else { continue };
-                index.candidates(key.as_bytes(), &mut |id| {
-                    let Some(entry) = entries.get(id as usize) else { return };
-                    if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
-                        hits.push(Hit { distance: found.distance(), rank, reading, from_candidate, list, entry, diffs: found.diffs });
-                    }
-                });
-            }
-        }
-        hits.sort_by_key(|h| (h.distance, h.rank, h.list.priority));
-        for hit in hits {
-            let Hit { distance, reading, from_candidate, list, entry, diffs, .. } = hit;
-            if entry.expires_at <= observation.observed_at {
-                continue;
-            }
-            if let (Some(want), Some(got), false) = (&entry.region, &read.region, list.region_tolerant)
-                && want != got
-            {
-                continue;
-            }
+        let mut found = Vec::new();
+        self.matches(observation, &mut found);
+        for hit in found {
+            let HotlistMatch { distance, reading, from_candidate, list, entry, diffs, .. } = hit;
             let id = alert_id(&[&observation.id, "hotlist", &list.id, &entry.plate]);
-            // The top reading and a candidate can name the same entry: one alert, the best match.
-            if alerts[first_alert..].iter().any(|a| a.id == id) {
-                continue;
-            }
             alerts.push(Alert {
                 plate: Some(read.plate.clone()),
                 hotlist_id: Some(list.id.clone()),
@@ -380,12 +320,115 @@ impl HotlistIndex {
             });
         }
     }
+
+    /// The (list, entry) pairs the read's plate or any candidate matches, skipping entries
+    /// expired at the time of the read and, unless the list tolerates it, another region's;
+    /// ranked by distance, then reading (the top reading first), then list priority, each pair
+    /// once (its best match). Exact lists match by hash lookup; lenient lists look up the
+    /// reading's variant keys and verify each candidate (an identical plate included).
+    pub fn matches<'a>(&'a self, observation: &'a Observation, found: &mut Vec<HotlistMatch<'a>>) {
+        let Some(read) = observation.plate_read() else { return };
+        let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
+        let first = found.len();
+        let hits = found;
+        // Every reading's canonical key, and every lenient list's probes for them started at once:
+        // the index is far larger than the caches, and overlapping the misses is most of the speed.
+        let mut keys = [None; READINGS_MAX];
+        let mut staged: Vec<[Probes; READINGS_MAX]> = Vec::new();
+        if !self.fuzzy.is_empty() {
+            for (key, (reading, _)) in keys.iter_mut().zip(readings.clone()) {
+                *key = CanonicalKey::of(reading);
+            }
+            // Each step of the lookups for every reading before the next: fingerprints (their
+            // filter words loading meanwhile), then the filter (the slots loading meanwhile).
+            staged.reserve(self.fuzzy.len());
+            for index in self.fuzzy.values() {
+                staged.push(std::array::from_fn(|rank| keys[rank].map(|k| index.probes(k.as_bytes())).unwrap_or_default()));
+            }
+        }
+        // Lenient lists find identical plates themselves; the exact index (a general hash map, a
+        // miss or two per reading) is only asked when some list is exact.
+        let any_exact = self.lists.values().any(|l| l.match_policy == MatchPolicy::Exact);
+        for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
+            if any_exact && let Some(exact) = self.by_plate.get(reading) {
+                for (list_id, index) in exact {
+                    let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(*index))) else {
+                        continue;
+                    };
+                    if list.match_policy == MatchPolicy::Exact {
+                        hits.push(HotlistMatch { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
+                    }
+                }
+            }
+            if !self.patterns.is_empty() {
+                self.pattern_hits(reading, rank, from_candidate, first, hits);
+            }
+        }
+        for (index, per_reading) in self.fuzzy.values().zip(staged.iter_mut()) {
+            for probes in per_reading.iter_mut() {
+                index.filter(probes);
+            }
+        }
+        // List by list, so each list and its entries are looked up once per read.
+        for ((list_id, index), probes) in self.fuzzy.iter().zip(&staged) {
+            let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
+            for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
+                let mut verify = |id: u32| {
+                    let Some(entry) = entries.get(id as usize) else { return };
+                    if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
+                        hits.push(HotlistMatch {
+                            distance: found.distance(),
+                            rank,
+                            reading,
+                            from_candidate,
+                            list,
+                            entry,
+                            diffs: found.diffs,
+                        });
+                    }
+                };
+                match (keys.get(rank), probes.get(rank)) {
+                    (Some(Some(key)), Some(probes)) => index.candidates_of(key.as_bytes(), probes, &mut verify),
+                    (Some(None), _) => {} // longer than any plate: within reach of nothing
+                    _ => {
+                        if let Some(key) = CanonicalKey::of(reading) {
+                            index.candidates(key.as_bytes(), &mut verify);
+                        }
+                    }
+                }
+            }
+        }
+        let usable = |h: &HotlistMatch<'_>| {
+            let region_differs =
+                matches!((&h.entry.region, &read.region, h.list.region_tolerant), (Some(want), Some(got), false) if want != got);
+            h.entry.expires_at > observation.observed_at && !region_differs
+        };
+        let mut kept = first;
+        for i in first..hits.len() {
+            if usable(&hits[i]) {
+                hits.swap(kept, i);
+                kept += 1;
+            }
+        }
+        hits.truncate(kept);
+        hits[first..].sort_by_key(|h| (h.distance, h.rank, h.list.priority));
+        // The top reading and a candidate can name the same entry: its best match stays.
+        let mut kept = first;
+        for i in first..hits.len() {
+            let seen = hits[first..kept].iter().any(|h| h.list.id == hits[i].list.id && h.entry.plate == hits[i].entry.plate);
+            if !seen {
+                hits.swap(kept, i);
+                kept += 1;
+            }
+        }
+        hits.truncate(kept);
+    }
 }
 
 impl HotlistIndex {
     /// Pattern entries the reading matches: literally on an exact list, in canonical glyphs (8 for
     /// B, 0 for O, ...) on a lenient one.
-    fn pattern_hits<'a>(&'a self, reading: &'a str, rank: usize, from_candidate: bool, hits: &mut Vec<Hit<'a>>) {
+    fn pattern_hits<'a>(&'a self, reading: &'a str, rank: usize, from_candidate: bool, first: usize, hits: &mut Vec<HotlistMatch<'a>>) {
         let canonical_reading = canonical(reading);
         self.patterns.candidates(reading, &mut |list_id, index| {
             let (Some(list), Some(entry)) = (self.lists.get(list_id), self.entries.get(list_id).and_then(|e| e.get(index))) else {
@@ -395,8 +438,8 @@ impl HotlistIndex {
                 MatchPolicy::Exact => wildcard::matches(entry.plate.as_bytes(), reading.as_bytes()),
                 MatchPolicy::Lenient => wildcard::matches(canonical(&entry.plate).as_bytes(), canonical_reading.as_bytes()),
             };
-            if matched && !hits.iter().any(|h| std::ptr::eq(h.entry, entry)) {
-                hits.push(Hit { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
+            if matched && !hits[first..].iter().any(|h| std::ptr::eq(h.entry, entry)) {
+                hits.push(HotlistMatch { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
             }
         });
     }
@@ -405,15 +448,23 @@ impl HotlistIndex {
 /// Readings of one read: the plate and its alternatives.
 const READINGS_MAX: usize = 1 + CANDIDATES_MAX;
 
-/// A candidate match before expiry, region and de-duplication are applied.
-struct Hit<'a> {
-    distance: u8,
-    rank: usize,
-    reading: &'a str,
-    from_candidate: bool,
-    list: &'a Hotlist,
-    entry: &'a HotlistEntry,
-    diffs: Vec<CharDiff>,
+/// A verified match of a read on a list entry: what an alert is raised for.
+#[derive(Debug)]
+pub struct HotlistMatch<'a> {
+    /// Substitutions plus the length difference (confusable characters are free).
+    pub distance: u8,
+    /// Which reading matched: 0 for the plate, then the candidates in order.
+    pub rank: usize,
+    /// The reading's text.
+    pub reading: &'a str,
+    /// True when an OCR candidate matched, not the plate.
+    pub from_candidate: bool,
+    /// The list.
+    pub list: &'a Hotlist,
+    /// The entry.
+    pub entry: &'a HotlistEntry,
+    /// Every differing position (empty for an identical plate or a pattern).
+    pub diffs: Vec<CharDiff>,
 }
 
 #[cfg(test)]
@@ -585,6 +636,20 @@ mod tests {
         assert_eq!(diffs.len(), 2);
         assert_eq!((diffs[0].position, diffs[0].read, diffs[0].listed, diffs[0].confusable), (1, Some('8'), Some('B'), true));
         assert_eq!((diffs[1].position, diffs[1].read, diffs[1].listed, diffs[1].confusable), (5, Some('4'), Some('3'), false));
+    }
+
+    #[test]
+    fn matches_of_several_reads_gather_in_one_list_each_ranked_and_once() {
+        let listed = [("ABC123", None, "2027-01-01T00:00:00Z"), ("A8C124", None, "2027-01-01T00:00:00Z")];
+        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &listed);
+        let (first, second) = (read("A8C124", None, &["ABC123"]), read("XBC123", None, &[]));
+        let mut found = Vec::new();
+        lenient.matches(&first, &mut found);
+        lenient.matches(&second, &mut found);
+        let summary: Vec<_> = found.iter().map(|m| (m.entry.plate.as_str(), m.distance, m.rank)).collect();
+        // The first read names each entry through its plate and its candidate: the best match
+        // stays. The second read's matches follow, untouched by the first's.
+        assert_eq!(summary, vec![("A8C124", 0, 0), ("ABC123", 0, 1), ("ABC123", 1, 0)]);
     }
 
     #[test]
