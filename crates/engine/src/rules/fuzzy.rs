@@ -118,6 +118,11 @@ impl FuzzyMatch {
 /// Substitutions between `read` and `listed` (same length once `skip_read`/`skip_listed` is removed),
 /// stopping early past `limit`. Confusable pairs cost nothing.
 fn substitutions(read: &[u8], listed: &[u8], skip_read: Option<usize>, skip_listed: Option<usize>, limit: u8) -> Option<u8> {
+    if skip_read.is_none() && skip_listed.is_none() {
+        // Same length, nothing skipped: every verified lenient candidate, so kept to a plain loop.
+        let count = read.iter().zip(listed).filter(|(a, b)| CANONICAL_BYTES[usize::from(**a)] != CANONICAL_BYTES[usize::from(**b)]).count();
+        return u8::try_from(count).ok().filter(|c| *c <= limit);
+    }
     let r = read.iter().enumerate().filter(|(i, _)| Some(*i) != skip_read).map(|(_, b)| *b);
     let l = listed.iter().enumerate().filter(|(i, _)| Some(*i) != skip_listed).map(|(_, b)| *b);
     let mut count = 0u8;
@@ -296,20 +301,28 @@ fn mix(mut h: u64) -> u64 {
 pub struct FuzzyIndex {
     substitutions_max: u8,
     length_tolerance: bool,
-    slots: Vec<Slot>,
+    slots: HugeTable<[u64; 2]>,
     used: usize,
     /// One bit per fingerprint's low bits, four bits per slot (4 MB for a 1M-entry list, against
     /// 128 MB of slots, so it is far likelier to be cached): most probes of a read that matches
     /// nothing (78 % on the bench) stop here, without touching the table.
-    filter: Vec<u64>,
+    filter: HugeTable<u64>,
 }
 
 /// A table slot: the tag (`fingerprint << 32 | id + 1`, 0 = empty) and the entry's packed key.
+/// Stored as `[tag, key]`: a table of arrays of integers is allocated zeroed and left untouched
+/// until written, after the kernel was asked for huge pages (a struct would be filled in first,
+/// faulting every 4 KiB page in).
 #[derive(Debug, Clone, Copy, Default)]
-#[repr(C, align(16))]
 struct Slot {
     tag: u64,
     key: u64,
+}
+
+impl Slot {
+    fn load(raw: [u64; 2]) -> Slot {
+        Slot { tag: raw[0], key: raw[1] }
+    }
 }
 
 /// Longest canonical key (plates are at most this long).
@@ -358,12 +371,9 @@ impl FuzzyIndex {
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(SLOTS_MIN);
-        let fresh = vec![Slot::default(); size];
-        advise_huge_pages(&fresh);
-        let old = std::mem::replace(&mut self.slots, fresh);
-        self.filter = vec![0u64; size * FILTER_BITS_PER_SLOT / 64];
-        advise_huge_pages(&self.filter);
-        for slot in old.into_iter().filter(|s| s.tag != 0) {
+        let old = std::mem::replace(&mut self.slots, HugeTable::new(size));
+        self.filter = HugeTable::new(size * FILTER_BITS_PER_SLOT / 64);
+        for slot in old.iter().map(|raw| Slot::load(*raw)).filter(|s| s.tag != 0) {
             place(&mut self.slots, slot);
             set_bit(&mut self.filter, (slot.tag >> 32) as u32);
         }
@@ -425,7 +435,7 @@ impl FuzzyIndex {
         for &fp in probes.as_slice() {
             let mut i = fp as usize & mask;
             loop {
-                let slot = self.slots[i];
+                let slot = Slot::load(self.slots[i]);
                 if slot.tag == 0 {
                     break;
                 }
@@ -618,32 +628,69 @@ fn has_bit(filter: &[u64], fp: u32) -> bool {
 }
 
 /// Puts `slot` in the first empty place from its home slot on.
-fn place(slots: &mut [Slot], slot: Slot) {
+fn place(slots: &mut [[u64; 2]], slot: Slot) {
     let mask = slots.len() - 1;
     let mut i = (slot.tag >> 32) as usize & mask;
-    while slots[i].tag != 0 {
+    while slots[i][0] != 0 {
         i = (i + 1) & mask;
     }
-    slots[i] = slot;
+    slots[i] = [slot.tag, slot.key];
 }
 
-/// Asks the kernel to back a large table with 2 MiB pages. A probe lands anywhere in a table of a
-/// hundred megabytes, so with 4 KiB pages nearly every probe also misses the TLB and walks the page
-/// tables; with huge pages the whole table needs a few dozen TLB entries. A hint: where transparent
-/// huge pages are off, nothing changes.
+/// A zeroed table that a large size puts on 2 MiB pages. A probe lands anywhere in a table of a
+/// hundred megabytes, so with 4 KiB pages nearly every probe also misses the TLB and walks the
+/// page tables; with huge pages the whole table needs a few dozen TLB entries. The kernel backs
+/// only whole, aligned 2 MiB ranges that it was asked to, and an allocation of a few megabytes
+/// (the filter is 4 MiB) starts just past the allocator's header, so it would get one huge page
+/// or none: the table is over-allocated by 2 MiB and starts at the first boundary inside. (2 MiB
+/// more to hold.) Where transparent huge pages are off, nothing changes.
+#[derive(Debug, Clone, Default)]
+struct HugeTable<T> {
+    storage: Vec<T>,
+    start: usize,
+    len: usize,
+}
+
+const HUGE_PAGE: usize = 2 << 20;
+
+impl<T: Copy + Default> HugeTable<T> {
+    fn new(len: usize) -> HugeTable<T> {
+        let size = std::mem::size_of::<T>();
+        if len * size < HUGE_PAGE {
+            return HugeTable { storage: vec![T::default(); len], start: 0, len };
+        }
+        let storage = vec![T::default(); len + HUGE_PAGE / size];
+        let address = storage.as_ptr() as usize;
+        let start = (address.next_multiple_of(HUGE_PAGE) - address) / size;
+        advise_huge_pages(&storage[start..start + len]);
+        HugeTable { storage, start, len }
+    }
+}
+
+impl<T> std::ops::Deref for HugeTable<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.storage[self.start..self.start + self.len]
+    }
+}
+
+impl<T> std::ops::DerefMut for HugeTable<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// Asks the kernel to back `table` (2 MiB-aligned) with 2 MiB pages; a hint.
 fn advise_huge_pages<T>(table: &[T]) {
     #[cfg(target_os = "linux")]
-    if std::mem::size_of_val(table) >= 4 << 20 {
-        // SAFETY: madvise only changes how the kernel backs this live, owned allocation; on failure
-        // the pages stay as they are.
-        // madvise wants a page-aligned start, and the allocator's block starts just past its header.
-        const HUGE_PAGE: usize = 2 << 20;
-        let start = table.as_ptr() as usize;
-        let aligned = start.next_multiple_of(HUGE_PAGE);
-        let end = (start + std::mem::size_of_val(table)) / HUGE_PAGE * HUGE_PAGE;
-        if end > aligned {
+    {
+        let (start, bytes) = (table.as_ptr() as usize, std::mem::size_of_val(table));
+        let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
+        if end > start {
+            // SAFETY: madvise only changes how the kernel backs this live, owned allocation; on
+            // failure the pages stay as they are.
             unsafe {
-                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
     }
