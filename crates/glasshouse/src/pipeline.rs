@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Durable groups waiting for the hot path. Small: if rules fall behind, the committer waits, the
 /// ingest queue fills, and producers get 503 instead of the server growing without bound.
@@ -370,6 +370,7 @@ fn run_retention(state: &AppState, stopped: &std::sync::mpsc::Receiver<()>) {
 /// Merges small segments in the background until `stopped` disconnects, and once more at the end
 /// so a bulk load leaves one segment per kind and day.
 fn run_compactor(store: &Store, stopped: &std::sync::mpsc::Receiver<()>) {
+    warm_plate_dictionary(store);
     loop {
         let stopping = !matches!(stopped.recv_timeout(COMPACTION_INTERVAL), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
         match store.compact(glasshouse_model::Timestamp::now()) {
@@ -380,6 +381,16 @@ fn run_compactor(store: &Store, stopped: &std::sync::mpsc::Receiver<()>) {
         if stopping {
             return;
         }
+        // New segments since the last pass, or a rebuild after a purge dropped it.
+        warm_plate_dictionary(store);
+    }
+}
+
+/// The plate dictionary is built by this maintenance thread, not by an investigator's first
+/// pattern search (seconds at a hundred million reads). A failure only means that search builds it.
+fn warm_plate_dictionary(store: &Store) {
+    if let Err(e) = store.warm_plate_dictionary() {
+        warn!(error = %e, "could not build the plate dictionary; the next pattern search will try");
     }
 }
 

@@ -148,6 +148,13 @@ fn plates_are_found_exactly_by_pattern_and_through_misreads_from_the_segments() 
     let cut = search(with(with(purpose(), early), json!({"plate": "AB?12*", "mode": "wildcard", "summary": true})));
     assert_eq!(cut.body["reads"], 3, "{:?}", cut.body);
     assert_eq!(cut.body["explain"]["segments_answered_by_index"], 0);
+    // A pattern with no fixed start: its plates come from the store's plate dictionary.
+    let infix = search(with(with(purpose(), day.clone()), json!({"plate": "*C12*", "mode": "wildcard"})));
+    assert_eq!(ids(&infix.body["results"], "/observation/id"), ["r1", "r2", "r3", "r4"], "{:?}", infix.body);
+    assert_eq!(infix.body["explain"]["index"], "plate_dictionary");
+    assert_eq!(infix.body["explain"]["dictionary_plates_matched"], 2, "ABC123 and A8C123");
+    let infix_count = search(with(with(purpose(), day.clone()), json!({"plate": "*C12*", "mode": "wildcard", "summary": true})));
+    assert_eq!(infix_count.body["plates"], json!([{"plate": "ABC123", "reads": 3}, {"plate": "A8C123", "reads": 1}]));
     let exported =
         search(with(with(purpose(), day.clone()), json!({"plate": "AB?12*", "mode": "wildcard", "summary": true, "format": "csv"})));
     assert_eq!((exported.status, exported.body["field"].as_str()), (400, Some("format")), "{:?}", exported.body);

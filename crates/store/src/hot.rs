@@ -223,6 +223,12 @@ impl Store {
         (list.len(), list.iter().map(|s| s.rows).sum(), list.iter().map(|s| s.size_bytes).sum())
     }
 
+    /// Builds or extends the in-memory plate dictionary (the way into patterns with no fixed
+    /// start), so a background thread pays for it rather than an investigator's first search.
+    pub fn warm_plate_dictionary(&self) -> Result<(), StoreError> {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).plate_dictionary().map(|_| ())
+    }
+
     /// Calls `each` for every observation in the segments (not the hot window).
     pub fn for_each_stored(&self, each: impl FnMut(&Observation)) -> Result<(), StoreError> {
         self.segments.read().unwrap_or_else(|p| p.into_inner()).for_each(each)

@@ -68,7 +68,7 @@ fn unpack(packed: u64, len: usize) -> String {
 }
 
 impl PlateDictionary {
-    /// Segments whose keys it holds.
+    /// True when it holds every key of the segment's index.
     pub(crate) fn covers(&self, segment_path: &str) -> bool {
         self.covers.contains(segment_path)
     }
@@ -81,6 +81,20 @@ impl PlateDictionary {
     /// Leaves a segment out: searches walk its index.
     pub(crate) fn skip(&mut self, segment_path: &str) {
         self.skipped.insert(segment_path.to_owned());
+    }
+
+    /// Moves coverage from `from` to `to`, a segment holding exactly their rows (a compaction's
+    /// merge: its index holds the union of theirs, all of it here already). Returns false, changing
+    /// nothing, unless every one of `from` is covered.
+    pub(crate) fn transfer(&mut self, from: &[String], to: &str) -> bool {
+        if !from.iter().all(|p| self.covers.contains(p)) {
+            return false;
+        }
+        for p in from {
+            self.covers.remove(p);
+        }
+        self.covers.insert(to.to_owned());
+        true
     }
 
     /// True when it holds a segment that is now gone.

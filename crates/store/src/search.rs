@@ -219,7 +219,7 @@ impl Cursor {
 /// How a search was answered, for the `explain` block of a response.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Explain {
-    /// The index that chose the rows: `plate_fst` or `row_group_stats`.
+    /// The index that chose the rows: `plate_fst`, `plate_dictionary` or `row_group_stats`.
     pub index: &'static str,
     /// Segments whose rows were read.
     pub segments_scanned: usize,

@@ -52,6 +52,19 @@ impl SegmentStore {
         Ok(dictionary.clone())
     }
 
+    /// After a compaction: each merged segment holds exactly the rows of the segments it
+    /// replaced, so the dictionary covers it as it covered them (nothing to rebuild).
+    pub(crate) fn carry_dictionary(&self, merges: &[(Vec<super::SegmentMeta>, super::SegmentMeta)]) {
+        let mut held = self.dictionary.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(dictionary) = held.as_mut() else { return };
+        for (group, merged) in merges {
+            let from: Vec<String> = group.iter().map(|s| s.path.clone()).collect();
+            if from.iter().any(|p| dictionary.covers(p)) {
+                Arc::make_mut(dictionary).transfer(&from, &merged.path);
+            }
+        }
+    }
+
     /// Drops the dictionary when it covers a segment that is gone, so plates held only there do
     /// not outlive it in memory.
     pub(crate) fn forget_dictionary_of(&self, paths: &[String]) {

@@ -135,7 +135,8 @@ impl SegmentStore {
         if query.mode == PlateMode::Wildcard && fixed_start < 2 {
             let dictionary = self.plate_dictionary()?;
             let plates = dictionary.matching(&query.plate);
-            // Past this many plates, looking each up costs about what the walk does.
+            // Past this many, the plates themselves are tens of megabytes to hold and look up in
+            // every day; such a pattern (a single character, say) walks the indexes instead.
             if plates.len() <= DICTIONARY_PLATES_MAX {
                 explain.index = "plate_dictionary";
                 explain.dictionary_plates_matched = plates.len();
@@ -322,6 +323,11 @@ impl<'q> Probe<'q> {
         found.map_err(|e| e.to_string())
     }
 
+    /// The dictionary's plates, when it covers `segment` (so they are all the segment's matches).
+    fn known_in(&self, segment: &SegmentMeta) -> Option<&[String]> {
+        self.known.as_ref().filter(|(dictionary, _)| dictionary.covers(&segment.path)).map(|(_, plates)| plates.as_slice())
+    }
+
     /// Calls `each` with every key of an index of exact plates the query may match, and its rows.
     fn keys(&self, segment: &SegmentMeta, index: &PlateIndex, each: impl FnMut(&[u8], &[u32])) -> Result<(), String> {
         if let Some(known) = self.known_in(segment) {
@@ -333,13 +339,6 @@ impl<'q> Probe<'q> {
             Lookup::Tolerant(tolerant) => index.each_matching(tolerant, each),
         };
         walked.map_err(|e| e.to_string())
-    }
-}
-
-impl Probe<'_> {
-    /// The dictionary's plates, when it covers `segment` (so they are all the segment's matches).
-    fn known_in(&self, segment: &SegmentMeta) -> Option<&[String]> {
-        self.known.as_ref().filter(|(dictionary, _)| dictionary.covers(&segment.path)).map(|(_, plates)| plates.as_slice())
     }
 }
 

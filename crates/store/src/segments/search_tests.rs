@@ -314,11 +314,21 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
     assert_eq!(tally.explain.segments_answered_by_index, 4, "{:?}", tally.explain);
     assert_eq!(held(&store), Some(4));
 
-    // A compaction removes segments it covers: it is dropped, and rebuilt from what is left.
+    // A compaction keeps every row, so the merged segment is covered as its inputs were.
     let plans = store.plan_compaction(Timestamp(START + 2 * 86_400_000_000));
     let merged = store.build_compacted(&plans[0]).unwrap();
     store.apply_compactions(vec![(plans[0].clone(), merged)]).unwrap();
-    assert_eq!(held(&store), None, "a removed segment's plates are not kept");
-    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
     assert_eq!(held(&store), Some(1));
+    assert!(store.dictionary.lock().unwrap().as_ref().unwrap().covers(&store.segments()[0].path));
+    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
+
+    // A purge that removes rows drops it: the plates of those rows must not stay in memory.
+    let keep = |_: &Observation| crate::retention::Keep::No;
+    let plan = store.plan_purge(Kind::PlateRead, 30, Timestamp(START + 1_000 * 1_000_000), &keep).unwrap();
+    assert!(!plan.deleted_ids.is_empty());
+    store.apply_purge(plan).unwrap();
+    assert_eq!(held(&store), None, "a purge drops the dictionary");
+    let left: Vec<Observation> = observations.iter().filter(|o| o.observed_at.0 >= START + 1_000 * 1_000_000).cloned().collect();
+    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&left, &query));
+    assert_eq!(held(&store), Some(1), "rebuilt from what is left");
 }
