@@ -384,6 +384,7 @@ impl SegmentStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)] // one-range selections are the cases under test
 mod tests {
     use super::*;
 
