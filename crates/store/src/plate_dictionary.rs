@@ -9,10 +9,10 @@
 //! looked up in each day's index as exact keys ([`PlateIndex::each_listed`]), so rows and counts
 //! still come from the segments themselves.
 //!
-//! It is derived data, never written to disk: built from the indexes on first use, extended when
-//! segments are added, and dropped as soon as a compaction or a purge removes a segment it covers,
-//! so a purged plate does not outlive its segment here either. A plate it holds that no segment in
-//! a search's range has just finds no rows.
+//! It is derived data, never written to disk: built from the indexes, extended when segments are
+//! added, carried over to a compaction's merged segment (which holds the same rows), and dropped
+//! as soon as a purge removes a segment it covers, so a purged plate does not outlive its segment
+//! here either. A plate it holds that no segment in a search's range has just finds no rows.
 
 use crate::plate_index::PlateIndex;
 use glasshouse_model::limits::PLATE_CHARS_MAX;
@@ -25,7 +25,7 @@ pub(crate) struct PlateDictionary {
     covers: HashSet<String>,
     /// Plate-read segments it cannot hold (an index of canonical plates, or a key that is not a
     /// normalised plate): searches walk their indexes.
-    skipped: HashSet<String>,
+    left_out: HashSet<String>,
     /// `by_length[n]`: the packed plates of `n` characters, ascending (which is byte order).
     by_length: Vec<Vec<u64>>,
 }
@@ -75,12 +75,12 @@ impl PlateDictionary {
 
     /// True when the segment is covered or known to be left out.
     pub(crate) fn knows(&self, segment_path: &str) -> bool {
-        self.covers.contains(segment_path) || self.skipped.contains(segment_path)
+        self.covers.contains(segment_path) || self.left_out.contains(segment_path)
     }
 
     /// Leaves a segment out: searches walk its index.
-    pub(crate) fn skip(&mut self, segment_path: &str) {
-        self.skipped.insert(segment_path.to_owned());
+    pub(crate) fn leave_out(&mut self, segment_path: &str) {
+        self.left_out.insert(segment_path.to_owned());
     }
 
     /// Moves coverage from `from` to `to`, a segment holding exactly their rows (a compaction's
@@ -119,7 +119,7 @@ impl PlateDictionary {
 
     /// Adds the keys of a segment's index (one of plates as read). Returns false, covering
     /// nothing, when a key is not a normalised plate: that segment is left out.
-    pub(crate) fn add(&mut self, segment_path: &str, index: &PlateIndex) -> Result<bool, crate::plate_index::IndexError> {
+    pub(crate) fn add(&mut self, segment_path: &str, index: &PlateIndex) -> bool {
         debug_assert!(!index.keys_are_canonical(), "canonical keys are not plates as read");
         let mut fresh: Vec<Vec<u64>> = vec![Vec::new(); PLATE_CHARS_MAX + 1];
         let mut representable = true;
@@ -127,21 +127,21 @@ impl PlateDictionary {
         index.each_key(|key| match pack(key) {
             Some(packed) => fresh[key.len()].push(packed),
             None => representable = false,
-        })?;
+        });
         if !representable {
-            self.skip(segment_path);
-            return Ok(false);
+            self.leave_out(segment_path);
+            return false;
         }
         let mut covers = HashSet::new();
         covers.insert(segment_path.to_owned());
-        self.absorb(PlateDictionary { covers, skipped: HashSet::new(), by_length: fresh });
-        Ok(true)
+        self.absorb(PlateDictionary { covers, left_out: HashSet::new(), by_length: fresh });
+        true
     }
 
     /// Takes in another dictionary's segments and plates (built from other segments).
     pub(crate) fn absorb(&mut self, other: PlateDictionary) {
         self.covers.extend(other.covers);
-        self.skipped.extend(other.skipped);
+        self.left_out.extend(other.left_out);
         self.by_length.resize_with(PLATE_CHARS_MAX + 1, Vec::new);
         for (held, new) in self.by_length.iter_mut().zip(other.by_length) {
             if held.is_empty() {
@@ -162,19 +162,13 @@ impl PlateDictionary {
             if tests.is_empty() || plates.is_empty() {
                 continue;
             }
-            let before = found.len();
-            scan(plates, &tests, len, &mut found);
+            let mut passed = Vec::new();
+            scan(plates, &tests, len, &mut passed);
             if !pattern.exact_by_tests {
                 let verify = crate::plate_index::Wildcard::new(&pattern.text).expect("parsed");
-                let mut kept = before;
-                for i in before..found.len() {
-                    if verify.matches(&found[i]) {
-                        found.swap(kept, i);
-                        kept += 1;
-                    }
-                }
-                found.truncate(kept);
+                passed.retain(|plate| verify.matches(plate));
             }
+            found.append(&mut passed);
         }
         found.sort_unstable();
         found
@@ -349,7 +343,7 @@ mod tests {
     fn dictionary(plates: &[&str]) -> PlateDictionary {
         let index = PlateIndex::from_bytes(&plate_index::build(plates.iter().enumerate().map(|(i, p)| (*p, i as u32)))).unwrap();
         let mut dictionary = PlateDictionary::default();
-        assert!(dictionary.add("seg", &index).unwrap());
+        assert!(dictionary.add("seg", &index));
         dictionary
     }
 
@@ -372,7 +366,7 @@ mod tests {
     fn segments_merge_into_distinct_plates() {
         let mut held = dictionary(&["ABC123", "XYZ9"]);
         let other = PlateIndex::from_bytes(&plate_index::build([("ABC123", 0), ("ABD123", 1)])).unwrap();
-        assert!(held.add("seg2", &other).unwrap());
+        assert!(held.add("seg2", &other));
         assert_eq!(held.plates(), 3);
         assert!(held.covers("seg") && held.covers("seg2") && !held.covers("seg3"));
         assert_eq!(held.matching("*"), vec!["ABC123", "ABD123", "XYZ9"]);

@@ -365,7 +365,7 @@ impl PlateIndex {
         Ok(keys)
     }
 
-    /// Calls `each` with every key of `keys` (sorted) the index holds, and its rows: one lookup
+    /// Calls `each` with every key of `keys` the index holds, and its rows: one lookup
     /// each, for a few keys found elsewhere (the store's plate dictionary), where a walk would
     /// visit every branch of the upper nodes.
     pub fn each_listed(&self, keys: &[impl AsRef<[u8]>], mut each: impl FnMut(&[u8], &[u32])) -> Result<(), IndexError> {
@@ -381,12 +381,11 @@ impl PlateIndex {
     }
 
     /// Calls `each` with every key, in byte order.
-    pub fn each_key(&self, mut each: impl FnMut(&[u8])) -> Result<(), IndexError> {
+    pub fn each_key(&self, mut each: impl FnMut(&[u8])) {
         let mut stream = self.map.stream();
         while let Some((key, _)) = stream.next() {
             each(key);
         }
-        Ok(())
     }
 
     /// Calls `each` with every key the automaton accepts and the key's rows, in key order.

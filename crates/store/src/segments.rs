@@ -124,7 +124,7 @@ pub struct SegmentStore {
     /// stays right until its segment is compacted away or purged.
     handles: Mutex<HashMap<String, Arc<scan::SegmentHandle>>>,
     /// Every distinct plate of the plate-read segments, for patterns with no fixed start; built
-    /// on first use, dropped when a segment it covers is removed.
+    /// on first use, carried over by compactions, dropped when a purge removes a segment it covers.
     dictionary: Mutex<Option<Arc<crate::plate_dictionary::PlateDictionary>>>,
 }
 

@@ -25,15 +25,12 @@ impl SegmentStore {
         let work = |segment: &super::SegmentMeta, _: &mut crate::search::Explain, part: &mut PlateDictionary| {
             let handle = self.handle(segment)?;
             match handle.plates().filter(|i| !i.keys_are_canonical()) {
-                Some(index) => part
-                    .add(&segment.path, index)
-                    .map(|_| ())
-                    .map_err(|e| StoreError::Parquet { path: self.root.join(&segment.path), reason: e.to_string() }),
-                None => {
-                    part.skip(&segment.path);
-                    Ok(())
+                Some(index) => {
+                    part.add(&segment.path, index);
                 }
+                None => part.leave_out(&segment.path),
             }
+            Ok(())
         };
         let parts = super::find::fan_out_with(&new, PlateDictionary::default, &work)?;
         // Copy-on-write: a search still holding the last version keeps it unchanged.

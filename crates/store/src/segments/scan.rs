@@ -308,10 +308,10 @@ impl SegmentStore {
                     rows.peek().is_some_and(|r| *r < end)
                 }
             };
-            // No page statistics: the whole group, as one range of rows.
-            let whole_group = || std::iter::once(0..end - start).collect();
+            // Without page statistics, the whole group is one range of rows.
+            #[allow(clippy::single_range_in_vec_init)]
             let survivors = (holds_a_selected_row && conditions.may_match(group, &handle))
-                .then(|| conditions.page_survivors(metadata, i, &handle).unwrap_or_else(whole_group));
+                .then(|| conditions.page_survivors(metadata, i, &handle).unwrap_or_else(|| vec![0..end - start]));
             match survivors {
                 Some(ranges) if !ranges.is_empty() => {
                     paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
