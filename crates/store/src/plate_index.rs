@@ -12,21 +12,24 @@
 //! where a key's rows begin; a sample every [`SAMPLE_KEYS`] keys says where to start counting
 //! those bits.
 //!
-//! File layout (`GHPLATE5`): the magic, then one zstd frame (a fifth smaller than the index it
-//! holds; an index is decompressed once, when its segment is first opened, and kept in memory).
-//! Inside, all little-endian: the fst length, the number of keys, the number of row entries and the
-//! bits per row, as u64; the fst bytes; the samples (u64 entry positions); the key-start bits (u64
-//! words, with one extra bit set after the last entry); the packed rows, followed by eight zero
-//! bytes so every row is read with one 8-byte load. Written beside the segment before the manifest
-//! names it, like the segment itself. Earlier files are still read: `GHPLATE4` (the same layout
-//! with canonical keys, confusable characters folded) and `GHPLATE3` (canonical keys, uncompressed,
-//! with the row or an offset into varint postings as the value); [`PlateIndex::keys_are_canonical`]
-//! tells a search which kind of key to look for.
+//! File layout (`GHPLATE6`): the magic, the length of a zstd frame (u64), the frame, then the packed
+//! rows as they are (random numbers, which zstd does not shrink). The payload is the frame's
+//! contents followed by the packed rows; it is rebuilt once, when its segment is first opened, and
+//! kept in memory. In it, all little-endian: the fst length, the number of keys, the number of row
+//! entries and the bits per row, as u64; the fst bytes; the samples (u64 entry positions); the
+//! key-start bits (u64 words, with one extra bit set after the last entry); the packed rows,
+//! followed by eight zero bytes so every row is read with one 8-byte load. Written beside the
+//! segment before the manifest names it, like the segment itself. Earlier files are still read:
+//! `GHPLATE5` (the whole payload in one zstd frame), `GHPLATE4` (the same with canonical keys,
+//! confusable characters folded) and `GHPLATE3` (canonical keys, uncompressed, with the row or an
+//! offset into varint postings as the value); [`PlateIndex::keys_are_canonical`] tells a search
+//! which kind of key to look for.
 
 use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 
-const MAGIC: &[u8; 8] = b"GHPLATE5";
+const MAGIC: &[u8; 8] = b"GHPLATE6";
+const MAGIC_V5: &[u8; 8] = b"GHPLATE5";
 const MAGIC_V4: &[u8; 8] = b"GHPLATE4";
 const MAGIC_V3: &[u8; 8] = b"GHPLATE3";
 
@@ -195,9 +198,14 @@ impl Emitter {
         for word in self.samples.iter().chain(&self.starts) {
             payload.extend_from_slice(&word.to_le_bytes());
         }
-        payload.extend_from_slice(&packed);
-        let mut out = MAGIC.to_vec();
-        out.extend(zstd::bulk::compress(&payload, ZSTD_LEVEL).expect("compressing into memory cannot fail"));
+        // The packed rows are row numbers in key order, as good as random: zstd gains nothing on
+        // them, and they were 40 % of what it searched (the index's largest cost after the fst).
+        let frame = zstd::bulk::compress(&payload, ZSTD_LEVEL).expect("compressing into memory cannot fail");
+        let mut out = Vec::with_capacity(16 + frame.len() + packed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        out.extend_from_slice(&frame);
+        out.extend_from_slice(&packed);
         out
     }
 }
@@ -207,9 +215,19 @@ impl Emitter {
 #[cfg(test)]
 pub(crate) fn build_canonical_v4(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
     let canonical = pairs.into_iter().map(|(plate, row)| (glasshouse_engine::rules::fuzzy::canonical(&plate), row));
-    let mut bytes = build(canonical);
-    bytes[..8].copy_from_slice(MAGIC_V4);
-    bytes
+    in_one_frame(&build(canonical), MAGIC_V4)
+}
+
+/// An index written by [`build`] in the single-frame layout of `GHPLATE5` and `GHPLATE4` (the
+/// whole payload in one zstd frame), under `magic`: for tests that older files still read.
+#[cfg(test)]
+pub(crate) fn in_one_frame(bytes: &[u8], magic: &[u8; 8]) -> Vec<u8> {
+    let frame_len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let mut payload = decompress(&bytes[16..16 + frame_len]).unwrap();
+    payload.extend_from_slice(&bytes[16 + frame_len..]);
+    let mut out = magic.to_vec();
+    out.extend(zstd::bulk::compress(&payload, 3).unwrap());
+    out
 }
 
 /// zstd level of the index. Measured on a 10M-read day's index: level 9 is 2 % smaller than level 3
@@ -259,10 +277,18 @@ impl PlateIndex {
             let map = Map::new(owned.slice(fst_start..reader.at)).map_err(|e| IndexError(e.to_string()))?;
             return Ok(PlateIndex { map, rows: Rows::Varint { postings: owned.slice(reader.at..) }, canonical_keys: true });
         }
-        if magic != MAGIC && magic != MAGIC_V4 {
+        let payload = if magic == MAGIC {
+            // The compressed part, then the packed rows as they are: one payload again.
+            let frame_len = usize::try_from(reader.u64()?).map_err(|_| IndexError("truncated".into()))?;
+            let mut payload = decompress(reader.take(frame_len)?)?;
+            payload.extend_from_slice(&bytes[reader.at..]);
+            payload
+        } else if magic == MAGIC_V5 || magic == MAGIC_V4 {
+            decompress(&bytes[8..])?
+        } else {
             return Err(IndexError("not a plate index (bad magic)".into()));
-        }
-        let payload = Bytes::from(decompress(&bytes[8..])?);
+        };
+        let payload = Bytes::from(payload);
         let mut reader = Reader { bytes: &payload, at: 0 };
         let (fst_len, keys, entries, bits) = (reader.u64()?, reader.u64()?, reader.u64()?, reader.u64()?);
         if !(1..=32).contains(&bits) {
@@ -285,6 +311,10 @@ impl PlateIndex {
             map,
             rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries },
             canonical_keys: magic == MAGIC_V4,
+        })
+        .and_then(|index| match reader.at == payload.len() {
+            true => Ok(index),
+            false => Err(IndexError(format!("{} bytes after the packed rows", payload.len() - reader.at))),
         })
     }
 
@@ -605,6 +635,21 @@ mod tests {
     }
 
     #[test]
+    fn the_single_frame_layout_reads_like_the_current_one() {
+        let keys: Vec<String> = (0..3_000u32).map(|row| format!("P{:04}", (row * 31) % 977)).collect();
+        let bytes = build(keys.iter().enumerate().map(|(row, key)| (key.clone(), row as u32)));
+        let (current, single) = (PlateIndex::from_bytes(&bytes).unwrap(), PlateIndex::from_bytes(&in_one_frame(&bytes, MAGIC_V5)).unwrap());
+        assert!(!single.keys_are_canonical());
+        for key in ["P0000", "P0031", "P0976"] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            current.rows_exact(key, &mut a).unwrap();
+            single.rows_exact(key, &mut b).unwrap();
+            assert!(!a.is_empty());
+            assert_eq!(a, b, "{key}");
+        }
+    }
+
+    #[test]
     fn rows_come_back_per_key_in_order_including_repeats() {
         let index = index_of(&["ABC".into(), "XYZ".into(), "ABC".into(), "AB".into()]);
         let mut rows = Vec::new();
@@ -625,11 +670,18 @@ mod tests {
         assert!(PlateIndex::from_bytes(&bytes).is_err(), "a damaged frame");
         let good = build([("ABC".to_string(), 1)]);
         assert!(PlateIndex::from_bytes(&good[..good.len() - 1]).is_err(), "a truncated frame");
-        let mut payload = decompress(&good[8..]).unwrap();
+        let single = in_one_frame(&good, MAGIC_V5);
+        let mut payload = decompress(&single[8..]).unwrap();
         payload[24] = 40; // 40 bits per row
-        let mut lying = MAGIC.to_vec();
+        let mut lying = MAGIC_V5.to_vec();
         lying.extend(zstd::bulk::compress(&payload, 1).unwrap());
         assert!(PlateIndex::from_bytes(&lying).is_err(), "a header out of range");
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(PlateIndex::from_bytes(&longer).is_err(), "bytes after the rows");
+        let mut short_frame = good.clone();
+        short_frame[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(PlateIndex::from_bytes(&short_frame).is_err(), "a frame longer than the file");
     }
 
     #[test]

@@ -4,10 +4,8 @@
 use super::{SegmentMeta, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
 use crate::plate_index;
-use arrow::array::UInt32Array;
-use arrow::compute::take_record_batch;
 use arrow::record_batch::RecordBatch;
-use glasshouse_model::{Body, Kind, Observation};
+use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
 use parquet::basic::{Compression, Encoding, GzipLevel};
@@ -76,13 +74,26 @@ pub fn morton_key(lat: f64, lon: f64) -> u64 {
 /// Writes `rows` as the segment at `relative` (and its plate index), durably, and describes it.
 pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows: &[&Observation]) -> Result<SegmentMeta, StoreError> {
     let path = root.join(&relative);
+    if rows.is_empty() {
+        return Err(StoreError::Parquet { path, reason: "a segment needs at least one row".into() });
+    }
     let dir = path.parent().expect("segment path has a parent");
     fs::create_dir_all(dir).map_err(io_error(dir))?;
     // Space, then time, then id (ids are compared only on ties, so no key holds a copy of one).
-    // The rows are encoded in arrival order and the columns then gathered into this order: reading
-    // the observations in sorted order, scattered in memory, cost a cache miss per field.
-    let order: Vec<(u64, i64, u32)> =
-        rows.iter().enumerate().map(|(i, o)| (morton_key(o.position.lat, o.position.lon), o.observed_at.0, i as u32)).collect();
+    // The segment's extent is gathered in the same pass: each pass over a large segment's
+    // observations costs a visit to every one of them.
+    let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let mut times = (i64::MAX, i64::MIN);
+    let order: Vec<(u64, i64, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let (lat, lon, at) = (o.position.lat, o.position.lon, o.observed_at.0);
+            bbox = [bbox[0].min(lon), bbox[1].min(lat), bbox[2].max(lon), bbox[3].max(lat)];
+            times = (times.0.min(at), times.1.max(at));
+            (morton_key(lat, lon), at, i as u32)
+        })
+        .collect();
     let order =
         sort_on_two_cores(order, |a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| rows[a.2 as usize].id.cmp(&rows[b.2 as usize].id)));
 
@@ -133,9 +144,9 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     let temporary = path.with_extension("tmp");
     let write_parquet = || -> Result<(), StoreError> {
         let arrow_error = |e: arrow::error::ArrowError| StoreError::Parquet { path: path.clone(), reason: e.to_string() };
-        let arrival = parquet_codec::encode(kind, rows).map_err(arrow_error)?;
-        let sorted = UInt32Array::from_iter_values(order.iter().map(|(_, _, i)| *i));
-        let batch = take_record_batch(&arrival, &sorted).map_err(arrow_error)?;
+        let arrival = parquet_codec::encode(kind, rows.iter().copied()).map_err(arrow_error)?;
+        let in_file_order: Vec<u32> = order.iter().map(|(_, _, arrived)| *arrived).collect();
+        let batch = super::gather::gather_on_two_cores(&arrival, &in_file_order).map_err(arrow_error)?;
         drop(arrival);
         let file = File::create(&temporary).map_err(io_error(&temporary))?;
         let writer = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).map_err(parquet_error(&path))?;
@@ -167,15 +178,11 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     let (plate_index, index_bytes) = index?;
     fs::rename(&temporary, &path).map_err(io_error(&path))?;
     let size_bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
-    let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-    for o in rows {
-        bbox = [bbox[0].min(o.position.lon), bbox[1].min(o.position.lat), bbox[2].max(o.position.lon), bbox[3].max(o.position.lat)];
-    }
     Ok(SegmentMeta {
         path: relative,
         kind: kind.as_str().into(),
-        min_observed_at: rows.iter().map(|o| o.observed_at).min().expect("a segment has rows"),
-        max_observed_at: rows.iter().map(|o| o.observed_at).max().expect("a segment has rows"),
+        min_observed_at: Timestamp(times.0),
+        max_observed_at: Timestamp(times.1),
         rows: rows.len() as u64,
         bbox,
         size_bytes,
