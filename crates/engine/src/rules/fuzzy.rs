@@ -700,7 +700,7 @@ fn advise_huge_pages<T>(table: &[T]) {
 
 /// Asks the CPU to start loading the cache line at `slot`; a hint, never a fault.
 #[inline(always)]
-fn prefetch<T>(slot: *const T) {
+pub(crate) fn prefetch<T>(slot: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` only hints the cache: it never faults, whatever the address.
     unsafe {

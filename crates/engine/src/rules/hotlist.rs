@@ -5,7 +5,7 @@
 //! index per list (see [`super::fuzzy`]). Partial plates (`AB?12*`): a pattern index.
 
 use crate::alert::{Alert, HotlistHit, alert_id};
-use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, Probes, canonical, compare};
+use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, Probes, canonical, compare, prefetch};
 use crate::rules::wildcard::{self, PatternIndex};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{CANDIDATES_MAX, ID_CHARS_MAX, TEXT_CHARS_MAX};
@@ -369,32 +369,37 @@ impl HotlistIndex {
                 index.filter(probes);
             }
         }
-        // List by list, so each list and its entries are looked up once per read.
+        // List by list, so each list and its entries are looked up once per read. Every reading's
+        // candidates are gathered first, and their entries, then the entries' plates, start
+        // loading before any is compared: in a list of a million entries each is a cache miss.
         for ((list_id, index), probes) in self.fuzzy.iter().zip(&staged) {
             let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
-            for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
-                let mut verify = |id: u32| {
-                    let Some(entry) = entries.get(id as usize) else { return };
-                    if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
-                        hits.push(HotlistMatch {
-                            distance: found.distance(),
-                            rank,
-                            reading,
-                            from_candidate,
-                            list,
-                            entry,
-                            diffs: found.diffs,
-                        });
+            let mut candidates = Candidates::default();
+            for (rank, (reading, _)) in readings.clone().enumerate() {
+                let mut gather = |id: u32| {
+                    if let Some(entry) = entries.get(id as usize) {
+                        prefetch(entry);
+                        candidates.push(rank, id);
                     }
                 };
                 match (keys.get(rank), probes.get(rank)) {
-                    (Some(Some(key)), Some(probes)) => index.candidates_of(key.as_bytes(), probes, &mut verify),
+                    (Some(Some(key)), Some(probes)) => index.candidates_of(key.as_bytes(), probes, &mut gather),
                     (Some(None), _) => {} // longer than any plate: within reach of nothing
                     _ => {
                         if let Some(key) = CanonicalKey::of(reading) {
-                            index.candidates(key.as_bytes(), &mut verify);
+                            index.candidates(key.as_bytes(), &mut gather);
                         }
                     }
+                }
+            }
+            for &(_, id) in candidates.as_slice() {
+                prefetch(entries[id as usize].plate.as_ptr());
+            }
+            for &(rank, id) in candidates.as_slice() {
+                let entry = &entries[id as usize];
+                let Some((reading, from_candidate)) = readings.clone().nth(rank) else { continue };
+                if let Some(found) = compare(reading, &entry.plate, list.substitutions_max, list.length_tolerance) {
+                    hits.push(HotlistMatch { distance: found.distance(), rank, reading, from_candidate, list, entry, diffs: found.diffs });
                 }
             }
         }
@@ -447,6 +452,35 @@ impl HotlistIndex {
 
 /// Readings of one read: the plate and its alternatives.
 const READINGS_MAX: usize = 1 + CANDIDATES_MAX;
+
+/// A read's (reading, entry) candidates on one list, kept inline: a read matches an entry or two
+/// at most, short of a list full of near-identical plates (which spills to the heap).
+#[derive(Default)]
+struct Candidates {
+    inline: [(usize, u32); CANDIDATES_INLINE],
+    len: usize,
+    spill: Vec<(usize, u32)>,
+}
+
+const CANDIDATES_INLINE: usize = 8;
+
+impl Candidates {
+    fn push(&mut self, rank: usize, id: u32) {
+        if self.spill.is_empty() && self.len < CANDIDATES_INLINE {
+            self.inline[self.len] = (rank, id);
+            self.len += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spill.push((rank, id));
+    }
+
+    fn as_slice(&self) -> &[(usize, u32)] {
+        if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
+    }
+}
 
 /// A verified match of a read on a list entry: what an alert is raised for.
 #[derive(Debug)]
