@@ -83,6 +83,49 @@ fn every_kind_round_trips_through_parquet() {
 }
 
 #[test]
+fn a_batch_of_one_kind_refuses_another_kind_without_a_panic() {
+    let records = one_of_each();
+    let error = crate::parquet_codec::encode(Kind::Gunshot, records.iter().map(|(_, o)| o)).unwrap_err();
+    assert!(error.to_string().contains("a plate_read observation in a batch of gunshot"), "{error}");
+    let gunshots: Vec<&Observation> = records.iter().map(|(_, o)| o).filter(|o| o.kind() == Kind::Gunshot).collect();
+    assert_eq!(crate::parquet_codec::encode(Kind::Gunshot, gunshots.into_iter()).unwrap().num_rows(), 1);
+}
+
+#[test]
+fn interleaved_kinds_and_days_each_get_one_segment_with_every_row() {
+    // Runs of one kind and day, broken and resumed: a group must collect every run of its key.
+    let days = ["2026-11-27T23:59:00Z", "2026-11-28T00:01:00Z"];
+    let sensor = || Body::SensorReading(SensorReading { quantity: "co".into(), value: 1.0, unit: "ppm".into() });
+    let records: Vec<(Lsn, Observation)> = (0..40u64)
+        .map(|i| {
+            let at = days[(i / 3 % 2) as usize];
+            let body = if i % 5 < 2 { sensor() } else { Body::PlateRead(PlateRead { plate: format!("AB{i}"), ..PlateRead::default() }) };
+            (i + 1, observation(&format!("o{i}"), at, 24.94, body))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SegmentStore::open(dir.path()).unwrap();
+    let written = store.flush(&records).unwrap();
+    let mut keys: Vec<(String, String)> =
+        written.iter().map(|s| (s.kind.clone(), s.min_observed_at.to_rfc3339()[..10].to_owned())).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 4, "two kinds on two days");
+    assert_eq!(written.len(), 4, "one segment each");
+    assert_eq!(written.iter().map(|s| s.rows).sum::<u64>(), 40);
+    for segment in &written {
+        let expected = records
+            .iter()
+            .filter(|(_, o)| {
+                o.kind().as_str() == segment.kind && o.observed_at.to_rfc3339()[..10] == segment.min_observed_at.to_rfc3339()[..10]
+            })
+            .count();
+        assert_eq!(segment.rows, expected as u64, "{} on {}", segment.kind, segment.min_observed_at.to_rfc3339());
+        assert_eq!(segment.min_observed_at, segment.max_observed_at, "one time per day here");
+    }
+}
+
+#[test]
 fn queries_prune_by_kind_time_and_box_and_include_the_hot_window() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SegmentStore::open(dir.path()).unwrap();
