@@ -323,6 +323,7 @@ mod compact;
 mod dictionary;
 mod find;
 mod gather;
+mod parallel;
 mod scan;
 mod write;
 

@@ -7,6 +7,7 @@
 //! before they copy it (and, for text, its offsets first and its bytes next), so the misses
 //! overlap. Columns with nulls, and types a segment does not have, still go through `take`.
 
+use super::parallel::map_on_two_cores;
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray, UInt32Array, new_null_array};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::take;
@@ -16,7 +17,6 @@ use arrow::datatypes::{
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many rows ahead a value starts loading (a text value's offsets; its bytes half as far).
 const AHEAD: usize = 32;
@@ -28,23 +28,8 @@ pub(super) fn gather_on_two_cores(batch: &RecordBatch, indices: &[u32]) -> Resul
         return Err(ArrowError::InvalidArgumentError(format!("row {bad} of a batch of {}", batch.num_rows())));
     }
     let columns = batch.columns();
-    let next = AtomicUsize::new(0);
-    let gather = || -> Result<Vec<(usize, ArrayRef)>, ArrowError> {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(column) = columns.get(i) else { return Ok(done) };
-            done.push((i, gather_column(column, indices)?));
-        }
-    };
-    let (mine, theirs) = std::thread::scope(|scope| {
-        let helper = scope.spawn(gather);
-        let mine = gather();
-        (mine, helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    });
-    let mut gathered: Vec<(usize, ArrayRef)> = mine?.into_iter().chain(theirs?).collect();
-    gathered.sort_by_key(|(i, _)| *i);
-    RecordBatch::try_new(batch.schema(), gathered.into_iter().map(|(_, column)| column).collect())
+    let gathered = map_on_two_cores(columns.len(), |i| gather_column(&columns[i], indices))?;
+    RecordBatch::try_new(batch.schema(), gathered)
 }
 
 /// One column in the order `indices` gives (every index already checked to be in range).

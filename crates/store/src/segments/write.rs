@@ -1,6 +1,7 @@
 //! Writing one segment: rows in space-filling order, row groups small enough to prune, a bloom
 //! filter on the plate column, and for plate reads the sidecar plate index.
 
+use super::parallel::{map_on_two_cores, sort_on_two_cores};
 use super::{SegmentMeta, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
 use crate::plate_index;
@@ -15,7 +16,6 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows per row group. Each group carries min/max statistics for every column; with rows in
 /// space-filling order, a group covers a small patch of the city, so an area search skips most
@@ -191,40 +191,6 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     })
 }
 
-/// Sorts the two halves on two cores and merges them: the sort is the part of a large segment's
-/// build that runs before the Parquet file and the index can start side by side.
-fn sort_on_two_cores<T: Copy + Send + Sync>(mut items: Vec<T>, compare: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) -> Vec<T> {
-    const SPLIT_MIN: usize = 64 * 1024;
-    if items.len() < SPLIT_MIN {
-        items.sort_unstable_by(&compare);
-        return items;
-    }
-    let half = items.len() / 2;
-    {
-        let (left, right) = items.split_at_mut(half);
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| left.sort_unstable_by(&compare));
-            right.sort_unstable_by(&compare);
-            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        });
-    }
-    let (left, right) = items.split_at(half);
-    let mut merged = Vec::with_capacity(items.len());
-    let (mut i, mut j) = (0, 0);
-    while i < left.len() && j < right.len() {
-        if compare(&right[j], &left[i]).is_lt() {
-            merged.push(right[j]);
-            j += 1;
-        } else {
-            merged.push(left[i]);
-            i += 1;
-        }
-    }
-    merged.extend_from_slice(&left[i..]);
-    merged.extend_from_slice(&right[j..]);
-    merged
-}
-
 /// Encodes one row group's columns on two cores (parquet-rs's `ArrowWriter` encodes them one after
 /// another; with the plate index on the other core, the Parquet file was the builder's critical
 /// path). The chunks come back in column order.
@@ -237,25 +203,11 @@ fn encode_columns(batch: &RecordBatch, writers: Vec<ArrowColumnWriter>) -> parqu
             work.push(Mutex::new(Some((writer, leaf))));
         }
     }
-    let next = AtomicUsize::new(0);
-    let encode = || -> parquet::errors::Result<Vec<(usize, ArrowColumnChunk)>> {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = work.get(i) else { return Ok(done) };
-            let (mut writer, leaf) = slot.lock().unwrap_or_else(|p| p.into_inner()).take().expect("each column is taken once");
-            writer.write(&leaf)?;
-            done.push((i, writer.close()?));
-        }
-    };
-    let (mine, theirs) = std::thread::scope(|scope| {
-        let helper = scope.spawn(encode);
-        let mine = encode();
-        (mine, helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    });
-    let mut chunks: Vec<(usize, ArrowColumnChunk)> = mine?.into_iter().chain(theirs?).collect();
-    chunks.sort_by_key(|(i, _)| *i);
-    Ok(chunks.into_iter().map(|(_, chunk)| chunk).collect())
+    map_on_two_cores(work.len(), |i| {
+        let (mut writer, leaf) = work[i].lock().unwrap_or_else(|p| p.into_inner()).take().expect("each column is taken once");
+        writer.write(&leaf)?;
+        writer.close()
+    })
 }
 
 /// Writes the plate index of a segment's rows (in arrival order; `order` lists them in file order,
@@ -284,23 +236,6 @@ fn write_plate_index(root: &Path, relative: &str, rows: &[&Observation], order: 
 #[cfg(test)]
 mod tests {
     use super::morton_key;
-
-    #[test]
-    fn the_two_core_sort_sorts_like_one() {
-        // Past the split threshold, with many ties, so both halves and the merge are exercised.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let items: Vec<(u32, u32)> = (0..200_000u32)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                ((state % 5_000) as u32, i)
-            })
-            .collect();
-        let mut expected = items.clone();
-        expected.sort_unstable();
-        assert_eq!(super::sort_on_two_cores(items, |a, b| a.cmp(b)), expected);
-    }
 
     #[test]
     fn morton_keys_keep_neighbours_close_and_order_each_axis() {
