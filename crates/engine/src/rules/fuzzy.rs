@@ -226,25 +226,17 @@ fn deletions(key: &[u8], depth: usize, each: &mut impl FnMut(u64)) {
 /// [`block_count`] blocks, each variant leaving out `k` of them (which ones, and the length, are
 /// hashed in, so variants of different shapes never meet). A variant is the packed key masked to its kept
 /// blocks, then mixed: a few instructions, where hashing the kept bytes one by one (with a division
-/// per byte to find its block) cost more than the table's cache misses.
+/// per byte to find its block) cost more than the table's cache misses. The masks and salts come
+/// from [`VARIANT_SHAPES`], computed at compile time: choosing the kept blocks per reading (16 subsets
+/// tried for four blocks) was a fair part of a lookup's own work.
 fn blocks(key: &[u8], k: u8, each: &mut impl FnMut(u64)) {
     if key.len() > KEY_BYTES {
         return; // longer than any listed plate, and without a length tolerance nothing reaches it
     }
     let packed = pack(key);
-    let masks = &BLOCK_MASKS[usize::from(k)][key.len()];
-    let count = block_count(k);
-    for kept in 0u32..1 << count {
-        if kept.count_ones() != count - u32::from(k) {
-            continue;
-        }
-        let mut mask = (1 << LENGTH_BITS) - 1;
-        for (block, block_mask) in masks.iter().enumerate().take(count as usize) {
-            if kept & (1 << block) != 0 {
-                mask |= block_mask;
-            }
-        }
-        each(mix((packed & mask) ^ u64::from(kept).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let shapes = &VARIANT_SHAPES[usize::from(k)][key.len()];
+    for shape in &shapes.shapes[..usize::from(shapes.count)] {
+        each(mix((packed & shape.mask) ^ shape.salt));
     }
 }
 
@@ -257,25 +249,61 @@ const fn block_count(k: u8) -> u32 {
     if k == 0 { 1 } else { 2 * k as u32 + 2 }
 }
 
-/// For `k` substitutions and a key of `n` characters, the packed-key bits of each of its blocks:
-/// character `i` is in block `i * blocks / n`.
-const BLOCK_MASKS: [[[u64; 6]; KEY_BYTES + 1]; 3] = {
-    let mut masks = [[[0u64; 6]; KEY_BYTES + 1]; 3];
+/// Variants of one key shape: at most 15 (six blocks, two left out).
+const SHAPES_MAX: usize = 15;
+
+/// One block variant: the packed-key bits it keeps (the length and its kept blocks) and the salt
+/// naming which blocks it kept.
+#[derive(Clone, Copy)]
+struct VariantShape {
+    mask: u64,
+    salt: u64,
+}
+
+#[derive(Clone, Copy)]
+struct VariantShapes {
+    shapes: [VariantShape; SHAPES_MAX],
+    count: u8,
+}
+
+/// For `k` substitutions and a key of `n` characters, every variant's mask and salt. Character `i`
+/// is in block `i * blocks / n`; a variant keeps every subset of `blocks - k` blocks.
+const VARIANT_SHAPES: [[VariantShapes; KEY_BYTES + 1]; 3] = {
+    let empty = VariantShapes { shapes: [VariantShape { mask: 0, salt: 0 }; SHAPES_MAX], count: 0 };
+    let mut all = [[empty; KEY_BYTES + 1]; 3];
     let mut k = 0;
     while k < 3 {
-        let count = block_count(k as u8) as usize;
-        let mut n = 1;
+        let count = block_count(k as u8);
+        let mut n = 0;
         while n <= KEY_BYTES {
+            let mut block_masks = [0u64; 6];
             let mut i = 0;
             while i < n {
-                masks[k][n][i * count / n] |= 63 << (LENGTH_BITS as usize + CHAR_BITS as usize * i);
+                block_masks[i * count as usize / n] |= 63 << (LENGTH_BITS as usize + CHAR_BITS as usize * i);
                 i += 1;
+            }
+            let mut kept: u32 = 0;
+            while kept < 1 << count {
+                if kept.count_ones() == count - k as u32 {
+                    let mut mask = (1 << LENGTH_BITS) - 1;
+                    let mut block = 0;
+                    while block < count as usize {
+                        if kept & (1 << block) != 0 {
+                            mask |= block_masks[block];
+                        }
+                        block += 1;
+                    }
+                    let shapes = &mut all[k][n];
+                    shapes.shapes[shapes.count as usize] = VariantShape { mask, salt: (kept as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) };
+                    shapes.count += 1;
+                }
+                kept += 1;
             }
             n += 1;
         }
         k += 1;
     }
-    masks
+    all
 };
 
 /// A 64-bit finaliser (MurmurHash3's): packed keys differ in few bits, and the table needs every
