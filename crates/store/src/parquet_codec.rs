@@ -355,7 +355,28 @@ fn number<A: Array + 'static, T>(array: Option<&A>, row: usize, value: impl Fn(&
 /// Decodes a batch of a kind back into observations, each row passed to `each` (which may stop early
 /// by returning false). Rebuilding goes through the same constructor as ingest, so a segment can never
 /// yield an observation that ingest could not have produced.
-pub fn decode(kind: Kind, batch: &RecordBatch, mut each: impl FnMut(Observation) -> bool) -> Result<(), DecodeError> {
+pub fn decode(kind: Kind, batch: &RecordBatch, each: impl FnMut(Observation) -> bool) -> Result<(), DecodeError> {
+    decode_with_plates(kind, batch, None, each)
+}
+
+/// [`decode`] for a batch read without its `plate` column, the plate of row `i` given as
+/// `plates[i]` (a plate index knows the plates of the rows it selected; the column's pages are
+/// the costliest of a row to read). With the column present, `plates` is not used.
+///
+/// # Errors
+/// As [`decode`]; also when `plates` does not hold a plate for every row.
+pub fn decode_with_plates(
+    kind: Kind,
+    batch: &RecordBatch,
+    plates: Option<&[&str]>,
+    mut each: impl FnMut(Observation) -> bool,
+) -> Result<(), DecodeError> {
+    if plates.is_some_and(|p| p.len() != batch.num_rows()) {
+        return Err(DecodeError {
+            column: "plate".into(),
+            reason: format!("{} rows but plates for {}", batch.num_rows(), plates.map_or(0, <[_]>::len)),
+        });
+    }
     let c = Columns(batch);
     let ids = c.get::<StringArray>("id")?;
     let devices = c.get::<StringArray>("device_id")?;
@@ -410,7 +431,7 @@ pub fn decode(kind: Kind, batch: &RecordBatch, mut each: impl FnMut(Observation)
             lon: number(lon, row, |a, i| a.value(i)),
             heading_deg: number(heading, row, |a, i| a.value(i)),
             accuracy_m: number(accuracy, row, |a, i| a.value(i)),
-            plate: text(plate, row),
+            plate: text(plate, row).or_else(|| plates.map(|p| Cow::Borrowed(p[row]))),
             region: text(region, row),
             confidence: number(confidence, row, |a, i| f64::from(a.value(i))),
             candidates: candidate_list,

@@ -115,6 +115,34 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
+        if !index.keys_are_canonical() {
+            // Keys are the plates as read, so each selected row's plate is its key: the rows are
+            // read without the plate column (its pages are the costliest to decompress).
+            let mut keys: Vec<String> = Vec::new();
+            let mut selected: Vec<(u32, usize)> = Vec::new();
+            let mut all_text = true;
+            probe
+                .keys(segment, index, |key, rows| match std::str::from_utf8(key) {
+                    Ok(text) => {
+                        keys.push(text.to_owned());
+                        selected.extend(rows.iter().map(|row| (*row, keys.len() - 1)));
+                    }
+                    Err(_) => all_text = false,
+                })
+                .map_err(|reason| self.index_error(segment, reason))?;
+            if all_text {
+                explain.index_keys_matched += keys.len();
+                if selected.is_empty() {
+                    explain.segments_pruned += 1;
+                    return Ok(());
+                }
+                selected.sort_unstable();
+                selected.dedup_by_key(|(row, _)| *row);
+                let rows: Vec<u32> = selected.iter().map(|(row, _)| *row).collect();
+                let plates: Vec<&str> = selected.iter().map(|(_, key)| keys[*key].as_str()).collect();
+                return self.scan_segment_with_plates(segment, conditions, &rows, &plates, explain, each);
+            }
+        }
         let mut rows = Vec::new();
         explain.index_keys_matched += probe.rows(segment, index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
         if rows.is_empty() {

@@ -287,6 +287,33 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
+        self.scan_segment_rows(segment, conditions, rows.map(|r| (r, None)), explain, each)
+    }
+
+    /// [`SegmentStore::scan_segment`] of index-selected rows whose plates the index told:
+    /// `plates[i]` is the plate of `rows[i]`. When every selected row is read (no row filter, no
+    /// page pruned), the plate column is not read at all and the plates are filled in from here.
+    pub(crate) fn scan_segment_with_plates(
+        &self,
+        segment: &SegmentMeta,
+        conditions: &RowConditions,
+        rows: &[u32],
+        plates: &[&str],
+        explain: &mut Explain,
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<(), StoreError> {
+        self.scan_segment_rows(segment, conditions, Some((rows, Some(plates))), explain, each)
+    }
+
+    fn scan_segment_rows(
+        &self,
+        segment: &SegmentMeta,
+        conditions: &RowConditions,
+        selected: Option<(&[u32], Option<&[&str]>)>,
+        explain: &mut Explain,
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<(), StoreError> {
+        let rows = selected.map(|(rows, _)| rows);
         let path = self.root.join(&segment.path);
         let kind = Kind::parse(&segment.kind)
             .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
@@ -338,7 +365,8 @@ impl SegmentStore {
         };
         explain.segments_scanned += 1;
         explain.row_groups_scanned += kept.len();
-        explain.rows_scanned += selection.as_ref().map_or(kept_rows, RowSelection::row_count);
+        let rows_read = selection.as_ref().map_or(kept_rows, RowSelection::row_count);
+        explain.rows_scanned += rows_read;
         // Columns that are null in every row read (optional fields a reader never fills) are not
         // read at all: each column costs a page read and a decompressor per row group.
         let columns = metadata.file_metadata().schema_descr().num_columns();
@@ -354,6 +382,14 @@ impl SegmentStore {
         let inside =
             conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
         let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
+        // The index's plates stand in for the plate column only when the rows decoded are exactly
+        // the rows selected, in order: nothing filtered, every selected row kept.
+        let known_plates = match selected {
+            Some((rows, Some(plates))) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
+            _ => None,
+        };
+        let plate_column = metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == "plate");
+        let filled: Vec<usize> = filled.into_iter().filter(|c| known_plates.is_none() || Some(*c) != plate_column).collect();
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
         let mask = ProjectionMask::leaves(builder.parquet_schema(), filled);
@@ -371,9 +407,12 @@ impl SegmentStore {
             let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| owned.predicate(&batch));
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
         }
+        let mut decoded = 0;
         for batch in builder.build().map_err(parquet_error(&path))? {
             let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
-            parquet_codec::decode(kind, &batch, |o| {
+            let plates = known_plates.map(|p| p.get(decoded..decoded + batch.num_rows()).unwrap_or_default());
+            decoded += batch.num_rows();
+            parquet_codec::decode_with_plates(kind, &batch, plates, |o| {
                 each(o);
                 true
             })
