@@ -383,12 +383,18 @@ impl SegmentStore {
             conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
         let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
         // The index's plates stand in for the plate column only when the rows decoded are exactly
-        // the rows selected, in order: nothing filtered, every selected row kept.
+        // the rows selected, in order (nothing filtered, every selected row kept), and when no read
+        // of these row groups has OCR candidates: the index also keys a row under each candidate,
+        // and a row found through one has another plate than its key.
+        let position = |name: &str| metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name);
+        let (plate_column, candidates_column) = (position("plate"), position("candidates_json"));
+        let no_candidates = candidates_column.is_some_and(|c| !filled.contains(&c));
         let known_plates = match selected {
-            Some((rows, Some(plates))) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
+            Some((rows, Some(plates))) if no_candidates && !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => {
+                Some(plates)
+            }
             _ => None,
         };
-        let plate_column = metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == "plate");
         let filled: Vec<usize> = filled.into_iter().filter(|c| known_plates.is_none() || Some(*c) != plate_column).collect();
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);

@@ -334,27 +334,35 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
 }
 
 #[test]
-fn reads_found_through_the_index_come_back_whole_with_or_without_a_time_cut() {
-    // Plates as read: several per segment, some read twice; every field must survive the lookup
-    // that takes plates from the index instead of the plate column.
-    let observations: Vec<Observation> = (0..2_000)
-        .map(|n| {
-            read(n, &format!("AB{:03}C", n % 300), (n % 3 == 0).then_some("XY123"), n as i64 * 7, 60.1 + (n % 40) as f64 * 0.001, 24.9)
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let (store, hot) = store_with(dir.path(), &observations, 4);
-    let by_id: std::collections::HashMap<&str, &Observation> = observations.iter().map(|o| (o.id.as_str(), o)).collect();
-    // Whole range (rows read without the plate column), then a range cutting segments (a row
-    // filter on time, so the plate column is read).
-    for (from, to) in [(None, None), (Some(Timestamp(START + 3_000 * 1_000_000)), Some(Timestamp(START + 9_000 * 1_000_000)))] {
-        for (plate, mode) in [("AB042C", PlateMode::Exact), ("AB0?1C", PlateMode::Wildcard), ("*12?C", PlateMode::Wildcard)] {
-            let query = PlateQuery { plate: plate.into(), mode: mode.clone(), from, to, after: None, limit: 1_000 };
-            let page = store.search_plates(&query, &hot).unwrap();
-            assert!(!page.items.is_empty(), "{plate} {from:?}");
-            assert_eq!(page.items.len(), brute_force(&observations, &query).len(), "{plate} {from:?}");
-            for (found, _) in &page.items {
-                assert_eq!(&found, by_id.get(found.id.as_str()).unwrap(), "{plate} {from:?}");
+fn reads_found_through_the_index_come_back_whole_with_or_without_a_time_cut_or_candidates() {
+    // Plates as read, several per segment and some read many times; every field must survive the
+    // lookup that takes plates from the index instead of the plate column. With OCR candidates in
+    // a segment the index keys rows under them too, so there the plate column must be read.
+    for with_candidates in [false, true] {
+        let observations: Vec<Observation> = (0..2_000)
+            .map(|n| {
+                let candidate = (with_candidates && n % 3 == 0).then_some("XY123");
+                read(n, &format!("AB{:03}C", n % 300), candidate, n as i64 * 7, 60.1 + (n % 40) as f64 * 0.001, 24.9)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (store, hot) = store_with(dir.path(), &observations, 4);
+        let by_id: std::collections::HashMap<&str, &Observation> = observations.iter().map(|o| (o.id.as_str(), o)).collect();
+        let mut queries = vec![("AB042C", PlateMode::Exact), ("AB0?1C", PlateMode::Wildcard), ("*12?C", PlateMode::Wildcard)];
+        if with_candidates {
+            queries.extend([("XY123", PlateMode::Exact), ("XY1*", PlateMode::Wildcard)]);
+        }
+        // Whole range (rows read without the plate column where no candidates), then a range
+        // cutting segments (a row filter on time, so the plate column is read).
+        for (from, to) in [(None, None), (Some(Timestamp(START + 3_000 * 1_000_000)), Some(Timestamp(START + 9_000 * 1_000_000)))] {
+            for (plate, mode) in &queries {
+                let query = PlateQuery { plate: (*plate).into(), mode: mode.clone(), from, to, after: None, limit: 1_000 };
+                let page = store.search_plates(&query, &hot).unwrap();
+                assert!(!page.items.is_empty(), "{plate} {from:?}");
+                assert_eq!(page.items.len(), brute_force(&observations, &query).len(), "{plate} {from:?}");
+                for (found, _) in &page.items {
+                    assert_eq!(&found, by_id.get(found.id.as_str()).unwrap(), "{plate} {from:?} {with_candidates}");
+                }
             }
         }
     }
