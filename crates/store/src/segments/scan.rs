@@ -383,18 +383,18 @@ impl SegmentStore {
             conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
         let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
         // The index's plates stand in for the plate column only when the rows decoded are exactly
-        // the rows selected, in order (nothing filtered, every selected row kept), and when no read
-        // of these row groups has OCR candidates: the index also keys a row under each candidate,
-        // and a row found through one has another plate than its key.
+        // the rows selected, in order: nothing filtered, every selected row kept.
         let position = |name: &str| metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name);
         let (plate_column, candidates_column) = (position("plate"), position("candidates_json"));
-        let no_candidates = candidates_column.is_some_and(|c| !filled.contains(&c));
         let known_plates = match selected {
-            Some((rows, Some(plates))) if no_candidates && !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => {
-                Some(plates)
-            }
+            Some((rows, Some(plates))) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
             _ => None,
         };
+        // The index also keys a row under each of its OCR candidates, and a row found through one
+        // has another plate than its key. Such a row shows as a read whose candidates hold the
+        // plate filled in; where these row groups have candidates at all, the rows are held back
+        // until all are seen, and at the first such row the segment is read again with the column.
+        let check_candidates = known_plates.is_some() && candidates_column.is_some_and(|c| filled.contains(&c));
         let filled: Vec<usize> = filled.into_iter().filter(|c| known_plates.is_none() || Some(*c) != plate_column).collect();
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
@@ -413,17 +413,27 @@ impl SegmentStore {
             let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| owned.predicate(&batch));
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
         }
-        let mut decoded = 0;
+        let (mut decoded, mut held, mut ambiguous) = (0, Vec::new(), false);
         for batch in builder.build().map_err(parquet_error(&path))? {
             let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
             let plates = known_plates.map(|p| p.get(decoded..decoded + batch.num_rows()).unwrap_or_default());
             decoded += batch.num_rows();
             parquet_codec::decode_with_plates(kind, &batch, plates, |o| {
-                each(o);
-                true
+                if !check_candidates {
+                    each(o);
+                    return true;
+                }
+                ambiguous = o.plate_read().is_some_and(|read| read.candidates.iter().any(|c| c.plate == read.plate));
+                held.push(o);
+                !ambiguous
             })
             .map_err(|source| StoreError::Decode { path: path.clone(), source })?;
+            if ambiguous {
+                // Counted again in `explain`: the rows are read twice.
+                return self.scan_segment_rows(segment, conditions, rows.map(|r| (r, None)), explain, each);
+            }
         }
+        held.into_iter().for_each(each);
         Ok(())
     }
 }
