@@ -287,7 +287,7 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        self.scan_segment_rows(segment, conditions, rows.map(|r| (r, None)), explain, each)
+        self.scan_segment_rows(segment, conditions, rows, None, explain, each)
     }
 
     /// [`SegmentStore::scan_segment`] of index-selected rows whose plates the index told:
@@ -302,18 +302,18 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        self.scan_segment_rows(segment, conditions, Some((rows, Some(plates))), explain, each)
+        self.scan_segment_rows(segment, conditions, Some(rows), Some(plates), explain, each)
     }
 
     fn scan_segment_rows(
         &self,
         segment: &SegmentMeta,
         conditions: &RowConditions,
-        selected: Option<(&[u32], Option<&[&str]>)>,
+        rows: Option<&[u32]>,
+        plates: Option<&[&str]>,
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        let rows = selected.map(|(rows, _)| rows);
         let path = self.root.join(&segment.path);
         let kind = Kind::parse(&segment.kind)
             .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
@@ -386,8 +386,8 @@ impl SegmentStore {
         // the rows selected, in order: nothing filtered, every selected row kept.
         let position = |name: &str| metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name);
         let (plate_column, candidates_column) = (position("plate"), position("candidates_json"));
-        let known_plates = match selected {
-            Some((rows, Some(plates))) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
+        let known_plates = match (rows, plates) {
+            (Some(rows), Some(plates)) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
             _ => None,
         };
         // The index also keys a row under each of its OCR candidates, and a row found through one
@@ -430,7 +430,7 @@ impl SegmentStore {
             .map_err(|source| StoreError::Decode { path: path.clone(), source })?;
             if ambiguous {
                 // Counted again in `explain`: the rows are read twice.
-                return self.scan_segment_rows(segment, conditions, rows.map(|r| (r, None)), explain, each);
+                return self.scan_segment_rows(segment, conditions, rows, None, explain, each);
             }
         }
         held.into_iter().for_each(each);
