@@ -6,7 +6,7 @@ use crate::plate_dictionary::PlateDictionary;
 use crate::plate_index::{ConfusableLevenshtein, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
-use fst::automaton::{Levenshtein, Str};
+use fst::automaton::Levenshtein;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
 use std::collections::HashMap;
@@ -362,7 +362,9 @@ impl<'q> Probe<'q> {
             return index.each_listed(known, each).map_err(|e| e.to_string());
         }
         let walked = match &self.exact_keys {
-            Lookup::Plate => index.each_matching(Str::new(&self.query.plate), each),
+            // One lookup, not a search stream: a stream with an automaton tries every transition
+            // of the nodes it passes (the root has dozens), a lookup follows one path.
+            Lookup::Plate => index.each_listed(&[self.query.plate.as_str()], each),
             Lookup::Pattern(wildcard) => index.each_matching(wildcard, each),
             Lookup::Tolerant(tolerant) => index.each_matching(tolerant, each),
         };
@@ -467,19 +469,26 @@ pub(super) fn fan_out_with<A: Send>(
         return Ok(vec![(accumulator, explain)]);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let (mut accumulator, mut explain) = (new(), Explain::default());
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(segment) = segments.get(i) else { return Ok((accumulator, explain)) };
-                        work(segment, &mut explain, &mut accumulator)?;
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    let worker = || {
+        let (mut accumulator, mut explain) = (new(), Explain::default());
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(segment) = segments.get(i) else { return Ok((accumulator, explain)) };
+            work(segment, &mut explain, &mut accumulator)?;
+        }
+    };
+    // On the process's pool of threads, one per core: a thread started per search costs tens
+    // of microseconds, a fair share of an exact lookup.
+    let done = std::sync::Mutex::new(Vec::with_capacity(threads));
+    rayon::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| {
+                let result = worker();
+                done.lock().unwrap_or_else(|p| p.into_inner()).push(result);
+            });
+        }
+        let result = worker();
+        done.lock().unwrap_or_else(|p| p.into_inner()).push(result);
+    });
+    done.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().collect()
 }

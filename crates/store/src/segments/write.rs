@@ -27,13 +27,22 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 /// every column it returns (the offset index lets it skip the rest). Uncompressed pages decode
 /// fast, so they are long enough that their headers stay a small share of the file (all-null
 /// optional columns cost ~30 bytes a page); the compressed text columns get short pages of their
-/// own, [`TEXT_PAGE_BYTES`], since inflating them is most of a lookup's time.
+/// own ([`ID_PAGE_BYTES`], [`PLATE_PAGE_BYTES`]), since inflating them is most of a lookup's time.
 const PAGE_ROWS: usize = 4096;
 
-/// Uncompressed bytes per page of `id` and `plate` (about 430 plates). Measured at 10M reads with
-/// gzip: 2 KB pages made an exact lookup 10 % faster than 3 KB and the file 0.19 bytes per read
-/// larger (each page carries its own Huffman tables); 4 KB pages, 10 % slower and 0.03 smaller.
-const TEXT_PAGE_BYTES: usize = 3072;
+/// Uncompressed bytes per page of `plate` (a page is cut at the first write batch past it, so
+/// pages hold 3 to 4 KB, about 430 to 570 plates). Measured at 10M reads with gzip: 2 KB pages
+/// made an exact lookup 10 % faster than 3 KB and the file 0.19 bytes per read larger (each page
+/// carries its own Huffman tables); 4 KB pages, 10 % slower and 0.03 smaller. A plate lookup no
+/// longer reads this column (the index names the plates), but area and pattern searches do: at
+/// 100M, 16 KB pages saved 0.09 bytes per read and made an area search 25 % slower.
+const PLATE_PAGE_BYTES: usize = 3072;
+
+/// Uncompressed bytes per page of `id`, the one compressed column a plate lookup still inflates,
+/// a page per day segment. Pages of 1.5 to 2.3 KB (about 200 ids) against 3 to 4.6 KB made an exact
+/// lookup 14 % faster at 100M (0.56 to 0.48 ms) for 0.15 bytes per read; 0.8 to 1.2 KB pages took
+/// another 6 % off for 0.25 more bytes, too close to DESIGN §9's budget of 20.
+const ID_PAGE_BYTES: usize = 1536;
 
 /// The codec of the text columns: gzip (deflate), not zstd, though zstd packs them a little tighter
 /// (0.08 bytes per read at 10M). parquet-rs gives every column chunk it reads a codec of its own,
@@ -49,8 +58,8 @@ fn text_codec() -> Compression {
 }
 
 /// Rows the writer buffers before it checks a page's size: a page is cut at the first check past
-/// its limit, so this bounds how far a text page overshoots [`TEXT_PAGE_BYTES`].
-const WRITE_BATCH_ROWS: usize = 256;
+/// its limit, so this bounds how far a text page overshoots its limit (128 ids are about 1.2 KB).
+const WRITE_BATCH_ROWS: usize = 128;
 
 /// False-positive rate of the plate bloom filter: 5 % keeps it near 6 bits per distinct plate.
 const BLOOM_FPP: f64 = 0.05;
@@ -123,7 +132,8 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     // and leaves the characters alone for the entropy coder.
     for text in ["id", "plate"] {
         props = props.set_column_encoding(ColumnPath::from(text), Encoding::DELTA_LENGTH_BYTE_ARRAY);
-        props = props.set_column_data_page_size_limit(ColumnPath::from(text), TEXT_PAGE_BYTES);
+        let limit = if text == "id" { ID_PAGE_BYTES } else { PLATE_PAGE_BYTES };
+        props = props.set_column_data_page_size_limit(ColumnPath::from(text), limit);
     }
     props = props.set_write_batch_size(WRITE_BATCH_ROWS);
     // Only the text columns below are compressed. The rest are dictionary indices in runs (readers,
