@@ -200,6 +200,9 @@ fn intersect_ranges(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>>
     out
 }
 
+/// Rows per decoded batch (the reader's default).
+const BATCH_ROWS: usize = 1024;
+
 /// Turns sorted file-wide row numbers into a selection over the kept row groups.
 fn selection_for(rows: &[u32], groups: &[(usize, usize)]) -> RowSelection {
     let mut selectors = Vec::new();
@@ -403,6 +406,9 @@ impl SegmentStore {
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
+        // Batches no larger than the rows read: the reader sizes every column's buffers for a
+        // whole batch, and a lookup reads a row or two a segment.
+        builder = builder.with_batch_size(rows_read.clamp(1, BATCH_ROWS));
         if needs_filter && !conditions.is_empty() {
             let mut names = vec!["observed_at", "lat", "lon"];
             if conditions.incident_id.is_some() {
