@@ -9,6 +9,7 @@ use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, Pl
 use fst::automaton::Levenshtein;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -479,16 +480,5 @@ pub(super) fn fan_out_with<A: Send>(
     };
     // On the process's pool of threads, one per core: a thread started per search costs tens
     // of microseconds, a fair share of an exact lookup.
-    let done = std::sync::Mutex::new(Vec::with_capacity(threads));
-    rayon::scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|_| {
-                let result = worker();
-                done.lock().unwrap_or_else(|p| p.into_inner()).push(result);
-            });
-        }
-        let result = worker();
-        done.lock().unwrap_or_else(|p| p.into_inner()).push(result);
-    });
-    done.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().collect()
+    (0..threads).into_par_iter().map(|_| worker()).collect()
 }
