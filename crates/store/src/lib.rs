@@ -21,6 +21,7 @@ pub use segments::{SegmentMeta, SegmentStore, StoreError};
 pub mod hot;
 pub use hot::{LatestReading, PurgeOutcome, Store};
 
+mod pages;
 mod plate_dictionary;
 pub mod plate_index;
 pub mod search;

@@ -331,25 +331,288 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-struct Columns<'a>(&'a RecordBatch);
+/// The columns of every kind's schema, as [`observation_from_cells`] asks for them. A column
+/// a kind does not have is null in all its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // each is its column's name
+pub enum Column {
+    Id,
+    DeviceId,
+    ObservedAt,
+    ReceiveDelayMs,
+    Lat,
+    Lon,
+    HeadingDeg,
+    AccuracyM,
+    Plate,
+    Region,
+    Confidence,
+    CandidatesJson,
+    Direction,
+    VehicleMake,
+    VehicleColor,
+    VehicleBody,
+    ImageRef,
+    Quantity,
+    Value,
+    Unit,
+    Rounds,
+    BearingDeg,
+    IncidentId,
+    TypeCode,
+    Priority,
+    Status,
+    Address,
+    Label,
+    Count,
+}
 
-impl<'a> Columns<'a> {
-    fn get<T: 'static>(&self, name: &str) -> Result<Option<&'a T>, DecodeError> {
-        let Some(column) = self.0.column_by_name(name) else { return Ok(None) };
-        column
-            .as_any()
-            .downcast_ref::<T>()
-            .map(Some)
-            .ok_or_else(|| DecodeError { column: name.into(), reason: format!("unexpected type {}", column.data_type()) })
+impl Column {
+    /// Every column, in the order of [`Column::index`].
+    pub const ALL: [Column; 29] = [
+        Column::Id,
+        Column::DeviceId,
+        Column::ObservedAt,
+        Column::ReceiveDelayMs,
+        Column::Lat,
+        Column::Lon,
+        Column::HeadingDeg,
+        Column::AccuracyM,
+        Column::Plate,
+        Column::Region,
+        Column::Confidence,
+        Column::CandidatesJson,
+        Column::Direction,
+        Column::VehicleMake,
+        Column::VehicleColor,
+        Column::VehicleBody,
+        Column::ImageRef,
+        Column::Quantity,
+        Column::Value,
+        Column::Unit,
+        Column::Rounds,
+        Column::BearingDeg,
+        Column::IncidentId,
+        Column::TypeCode,
+        Column::Priority,
+        Column::Status,
+        Column::Address,
+        Column::Label,
+        Column::Count,
+    ];
+
+    /// Its position in [`Column::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in a segment's schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::DeviceId => "device_id",
+            Column::ObservedAt => "observed_at",
+            Column::ReceiveDelayMs => "receive_delay_ms",
+            Column::Lat => "lat",
+            Column::Lon => "lon",
+            Column::HeadingDeg => "heading_deg",
+            Column::AccuracyM => "accuracy_m",
+            Column::Plate => "plate",
+            Column::Region => "region",
+            Column::Confidence => "confidence",
+            Column::CandidatesJson => "candidates_json",
+            Column::Direction => "direction",
+            Column::VehicleMake => "vehicle_make",
+            Column::VehicleColor => "vehicle_color",
+            Column::VehicleBody => "vehicle_body",
+            Column::ImageRef => "image_ref",
+            Column::Quantity => "quantity",
+            Column::Value => "value",
+            Column::Unit => "unit",
+            Column::Rounds => "rounds",
+            Column::BearingDeg => "bearing_deg",
+            Column::IncidentId => "incident_id",
+            Column::TypeCode => "type_code",
+            Column::Priority => "priority",
+            Column::Status => "status",
+            Column::Address => "address",
+            Column::Label => "label",
+            Column::Count => "count",
+        }
+    }
+
+    /// The column of that name, if any kind has it.
+    pub fn named(name: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
-fn text<'a>(array: Option<&'a StringArray>, row: usize) -> Option<Cow<'a, str>> {
-    array.filter(|a| a.is_valid(row)).map(|a| Cow::Borrowed(a.value(row)))
+/// One stored value: integers (times in microseconds, unsigned columns widened), floating point
+/// (`Float32` widened) and text, as a segment holds them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// No value.
+    Null,
+    /// An integer or a time.
+    Int(i64),
+    /// A floating-point value.
+    Float(f64),
+    /// Text.
+    Text(&'a str),
 }
 
-fn number<A: Array + 'static, T>(array: Option<&A>, row: usize, value: impl Fn(&A, usize) -> T) -> Option<T> {
-    array.filter(|a| a.is_valid(row)).map(|a| value(a, row))
+fn mistyped(column: Column, cell: Cell<'_>) -> DecodeError {
+    DecodeError { column: column.name().into(), reason: format!("unexpected value {cell:?}") }
+}
+
+/// Rebuilds one observation of `kind` from its stored values, `cell` giving the value of each
+/// column. Rebuilding goes through the same constructor as ingest, so a segment can never yield an
+/// observation that ingest could not have produced.
+///
+/// # Errors
+/// When a value has the wrong type, or the values do not make a valid observation.
+pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Cell<'a>) -> Result<Observation, DecodeError> {
+    let mut text = |column: Column| match cell(column) {
+        Cell::Null => Ok(None),
+        Cell::Text(t) => Ok(Some(Cow::Borrowed(t))),
+        other => Err(mistyped(column, other)),
+    };
+    let (id, device_id, plate, region, candidates) =
+        (text(Column::Id)?, text(Column::DeviceId)?, text(Column::Plate)?, text(Column::Region)?, text(Column::CandidatesJson)?);
+    let (direction, vehicle_make, vehicle_color, vehicle_body, image_ref) = (
+        text(Column::Direction)?,
+        text(Column::VehicleMake)?,
+        text(Column::VehicleColor)?,
+        text(Column::VehicleBody)?,
+        text(Column::ImageRef)?,
+    );
+    let (quantity, unit, incident_id, type_code, status, address, label) = (
+        text(Column::Quantity)?,
+        text(Column::Unit)?,
+        text(Column::IncidentId)?,
+        text(Column::TypeCode)?,
+        text(Column::Status)?,
+        text(Column::Address)?,
+        text(Column::Label)?,
+    );
+    drop(text);
+    let mut int = |column: Column| match cell(column) {
+        Cell::Null => Ok(None),
+        Cell::Int(v) => Ok(Some(v)),
+        other => Err(mistyped(column, other)),
+    };
+    let (observed, delay) = (int(Column::ObservedAt)?.map(Timestamp), int(Column::ReceiveDelayMs)?);
+    let unsigned = |column: Column, v: Option<i64>| {
+        v.map(|v| u32::try_from(v).map_err(|_| DecodeError { column: column.name().into(), reason: format!("{v} is out of range") }))
+            .transpose()
+    };
+    let rounds = unsigned(Column::Rounds, int(Column::Rounds)?)?;
+    let count = unsigned(Column::Count, int(Column::Count)?)?;
+    let priority = unsigned(Column::Priority, int(Column::Priority)?)?
+        .map(|p| u8::try_from(p).map_err(|_| DecodeError { column: "priority".into(), reason: format!("{p} is out of range") }))
+        .transpose()?;
+    drop(int);
+    let mut float = |column: Column| match cell(column) {
+        Cell::Null => Ok(None),
+        Cell::Float(v) => Ok(Some(v)),
+        other => Err(mistyped(column, other)),
+    };
+    let received_at = observed.zip(delay).map(|(t, ms)| Timestamp(t.0 + ms * 1_000).to_rfc3339());
+    let candidates = match candidates {
+        Some(json) => Some(
+            serde_json::from_str::<Vec<RawCandidate>>(&json)
+                .map_err(|e| DecodeError { column: "candidates_json".into(), reason: e.to_string() })?
+                .into_iter()
+                .map(|c| RawCandidate { plate: Cow::Owned(c.plate.into_owned()), confidence: c.confidence })
+                .collect(),
+        ),
+        None => None,
+    };
+    let raw = RawRecord {
+        id,
+        kind: Some(Cow::Borrowed(kind.as_str())),
+        device_id,
+        observed_at: observed.map(|t| Cow::Owned(t.to_rfc3339())),
+        received_at: received_at.map(Cow::Owned),
+        lat: float(Column::Lat)?,
+        lon: float(Column::Lon)?,
+        heading_deg: float(Column::HeadingDeg)?,
+        accuracy_m: float(Column::AccuracyM)?,
+        plate,
+        region,
+        confidence: float(Column::Confidence)?,
+        candidates,
+        direction,
+        vehicle_make,
+        vehicle_color,
+        vehicle_body,
+        image_ref,
+        quantity,
+        value: float(Column::Value)?,
+        unit,
+        rounds,
+        bearing_deg: float(Column::BearingDeg)?,
+        incident_id,
+        type_code,
+        priority,
+        status,
+        address,
+        label,
+        count,
+    };
+    from_stored(&raw).map_err(|e| DecodeError { column: e.field.into(), reason: e.reason })
+}
+
+/// A batch's column, typed as the schema writes it.
+enum Typed<'a> {
+    Text(&'a StringArray),
+    Int64(&'a Int64Array),
+    Time(&'a TimestampMicrosecondArray),
+    Float64(&'a Float64Array),
+    Float32(&'a Float32Array),
+    UInt32(&'a UInt32Array),
+    UInt8(&'a UInt8Array),
+}
+
+impl<'a> Typed<'a> {
+    fn of(column: Column, array: &'a ArrayRef) -> Result<Typed<'a>, DecodeError> {
+        let any = array.as_any();
+        let typed = match array.data_type() {
+            DataType::Utf8 => any.downcast_ref().map(Typed::Text),
+            DataType::Int64 => any.downcast_ref().map(Typed::Int64),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => any.downcast_ref().map(Typed::Time),
+            DataType::Float64 => any.downcast_ref().map(Typed::Float64),
+            DataType::Float32 => any.downcast_ref().map(Typed::Float32),
+            DataType::UInt32 => any.downcast_ref().map(Typed::UInt32),
+            DataType::UInt8 => any.downcast_ref().map(Typed::UInt8),
+            _ => None,
+        };
+        typed.ok_or_else(|| DecodeError { column: column.name().into(), reason: format!("unexpected type {}", array.data_type()) })
+    }
+
+    fn cell(&self, row: usize) -> Cell<'a> {
+        let valid = match self {
+            Typed::Text(a) => a.is_valid(row),
+            Typed::Int64(a) => a.is_valid(row),
+            Typed::Time(a) => a.is_valid(row),
+            Typed::Float64(a) => a.is_valid(row),
+            Typed::Float32(a) => a.is_valid(row),
+            Typed::UInt32(a) => a.is_valid(row),
+            Typed::UInt8(a) => a.is_valid(row),
+        };
+        if !valid {
+            return Cell::Null;
+        }
+        match self {
+            Typed::Text(a) => Cell::Text(a.value(row)),
+            Typed::Int64(a) => Cell::Int(a.value(row)),
+            Typed::Time(a) => Cell::Int(a.value(row)),
+            Typed::Float64(a) => Cell::Float(a.value(row)),
+            Typed::Float32(a) => Cell::Float(f64::from(a.value(row))),
+            Typed::UInt32(a) => Cell::Int(i64::from(a.value(row))),
+            Typed::UInt8(a) => Cell::Int(i64::from(a.value(row))),
+        }
+    }
 }
 
 /// Decodes a batch of a kind back into observations, each row passed to `each` (which may stop early
@@ -377,83 +640,16 @@ pub fn decode_with_plates(
             reason: format!("{} rows but plates for {}", batch.num_rows(), plates.map_or(0, <[_]>::len)),
         });
     }
-    let c = Columns(batch);
-    let ids = c.get::<StringArray>("id")?;
-    let devices = c.get::<StringArray>("device_id")?;
-    let observed = c.get::<TimestampMicrosecondArray>("observed_at")?;
-    let delay = c.get::<Int64Array>("receive_delay_ms")?;
-    let lat = c.get::<Float64Array>("lat")?;
-    let lon = c.get::<Float64Array>("lon")?;
-    let heading = c.get::<Float64Array>("heading_deg")?;
-    let accuracy = c.get::<Float64Array>("accuracy_m")?;
-    let plate = c.get::<StringArray>("plate")?;
-    let region = c.get::<StringArray>("region")?;
-    let confidence = c.get::<Float32Array>("confidence")?;
-    let candidates = c.get::<StringArray>("candidates_json")?;
-    let direction = c.get::<StringArray>("direction")?;
-    let make = c.get::<StringArray>("vehicle_make")?;
-    let color = c.get::<StringArray>("vehicle_color")?;
-    let vehicle_body = c.get::<StringArray>("vehicle_body")?;
-    let image_ref = c.get::<StringArray>("image_ref")?;
-    let quantity = c.get::<StringArray>("quantity")?;
-    let value = c.get::<Float64Array>("value")?;
-    let unit = c.get::<StringArray>("unit")?;
-    let rounds = c.get::<UInt32Array>("rounds")?;
-    let bearing = c.get::<Float64Array>("bearing_deg")?;
-    let incident_id = c.get::<StringArray>("incident_id")?;
-    let type_code = c.get::<StringArray>("type_code")?;
-    let priority = c.get::<UInt8Array>("priority")?;
-    let status = c.get::<StringArray>("status")?;
-    let address = c.get::<StringArray>("address")?;
-    let label = c.get::<StringArray>("label")?;
-    let count = c.get::<UInt32Array>("count")?;
+    let mut columns: Vec<Option<Typed<'_>>> = Vec::with_capacity(Column::ALL.len());
+    for column in Column::ALL {
+        columns.push(batch.column_by_name(column.name()).map(|array| Typed::of(column, array)).transpose()?);
+    }
     for row in 0..batch.num_rows() {
-        let observed = number(observed, row, |a, i| Timestamp(a.value(i)));
-        let received_at = observed.zip(number(delay, row, |a, i| a.value(i))).map(|(t, ms)| Timestamp(t.0 + ms * 1_000).to_rfc3339());
-        let observed_at = observed.map(|t| t.to_rfc3339());
-        let candidate_list = match text(candidates, row) {
-            Some(json) => Some(
-                serde_json::from_str::<Vec<RawCandidate>>(&json)
-                    .map_err(|e| DecodeError { column: "candidates_json".into(), reason: e.to_string() })?
-                    .into_iter()
-                    .map(|c| RawCandidate { plate: Cow::Owned(c.plate.into_owned()), confidence: c.confidence })
-                    .collect(),
-            ),
-            None => None,
-        };
-        let raw = RawRecord {
-            id: text(ids, row),
-            kind: Some(Cow::Borrowed(kind.as_str())),
-            device_id: text(devices, row),
-            observed_at: observed_at.map(Cow::Owned),
-            received_at: received_at.map(Cow::Owned),
-            lat: number(lat, row, |a, i| a.value(i)),
-            lon: number(lon, row, |a, i| a.value(i)),
-            heading_deg: number(heading, row, |a, i| a.value(i)),
-            accuracy_m: number(accuracy, row, |a, i| a.value(i)),
-            plate: text(plate, row).or_else(|| plates.map(|p| Cow::Borrowed(p[row]))),
-            region: text(region, row),
-            confidence: number(confidence, row, |a, i| f64::from(a.value(i))),
-            candidates: candidate_list,
-            direction: text(direction, row),
-            vehicle_make: text(make, row),
-            vehicle_color: text(color, row),
-            vehicle_body: text(vehicle_body, row),
-            image_ref: text(image_ref, row),
-            quantity: text(quantity, row),
-            value: number(value, row, |a, i| a.value(i)),
-            unit: text(unit, row),
-            rounds: number(rounds, row, |a, i| a.value(i)),
-            bearing_deg: number(bearing, row, |a, i| a.value(i)),
-            incident_id: text(incident_id, row),
-            type_code: text(type_code, row),
-            priority: number(priority, row, |a, i| a.value(i)),
-            status: text(status, row),
-            address: text(address, row),
-            label: text(label, row),
-            count: number(count, row, |a, i| a.value(i)),
-        };
-        let observation = from_stored(&raw).map_err(|e| DecodeError { column: e.field.into(), reason: e.reason })?;
+        let observation = observation_from_cells(kind, |column| match &columns[column.index()] {
+            Some(typed) => typed.cell(row),
+            None if column == Column::Plate => plates.map_or(Cell::Null, |p| Cell::Text(p[row])),
+            None => Cell::Null,
+        })?;
         if !each(observation) {
             break;
         }

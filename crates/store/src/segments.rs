@@ -324,12 +324,15 @@ mod dictionary;
 mod find;
 mod gather;
 mod parallel;
+mod point;
 mod scan;
 mod write;
 
 pub use compact::CompactionReport;
 use write::write_segment_file;
 
+#[cfg(test)]
+mod point_tests;
 #[cfg(test)]
 mod search_tests;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! plate index, and a row filter that decodes only time and position before deciding whether to
 //! decode the rest of a row.
 
+use super::point::{self, POINT_ROWS_MAX, PointPlan, ReadError, RowsWanted};
 use super::{SegmentMeta, SegmentStore, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
 use crate::plate_index::PlateIndex;
@@ -31,6 +32,8 @@ pub(crate) struct SegmentHandle {
     bytes: Bytes,
     metadata: ArrowReaderMetadata,
     plates: Option<PlateIndex>,
+    /// How to read single rows from the pages, when every column allows it.
+    point: Option<PointPlan>,
     /// Leaf column positions of `observed_at`, `lat` and `lon`, for row-group statistics.
     time_column: usize,
     lat_column: usize,
@@ -57,7 +60,7 @@ pub(crate) struct RowConditions {
 }
 
 impl RowConditions {
-    fn keeps(&self, at: i64, lat: f64, lon: f64) -> bool {
+    pub(crate) fn keeps(&self, at: i64, lat: f64, lon: f64) -> bool {
         self.from.is_none_or(|f| at >= f.0)
             && self.to.is_none_or(|t| at < t.0)
             && self.bbox.is_none_or(|b| (b[0]..=b[2]).contains(&lon) && (b[1]..=b[3]).contains(&lat))
@@ -265,7 +268,8 @@ impl SegmentStore {
             }
             None => None,
         };
-        let handle = Arc::new(SegmentHandle { bytes, metadata, plates, time_column, lat_column, lon_column });
+        let point = PointPlan::of(metadata.metadata());
+        let handle = Arc::new(SegmentHandle { bytes, metadata, plates, point, time_column, lat_column, lon_column });
         self.handles.lock().unwrap_or_else(|p| p.into_inner()).insert(segment.path.clone(), handle.clone());
         Ok(handle)
     }
@@ -366,6 +370,30 @@ impl SegmentStore {
             (None, true) => Some(RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)),
             (None, false) => None,
         };
+        // Time bounds that the whole segment satisfies need no row filter.
+        let inside =
+            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
+        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
+        // A few rows are read value by value from their pages.
+        if let (Some(rows), Some(plan)) = (rows, handle.point.as_ref())
+            && rows.len() <= POINT_ROWS_MAX
+            && conditions.incident_id.is_none()
+        {
+            let groups: Vec<(usize, usize, usize)> = kept.iter().zip(&bounds).map(|(g, (start, end))| (*g, *start, *end)).collect();
+            let wanted = RowsWanted { kind, rows, plates, groups: &groups, filter: needs_filter.then_some(conditions) };
+            match point::read_rows(plan, &handle.bytes, metadata, &wanted) {
+                Ok(Some(found)) => {
+                    explain.segments_scanned += 1;
+                    explain.row_groups_scanned += kept.len();
+                    explain.rows_scanned += rows.iter().filter(|r| bounds.iter().any(|(s, e)| (*s..*e).contains(&(**r as usize)))).count();
+                    found.into_iter().for_each(each);
+                    return Ok(());
+                }
+                Ok(None) => {} // a page the point reader does not read: the Arrow reader does
+                Err(ReadError::Corrupt(reason)) => return Err(StoreError::Parquet { path, reason }),
+                Err(ReadError::Decode(source)) => return Err(StoreError::Decode { path, source }),
+            }
+        }
         explain.segments_scanned += 1;
         explain.row_groups_scanned += kept.len();
         let rows_read = selection.as_ref().map_or(kept_rows, RowSelection::row_count);
@@ -381,10 +409,6 @@ impl SegmentStore {
                 })
             })
             .collect();
-        // Time bounds that the whole segment satisfies need no row filter.
-        let inside =
-            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
-        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
         // The index's plates stand in for the plate column only when the rows decoded are exactly
         // the rows selected, in order: nothing filtered, every selected row kept.
         let position = |name: &str| metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name);
