@@ -183,14 +183,20 @@ fn parse_time(raw: &RawRecord<'_>) -> Result<Timestamp, ValidationError> {
 /// validated when it was first accepted. Registry and clock checks are skipped on purpose: a device
 /// removed since must not make history unreadable.
 pub fn from_stored(raw: &RawRecord<'_>) -> Result<Observation, ValidationError> {
-    let kind_name = required(&raw.kind, "kind")?;
-    let kind = Kind::parse(kind_name).ok_or_else(|| invalid("kind", format!("unknown kind {kind_name:?}")))?;
-    let device_id = required(&raw.device_id, "device_id")?;
     let observed_at = parse_time(raw)?;
     let received_at = match raw.received_at.as_deref() {
         Some(text) => Timestamp::parse_rfc3339(text).ok_or_else(|| invalid("received_at", "not an RFC 3339 time"))?,
         None => observed_at,
     };
+    from_stored_at(raw, observed_at, received_at)
+}
+
+/// [`from_stored`] for a store that keeps its times as numbers: the record's own time fields are
+/// not read (formatting a time only to parse it again cost more than the rest of a row).
+pub fn from_stored_at(raw: &RawRecord<'_>, observed_at: Timestamp, received_at: Timestamp) -> Result<Observation, ValidationError> {
+    let kind_name = required(&raw.kind, "kind")?;
+    let kind = Kind::parse(kind_name).ok_or_else(|| invalid("kind", format!("unknown kind {kind_name:?}")))?;
+    let device_id = required(&raw.device_id, "device_id")?;
     let position =
         LatLon::new(raw.lat.ok_or_else(|| invalid("lat", "is required"))?, raw.lon.ok_or_else(|| invalid("lon", "is required"))?);
     build(raw, kind, device_id, observed_at, received_at, position)

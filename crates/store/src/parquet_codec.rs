@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use glasshouse_model::validate::{RawCandidate, from_stored};
+use glasshouse_model::validate::{RawCandidate, from_stored_at};
 use glasshouse_model::{Body, Kind, Observation, RawRecord, Timestamp};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -517,7 +517,15 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
         Cell::Float(v) => Ok(Some(v)),
         other => Err(mistyped(column, other)),
     };
-    let received_at = observed.zip(delay).map(|(t, ms)| Timestamp(t.0 + ms * 1_000).to_rfc3339());
+    let observed = observed.ok_or_else(|| DecodeError { column: "observed_at".into(), reason: "is required".into() })?;
+    let received_at = match delay {
+        None => observed,
+        Some(ms) => Timestamp(
+            ms.checked_mul(1_000)
+                .and_then(|delay| observed.0.checked_add(delay))
+                .ok_or_else(|| DecodeError { column: "receive_delay_ms".into(), reason: format!("{ms} is out of range") })?,
+        ),
+    };
     let candidates = match candidates {
         Some(json) => Some(
             serde_json::from_str::<Vec<RawCandidate>>(&json)
@@ -532,8 +540,8 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
         id,
         kind: Some(Cow::Borrowed(kind.as_str())),
         device_id,
-        observed_at: observed.map(|t| Cow::Owned(t.to_rfc3339())),
-        received_at: received_at.map(Cow::Owned),
+        observed_at: None,
+        received_at: None,
         lat: float(Column::Lat)?,
         lon: float(Column::Lon)?,
         heading_deg: float(Column::HeadingDeg)?,
@@ -560,7 +568,7 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
         label,
         count,
     };
-    from_stored(&raw).map_err(|e| DecodeError { column: e.field.into(), reason: e.reason })
+    from_stored_at(&raw, observed, received_at).map_err(|e| DecodeError { column: e.field.into(), reason: e.reason })
 }
 
 /// A batch's column, typed as the schema writes it.

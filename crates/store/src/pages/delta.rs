@@ -1,24 +1,59 @@
 //! DELTA_BINARY_PACKED integers and DELTA_LENGTH_BYTE_ARRAY text. A delta-packed value depends on
-//! every value before it, so a run is decoded a block at a time, only as far as a lookup needs,
-//! and what was decoded is kept for the next row of the same page.
+//! every value before it: [`DeltaCursor`] reaches one by summing the deltas before it (a miniblock
+//! it passes is only summed, not stored), moving forward from the last value it reached, since a
+//! lookup's rows come in order; [`decode_all`] decodes a whole run (text lengths).
 
 use super::{PageError, corrupt, unpack, varint, zigzag};
 
-/// A delta-packed run being decoded from the front. It holds positions, not the bytes, so the page
-/// that owns the bytes can keep it beside them.
-#[derive(Debug, Clone)]
-pub(crate) struct DeltaPacked {
-    /// Where the next block starts.
-    at: usize,
+/// Decodes a whole delta-packed run at the start of `data`: its values and the offset just past it.
+pub(crate) fn decode_all(data: &[u8]) -> Result<(Vec<i64>, usize), PageError> {
+    let header = Header::read(data)?;
+    let mut values = Vec::with_capacity(header.total.min(data.len().saturating_mul(8) + 1));
+    if header.total == 0 {
+        return Ok((values, header.end));
+    }
+    values.push(header.first);
+    let (mut at, mut last) = (header.end, header.first);
+    let per_miniblock = header.block / header.miniblocks;
+    while values.len() < header.total {
+        let min_delta = zigzag(data, &mut at)?;
+        let widths = data.get(at..at + header.miniblocks).ok_or_else(|| corrupt("a delta block is cut short"))?;
+        at += header.miniblocks;
+        for &width in widths {
+            let remaining = header.total - values.len();
+            if remaining == 0 {
+                break; // the widths of unused miniblocks are present, their bodies are not
+            }
+            if width > 64 {
+                return Err(corrupt(format!("a miniblock of {width}-bit deltas")));
+            }
+            let bytes = per_miniblock * usize::from(width) / 8;
+            let body = data.get(at..at + bytes).ok_or_else(|| corrupt("a miniblock is cut short"))?;
+            for k in 0..per_miniblock.min(remaining) {
+                // Parquet defines the arithmetic as wrapping, in the column's width; wrapping in 64
+                // bits and truncating gives the same 32-bit results.
+                last = last.wrapping_add(min_delta).wrapping_add(unpack(body, width, k) as i64);
+                values.push(last);
+            }
+            at += bytes;
+        }
+    }
+    Ok((values, at))
+}
+
+/// The header of a delta-packed run.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    /// Where the first block starts.
+    end: usize,
     block: usize,
     miniblocks: usize,
     total: usize,
-    values: Vec<i64>,
+    first: i64,
 }
 
-impl DeltaPacked {
-    /// Reads the run's header at the start of `data`.
-    pub(crate) fn new(data: &[u8]) -> Result<DeltaPacked, PageError> {
+impl Header {
+    fn read(data: &[u8]) -> Result<Header, PageError> {
         let mut at = 0;
         let size = |v: u64| usize::try_from(v).map_err(|_| corrupt("a delta header field is too large"));
         let block = size(varint(data, &mut at)?)?;
@@ -28,69 +63,97 @@ impl DeltaPacked {
         if block == 0 || miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 8 != 0 {
             return Err(corrupt(format!("a delta block of {block} values in {miniblocks} miniblocks")));
         }
-        let mut values = Vec::new();
-        if total > 0 {
-            values.reserve(total.min(block + 1));
-            values.push(first);
+        Ok(Header { end: at, block, miniblocks, total, first })
+    }
+}
+
+/// A position in a delta-packed run: the value at `position` and where the deltas after it are.
+#[derive(Debug, Clone)]
+pub(crate) struct DeltaCursor {
+    header: Header,
+    position: usize,
+    last: i64,
+    /// The block being read: its minimum delta, where its widths are, the miniblock reached, where
+    /// that miniblock's body starts, and how many of its deltas are summed in.
+    block: Option<(i64, usize, usize, usize, usize)>,
+    /// Where the next block starts.
+    next_block: usize,
+}
+
+impl DeltaCursor {
+    /// A cursor at the first value of the run at the start of `data`.
+    pub(crate) fn new(data: &[u8]) -> Result<DeltaCursor, PageError> {
+        let header = Header::read(data)?;
+        Ok(DeltaCursor { header, position: 0, last: header.first, block: None, next_block: header.end })
+    }
+
+    /// Moves to value `index` (back to the start first when it lies behind) and returns it.
+    pub(crate) fn seek(&mut self, data: &[u8], index: usize) -> Result<i64, PageError> {
+        if index >= self.header.total {
+            return Err(corrupt(format!("value {index} of a delta run of {}", self.header.total)));
         }
-        Ok(DeltaPacked { at, block, miniblocks, total, values })
-    }
-
-    /// Values in the run.
-    pub(crate) fn len(&self) -> usize {
-        self.total
-    }
-
-    /// Decodes blocks of `data` until value `index` is known.
-    pub(crate) fn decode_to(&mut self, data: &[u8], index: usize) -> Result<(), PageError> {
-        if index >= self.total {
-            return Err(corrupt(format!("value {index} of a delta run of {}", self.total)));
+        if index < self.position {
+            *self = DeltaCursor { position: 0, last: self.header.first, block: None, next_block: self.header.end, ..self.clone() };
         }
-        while self.values.len() <= index {
-            self.next_block(data)?;
-        }
-        Ok(())
-    }
-
-    /// Value `index`, once [`DeltaPacked::decode_to`] has reached it.
-    pub(crate) fn value(&self, index: usize) -> Option<i64> {
-        self.values.get(index).copied()
-    }
-
-    /// Decodes the whole run and returns the offset just past it.
-    pub(crate) fn finish(&mut self, data: &[u8]) -> Result<usize, PageError> {
-        while self.values.len() < self.total {
-            self.next_block(data)?;
-        }
-        Ok(self.at)
-    }
-
-    fn next_block(&mut self, data: &[u8]) -> Result<(), PageError> {
-        let min_delta = zigzag(data, &mut self.at)?;
-        let widths = data.get(self.at..self.at + self.miniblocks).ok_or_else(|| corrupt("a delta block is cut short"))?;
-        self.at += self.miniblocks;
-        let per_miniblock = self.block / self.miniblocks;
-        let mut last = *self.values.last().ok_or_else(|| corrupt("a delta run with no first value"))?;
-        for &width in widths {
-            let remaining = self.total - self.values.len();
-            if remaining == 0 {
-                break; // the widths of unused miniblocks are present, their bodies are not
-            }
+        let per_miniblock = self.header.block / self.header.miniblocks;
+        while self.position < index {
+            let (min_delta, widths, miniblock, body, used) = match self.block {
+                Some(state) if state.2 < self.header.miniblocks => state,
+                _ => {
+                    let mut at = self.next_block;
+                    let min_delta = zigzag(data, &mut at)?;
+                    if at + self.header.miniblocks > data.len() {
+                        return Err(corrupt("a delta block is cut short"));
+                    }
+                    (min_delta, at, 0, at + self.header.miniblocks, 0)
+                }
+            };
+            let width = data[widths + miniblock];
             if width > 64 {
                 return Err(corrupt(format!("a miniblock of {width}-bit deltas")));
             }
             let bytes = per_miniblock * usize::from(width) / 8;
-            let body = data.get(self.at..self.at + bytes).ok_or_else(|| corrupt("a miniblock is cut short"))?;
-            for k in 0..per_miniblock.min(remaining) {
-                // Parquet defines the arithmetic as wrapping, in the column's width; wrapping in 64
-                // bits and truncating gives the same 32-bit results.
-                last = last.wrapping_add(min_delta).wrapping_add(unpack(body, width, k) as i64);
-                self.values.push(last);
+            if body + bytes > data.len() {
+                return Err(corrupt("a miniblock is cut short"));
             }
-            self.at += bytes;
+            // Deltas left in this miniblock, and how many of them this step sums.
+            let take = (per_miniblock - used).min(index - self.position);
+            let sum = sum_packed(data, body, width, used, take);
+            // Wrapping, as Parquet defines the arithmetic (see `decode_all`).
+            self.last = self.last.wrapping_add(min_delta.wrapping_mul(take as i64)).wrapping_add(sum as i64);
+            self.position += take;
+            self.block = Some(if used + take == per_miniblock {
+                (min_delta, widths, miniblock + 1, body + bytes, 0)
+            } else {
+                (min_delta, widths, miniblock, body, used + take)
+            });
+            if used + take == per_miniblock && miniblock + 1 == self.header.miniblocks {
+                self.next_block = body + bytes;
+            }
         }
-        Ok(())
+        Ok(self.last)
     }
+}
+
+/// The wrapping sum of `count` `width`-bit values starting with value `from` of the bit-packed
+/// miniblock at `at` in `data`.
+fn sum_packed(data: &[u8], at: usize, width: u8, from: usize, count: usize) -> u64 {
+    if width == 0 || count == 0 {
+        return 0;
+    }
+    let bits = usize::from(width);
+    let last_byte = at + ((from + count) * bits).div_ceil(8);
+    if width <= 56 && last_byte + 8 <= data.len() {
+        // One unaligned eight-byte load a value; the sums are independent, so they pipeline.
+        let mask = (1u64 << width) - 1;
+        return (from..from + count).fold(0u64, |sum, k| {
+            let bit = k * bits;
+            let word = u64::from_le_bytes(data[at + bit / 8..at + bit / 8 + 8].try_into().expect("eight bytes"));
+            sum.wrapping_add((word >> (bit % 8)) & mask)
+        });
+    }
+    let body = &data[at..];
+    (from..from + count).fold(0u64, |sum, k| sum.wrapping_add(unpack(body, width, k)))
 }
 
 /// Where each value of a DELTA_LENGTH_BYTE_ARRAY run lies: the lengths come delta-packed first,
@@ -104,12 +167,11 @@ pub(crate) struct DeltaLengths {
 impl DeltaLengths {
     /// Decodes the lengths at the start of `data`.
     pub(crate) fn new(data: &[u8]) -> Result<DeltaLengths, PageError> {
-        let mut lengths = DeltaPacked::new(data)?;
-        let mut start = lengths.finish(data)?;
+        let (lengths, mut start) = decode_all(data)?;
         let mut starts = Vec::with_capacity(lengths.len() + 1);
         starts.push(start);
-        for i in 0..lengths.len() {
-            let length = usize::try_from(lengths.value(i).unwrap_or(-1)).map_err(|_| corrupt("a negative text length"))?;
+        for length in lengths {
+            let length = usize::try_from(length).map_err(|_| corrupt("a negative text length"))?;
             start = start.checked_add(length).filter(|end| *end <= data.len()).ok_or_else(|| corrupt("text runs past its page"))?;
             starts.push(start);
         }
@@ -176,17 +238,29 @@ mod tests {
 
     proptest! {
         #[test]
-        fn delta_runs_decode_to_any_position(values in proptest::collection::vec(any::<i64>(), 1..700), probe in any::<prop::sample::Index>()) {
-            let data = encode(&values);
-            let mut run = DeltaPacked::new(&data).expect("valid");
-            let i = probe.index(values.len());
-            run.decode_to(&data, i).expect("in range");
-            prop_assert_eq!(run.value(i), Some(values[i]));
-            prop_assert_eq!(run.finish(&data), Ok(data.len()));
-            for (k, v) in values.iter().enumerate() {
-                prop_assert_eq!(run.value(k), Some(*v));
+        fn delta_runs_decode_to_any_position(
+            steps in proptest::collection::vec(any::<u64>(), 1..700),
+            scale in 0u32..=64,
+            probe in any::<prop::sample::Index>(),
+        ) {
+            // Deltas of up to `scale` bits, so every miniblock width (and each decoding path) occurs.
+            let mut values = Vec::with_capacity(steps.len());
+            let mut value = steps[0] as i64;
+            for step in &steps {
+                value = value.wrapping_add((step.checked_shr(64 - scale).unwrap_or(0)) as i64);
+                values.push(value);
             }
-            prop_assert!(run.decode_to(&data, values.len()).is_err());
+            let data = encode(&values);
+            let i = probe.index(values.len());
+            prop_assert_eq!(decode_all(&data), Ok((values.clone(), data.len())));
+
+            // A cursor reaches any value, moving forward from the last (or back to the start).
+            let mut cursor = DeltaCursor::new(&data).expect("valid");
+            prop_assert_eq!(cursor.seek(&data, i), Ok(values[i]));
+            for k in (i..values.len()).step_by(37).chain([values.len() - 1, 0, i / 2]) {
+                prop_assert_eq!(cursor.seek(&data, k), Ok(values[k]), "value {}", k);
+            }
+            prop_assert!(cursor.seek(&data, values.len()).is_err());
         }
 
         #[test]

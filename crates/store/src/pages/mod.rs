@@ -17,7 +17,7 @@ mod header;
 mod hybrid;
 
 pub(crate) use codec::{Codec, decompress};
-pub(crate) use delta::{DeltaLengths, DeltaPacked};
+pub(crate) use delta::{DeltaCursor, DeltaLengths};
 pub(crate) use header::{PageHeader, PageKind, parse as parse_header};
 pub(crate) use hybrid::Hybrid;
 

@@ -3,7 +3,7 @@
 //! the reader's set-up per column chunk cost more than decoding them.
 
 use super::scan::RowConditions;
-use crate::pages::{self, Codec, DeltaLengths, DeltaPacked, Hybrid, PageError, PageKind, corrupt};
+use crate::pages::{self, Codec, DeltaCursor, DeltaLengths, Hybrid, PageError, PageKind, corrupt};
 use crate::parquet_codec::{self, Cell, Column, DecodeError};
 use glasshouse_model::{Kind, Observation};
 use parquet::basic::{ConvertedType, Encoding, LogicalType, Type as PhysicalType};
@@ -126,7 +126,8 @@ enum Values {
     PlainText(Vec<Range<usize>>),
     /// Indices into the row group's dictionary, hybrid-encoded at this width.
     Dictionary(u8),
-    Delta(DeltaPacked),
+    /// Delta-packed integers, and the value last sought.
+    Delta(DeltaCursor, i64),
     DeltaLength(DeltaLengths),
 }
 
@@ -148,8 +149,6 @@ struct OpenPage {
 struct OpenDictionary {
     group: usize,
     body: Body,
-    /// For text, where each entry lies.
-    spans: Option<Vec<Range<usize>>>,
     entries: usize,
 }
 
@@ -217,8 +216,8 @@ impl Cursor {
         } else {
             within
         };
-        if let Values::Delta(run) = &mut open.values {
-            run.decode_to(&body[open.values_at..], index)?;
+        if let Values::Delta(cursor, value) = &mut open.values {
+            *value = cursor.seek(&body[open.values_at..], index)?;
         }
         self.slot = Slot::Value(index);
         Ok(())
@@ -272,7 +271,7 @@ impl Cursor {
                 }
                 Values::Dictionary(width)
             }
-            5 if integer => Values::Delta(DeltaPacked::new(data)?),
+            5 if integer => Values::Delta(DeltaCursor::new(data)?, 0),
             6 if text => Values::DeltaLength(DeltaLengths::new(data)?),
             other => return Err(PageError::Unsupported(format!("encoding {other} of a {:?} column", self.leaf.physical))),
         };
@@ -294,11 +293,7 @@ impl Cursor {
             return Err(PageError::Unsupported(format!("a dictionary in encoding {encoding}")));
         }
         let body = Body::load(file, start, &header, codec, self.dictionary.take().map(|d| d.body))?;
-        let spans = match self.leaf.physical {
-            PhysicalType::BYTE_ARRAY => Some(plain_text_spans(body.bytes(file))?),
-            _ => None,
-        };
-        self.dictionary = Some(OpenDictionary { group, body, spans, entries });
+        self.dictionary = Some(OpenDictionary { group, body, entries });
         Ok(())
     }
 
@@ -318,13 +313,15 @@ impl Cursor {
                     .filter(|k| *k < dictionary.entries)
                     .ok_or_else(|| corrupt("a dictionary index out of range"))?;
                 let entries = dictionary.body.bytes(file);
-                match &dictionary.spans {
-                    Some(spans) => text(entries, spans, key),
-                    None => self.fixed(fixed_value(entries, key, self.width())?),
+                match self.leaf.physical {
+                    // Walked to the entry rather than indexed: a lookup wants one entry of a row
+                    // group's dictionary, and the next row is usually in another group.
+                    PhysicalType::BYTE_ARRAY => utf8(plain_text_nth(entries, key)?),
+                    _ => self.fixed(fixed_value(entries, key, self.width())?),
                 }
             }
-            Values::Delta(run) => {
-                let value = run.value(index).ok_or_else(|| corrupt("a delta value not decoded"))?;
+            Values::Delta(_, value) => {
+                let value = *value;
                 Ok(match self.leaf.physical {
                     PhysicalType::INT32 if self.leaf.unsigned => Cell::Int(i64::from(value as i32 as u32)),
                     PhysicalType::INT32 => Cell::Int(i64::from(value as i32)),
@@ -367,6 +364,23 @@ fn text<'a>(data: &'a [u8], spans: &[Range<usize>], index: usize) -> Result<Cell
 
 fn utf8(bytes: &[u8]) -> Result<Cell<'_>, PageError> {
     std::str::from_utf8(bytes).map(Cell::Text).map_err(|_| corrupt("text that is not UTF-8"))
+}
+
+/// Plain text value `n` of `data` (each stored as a four-byte length and its bytes).
+fn plain_text_nth(data: &[u8], n: usize) -> Result<&[u8], PageError> {
+    let mut at = 0;
+    for _ in 0..n {
+        let length = data
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+            .ok_or_else(|| corrupt("a text length cut short"))?;
+        at += 4 + length;
+    }
+    let length = data
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+        .ok_or_else(|| corrupt("a text length cut short"))?;
+    data.get(at + 4..at + 4 + length).ok_or_else(|| corrupt("text runs past its page"))
 }
 
 /// Where each plain text value lies: each is stored as a four-byte length and its bytes, to the
