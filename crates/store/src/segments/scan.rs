@@ -333,6 +333,17 @@ impl SegmentStore {
         let (mut page_ranges, mut paged, mut kept_rows) = (Vec::new(), false, 0usize);
         let mut start = 0usize;
         let mut wanted = rows.map(|r| r.iter().map(|r| *r as usize).peekable());
+        // Time bounds that the whole segment satisfies need no row filter, nor page statistics.
+        let inside =
+            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
+        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
+        let untimed;
+        let pruning = if inside && (conditions.from.is_some() || conditions.to.is_some()) {
+            untimed = RowConditions { from: None, to: None, ..conditions.clone() };
+            &untimed
+        } else {
+            conditions
+        };
         for (i, group) in metadata.row_groups().iter().enumerate() {
             let end = start + group.num_rows() as usize;
             let holds_a_selected_row = match wanted.as_mut() {
@@ -344,8 +355,8 @@ impl SegmentStore {
             };
             // Without page statistics, the whole group is one range of rows.
             #[allow(clippy::single_range_in_vec_init)]
-            let survivors = (holds_a_selected_row && conditions.may_match(group, &handle))
-                .then(|| conditions.page_survivors(metadata, i, &handle).unwrap_or_else(|| vec![0..end - start]));
+            let survivors = (holds_a_selected_row && pruning.may_match(group, &handle))
+                .then(|| pruning.page_survivors(metadata, i, &handle).unwrap_or_else(|| vec![0..end - start]));
             match survivors {
                 Some(ranges) if !ranges.is_empty() => {
                     paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
@@ -370,10 +381,6 @@ impl SegmentStore {
             (None, true) => Some(RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)),
             (None, false) => None,
         };
-        // Time bounds that the whole segment satisfies need no row filter.
-        let inside =
-            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
-        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
         // A few rows are read value by value from their pages.
         if let (Some(rows), Some(plan)) = (rows, handle.point.as_ref())
             && rows.len() <= POINT_ROWS_MAX
