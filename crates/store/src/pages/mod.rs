@@ -71,8 +71,11 @@ pub(crate) fn unpack(data: &[u8], width: u8, index: usize) -> u64 {
     }
     let bit = index * usize::from(width);
     let start = bit / 8;
+    if start >= data.len() {
+        return 0;
+    }
     let mut window = [0u8; 16];
-    let available = data.len().saturating_sub(start).min(16);
+    let available = (data.len() - start).min(16);
     window[..available].copy_from_slice(&data[start..start + available]);
     let wide = u128::from_le_bytes(window) >> (bit % 8);
     let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
@@ -103,5 +106,6 @@ mod tests {
         }
         assert_eq!(unpack(&[0xff; 8], 64, 0), u64::MAX);
         assert_eq!(unpack(&[], 0, 5), 0);
+        assert_eq!(unpack(&[0xff], 8, 3), 0, "past the end reads as zero");
     }
 }

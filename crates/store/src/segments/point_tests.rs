@@ -230,3 +230,31 @@ fn rows_of_pruned_row_groups_are_not_read() {
     let found = point::read_rows(&plan, &written.bytes, written.metadata.metadata(), &wanted).expect("no damage").expect("readable");
     assert_eq!(found, [written.rows[32_770].clone(), written.rows[39_000].clone()]);
 }
+
+#[test]
+fn damaged_pages_give_errors_or_values_never_a_panic() {
+    // Parquet pages carry no checksum of their own, so a damaged byte may also read as another
+    // value; what must never happen is a panic or a read outside the file.
+    let n = 3_000;
+    let written = write(Kind::PlateRead, &observations(Kind::PlateRead, n, 5, false));
+    let plan = PointPlan::of(written.metadata.metadata()).expect("readable");
+    let rows = picks(5, n, 30);
+    let data_end =
+        written.metadata.metadata().row_group(0).columns().iter().map(|c| c.byte_range().0 + c.byte_range().1).max().expect("columns");
+    let mut mix = Mix(99);
+    let (mut errors, mut reads) = (0, 0);
+    for _ in 0..400 {
+        let mut bytes = written.bytes.to_vec();
+        let at = 4 + mix.below(data_end - 4) as usize;
+        bytes[at] ^= 1 << mix.below(8);
+        if mix.chance(30) {
+            bytes[at + 1] = mix.below(256) as u8;
+        }
+        let wanted = RowsWanted { kind: Kind::PlateRead, rows: &rows, plates: None, groups: &written.groups, filter: None };
+        match point::read_rows(&plan, &bytes, written.metadata.metadata(), &wanted) {
+            Ok(_) => reads += 1,
+            Err(_) => errors += 1,
+        }
+    }
+    assert!(errors > 0, "some damage is detected ({reads} reads went through)");
+}
