@@ -11,7 +11,9 @@ use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 impl SegmentStore {
     /// Reads of a plate: the plate index picks the rows of each plate-read segment in the time
@@ -452,6 +454,9 @@ fn fan_out<T: Send>(
     Ok((merged, explain))
 }
 
+/// How long a search's calling thread spins for its helpers to finish before it sleeps.
+const HELPER_SPIN: Duration = Duration::from_micros(200);
+
 /// Runs `work` over the segments on up to one thread per core (a segment's lookup is mostly page
 /// decompression or an index walk, which parallelise), each thread with its own accumulator from
 /// `new`; returns every thread's accumulator and figures.
@@ -468,11 +473,11 @@ pub(super) fn fan_out_with<A: Send>(
         }
         return Ok(vec![(accumulator, explain)]);
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
     let worker = || {
         let (mut accumulator, mut explain) = (new(), Explain::default());
         loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(segment) = segments.get(i) else { return Ok((accumulator, explain)) };
             work(segment, &mut explain, &mut accumulator)?;
         }
@@ -483,12 +488,24 @@ pub(super) fn fan_out_with<A: Send>(
     // wake-ups were a seventh of an exact lookup). A helper that wakes after the caller has taken
     // every segment finds none left. (A pool of one thread fewer than the cores was no faster.)
     let helpers: Vec<Mutex<Option<Result<(A, Explain), StoreError>>>> = (1..threads).map(|_| Mutex::new(None)).collect();
+    let finished = AtomicUsize::new(0);
     let mine = rayon::in_place_scope(|scope| {
         for slot in &helpers {
-            let worker = &worker;
-            scope.spawn(move |_| *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker()));
+            let (worker, finished) = (&worker, &finished);
+            scope.spawn(move |_| {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker());
+                finished.fetch_add(1, Ordering::Release);
+            });
         }
-        worker()
+        let mine = worker();
+        // The helpers' last segments take microseconds: the caller spins for them rather than
+        // sleep at the scope's end, which would put its own wake-up on the search's critical
+        // path. Bounded, should the pool be busy elsewhere.
+        let deadline = Instant::now() + HELPER_SPIN;
+        while finished.load(Ordering::Acquire) < helpers.len() && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        mine
     });
     let mut all = vec![mine?];
     for slot in helpers {
