@@ -495,7 +495,6 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
         text(Column::Address)?,
         text(Column::Label)?,
     );
-    drop(text);
     let mut int = |column: Column| match cell(column) {
         Cell::Null => Ok(None),
         Cell::Int(v) => Ok(Some(v)),
@@ -511,7 +510,6 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
     let priority = unsigned(Column::Priority, int(Column::Priority)?)?
         .map(|p| u8::try_from(p).map_err(|_| DecodeError { column: "priority".into(), reason: format!("{p} is out of range") }))
         .transpose()?;
-    drop(int);
     let mut float = |column: Column| match cell(column) {
         Cell::Null => Ok(None),
         Cell::Float(v) => Ok(Some(v)),

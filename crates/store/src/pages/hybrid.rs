@@ -77,7 +77,7 @@ fn count_equal(packed: &[u8], width: u8, n: usize, counted: u64) -> usize {
     if width == 1 && counted <= 1 {
         // One bit a value: count the ones in whole bytes, then in the last partial byte.
         let ones: usize = packed[..n / 8].iter().map(|b| b.count_ones() as usize).sum::<usize>()
-            + if n % 8 > 0 { (packed[n / 8] & ((1u8 << (n % 8)) - 1)).count_ones() as usize } else { 0 };
+            + if !n.is_multiple_of(8) { (packed[n / 8] & ((1u8 << (n % 8)) - 1)).count_ones() as usize } else { 0 };
         return if counted == 1 { ones } else { n - ones };
     }
     (0..n).filter(|&k| unpack(packed, width, k) == counted).count()

@@ -454,6 +454,9 @@ fn fan_out<T: Send>(
     Ok((merged, explain))
 }
 
+/// What one thread of a search's fan-out hands back.
+type WorkerOutcome<A> = Result<(A, Explain), StoreError>;
+
 /// How long a search's calling thread spins for its helpers to finish before it sleeps.
 const HELPER_SPIN: Duration = Duration::from_micros(200);
 
@@ -487,7 +490,7 @@ pub(super) fn fan_out_with<A: Send>(
     // whole search to the pool, which left the caller asleep until a pool thread woke it (the
     // wake-ups were a seventh of an exact lookup). A helper that wakes after the caller has taken
     // every segment finds none left. (A pool of one thread fewer than the cores was no faster.)
-    let helpers: Vec<Mutex<Option<Result<(A, Explain), StoreError>>>> = (1..threads).map(|_| Mutex::new(None)).collect();
+    let helpers: Vec<Mutex<Option<WorkerOutcome<A>>>> = (1..threads).map(|_| Mutex::new(None)).collect();
     let finished = AtomicUsize::new(0);
     let mine = rayon::in_place_scope(|scope| {
         for slot in &helpers {
