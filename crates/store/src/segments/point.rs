@@ -10,8 +10,8 @@ use parquet::basic::{ConvertedType, Encoding, LogicalType, Type as PhysicalType}
 use parquet::file::metadata::ParquetMetaData;
 use std::ops::Range;
 
-/// Most rows of a segment read value by value; more go through the Arrow reader, which decodes
-/// pages front to back once rather than seeking within them row by row.
+/// At most this many rows of a segment are read value by value; more go through the Arrow
+/// reader, which decodes pages front to back once rather than seeking within them row by row.
 pub(crate) const POINT_ROWS_MAX: usize = 64;
 
 /// How a segment's columns are read a value at a time. Made once per segment when it is opened;

@@ -373,14 +373,6 @@ impl SegmentStore {
             explain.segments_pruned += 1;
             return Ok(());
         }
-        let selection = match (rows, paged) {
-            (Some(rows), false) => Some(selection_for(rows, &bounds)),
-            (Some(rows), true) => {
-                Some(selection_for(rows, &bounds).intersection(&RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)))
-            }
-            (None, true) => Some(RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)),
-            (None, false) => None,
-        };
         // A few rows are read value by value from their pages.
         if let (Some(rows), Some(plan)) = (rows, handle.point.as_ref())
             && rows.len() <= POINT_ROWS_MAX
@@ -401,6 +393,14 @@ impl SegmentStore {
                 Err(ReadError::Decode(source)) => return Err(StoreError::Decode { path, source }),
             }
         }
+        let selection = match (rows, paged) {
+            (Some(rows), false) => Some(selection_for(rows, &bounds)),
+            (Some(rows), true) => {
+                Some(selection_for(rows, &bounds).intersection(&RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)))
+            }
+            (None, true) => Some(RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)),
+            (None, false) => None,
+        };
         explain.segments_scanned += 1;
         explain.row_groups_scanned += kept.len();
         let rows_read = selection.as_ref().map_or(kept_rows, RowSelection::row_count);
