@@ -662,3 +662,25 @@ pub fn decode_with_plates(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_column_is_a_decoded_column_and_back() {
+        // A column added to a schema without a `Column` would be read by neither reader.
+        let mut seen = Vec::new();
+        for kind in Kind::ALL {
+            for field in schema(kind).fields() {
+                let column = Column::named(field.name()).unwrap_or_else(|| panic!("{} has no Column", field.name()));
+                assert_eq!(column.name(), field.name());
+                seen.push(column);
+            }
+        }
+        for column in Column::ALL {
+            assert!(seen.contains(&column), "{column:?} is in no schema");
+            assert_eq!(Column::ALL[column.index()], column, "ALL is in index order");
+        }
+    }
+}
