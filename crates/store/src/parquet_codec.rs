@@ -471,50 +471,32 @@ fn mistyped(column: Column, cell: Cell<'_>) -> DecodeError {
 ///
 /// # Errors
 /// When a value has the wrong type, or the values do not make a valid observation.
-pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Cell<'a>) -> Result<Observation, DecodeError> {
-    let mut text = |column: Column| match cell(column) {
+pub fn observation_from_cells<'a>(kind: Kind, cell: impl Fn(Column) -> Cell<'a>) -> Result<Observation, DecodeError> {
+    let text = |column: Column| match cell(column) {
         Cell::Null => Ok(None),
         Cell::Text(t) => Ok(Some(Cow::Borrowed(t))),
         other => Err(mistyped(column, other)),
     };
-    let (id, device_id, plate, region, candidates) =
-        (text(Column::Id)?, text(Column::DeviceId)?, text(Column::Plate)?, text(Column::Region)?, text(Column::CandidatesJson)?);
-    let (direction, vehicle_make, vehicle_color, vehicle_body, image_ref) = (
-        text(Column::Direction)?,
-        text(Column::VehicleMake)?,
-        text(Column::VehicleColor)?,
-        text(Column::VehicleBody)?,
-        text(Column::ImageRef)?,
-    );
-    let (quantity, unit, incident_id, type_code, status, address, label) = (
-        text(Column::Quantity)?,
-        text(Column::Unit)?,
-        text(Column::IncidentId)?,
-        text(Column::TypeCode)?,
-        text(Column::Status)?,
-        text(Column::Address)?,
-        text(Column::Label)?,
-    );
-    let mut int = |column: Column| match cell(column) {
+    let int = |column: Column| match cell(column) {
         Cell::Null => Ok(None),
         Cell::Int(v) => Ok(Some(v)),
         other => Err(mistyped(column, other)),
     };
-    let (observed, delay) = (int(Column::ObservedAt)?.map(Timestamp), int(Column::ReceiveDelayMs)?);
-    let unsigned = |column: Column, v: Option<i64>| {
-        v.map(|v| u32::try_from(v).map_err(|_| DecodeError { column: column.name().into(), reason: format!("{v} is out of range") }))
-            .transpose()
-    };
-    let rounds = unsigned(Column::Rounds, int(Column::Rounds)?)?;
-    let count = unsigned(Column::Count, int(Column::Count)?)?;
-    let priority = unsigned(Column::Priority, int(Column::Priority)?)?
-        .map(|p| u8::try_from(p).map_err(|_| DecodeError { column: "priority".into(), reason: format!("{p} is out of range") }))
-        .transpose()?;
-    let mut float = |column: Column| match cell(column) {
+    let float = |column: Column| match cell(column) {
         Cell::Null => Ok(None),
         Cell::Float(v) => Ok(Some(v)),
         other => Err(mistyped(column, other)),
     };
+    let unsigned = |column: Column| {
+        int(column)?
+            .map(|v| u32::try_from(v).map_err(|_| DecodeError { column: column.name().into(), reason: format!("{v} is out of range") }))
+            .transpose()
+    };
+    let observed = int(Column::ObservedAt)?.map(Timestamp);
+    let delay = int(Column::ReceiveDelayMs)?;
+    let priority = unsigned(Column::Priority)?
+        .map(|p| u8::try_from(p).map_err(|_| DecodeError { column: "priority".into(), reason: format!("{p} is out of range") }))
+        .transpose()?;
     let observed = observed.ok_or_else(|| DecodeError { column: "observed_at".into(), reason: "is required".into() })?;
     let received_at = match delay {
         None => observed,
@@ -524,7 +506,7 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
                 .ok_or_else(|| DecodeError { column: "receive_delay_ms".into(), reason: format!("{ms} is out of range") })?,
         ),
     };
-    let candidates = match candidates {
+    let candidates = match text(Column::CandidatesJson)? {
         Some(json) => Some(
             serde_json::from_str::<Vec<RawCandidate>>(&json)
                 .map_err(|e| DecodeError { column: "candidates_json".into(), reason: e.to_string() })?
@@ -535,36 +517,36 @@ pub fn observation_from_cells<'a>(kind: Kind, mut cell: impl FnMut(Column) -> Ce
         None => None,
     };
     let raw = RawRecord {
-        id,
+        id: text(Column::Id)?,
         kind: Some(Cow::Borrowed(kind.as_str())),
-        device_id,
+        device_id: text(Column::DeviceId)?,
         observed_at: None,
         received_at: None,
         lat: float(Column::Lat)?,
         lon: float(Column::Lon)?,
         heading_deg: float(Column::HeadingDeg)?,
         accuracy_m: float(Column::AccuracyM)?,
-        plate,
-        region,
+        plate: text(Column::Plate)?,
+        region: text(Column::Region)?,
         confidence: float(Column::Confidence)?,
         candidates,
-        direction,
-        vehicle_make,
-        vehicle_color,
-        vehicle_body,
-        image_ref,
-        quantity,
+        direction: text(Column::Direction)?,
+        vehicle_make: text(Column::VehicleMake)?,
+        vehicle_color: text(Column::VehicleColor)?,
+        vehicle_body: text(Column::VehicleBody)?,
+        image_ref: text(Column::ImageRef)?,
+        quantity: text(Column::Quantity)?,
         value: float(Column::Value)?,
-        unit,
-        rounds,
+        unit: text(Column::Unit)?,
+        rounds: unsigned(Column::Rounds)?,
         bearing_deg: float(Column::BearingDeg)?,
-        incident_id,
-        type_code,
+        incident_id: text(Column::IncidentId)?,
+        type_code: text(Column::TypeCode)?,
         priority,
-        status,
-        address,
-        label,
-        count,
+        status: text(Column::Status)?,
+        address: text(Column::Address)?,
+        label: text(Column::Label)?,
+        count: unsigned(Column::Count)?,
     };
     from_stored_at(&raw, observed, received_at).map_err(|e| DecodeError { column: e.field.into(), reason: e.reason })
 }
@@ -597,26 +579,17 @@ impl<'a> Typed<'a> {
     }
 
     fn cell(&self, row: usize) -> Cell<'a> {
-        let valid = match self {
-            Typed::Text(a) => a.is_valid(row),
-            Typed::Int64(a) => a.is_valid(row),
-            Typed::Time(a) => a.is_valid(row),
-            Typed::Float64(a) => a.is_valid(row),
-            Typed::Float32(a) => a.is_valid(row),
-            Typed::UInt32(a) => a.is_valid(row),
-            Typed::UInt8(a) => a.is_valid(row),
-        };
-        if !valid {
-            return Cell::Null;
+        fn or_null<'a>(array: &dyn Array, row: usize, value: impl FnOnce() -> Cell<'a>) -> Cell<'a> {
+            if array.is_valid(row) { value() } else { Cell::Null }
         }
-        match self {
-            Typed::Text(a) => Cell::Text(a.value(row)),
-            Typed::Int64(a) => Cell::Int(a.value(row)),
-            Typed::Time(a) => Cell::Int(a.value(row)),
-            Typed::Float64(a) => Cell::Float(a.value(row)),
-            Typed::Float32(a) => Cell::Float(f64::from(a.value(row))),
-            Typed::UInt32(a) => Cell::Int(i64::from(a.value(row))),
-            Typed::UInt8(a) => Cell::Int(i64::from(a.value(row))),
+        match *self {
+            Typed::Text(a) => or_null(a, row, || Cell::Text(a.value(row))),
+            Typed::Int64(a) => or_null(a, row, || Cell::Int(a.value(row))),
+            Typed::Time(a) => or_null(a, row, || Cell::Int(a.value(row))),
+            Typed::Float64(a) => or_null(a, row, || Cell::Float(a.value(row))),
+            Typed::Float32(a) => or_null(a, row, || Cell::Float(f64::from(a.value(row)))),
+            Typed::UInt32(a) => or_null(a, row, || Cell::Int(i64::from(a.value(row)))),
+            Typed::UInt8(a) => or_null(a, row, || Cell::Int(i64::from(a.value(row)))),
         }
     }
 }
