@@ -25,6 +25,11 @@ let base;
 let tokens;
 let browser;
 
+/** Now plus `days` days as an ISO string (UTC): the tests hold no absolute date the server compares with now. */
+function daysFromNow(days) {
+  return new Date(Date.now() + days * 86_400_000).toISOString();
+}
+
 async function freePort() {
   return new Promise((done, fail) => {
     const server = createServer();
@@ -263,9 +268,10 @@ test('a custodian proposes a retention change, a supervisor approves it in the c
   await page.selectOption('#hold-authority', 'warrant');
   await page.fill('#hold-reference', 'WRT-2026-0042');
   await page.fill('#hold-plates', 'ABC123');
-  await page.fill('#hold-from', '2026-11-01T00:00');
-  await page.fill('#hold-to', '2026-11-20T00:00');
-  await page.fill('#hold-expires', '2027-06-30');
+  // Dates relative to today: the server refuses a hold that has already lapsed.
+  await page.fill('#hold-from', daysFromNow(-36).slice(0, 16));
+  await page.fill('#hold-to', daysFromNow(-17).slice(0, 16));
+  await page.fill('#hold-expires', daysFromNow(200).slice(0, 10));
   await page.click('#hold-form button[type=submit]');
   await page.locator('#holds li[data-state="proposed"]').waitFor();
   const holdCard = page.locator('#holds li[data-state="proposed"]');

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{BINARY, PURPOSE, Server, read_line, token};
+use common::{BINARY, PURPOSE, Server, in_days, read_line, token};
 use serde_json::json;
 use std::io::Read;
 
@@ -103,7 +103,7 @@ fn a_hotlist_hit_becomes_a_durable_alert_that_is_also_streamed() {
         "POST",
         &format!("/v1/hotlists/{hotlist_id}/entries"),
         &s.admin,
-        json!([{"plate": "ABC-123", "region": "FI", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "ABC-123", "region": "FI", "reason": "stolen_vehicle", "expires_at": in_days(180)}]),
     );
     assert_eq!(added.status, 200, "{:?}", added.body);
 
@@ -225,7 +225,7 @@ fn searches_need_a_purpose_and_every_privileged_action_is_in_a_verifiable_log() 
         "POST",
         &format!("/v1/hotlists/{hotlist_id}/entries"),
         &s.admin,
-        json!([{"plate": "SEC123", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "SEC123", "reason": "stolen_vehicle", "expires_at": in_days(180)}]),
     );
     assert_eq!(added.status, 200);
     client.ndjson(&s.ingest, &[read_line("a-1", "lpr-17", "SEC123")]);
@@ -302,7 +302,7 @@ fn the_transparency_report_matches_the_data() {
         "POST",
         &format!("/v1/hotlists/{hotlist_id}/entries"),
         &s.admin,
-        json!([{"plate": "RPT100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "RPT100", "reason": "stolen_vehicle", "expires_at": in_days(180)}]),
     );
     let reads: Vec<String> =
         (0..40).map(|i| read_line(&format!("r-{i}"), "lpr-17", if i % 10 == 0 { "RPT100" } else { "OTH200" })).collect();
@@ -363,7 +363,7 @@ fn an_alert_moves_through_its_lifecycle_with_the_checks_recorded() {
         "POST",
         &format!("/v1/hotlists/{hotlist_id}/entries"),
         &s.admin,
-        json!([{"plate": "LIF100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}, {"plate": "LIF200", "reason": "wanted", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "LIF100", "reason": "stolen_vehicle", "expires_at": in_days(180)}, {"plate": "LIF200", "reason": "wanted", "expires_at": in_days(180)}]),
     );
     client.ndjson(&s.ingest, &[read_line("l-1", "lpr-17", "LIF100"), read_line("l-2", "lpr-17", "LIF200")]);
     let alerts = wait_for_alerts(&client, &s.operator, 2);
@@ -495,7 +495,7 @@ fn misreads_hit_a_lenient_list_miss_an_exact_one_and_expired_entries_never_alert
             serde_json::Value::Array(
                 ["ABC123", "DEF456", "GHK789", "MNP234"]
                     .iter()
-                    .map(|p| json!({"plate": p, "region": "FI", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}))
+                    .map(|p| json!({"plate": p, "region": "FI", "reason": "stolen_vehicle", "expires_at": in_days(180)}))
                     .collect(),
             ),
         );
@@ -656,7 +656,7 @@ fn a_new_entry_is_matched_against_reads_already_made() {
         "POST",
         &format!("/v1/hotlists/{id}/entries"),
         &s.admin,
-        json!([{"plate": "PRE100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "PRE100", "reason": "stolen_vehicle", "expires_at": in_days(180)}]),
     );
     assert_eq!((added.status, added.body["retroactive_alerts"].as_u64()), (200, Some(1)), "{:?}", added.body);
     let alerts = wait_for_alerts(&client, &s.operator, 1);
@@ -681,7 +681,7 @@ fn alerts_render_as_cap_messages_that_validate_against_the_oasis_schema() {
         "POST",
         &format!("/v1/hotlists/{id}/entries"),
         &s.admin,
-        json!([{"plate": "CAP100", "reason": "stolen_vehicle", "expires_at": "2027-06-01T00:00:00Z"}]),
+        json!([{"plate": "CAP100", "reason": "stolen_vehicle", "expires_at": in_days(180)}]),
     );
     client.ndjson(&s.ingest, &[read_line("c-1", "lpr-17", "CAP100")]);
     let alert_id = wait_for_alerts(&client, &s.operator, 1)[0]["id"].as_str().unwrap().to_owned();
@@ -717,14 +717,15 @@ fn a_hotlist_imports_from_csv_all_or_nothing_with_the_bad_line_named() {
     let id = created.body["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/hotlists/{id}/entries");
     let csv = |text: &str| client.request("POST", &path, Some(&s.admin), &[("Content-Type", "text/csv")], text.as_bytes().to_vec());
-    let bad = csv("plate,reason,expires_at,region\nabc-123,stolen_vehicle,2027-06-01T00:00:00Z,FI\nXYZ999,wanted,next tuesday,\n");
+    let (later, sooner) = (in_days(180), in_days(30));
+    let bad = csv(&format!("plate,reason,expires_at,region\nabc-123,stolen_vehicle,{later},FI\nXYZ999,wanted,next tuesday,\n"));
     assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("csv")), "{:?}", bad.body);
     assert!(bad.body["error"].as_str().unwrap().contains("line 3"), "{:?}", bad.body);
-    let missing = csv("plate,expires_at\nABC123,2027-06-01T00:00:00Z\n");
+    let missing = csv(&format!("plate,expires_at\nABC123,{later}\n"));
     assert!(missing.body["error"].as_str().unwrap().contains("header"), "{:?}", missing.body);
     assert_eq!(client.get(&path, &s.admin).body["entries"], json!([]), "nothing imported from a file with a bad line");
     let good =
-        csv("region,plate,reason,expires_at\nFI,abc-123,stolen_vehicle,2027-06-01T00:00:00Z\n,XYZ 999,wanted,2027-01-01T00:00:00Z\n");
+        csv(&format!("region,plate,reason,expires_at\nFI,abc-123,stolen_vehicle,{later}\n,XYZ 999,wanted,{sooner}\n"));
     assert_eq!((good.status, good.body["added"].as_u64()), (200, Some(2)), "{:?}", good.body);
     let plates: Vec<String> =
         client.get(&path, &s.admin).body["entries"].as_array().unwrap().iter().map(|e| e["plate"].as_str().unwrap().to_owned()).collect();

@@ -169,6 +169,12 @@ pub fn read_line(id: &str, device: &str, plate: &str) -> String {
     )
 }
 
+/// Now plus `days` days (negative: ago) in RFC 3339: the server compares expiries and observation
+/// times with its clock, so tests never hold an absolute date that would one day be in the past.
+pub fn in_days(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The servers' log level: `warn`, or `GLASSHOUSE_TEST_LOG` (e.g. `info`) to chase a failure.
 fn server_log_level() -> String {
     std::env::var("GLASSHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into())
