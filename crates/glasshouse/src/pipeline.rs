@@ -20,7 +20,7 @@ use glasshouse_model::validate::{RawRecord, from_stored};
 use glasshouse_server::{AppState, IngestOutcome, IngestSink, SubmitError, TokenStore};
 use glasshouse_sinks::AlertLog;
 use glasshouse_store::{Catalog, SegmentStore, Store};
-use glasshouse_wal::{CommitRequest, Committed, Committer, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
+use glasshouse_wal::{CommitRequest, Committed, Committer, DurableGroup, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
@@ -217,7 +217,7 @@ impl Pipeline {
             evaluate(&engine, &mut engine_state, &alerts, &store, unevaluated);
         }
         let keeper = crate::engine_state::Keeper::new(data_dir, evaluated_through.max(replayed_through));
-        let (hot_tx, hot_rx) = sync_channel::<Committed<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
+        let (hot_tx, hot_rx) = sync_channel::<DurableGroup<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
         let hot_path = {
             let (engine, alerts, store, dir, metrics) =
                 (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir), rule_metrics.clone());
@@ -398,7 +398,7 @@ fn warm_plate_dictionary(store: &Store) {
 fn run_hot_path(
     mut state: EngineState,
     mut keeper: crate::engine_state::Keeper,
-    receiver: Receiver<Committed<Observation>>,
+    receiver: Receiver<DurableGroup<Observation>>,
     engine: Arc<RwLock<Arc<Engine>>>,
     alerts: Arc<AlertLog>,
     store: Arc<Store>,
@@ -410,12 +410,14 @@ fn run_hot_path(
     let mut published = std::time::Instant::now();
     loop {
         match receiver.recv_timeout(tick) {
-            Ok(records) => {
-                let last = records.last().map(|(lsn, _)| *lsn);
-                evaluate(&engine, &mut state, &alerts, &store, records);
-                if let Some(lsn) = last {
-                    keeper.evaluated(lsn);
+            Ok(DurableGroup { records, acks }) => {
+                if let Some(last) = records.last().map(|(lsn, _)| *lsn) {
+                    evaluate(&engine, &mut state, &alerts, &store, records);
+                    keeper.evaluated(last);
                 }
+                // Only now, with the records searchable and their alerts raised, do the callers
+                // hear "durable": an acknowledged record is visible to the next search.
+                acks.send();
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -513,6 +515,25 @@ mod tests {
         second.submit_waiting(positions("car-1", 10, 10, 24.90)).unwrap().blocking_recv().unwrap().unwrap();
         second.state.alerts.wait_for_more_than(before, Duration::from_secs(10));
         assert_eq!(exits(&second), 1);
+    }
+
+    /// An acknowledged batch is in the hot window by the time its producer hears about it, for every
+    /// batch of a stream (a search right after the acknowledgement found nothing when the hot path
+    /// was slower than the producer).
+    #[test]
+    fn an_acknowledged_batch_is_searchable_when_the_acknowledgement_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = Pipeline::start(config(dir.path())).unwrap();
+        let all = observations(2_000);
+        for (round, batch) in all.chunks(100).enumerate() {
+            let outcome = pipeline.submit_waiting(batch.to_vec()).unwrap().blocking_recv().unwrap().unwrap();
+            assert_eq!(outcome.appended, 100);
+            assert_eq!(pipeline.state.store.hot_len(), (round + 1) * 100, "round {round}");
+        }
+        // A repeat is acknowledged as a duplicate, after the group that holds its record.
+        let again = pipeline.submit_waiting(all[..1].to_vec()).unwrap().blocking_recv().unwrap().unwrap();
+        assert_eq!((again.appended, again.duplicates), (0, 1));
+        pipeline.shutdown().unwrap();
     }
 
     /// Regression (kill -9 test, round 1): after a crash, a search right after start-up missed every

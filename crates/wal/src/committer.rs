@@ -2,9 +2,13 @@
 //!
 //! Requests queue on a bounded channel; a full queue is the caller's signal to push back (HTTP 503)
 //! instead of buffering without limit. The thread takes every waiting request, drops records whose
-//! idempotency key it has seen, appends the rest, commits once, hands the durable records downstream
-//! and only then acknowledges. A failed write stops the log for good: every later request gets
-//! [`WalError::Stopped`], because accepting records after a lost write could leave a hole.
+//! idempotency key it has seen, appends the rest, commits once, and hands the durable records
+//! downstream together with the callers' acknowledgements. The consumer applies the group (the hot
+//! path puts it in the searchable window) and only then acknowledges, so a caller that hears
+//! "durable" can already read what it wrote. Groups go downstream in commit order, even those of
+//! duplicates only, so a duplicate is acknowledged after the group that first held its record.
+//! A failed write stops the log for good: every later request gets [`WalError::Stopped`], because
+//! accepting records after a lost write could leave a hole.
 
 use crate::{Lsn, Wal, WalError};
 use std::collections::HashSet;
@@ -30,7 +34,7 @@ pub struct CommitRequest<T> {
     /// The records, in order.
     pub records: Vec<Record<T>>,
     /// Called once, after the records are durable (or the write failed).
-    pub ack: Box<dyn FnOnce(Result<CommitOutcome, WalError>) + Send>,
+    pub ack: Ack,
 }
 
 /// What happened to a request's records.
@@ -46,6 +50,29 @@ pub struct CommitOutcome {
 
 /// Durable records handed downstream, in LSN order.
 pub type Committed<T> = Vec<(Lsn, T)>;
+
+type Ack = Box<dyn FnOnce(Result<CommitOutcome, WalError>) + Send>;
+
+/// One commit's durable records and the acknowledgements of the requests it held.
+pub struct DurableGroup<T> {
+    /// The newly appended records, in LSN order (empty when the group held only duplicates).
+    pub records: Committed<T>,
+    /// Send these once the records are applied downstream.
+    pub acks: Acknowledgements,
+}
+
+/// The acknowledgements of one commit, owed to its callers.
+#[must_use = "the callers wait until their acknowledgements are sent"]
+pub struct Acknowledgements(Vec<(Ack, CommitOutcome)>);
+
+impl Acknowledgements {
+    /// Tells every caller of the commit its outcome.
+    pub fn send(self) {
+        for (ack, outcome) in self.0 {
+            ack(Ok(outcome));
+        }
+    }
+}
 
 /// The sending side of the committer.
 pub struct Committer<T> {
@@ -74,13 +101,14 @@ impl<T> Committer<T> {
 }
 
 /// Starts the group-commit thread. `seen` holds the keys already durable (from recovery);
-/// `queue_requests_max` bounds waiting requests; `downstream` receives each durable group.
-/// The thread ends when every [`Committer`] is dropped.
+/// `queue_requests_max` bounds waiting requests; `downstream` receives each durable group and
+/// sends its acknowledgements once it has applied it. The thread ends when every [`Committer`] is
+/// dropped.
 pub fn committer<T: Send + 'static>(
     wal: Wal,
     seen: HashSet<u128>,
     queue_requests_max: usize,
-    downstream: SyncSender<Committed<T>>,
+    downstream: SyncSender<DurableGroup<T>>,
 ) -> (Committer<T>, JoinHandle<()>) {
     let (sender, receiver) = sync_channel(queue_requests_max);
     let handle = std::thread::Builder::new()
@@ -90,7 +118,7 @@ pub fn committer<T: Send + 'static>(
     (Committer { sender }, handle)
 }
 
-fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitRequest<T>>, downstream: SyncSender<Committed<T>>) {
+fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitRequest<T>>, downstream: SyncSender<DurableGroup<T>>) {
     let mut stopped = false;
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
@@ -153,12 +181,10 @@ fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitReques
                 }
             }
             None => {
-                // Downstream first: once a caller hears "durable", the hot path already has the records.
-                if !durable.is_empty() && downstream.send(durable).is_err() {
+                let group = DurableGroup { records: durable, acks: Acknowledgements(acks.into_iter().zip(outcomes).collect()) };
+                if let Err(closed) = downstream.send(group) {
                     error!("wal downstream closed; records are durable and will be replayed on restart");
-                }
-                for (ack, outcome) in acks.into_iter().zip(outcomes) {
-                    ack(Ok(outcome));
+                    closed.0.acks.send();
                 }
             }
         }

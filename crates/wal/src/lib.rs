@@ -17,7 +17,7 @@
 pub mod committer;
 mod frame;
 
-pub use committer::{CommitOutcome, CommitRequest, Committed, Committer, Record, committer};
+pub use committer::{Acknowledgements, CommitOutcome, CommitRequest, Committed, Committer, DurableGroup, Record, committer};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};

@@ -129,7 +129,7 @@ fn an_oversized_payload_is_refused() {
 }
 
 #[test]
-fn the_committer_deduplicates_acks_after_commit_and_forwards_in_order() {
+fn the_committer_deduplicates_and_forwards_in_order_and_the_consumer_acknowledges() {
     let dir = tempfile::tempdir().unwrap();
     let (wal, _) = read_all(dir.path(), 0);
     let (downstream_tx, downstream_rx) = mpsc::sync_channel(16);
@@ -139,13 +139,41 @@ fn the_committer_deduplicates_acks_after_commit_and_forwards_in_order() {
     let records =
         [1u128, 2, 2, 99, 3].into_iter().map(|key| Record { key, payload: key.to_le_bytes().to_vec(), item: key as u32 }).collect();
     committer.submit(CommitRequest { records, ack: Box::new(move |r| ack_tx.send(r).unwrap()) }).ok().unwrap();
+    let forwarded = downstream_rx.recv().unwrap();
+    assert_eq!(forwarded.records, vec![(1, 1), (2, 2), (3, 3)]);
+    // The caller hears nothing until the consumer has applied the group and sends the acknowledgement.
+    assert!(ack_rx.recv_timeout(std::time::Duration::from_millis(50)).is_err(), "acknowledged before the consumer applied it");
+    forwarded.acks.send();
     let outcome = ack_rx.recv().unwrap().unwrap();
     assert_eq!(outcome, CommitOutcome { appended: 3, duplicates: 2, last_lsn: Some(3) });
+
+    // A request of duplicates only still goes downstream, so its acknowledgement follows the group
+    // that first held the record.
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let again = vec![Record { key: 2, payload: vec![2], item: 2 }];
+    committer.submit(CommitRequest { records: again, ack: Box::new(move |r| ack_tx.send(r).unwrap()) }).ok().unwrap();
     let forwarded = downstream_rx.recv().unwrap();
-    assert_eq!(forwarded, vec![(1, 1), (2, 2), (3, 3)]);
+    assert!(forwarded.records.is_empty());
+    forwarded.acks.send();
+    assert_eq!(ack_rx.recv().unwrap().unwrap(), CommitOutcome { appended: 0, duplicates: 1, last_lsn: None });
     drop(committer);
     handle.join().unwrap();
     assert_eq!(read_all(dir.path(), 0).1.len(), 3);
+}
+
+#[test]
+fn with_the_consumer_gone_the_committer_acknowledges_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = read_all(dir.path(), 0);
+    let (downstream_tx, downstream_rx) = mpsc::sync_channel::<DurableGroup<u32>>(1);
+    drop(downstream_rx);
+    let (committer, handle) = committer::<u32>(wal, HashSet::new(), 8, downstream_tx);
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let records = vec![Record { key: 7, payload: vec![7], item: 7 }];
+    committer.submit(CommitRequest { records, ack: Box::new(move |r| ack_tx.send(r).unwrap()) }).ok().unwrap();
+    assert_eq!(ack_rx.recv().unwrap().unwrap().appended, 1, "durable, so acknowledged, and replayed at the next start");
+    drop(committer);
+    handle.join().unwrap();
 }
 
 use std::collections::HashSet;
