@@ -1,5 +1,6 @@
 //! Accountability: the Merkle audit log, its signed checkpoints, purpose binding and the verifier.
 //!
+//! - [`action`]: the names of the actions the log records.
 //! - [`merkle`]: RFC 6962/9162 hashing, the tree, inclusion and consistency proofs.
 //! - [`note`]: checkpoints in the C2SP tlog-checkpoint format as Ed25519 signed notes.
 //! - [`keyed`]: HMAC keyed hashes, so entries name plates and free text without revealing them.
@@ -9,6 +10,7 @@
 //! - [`approvals`]: supervisor approvals for broad searches, two people always.
 #![deny(missing_docs)]
 
+pub mod action;
 pub mod approvals;
 pub mod changes;
 pub mod holds;
@@ -19,5 +21,6 @@ pub mod note;
 pub mod purpose;
 pub mod verify;
 
-pub use log::{AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};
+pub use action::Action;
+pub use log::{Admitted, AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};
 pub use purpose::{Purpose, PurposeError, PurposePolicy};

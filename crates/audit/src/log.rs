@@ -7,6 +7,7 @@
 //! demands one (a search, an export) cannot run unlogged. A failed write stops the log: every later
 //! append fails, and with it every action that needs a receipt.
 
+use crate::action::Action;
 use crate::keyed::KeyedHasher;
 use crate::merkle::{Hash, Tree, leaf_hash};
 use crate::note::{Checkpoint, NoteSigner};
@@ -48,7 +49,7 @@ pub struct AuditEvent {
     /// Its role.
     pub role: String,
     /// What it did.
-    pub action: String,
+    pub action: Action,
     /// How it ended.
     pub outcome: String,
     /// Parameters and counts (already keyed-hashed where personal).
@@ -71,6 +72,33 @@ impl AuditReceipt {
     /// The tree size of the checkpoint that first covers it.
     pub fn tree_size(&self) -> u64 {
         self.tree_size
+    }
+}
+
+/// A search admitted by the log: its entry is durable, and the query it describes is the only one
+/// it lets run. Only [`AuditLog::admit`] makes one, and the store's searches demand one, so a search
+/// cannot run unlogged, nor under the entry of a different action or query.
+#[derive(Debug)]
+pub struct Admitted<Q> {
+    query: Q,
+    action: Action,
+    receipt: AuditReceipt,
+}
+
+impl<Q> Admitted<Q> {
+    /// The query the entry admits.
+    pub fn query(&self) -> &Q {
+        &self.query
+    }
+
+    /// The search action it was logged as.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The receipt of its entry.
+    pub fn receipt(&self) -> &AuditReceipt {
+        &self.receipt
     }
 }
 
@@ -99,6 +127,9 @@ pub enum AuditError {
     /// An earlier write failed; nothing more is logged (and nothing that needs logging runs).
     #[error("the audit log stopped after a failed write")]
     Stopped,
+    /// [`AuditLog::admit`] was given an action that is not a search.
+    #[error("{0} is not a search action")]
+    NotASearch(Action),
 }
 
 struct State {
@@ -213,7 +244,7 @@ impl AuditLog {
             at: Timestamp::now(),
             actor: event.actor,
             role: event.role,
-            action: event.action,
+            action: event.action.as_str().to_owned(),
             outcome: event.outcome,
             details: event.details,
         };
@@ -235,6 +266,17 @@ impl AuditLog {
         state.entries.push(bytes);
         state.checkpoints.push((seq + 1, note));
         Ok(AuditReceipt { seq, tree_size: seq + 1 })
+    }
+
+    /// Logs `event`, which must be a search (an action with a result entry), and ties its receipt
+    /// to `query`.
+    pub fn admit<Q>(&self, event: AuditEvent, query: Q) -> Result<Admitted<Q>, AuditError> {
+        let action = event.action;
+        if action.result().is_none() {
+            return Err(AuditError::NotASearch(action));
+        }
+        let receipt = self.append(event)?;
+        Ok(Admitted { query, action, receipt })
     }
 
     /// A keyed hash of a personal value (`kind` is `plate`, `text`, ...), for entry details.

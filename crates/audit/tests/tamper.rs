@@ -16,7 +16,7 @@ fn log_with_entries() -> (tempfile::TempDir, AuditLog) {
             .append(AuditEvent {
                 actor: format!("user{i}"),
                 role: "investigator".into(),
-                action: "search.plates".into(),
+                action: glasshouse_audit::Action::SearchPlates,
                 outcome: "ok".into(),
                 details: json!({ "plate": plate, "results": i }),
             })
@@ -63,7 +63,13 @@ fn an_honest_log_verifies_and_survives_reopening() {
     assert_eq!(reopened.export(), export);
     assert_eq!(
         reopened
-            .append(AuditEvent { actor: "a".into(), role: "auditor".into(), action: "x".into(), outcome: "ok".into(), details: json!({}) })
+            .append(AuditEvent {
+                actor: "a".into(),
+                role: "auditor".into(),
+                action: glasshouse_audit::Action::DeviceUpsert,
+                outcome: "ok".into(),
+                details: json!({})
+            })
             .unwrap()
             .seq(),
         ENTRIES

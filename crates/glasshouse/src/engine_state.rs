@@ -11,7 +11,6 @@
 
 use glasshouse_engine::{Engine, EngineState, StateSnapshot};
 use glasshouse_wal::Lsn;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -49,12 +48,8 @@ pub(crate) fn load(data_dir: &Path) -> Option<StateSnapshot> {
 /// Writes `snapshot` under a temporary name, syncs it and renames it into place, so a crash leaves
 /// either the old snapshot or the new one.
 fn save(data_dir: &Path, snapshot: &StateSnapshot) -> std::io::Result<()> {
-    let path = path(data_dir);
-    let temporary = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec(snapshot).expect("a snapshot serialises"))?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, &path)
+    let bytes = serde_json::to_vec(snapshot).expect("a snapshot serialises");
+    glasshouse_wal::files::replace(&path(data_dir), &bytes, glasshouse_wal::files::Readers::Default)
 }
 
 /// Tracks what the hot path has evaluated and writes snapshots of its state when they are due.

@@ -10,6 +10,7 @@
 //! server listens), and only then does the committer accept new records.
 
 use anyhow::Context;
+use glasshouse_app::{Actor, App, Ingest, IngestOutcome, IngestSink, PushBack, SubmitError};
 use glasshouse_audit::{AuditLog, PurposePolicy};
 use glasshouse_engine::metrics::RuleMetrics;
 use glasshouse_engine::{Alert, Engine, EngineState};
@@ -17,7 +18,7 @@ use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
 use glasshouse_model::limits::{HOT_WINDOW_RECORDS_MAX, INGEST_QUEUE_REQUESTS_MAX};
 use glasshouse_model::validate::{RawRecord, from_stored};
-use glasshouse_server::{AppState, IngestOutcome, IngestSink, SubmitError, TokenStore};
+use glasshouse_server::{AppState, TokenStore};
 use glasshouse_sinks::AlertLog;
 use glasshouse_store::{Catalog, SegmentStore, Store};
 use glasshouse_wal::{CommitRequest, Committed, Committer, DurableGroup, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
@@ -82,23 +83,13 @@ struct WalSink {
 }
 
 impl IngestSink for WalSink {
-    fn submit(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
-        let committer = self.committer()?;
+    fn submit(&self, observations: Vec<Observation>, push_back: PushBack) -> Result<Pending, SubmitError> {
+        let committer = self.committer.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(SubmitError::Stopped)?;
         let (request, rx) = commit_request(observations);
-        committer.try_submit(request).map_err(|_| SubmitError::Busy)?;
-        Ok(rx)
-    }
-}
-
-impl WalSink {
-    fn committer(&self) -> Result<Committer<Observation>, SubmitError> {
-        self.committer.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(SubmitError::Stopped)
-    }
-
-    /// Like `submit`, but waits for room in the queue: bulk loads from a file want push back, not 503.
-    fn submit_waiting(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
-        let (request, rx) = commit_request(observations);
-        self.committer()?.submit(request).map_err(|_| SubmitError::Stopped)?;
+        match push_back {
+            PushBack::Refuse => committer.try_submit(request).map_err(|_| SubmitError::Busy)?,
+            PushBack::Wait => committer.submit(request).map_err(|_| SubmitError::Stopped)?,
+        }
         Ok(rx)
     }
 }
@@ -237,7 +228,7 @@ impl Pipeline {
         let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
         // Sinks come from the deployment's file and from approved sharing changes; one name each.
         let sharing_file = data_dir.join("sharing.json");
-        let (approved, approved_config) = glasshouse_server::SharingSettings::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
+        let (approved, approved_config) = glasshouse_app::sharing::Sharing::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
         let deployment: Vec<String> = config.sinks.sinks.iter().map(|s| s.name.clone()).collect();
         if let Some(clash) = approved_config.sinks.iter().find(|s| deployment.contains(&s.name)) {
             anyhow::bail!("sink {:?} is both in the sinks file and in {}; rename one", clash.name, sharing_file.display());
@@ -250,35 +241,42 @@ impl Pipeline {
                 .with_context(|| format!("starting sink {name}"))?;
             sink_workers.push(worker);
         }
-        let state = Arc::new(AppState {
-            tokens: TokenStore::open(data_dir),
-            second_factor: glasshouse_server::second_factor::SecondFactor::open(data_dir),
+        let app = App {
             devices: RwLock::new(Arc::new(catalog.devices.clone())),
             engine,
             catalog: Mutex::new(catalog),
-            ingest: sink.clone(),
-            dead_letters,
+            ingest: Ingest::new(sink.clone(), dead_letters),
             alerts,
             store,
-            basemap: config.basemap,
-            map_style: config.map_style,
             audit,
             policy,
             approvals,
             holds,
-            retention: glasshouse_server::RetentionSettings::new(retention, Some(data_dir.join("retention.json"))),
+            retention: glasshouse_app::retention::RetentionSettings::new(retention, Some(data_dir.join("retention.json"))),
             changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,
-            sharing: glasshouse_server::SharingSettings::new(approved, Some(sharing_file), Some(data_dir.join("outbox")), deployment),
+            sharing: glasshouse_app::sharing::Sharing::new(
+                approved,
+                Some(sharing_file),
+                Some(data_dir.join("outbox")),
+                deployment,
+                sink_workers,
+            ),
+            rule_metrics,
+        };
+        let state = Arc::new(AppState {
+            app: Arc::new(app),
+            tokens: TokenStore::open(data_dir),
+            second_factor: glasshouse_server::second_factor::SecondFactor::open(data_dir),
+            basemap: config.basemap,
+            map_style: config.map_style,
             sql: Some(Arc::new(crate::sql_service::DataFusionSql(sql_engine.clone()))),
             logged_on: Default::default(),
             failed_logons: Default::default(),
-            sinks: Mutex::new(sink_workers),
-            rule_metrics,
         });
         let retention = {
             let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            let state = state.clone();
-            let handle = std::thread::Builder::new().name("retention".into()).spawn(move || run_retention(&state, &stopped))?;
+            let app = state.app.clone();
+            let handle = std::thread::Builder::new().name("retention".into()).spawn(move || run_retention(&app, &stopped))?;
             (stop, handle)
         };
         Ok(Pipeline {
@@ -293,14 +291,15 @@ impl Pipeline {
     }
 
     /// Queues observations, waiting for room; the receiver resolves once they are durable.
-    pub fn submit_waiting(&self, observations: Vec<Observation>) -> anyhow::Result<Pending> {
-        self.sink.submit_waiting(observations).map_err(|_| anyhow::anyhow!("the write-ahead log has stopped"))
+    #[cfg(test)]
+    fn submit_waiting(&self, observations: Vec<Observation>) -> anyhow::Result<Pending> {
+        self.sink.submit(observations, PushBack::Wait).map_err(|_| anyhow::anyhow!("the write-ahead log has stopped"))
     }
 
     /// Stops accepting records, lets the hot path finish and flushes the hot window to segments.
     pub fn shutdown(mut self) -> anyhow::Result<()> {
         // Sinks stop after the attempt in flight; what they have not delivered waits in the log.
-        self.state.sinks.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.state.sharing.stop_all();
         if let Some((stop, handle)) = self.retention.take() {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("retention purge panicked"))?;
@@ -355,14 +354,14 @@ fn flush(store: &Store, wal_dir: &Path) {
 }
 
 /// Purges expired records hourly (first a minute after start) until `stopped` disconnects.
-fn run_retention(state: &AppState, stopped: &std::sync::mpsc::Receiver<()>) {
-    let system = glasshouse_server::Account { name: "system:retention".into(), role: glasshouse_server::Role::Custodian };
+fn run_retention(app: &App, stopped: &std::sync::mpsc::Receiver<()>) {
+    let system = Actor::new("system:retention", "custodian");
     let mut wait = RETENTION_FIRST_RUN;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
         wait = RETENTION_INTERVAL;
-        match glasshouse_server::retention::purge_expired(state, &system, glasshouse_model::Timestamp::now()) {
+        match app.retention().purge_expired(&system, glasshouse_model::Timestamp::now()) {
             Ok(receipts) => info!(kinds = receipts.len(), "retention pass"),
-            Err(e) => error!(error = %e.message, "retention purge failed; it will be retried"),
+            Err(e) => error!(error = %e, "retention purge failed; it will be retried"),
         }
     }
 }

@@ -724,8 +724,7 @@ fn a_hotlist_imports_from_csv_all_or_nothing_with_the_bad_line_named() {
     let missing = csv(&format!("plate,expires_at\nABC123,{later}\n"));
     assert!(missing.body["error"].as_str().unwrap().contains("header"), "{:?}", missing.body);
     assert_eq!(client.get(&path, &s.admin).body["entries"], json!([]), "nothing imported from a file with a bad line");
-    let good =
-        csv(&format!("region,plate,reason,expires_at\nFI,abc-123,stolen_vehicle,{later}\n,XYZ 999,wanted,{sooner}\n"));
+    let good = csv(&format!("region,plate,reason,expires_at\nFI,abc-123,stolen_vehicle,{later}\n,XYZ 999,wanted,{sooner}\n"));
     assert_eq!((good.status, good.body["added"].as_u64()), (200, Some(2)), "{:?}", good.body);
     let plates: Vec<String> =
         client.get(&path, &s.admin).body["entries"].as_array().unwrap().iter().map(|e| e["plate"].as_str().unwrap().to_owned()).collect();

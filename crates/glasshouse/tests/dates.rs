@@ -65,7 +65,10 @@ fn dates_in(line: &str) -> Vec<chrono::NaiveDate> {
     for start in 0..bytes.len().saturating_sub(9) {
         let shape = (0..10).all(|k| if k == 4 || k == 7 { bytes[start + k] == b'-' } else { digit(start + k) });
         let bounded = (start == 0 || !digit(start - 1)) && !digit(start + 10);
-        if shape && bounded && let Ok(date) = chrono::NaiveDate::parse_from_str(&line[start..start + 10], "%Y-%m-%d") {
+        if shape
+            && bounded
+            && let Ok(date) = chrono::NaiveDate::parse_from_str(&line[start..start + 10], "%Y-%m-%d")
+        {
             dates.push(date);
         }
     }

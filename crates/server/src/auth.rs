@@ -78,6 +78,13 @@ pub struct Account {
     pub role: Role,
 }
 
+impl Account {
+    /// The account as the use cases and the audit log name it.
+    pub fn actor(&self) -> glasshouse_app::Actor {
+        glasshouse_app::Actor::new(self.name.clone(), self.role.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredToken {
     name: String,
@@ -109,10 +116,8 @@ pub(crate) fn locked(data_dir: &Path) -> io::Result<fs::File> {
 }
 
 fn write_tokens(path: &Path, tokens: &[StoredToken]) -> io::Result<()> {
-    let temporary = path.with_extension("json.next");
-    fs::write(&temporary, serde_json::to_vec_pretty(tokens).map_err(io::Error::other)?)?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, path)
+    let bytes = serde_json::to_vec_pretty(tokens).map_err(io::Error::other)?;
+    glasshouse_wal::files::replace(path, &bytes, glasshouse_wal::files::Readers::Default)
 }
 
 /// A change to an account made outside the server (by the CLI), waiting for the audit log.
@@ -322,10 +327,7 @@ impl TokenStore {
         let changes: Vec<AccountChange> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         let recorded = changes.iter().take_while(|c| record(c)).count();
         let rest: String = changes[recorded..].iter().map(|c| serde_json::to_string(c).expect("changes serialise") + "\n").collect();
-        let temporary = path.with_extension("ndjson.next");
-        fs::write(&temporary, rest)?;
-        fs::File::open(&temporary)?.sync_all()?;
-        fs::rename(&temporary, &path)?;
+        glasshouse_wal::files::replace(&path, rest.as_bytes(), glasshouse_wal::files::Readers::Default)?;
         Ok(recorded)
     }
 

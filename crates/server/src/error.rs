@@ -87,6 +87,24 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
     }
 }
 
+impl From<glasshouse_app::AppError> for ApiError {
+    fn from(e: glasshouse_app::AppError) -> Self {
+        use glasshouse_app::ErrorKind;
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Unavailable { retry_after_secs } => {
+                return ApiError { field: e.field, ..ApiError::busy(e.message, retry_after_secs) };
+            }
+            ErrorKind::Internal => return ApiError::internal(e.message),
+        };
+        ApiError { field: e.field, ..ApiError::new(status, e.message) }
+    }
+}
+
 impl From<glasshouse_store::StoreError> for ApiError {
     fn from(e: glasshouse_store::StoreError) -> Self {
         ApiError::internal(e)

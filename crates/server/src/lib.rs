@@ -1,15 +1,13 @@
 //! The HTTP API: routes, authentication and roles, errors, the live alert stream and the console.
 //!
-//! The server owns no pipeline stage. It validates requests, hands observations to an [`IngestSink`]
-//! (the binary wires that to the WAL) and reads what the stages publish: the catalog, the alert log,
-//! the store. Every route but `/healthz` and the console's static files needs a bearer token, and each
+//! The server owns no pipeline stage and no product rule: it parses requests, calls a use case of
+//! the application layer (`glasshouse_app`) and serializes its answer. Every route but `/healthz` and the console's static files needs a bearer token, and each
 //! route names the roles that may use it, in one table ([`routes::PERMISSIONS`]).
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod error;
 pub mod report;
-pub mod retention;
 pub mod routes;
 pub mod second_factor;
 pub mod state;
@@ -17,7 +15,4 @@ pub mod state;
 pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;
 pub use routes::app;
-pub use state::{
-    AppState, AuthRefusal, BeforeRun, IngestOutcome, IngestSink, RetentionSettings, SharingSettings, SqlFailure, SqlFuture, SqlService,
-    SubmitError,
-};
+pub use state::{AppState, AuthRefusal, BeforeRun, SqlFailure, SqlFuture, SqlService};

@@ -98,12 +98,8 @@ fn read(path: &Path) -> io::Result<Vec<Enrolment>> {
 
 /// Replaces the enrolments file durably, readable by its owner only (it holds the secrets).
 fn write(path: &Path, enrolments: &[Enrolment]) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let temporary = path.with_extension("json.next");
-    let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
-    io::Write::write_all(&mut file, &serde_json::to_vec_pretty(enrolments).map_err(io::Error::other)?)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)
+    let bytes = serde_json::to_vec_pretty(enrolments).map_err(io::Error::other)?;
+    glasshouse_wal::files::replace(path, &bytes, glasshouse_wal::files::Readers::OwnerOnly)
 }
 
 /// Writes a new secret for `account` (replacing any earlier one) and returns the `otpauth://` URI

@@ -4,11 +4,12 @@
 //! WAL's unflushed tail. A flush moves a prefix of it into segments; queries see both, under read
 //! locks, so a record is visible in exactly one of the two at any moment.
 
+use crate::neighbourhood::{self, IncidentContext, IncidentContextQuery, KindContext, NeighbourhoodQuery};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::retention::{Keep, PurgePlan};
 use crate::search::{AreaQuery, Page, PlateMatch, PlateQuery, PlateTally};
 use crate::segments::{CompactionReport, SegmentStore, StoreError};
-use glasshouse_audit::AuditReceipt;
+use glasshouse_audit::Admitted;
 use glasshouse_model::Observation;
 use glasshouse_wal::Lsn;
 use std::sync::{Mutex, RwLock};
@@ -114,40 +115,55 @@ impl Store {
         Ok(Some(flushed))
     }
 
-    /// Answers a query over segments and the hot window. The receipt proves the search was logged
-    /// before it ran; there is no way to search without one.
-    pub fn query(&self, query: &ObservationQuery, _receipt: &AuditReceipt) -> Result<QueryResult, StoreError> {
+    /// Answers a query over segments and the hot window. Only a query the audit log admitted runs:
+    /// there is no way to search without its entry.
+    pub fn query(&self, admitted: &Admitted<ObservationQuery>) -> Result<QueryResult, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
-        segments.query(query, &hot)
+        segments.query(admitted.query(), &hot)
     }
 
-    /// Where a plate was read (exact, wildcard or misread-tolerant). Needs the search's receipt.
-    pub fn search_plates(&self, query: &PlateQuery, _receipt: &AuditReceipt) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
+    /// Where a plate was read (exact, wildcard or misread-tolerant).
+    pub fn search_plates(&self, admitted: &Admitted<PlateQuery>) -> Result<Page<(Observation, PlateMatch)>, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
-        segments.search_plates(query, &hot)
+        segments.search_plates(admitted.query(), &hot)
     }
 
-    /// How many reads match a plate query, in all and per plate. Needs the search's receipt.
-    pub fn tally_plates(&self, query: &PlateQuery, _receipt: &AuditReceipt) -> Result<PlateTally, StoreError> {
+    /// How many reads match a plate query, in all and per plate.
+    pub fn tally_plates(&self, admitted: &Admitted<PlateQuery>) -> Result<PlateTally, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
-        segments.tally_plates(query, &hot)
+        segments.tally_plates(admitted.query(), &hot)
     }
 
-    /// What was observed inside an area in a time range. Needs the search's receipt.
-    pub fn search_area(&self, query: &AreaQuery, _receipt: &AuditReceipt) -> Result<Page<Observation>, StoreError> {
+    /// What was observed inside an area in a time range.
+    pub fn search_area(&self, admitted: &Admitted<AreaQuery>) -> Result<Page<Observation>, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
-        segments.search_area(query, &hot)
+        segments.search_area(admitted.query(), &hot)
     }
 
-    /// Every report of one dispatch incident, oldest first. Needs the search's receipt.
-    pub fn find_incident(&self, incident_id: &str, _receipt: &AuditReceipt) -> Result<Vec<Observation>, StoreError> {
+    /// Per kind, what was observed around a point and a moment.
+    pub fn neighbourhood(&self, admitted: &Admitted<NeighbourhoodQuery>) -> Result<Vec<KindContext>, StoreError> {
+        let q = admitted.query();
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
-        segments.find_incident(incident_id, &hot)
+        neighbourhood::search(&segments, &hot, q.center, q.at, &q.windows, &q.exclude, q.per_kind_max)
+    }
+
+    /// A dispatch incident's reports and, around the first, what was observed per kind; `None` when
+    /// no report of the incident is stored.
+    pub fn incident_context(&self, admitted: &Admitted<IncidentContextQuery>) -> Result<Option<IncidentContext>, StoreError> {
+        let q = admitted.query();
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        let reports = segments.find_incident(&q.incident_id, &hot)?;
+        let Some(anchor) = reports.first() else { return Ok(None) };
+        let center = glasshouse_model::LatLon::new(anchor.position.lat, anchor.position.lon);
+        let exclude: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
+        let neighbourhood = neighbourhood::search(&segments, &hot, center, anchor.observed_at, &q.windows, &exclude, q.per_kind_max)?;
+        Ok(Some(IncidentContext { reports, neighbourhood }))
     }
 
     /// One compaction pass (see `segments::compact`). The merged files are written under the read

@@ -19,7 +19,9 @@ pub use query::{ObservationQuery, QueryResult};
 pub use segments::{SegmentMeta, SegmentStore, StoreError};
 
 pub mod hot;
+pub mod neighbourhood;
 pub use hot::{LatestReading, PurgeOutcome, Store};
+pub use neighbourhood::{ContextWindow, IncidentContext, IncidentContextQuery, KindContext, NeighbourhoodQuery};
 
 mod pages;
 mod plate_dictionary;

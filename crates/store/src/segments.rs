@@ -229,13 +229,8 @@ impl SegmentStore {
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
         let path = self.root.join(MANIFEST);
-        let temporary = self.root.join("manifest.json.next");
         let bytes = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
-        let file = File::create(&temporary).map_err(io_error(&temporary))?;
-        io::Write::write_all(&mut &file, &bytes).map_err(io_error(&temporary))?;
-        file.sync_all().map_err(io_error(&temporary))?;
-        fs::rename(&temporary, &path).map_err(io_error(&path))?;
-        File::open(&self.root).and_then(|d| d.sync_all()).map_err(io_error(&self.root))
+        glasshouse_wal::files::replace(&path, &bytes, glasshouse_wal::files::Readers::Default).map_err(io_error(&path))
     }
 
     /// Reads every segment's observations, passing each to `each`. Used at start to seed the WAL's

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod committer;
+pub mod files;
 mod frame;
 
 pub use committer::{Acknowledgements, CommitOutcome, CommitRequest, Committed, Committer, DurableGroup, Record, committer};

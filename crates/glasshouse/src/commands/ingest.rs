@@ -4,9 +4,10 @@
 use crate::pipeline::{Pipeline, PipelineConfig};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use glasshouse_ingest::{LineError, decode_ndjson, sources::toronto};
-use glasshouse_model::{Device, DeviceType, Observation, Timestamp};
-use glasshouse_server::IngestOutcome;
+use glasshouse_app::ingest::Taken;
+use glasshouse_app::{Ingest, PushBack};
+use glasshouse_ingest::{Batch, LineError, decode_ndjson, sources::toronto};
+use glasshouse_model::{Device, DeviceType, Timestamp};
 use glasshouse_store::CatalogEvent;
 use glasshouse_wal::FsyncPolicy;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,7 +17,6 @@ use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// Records per WAL request during a bulk load.
 const BATCH_RECORDS: usize = 10_000;
@@ -85,41 +85,37 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let source = format!("file:{}", args.file.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
     let started = Instant::now();
     let mut totals = Totals { accepted: 0, duplicates: 0, rejected: 0, first_errors: Vec::new() };
-    let mut in_flight: VecDeque<oneshot::Receiver<Result<IngestOutcome, String>>> = VecDeque::new();
-    let mut send = |observations: Vec<Observation>, errors: Vec<LineError>, totals: &mut Totals| -> anyhow::Result<()> {
-        pipeline.state.dead_letters.append(&source, Timestamp::now(), &errors)?;
-        totals.rejected += errors.len();
+    let mut in_flight: VecDeque<Taken> = VecDeque::new();
+    let ingest: &Ingest = &pipeline.state.ingest;
+    let mut send = |batch: Batch, totals: &mut Totals| -> anyhow::Result<()> {
+        totals.rejected += batch.errors.len();
         let room = ERRORS_PRINTED_MAX.saturating_sub(totals.first_errors.len());
-        totals.first_errors.extend(errors.into_iter().take(room));
-        if observations.is_empty() {
-            return Ok(());
-        }
-        in_flight.push_back(pipeline.submit_waiting(observations)?);
+        totals.first_errors.extend(batch.errors.iter().take(room).cloned());
+        in_flight.push_back(ingest.take(&source, batch, Timestamp::now(), PushBack::Wait)?);
         while in_flight.len() > IN_FLIGHT_MAX {
             collect(in_flight.pop_front().expect("non-empty"), totals)?;
         }
         Ok(())
     };
     match args.format {
-        Format::Ndjson => load_ndjson(reader, &pipeline, &mut |o, e| send(o, e, &mut totals))?,
+        Format::Ndjson => load_ndjson(reader, &pipeline, &mut |batch| send(batch, &mut totals))?,
         Format::TorontoMci => {
             let registry = pipeline.state.devices();
-            let mut observations = Vec::with_capacity(BATCH_RECORDS);
-            let mut errors = Vec::new();
+            let mut batch = Batch::default();
             let mut failure = None;
             toronto::read(reader, &registry, Timestamp::now(), |row| {
                 match row {
-                    Ok((_, o)) => observations.push(o),
-                    Err(e) => errors.push(e),
+                    Ok(observation) => batch.observations.push(observation),
+                    Err(e) => batch.errors.push(e),
                 }
-                if observations.len() >= BATCH_RECORDS && failure.is_none() {
-                    failure = send(std::mem::take(&mut observations), std::mem::take(&mut errors), &mut totals).err();
+                if batch.observations.len() >= BATCH_RECORDS && failure.is_none() {
+                    failure = send(std::mem::take(&mut batch), &mut totals).err();
                 }
             });
             if let Some(e) = failure {
                 return Err(e);
             }
-            send(observations, errors, &mut totals)?;
+            send(batch, &mut totals)?;
         }
     }
     for pending in in_flight {
@@ -150,18 +146,14 @@ fn pipeline_dead_letter_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("dead_letter.ndjson")
 }
 
-fn collect(pending: oneshot::Receiver<Result<IngestOutcome, String>>, totals: &mut Totals) -> anyhow::Result<()> {
-    let outcome = pending.blocking_recv().context("the write-ahead log stopped")?.map_err(|e| anyhow::anyhow!("wal: {e}"))?;
-    totals.accepted += outcome.appended + outcome.duplicates;
-    totals.duplicates += outcome.duplicates;
+fn collect(taken: Taken, totals: &mut Totals) -> anyhow::Result<()> {
+    let report = taken.wait()?;
+    totals.accepted += report.accepted;
+    totals.duplicates += report.duplicates;
     Ok(())
 }
 
-fn load_ndjson(
-    reader: impl Read,
-    pipeline: &Pipeline,
-    send: &mut dyn FnMut(Vec<Observation>, Vec<LineError>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+fn load_ndjson(reader: impl Read, pipeline: &Pipeline, send: &mut dyn FnMut(Batch) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let registry = pipeline.state.devices();
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let mut chunk = Vec::with_capacity(4 << 20);
@@ -173,7 +165,7 @@ fn load_ndjson(
             e.line += first_line - 1;
         }
         chunk.clear();
-        send(batch.observations.into_iter().map(|(_, o)| o).collect(), batch.errors)
+        send(batch)
     };
     loop {
         let read = reader.read_until(b'\n', &mut chunk)?;

@@ -3,6 +3,7 @@
 use crate::pipeline::{Pipeline, PipelineConfig};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use glasshouse_app::Action;
 use glasshouse_wal::FsyncPolicy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -151,14 +152,14 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
         if account.role != Role::Analyst {
             return Err(format!("role {} may not use SQL", account.role.as_str()));
         }
-        tokio::task::block_in_place(|| login_state.audit(&account, "account.logon", "ok", serde_json::json!({ "via": "postgres" })))
+        tokio::task::block_in_place(|| login_state.audit(&account, Action::AccountLogon, "ok", serde_json::json!({ "via": "postgres" })))
             .map_err(|e| e.message)?;
         Ok(account.name)
     });
     let audit: glasshouse_sql::pg::Audit = Arc::new(move |name: &str, sql: &str, tables: &[String]| {
         let account = Account { name: name.to_owned(), role: Role::Analyst };
         let details = serde_json::json!({ "sql": state.audit.keyed("text", sql), "tables": tables, "via": "postgres" });
-        state.audit(&account, "sql.query", "ok", details).map(|_| ()).map_err(|e| e.message)
+        state.audit(&account, Action::SqlQuery, "ok", details).map(|_| ()).map_err(|e| e.message)
     });
     (authenticate, audit)
 }

@@ -6,7 +6,7 @@
 pub mod svg;
 
 use crate::state::AppState;
-use glasshouse_audit::AuditEntry;
+use glasshouse_audit::{Action, AuditEntry};
 use glasshouse_model::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -147,19 +147,16 @@ pub fn build(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Transpa
             continue;
         }
         *actions.entry(entry.action.clone()).or_insert(0) += 1;
-        match entry.action.as_str() {
-            "hold.approve" => holds_opened += 1,
-            "hold.release" => holds_released += 1,
-            "retention.purge" => purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
+        let action = Action::parse(&entry.action);
+        match action {
+            Some(Action::HoldApprove) => holds_opened += 1,
+            Some(Action::HoldRelease) => holds_released += 1,
+            Some(Action::RetentionPurge) => purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
             _ => {}
         }
         // Exports are searches whose results leave the system as files: counted with searches, by kind.
-        let search_kind = match (entry.action.strip_prefix("search."), entry.action.strip_prefix("export.")) {
-            (Some(kind), _) => Some(kind.to_owned()),
-            (_, Some(kind)) => Some(format!("{kind} (export)")),
-            _ => None,
-        };
-        if let Some(kind) = search_kind.filter(|k| !k.ends_with(".result") && !k.ends_with(".result (export)")) {
+        if let Some(search) = action.and_then(Action::search_kind) {
+            let kind = if search.export { format!("{} (export)", search.kind) } else { search.kind.to_owned() };
             *by_search_kind.entry(kind).or_insert(0) += 1;
             let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
             *by_purpose.entry(purpose).or_insert(0) += 1;
@@ -427,15 +424,14 @@ fn sharing(state: &AppState) -> String {
         "changes need two people (one proposes with a reason, another approves): {} applied, {waiting} waiting",
         changes.iter().filter(|c| c.status == glasshouse_audit::changes::ChangeStatus::Applied).count()
     );
-    let sinks = state.sinks.lock().unwrap_or_else(|p| p.into_inner());
+    let sinks = state.sharing.statuses(raised);
     if sinks.is_empty() {
         return format!("none: no alert or record leaves this deployment automatically; {rule}");
     }
     let targets: Vec<String> = sinks
         .iter()
-        .map(|s| {
-            let status = s.status(raised);
-            let origin = if state.sharing.deployment.iter().any(|d| d == s.name()) { "deployment file" } else { "approved change" };
+        .map(|(status, from_deployment)| {
+            let origin = if *from_deployment { "deployment file" } else { "approved change" };
             format!("{} ({}, {origin}, {} delivered)", status.name, status.target, status.delivered)
         })
         .collect();

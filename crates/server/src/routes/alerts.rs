@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
+use glasshouse_app::Action;
 use glasshouse_audit::AuditEvent;
 use glasshouse_engine::{AlertStatus, TransitionRequest};
 use glasshouse_sinks::AlertLogError;
@@ -127,7 +128,7 @@ pub async fn transition(
             let event = AuditEvent {
                 actor: account.name.clone(),
                 role: account.role.as_str().to_owned(),
-                action: "alert.transition".into(),
+                action: Action::AlertTransition,
                 outcome: "ok".into(),
                 details,
             };

@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_audit::AuditEvent;
+use glasshouse_app::Action;
 use glasshouse_audit::approvals::{Approval, ApprovalError, ApprovalStatus, Scope};
 use glasshouse_model::Timestamp;
 use serde::Deserialize;
@@ -42,7 +42,7 @@ fn approval_error(e: ApprovalError) -> ApiError {
     }
 }
 
-fn audit(state: &AppState, account: &Account, action: &str, approval: &Approval) -> Result<(), String> {
+fn audit(state: &AppState, account: &Account, action: Action, approval: &Approval) -> Result<(), String> {
     let details = json!({
         "approval_id": approval.id,
         "requester": approval.requester,
@@ -53,14 +53,7 @@ fn audit(state: &AppState, account: &Account, action: &str, approval: &Approval)
         "status": approval.status,
         "note": approval.decision_note.as_deref().map(|n| state.audit.keyed("text", n)),
     });
-    let event = AuditEvent {
-        actor: account.name.clone(),
-        role: account.role.as_str().to_owned(),
-        action: action.to_owned(),
-        outcome: "ok".into(),
-        details,
-    };
-    state.audit.append(event).map(|_| ()).map_err(|e| e.to_string())
+    state.audit(account, action, "ok", details).map(|_| ()).map_err(|e| e.message)
 }
 
 pub async fn request(
@@ -90,10 +83,11 @@ pub async fn request(
         decision_note: None,
         expires_at: None,
     };
-    let filed = tokio::task::spawn_blocking(move || state.approvals.request(approval, |a| audit(&state, &account, "approval.request", a)))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(approval_error)?;
+    let filed =
+        tokio::task::spawn_blocking(move || state.approvals.request(approval, |a| audit(&state, &account, Action::ApprovalRequest, a)))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(approval_error)?;
     Ok((StatusCode::CREATED, Json(json!({ "approval": filed }))))
 }
 
@@ -114,7 +108,7 @@ pub async fn decide(
         return Err(ApiError::bad_field("note", "longer than 1000 characters"));
     }
     let decided = tokio::task::spawn_blocking(move || {
-        let action = if decision.approve { "approval.approve" } else { "approval.deny" };
+        let action = if decision.approve { Action::ApprovalApprove } else { Action::ApprovalDeny };
         state.approvals.decide(&id, &account.name, decision.approve, decision.note, |a| audit(&state, &account, action, a))
     })
     .await

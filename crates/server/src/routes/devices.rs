@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use glasshouse_app::Action;
 use glasshouse_model::{Device, Timestamp};
 use glasshouse_store::CatalogEvent;
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ pub async fn put_device(
         let mut catalog = state_for_write.catalog.lock().unwrap_or_else(|p| p.into_inner());
         let created = catalog.devices.get(&device.id).is_none();
         let details = json!({ "device_id": device.id, "type": device.device_type.as_str(), "mobile": device.mobile, "created": created });
-        state_for_write.audit(&account, "device.upsert", "ok", details)?;
+        state_for_write.audit(&account, Action::DeviceUpsert, "ok", details)?;
         catalog.record(CatalogEvent::DeviceUpserted { device, actor: account.name, at: Timestamp::now() }).map_err(ApiError::internal)?;
         *state_for_write.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
         Ok(created)

@@ -28,11 +28,6 @@ impl Format {
             Some(other) => Err(ApiError::bad_field("format", format!("{other:?}: use json, csv or geojson"))),
         }
     }
-
-    /// The audit action for a search in this format.
-    pub fn action(self, search: &'static str, export: &'static str) -> &'static str {
-        if self == Format::Json { search } else { export }
-    }
 }
 
 /// Columns every export starts with; the kind-specific ones follow in name order.
@@ -121,6 +116,5 @@ mod tests {
     fn an_unknown_format_is_refused_by_field() {
         assert_eq!(Format::parse(Some("xlsx")).unwrap_err().field.as_deref(), Some("format"));
         assert_eq!(Format::parse(None).unwrap(), Format::Json);
-        assert_eq!(Format::Csv.action("search.area", "export.area"), "export.area");
     }
 }

@@ -8,9 +8,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_audit::changes::ChangeRequest;
+use glasshouse_app::Action;
 use glasshouse_audit::holds::{Authority, Hold, HoldError, HoldScope, HoldStatus};
-use glasshouse_model::{Kind, Timestamp};
+use glasshouse_model::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -101,7 +101,7 @@ pub async fn propose(
     let hold = tokio::task::spawn_blocking(move || {
         state
             .holds
-            .propose(hold, |h| state.audit(&account, "hold.propose", "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message))
+            .propose(hold, |h| state.audit(&account, Action::HoldPropose, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message))
             .map_err(hold_error)
     })
     .await
@@ -131,7 +131,7 @@ pub async fn decide(
     let Json(body) = body?;
     let now = Timestamp::now();
     let hold = tokio::task::spawn_blocking(move || {
-        let action = if body.approve { "hold.approve" } else { "hold.reject" };
+        let action = if body.approve { Action::HoldApprove } else { Action::HoldReject };
         state
             .holds
             .decide(&id, &account.name, body.approve, now, |h| {
@@ -155,7 +155,7 @@ pub async fn release(
         state
             .holds
             .release(&id, &account.name, now, |h| {
-                state.audit(&account, "hold.release", "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
+                state.audit(&account, Action::HoldRelease, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
             })
             .map_err(hold_error)
     })
@@ -166,55 +166,15 @@ pub async fn release(
 
 /// `GET /v1/retention`: each kind's window and the oldest day it keeps now, and the holds in force.
 pub async fn retention(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let now = Timestamp::now();
-    let retention = state.retention.current();
-    let windows: serde_json::Map<String, Value> = Kind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_owned(), json!({ "days": retention.days(*k), "keeps_from": retention.cutoff(*k, now) })))
-        .collect();
-    Json(json!({
-        "windows": windows,
-        "holds_in_force": state.holds.in_force(now).len(),
-        "kept_beyond_window": "rows an alert rests on, and rows a hold in force covers",
-    }))
+    Json(state.retention().windows(Timestamp::now()))
 }
 
 /// `POST /v1/retention/purge`: runs the purge now (it also runs hourly) and returns its receipts.
 pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Extension<Account>) -> Result<Json<Value>, ApiError> {
-    let receipts = tokio::task::spawn_blocking(move || crate::retention::purge_expired(&state, &account, Timestamp::now()))
+    let receipts = tokio::task::spawn_blocking(move || state.retention().purge_expired(&account.actor(), Timestamp::now()))
         .await
         .map_err(ApiError::internal)??;
     Ok(Json(json!({ "receipts": receipts })))
-}
-
-/// A two-person change proposed by `account` about `subject`, with its reason checked: the approver
-/// and the audit log see it, so it must say why.
-pub(crate) fn new_change(subject: &str, proposed: Value, reason: String, account: &Account) -> Result<ChangeRequest, ApiError> {
-    if reason.split_whitespace().count() < 5 {
-        return Err(ApiError::bad_field("reason", "say why in at least five words (the approver and the audit log see it)"));
-    }
-    Ok(ChangeRequest {
-        id: super::new_id("ch"),
-        subject: subject.into(),
-        proposed,
-        reason,
-        proposed_by: account.name.clone(),
-        proposed_at: Timestamp::now(),
-        status: glasshouse_audit::changes::ChangeStatus::Proposed,
-        decided_by: None,
-        decided_at: None,
-    })
-}
-
-pub(crate) fn change_error(e: glasshouse_audit::changes::ChangeError) -> ApiError {
-    use glasshouse_audit::changes::ChangeError;
-    match e {
-        ChangeError::NotFound(_) => ApiError::not_found(e.to_string()),
-        ChangeError::AlreadyDecided(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-        ChangeError::OwnProposal => ApiError { field: Some("approve".into()), ..ApiError::new(StatusCode::FORBIDDEN, e.to_string()) },
-        ChangeError::NotTaken(reason) => ApiError::busy(format!("the change was not made: {reason}"), 30),
-        ChangeError::Wal(_) | ChangeError::Damaged(_) => ApiError::internal(e),
-    }
 }
 
 #[derive(Deserialize)]
@@ -233,30 +193,16 @@ pub async fn propose_retention_change(
     body: Result<Json<NewRetentionChange>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let mut proposed = state.retention.current();
-    proposed.days.extend(body.days);
-    let checked = proposed.validate().map_err(|e| ApiError::bad_field("days", e));
-    let change = new_change("retention", serde_json::to_value(&proposed).expect("policies serialise"), body.reason, &account)?;
-    checked?;
-    let change = tokio::task::spawn_blocking(move || {
-        let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
-        state
-            .changes
-            .propose(change, |c| {
-                let details =
-                    json!({ "change": c.id, "before": before, "after": c.proposed, "reason": state.audit.keyed("text", &c.reason) });
-                state.audit(&account, "retention.change.propose", "ok", details).map(|_| ()).map_err(|e| e.message)
-            })
-            .map_err(change_error)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let change =
+        tokio::task::spawn_blocking(move || state.retention().propose_change(&account.actor(), body.days, body.reason, Timestamp::now()))
+            .await
+            .map_err(ApiError::internal)??;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(change).expect("changes serialise"))))
 }
 
 /// `GET /v1/retention/changes`: proposals and decisions, newest first.
 pub async fn list_retention_changes(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({ "changes": state.changes.list("retention") }))
+    Json(json!({ "changes": state.retention().changes() }))
 }
 
 /// `POST /v1/retention/changes/{id}/decision`: a second person approves (the windows apply at once
@@ -268,24 +214,9 @@ pub async fn decide_retention_change(
     body: Result<Json<Decision>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
-    let change = tokio::task::spawn_blocking(move || {
-        let action = if body.approve { "retention.change.approve" } else { "retention.change.reject" };
-        state
-            .changes
-            .decide("retention", &id, &account.name, body.approve, Timestamp::now(), |c| {
-                let before = serde_json::to_value(state.retention.current()).expect("policies serialise");
-                let details = json!({ "change": c.id, "proposed_by": c.proposed_by, "before": before, "after": c.proposed });
-                state.audit(&account, action, "ok", details).map_err(|e| e.message)?;
-                if body.approve {
-                    let policy: glasshouse_store::RetentionPolicy =
-                        serde_json::from_value(c.proposed.clone()).map_err(|e| e.to_string())?;
-                    state.retention.replace(policy)?;
-                }
-                Ok(())
-            })
-            .map_err(change_error)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let change =
+        tokio::task::spawn_blocking(move || state.retention().decide_change(&account.actor(), &id, body.approve, Timestamp::now()))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(Json(serde_json::to_value(change).expect("changes serialise")))
 }

@@ -6,11 +6,11 @@ mod audit;
 mod console;
 mod devices;
 mod export;
-mod gate;
 mod holds;
 mod hotlists;
 mod meta;
 mod observations;
+mod purpose;
 mod reports;
 mod rules;
 mod search;
@@ -33,6 +33,7 @@ use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use std::sync::Arc;
 
 use Role::*;
+use glasshouse_app::Action;
 
 /// Every authenticated route and the roles that may call it. The middleware refuses any route
 /// missing from this table, so a new route cannot be reachable by accident.
@@ -194,7 +195,7 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     let first = state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).insert(account.name.clone());
     if first {
         let (audited, who) = (state.clone(), account.clone());
-        let logged = tokio::task::spawn_blocking(move || audited.audit(&who, "account.logon", "ok", serde_json::json!({})))
+        let logged = tokio::task::spawn_blocking(move || audited.audit(&who, Action::AccountLogon, "ok", serde_json::json!({})))
             .await
             .map_err(ApiError::internal)?;
         if let Err(e) = logged {

@@ -1,17 +1,16 @@
 //! Observations in (NDJSON ingest) and out (the first query), and the dead-letter listing.
 
-use super::gate::{Breadth, Coverage, area_km2, close_search, open_search, purpose_fields, span_days};
+use super::purpose::purpose_fields;
 use crate::auth::Account;
 use crate::error::ApiError;
-use crate::state::{AppState, SubmitError};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::{Extension, Json};
-use glasshouse_audit::purpose::Extent;
-use glasshouse_ingest::{BodyError, decode_ndjson, gunzip};
-use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
+use glasshouse_app::PushBack;
+use glasshouse_model::limits::{INGEST_ERRORS_REPORTED_MAX, QUERY_RESULTS_MAX};
 use glasshouse_model::{Kind, Timestamp};
 use glasshouse_store::ObservationQuery;
 use serde::{Deserialize, Serialize};
@@ -34,15 +33,8 @@ struct LineErrorBody {
     error: String,
 }
 
-fn body_error(e: BodyError) -> ApiError {
-    match e {
-        BodyError::TooLarge | BodyError::TooManyRecords => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-        BodyError::BadGzip(_) => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
-    }
-}
-
 /// `POST /v1/observations`: NDJSON, optionally gzip. Answers only after the accepted records are
-/// durable in the WAL.
+/// durable in the WAL (and searchable).
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -51,44 +43,19 @@ pub async fn ingest(
     let body = body?;
     let gzipped = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let received_at = Timestamp::now();
-    let registry = state.devices();
-    let worker_state = state.clone();
     // Decoding is CPU work (about a microsecond a record): keep it off the async workers. The batch
     // is queued for the WAL from there too; only the wait for durability happens here.
-    let (batch_errors, pending) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let plain = if gzipped { gunzip(&body, INGEST_BODY_BYTES_MAX).map_err(body_error)? } else { body.to_vec() };
-        let batch = decode_ndjson(&plain, &registry, received_at).map_err(body_error)?;
-        if !batch.errors.is_empty() {
-            worker_state.dead_letters.append("http", received_at, &batch.errors).map_err(ApiError::internal)?;
-        }
-        let observations: Vec<_> = batch.observations.into_iter().map(|(_, o)| o).collect();
-        let pending = if observations.is_empty() {
-            None
-        } else {
-            Some(worker_state.ingest.submit(observations).map_err(|e| match e {
-                SubmitError::Busy => ApiError::busy("ingest queue is full; retry shortly", 1),
-                SubmitError::Stopped => ApiError::busy("ingest is stopped; see the server log", 5),
-            })?)
-        };
-        Ok((batch.errors, pending))
+    let taken = tokio::task::spawn_blocking(move || {
+        state.ingest.take_ndjson("http", &body, gzipped, &state.devices(), received_at, PushBack::Refuse)
     })
     .await
     .map_err(ApiError::internal)??;
-    let (appended, duplicates) = match pending {
-        None => (0, 0),
-        Some(pending) => {
-            let outcome = pending
-                .await
-                .map_err(|_| ApiError::busy("ingest stopped before the batch was durable", 5))?
-                .map_err(|e| ApiError::internal(format!("wal: {e}")))?;
-            (outcome.appended, outcome.duplicates)
-        }
-    };
-    let rejected = batch_errors.len();
-    let errors_truncated = batch_errors.len() > INGEST_ERRORS_REPORTED_MAX;
+    let report = taken.durable().await?;
+    let rejected = report.errors.len();
+    let errors_truncated = rejected > INGEST_ERRORS_REPORTED_MAX;
     let errors =
-        batch_errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
-    Ok(Json(IngestResponse { accepted: appended + duplicates, rejected, duplicates, errors, errors_truncated }))
+        report.errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
+    Ok(Json(IngestResponse { accepted: report.accepted, rejected, duplicates: report.duplicates, errors, errors_truncated }))
 }
 
 #[derive(Deserialize)]
@@ -153,24 +120,11 @@ pub async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
     let query = parse_query(&params)?;
-    let parameters = json!({
-        "kinds": query.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        "from": query.from,
-        "to": query.to,
-        "bbox": query.bbox,
-        "limit": query.limit,
-    });
     let fields = purpose_fields!(params);
-    let (result, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let extent = Extent { area_km2: query.bbox.map(area_km2), span_days: span_days(query.from, query.to) };
-        let coverage = Coverage { kinds: query.kinds.clone(), from: query.from, to: query.to, bbox: query.bbox };
-        let receipt = open_search(&state, &account, ACTION, &fields, Breadth::Area(extent), coverage, parameters)?;
-        let result = state.store.query(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, ACTION, &receipt, result.observations.len(), result.truncated)?;
-        Ok((result, receipt.seq()))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let searched = tokio::task::spawn_blocking(move || state.investigations().observations(&account.actor(), &fields, query))
+        .await
+        .map_err(ApiError::internal)??;
+    let (result, audit_seq) = (searched.result, searched.audit_seq);
     Ok(Json(json!({
         "observations": result.observations,
         "truncated": result.truncated,
@@ -184,8 +138,6 @@ pub async fn search(
     })))
 }
 
-const ACTION: &str = "search.observations";
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterParams {
@@ -198,7 +150,7 @@ pub async fn dead_letters(
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
     let limit = params.limit.unwrap_or(100).min(10_000);
-    let letters = tokio::task::spawn_blocking(move || state.dead_letters.list(limit))
+    let letters = tokio::task::spawn_blocking(move || state.ingest.dead_letters().list(limit))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;

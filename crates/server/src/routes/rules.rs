@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use glasshouse_app::Action;
 use glasshouse_engine::metrics::Family;
 use glasshouse_engine::{CorrelationRule, GeofenceRule, NewCorrelationRule, NewGeofenceRule, NewThresholdRule, ThresholdRule};
 use glasshouse_store::CatalogEvent;
@@ -57,7 +58,7 @@ pub async fn create(
     let audited = created.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut catalog = state.catalog.lock().unwrap_or_else(|p| p.into_inner());
-        state.audit(&account, "rule.create", "ok", json!({ "rule": audited }))?;
+        state.audit(&account, Action::RuleCreate, "ok", json!({ "rule": audited }))?;
         catalog.record(event).map_err(ApiError::internal)?;
         state.publish_catalog(&catalog);
         Ok(())
@@ -134,7 +135,7 @@ pub async fn set_enabled(
         if !known {
             return Err(ApiError::not_found(format!("no rule {id}")));
         }
-        let action = if enabled { "rule.enable" } else { "rule.disable" };
+        let action = if enabled { Action::RuleEnable } else { Action::RuleDisable };
         state.audit(&account, action, "ok", json!({ "rule_id": id }))?;
         catalog
             .record(CatalogEvent::RuleEnabled { rule_id: id.clone(), enabled, actor: account.name.clone() })

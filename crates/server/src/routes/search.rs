@@ -3,7 +3,7 @@
 //! before the store will run it.
 
 use super::export::{self, Format};
-use super::gate::{Breadth, Coverage, PurposeFields, close_search, open_search, purpose_fields, span_days};
+use super::purpose::{PurposeFields, purpose_fields};
 use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,12 +11,12 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use glasshouse_audit::purpose::Extent;
+use glasshouse_app::investigations::{cameras_covering, windows_json};
 use glasshouse_engine::rules::geofence::shape::parse_geojson_area;
+use glasshouse_model::Kind;
 use glasshouse_model::geo::LatLon;
 use glasshouse_model::limits::QUERY_RESULTS_MAX;
-use glasshouse_model::{DeviceRegistry, DeviceType, Kind, Observation, Timestamp};
-use glasshouse_store::{AreaQuery, Cursor, PlateMode, PlateQuery, Shape};
+use glasshouse_store::{AreaQuery, ContextWindow, Cursor, PlateMode, PlateQuery, Shape};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -117,9 +117,6 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
     Ok(PlateQuery { plate, mode, from, to, after: parse_cursor(body.cursor.as_deref())?, limit: parse_limit(body.limit, 200)? })
 }
 
-const PLATES: &str = "search.plates";
-const PLATES_EXPORT: &str = "export.plates";
-
 /// `POST /v1/search/plates`: where a plate (or a pattern, or a misread of it) was read.
 pub async fn plates(
     State(state): State<Arc<AppState>>,
@@ -128,7 +125,6 @@ pub async fn plates(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let format = Format::parse(body.format.as_deref())?;
-    let action = format.action(PLATES, PLATES_EXPORT);
     let query = plate_query(&body)?;
     let fields = purpose_fields!(body);
     if body.summary == Some(true) {
@@ -138,27 +134,13 @@ pub async fn plates(
         if body.cursor.is_some() {
             return Err(ApiError::bad_field("cursor", "a summary is one page"));
         }
-        return plate_summary(state, account, body.mode, query, fields).await;
+        return plate_summary(state, account, query, fields).await;
     }
-    let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        // The plate goes into the log only as a keyed hash, so entries can be published.
-        let parameters = json!({
-            "plate": state.audit.keyed("plate", &query.plate),
-            "mode": body.mode.as_deref().unwrap_or("exact"),
-            "from": query.from,
-            "to": query.to,
-            "cursor": body.cursor,
-            "limit": query.limit,
-        });
-        let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
-        let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
-        let receipt = open_search(&state, &account, action, &fields, breadth, coverage, parameters)?;
-        let page = state.store.search_plates(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, action, &receipt, page.items.len(), page.next.is_some())?;
-        Ok((page, receipt.seq()))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let export = format != Format::Json;
+    let searched = tokio::task::spawn_blocking(move || state.investigations().plates(&account.actor(), &fields, query, export))
+        .await
+        .map_err(ApiError::internal)??;
+    let (page, audit_seq) = (searched.result, searched.audit_seq);
     let next_cursor = page.next.map(|c| c.encode());
     let observations = || page.items.iter().map(|(o, _)| json!(o)).collect::<Vec<Value>>();
     match format {
@@ -177,36 +159,16 @@ pub async fn plates(
 }
 
 /// The `summary` form of a plate search: counts, logged under the same action as the search.
-async fn plate_summary(
-    state: Arc<AppState>,
-    account: Account,
-    mode: Option<String>,
-    query: PlateQuery,
-    fields: PurposeFields,
-) -> Result<Response, ApiError> {
-    let (tally, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let parameters = json!({
-            "plate": state.audit.keyed("plate", &query.plate),
-            "mode": mode.as_deref().unwrap_or("exact"),
-            "from": query.from,
-            "to": query.to,
-            "limit": query.limit,
-            "summary": true,
-        });
-        let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
-        let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
-        let receipt = open_search(&state, &account, PLATES, &fields, breadth, coverage, parameters)?;
-        let tally = state.store.tally_plates(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, PLATES, &receipt, tally.plates.len(), tally.plates.len() < tally.plates_matched)?;
-        Ok((tally, receipt.seq()))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+async fn plate_summary(state: Arc<AppState>, account: Account, query: PlateQuery, fields: PurposeFields) -> Result<Response, ApiError> {
+    let searched = tokio::task::spawn_blocking(move || state.investigations().plate_tally(&account.actor(), &fields, query))
+        .await
+        .map_err(ApiError::internal)??;
+    let tally = searched.result;
     Ok(Json(json!({
         "reads": tally.reads,
         "plates_matched": tally.plates_matched,
         "plates": tally.plates,
-        "audit_seq": audit_seq,
+        "audit_seq": searched.audit_seq,
         "explain": tally.explain,
     }))
     .into_response())
@@ -269,9 +231,6 @@ fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
     })
 }
 
-const AREA: &str = "search.area";
-const AREA_EXPORT: &str = "export.area";
-
 /// `POST /v1/search/area`: what was observed inside a circle or polygon in a time range.
 pub async fn area(
     State(state): State<Arc<AppState>>,
@@ -280,30 +239,13 @@ pub async fn area(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let format = Format::parse(body.format.as_deref())?;
-    let action = format.action(AREA, AREA_EXPORT);
     let query = area_query(&body)?;
-    let bbox = query.shape.bbox();
-    let area_km2 = query.shape.area_km2();
-    let parameters = json!({
-        "shape": match &query.shape { Shape::Circle { center, radius_m } => json!({ "circle": [center.lat, center.lon, radius_m] }), Shape::Polygon(_) => json!({ "polygon_bbox": bbox }) },
-        "area_km2": (area_km2 * 1000.0).round() / 1000.0,
-        "kinds": query.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        "from": query.from,
-        "to": query.to,
-        "cursor": body.cursor,
-        "limit": query.limit,
-    });
     let fields = purpose_fields!(body);
-    let (page, audit_seq) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let extent = Extent { area_km2: Some(area_km2), span_days: span_days(Some(query.from), Some(query.to)) };
-        let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox) };
-        let receipt = open_search(&state, &account, action, &fields, Breadth::Area(extent), coverage, parameters)?;
-        let page = state.store.search_area(&query, &receipt).map_err(ApiError::internal)?;
-        close_search(&state, &account, action, &receipt, page.items.len(), page.next.is_some())?;
-        Ok((page, receipt.seq()))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let export = format != Format::Json;
+    let searched = tokio::task::spawn_blocking(move || state.investigations().area(&account.actor(), &fields, query, export))
+        .await
+        .map_err(ApiError::internal)??;
+    let (page, audit_seq) = (searched.result, searched.audit_seq);
     let next_cursor = page.next.map(|c| c.encode());
     let observations = || page.items.iter().map(|o| json!(o)).collect::<Vec<Value>>();
     match format {
@@ -327,27 +269,6 @@ pub struct PointParams {
     lon: f64,
 }
 
-/// Cameras whose field of view contains the point, nearest first.
-pub(super) fn cameras_covering(registry: &DeviceRegistry, point: LatLon) -> Vec<Value> {
-    let mut found: Vec<(f64, Value)> = registry
-        .sorted()
-        .into_iter()
-        .filter(|d| d.device_type == DeviceType::Camera)
-        .filter_map(|d| {
-            let (sector, position) = (d.field_of_view()?, d.position()?);
-            sector.contains(&point).then(|| {
-                let distance = position.distance_m(&point);
-                (
-                    distance,
-                    json!({ "device": d, "distance_m": distance.round(), "bearing_to_point_deg": position.bearing_deg(&point).round() }),
-                )
-            })
-        })
-        .collect();
-    found.sort_by(|a, b| a.0.total_cmp(&b.0));
-    found.into_iter().map(|(_, v)| v).collect()
-}
-
 /// `GET /v1/cameras/covering?lat=&lon=`: the registry's cameras that can see a point. The camera
 /// registry is not personal data, so this needs no purpose.
 pub async fn covering(
@@ -362,61 +283,8 @@ pub async fn covering(
     Ok(Json(json!({ "point": { "lat": point.lat, "lon": point.lon }, "cameras": cameras_covering(&state.devices(), point) })))
 }
 
-/// Every kind's radius and half-window, with optional overrides for all.
-pub(super) fn context_windows(radius_m: Option<f64>, window_minutes: Option<i64>) -> Vec<(Kind, f64, i64)> {
-    Kind::ALL
-        .iter()
-        .map(|&k| {
-            let (r, w) = glasshouse_engine::rules::correlation::default_window(k);
-            (k, radius_m.unwrap_or(r), window_minutes.unwrap_or(w))
-        })
-        .collect()
-}
-
-pub(super) fn windows_json(windows: &[(Kind, f64, i64)]) -> Value {
-    Value::Object(windows.iter().map(|(k, r, w)| (k.as_str().to_owned(), json!({ "radius_m": r, "window_minutes": w }))).collect())
-}
-
-/// What was observed around a point and a moment, per kind.
-pub(super) struct Neighbourhood {
-    pub timeline: serde_json::Map<String, Value>,
-    pub truncated: serde_json::Map<String, Value>,
-    pub total: usize,
-}
-
-/// Per kind, the observations within its radius of `center` and its window of `at` (both ends
-/// inclusive), leaving out `exclude` (the trigger's own reports).
-pub(super) fn neighbourhood(
-    state: &AppState,
-    receipt: &glasshouse_audit::AuditReceipt,
-    center: LatLon,
-    at: Timestamp,
-    windows: &[(Kind, f64, i64)],
-    exclude: &[&str],
-) -> Result<Neighbourhood, ApiError> {
-    let mut found = Neighbourhood { timeline: serde_json::Map::new(), truncated: serde_json::Map::new(), total: 0 };
-    for &(kind, radius_m, minutes) in windows {
-        let query = AreaQuery {
-            shape: Shape::Circle { center, radius_m },
-            kinds: vec![kind],
-            from: Timestamp(at.0 - minutes * 60_000_000),
-            // Inclusive at both ends: a read exactly five minutes after is within five minutes.
-            to: Timestamp(at.0 + minutes * 60_000_000 + 1),
-            after: None,
-            limit: CONTEXT_PER_KIND_MAX,
-        };
-        let page = state.store.search_area(&query, receipt).map_err(ApiError::internal)?;
-        let items: Vec<&Observation> = page.items.iter().filter(|o| !exclude.contains(&o.id.as_str())).collect();
-        found.total += items.len();
-        found.truncated.insert(kind.as_str().into(), json!(page.next.is_some()));
-        found.timeline.insert(kind.as_str().into(), json!(items));
-    }
-    Ok(found)
-}
-
 const CONTEXT_RADIUS_MAX_M: f64 = 2_000.0;
 const CONTEXT_WINDOW_MAX_MIN: i64 = 180;
-const CONTEXT_PER_KIND_MAX: usize = 1_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -429,8 +297,6 @@ pub struct ContextParams {
     /// Overrides every kind's half-window.
     window_minutes: Option<i64>,
 }
-
-const CONTEXT: &str = "search.incident_context";
 
 /// `GET /v1/incidents/{id}/context`: the incident's reports and, per kind, what was observed within
 /// that kind's radius and time window of its first report, plus the cameras that could see it.
@@ -452,37 +318,27 @@ pub async fn incident_context(
     {
         return Err(ApiError::bad_field("window_minutes", format!("must be 1..={CONTEXT_WINDOW_MAX_MIN}")));
     }
-    let windows = context_windows(params.radius_m, params.window_minutes);
+    let windows = ContextWindow::defaults(params.radius_m, params.window_minutes);
     let fields = PurposeFields {
         purpose: params.purpose,
         case_number: params.case_number,
         justification: params.justification,
         ..Default::default()
     };
-    let parameters = json!({
-        "incident": state.audit.keyed("text", &incident_id),
-        "windows": windows.iter().map(|(k, r, w)| json!({ "kind": k.as_str(), "radius_m": r, "window_minutes": w })).collect::<Vec<_>>(),
-    });
     let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let coverage = Coverage { kinds: Kind::ALL.to_vec(), from: None, to: None, bbox: None };
-        let receipt = open_search(&state, &account, CONTEXT, &fields, Breadth::Bounded, coverage, parameters)?;
-        let reports = state.store.find_incident(&incident_id, &receipt).map_err(ApiError::internal)?;
-        let Some(anchor) = reports.first().cloned() else {
-            close_search(&state, &account, CONTEXT, &receipt, 0, false)?;
-            return Err(ApiError::not_found(format!("no incident {incident_id}")));
-        };
+        let searched = state.investigations().incident_context(&account.actor(), &fields, incident_id, windows.clone())?;
+        let context = searched.result;
+        let anchor = &context.reports[0];
         let center = LatLon::new(anchor.position.lat, anchor.position.lon);
-        let exclude: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
-        let Neighbourhood { timeline, truncated, total } = neighbourhood(&state, &receipt, center, anchor.observed_at, &windows, &exclude)?;
-        close_search(&state, &account, CONTEXT, &receipt, total, truncated.values().any(|v| v == true))?;
+        let (timeline, truncated) = super::situations::timeline(&context.neighbourhood);
         Ok(json!({
-            "incident": reports,
+            "incident": context.reports,
             "anchor": { "lat": center.lat, "lon": center.lon, "at": anchor.observed_at },
             "windows": windows_json(&windows),
             "timeline": timeline,
             "truncated": truncated,
             "cameras": cameras_covering(&state.devices(), center),
-            "audit_seq": receipt.seq(),
+            "audit_seq": searched.audit_seq,
         }))
     })
     .await

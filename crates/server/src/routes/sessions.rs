@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use glasshouse_app::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -60,7 +61,7 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
         }
         Err(refusal) => {
             let reason = if refusal == CodeRefusal::Reused { "code already used" } else { "wrong code" };
-            state.audit(&account, "account.second_factor_refused", "refused", json!({ "reason": reason }))?;
+            state.audit(&account, Action::AccountSecondFactorRefused, "refused", json!({ "reason": reason }))?;
             let message = if refusal == CodeRefusal::Reused {
                 "that code was already used: wait for the next one"
             } else {
@@ -72,7 +73,7 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
     // The logon is in the log before the session exists.
     let expires_at = now + crate::second_factor::SESSION_TTL_SECS;
     let expires_text = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-    state.audit(&account, "account.logon", "ok", json!({ "second_factor": "totp", "session_expires_at": expires_text }))?;
+    state.audit(&account, Action::AccountLogon, "ok", json!({ "second_factor": "totp", "session_expires_at": expires_text }))?;
     state.logged_on.lock().unwrap_or_else(|p| p.into_inner()).insert(account.name.clone());
     let (token, _) = state.second_factor.open_session(parent, now);
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "expires_at": expires_text, "account": account }))))
@@ -86,7 +87,7 @@ pub async fn end(State(state): State<Arc<AppState>>, request: Request) -> Result
     }
     let account = request.extensions().get::<Account>().cloned().ok_or_else(|| ApiError::internal("no account on a checked request"))?;
     tokio::task::spawn_blocking(move || {
-        state.audit(&account, "account.session_ended", "ok", json!({}))?;
+        state.audit(&account, Action::AccountSessionEnded, "ok", json!({}))?;
         state.second_factor.end_session(&token);
         Ok(StatusCode::NO_CONTENT)
     })

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use glasshouse_app::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub async fn query(
     // The entry keeps the query only as a keyed hash (free text), with the tables it reads.
     let before_run = Box::new(move |tables: &[String]| -> Result<(), String> {
         let details = json!({ "sql": audited.audit.keyed("text", &text), "tables": tables });
-        let receipt = tokio::task::block_in_place(|| audited.audit(&who, "sql.query", "ok", details)).map_err(|e| e.message)?;
+        let receipt = tokio::task::block_in_place(|| audited.audit(&who, Action::SqlQuery, "ok", details)).map_err(|e| e.message)?;
         *seq_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(receipt.seq());
         Ok(())
     });

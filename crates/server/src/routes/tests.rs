@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::auth::TokenStore;
-use crate::state::{IngestOutcome, IngestSink, SubmitError};
 use axum::body::Body;
 use axum::http::Request;
+use glasshouse_app::{App, Ingest, IngestOutcome, IngestSink, PushBack, SubmitError};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
 use glasshouse_sinks::AlertLog;
@@ -18,7 +18,7 @@ use tower::ServiceExt;
 struct AcceptAll;
 
 impl IngestSink for AcceptAll {
-    fn submit(&self, observations: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+    fn submit(&self, observations: Vec<Observation>, _: PushBack) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(Ok(IngestOutcome { appended: observations.len(), duplicates: 0 }));
         Ok(rx)
@@ -29,7 +29,7 @@ impl IngestSink for AcceptAll {
 struct AlwaysBusy;
 
 impl IngestSink for AlwaysBusy {
-    fn submit(&self, _: Vec<Observation>) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
+    fn submit(&self, _: Vec<Observation>, _: PushBack) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
         Err(SubmitError::Busy)
     }
 }
@@ -40,18 +40,13 @@ fn state(dir: &std::path::Path) -> Arc<AppState> {
 
 fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppState> {
     let catalog = Catalog::open(&dir.join("catalog")).unwrap();
-    let state = AppState {
-        tokens: TokenStore::open(dir),
-        second_factor: crate::second_factor::SecondFactor::open(dir),
+    let app = App {
         devices: RwLock::new(Arc::new(catalog.devices.clone())),
         engine: Arc::new(RwLock::new(Arc::new(Default::default()))),
         catalog: Mutex::new(catalog),
-        ingest,
-        dead_letters: DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap(),
+        ingest: Ingest::new(ingest, DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap()),
         alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
         store: Arc::new(Store::new(SegmentStore::open(dir.join("segments")).unwrap())),
-        basemap: None,
-        map_style: None,
         audit: Arc::new(glasshouse_audit::AuditLog::open(&dir.join("audit"), &dir.join("audit-keys")).unwrap()),
         policy: Default::default(),
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
@@ -59,11 +54,17 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppStat
         retention: Default::default(),
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
         sharing: Default::default(),
+        rule_metrics: Default::default(),
+    };
+    let state = AppState {
+        app: Arc::new(app),
+        tokens: TokenStore::open(dir),
+        second_factor: crate::second_factor::SecondFactor::open(dir),
+        basemap: None,
+        map_style: None,
         sql: None,
         logged_on: Default::default(),
         failed_logons: Default::default(),
-        sinks: Default::default(),
-        rule_metrics: Default::default(),
     };
     Arc::new(state)
 }

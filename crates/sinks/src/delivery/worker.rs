@@ -221,12 +221,7 @@ fn read_cursor(dir: &Path) -> io::Result<Option<usize>> {
 
 /// Replaces the cursor atomically: a crash leaves the old or the new position, never a torn one.
 fn write_cursor(dir: &Path, position: usize) -> io::Result<()> {
-    let temporary = dir.join("cursor.tmp");
-    let mut file = File::create(&temporary)?;
-    file.write_all(format!("{position}\n").as_bytes())?;
-    file.sync_data()?;
-    fs::rename(&temporary, dir.join(CURSOR_FILE))?;
-    File::open(dir)?.sync_all()
+    glasshouse_wal::files::replace(&dir.join(CURSOR_FILE), format!("{position}\n").as_bytes(), glasshouse_wal::files::Readers::Default)
 }
 
 fn read_dead_letters(dir: &Path) -> io::Result<Vec<DeadLetter>> {

@@ -13,7 +13,6 @@ use parquet::basic::{Compression, Encoding, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -205,6 +204,7 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     parquet?;
     let (plate_index, index_bytes) = index?;
     fs::rename(&temporary, &path).map_err(io_error(&path))?;
+    glasshouse_wal::files::sync_parent(&path).map_err(io_error(&path))?;
     let size_bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
     Ok(SegmentMeta {
         path: relative,
@@ -254,10 +254,7 @@ fn write_plate_index(root: &Path, relative: &str, rows: &[&Observation], order: 
     }
     let bytes = plate_index::build(pairs);
     let index_path = root.join(&index_relative);
-    let index_temporary = root.join(format!("{index_relative}.tmp"));
-    let mut index_file = File::create(&index_temporary).map_err(io_error(&index_temporary))?;
-    index_file.write_all(&bytes).and_then(|()| index_file.sync_all()).map_err(io_error(&index_temporary))?;
-    fs::rename(&index_temporary, &index_path).map_err(io_error(&index_path))?;
+    glasshouse_wal::files::replace(&index_path, &bytes, glasshouse_wal::files::Readers::Default).map_err(io_error(&index_path))?;
     Ok((index_relative, bytes.len() as u64))
 }
 

@@ -1,0 +1,94 @@
+//! Hotlists: created and extended with their audit entries first, and new entries matched against
+//! the reads of the last day (a car stolen this morning may have passed a reader before it was
+//! listed). That look at history is logged like a search, with what it found.
+
+use crate::{Action, Actor, App, AppError};
+use glasshouse_engine::{Hotlist, HotlistEntry, HotlistIndex};
+use glasshouse_model::limits::QUERY_RESULTS_MAX;
+use glasshouse_model::{Kind, Timestamp};
+use glasshouse_store::{CatalogEvent, ObservationQuery};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// How far back a new entry is matched against reads already made.
+pub const PAST_READ_HOURS: i64 = 24;
+
+impl App {
+    /// Creates a hotlist, audited first.
+    pub fn create_hotlist(&self, actor: &Actor, hotlist: Hotlist) -> Result<(), AppError> {
+        let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        let details = json!({ "hotlist_id": hotlist.id, "name": hotlist.name, "source": hotlist.source, "match": hotlist.match_policy, "priority": hotlist.priority });
+        self.record(actor, Action::HotlistCreate, "ok", details)?;
+        catalog.record(CatalogEvent::HotlistCreated { hotlist }).map_err(AppError::internal)?;
+        self.publish_catalog(&catalog);
+        Ok(())
+    }
+
+    /// Adds checked entries to a hotlist (all or none), audited first with the plates as keyed
+    /// hashes, then matches them against the last [`PAST_READ_HOURS`] of reads. Returns the
+    /// retroactive alerts raised.
+    pub fn add_hotlist_entries(&self, actor: &Actor, list_id: &str, entries: Vec<HotlistEntry>, now: Timestamp) -> Result<usize, AppError> {
+        let fresh = entries.clone();
+        {
+            let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+            if catalog.hotlists.list(list_id).is_none() {
+                return Err(AppError::not_found(format!("no hotlist {list_id}")));
+            }
+            let mut reasons = BTreeMap::<&str, usize>::new();
+            for entry in &entries {
+                *reasons.entry(entry.reason.as_str()).or_default() += 1;
+            }
+            // Plates only as keyed hashes, so the log can be published.
+            let plates: Vec<String> = entries.iter().map(|e| self.audit.keyed("plate", &e.plate)).collect();
+            let details = json!({ "hotlist_id": list_id, "entries": entries.len(), "reasons": reasons, "plates": plates });
+            self.record(actor, Action::HotlistEntriesAdd, "ok", details)?;
+            catalog.record(CatalogEvent::HotlistEntriesAdded { hotlist_id: list_id.to_owned(), entries }).map_err(AppError::internal)?;
+            self.publish_catalog(&catalog);
+        }
+        self.past_read_match(actor, list_id, fresh, now)
+    }
+
+    /// A hotlist's entries, the read audited.
+    pub fn hotlist_entries(&self, actor: &Actor, list_id: &str) -> Result<(Hotlist, Vec<HotlistEntry>), AppError> {
+        let engine = self.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let list = engine.hotlists.list(list_id).ok_or_else(|| AppError::not_found(format!("no hotlist {list_id}")))?.clone();
+        let entries = engine.hotlists.entries(list_id).to_vec();
+        self.record(actor, Action::HotlistEntriesRead, "ok", json!({ "hotlist_id": list_id, "entries": entries.len() }))?;
+        Ok((list, entries))
+    }
+
+    /// Matches new entries against the plate reads of the last [`PAST_READ_HOURS`], raising
+    /// retroactive alerts.
+    fn past_read_match(&self, actor: &Actor, list_id: &str, entries: Vec<HotlistEntry>, now: Timestamp) -> Result<usize, AppError> {
+        let engine = self.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(list) = engine.hotlists.list(list_id).cloned() else { return Ok(0) };
+        let mut index = HotlistIndex::default();
+        index.upsert_list(list);
+        index.add_entries(list_id, entries);
+        let query = ObservationQuery {
+            kinds: vec![Kind::PlateRead],
+            from: Some(now.plus_secs(-PAST_READ_HOURS * 3600)),
+            to: Some(now.plus_secs(1)),
+            bbox: None,
+            limit: QUERY_RESULTS_MAX,
+        };
+        let details = json!({ "hotlist_id": list_id, "hours": PAST_READ_HOURS });
+        let admitted = self
+            .audit
+            .admit(crate::event(actor, Action::HotlistPastReadMatch, "ok", details), query)
+            .map_err(AppError::audit_unavailable)?;
+        let result = self.store.query(&admitted)?;
+        let mut alerts = Vec::new();
+        for read in &result.observations {
+            index.evaluate(read, &mut alerts);
+        }
+        for alert in &mut alerts {
+            alert.retroactive = true;
+        }
+        // Repeats of one plate within minutes fold into one alert, as on the live path.
+        let count = self.alerts.append(alerts).map_err(AppError::internal)?;
+        let found = json!({ "search_seq": admitted.receipt().seq(), "reads_checked": result.observations.len(), "alerts": count, "truncated": result.truncated });
+        self.record(actor, Action::HotlistPastReadMatchResult, "ok", found)?;
+        Ok(count)
+    }
+}

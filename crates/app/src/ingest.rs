@@ -1,0 +1,193 @@
+//! Every source of observations through one path: decode → refused lines to the dead-letter store,
+//! with the source named → the good records to the pipeline → their durable acknowledgement, counted
+//! per source. The HTTP route, `glasshouse ingest` and every future feed (MQTT, NATS, vendor
+//! webhooks) are thin callers of [`Ingest`].
+
+use crate::error::AppError;
+use glasshouse_ingest::{Batch, BodyError, DeadLetterStore, LineError, decode_ndjson, gunzip};
+use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
+use glasshouse_model::{DeviceRegistry, Observation, Timestamp};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// What the WAL did with a submitted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestOutcome {
+    /// Newly durable.
+    pub appended: usize,
+    /// Already stored (same id); durable from before.
+    pub duplicates: usize,
+}
+
+/// Why a batch was not taken.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// The queue to the WAL is full: push back, retry shortly.
+    Busy,
+    /// The WAL has stopped (a write failed, or shutdown).
+    Stopped,
+}
+
+/// How a source wants a full queue handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushBack {
+    /// Refuse at once, so the producer retries (a live feed answered 503).
+    Refuse,
+    /// Wait for room (a bulk load, where waiting is the push back).
+    Wait,
+}
+
+/// Resolves once a submitted batch is durable and searchable.
+pub type Durable = oneshot::Receiver<Result<IngestOutcome, String>>;
+
+/// The pipeline entrance: the binary implements it over the WAL's group committer.
+pub trait IngestSink: Send + Sync {
+    /// Queues validated observations.
+    fn submit(&self, observations: Vec<Observation>, push_back: PushBack) -> Result<Durable, SubmitError>;
+}
+
+/// One source's totals since the server started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SourceCounters {
+    /// Batches (bodies, files' chunks) taken.
+    pub batches: u64,
+    /// Records acknowledged durable, duplicates included.
+    pub accepted: u64,
+    /// Of those, records already stored.
+    pub duplicates: u64,
+    /// Records refused and dead-lettered.
+    pub rejected: u64,
+}
+
+/// The ingest use case.
+pub struct Ingest {
+    sink: Arc<dyn IngestSink>,
+    dead_letters: DeadLetterStore,
+    counters: Arc<Mutex<BTreeMap<String, SourceCounters>>>,
+}
+
+/// A batch taken: its refused lines (already dead-lettered) and the wait for its good records.
+#[must_use = "the records are durable only once `durable` or `wait` returns"]
+pub struct Taken {
+    /// Refused lines, with their line numbers, in order.
+    pub errors: Vec<LineError>,
+    pending: Option<Durable>,
+    source: String,
+    counters: Arc<Mutex<BTreeMap<String, SourceCounters>>>,
+}
+
+/// What happened to a batch once its records are durable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestReport {
+    /// Records newly stored or already stored.
+    pub accepted: usize,
+    /// Of those, already stored.
+    pub duplicates: usize,
+    /// Refused lines, with their line numbers, in order.
+    pub errors: Vec<LineError>,
+}
+
+impl Ingest {
+    /// Ingest into `sink`, refused lines into `dead_letters`.
+    pub fn new(sink: Arc<dyn IngestSink>, dead_letters: DeadLetterStore) -> Ingest {
+        Ingest { sink, dead_letters, counters: Arc::default() }
+    }
+
+    /// The dead-letter store, for listing.
+    pub fn dead_letters(&self) -> &DeadLetterStore {
+        &self.dead_letters
+    }
+
+    /// Each source's totals.
+    pub fn counters(&self) -> BTreeMap<String, SourceCounters> {
+        self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Decodes an NDJSON body (gzip when `gzipped`) from `source` and takes it (see [`Ingest::take`]).
+    /// CPU work: call it off an async executor's workers.
+    pub fn take_ndjson(
+        &self,
+        source: &str,
+        body: &[u8],
+        gzipped: bool,
+        registry: &DeviceRegistry,
+        received_at: Timestamp,
+        push_back: PushBack,
+    ) -> Result<Taken, AppError> {
+        let plain;
+        let body = if gzipped {
+            plain = gunzip(body, INGEST_BODY_BYTES_MAX).map_err(body_error)?;
+            &plain[..]
+        } else {
+            body
+        };
+        let batch = decode_ndjson(body, registry, received_at).map_err(body_error)?;
+        self.take(source, batch, received_at, push_back)
+    }
+
+    /// Writes the batch's refused lines to the dead-letter store under `source`, then queues its good
+    /// records. Nothing good is dropped: a dead-letter failure refuses the whole batch before any
+    /// record is queued, so the producer can send it again.
+    pub fn take(&self, source: &str, batch: Batch, received_at: Timestamp, push_back: PushBack) -> Result<Taken, AppError> {
+        if !batch.errors.is_empty() {
+            self.dead_letters.append(source, received_at, &batch.errors).map_err(AppError::internal)?;
+        }
+        let observations: Vec<Observation> = batch.observations.into_iter().map(|(_, o)| o).collect();
+        let pending = if observations.is_empty() {
+            None
+        } else {
+            Some(self.sink.submit(observations, push_back).map_err(|e| match e {
+                SubmitError::Busy => AppError::unavailable("ingest queue is full; retry shortly", 1),
+                SubmitError::Stopped => AppError::unavailable("ingest is stopped; see the server log", 5),
+            })?)
+        };
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let counted = counters.entry(source.to_owned()).or_default();
+        counted.batches += 1;
+        counted.rejected += batch.errors.len() as u64;
+        drop(counters);
+        Ok(Taken { errors: batch.errors, pending, source: source.to_owned(), counters: self.counters.clone() })
+    }
+}
+
+impl Taken {
+    /// Waits (asynchronously) until the good records are durable.
+    pub async fn durable(mut self) -> Result<IngestReport, AppError> {
+        let outcome = match self.pending.take() {
+            None => Ok(Ok(IngestOutcome::default())),
+            Some(pending) => pending.await.map_err(|_| stopped()),
+        };
+        self.finish(outcome)
+    }
+
+    /// Waits (blocking the thread) until the good records are durable.
+    pub fn wait(mut self) -> Result<IngestReport, AppError> {
+        let outcome = match self.pending.take() {
+            None => Ok(Ok(IngestOutcome::default())),
+            Some(pending) => pending.blocking_recv().map_err(|_| stopped()),
+        };
+        self.finish(outcome)
+    }
+
+    fn finish(self, outcome: Result<Result<IngestOutcome, String>, AppError>) -> Result<IngestReport, AppError> {
+        let outcome = outcome?.map_err(|e| AppError::internal(format!("wal: {e}")))?;
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let counted = counters.entry(self.source).or_default();
+        counted.accepted += (outcome.appended + outcome.duplicates) as u64;
+        counted.duplicates += outcome.duplicates as u64;
+        Ok(IngestReport { accepted: outcome.appended + outcome.duplicates, duplicates: outcome.duplicates, errors: self.errors })
+    }
+}
+
+fn stopped() -> AppError {
+    AppError::unavailable("ingest stopped before the batch was durable", 5)
+}
+
+fn body_error(e: BodyError) -> AppError {
+    match e {
+        BodyError::TooLarge | BodyError::TooManyRecords => AppError::too_large(e.to_string()),
+        BodyError::BadGzip(_) => AppError::malformed(e.to_string()),
+    }
+}

@@ -1,0 +1,170 @@
+//! Retention: each kind's window, changed only by two people, and the purge that enforces it.
+//!
+//! The purge deletes, per kind, the expired rows that no alert rests on and no hold in force
+//! covers, and appends a receipt (kind, window, cutoff, count, SHA-256 of the deleted ids, what was
+//! kept and why) to the audit log *before* anything is deleted. A failed audit write deletes
+//! nothing. It runs hourly on the server's own thread and on demand.
+
+use crate::changes::{change_error, new_change};
+use crate::{Action, Actor, App, AppError};
+use glasshouse_audit::changes::ChangeRequest;
+use glasshouse_model::{Kind, Observation, Timestamp};
+use glasshouse_store::{Keep, PurgeOutcome, RetentionPolicy};
+use glasshouse_wal::files::{Readers, replace};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::RwLock;
+
+/// The subject of retention changes in the change book.
+const SUBJECT: &str = "retention";
+
+/// The windows in force, and the file they are kept in (`DATA_DIR/retention.json`).
+pub struct RetentionSettings {
+    policy: RwLock<RetentionPolicy>,
+    file: Option<PathBuf>,
+}
+
+impl RetentionSettings {
+    /// Windows read from `file` (or the defaults), written back there when changed.
+    pub fn new(policy: RetentionPolicy, file: Option<PathBuf>) -> RetentionSettings {
+        RetentionSettings { policy: RwLock::new(policy), file }
+    }
+
+    /// The windows now.
+    pub fn current(&self) -> RetentionPolicy {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Validates, writes the file durably, then takes effect.
+    pub fn replace(&self, policy: RetentionPolicy) -> Result<(), String> {
+        policy.validate()?;
+        if let Some(file) = &self.file {
+            let bytes = serde_json::to_vec_pretty(&policy).expect("policies serialise");
+            replace(file, &bytes, Readers::Default).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        }
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
+        Ok(())
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings::new(Default::default(), None)
+    }
+}
+
+/// The retention use case.
+pub struct Retention<'a> {
+    pub(crate) app: &'a App,
+}
+
+impl Retention<'_> {
+    /// Each kind's window and the oldest moment it keeps at `now`, and the holds in force.
+    pub fn windows(&self, now: Timestamp) -> Value {
+        let retention = self.app.retention.current();
+        let windows: serde_json::Map<String, Value> = Kind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_owned(), json!({ "days": retention.days(*k), "keeps_from": retention.cutoff(*k, now) })))
+            .collect();
+        json!({
+            "windows": windows,
+            "holds_in_force": self.app.holds.in_force(now).len(),
+            "kept_beyond_window": "rows an alert rests on, and rows a hold in force covers",
+        })
+    }
+
+    /// Purges every kind at `now`, as `actor`. Returns one receipt per kind that lost rows.
+    pub fn purge_expired(&self, actor: &Actor, now: Timestamp) -> Result<Vec<Value>, AppError> {
+        let app = self.app;
+        let alert_linked = app.alerts.linked_observation_ids();
+        let holds = app.holds.in_force(now);
+        let hold_ids: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
+        let keep = |o: &Observation| {
+            if alert_linked.contains(&o.id) {
+                Keep::Alert
+            } else if holds.iter().any(|h| h.scope.covers(o)) {
+                Keep::Hold
+            } else {
+                Keep::No
+            }
+        };
+        let retention = app.retention.current();
+        let mut receipts = Vec::new();
+        for kind in Kind::ALL {
+            let days = retention.days(kind);
+            let cutoff = retention.cutoff(kind, now);
+            let mut receipt = Value::Null;
+            let outcome: PurgeOutcome = app.store.purge(kind, days, cutoff, &keep, |plan| -> Result<(), AppError> {
+                let (dropped, rewritten) = plan.segment_counts();
+                receipt = json!({
+                    "kind": kind.as_str(),
+                    "window_days": days,
+                    "cutoff": cutoff,
+                    "count": plan.deleted_ids.len(),
+                    "ids_sha256": plan.ids_sha256(),
+                    "kept_for_alerts": plan.kept_for_alerts,
+                    "kept_for_holds": plan.kept_for_holds,
+                    "holds_in_force": hold_ids,
+                    "segments_dropped": dropped,
+                    "segments_rewritten": rewritten,
+                });
+                let logged = app.record(actor, Action::RetentionPurge, "ok", receipt.clone())?;
+                receipt["audit_seq"] = json!(logged.seq());
+                Ok(())
+            })?;
+            if outcome.deleted > 0 {
+                tracing::info!(kind = kind.as_str(), deleted = outcome.deleted, "retention purge");
+                receipts.push(receipt);
+            }
+        }
+        Ok(receipts)
+    }
+
+    /// Proposes new windows for the kinds in `days`; another custodian or a supervisor must approve.
+    pub fn propose_change(
+        &self,
+        actor: &Actor,
+        days: BTreeMap<String, u32>,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<ChangeRequest, AppError> {
+        let app = self.app;
+        let mut proposed = app.retention.current();
+        proposed.days.extend(days);
+        let checked = proposed.validate().map_err(|e| AppError::invalid("days", e));
+        let change = new_change(SUBJECT, serde_json::to_value(&proposed).expect("policies serialise"), reason, actor, now)?;
+        checked?;
+        let before = serde_json::to_value(app.retention.current()).expect("policies serialise");
+        app.changes
+            .propose(change, |c| {
+                let details =
+                    json!({ "change": c.id, "before": before, "after": c.proposed, "reason": app.audit.keyed("text", &c.reason) });
+                app.record(actor, Action::RetentionChangePropose, "ok", details).map(|_| ()).map_err(|e| e.message)
+            })
+            .map_err(change_error)
+    }
+
+    /// A second person approves (the windows apply at once and are written to their file) or rejects.
+    pub fn decide_change(&self, actor: &Actor, id: &str, approve: bool, now: Timestamp) -> Result<ChangeRequest, AppError> {
+        let app = self.app;
+        let action = if approve { Action::RetentionChangeApprove } else { Action::RetentionChangeReject };
+        app.changes
+            .decide(SUBJECT, id, &actor.name, approve, now, |c| {
+                let before = serde_json::to_value(app.retention.current()).expect("policies serialise");
+                let details = json!({ "change": c.id, "proposed_by": c.proposed_by, "before": before, "after": c.proposed });
+                app.record(actor, action, "ok", details).map_err(|e| e.message)?;
+                if approve {
+                    let policy: RetentionPolicy = serde_json::from_value(c.proposed.clone()).map_err(|e| e.to_string())?;
+                    app.retention.replace(policy)?;
+                }
+                Ok(())
+            })
+            .map_err(change_error)
+    }
+
+    /// Proposals and decisions, newest first.
+    pub fn changes(&self) -> Vec<ChangeRequest> {
+        self.app.changes.list(SUBJECT)
+    }
+}

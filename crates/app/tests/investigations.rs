@@ -1,0 +1,119 @@
+//! Gate → audit → search → result entry, without HTTP.
+
+mod common;
+
+use common::{app, entries, read};
+use glasshouse_app::investigations::PurposeFields;
+use glasshouse_app::{Actor, ErrorKind};
+use glasshouse_model::Timestamp;
+use glasshouse_store::{AreaQuery, ContextWindow, PlateMode, PlateQuery, Shape};
+
+fn investigator() -> Actor {
+    Actor::new("ines", "investigator")
+}
+
+fn purpose() -> PurposeFields {
+    PurposeFields {
+        purpose: Some("criminal_investigation".into()),
+        case_number: Some("HPD-77-0042".into()),
+        justification: Some("tracing the white van seen leaving the burglary".into()),
+        ..Default::default()
+    }
+}
+
+fn plate(plate: &str, days: i64) -> PlateQuery {
+    let now = Timestamp::now();
+    PlateQuery { plate: plate.into(), mode: PlateMode::Exact, from: Some(now.plus_secs(-days * 86_400)), to: Some(now), after: None, limit: 100 }
+}
+
+#[test]
+fn a_search_runs_only_after_its_entry_and_leaves_its_result_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    f.app.store.insert([(1, read("r-1", "ABC123", Timestamp::now().plus_secs(-600)))]);
+    let found = f.app.investigations().plates(&investigator(), &purpose(), plate("ABC123", 2), false).unwrap();
+    assert_eq!(found.result.items.len(), 1);
+    let log = entries(&f.app);
+    let search = &log[found.audit_seq as usize];
+    assert_eq!((search["action"].as_str(), search["outcome"].as_str()), (Some("search.plates"), Some("ok")));
+    assert_eq!(search["details"]["purpose"], "criminal_investigation");
+    assert_ne!(search["details"]["parameters"]["plate"], "ABC123", "the plate is logged only as a keyed hash");
+    let result = log.last().unwrap();
+    assert_eq!(result["action"], "search.plates.result");
+    assert_eq!((result["details"]["search_seq"].as_u64(), result["details"]["results"].as_u64()), (Some(found.audit_seq), Some(1)));
+}
+
+#[test]
+fn a_search_without_a_purpose_is_refused_and_the_refusal_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let vague = PurposeFields { justification: Some("routine".into()), ..purpose() };
+    let refused = f.app.investigations().plates(&investigator(), &vague, plate("ABC123", 2), false).unwrap_err();
+    assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Invalid, Some("justification")));
+    let prohibited = PurposeFields { purpose: Some("immigration_enforcement".into()), ..purpose() };
+    let refused = f.app.investigations().plates(&investigator(), &prohibited, plate("ABC123", 2), false).unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Forbidden);
+    let log = entries(&f.app);
+    assert_eq!(log.len(), 2, "one entry per refusal, and no search ran");
+    assert!(log.iter().all(|e| e["outcome"] == "refused" && e["action"] == "search.plates"));
+    assert_eq!(log[0]["details"]["field"], "justification");
+}
+
+#[test]
+fn a_broad_search_needs_an_authority_and_names_it_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let month = plate("ABC123", 30);
+    let refused = f.app.investigations().plates(&investigator(), &purpose(), month.clone(), false).unwrap_err();
+    assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Forbidden, Some("approval")));
+    assert!(refused.message.contains("warrant"), "{}", refused.message);
+    let with_warrant = PurposeFields { warrant_reference: Some("WRT-77".into()), ..purpose() };
+    let found = f.app.investigations().plates(&investigator(), &with_warrant, month, true).unwrap();
+    let search = &entries(&f.app)[found.audit_seq as usize];
+    assert_eq!(search["action"], "export.plates", "an export is logged as one");
+    assert_eq!(search["details"]["authority"]["warrant"], "WRT-77");
+}
+
+#[test]
+fn an_area_search_finds_what_lies_inside_and_is_logged_with_its_extent() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    f.app.store.insert([(1, read("r-1", "ABC123", now.plus_secs(-600)))]);
+    let query = |lat: f64| AreaQuery {
+        shape: Shape::Circle { center: glasshouse_model::LatLon::new(lat, 24.94), radius_m: 200.0 },
+        kinds: vec![],
+        from: now.plus_secs(-3600),
+        to: now,
+        after: None,
+        limit: 100,
+    };
+    let near = f.app.investigations().area(&investigator(), &purpose(), query(60.17), false).unwrap();
+    assert_eq!(near.result.items.len(), 1);
+    let far = f.app.investigations().area(&investigator(), &purpose(), query(60.30), false).unwrap();
+    assert!(far.result.items.is_empty());
+    let search = &entries(&f.app)[near.audit_seq as usize];
+    assert_eq!(search["action"], "search.area");
+    assert!(search["details"]["parameters"]["area_km2"].as_f64().unwrap() > 0.1);
+}
+
+#[test]
+fn an_unknown_incident_is_not_found_and_its_search_is_closed_with_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let missing =
+        f.app.investigations().incident_context(&investigator(), &purpose(), "CAD-404".into(), ContextWindow::defaults(None, None)).unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NotFound);
+    let log = entries(&f.app);
+    assert_eq!(log.iter().map(|e| e["action"].as_str().unwrap()).collect::<Vec<_>>(), ["search.incident_context", "search.incident_context.result"]);
+    assert_eq!(log[1]["details"]["results"], 0);
+}
+
+#[test]
+fn a_situation_that_does_not_exist_is_not_found_and_nothing_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let missing = f.app.investigations().situation(&Actor::new("otto", "operator"), "al-404", Timestamp::now()).unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NotFound);
+    assert!(entries(&f.app).is_empty());
+}
