@@ -245,8 +245,9 @@ impl Alert {
         if let Some(hit) = &self.hit {
             return Some((self.rule.clone(), hit.hotlist_id.clone(), hit.entry_plate.clone()));
         }
-        // A threshold episode re-opened after a restart (its state is not persisted) folds into the
-        // alert still open for the same rule and device.
+        // A threshold episode raised again (after a crash lost the last seconds of rule state, or a
+        // reading that crossed the level once more) folds into the alert still open for the same
+        // rule and device.
         let threshold = self.threshold.as_ref()?;
         Some((self.rule.clone(), threshold.rule_id.clone(), self.device_id.clone()))
     }

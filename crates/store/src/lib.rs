@@ -1,10 +1,11 @@
 //! Storage beyond the WAL: the catalog of devices and hotlists, and the cold store of observations.
 //!
 //! - [`catalog`]: configuration changes (device registrations, hotlists, entries) as an append-only
-//!   event log, replayed into the registry and the hotlist index at start. Each event names its actor,
-//!   so the log doubles as the change record until the Merkle audit log takes it over.
+//!   event log, replayed into the registry and the hotlist index at start. Each event names its actor;
+//!   the audit log holds the accountable record of each change.
 //! - [`segments`]: observations flushed from the WAL into immutable Parquet files, one per kind and
-//!   hour per flush, plus a manifest that records which WAL position they cover. Queries read the
+//!   day per flush (compacted to one per kind and day), plus a manifest that records which WAL
+//!   position they cover. Queries read the
 //!   segments and the hot window (durable in the WAL, not yet flushed), so nothing acknowledged is
 //!   ever invisible.
 #![deny(missing_docs)]

@@ -1,6 +1,7 @@
 //! Investigation searches: what they ask and what they answer. The evaluation lives with the
-//! segments (`segments::scan`); this module holds the shapes, the plate modes, the cursor and the
-//! page type, none of which touch a file.
+//! segments (`segments::find` plans a search over the day segments, `segments::scan` reads one);
+//! this module holds the shapes, the plate modes, the cursor and the page type, none of which touch
+//! a file.
 
 use geo::{Intersects, MultiPolygon, Point};
 use glasshouse_engine::rules::fuzzy::{self, CharDiff};

@@ -1,7 +1,8 @@
 //! The transparency report, computed from the live system for a period: what was collected, what
 //! the rules raised, who searched and why, what the log holds. Every figure comes from the same
-//! stores the system runs on, so the published report cannot drift from what the system does; where
-//! the system lacks a capability (retention, holds), the report says so instead of implying a policy.
+//! stores the system runs on, and the impact-and-use summary is read from the live configuration
+//! (retention windows, holds, sharing, the search policy), so the published report cannot drift
+//! from what the system does.
 
 pub mod svg;
 

@@ -31,43 +31,30 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 const PAGE_ROWS: usize = 4096;
 
 /// Uncompressed bytes per page of `plate` (a page is cut at the first write batch past it, so
-/// pages hold 3 to 4 KB, about 430 to 570 plates). Measured at 10M reads with gzip: 2 KB pages
-/// made an exact lookup 10 % faster than 3 KB and the file 0.19 bytes per read larger (each page
-/// carries its own Huffman tables); 4 KB pages, 10 % slower and 0.03 smaller. A plate lookup no
-/// longer reads this column (the index names the plates), but area and pattern searches do: at
-/// 100M, 16 KB pages saved 0.09 bytes per read and made an area search 25 % slower.
+/// pages hold 3 to 4 KB, about 430 to 570 plates): area and pattern searches decode whole pages, and
+/// smaller ones cost bytes (docs/decisions/0005-page-sizes.md).
 const PLATE_PAGE_BYTES: usize = 3072;
 
-/// Uncompressed bytes per page of `id`, the one compressed column a plate lookup still
-/// decompresses, a page per day segment. Pages of 1.5 to 2.3 KB (about 200 ids) against 3 to 4.6 KB made an exact
-/// lookup 14 % faster at 100M (0.56 to 0.48 ms) for 0.15 bytes per read; 0.8 to 1.2 KB pages took
-/// another 6 % off for 0.25 more bytes, too close to DESIGN §9's budget of 20.
+/// Uncompressed bytes per page of `id` (about 200 ids), the one compressed column an exact plate
+/// lookup decompresses, a page per day segment (docs/decisions/0005-page-sizes.md).
 const ID_PAGE_BYTES: usize = 1536;
 
-/// The codec of the text columns: gzip (deflate), not zstd, though zstd packs them a little tighter
-/// (0.08 bytes per read at 10M). parquet-rs gives every column chunk it reads a codec of its own,
-/// and a zstd codec creates a compressor and a decompressor, each of which runs `cpuid` to choose
-/// its code path; in a virtual machine `cpuid` traps to the hypervisor. Profiled at 10M reads,
-/// creating those contexts was half of an exact plate lookup's time; with deflate the lookup went
-/// from 2.0 to 1.3 ms. (Old segments with zstd columns still read: the reader has both codecs.)
-/// Level 6, not 9: at 10M reads, level 6 made the file 0.34 bytes per read *smaller* (zlib-rs's
-/// level 9 search chooses worse on these short pages) and wrote 8 % faster; level 4 was no
-/// smaller and no faster.
+/// The codec of the text columns: gzip level 6, because parquet-rs creates a codec per column chunk
+/// it reads, and a zstd codec's set-up (a `cpuid` that traps in a virtual machine) would dominate a
+/// point lookup (docs/decisions/0001-text-column-codecs.md). Segments with zstd text still read.
 fn text_codec() -> Compression {
     Compression::GZIP(GzipLevel::try_new(6).expect("level 6 is valid"))
 }
 
-/// The codec of `id`: zstd. A plate lookup reads one `id` value from each page it touches, through
-/// the point reader ([`super::point`]), which keeps one zstd decompressor per thread, so the
-/// `cpuid` cost above is not paid per page; inflating a page of deflate was a third of a lookup.
-/// Area searches read `id` through parquet-rs and pay it per column chunk (no slower, measured).
+/// The codec of `id`: zstd, read by the point reader ([`super::point`]) with one decompressor per
+/// thread, so the set-up cost above is paid once per thread (docs/decisions/0001-text-column-codecs.md).
 fn id_codec() -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid"))
 }
 
 /// Bytes per page of `observed_at` (about three a time, delta-packed), so a page holds about 1,000
-/// rows where the other columns' pages hold [`PAGE_ROWS`]: a lookup sums the deltas before its row.
-/// With `id` in zstd, 0.070 bytes per read for an exact plate 0.30 → 0.22 ms at 100M.
+/// rows where the other columns' pages hold [`PAGE_ROWS`]: a lookup sums the deltas before its row
+/// (docs/decisions/0005-page-sizes.md).
 const TIME_PAGE_BYTES: usize = 3072;
 
 /// Rows the writer buffers before it checks a page's size: a page is cut at the first check past
