@@ -14,7 +14,8 @@ fn refused_lines_are_dead_lettered_with_their_source_and_good_ones_are_stored() 
     let dir = tempfile::tempdir().unwrap();
     let f = app(dir.path());
     let body = [read_line("r-1", "ABC123", 1), "{not json".into(), read_line("r-2", "XYZ789", 2).replace("lpr-1", "lpr-404")].join("\n");
-    let taken = f.app.ingest.take_ndjson("mqtt:site-7", body.as_bytes(), false, &f.app.devices(), Timestamp::now(), PushBack::Refuse).unwrap();
+    let taken =
+        f.app.ingest.take_ndjson("mqtt:site-7", body.as_bytes(), false, &f.app.devices(), Timestamp::now(), PushBack::Refuse).unwrap();
     let report = taken.wait().unwrap();
     assert_eq!((report.accepted, report.duplicates), (1, 0));
     assert_eq!(report.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
@@ -50,7 +51,8 @@ fn a_full_queue_asks_the_producer_to_retry() {
     let f = app(dir.path());
     f.sink.busy.store(true, Ordering::Relaxed);
     let body = read_line("r-1", "ABC123", 1);
-    let error = f.app.ingest.take_ndjson("http", body.as_bytes(), false, &f.app.devices(), Timestamp::now(), PushBack::Refuse).err().unwrap();
+    let error =
+        f.app.ingest.take_ndjson("http", body.as_bytes(), false, &f.app.devices(), Timestamp::now(), PushBack::Refuse).err().unwrap();
     assert_eq!(error.kind, ErrorKind::Unavailable { retry_after_secs: 1 });
     assert_eq!(f.app.store.hot_len(), 0);
 }

@@ -23,7 +23,14 @@ fn purpose() -> PurposeFields {
 
 fn plate(plate: &str, days: i64) -> PlateQuery {
     let now = Timestamp::now();
-    PlateQuery { plate: plate.into(), mode: PlateMode::Exact, from: Some(now.plus_secs(-days * 86_400)), to: Some(now), after: None, limit: 100 }
+    PlateQuery {
+        plate: plate.into(),
+        mode: PlateMode::Exact,
+        from: Some(now.plus_secs(-days * 86_400)),
+        to: Some(now),
+        after: None,
+        limit: 100,
+    }
 }
 
 #[test]
@@ -101,11 +108,17 @@ fn an_area_search_finds_what_lies_inside_and_is_logged_with_its_extent() {
 fn an_unknown_incident_is_not_found_and_its_search_is_closed_with_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let f = app(dir.path());
-    let missing =
-        f.app.investigations().incident_context(&investigator(), &purpose(), "CAD-404".into(), ContextWindow::defaults(None, None)).unwrap_err();
+    let missing = f
+        .app
+        .investigations()
+        .incident_context(&investigator(), &purpose(), "CAD-404".into(), ContextWindow::defaults(None, None))
+        .unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
     let log = entries(&f.app);
-    assert_eq!(log.iter().map(|e| e["action"].as_str().unwrap()).collect::<Vec<_>>(), ["search.incident_context", "search.incident_context.result"]);
+    assert_eq!(
+        log.iter().map(|e| e["action"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["search.incident_context", "search.incident_context.result"]
+    );
     assert_eq!(log[1]["details"]["results"], 0);
 }
 

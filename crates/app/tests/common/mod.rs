@@ -44,7 +44,12 @@ pub fn app(dir: &Path) -> Fixture {
     let mut catalog = Catalog::open(&dir.join("catalog")).unwrap();
     for device in [
         Device::fixed("lpr-1", DeviceType::PlateReader, 60.17, 24.94),
-        Device { bearing_deg: Some(90.0), fov_deg: Some(60.0), range_m: Some(80.0), ..Device::fixed("cam-1", DeviceType::Camera, 60.17, 24.94) },
+        Device {
+            bearing_deg: Some(90.0),
+            fov_deg: Some(60.0),
+            range_m: Some(80.0),
+            ..Device::fixed("cam-1", DeviceType::Camera, 60.17, 24.94)
+        },
     ] {
         catalog.record(CatalogEvent::DeviceUpserted { device, actor: "test".into(), at: Timestamp(0) }).unwrap();
     }

@@ -17,21 +17,14 @@
 //!
 //! Keys are 64-bit FNV-1a hashes; a collision only adds a candidate, which verification rejects.
 
-/// Maps a plate character to its confusable class.
+/// Maps a plate character to its confusable class (one table, [`CANONICAL_BYTES`], for chars and
+/// bytes alike).
 pub fn canonical_char(c: char) -> char {
-    match c {
-        'O' | 'D' | 'Q' => '0',
-        'I' | 'L' => '1',
-        'Z' => '2',
-        'S' => '5',
-        'G' => '6',
-        'B' => '8',
-        other => other,
-    }
+    if c.is_ascii() { CANONICAL_BYTES[c as usize] as char } else { c }
 }
 
-/// [`canonical_char`] for every byte (non-ASCII bytes map to themselves): a table load per
-/// character where the match was a chain of compares.
+/// The confusable classes for every byte (bytes outside them map to themselves): the one table,
+/// read with a load per character.
 const CANONICAL_BYTES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
@@ -708,22 +701,25 @@ impl<T> std::ops::DerefMut for HugeTable<T> {
     }
 }
 
-/// Asks the kernel to back `table` (2 MiB-aligned) with 2 MiB pages; a hint.
+/// How the platform is asked to back an aligned range (start, bytes) with huge pages. The engine
+/// makes no system calls itself: the binary that runs it installs this once, before any list is
+/// built (`glasshouse` with `madvise`); without it, tables are still aligned for huge pages, and a
+/// system whose transparent huge pages are `always` backs them anyway.
+static HUGE_PAGE_ADVICE: std::sync::OnceLock<fn(*const u8, usize)> = std::sync::OnceLock::new();
+
+/// Installs the huge-page advice (see [`HUGE_PAGE_ADVICE`]); later calls change nothing.
+pub fn set_huge_page_advice(advise: fn(*const u8, usize)) {
+    let _ = HUGE_PAGE_ADVICE.set(advise);
+}
+
+/// Asks, through the installed advice, for `table`'s whole 2 MiB ranges to be backed by huge pages.
 fn advise_huge_pages<T>(table: &[T]) {
-    #[cfg(target_os = "linux")]
-    {
-        let (start, bytes) = (table.as_ptr() as usize, std::mem::size_of_val(table));
-        let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
-        if end > start {
-            // SAFETY: madvise only changes how the kernel backs this live, owned allocation; on
-            // failure the pages stay as they are.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
+    let Some(advise) = HUGE_PAGE_ADVICE.get() else { return };
+    let (start, bytes) = (table.as_ptr() as usize, std::mem::size_of_val(table));
+    let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
+    if end > start {
+        advise(start as *const u8, end - start);
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = table;
 }
 
 /// Asks the CPU to start loading the cache line at `slot`; a hint, never a fault.
