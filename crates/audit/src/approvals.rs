@@ -6,11 +6,11 @@
 //! the approved scope. Requests and decisions are kept in their own log (and, by the server, in the
 //! audit log), so the approval queue survives a restart.
 
+use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::Timestamp;
-use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// How long an approval can be used: a day, after which a new request is needed.
 pub const APPROVAL_VALIDITY_SECS: i64 = 24 * 3600;
@@ -116,41 +116,30 @@ pub enum ApprovalError {
     Damaged(u64),
 }
 
-struct State {
-    wal: Wal,
-    approvals: Vec<Approval>,
+impl BookRecord for Approval {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl From<BookError> for ApprovalError {
+    fn from(e: BookError) -> Self {
+        match e {
+            BookError::Wal(e) => ApprovalError::Wal(e),
+            BookError::Damaged(lsn) => ApprovalError::Damaged(lsn),
+        }
+    }
 }
 
 /// The approvals of a deployment.
 pub struct ApprovalBook {
-    state: Mutex<State>,
+    book: RecordBook<Approval>,
 }
 
 impl ApprovalBook {
     /// Opens the book in `dir`; each record is the full current state of one approval.
     pub fn open(dir: &Path) -> Result<ApprovalBook, ApprovalError> {
-        let mut approvals: Vec<Approval> = Vec::new();
-        let mut damaged = None;
-        let wal =
-            Wal::open(WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(dir) }, 0, |lsn, payload| {
-                match serde_json::from_slice::<Approval>(payload) {
-                    Ok(a) => match approvals.iter_mut().find(|x| x.id == a.id) {
-                        Some(existing) => *existing = a,
-                        None => approvals.push(a),
-                    },
-                    Err(_) => damaged = damaged.or(Some(lsn)),
-                }
-            })?;
-        if let Some(lsn) = damaged {
-            return Err(ApprovalError::Damaged(lsn));
-        }
-        Ok(ApprovalBook { state: Mutex::new(State { wal, approvals }) })
-    }
-
-    fn store(state: &mut State, approval: &Approval) -> Result<(), ApprovalError> {
-        state.wal.append(&serde_json::to_vec(approval).expect("approvals serialise"))?;
-        state.wal.commit()?;
-        Ok(())
+        Ok(ApprovalBook { book: RecordBook::open(dir)? })
     }
 
     /// Files a request. `audit` runs before it is stored; if it fails, nothing is filed.
@@ -159,11 +148,7 @@ impl ApprovalBook {
             return Err(ApprovalError::BadScope("to must be after from".into()));
         }
         approval.status = ApprovalStatus::Pending;
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        audit(&approval).map_err(ApprovalError::Audit)?;
-        Self::store(&mut state, &approval)?;
-        state.approvals.push(approval.clone());
-        Ok(approval)
+        self.book.insert(approval, |a| audit(a).map_err(ApprovalError::Audit))
     }
 
     /// Approves or denies a pending request, as someone other than its requester.
@@ -175,40 +160,34 @@ impl ApprovalBook {
         note: Option<String>,
         audit: impl FnOnce(&Approval) -> Result<(), String>,
     ) -> Result<Approval, ApprovalError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let current = state.approvals.iter().find(|a| a.id == id).cloned().ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
-        if current.status != ApprovalStatus::Pending {
-            return Err(ApprovalError::AlreadyDecided(id.to_owned()));
-        }
-        if current.requester == supervisor {
-            return Err(ApprovalError::OwnRequest);
-        }
-        let now = Timestamp::now();
-        let decided = Approval {
-            status: if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied },
-            decided_by: Some(supervisor.to_owned()),
-            decided_at: Some(now),
-            decision_note: note,
-            expires_at: approve.then(|| now.plus_secs(APPROVAL_VALIDITY_SECS)),
-            ..current
+        let step = |current: Approval| {
+            if current.status != ApprovalStatus::Pending {
+                return Err(ApprovalError::AlreadyDecided(id.to_owned()));
+            }
+            if current.requester == supervisor {
+                return Err(ApprovalError::OwnRequest);
+            }
+            let now = Timestamp::now();
+            Ok(Approval {
+                status: if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied },
+                decided_by: Some(supervisor.to_owned()),
+                decided_at: Some(now),
+                decision_note: note,
+                expires_at: approve.then(|| now.plus_secs(APPROVAL_VALIDITY_SECS)),
+                ..current
+            })
         };
-        audit(&decided).map_err(ApprovalError::Audit)?;
-        Self::store(&mut state, &decided)?;
-        if let Some(slot) = state.approvals.iter_mut().find(|a| a.id == id) {
-            *slot = decided.clone();
-        }
-        Ok(decided)
+        self.book.update(id, || ApprovalError::NotFound(id.to_owned()), step, |a| audit(a).map_err(ApprovalError::Audit))
     }
 
     /// The approval with this id.
     pub fn get(&self, id: &str) -> Option<Approval> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).approvals.iter().find(|a| a.id == id).cloned()
+        self.book.get(id)
     }
 
     /// Requests, newest first; only `requester`'s when given.
     pub fn list(&self, requester: Option<&str>) -> Vec<Approval> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.approvals.iter().rev().filter(|a| requester.is_none_or(|r| a.requester == r)).cloned().collect()
+        self.book.newest_first(|a| requester.is_none_or(|r| a.requester == r))
     }
 }
 

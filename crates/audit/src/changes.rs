@@ -2,11 +2,11 @@
 //! alerts are shared), another approves or rejects it, and only an approved change is applied. Kept in
 //! their own log like approvals and holds; each step is audited by the caller before it is stored.
 
+use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::Timestamp;
-use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,36 +68,30 @@ pub enum ChangeError {
     Damaged(u64),
 }
 
+impl BookRecord for ChangeRequest {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl From<BookError> for ChangeError {
+    fn from(e: BookError) -> Self {
+        match e {
+            BookError::Wal(e) => ChangeError::Wal(e),
+            BookError::Damaged(lsn) => ChangeError::Damaged(lsn),
+        }
+    }
+}
+
 /// The change requests of a deployment.
 pub struct ChangeBook {
-    state: Mutex<(Wal, Vec<ChangeRequest>)>,
+    book: RecordBook<ChangeRequest>,
 }
 
 impl ChangeBook {
     /// Opens the book in `dir`.
     pub fn open(dir: &Path) -> Result<ChangeBook, ChangeError> {
-        let mut changes: Vec<ChangeRequest> = Vec::new();
-        let mut damaged = None;
-        let wal =
-            Wal::open(WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(dir) }, 0, |lsn, payload| {
-                match serde_json::from_slice::<ChangeRequest>(payload) {
-                    Ok(c) => match changes.iter_mut().find(|x| x.id == c.id) {
-                        Some(existing) => *existing = c,
-                        None => changes.push(c),
-                    },
-                    Err(_) => damaged = damaged.or(Some(lsn)),
-                }
-            })?;
-        if let Some(lsn) = damaged {
-            return Err(ChangeError::Damaged(lsn));
-        }
-        Ok(ChangeBook { state: Mutex::new((wal, changes)) })
-    }
-
-    fn store(wal: &mut Wal, change: &ChangeRequest) -> Result<(), ChangeError> {
-        wal.append(&serde_json::to_vec(change).expect("changes serialise"))?;
-        wal.commit()?;
-        Ok(())
+        Ok(ChangeBook { book: RecordBook::open(dir)? })
     }
 
     /// Files a proposal; `audit` runs first.
@@ -109,11 +103,7 @@ impl ChangeBook {
         change.status = ChangeStatus::Proposed;
         change.decided_by = None;
         change.decided_at = None;
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        audit(&change).map_err(ChangeError::NotTaken)?;
-        Self::store(&mut state.0, &change)?;
-        state.1.push(change.clone());
-        Ok(change)
+        self.book.insert(change, |c| audit(c).map_err(ChangeError::NotTaken))
     }
 
     /// Approves (then `audit_and_apply` logs and applies it) or rejects a proposal about `subject`,
@@ -128,32 +118,29 @@ impl ChangeBook {
         now: Timestamp,
         audit_and_apply: impl FnOnce(&ChangeRequest) -> Result<(), String>,
     ) -> Result<ChangeRequest, ChangeError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let current =
-            state.1.iter().find(|c| c.id == id && c.subject == subject).cloned().ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
-        if current.status != ChangeStatus::Proposed {
-            return Err(ChangeError::AlreadyDecided(id.to_owned()));
-        }
-        if current.proposed_by == decider {
-            return Err(ChangeError::OwnProposal);
-        }
-        let decided = ChangeRequest {
-            status: if approve { ChangeStatus::Applied } else { ChangeStatus::Rejected },
-            decided_by: Some(decider.to_owned()),
-            decided_at: Some(now),
-            ..current
+        let step = |current: ChangeRequest| {
+            if current.subject != subject {
+                return Err(ChangeError::NotFound(id.to_owned()));
+            }
+            if current.status != ChangeStatus::Proposed {
+                return Err(ChangeError::AlreadyDecided(id.to_owned()));
+            }
+            if current.proposed_by == decider {
+                return Err(ChangeError::OwnProposal);
+            }
+            Ok(ChangeRequest {
+                status: if approve { ChangeStatus::Applied } else { ChangeStatus::Rejected },
+                decided_by: Some(decider.to_owned()),
+                decided_at: Some(now),
+                ..current
+            })
         };
-        audit_and_apply(&decided).map_err(ChangeError::NotTaken)?;
-        Self::store(&mut state.0, &decided)?;
-        if let Some(slot) = state.1.iter_mut().find(|c| c.id == id) {
-            *slot = decided.clone();
-        }
-        Ok(decided)
+        self.book.update(id, || ChangeError::NotFound(id.to_owned()), step, |c| audit_and_apply(c).map_err(ChangeError::NotTaken))
     }
 
     /// Every change about `subject`, newest first.
     pub fn list(&self, subject: &str) -> Vec<ChangeRequest> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().rev().filter(|c| c.subject == subject).cloned().collect()
+        self.book.newest_first(|c| c.subject == subject)
     }
 }
 

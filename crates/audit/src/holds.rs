@@ -7,11 +7,11 @@
 //! lapses by itself at expiry. Like approvals, holds are kept in their own log, each record the full
 //! current state of one hold, and every step is audited by the caller before it is stored.
 
+use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::{Body, Observation, Timestamp};
-use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// The longest a hold may run before it must be renewed: two years.
 pub const HOLD_DAYS_MAX: i64 = 2 * 366;
@@ -170,36 +170,30 @@ fn bad(field: &'static str, reason: impl Into<String>) -> HoldError {
     HoldError::Bad { field, reason: reason.into() }
 }
 
+impl BookRecord for Hold {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl From<BookError> for HoldError {
+    fn from(e: BookError) -> Self {
+        match e {
+            BookError::Wal(e) => HoldError::Wal(e),
+            BookError::Damaged(lsn) => HoldError::Damaged(lsn),
+        }
+    }
+}
+
 /// The holds of a deployment.
 pub struct HoldBook {
-    state: Mutex<(Wal, Vec<Hold>)>,
+    book: RecordBook<Hold>,
 }
 
 impl HoldBook {
     /// Opens the book in `dir`.
     pub fn open(dir: &Path) -> Result<HoldBook, HoldError> {
-        let mut holds: Vec<Hold> = Vec::new();
-        let mut damaged = None;
-        let wal =
-            Wal::open(WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(dir) }, 0, |lsn, payload| {
-                match serde_json::from_slice::<Hold>(payload) {
-                    Ok(h) => match holds.iter_mut().find(|x| x.id == h.id) {
-                        Some(existing) => *existing = h,
-                        None => holds.push(h),
-                    },
-                    Err(_) => damaged = damaged.or(Some(lsn)),
-                }
-            })?;
-        if let Some(lsn) = damaged {
-            return Err(HoldError::Damaged(lsn));
-        }
-        Ok(HoldBook { state: Mutex::new((wal, holds)) })
-    }
-
-    fn store(wal: &mut Wal, hold: &Hold) -> Result<(), HoldError> {
-        wal.append(&serde_json::to_vec(hold).expect("holds serialise"))?;
-        wal.commit()?;
-        Ok(())
+        Ok(HoldBook { book: RecordBook::open(dir)? })
     }
 
     /// Files a proposal after checking it. `audit` runs before it is stored.
@@ -226,11 +220,7 @@ impl HoldBook {
         hold.status = HoldStatus::Proposed;
         hold.decided_by = None;
         hold.decided_at = None;
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        audit(&hold).map_err(HoldError::Audit)?;
-        Self::store(&mut state.0, &hold)?;
-        state.1.push(hold.clone());
-        Ok(hold)
+        self.book.insert(hold, |h| audit(h).map_err(HoldError::Audit))
     }
 
     /// Approves or rejects a proposal, as someone other than its proposer.
@@ -289,29 +279,27 @@ impl HoldBook {
         change: impl FnOnce(&mut Hold) -> Result<(), ()>,
         approver: Option<&str>,
     ) -> Result<Hold, HoldError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut hold = state.1.iter().find(|h| h.id == id).cloned().ok_or_else(|| HoldError::NotFound(id.to_owned()))?;
-        if approver.is_some_and(|a| a == hold.proposed_by) {
-            return Err(HoldError::OwnProposal);
-        }
-        let before = hold.state(now);
-        change(&mut hold).map_err(|()| HoldError::WrongState { id: id.to_owned(), state: before, step })?;
-        audit(&hold).map_err(HoldError::Audit)?;
-        Self::store(&mut state.0, &hold)?;
-        if let Some(slot) = state.1.iter_mut().find(|h| h.id == id) {
-            *slot = hold.clone();
-        }
-        Ok(hold)
+        let checked = |mut hold: Hold| {
+            if approver.is_some_and(|a| a == hold.proposed_by) {
+                return Err(HoldError::OwnProposal);
+            }
+            let before = hold.state(now);
+            change(&mut hold).map_err(|()| HoldError::WrongState { id: id.to_owned(), state: before, step })?;
+            Ok(hold)
+        };
+        self.book.update(id, || HoldError::NotFound(id.to_owned()), checked, |h| audit(h).map_err(HoldError::Audit))
     }
 
     /// Every hold, newest first.
     pub fn list(&self) -> Vec<Hold> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().rev().cloned().collect()
+        self.book.newest_first(|_| true)
     }
 
     /// Holds in force at `now`.
     pub fn in_force(&self, now: Timestamp) -> Vec<Hold> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.iter().filter(|h| h.in_force(now)).cloned().collect()
+        let mut holds = self.book.newest_first(|h| h.in_force(now));
+        holds.reverse();
+        holds
     }
 }
 

@@ -7,11 +7,13 @@
 //! - [`log`]: the durable log; an append returns an [`log::AuditReceipt`], which searches demand.
 //! - [`verify`]: the offline verifier that names deletions, reorderings, modifications and truncation.
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
+//! - [`book`]: the record book over a WAL that approvals, holds and changes are kept in.
 //! - [`approvals`]: supervisor approvals for broad searches, two people always.
 #![deny(missing_docs)]
 
 pub mod action;
 pub mod approvals;
+pub mod book;
 pub mod changes;
 pub mod holds;
 pub mod keyed;
