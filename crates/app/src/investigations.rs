@@ -13,7 +13,7 @@
 
 use crate::{Action, Actor, App, AppError};
 use glasshouse_audit::Admitted;
-use glasshouse_audit::approvals::{Requested, authorises};
+use glasshouse_audit::approvals::{Approval, ApprovalError, ApprovalStatus, Requested, Scope, authorises};
 use glasshouse_audit::purpose::Extent;
 use glasshouse_engine::{Alert, AlertStatus};
 use glasshouse_model::geo::LatLon;
@@ -406,5 +406,75 @@ fn mode_name(mode: &PlateMode) -> &'static str {
         PlateMode::Exact => "exact",
         PlateMode::Wildcard => "wildcard",
         PlateMode::Tolerant { .. } => "tolerant",
+    }
+}
+
+/// Supervisor approvals for broad searches: an investigator asks, with a stated purpose and a
+/// scope; a supervisor other than the requester decides; both steps are logged first.
+impl Investigations<'_> {
+    /// Files a request for approval, its purpose checked as a search's is.
+    pub fn request_approval(&self, actor: &Actor, fields: &PurposeFields, scope: Scope, now: Timestamp) -> Result<Approval, AppError> {
+        let purpose =
+            self.app.policy.check(fields.purpose.as_deref(), fields.case_number.as_deref(), fields.justification.as_deref()).map_err(
+                |e| {
+                    let error = if e.prohibited { AppError::forbidden(e.to_string()) } else { AppError::malformed(e.to_string()) };
+                    error.at(e.field)
+                },
+            )?;
+        let approval = Approval {
+            id: crate::changes::new_id("ap"),
+            requester: actor.name.clone(),
+            requested_at: now,
+            purpose: purpose.code,
+            case_number: purpose.case_number,
+            justification: purpose.justification,
+            scope,
+            status: ApprovalStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+            decision_note: None,
+            expires_at: None,
+        };
+        self.app.approvals.request(approval, |a| self.record_approval(actor, Action::ApprovalRequest, a)).map_err(approval_error)
+    }
+
+    /// A supervisor other than the requester approves (for 24 hours) or denies a request.
+    pub fn decide_approval(&self, actor: &Actor, id: &str, approve: bool, note: Option<String>) -> Result<Approval, AppError> {
+        if note.as_deref().is_some_and(|n| n.chars().count() > APPROVAL_NOTE_CHARS_MAX) {
+            return Err(AppError::invalid("note", format!("longer than {APPROVAL_NOTE_CHARS_MAX} characters")));
+        }
+        let action = if approve { Action::ApprovalApprove } else { Action::ApprovalDeny };
+        self.app.approvals.decide(id, &actor.name, approve, note, |a| self.record_approval(actor, action, a)).map_err(approval_error)
+    }
+
+    /// Logs an approval's step: its justification and note only as keyed hashes.
+    fn record_approval(&self, actor: &Actor, action: Action, approval: &Approval) -> Result<(), String> {
+        let audit = &self.app.audit;
+        let details = json!({
+            "approval_id": approval.id,
+            "requester": approval.requester,
+            "purpose": approval.purpose,
+            "case_number": approval.case_number,
+            "justification": audit.keyed("text", &approval.justification),
+            "scope": approval.scope,
+            "status": approval.status,
+            "note": approval.decision_note.as_deref().map(|n| audit.keyed("text", n)),
+        });
+        self.app.record(actor, action, "ok", details).map(|_| ()).map_err(|e| e.message)
+    }
+}
+
+/// Longest note a supervisor may give with a decision.
+const APPROVAL_NOTE_CHARS_MAX: usize = 1_000;
+
+/// The answer to an approval step the book refused.
+fn approval_error(e: ApprovalError) -> AppError {
+    match e {
+        ApprovalError::NotFound(_) => AppError::not_found(e.to_string()),
+        ApprovalError::AlreadyDecided(_) => AppError::conflict(e.to_string()),
+        ApprovalError::OwnRequest => AppError::forbidden(e.to_string()),
+        ApprovalError::BadScope(_) => AppError::invalid("scope", e.to_string()),
+        ApprovalError::Audit(_) => AppError::unavailable("the audit log cannot be written, so nothing was done", 30),
+        other => AppError::internal(other),
     }
 }

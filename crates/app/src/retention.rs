@@ -1,4 +1,5 @@
-//! Retention: each kind's window, changed only by two people, and the purge that enforces it.
+//! Retention: each kind's window, changed only by two people; legal holds, proposed by one person
+//! and approved by a supervisor; and the purge that enforces both.
 //!
 //! The purge deletes, per kind, the expired rows that no alert rests on and no hold in force
 //! covers, and appends a receipt (kind, window, cutoff, count, SHA-256 of the deleted ids, what was
@@ -8,6 +9,7 @@
 use crate::changes::{change_error, new_change};
 use crate::{Action, Actor, App, AppError};
 use glasshouse_audit::changes::ChangeRequest;
+use glasshouse_audit::holds::{Hold, HoldError};
 use glasshouse_model::{Kind, Observation, Timestamp};
 use glasshouse_store::{Keep, PurgeOutcome, RetentionPolicy};
 use glasshouse_wal::files::{Readers, replace};
@@ -166,5 +168,50 @@ impl Retention<'_> {
     /// Proposals and decisions, newest first.
     pub fn changes(&self) -> Vec<ChangeRequest> {
         self.app.changes.list(SUBJECT)
+    }
+
+    /// Files a legal hold (checked by the book); a supervisor other than the proposer must approve it.
+    pub fn propose_hold(&self, actor: &Actor, hold: Hold) -> Result<Hold, AppError> {
+        self.app.holds.propose(hold, |h| self.record_hold(actor, Action::HoldPropose, h)).map_err(hold_error)
+    }
+
+    /// A supervisor other than the proposer approves (the hold is in force at once) or rejects it.
+    pub fn decide_hold(&self, actor: &Actor, id: &str, approve: bool, now: Timestamp) -> Result<Hold, AppError> {
+        let action = if approve { Action::HoldApprove } else { Action::HoldReject };
+        self.app.holds.decide(id, &actor.name, approve, now, |h| self.record_hold(actor, action, h)).map_err(hold_error)
+    }
+
+    /// Ends a hold in force before its expiry.
+    pub fn release_hold(&self, actor: &Actor, id: &str, now: Timestamp) -> Result<Hold, AppError> {
+        self.app.holds.release(id, &actor.name, now, |h| self.record_hold(actor, Action::HoldRelease, h)).map_err(hold_error)
+    }
+
+    /// Logs a hold's step: its plates only as keyed hashes.
+    fn record_hold(&self, actor: &Actor, action: Action, hold: &Hold) -> Result<(), String> {
+        let details = json!({
+            "hold": hold.id,
+            "case_number": hold.case_number,
+            "authority": hold.authority,
+            "authority_reference": hold.authority_reference,
+            "plates": hold.scope.plates.iter().map(|p| self.app.audit.keyed("plate", p)).collect::<Vec<_>>(),
+            "devices": hold.scope.devices,
+            "from": hold.scope.from,
+            "to": hold.scope.to,
+            "expires_at": hold.expires_at,
+            "status": hold.status,
+        });
+        self.app.record(actor, action, "ok", details).map(|_| ()).map_err(|e| e.message)
+    }
+}
+
+/// The answer to a hold step the book refused.
+fn hold_error(e: HoldError) -> AppError {
+    match e {
+        HoldError::NotFound(_) => AppError::not_found(e.to_string()),
+        HoldError::WrongState { .. } => AppError::conflict(e.to_string()),
+        HoldError::OwnProposal => AppError::forbidden(e.to_string()).at("approve"),
+        HoldError::Bad { field, .. } => AppError::invalid(field, e.to_string()),
+        HoldError::Audit(_) => AppError::unavailable("the audit log cannot be written, so the hold was not changed", 30),
+        HoldError::Wal(_) | HoldError::Damaged(_) => AppError::internal(e),
     }
 }

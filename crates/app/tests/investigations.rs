@@ -130,3 +130,32 @@ fn a_situation_that_does_not_exist_is_not_found_and_nothing_is_logged() {
     assert_eq!(missing.kind, ErrorKind::NotFound);
     assert!(entries(&f.app).is_empty());
 }
+
+#[test]
+fn an_approval_from_another_person_authorises_a_broad_search_within_its_scope() {
+    use glasshouse_audit::approvals::Scope;
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    let scope = Scope { kinds: vec!["plate_read".into()], from: now.plus_secs(-30 * 86_400), to: now.plus_secs(60), bbox: None };
+    let vague = PurposeFields { justification: Some("routine".into()), ..purpose() };
+    assert_eq!(f.app.investigations().request_approval(&investigator(), &vague, scope.clone(), now).unwrap_err().kind, ErrorKind::Invalid);
+    let asked = f.app.investigations().request_approval(&investigator(), &purpose(), scope, now).unwrap();
+    let own = f.app.investigations().decide_approval(&investigator(), &asked.id, true, None).unwrap_err();
+    assert_eq!(own.kind, ErrorKind::Forbidden);
+    let long_note = Some("x".repeat(1_001));
+    assert_eq!(
+        f.app.investigations().decide_approval(&Actor::new("sam", "supervisor"), &asked.id, true, long_note).unwrap_err().field.as_deref(),
+        Some("note")
+    );
+    f.app.investigations().decide_approval(&Actor::new("sam", "supervisor"), &asked.id, true, Some("within the case".into())).unwrap();
+    let approved = PurposeFields { approval: Some(asked.id.clone()), ..purpose() };
+    let found = f.app.investigations().plates(&investigator(), &approved, plate("ABC123", 29), false).unwrap();
+    let search = &entries(&f.app)[found.audit_seq as usize];
+    assert_eq!(
+        (search["details"]["authority"]["approval"].as_str(), search["details"]["authority"]["approved_by"].as_str()),
+        (Some(asked.id.as_str()), Some("sam"))
+    );
+    let other = f.app.investigations().plates(&Actor::new("ivan", "investigator"), &approved, plate("ABC123", 29), false).unwrap_err();
+    assert_eq!(other.kind, ErrorKind::Forbidden, "an approval covers its requester only");
+}

@@ -50,3 +50,63 @@ fn the_purge_deletes_expired_reads_after_logging_its_receipt_and_keeps_the_rest(
     f.app.store.for_each_stored(|o| left.push(o.id.clone())).unwrap();
     assert_eq!(left, ["new-1"]);
 }
+
+fn hold(now: Timestamp) -> glasshouse_audit::holds::Hold {
+    use glasshouse_audit::holds::{Authority, Hold, HoldScope, HoldStatus};
+    Hold {
+        id: "hold-1".into(),
+        case_number: "HPD-77-0042".into(),
+        authority: Authority::Warrant,
+        authority_reference: "W-1".into(),
+        scope: HoldScope { plates: vec!["ABC123".into()], devices: vec![], from: now.plus_secs(-60 * 86_400), to: now },
+        expires_at: now.plus_secs(90 * 86_400),
+        proposed_by: "cara".into(),
+        proposed_at: now,
+        status: HoldStatus::Proposed,
+        decided_by: None,
+        decided_at: None,
+        released_by: None,
+        released_at: None,
+    }
+}
+
+#[test]
+fn a_hold_is_in_force_only_once_someone_else_approves_it_and_its_plates_are_logged_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    let (cara, sam) = (Actor::new("cara", "custodian"), Actor::new("sam", "supervisor"));
+    let retention = f.app.retention();
+    retention.propose_hold(&cara, hold(now)).unwrap();
+    assert_eq!(retention.decide_hold(&cara, "hold-1", true, now).unwrap_err().kind, ErrorKind::Forbidden);
+    assert!(f.app.holds.in_force(now).is_empty());
+    retention.decide_hold(&sam, "hold-1", true, now).unwrap();
+    assert_eq!(f.app.holds.in_force(now).len(), 1);
+    assert_eq!(retention.decide_hold(&sam, "hold-1", true, now).unwrap_err().kind, ErrorKind::Conflict);
+    retention.release_hold(&sam, "hold-1", now).unwrap();
+    assert!(f.app.holds.in_force(now).is_empty());
+    let log = entries(&f.app);
+    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["hold.propose", "hold.approve", "hold.release"]);
+    assert!(!log[0].to_string().contains("ABC123"), "plates only as keyed hashes: {}", log[0]);
+}
+
+#[test]
+fn an_expired_read_under_a_hold_in_force_is_kept_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    f.app
+        .store
+        .insert([(1, read("old-1", "ABC123", now.plus_secs(-40 * 86_400))), (2, read("old-2", "GONE22", now.plus_secs(-40 * 86_400)))]);
+    f.app.store.flush().unwrap();
+    let retention = f.app.retention();
+    retention.propose_hold(&Actor::new("cara", "custodian"), hold(now)).unwrap();
+    retention.decide_hold(&Actor::new("sam", "supervisor"), "hold-1", true, now).unwrap();
+    let receipts = retention.purge_expired(&Actor::new("system:retention", "custodian"), now).unwrap();
+    assert_eq!((receipts[0]["count"].as_u64(), receipts[0]["kept_for_holds"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(receipts[0]["holds_in_force"], serde_json::json!(["hold-1"]));
+    let mut left = Vec::new();
+    f.app.store.for_each_stored(|o| left.push(o.id.clone())).unwrap();
+    assert_eq!(left, ["old-1"]);
+}

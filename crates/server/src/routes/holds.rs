@@ -8,44 +8,16 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_app::Action;
-use glasshouse_audit::holds::{Authority, Hold, HoldError, HoldScope, HoldStatus};
+use glasshouse_audit::holds::{Authority, Hold, HoldScope, HoldStatus};
 use glasshouse_model::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-fn hold_error(e: HoldError) -> ApiError {
-    match e {
-        HoldError::NotFound(_) => ApiError::not_found(e.to_string()),
-        HoldError::WrongState { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-        HoldError::OwnProposal => ApiError { field: Some("approve".into()), ..ApiError::new(StatusCode::FORBIDDEN, e.to_string()) },
-        HoldError::Bad { field, .. } => ApiError::bad_field(field, e.to_string()),
-        HoldError::Audit(_) => ApiError::busy("the audit log cannot be written, so the hold was not changed", 30),
-        HoldError::Wal(_) | HoldError::Damaged(_) => ApiError::internal(e),
-    }
-}
-
 fn describe(hold: &Hold, now: Timestamp) -> Value {
     let mut value = serde_json::to_value(hold).expect("holds serialise");
     value["state"] = json!(hold.state(now));
     value
-}
-
-/// The hold as the audit log records it: plates only as keyed hashes.
-fn audited(state: &AppState, hold: &Hold) -> Value {
-    json!({
-        "hold": hold.id,
-        "case_number": hold.case_number,
-        "authority": hold.authority,
-        "authority_reference": hold.authority_reference,
-        "plates": hold.scope.plates.iter().map(|p| state.audit.keyed("plate", p)).collect::<Vec<_>>(),
-        "devices": hold.scope.devices,
-        "from": hold.scope.from,
-        "to": hold.scope.to,
-        "expires_at": hold.expires_at,
-        "status": hold.status,
-    })
 }
 
 #[derive(Deserialize)]
@@ -98,14 +70,8 @@ pub async fn propose(
         released_by: None,
         released_at: None,
     };
-    let hold = tokio::task::spawn_blocking(move || {
-        state
-            .holds
-            .propose(hold, |h| state.audit(&account, Action::HoldPropose, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message))
-            .map_err(hold_error)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let hold =
+        tokio::task::spawn_blocking(move || state.retention().propose_hold(&account.actor(), hold)).await.map_err(ApiError::internal)??;
     Ok((StatusCode::CREATED, Json(describe(&hold, now))))
 }
 
@@ -130,17 +96,9 @@ pub async fn decide(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let now = Timestamp::now();
-    let hold = tokio::task::spawn_blocking(move || {
-        let action = if body.approve { Action::HoldApprove } else { Action::HoldReject };
-        state
-            .holds
-            .decide(&id, &account.name, body.approve, now, |h| {
-                state.audit(&account, action, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
-            })
-            .map_err(hold_error)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let hold = tokio::task::spawn_blocking(move || state.retention().decide_hold(&account.actor(), &id, body.approve, now))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(describe(&hold, now)))
 }
 
@@ -151,16 +109,9 @@ pub async fn release(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let now = Timestamp::now();
-    let hold = tokio::task::spawn_blocking(move || {
-        state
-            .holds
-            .release(&id, &account.name, now, |h| {
-                state.audit(&account, Action::HoldRelease, "ok", audited(&state, h)).map(|_| ()).map_err(|e| e.message)
-            })
-            .map_err(hold_error)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let hold = tokio::task::spawn_blocking(move || state.retention().release_hold(&account.actor(), &id, now))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(describe(&hold, now)))
 }
 
