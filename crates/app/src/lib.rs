@@ -10,14 +10,22 @@
 //! - [`retention`]: the windows, their two-person changes, the purge and its receipts.
 //! - [`sharing`]: approved outbound sinks, their two-person changes, and the running sink workers.
 //! - [`hotlists`]: lists and entries, audited, and new entries matched against the last day.
+//! - [`catalog`]: devices and rules, audited and published to the hot path.
+//! - [`alerts`]: the alert lifecycle, each step checked and audited.
 //! - [`changes`]: what every two-person change has in common.
+//! - [`reports`]: the transparency report, computed from the live system.
+//! - [`oversight`]: the audit log's checkpoint, entries and proofs, counts, and SQL's log entries.
 #![deny(missing_docs)]
 
+pub mod alerts;
+pub mod catalog;
 pub mod changes;
 pub mod error;
 pub mod hotlists;
 pub mod ingest;
 pub mod investigations;
+pub mod oversight;
+pub mod reports;
 pub mod retention;
 pub mod sharing;
 

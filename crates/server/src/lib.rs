@@ -7,7 +7,6 @@
 
 pub mod auth;
 pub mod error;
-pub mod report;
 pub mod routes;
 pub mod second_factor;
 pub mod state;

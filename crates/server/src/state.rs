@@ -122,6 +122,22 @@ impl AppState {
         }
     }
 
+    /// Who has access, for the transparency report: every account with a live token, its role, and
+    /// whether it signs in with a second factor.
+    pub fn access(&self) -> std::io::Result<glasshouse_app::reports::Access> {
+        let enrolled = self.second_factor.enrolled_accounts();
+        let accounts = self
+            .tokens
+            .accounts()?
+            .into_iter()
+            .map(|(account, _)| {
+                let second_factor = enrolled.contains(&account.name);
+                (account.name, account.role.as_str().to_owned(), second_factor)
+            })
+            .collect();
+        Ok(glasshouse_app::reports::Access { accounts })
+    }
+
     /// Logs a privileged action durably (see [`App::record`]), answering 503 when it cannot be.
     pub fn audit(&self, account: &Account, action: Action, outcome: &str, details: serde_json::Value) -> Result<AuditReceipt, ApiError> {
         self.app.record(&account.actor(), action, outcome, details).map_err(ApiError::from)

@@ -157,9 +157,8 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
         Ok(account.name)
     });
     let audit: glasshouse_sql::pg::Audit = Arc::new(move |name: &str, sql: &str, tables: &[String]| {
-        let account = Account { name: name.to_owned(), role: Role::Analyst };
-        let details = serde_json::json!({ "sql": state.audit.keyed("text", sql), "tables": tables, "via": "postgres" });
-        state.audit(&account, Action::SqlQuery, "ok", details).map(|_| ()).map_err(|e| e.message)
+        let analyst = Account { name: name.to_owned(), role: Role::Analyst }.actor();
+        state.log_sql(&analyst, sql, tables, "postgres").map(|_| ()).map_err(|e| e.message)
     });
     (authenticate, audit)
 }

@@ -8,14 +8,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
-use glasshouse_app::Action;
-use glasshouse_audit::AuditEvent;
 use glasshouse_engine::{AlertStatus, TransitionRequest};
-use glasshouse_sinks::AlertLogError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -93,8 +89,7 @@ async fn feed(mut socket: WebSocket, mut alerts: tokio::sync::broadcast::Receive
 pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
-    let (_, note) = state.audit.checkpoint();
-    let sender = note.lines().next().unwrap_or("glasshouse").to_owned();
+    let sender = state.origin();
     Ok(([(axum::http::header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")], glasshouse_sinks::cap::alert_to_cap(&alert, &sender))
         .into_response())
 }
@@ -113,38 +108,9 @@ pub async fn transition(
     body: Result<Json<TransitionRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
-    let updated = tokio::task::spawn_blocking(move || {
-        state.alerts.transition(&id, &request, &account.name, |alert, step| {
-            let details = json!({
-                "alert_id": alert.id,
-                "rule": alert.rule,
-                "from": step.from.as_str(),
-                "to": step.to.as_str(),
-                "disposition": step.disposition,
-                "visual_check": step.visual_check,
-                "source_check": step.source_check,
-                "note": step.note.as_deref().map(|n| state.audit.keyed("text", n)),
-            });
-            let event = AuditEvent {
-                actor: account.name.clone(),
-                role: account.role.as_str().to_owned(),
-                action: Action::AlertTransition,
-                outcome: "ok".into(),
-                details,
-            };
-            state.audit.append(event).map(|_| ()).map_err(|e| e.to_string())
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| match e {
-        AlertLogError::NotFound(id) => ApiError::not_found(format!("no alert {id}")),
-        AlertLogError::Refused(refusal) => {
-            ApiError { field: Some(refusal.field.into()), ..ApiError::new(StatusCode::CONFLICT, refusal.to_string()) }
-        }
-        AlertLogError::Audit(_) => ApiError::busy("the audit log cannot be written, so the step was not taken", 30),
-        other => ApiError::internal(other),
-    })?;
+    let updated = tokio::task::spawn_blocking(move || state.transition_alert(&account.actor(), &id, &request))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(json!({ "alert": updated })))
 }
 

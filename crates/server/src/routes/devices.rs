@@ -6,9 +6,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_app::Action;
 use glasshouse_model::{Device, Timestamp};
-use glasshouse_store::CatalogEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -20,20 +18,10 @@ pub async fn put_device(
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
     let Json(mut device) = body?;
     device.id = id;
-    device.validate().map_err(|e| ApiError::bad_field(e.field, e.to_string()))?;
-    let state_for_write = state.clone();
     let stored = device.clone();
-    let created = tokio::task::spawn_blocking(move || -> Result<bool, ApiError> {
-        let mut catalog = state_for_write.catalog.lock().unwrap_or_else(|p| p.into_inner());
-        let created = catalog.devices.get(&device.id).is_none();
-        let details = json!({ "device_id": device.id, "type": device.device_type.as_str(), "mobile": device.mobile, "created": created });
-        state_for_write.audit(&account, Action::DeviceUpsert, "ok", details)?;
-        catalog.record(CatalogEvent::DeviceUpserted { device, actor: account.name, at: Timestamp::now() }).map_err(ApiError::internal)?;
-        *state_for_write.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog.devices.clone());
-        Ok(created)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let created = tokio::task::spawn_blocking(move || state.upsert_device(&account.actor(), device, Timestamp::now()))
+        .await
+        .map_err(ApiError::internal)??;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(stored)))
 }
 

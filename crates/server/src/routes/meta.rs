@@ -24,19 +24,7 @@ pub async fn openapi() -> impl IntoResponse {
 
 /// Counts only: nothing personal, so every role may read it.
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let (segments, stored_rows, stored_bytes) = state.store.stats();
-    let devices = state.devices().len();
-    let hotlists = state.engine.read().unwrap_or_else(|p| p.into_inner()).hotlists.lists().len();
-    Json(json!({
-        "devices": devices,
-        "hotlists": hotlists,
-        "alerts": state.alerts.len(),
-        "segments": segments,
-        "stored_observations": stored_rows,
-        "stored_bytes": stored_bytes,
-        "hot_window_observations": state.store.hot_len(),
-        "flushed_lsn": state.store.flushed_lsn(),
-    }))
+    Json(state.app.status())
 }
 
 /// The purpose policy searches are held to, so forms can offer the allowed purposes.

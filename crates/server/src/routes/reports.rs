@@ -1,12 +1,12 @@
 //! `GET /v1/reports?from=&to=&format=html|json`: the transparency report.
 
 use crate::error::ApiError;
-use crate::report;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use glasshouse_app::reports::render_html;
 use glasshouse_model::Timestamp;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -40,12 +40,14 @@ pub async fn report(State(state): State<Arc<AppState>>, params: Result<Query<Rep
         Some("json") => false,
         Some(other) => return Err(ApiError::bad_field("format", format!("{other:?}: use html or json"))),
     };
-    let built = tokio::task::spawn_blocking(move || report::build(&state, from, to))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let built = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let access = state.access().map_err(ApiError::internal)?;
+        Ok(state.transparency_report(&access, from, to, now)?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(if html {
-        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], report::render_html(&built)).into_response()
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], render_html(&built)).into_response()
     } else {
         axum::Json(built).into_response()
     })

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_app::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -41,9 +40,8 @@ pub async fn query(
     let seq_out = seq.clone();
     // The entry keeps the query only as a keyed hash (free text), with the tables it reads.
     let before_run = Box::new(move |tables: &[String]| -> Result<(), String> {
-        let details = json!({ "sql": audited.audit.keyed("text", &text), "tables": tables });
-        let receipt = tokio::task::block_in_place(|| audited.audit(&who, Action::SqlQuery, "ok", details)).map_err(|e| e.message)?;
-        *seq_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(receipt.seq());
+        let logged = tokio::task::block_in_place(|| audited.log_sql(&who.actor(), &text, tables, "http")).map_err(|e| e.message)?;
+        *seq_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(logged);
         Ok(())
     });
     let answer = sql.query(body.sql, before_run).await.map_err(|failure| match failure {

@@ -1,0 +1,122 @@
+//! The report as one self-contained HTML page (inline CSS and SVG; no script, no network), written
+//! with maud, which escapes everything interpolated.
+
+use super::TransparencyReport;
+use super::svg::bar_chart;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use std::collections::BTreeMap;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}h1{margin-bottom:0}table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.25rem .8rem;border-bottom:1px solid #ddd;vertical-align:top}th{font-weight:600}.chart{display:block;margin:1rem 0}pre{white-space:pre-wrap;background:#f4f4f4;padding:.6rem;font-size:.8rem}.period{color:#555}";
+
+/// The report as an HTML page.
+pub fn render_html(r: &TransparencyReport) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Glasshouse transparency report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "Transparency report" }
+                p class="period" {
+                    (r.from.to_rfc3339()) " to " (r.to.to_rfc3339()) " (UTC) · computed " (r.generated_at.to_rfc3339()) " from the live system"
+                }
+                h2 { "Summary" }
+                (table(&summary(r)))
+                h2 { "What was collected" }
+                (bar_chart("Observations by kind", &bars(&r.observations_by_kind), "#0072B2"))
+                (bar_chart("Observations per day", &r.observations_by_day.iter().map(|(d, n)| (d.clone(), *n)).collect::<Vec<_>>(), "#56B4E9"))
+                h2 { "Hotlists in force" }
+                (table(&r.hotlists.iter().map(|h| (h.name.clone(), format!("{} entries, source {}, {} match", h.entries, h.source, h.match_policy))).collect::<Vec<_>>()))
+                h2 { "Alerts" }
+                (bar_chart("Alerts by rule", &bars(&r.alerts_by_rule), "#D55E00"))
+                h2 { "Searches" }
+                (bar_chart("Searches by purpose", &bars(&r.searches_by_purpose), "#009E73"))
+                (bar_chart("Searches by role", &bars(&r.searches_by_role), "#009E73"))
+                (bar_chart("Searches by outcome", &bars(&r.searches_by_outcome), "#E69F00"))
+                (bar_chart("Searches by kind", &bars(&r.searches_by_kind), "#009E73"))
+                h2 { "Retention purges" }
+                @let purges = purge_rows(r);
+                @if purges.is_empty() {
+                    p { "No purge deleted anything in this period." }
+                } @else {
+                    (table(&purges))
+                }
+                h2 { "Privileged actions logged" }
+                (bar_chart("Audit log entries by action", &bars(&r.actions), "#CC79A7"))
+                h2 { "Who has access" }
+                (table(&r.access.iter().map(|(role, names)| (role.clone(), names.join(", "))).collect::<Vec<_>>()))
+                h2 { "Impact and use" }
+                p { "Generated from the live configuration." }
+                (table(&r.impact_and_use))
+                h2 { "Audit log checkpoint" }
+                p { (r.checkpoint.size) " entries. Verify with " code { "glasshouse audit verify" } " and the key below." }
+                pre { (r.checkpoint.note) }
+                pre { (r.checkpoint.verifier_key) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The headline figures.
+fn summary(r: &TransparencyReport) -> Vec<(String, String)> {
+    let total: u64 = r.observations_by_kind.values().sum();
+    let searches: u64 = r.searches_by_outcome.values().sum();
+    let searched = |outcome: &str| r.searches_by_outcome.get(outcome).copied().unwrap_or(0);
+    let deleted: u64 = r.purges.iter().map(|p| p["receipt"]["count"].as_u64().unwrap_or(0)).sum();
+    vec![
+        ("Observations".into(), total.to_string()),
+        ("Plates read".into(), r.plates_read.to_string()),
+        ("Hotlist hits per 1,000 reads".into(), format!("{:.2}", r.hits_per_thousand_reads)),
+        ("Alerts".into(), r.alerts_by_rule.values().sum::<u64>().to_string()),
+        (
+            "Alerts confirmed / dismissed / awaiting a decision".into(),
+            format!("{} / {} / {}", r.alerts_confirmed, r.alerts_dismissed, r.alerts_awaiting),
+        ),
+        ("Searches (run / refused)".into(), format!("{searches} ({} / {})", searched("ok"), searched("refused"))),
+        (
+            "Holds opened / expired / released / in force now".into(),
+            format!("{} / {} / {} / {}", r.holds_opened, r.holds_expired, r.holds_released, r.holds_in_force),
+        ),
+        ("Purges (records deleted)".into(), format!("{} ({deleted})", r.purges.len())),
+    ]
+}
+
+/// Each purge's receipt as a row.
+fn purge_rows(r: &TransparencyReport) -> Vec<(String, String)> {
+    r.purges
+        .iter()
+        .map(|p| {
+            let receipt = &p["receipt"];
+            (
+                format!("{} · {}", p["at"].as_str().unwrap_or(""), receipt["kind"].as_str().unwrap_or("")),
+                format!(
+                    "{} deleted (window {} days, before {}); kept for alerts {}, for holds {}; ids SHA-256 {}",
+                    receipt["count"],
+                    receipt["window_days"],
+                    receipt["cutoff"].as_str().unwrap_or(""),
+                    receipt["kept_for_alerts"],
+                    receipt["kept_for_holds"],
+                    receipt["ids_sha256"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect()
+}
+
+fn bars(map: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    map.iter().map(|(k, v)| (k.replace('_', " "), *v)).collect()
+}
+
+fn table(rows: &[(String, String)]) -> Markup {
+    html! {
+        table {
+            @for (key, value) in rows {
+                tr { th scope="row" { (key) } td { (value) } }
+            }
+        }
+    }
+}
