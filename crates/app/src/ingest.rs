@@ -42,8 +42,9 @@ pub enum PushBack {
 /// Resolves once a submitted batch is durable and searchable.
 pub type Durable = oneshot::Receiver<Result<IngestOutcome, String>>;
 
-/// The pipeline entrance: the binary implements it over the WAL's group committer.
-pub trait IngestSink: Send + Sync {
+/// The queue into the pipeline: the binary implements it over the WAL's group committer. (A "sink" is
+/// only ever where alerts go out.)
+pub trait IngestQueue: Send + Sync {
     /// Queues validated observations.
     fn submit(&self, observations: Vec<Observation>, push_back: PushBack) -> Result<Durable, SubmitError>;
 }
@@ -63,7 +64,7 @@ pub struct SourceCounters {
 
 /// The ingest use case.
 pub struct Ingest {
-    sink: Arc<dyn IngestSink>,
+    queue: Arc<dyn IngestQueue>,
     dead_letters: DeadLetterStore,
     counters: Arc<Mutex<BTreeMap<String, SourceCounters>>>,
 }
@@ -90,9 +91,9 @@ pub struct IngestReport {
 }
 
 impl Ingest {
-    /// Ingest into `sink`, refused lines into `dead_letters`.
-    pub fn new(sink: Arc<dyn IngestSink>, dead_letters: DeadLetterStore) -> Ingest {
-        Ingest { sink, dead_letters, counters: Arc::default() }
+    /// Ingest into `queue`, refused lines into `dead_letters`.
+    pub fn new(queue: Arc<dyn IngestQueue>, dead_letters: DeadLetterStore) -> Ingest {
+        Ingest { queue, dead_letters, counters: Arc::default() }
     }
 
     /// The dead-letter store, for listing.
@@ -138,7 +139,7 @@ impl Ingest {
         let pending = if observations.is_empty() {
             None
         } else {
-            Some(self.sink.submit(observations, push_back).map_err(|e| match e {
+            Some(self.queue.submit(observations, push_back).map_err(|e| match e {
                 SubmitError::Busy => AppError::unavailable("ingest queue is full; retry shortly", 1),
                 SubmitError::Stopped => AppError::unavailable("ingest is stopped; see the server log", 5),
             })?)

@@ -405,7 +405,7 @@ fn mode_name(mode: &PlateMode) -> &'static str {
     match mode {
         PlateMode::Exact => "exact",
         PlateMode::Wildcard => "wildcard",
-        PlateMode::Tolerant { .. } => "tolerant",
+        PlateMode::MisreadTolerant { .. } => "tolerant",
     }
 }
 

@@ -281,7 +281,7 @@ fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
             .exact
             .iter()
             .take(5)
-            .map(|p| plate_run(p.clone(), PlateMode::Tolerant { substitutions_max: 1, length_tolerance: false }))
+            .map(|p| plate_run(p.clone(), PlateMode::MisreadTolerant { substitutions_max: 1, length_tolerance: false }))
             .collect(),
     )?;
     per_kind(

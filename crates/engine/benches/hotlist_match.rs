@@ -1,4 +1,4 @@
-//! Hotlist matching throughput on one core: a 1M-entry list, exact or lenient (one substitution
+//! Hotlist matching throughput on one core: a 1M-entry list, exact or misread-tolerant (one substitution
 //! besides confusable glyphs), reads with five candidates each (the top reading and four
 //! alternatives), every reading checked; with the alerts raised, and the matching alone.
 
@@ -86,12 +86,12 @@ fn advise_huge_pages(start: *const u8, bytes: usize) {
 }
 
 fn matching(c: &mut Criterion) {
-    glasshouse_engine::rules::fuzzy::set_huge_page_advice(advise_huge_pages);
+    glasshouse_engine::rules::misread::set_huge_page_advice(advise_huge_pages);
     let reads = reads();
     let mut group = c.benchmark_group("hotlist_match_1m_entries_5_candidates");
     group.throughput(Throughput::Elements(READS as u64));
     group.sample_size(10);
-    for (name, policy, k) in [("exact", MatchPolicy::Exact, None), ("lenient_1_substitution", MatchPolicy::Lenient, Some(1))] {
+    for (name, policy, k) in [("exact", MatchPolicy::Exact, None), ("lenient_1_substitution", MatchPolicy::MisreadTolerant, Some(1))] {
         let index = list(policy, k);
         let mut alerts = Vec::new();
         group.bench_function(name, |b| {

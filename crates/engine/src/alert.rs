@@ -137,7 +137,7 @@ pub struct HotlistHit {
     pub distance: u8,
     /// Exactly which characters differed (confusable ones included, marked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub diffs: Vec<crate::rules::fuzzy::CharDiff>,
+    pub diffs: Vec<crate::rules::misread::CharDiff>,
 }
 
 /// One alert. `id` is derived from the observation and the rule's match, so re-evaluating the same

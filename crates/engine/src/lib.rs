@@ -1,7 +1,7 @@
 //! The hot path's rules: given an observation, which alerts does it raise?
 //!
 //! Rules are synchronous and do no I/O; they own only their index. The async runner (in the binary's
-//! pipeline) owns channels, clocks and persistence. The rules: plate hotlists (exact or OCR-tolerant, on the
+//! pipeline) owns channels, clocks and persistence. The rules: plate hotlists (exact or misread-tolerant, on the
 //! read and every top-N candidate), sensor thresholds, geofences (for listed mobile devices and hotlisted
 //! vehicles), and the correlation triggers that open situations.
 #![deny(missing_docs)]

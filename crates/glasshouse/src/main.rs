@@ -9,7 +9,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    glasshouse_engine::rules::fuzzy::set_huge_page_advice(advise_huge_pages);
+    glasshouse_engine::rules::misread::set_huge_page_advice(advise_huge_pages);
     let cli = commands::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -10,7 +10,7 @@
 //! server listens), and only then does the committer accept new records.
 
 use anyhow::Context;
-use glasshouse_app::{Actor, App, Ingest, IngestOutcome, IngestSink, PushBack, SubmitError};
+use glasshouse_app::{Actor, App, Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
 use glasshouse_audit::{AuditLog, PurposePolicy};
 use glasshouse_engine::metrics::RuleMetrics;
 use glasshouse_engine::{Alert, Engine, EngineState};
@@ -68,7 +68,7 @@ pub struct Pipeline {
     pub state: Arc<AppState>,
     /// The SQL session, also served over the Postgres wire protocol.
     pub sql: Arc<glasshouse_sql::SqlEngine>,
-    sink: Arc<WalSink>,
+    entrance: Arc<WalEntrance>,
     hot_path: Option<JoinHandle<()>>,
     committer: Option<JoinHandle<()>>,
     /// Dropping the sender stops the compactor.
@@ -78,11 +78,11 @@ pub struct Pipeline {
 }
 
 /// The ingest entrance over the WAL's group committer.
-struct WalSink {
+struct WalEntrance {
     committer: Mutex<Option<Committer<Observation>>>,
 }
 
-impl IngestSink for WalSink {
+impl IngestQueue for WalEntrance {
     fn submit(&self, observations: Vec<Observation>, push_back: PushBack) -> Result<Pending, SubmitError> {
         let committer = self.committer.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(SubmitError::Stopped)?;
         let (request, rx) = commit_request(observations);
@@ -224,7 +224,7 @@ impl Pipeline {
             (stop, handle)
         };
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
-        let sink = Arc::new(WalSink { committer: Mutex::new(Some(committer)) });
+        let entrance = Arc::new(WalEntrance { committer: Mutex::new(Some(committer)) });
         let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
         // Sinks come from the deployment's file and from approved sharing changes; one name each.
         let sharing_file = data_dir.join("sharing.json");
@@ -245,7 +245,7 @@ impl Pipeline {
             devices: RwLock::new(Arc::new(catalog.devices.clone())),
             engine,
             catalog: Mutex::new(catalog),
-            ingest: Ingest::new(sink.clone(), dead_letters),
+            ingest: Ingest::new(entrance.clone(), dead_letters),
             alerts,
             store,
             audit,
@@ -282,7 +282,7 @@ impl Pipeline {
         Ok(Pipeline {
             state,
             sql: sql_engine,
-            sink,
+            entrance,
             hot_path: Some(hot_path),
             committer: Some(committer_handle),
             compactor: Some(compactor),
@@ -293,7 +293,7 @@ impl Pipeline {
     /// Queues observations, waiting for room; the receiver resolves once they are durable.
     #[cfg(test)]
     fn submit_waiting(&self, observations: Vec<Observation>) -> anyhow::Result<Pending> {
-        self.sink.submit(observations, PushBack::Wait).map_err(|_| anyhow::anyhow!("the write-ahead log has stopped"))
+        self.entrance.submit(observations, PushBack::Wait).map_err(|_| anyhow::anyhow!("the write-ahead log has stopped"))
     }
 
     /// Stops accepting records, lets the hot path finish and flushes the hot window to segments.
@@ -304,7 +304,7 @@ impl Pipeline {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("retention purge panicked"))?;
         }
-        self.sink.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.entrance.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.committer.take() {
             handle.join().map_err(|_| anyhow::anyhow!("wal committer panicked"))?;
         }

@@ -2,7 +2,7 @@
 //! or one of its OCR candidates), mapped to the rows that carry it.
 //!
 //! The keys live in an `fst` map, so exact lookups, wildcard patterns and misread-tolerant
-//! automata ([`ConfusableLevenshtein`], which lets confusable characters differ for free) all walk
+//! automata ([`MisreadAutomaton`], which lets confusable characters differ for free) all walk
 //! a compact sorted automaton instead of the rows. Keys are the plates themselves, not their
 //! canonical forms, so a matched key says exactly which plate matched: a count of the reads of a
 //! pattern comes from the index alone, without reading a row. The map's value is the key's ordinal:
@@ -214,7 +214,7 @@ impl Emitter {
 /// segments still answer every search.
 #[cfg(test)]
 pub(crate) fn build_canonical_v4(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
-    let canonical = pairs.into_iter().map(|(plate, row)| (glasshouse_engine::rules::fuzzy::canonical(&plate), row));
+    let canonical = pairs.into_iter().map(|(plate, row)| (glasshouse_engine::rules::misread::canonical(&plate), row));
     in_one_frame(&build(canonical), MAGIC_V4)
 }
 
@@ -537,27 +537,27 @@ impl Automaton for Wildcard {
 }
 
 /// Keys within `distance` edits of a plate, where trading a character for an OCR-confusable one
-/// (see `glasshouse_engine::rules::fuzzy`) is free: the misread-tolerant search over an index of
+/// (see `glasshouse_engine::rules::misread`) is free: the misread-tolerant search over an index of
 /// exact plates.
 ///
 /// Written here because `fst`'s Levenshtein automaton counts every differing byte. A bit-parallel
 /// simulation of the edit automaton: level `e` of the state holds the pattern positions reachable
 /// with at most `e` edits, so a plate of up to 63 characters and three edits fit in four words.
 #[derive(Debug, Clone)]
-pub struct ConfusableLevenshtein {
+pub struct MisreadAutomaton {
     /// For each canonical byte, the pattern positions holding it.
     positions: Box<[u64; 256]>,
     len: u32,
     distance: usize,
 }
 
-/// The most edits [`ConfusableLevenshtein`] allows (two substitutions and a length difference).
+/// The most edits [`MisreadAutomaton`] allows (two substitutions and a length difference).
 pub const EDITS_MAX: usize = 3;
 
-impl ConfusableLevenshtein {
+impl MisreadAutomaton {
     /// An automaton for `plate` (ASCII, at most [`WILDCARD_CHARS_MAX`] characters) and up to
     /// [`EDITS_MAX`] edits; `None` outside those bounds.
-    pub fn new(plate: &str, distance: usize) -> Option<ConfusableLevenshtein> {
+    pub fn new(plate: &str, distance: usize) -> Option<MisreadAutomaton> {
         if !plate.is_ascii() || plate.len() > WILDCARD_CHARS_MAX || distance > EDITS_MAX {
             return None;
         }
@@ -565,7 +565,7 @@ impl ConfusableLevenshtein {
         for (i, byte) in plate.bytes().enumerate() {
             positions[usize::from(confusable_class(byte))] |= 1 << i;
         }
-        Some(ConfusableLevenshtein { positions, len: plate.len() as u32, distance })
+        Some(MisreadAutomaton { positions, len: plate.len() as u32, distance })
     }
 
     fn reachable(&self) -> u64 {
@@ -574,10 +574,10 @@ impl ConfusableLevenshtein {
 }
 
 fn confusable_class(byte: u8) -> u8 {
-    glasshouse_engine::rules::fuzzy::canonical_char(char::from(byte)) as u8
+    glasshouse_engine::rules::misread::canonical_char(char::from(byte)) as u8
 }
 
-impl Automaton for ConfusableLevenshtein {
+impl Automaton for MisreadAutomaton {
     type State = [u64; EDITS_MAX + 1];
 
     fn start(&self) -> Self::State {
@@ -744,7 +744,7 @@ mod tests {
             text in "[0-9A-DOSZ]{0,8}",
             distance in 0usize..=EDITS_MAX,
         ) {
-            let automaton = ConfusableLevenshtein::new(&plate, distance).unwrap();
+            let automaton = MisreadAutomaton::new(&plate, distance).unwrap();
             let mut state = automaton.start();
             for byte in text.bytes() {
                 state = automaton.accept(&state, byte);
@@ -807,13 +807,13 @@ mod tests {
         let index = index_of(&["AB1234".into(), "A81234".into(), "AB1235".into(), "XB1234".into(), "AB123".into()]);
         let found = |plate: &str, distance: usize| {
             let mut rows = Vec::new();
-            index.rows_matching(ConfusableLevenshtein::new(plate, distance).unwrap(), &mut rows).unwrap();
+            index.rows_matching(MisreadAutomaton::new(plate, distance).unwrap(), &mut rows).unwrap();
             rows.sort_unstable();
             rows
         };
         assert_eq!(found("A8I234", 0), [0, 1], "B/8 and 1/I are free");
         assert_eq!(found("AB1234", 1), [0, 1, 2, 3, 4]);
-        assert!(ConfusableLevenshtein::new("AB1234", EDITS_MAX + 1).is_none());
+        assert!(MisreadAutomaton::new("AB1234", EDITS_MAX + 1).is_none());
     }
 
     #[test]

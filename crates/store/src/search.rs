@@ -4,7 +4,7 @@
 //! a file.
 
 use geo::{Intersects, MultiPolygon, Point};
-use glasshouse_engine::rules::fuzzy::{self, CharDiff};
+use glasshouse_engine::rules::misread::{self, CharDiff};
 use glasshouse_model::geo::LatLon;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use serde::Serialize;
@@ -16,9 +16,10 @@ pub enum PlateMode {
     Exact,
     /// `?` stands for one character, `*` for any run.
     Wildcard,
-    /// Confusable characters cost nothing; up to `substitutions_max` other substitutions, and one
-    /// inserted or dropped character when `length_tolerance` is set: the hot path's matcher.
-    Tolerant {
+    /// Misread-tolerant (the API's `tolerant`): confusable characters cost nothing; up to
+    /// `substitutions_max` other substitutions, and one inserted or dropped character when
+    /// `length_tolerance` is set: the hot path's matching rules.
+    MisreadTolerant {
         /// 0..=2 substitutions beyond the confusable classes.
         substitutions_max: u8,
         /// Allow one character more or less.
@@ -46,7 +47,7 @@ pub struct PlateQuery {
 impl PlateQuery {
     /// The canonical form the sidecar index is keyed by (wildcards pass through unchanged).
     pub fn canonical(&self) -> String {
-        fuzzy::canonical(&self.plate)
+        misread::canonical(&self.plate)
     }
 
     /// Checks one plate against the query: the distance and the differing characters, or `None`.
@@ -54,8 +55,8 @@ impl PlateQuery {
         match &self.mode {
             PlateMode::Exact => (plate == self.plate).then(|| (0, Vec::new())),
             PlateMode::Wildcard => crate::plate_index::Wildcard::new(&self.plate).filter(|w| w.matches(plate)).map(|_| (0, Vec::new())),
-            PlateMode::Tolerant { substitutions_max, length_tolerance } => {
-                fuzzy::compare(plate, &self.plate, *substitutions_max, *length_tolerance).map(|m| (m.distance(), m.diffs))
+            PlateMode::MisreadTolerant { substitutions_max, length_tolerance } => {
+                misread::compare(plate, &self.plate, *substitutions_max, *length_tolerance).map(|m| (m.distance(), m.diffs))
             }
         }
     }

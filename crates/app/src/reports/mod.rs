@@ -341,7 +341,7 @@ fn hotlist_figures(engine: &Engine) -> Vec<HotlistFigures> {
         .map(|(list, entries)| HotlistFigures {
             name: list.name.clone(),
             source: format!("{:?}", list.source).to_lowercase(),
-            match_policy: format!("{:?}", list.match_policy).to_lowercase(),
+            match_policy: serde_json::to_value(list.match_policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             entries,
         })
         .collect()
@@ -393,7 +393,7 @@ fn real_time_rules(engine: &Engine) -> String {
          A plate hit is confirmed only after a visual check and a check against the source system",
         lists.len(),
         by_policy(MatchPolicy::Exact),
-        by_policy(MatchPolicy::Lenient),
+        by_policy(MatchPolicy::MisreadTolerant),
         geofences.len(),
         if situations.is_empty() { "nothing".to_owned() } else { situations.join("; ") },
     )

@@ -2,7 +2,7 @@
 //! searchable at once (the binary's tests drive the real WAL behind the same seam).
 #![allow(dead_code)]
 
-use glasshouse_app::{App, Ingest, IngestOutcome, IngestSink, PushBack, SubmitError};
+use glasshouse_app::{App, Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::validate::{RawRecord, from_stored};
 use glasshouse_model::{Device, DeviceType, Observation, Timestamp};
@@ -20,7 +20,7 @@ pub struct IntoStore {
     next_lsn: AtomicU64,
 }
 
-impl IngestSink for IntoStore {
+impl IngestQueue for IntoStore {
     fn submit(&self, observations: Vec<Observation>, _: PushBack) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
         if self.busy.load(Ordering::Relaxed) {
             return Err(SubmitError::Busy);

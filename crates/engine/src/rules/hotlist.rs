@@ -1,11 +1,11 @@
 //! Plate hotlists: lists of plates of interest, each entry with a reason and an expiry.
 //!
 //! Exact lists: an index maps a normalised plate to the entries that list it, so a read costs one
-//! hash lookup per reading, never a scan of the lists. Lenient (OCR-tolerant) lists: a variant-key
-//! index per list (see [`super::fuzzy`]). Partial plates (`AB?12*`): a pattern index.
+//! hash lookup per reading, never a scan of the lists. Misread-tolerant lists (the API's `lenient`): a variant-key
+//! index per list (see [`super::misread`]). Partial plates (`AB?12*`): a pattern index.
 
 use crate::alert::{Alert, HotlistHit, alert_id};
-use crate::rules::fuzzy::{CanonicalKey, CharDiff, FuzzyIndex, Probes, canonical, compare, prefetch};
+use crate::rules::misread::{CanonicalKey, CharDiff, MisreadIndex, Probes, canonical, compare, prefetch};
 use crate::rules::wildcard::{self, PatternIndex};
 use glasshouse_model::device::validate_id;
 use glasshouse_model::limits::{CANDIDATES_MAX, ID_CHARS_MAX, TEXT_CHARS_MAX};
@@ -32,12 +32,14 @@ pub enum MatchPolicy {
     /// The normalised plate must be equal.
     #[default]
     Exact,
-    /// OCR-tolerant: confusable glyphs are free, up to `substitutions_max` other substitutions, and
-    /// with `length_tolerance` one dropped or extra character (see [`super::fuzzy`]).
-    Lenient,
+    /// Misread-tolerant (the API's `lenient`): confusable glyphs are free, up to
+    /// `substitutions_max` other substitutions, and with `length_tolerance` one dropped or extra
+    /// character (see [`super::misread`]).
+    #[serde(rename = "lenient")]
+    MisreadTolerant,
 }
 
-/// The most substitutions a lenient list may allow: beyond two, a six-character plate matches
+/// The most substitutions a misread-tolerant list may allow: beyond two, a six-character plate matches
 /// thousands of innocent ones.
 pub const SUBSTITUTIONS_MAX: u8 = 2;
 
@@ -55,10 +57,10 @@ pub struct NewHotlist {
     /// 1 = most urgent; defaults to 2.
     #[serde(default)]
     pub priority: Option<u8>,
-    /// Lenient lists: substitutions allowed besides confusable glyphs (0..=2, default 1).
+    /// Misread-tolerant lists: substitutions allowed besides confusable glyphs (0..=2, default 1).
     #[serde(default)]
     pub substitutions_max: Option<u8>,
-    /// Lenient lists: allow one dropped or extra character.
+    /// Misread-tolerant lists: allow one dropped or extra character.
     #[serde(default)]
     pub length_tolerance: bool,
     /// Match reads whatever region they report (a misread region code).
@@ -80,10 +82,10 @@ pub struct Hotlist {
     pub match_policy: MatchPolicy,
     /// 1 = most urgent.
     pub priority: u8,
-    /// Lenient lists: substitutions allowed besides confusable glyphs.
+    /// Misread-tolerant lists: substitutions allowed besides confusable glyphs.
     #[serde(default)]
     pub substitutions_max: u8,
-    /// Lenient lists: one dropped or extra character allowed.
+    /// Misread-tolerant lists: one dropped or extra character allowed.
     #[serde(default)]
     pub length_tolerance: bool,
     /// Reads match whatever region they report.
@@ -166,10 +168,10 @@ impl NewHotlist {
                 });
             }
             (MatchPolicy::Exact, _) => 0,
-            (MatchPolicy::Lenient, Some(n)) if n > SUBSTITUTIONS_MAX => {
+            (MatchPolicy::MisreadTolerant, Some(n)) if n > SUBSTITUTIONS_MAX => {
                 return Err(HotlistError { field: "substitutions_max".into(), reason: format!("at most {SUBSTITUTIONS_MAX}") });
             }
-            (MatchPolicy::Lenient, n) => n.unwrap_or(1),
+            (MatchPolicy::MisreadTolerant, n) => n.unwrap_or(1),
         };
         Ok(Hotlist {
             id,
@@ -220,13 +222,13 @@ impl NewHotlistEntry {
     }
 }
 
-/// All lists, an exact index from plate to entries, and a variant-key index per lenient list.
+/// All lists, an exact index from plate to entries, and a variant-key index per misread-tolerant list.
 #[derive(Debug, Default, Clone)]
 pub struct HotlistIndex {
     lists: HashMap<String, Hotlist>,
     entries: HashMap<String, Vec<HotlistEntry>>,
     by_plate: HashMap<String, Vec<(String, usize)>>,
-    fuzzy: HashMap<String, FuzzyIndex>,
+    misread: HashMap<String, MisreadIndex>,
     /// Partial plates (`AB?12*`) of every list.
     patterns: PatternIndex,
 }
@@ -235,14 +237,14 @@ impl HotlistIndex {
     /// Adds or replaces a list's header (entries stay).
     pub fn upsert_list(&mut self, list: Hotlist) {
         self.entries.entry(list.id.clone()).or_default();
-        if list.match_policy == MatchPolicy::Lenient {
-            let mut index = FuzzyIndex::new(list.substitutions_max, list.length_tolerance);
+        if list.match_policy == MatchPolicy::MisreadTolerant {
+            let mut index = MisreadIndex::new(list.substitutions_max, list.length_tolerance);
             for (i, entry) in self.entries[&list.id].iter().enumerate().filter(|(_, e)| !wildcard::is_pattern(&e.plate)) {
                 index.insert(canonical(&entry.plate).as_bytes(), i as u32);
             }
-            self.fuzzy.insert(list.id.clone(), index);
+            self.misread.insert(list.id.clone(), index);
         } else {
-            self.fuzzy.remove(&list.id);
+            self.misread.remove(&list.id);
         }
         self.lists.insert(list.id.clone(), list);
     }
@@ -264,7 +266,7 @@ impl HotlistIndex {
             self.by_plate.entry(entry.plate.clone()).or_default().push((list_id.to_owned(), entries.len()));
             if wildcard::is_pattern(&entry.plate) {
                 self.patterns.insert(list_id, entries.len(), &entry.plate);
-            } else if let Some(index) = self.fuzzy.get_mut(list_id) {
+            } else if let Some(index) = self.misread.get_mut(list_id) {
                 index.insert(canonical(&entry.plate).as_bytes(), entries.len() as u32);
             }
             entries.push(entry);
@@ -324,29 +326,29 @@ impl HotlistIndex {
     /// The (list, entry) pairs the read's plate or any candidate matches, skipping entries
     /// expired at the time of the read and, unless the list tolerates it, another region's;
     /// ranked by distance, then reading (the top reading first), then list priority, each pair
-    /// once (its best match). Exact lists match by hash lookup; lenient lists look up the
+    /// once (its best match). Exact lists match by hash lookup; misread-tolerant lists look up the
     /// reading's variant keys and verify each candidate (an identical plate included).
     pub fn matches<'a>(&'a self, observation: &'a Observation, found: &mut Vec<HotlistMatch<'a>>) {
         let Some(read) = observation.plate_read() else { return };
         let readings = std::iter::once((read.plate.as_str(), false)).chain(read.candidates.iter().map(|c| (c.plate.as_str(), true)));
         let first = found.len();
         let hits = found;
-        // Every reading's canonical key, and every lenient list's probes for them started at once:
+        // Every reading's canonical key, and every misread-tolerant list's probes for them started at once:
         // the index is far larger than the caches, and overlapping the misses is most of the speed.
         let mut keys = [None; READINGS_MAX];
         let mut staged: Vec<[Probes; READINGS_MAX]> = Vec::new();
-        if !self.fuzzy.is_empty() {
+        if !self.misread.is_empty() {
             for (key, (reading, _)) in keys.iter_mut().zip(readings.clone()) {
                 *key = CanonicalKey::of(reading);
             }
             // Each step of the lookups for every reading before the next: fingerprints (their
             // filter words loading meanwhile), then the filter (the slots loading meanwhile).
-            staged.reserve(self.fuzzy.len());
-            for index in self.fuzzy.values() {
+            staged.reserve(self.misread.len());
+            for index in self.misread.values() {
                 staged.push(std::array::from_fn(|rank| keys[rank].map(|k| index.probes(k.as_bytes())).unwrap_or_default()));
             }
         }
-        // Lenient lists find identical plates themselves; the exact index (a general hash map, a
+        // Misread-tolerant lists find identical plates themselves; the exact index (a general hash map, a
         // miss or two per reading) is only asked when some list is exact.
         let any_exact = self.lists.values().any(|l| l.match_policy == MatchPolicy::Exact);
         for (rank, (reading, from_candidate)) in readings.clone().enumerate() {
@@ -364,7 +366,7 @@ impl HotlistIndex {
                 self.pattern_hits(reading, rank, from_candidate, first, hits);
             }
         }
-        for (index, per_reading) in self.fuzzy.values().zip(staged.iter_mut()) {
+        for (index, per_reading) in self.misread.values().zip(staged.iter_mut()) {
             for probes in per_reading.iter_mut() {
                 index.filter(probes);
             }
@@ -372,7 +374,7 @@ impl HotlistIndex {
         // List by list, so each list and its entries are looked up once per read. Every reading's
         // candidates are gathered first, and their entries, then the entries' plates, start
         // loading before any is compared: in a list of a million entries each is a cache miss.
-        for ((list_id, index), probes) in self.fuzzy.iter().zip(&staged) {
+        for ((list_id, index), probes) in self.misread.iter().zip(&staged) {
             let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
             let mut candidates = Candidates::default();
             for (rank, (reading, _)) in readings.clone().enumerate() {
@@ -432,7 +434,7 @@ impl HotlistIndex {
 
 impl HotlistIndex {
     /// Pattern entries the reading matches: literally on an exact list, in canonical glyphs (8 for
-    /// B, 0 for O, ...) on a lenient one.
+    /// B, 0 for O, ...) on a misread-tolerant one.
     fn pattern_hits<'a>(&'a self, reading: &'a str, rank: usize, from_candidate: bool, first: usize, hits: &mut Vec<HotlistMatch<'a>>) {
         let canonical_reading = canonical(reading);
         self.patterns.candidates(reading, &mut |list_id, index| {
@@ -441,7 +443,7 @@ impl HotlistIndex {
             };
             let matched = match list.match_policy {
                 MatchPolicy::Exact => wildcard::matches(entry.plate.as_bytes(), reading.as_bytes()),
-                MatchPolicy::Lenient => wildcard::matches(canonical(&entry.plate).as_bytes(), canonical_reading.as_bytes()),
+                MatchPolicy::MisreadTolerant => wildcard::matches(canonical(&entry.plate).as_bytes(), canonical_reading.as_bytes()),
             };
             if matched && !hits[first..].iter().any(|h| std::ptr::eq(h.entry, entry)) {
                 hits.push(HotlistMatch { distance: 0, rank, reading, from_candidate, list, entry, diffs: Vec::new() });
@@ -587,7 +589,7 @@ mod tests {
         assert!(plates_hit(&exact, &read("A8X12", None, &[])).is_empty(), "an exact list takes the glyphs as written");
         assert!(plates_hit(&exact, &read("AB12", None, &[])).is_empty(), "? needs a character");
         assert!(plates_hit(&exact, &read("XYZ99", None, &[])).is_empty(), "an expired pattern never alerts");
-        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &entries);
+        let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), false, false, &entries);
         assert_eq!(plates_hit(&lenient, &read("A8X12", None, &[])), vec!["AB?12*"], "8 for B on a lenient list");
         let mut alerts = Vec::new();
         exact.evaluate(&read("ABX12", None, &["ABY12"]), &mut alerts);
@@ -645,7 +647,7 @@ mod tests {
     fn misreads_hit_a_lenient_list_and_miss_an_exact_one() {
         let listed = [("ABC123", Some("FI"), "2027-01-01T00:00:00Z")];
         let exact = index(&listed);
-        let lenient = index_with(MatchPolicy::Lenient, Some(1), true, false, &listed);
+        let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), true, false, &listed);
         for misread in ["A8C123", "ABC12Z", "ABC124", "AC123", "ABCC123", "0BC123".replace('0', "A").as_str()] {
             assert_eq!(plates_hit(&lenient, &read(misread, Some("FI"), &[])), vec!["ABC123"], "{misread}");
         }
@@ -654,14 +656,14 @@ mod tests {
         }
         assert!(plates_hit(&lenient, &read("XYC124", Some("FI"), &[])).is_empty(), "two substitutions exceed the budget");
         assert!(plates_hit(&lenient, &read("ABC124", Some("SE"), &[])).is_empty(), "a wrong region misses");
-        let region_tolerant = index_with(MatchPolicy::Lenient, Some(1), false, true, &listed);
+        let region_tolerant = index_with(MatchPolicy::MisreadTolerant, Some(1), false, true, &listed);
         assert_eq!(plates_hit(&region_tolerant, &read("ABC124", Some("SE"), &[])), vec!["ABC123"]);
     }
 
     #[test]
     fn the_alert_says_which_characters_differed_and_hits_rank_by_distance() {
         let listed = [("ABC123", None, "2027-01-01T00:00:00Z"), ("A8C124", None, "2027-01-01T00:00:00Z")];
-        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &listed);
+        let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), false, false, &listed);
         let mut alerts = Vec::new();
         lenient.evaluate(&read("A8C124", None, &[]), &mut alerts);
         let hits: Vec<_> = alerts.iter().map(|a| a.hit.as_ref().unwrap()).collect();
@@ -675,7 +677,7 @@ mod tests {
     #[test]
     fn matches_of_several_reads_gather_in_one_list_each_ranked_and_once() {
         let listed = [("ABC123", None, "2027-01-01T00:00:00Z"), ("A8C124", None, "2027-01-01T00:00:00Z")];
-        let lenient = index_with(MatchPolicy::Lenient, Some(1), false, false, &listed);
+        let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), false, false, &listed);
         let (first, second) = (read("A8C124", None, &["ABC123"]), read("XBC123", None, &[]));
         let mut found = Vec::new();
         lenient.matches(&first, &mut found);
@@ -701,7 +703,7 @@ mod tests {
         let too_loose = NewHotlist {
             name: "x".into(),
             source: HotlistSource::Local,
-            match_policy: MatchPolicy::Lenient,
+            match_policy: MatchPolicy::MisreadTolerant,
             priority: None,
             substitutions_max: Some(3),
             length_tolerance: false,
@@ -711,7 +713,7 @@ mod tests {
     }
 
     proptest! {
-        /// A lenient list finds exactly what comparing the read (and its candidates) with every entry finds.
+        /// A misread-tolerant list finds exactly what comparing the read (and its candidates) with every entry finds.
         #[test]
         fn lenient_index_matches_brute_force(
             listed in proptest::collection::vec("[A-C0-2OIB8]{4,6}", 0..25),
@@ -721,12 +723,12 @@ mod tests {
             tolerance in any::<bool>(),
         ) {
             let entries: Vec<_> = listed.iter().map(|p| (p.as_str(), None, "2027-01-01T00:00:00Z")).collect();
-            let index = index_with(MatchPolicy::Lenient, Some(k), tolerance, false, &entries);
+            let index = index_with(MatchPolicy::MisreadTolerant, Some(k), tolerance, false, &entries);
             let candidate_refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
             let mut got = plates_hit(&index, &read(&plate, None, &candidate_refs));
             got.sort();
             let readings: Vec<&str> = std::iter::once(plate.as_str()).chain(candidate_refs.iter().copied()).collect();
-            let mut want: Vec<String> = listed.iter().filter(|l| readings.iter().any(|r| crate::rules::fuzzy::compare(r, l, k, tolerance).is_some())).cloned().collect();
+            let mut want: Vec<String> = listed.iter().filter(|l| readings.iter().any(|r| crate::rules::misread::compare(r, l, k, tolerance).is_some())).cloned().collect();
             want.sort();
             want.dedup();
             prop_assert_eq!(got, want);

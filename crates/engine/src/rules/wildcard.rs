@@ -5,7 +5,7 @@
 //! checked only against the patterns that share one of its own pairs, never against every pattern.
 //! That is why a pattern must have two adjacent known characters.
 
-use crate::rules::fuzzy::canonical_char;
+use crate::rules::misread::canonical_char;
 use glasshouse_model::limits::PLATE_CHARS_MAX;
 use std::collections::HashMap;
 

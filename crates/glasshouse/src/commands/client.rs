@@ -86,7 +86,7 @@ pub fn register_city(client: &ApiClient, admin_token: &str, city: &City, expires
                     "subjects": {"hotlisted": true}, "margin_m": 0, "confirm_s": 0, "priority": 2}),
         )?;
     }
-    // Lenient, so the simulator's OCR misreads of a listed plate still alert, with the differences shown.
+    // Misread-tolerant (`lenient`), so the simulator's OCR misreads of a listed plate still alert, with the differences shown.
     let created = client.json(
         "POST",
         "/v1/hotlists",

@@ -105,7 +105,7 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
             if substitutions_max > 2 {
                 return Err(ApiError::bad_field("substitutions_max", "must be 0, 1 or 2"));
             }
-            PlateMode::Tolerant { substitutions_max, length_tolerance: body.length_tolerance.unwrap_or(false) }
+            PlateMode::MisreadTolerant { substitutions_max, length_tolerance: body.length_tolerance.unwrap_or(false) }
         }
         other => return Err(ApiError::bad_field("mode", format!("{other:?} is not exact, wildcard or tolerant"))),
     };

@@ -4,7 +4,7 @@ use super::*;
 use crate::auth::TokenStore;
 use axum::body::Body;
 use axum::http::Request;
-use glasshouse_app::{App, Ingest, IngestOutcome, IngestSink, PushBack, SubmitError};
+use glasshouse_app::{App, Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
 use glasshouse_ingest::DeadLetterStore;
 use glasshouse_model::Observation;
 use glasshouse_sinks::AlertLog;
@@ -17,7 +17,7 @@ use tower::ServiceExt;
 /// integration tests drive the real WAL).
 struct AcceptAll;
 
-impl IngestSink for AcceptAll {
+impl IngestQueue for AcceptAll {
     fn submit(&self, observations: Vec<Observation>, _: PushBack) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(Ok(IngestOutcome { appended: observations.len(), duplicates: 0 }));
@@ -28,7 +28,7 @@ impl IngestSink for AcceptAll {
 /// A WAL queue that is always full.
 struct AlwaysBusy;
 
-impl IngestSink for AlwaysBusy {
+impl IngestQueue for AlwaysBusy {
     fn submit(&self, _: Vec<Observation>, _: PushBack) -> Result<oneshot::Receiver<Result<IngestOutcome, String>>, SubmitError> {
         Err(SubmitError::Busy)
     }
@@ -38,7 +38,7 @@ fn state(dir: &std::path::Path) -> Arc<AppState> {
     state_with(dir, Arc::new(AcceptAll))
 }
 
-fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestSink>) -> Arc<AppState> {
+fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppState> {
     let catalog = Catalog::open(&dir.join("catalog")).unwrap();
     let app = App {
         devices: RwLock::new(Arc::new(catalog.devices.clone())),

@@ -3,7 +3,7 @@
 use super::scan::RowConditions;
 use super::{SegmentMeta, SegmentStore, StoreError};
 use crate::plate_dictionary::PlateDictionary;
-use crate::plate_index::{ConfusableLevenshtein, PlateIndex, Wildcard};
+use crate::plate_index::{MisreadAutomaton, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
 use fst::automaton::Levenshtein;
@@ -300,7 +300,7 @@ const DICTIONARY_PLATES_MAX: usize = 250_000;
 enum Lookup {
     Plate,
     Pattern(Wildcard),
-    Tolerant(ConfusableLevenshtein),
+    Tolerant(MisreadAutomaton),
 }
 
 impl<'q> Probe<'q> {
@@ -308,9 +308,9 @@ impl<'q> Probe<'q> {
         let exact_keys = match &query.mode {
             PlateMode::Exact => Lookup::Plate,
             PlateMode::Wildcard => Lookup::Pattern(Wildcard::new(&query.plate).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?),
-            PlateMode::Tolerant { .. } => Lookup::Tolerant(
-                ConfusableLevenshtein::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?,
-            ),
+            PlateMode::MisreadTolerant { .. } => {
+                Lookup::Tolerant(MisreadAutomaton::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?)
+            }
         };
         Ok(Probe { query, exact_keys, canonical_tolerant: OnceLock::new(), known: None })
     }
@@ -334,7 +334,7 @@ impl<'q> Probe<'q> {
                 PlateMode::Wildcard => {
                     index.rows_matching(Wildcard::new(&key).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?, out)
                 }
-                PlateMode::Tolerant { .. } => {
+                PlateMode::MisreadTolerant { .. } => {
                     let automaton = self
                         .canonical_tolerant
                         .get_or_init(|| Levenshtein::new(&key, edits_allowed(self.query) as u32).map_err(|e| e.to_string()))
@@ -378,7 +378,9 @@ impl<'q> Probe<'q> {
 /// over-selects (any mix of edits within the total); rows are verified.
 fn edits_allowed(query: &PlateQuery) -> usize {
     match query.mode {
-        PlateMode::Tolerant { substitutions_max, length_tolerance } => usize::from(substitutions_max) + usize::from(length_tolerance),
+        PlateMode::MisreadTolerant { substitutions_max, length_tolerance } => {
+            usize::from(substitutions_max) + usize::from(length_tolerance)
+        }
         _ => 0,
     }
 }

@@ -83,8 +83,8 @@ proptest! {
         let modes = [
             (needle.clone(), PlateMode::Exact),
             (pattern, PlateMode::Wildcard),
-            (needle.clone(), PlateMode::Tolerant { substitutions_max: 1, length_tolerance: false }),
-            (needle, PlateMode::Tolerant { substitutions_max: 1, length_tolerance: true }),
+            (needle.clone(), PlateMode::MisreadTolerant { substitutions_max: 1, length_tolerance: false }),
+            (needle, PlateMode::MisreadTolerant { substitutions_max: 1, length_tolerance: true }),
         ];
         let mut queries = Vec::new();
         for (plate, mode) in modes {
@@ -176,7 +176,7 @@ fn an_exact_search_reads_only_the_rows_the_index_names() {
     assert_eq!((page.explain.segments_scanned, page.explain.segments_pruned), (1, 1));
     // A misread: 0 for O and 8 for B cost nothing; the evidence names them.
     let misread =
-        PlateQuery { plate: "PO0O42".into(), mode: PlateMode::Tolerant { substitutions_max: 0, length_tolerance: false }, ..query };
+        PlateQuery { plate: "PO0O42".into(), mode: PlateMode::MisreadTolerant { substitutions_max: 0, length_tolerance: false }, ..query };
     let page = store.search_plates(&misread, &hot).unwrap();
     let (o, matched) = &page.items[0];
     assert_eq!((o.id.as_str(), matched.distance), ("r42", 0));

@@ -1,4 +1,4 @@
-//! OCR-tolerant plate matching: confusable classes, substitutions and a ±1 length difference.
+//! Misread-tolerant plate matching: confusable classes, substitutions and a ±1 length difference.
 //!
 //! Plates are first mapped to canonical keys: glyphs an OCR engine confuses collapse to one class
 //! (0/O/D/Q, 1/I/L, 2/Z, 5/S, 6/G, 8/B), so those misreads cost nothing. Remaining differences are
@@ -112,7 +112,7 @@ impl FuzzyMatch {
 /// stopping early past `limit`. Confusable pairs cost nothing.
 fn substitutions(read: &[u8], listed: &[u8], skip_read: Option<usize>, skip_listed: Option<usize>, limit: u8) -> Option<u8> {
     if skip_read.is_none() && skip_listed.is_none() {
-        // Same length, nothing skipped: every verified lenient candidate, so kept to a plain loop.
+        // Same length, nothing skipped: every verified misread-tolerant candidate, so kept to a plain loop.
         let count = read.iter().zip(listed).filter(|(a, b)| CANONICAL_BYTES[usize::from(**a)] != CANONICAL_BYTES[usize::from(**b)]).count();
         return u8::try_from(count).ok().filter(|c| *c <= limit);
     }
@@ -319,7 +319,7 @@ fn mix(mut h: u64) -> u64 {
 /// miss per candidate: two thirds of the time), and all of a read's probes are prefetched before
 /// any is read, so their misses overlap instead of queueing.
 #[derive(Debug, Clone, Default)]
-pub struct FuzzyIndex {
+pub struct MisreadIndex {
     substitutions_max: u8,
     length_tolerance: bool,
     slots: HugeTable<[u64; 2]>,
@@ -353,15 +353,15 @@ const KEY_BYTES: usize = glasshouse_model::limits::PLATE_CHARS_MAX;
 const LOAD_MAX: f64 = 0.5;
 const SLOTS_MIN: usize = 1 << 10;
 
-impl FuzzyIndex {
+impl MisreadIndex {
     /// An index for matching within `substitutions_max` substitutions (plus one indel with
     /// `length_tolerance`).
     ///
     /// # Panics
     /// Beyond two substitutions (lists are refused there, see `hotlist::SUBSTITUTIONS_MAX`).
-    pub fn new(substitutions_max: u8, length_tolerance: bool) -> FuzzyIndex {
+    pub fn new(substitutions_max: u8, length_tolerance: bool) -> MisreadIndex {
         assert!(substitutions_max <= 2, "at most two substitutions");
-        FuzzyIndex { substitutions_max, length_tolerance, ..FuzzyIndex::default() }
+        MisreadIndex { substitutions_max, length_tolerance, ..MisreadIndex::default() }
     }
 
     /// The variant hashes of a key, by the list's scheme (see the module's notes).
@@ -400,8 +400,8 @@ impl FuzzyIndex {
         }
     }
 
-    /// The first of three steps of a lookup (then [`FuzzyIndex::filter`], then
-    /// [`FuzzyIndex::candidates_of`]): the key's variant fingerprints, with their filter words
+    /// The first of three steps of a lookup (then [`MisreadIndex::filter`], then
+    /// [`MisreadIndex::candidates_of`]): the key's variant fingerprints, with their filter words
     /// starting to load. A caller with several readings takes each step for all of them before
     /// the next, so the cache misses of all its readings overlap instead of queueing.
     pub fn probes(&self, canonical_key: &[u8]) -> Probes {
@@ -487,7 +487,7 @@ impl FuzzyIndex {
 }
 
 /// A key's variant fingerprints, in the order of the three lookup steps (see
-/// [`FuzzyIndex::probes`]). Kept inline: a list without a length tolerance makes at most 15
+/// [`MisreadIndex::probes`]). Kept inline: a list without a length tolerance makes at most 15
 /// variants a key; a deletion neighbourhood (up to 232) spills to the heap.
 #[derive(Debug, Clone, Default)]
 pub struct Probes {
@@ -769,7 +769,7 @@ mod tests {
     }
 
     fn indexed(read: &str, listed: &[String], k: u8, tolerance: bool) -> Vec<u32> {
-        let mut index = FuzzyIndex::new(k, tolerance);
+        let mut index = MisreadIndex::new(k, tolerance);
         for (i, l) in listed.iter().enumerate() {
             index.insert(canonical(l).as_bytes(), i as u32);
         }
