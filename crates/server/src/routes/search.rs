@@ -24,8 +24,6 @@ use std::sync::Arc;
 /// Most vertices accepted in a search polygon.
 /// Largest circle radius, in metres; a wider area is a polygon or a box search.
 const CIRCLE_RADIUS_MAX_M: f64 = 50_000.0;
-/// Literal characters a wildcard pattern needs: `*` alone would list every plate ever read.
-const WILDCARD_LITERALS_MIN: usize = 3;
 
 fn parse_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(default);
@@ -71,31 +69,6 @@ pub struct PlateSearchBody {
     summary: Option<bool>,
 }
 
-/// Upper-cases a wildcard pattern and drops separators, keeping `?` and `*`.
-fn normalize_pattern(text: &str) -> Result<String, ApiError> {
-    let mut pattern = String::new();
-    for c in text.chars() {
-        match c {
-            ' ' | '-' => {}
-            'a'..='z' => pattern.push(c.to_ascii_uppercase()),
-            'A'..='Z' | '0'..='9' | '?' | '*' => pattern.push(c),
-            other => return Err(ApiError::bad_field("plate", format!("pattern contains {other:?}; use letters, digits, ? and *"))),
-        }
-    }
-    if pattern.len() > glasshouse_store::plate_index::WILDCARD_CHARS_MAX {
-        return Err(ApiError::bad_field("plate", "pattern is too long"));
-    }
-    if pattern.chars().filter(|c| c.is_ascii_alphanumeric()).count() < WILDCARD_LITERALS_MIN {
-        return Err(ApiError::bad_field(
-            "plate",
-            format!(
-                "a wildcard pattern needs at least {WILDCARD_LITERALS_MIN} letters or digits, so it names plates rather than lists them"
-            ),
-        ));
-    }
-    Ok(pattern)
-}
-
 fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
     let mode = match body.mode.as_deref().unwrap_or("exact") {
         "exact" => PlateMode::Exact,
@@ -110,7 +83,7 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
         other => return Err(ApiError::bad_field("mode", format!("{other:?} is not exact, wildcard or tolerant"))),
     };
     let plate = match mode {
-        PlateMode::Wildcard => normalize_pattern(&body.plate)?,
+        PlateMode::Wildcard => glasshouse_model::plate::pattern::normalize(&body.plate).map_err(|e| ApiError::bad_field("plate", e))?,
         _ => glasshouse_model::plate::normalize(&body.plate).map_err(|e| ApiError::bad_field("plate", e.to_string()))?,
     };
     let (from, to) = super::parse_range(body.from.as_deref(), body.to.as_deref())?;
