@@ -23,7 +23,7 @@ use std::collections::HashSet;
 pub(crate) struct PlateDictionary {
     /// The segments (paths) whose index keys are all here.
     covers: HashSet<String>,
-    /// Plate-read segments it cannot hold (an index of canonical plates, or a key that is not a
+    /// Plate-read segments it cannot hold (a key that is not a
     /// normalised plate): searches walk their indexes.
     left_out: HashSet<String>,
     /// `by_length[n]`: the packed plates of `n` characters, ascending (which is byte order).
@@ -120,7 +120,6 @@ impl PlateDictionary {
     /// Adds the keys of a segment's index (one of plates as read). Returns false, covering
     /// nothing, when a key is not a normalised plate: that segment is left out.
     pub(crate) fn add(&mut self, segment_path: &str, index: &PlateIndex) -> bool {
-        debug_assert!(!index.keys_are_canonical(), "canonical keys are not plates as read");
         let mut fresh: Vec<Vec<u64>> = vec![Vec::new(); PLATE_CHARS_MAX + 1];
         let mut representable = true;
         // Keys stream in byte order, so each length's run comes out ascending.

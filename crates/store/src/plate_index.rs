@@ -19,29 +19,26 @@
 //! entries and the bits per row, as u64; the fst bytes; the samples (u64 entry positions); the
 //! key-start bits (u64 words, with one extra bit set after the last entry); the packed rows,
 //! followed by eight zero bytes so every row is read with one 8-byte load. Written beside the
-//! segment before the manifest names it, like the segment itself. Earlier files are still read:
-//! `GHPLATE5` (the whole payload in one zstd frame), `GHPLATE4` (the same with canonical keys,
-//! confusable characters folded) and `GHPLATE3` (canonical keys, uncompressed, with the row or an
-//! offset into varint postings as the value); [`PlateIndex::keys_are_canonical`] tells a search
-//! which kind of key to look for.
+//! segment before the manifest names it, like the segment itself. It is the only layout any
+//! deployment has written; a file of another layout is refused as damaged.
 
 use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 
 const MAGIC: &[u8; 8] = b"GHPLATE6";
-const MAGIC_V5: &[u8; 8] = b"GHPLATE5";
-const MAGIC_V4: &[u8; 8] = b"GHPLATE4";
-const MAGIC_V3: &[u8; 8] = b"GHPLATE3";
 
 /// Keys between position samples: a lookup counts at most this many key-start bits.
 pub const SAMPLE_KEYS: usize = 128;
 
-/// How the rows of a key are found from its fst value.
-enum Rows {
-    /// `GHPLATE4`: the value is an ordinal; rows are bit-packed in key order.
-    Packed { samples: Vec<u64>, starts: Vec<u64>, packed: Bytes, bits: u32, entries: u64 },
-    /// `GHPLATE3`: the value is `row << 1 | 1`, or `offset << 1` into varint postings.
-    Varint { postings: Bytes },
+/// The rows of every key, bit-packed in key order; a key's fst value is its ordinal.
+struct Rows {
+    /// Where every [`SAMPLE_KEYS`]-th key's rows start.
+    samples: Vec<u64>,
+    /// A bit set where each key's rows start (and one after the last row).
+    starts: Vec<u64>,
+    packed: Bytes,
+    bits: u32,
+    entries: u64,
 }
 
 /// An opened plate index.
@@ -49,27 +46,12 @@ pub struct PlateIndex {
     /// The fst and the packed rows share one buffer, the file's decompressed payload.
     map: Map<Bytes>,
     rows: Rows,
-    /// True for the earlier layouts, keyed by canonical plates.
-    canonical_keys: bool,
 }
 
 /// Why an index file is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("plate index: {0}")]
 pub struct IndexError(String);
-
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
 
 /// Bits needed for row numbers below `rows_max` (at least one).
 fn bits_for(rows_max: u32) -> u32 {
@@ -210,26 +192,6 @@ impl Emitter {
     }
 }
 
-/// An index in the earlier `GHPLATE4` layout, keyed by canonical plates: for tests that older
-/// segments still answer every search.
-#[cfg(test)]
-pub(crate) fn build_canonical_v4(pairs: impl IntoIterator<Item = (String, u32)>) -> Vec<u8> {
-    let canonical = pairs.into_iter().map(|(plate, row)| (glasshouse_engine::rules::misread::canonical(&plate), row));
-    in_one_frame(&build(canonical), MAGIC_V4)
-}
-
-/// An index written by [`build`] in the single-frame layout of `GHPLATE5` and `GHPLATE4` (the
-/// whole payload in one zstd frame), under `magic`: for tests that older files still read.
-#[cfg(test)]
-pub(crate) fn in_one_frame(bytes: &[u8], magic: &[u8; 8]) -> Vec<u8> {
-    let frame_len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
-    let mut payload = decompress(&bytes[16..16 + frame_len]).unwrap();
-    payload.extend_from_slice(&bytes[16 + frame_len..]);
-    let mut out = magic.to_vec();
-    out.extend(zstd::bulk::compress(&payload, 3).unwrap());
-    out
-}
-
 /// zstd level of the index. Measured on a 10M-read day's index: level 9 is 2 % smaller than level 3
 /// (about 0.1 byte per read) for four times its time, about 0.24 s per million reads; level 19 is
 /// 4 % smaller but takes 2.3 s per million reads, which alone would hold a segment builder under
@@ -265,29 +227,17 @@ impl<'a> Reader<'a> {
 }
 
 impl PlateIndex {
-    /// Opens index bytes written by [`build`] (or by the `GHPLATE3` writer before it).
+    /// Opens index bytes written by [`build`].
     pub fn from_bytes(bytes: &[u8]) -> Result<PlateIndex, IndexError> {
         let mut reader = Reader { bytes, at: 0 };
         let magic = reader.take(8).map_err(|_| IndexError("not a plate index (too short)".into()))?;
-        if magic == MAGIC_V3 {
-            let fst_len = reader.u64()?;
-            let fst_start = reader.at;
-            reader.take(usize::try_from(fst_len).unwrap_or(usize::MAX))?;
-            let owned = Bytes::copy_from_slice(bytes);
-            let map = Map::new(owned.slice(fst_start..reader.at)).map_err(|e| IndexError(e.to_string()))?;
-            return Ok(PlateIndex { map, rows: Rows::Varint { postings: owned.slice(reader.at..) }, canonical_keys: true });
-        }
-        let payload = if magic == MAGIC {
-            // The compressed part, then the packed rows as they are: one payload again.
-            let frame_len = usize::try_from(reader.u64()?).map_err(|_| IndexError("truncated".into()))?;
-            let mut payload = decompress(reader.take(frame_len)?)?;
-            payload.extend_from_slice(&bytes[reader.at..]);
-            payload
-        } else if magic == MAGIC_V5 || magic == MAGIC_V4 {
-            decompress(&bytes[8..])?
-        } else {
+        if magic != MAGIC {
             return Err(IndexError("not a plate index (bad magic)".into()));
-        };
+        }
+        // The compressed part, then the packed rows as they are: one payload again.
+        let frame_len = usize::try_from(reader.u64()?).map_err(|_| IndexError("truncated".into()))?;
+        let mut payload = decompress(reader.take(frame_len)?)?;
+        payload.extend_from_slice(&bytes[reader.at..]);
         let payload = Bytes::from(payload);
         let mut reader = Reader { bytes: &payload, at: 0 };
         let (fst_len, keys, entries, bits) = (reader.u64()?, reader.u64()?, reader.u64()?, reader.u64()?);
@@ -307,14 +257,11 @@ impl PlateIndex {
             .ok_or_else(|| IndexError(format!("{entries} rows of {bits} bits")))?
             + 8;
         let packed = payload.slice_ref(reader.take(packed_len)?);
-        Ok(PlateIndex {
-            map,
-            rows: Rows::Packed { samples, starts, packed, bits: bits as u32, entries },
-            canonical_keys: magic == MAGIC_V4,
-        })
-        .and_then(|index| match reader.at == payload.len() {
-            true => Ok(index),
-            false => Err(IndexError(format!("{} bytes after the packed rows", payload.len() - reader.at))),
+        Ok(PlateIndex { map, rows: Rows { samples, starts, packed, bits: bits as u32, entries } }).and_then(|index| {
+            match reader.at == payload.len() {
+                true => Ok(index),
+                false => Err(IndexError(format!("{} bytes after the packed rows", payload.len() - reader.at))),
+            }
         })
     }
 
@@ -323,58 +270,30 @@ impl PlateIndex {
         self.map.len()
     }
 
-    /// True when the keys are canonical plates (an index written before exact keys): a search
-    /// looks up the canonical form and verifies each row it selects.
-    pub fn keys_are_canonical(&self) -> bool {
-        self.canonical_keys
-    }
-
     /// Bytes held in memory.
     pub fn size_bytes(&self) -> usize {
-        self.map.as_fst().as_bytes().len()
-            + match &self.rows {
-                Rows::Packed { samples, starts, packed, .. } => 8 * (samples.len() + starts.len()) + packed.len(),
-                Rows::Varint { postings } => postings.len(),
-            }
+        let Rows { samples, starts, packed, .. } = &self.rows;
+        self.map.as_fst().as_bytes().len() + 8 * (samples.len() + starts.len()) + packed.len()
     }
 
     fn push_rows(&self, value: u64, out: &mut Vec<u32>) -> Result<(), IndexError> {
-        match &self.rows {
-            Rows::Packed { samples, starts, packed, bits, entries } => {
-                let corrupt = || IndexError(format!("rows of key {value} are corrupt"));
-                let ordinal = usize::try_from(value).map_err(|_| corrupt())?;
-                let sample = *samples.get(ordinal / SAMPLE_KEYS).ok_or_else(corrupt)?;
-                // From the sampled key's first entry, pass the starts of the keys in between.
-                let first = next_set_bit(starts, sample, (ordinal % SAMPLE_KEYS) as u32).ok_or_else(corrupt)?;
-                let end = next_set_bit(starts, first + 1, 0).ok_or_else(corrupt)?;
-                if end > *entries {
-                    return Err(corrupt());
-                }
-                let mask = (1u64 << bits) - 1;
-                for entry in first..end {
-                    let at = (entry * u64::from(*bits)) as usize;
-                    let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("the padding covers the last row"));
-                    out.push(((word >> (at % 8)) & mask) as u32);
-                }
-                Ok(())
-            }
-            Rows::Varint { postings } => {
-                if value & 1 != 0 {
-                    out.push(u32::try_from(value >> 1).map_err(|_| IndexError(format!("inline row {value:#x} is corrupt")))?);
-                    return Ok(());
-                }
-                let offset = value >> 1;
-                let corrupt = || IndexError(format!("postings at {offset} are corrupt"));
-                let mut at = usize::try_from(offset).map_err(|_| corrupt())?;
-                let count = get_varint(postings, &mut at).ok_or_else(corrupt)?;
-                let mut row = 0u64;
-                for _ in 0..count {
-                    row += get_varint(postings, &mut at).ok_or_else(corrupt)?;
-                    out.push(u32::try_from(row).map_err(|_| corrupt())?);
-                }
-                Ok(())
-            }
+        let Rows { samples, starts, packed, bits, entries } = &self.rows;
+        let corrupt = || IndexError(format!("rows of key {value} are corrupt"));
+        let ordinal = usize::try_from(value).map_err(|_| corrupt())?;
+        let sample = *samples.get(ordinal / SAMPLE_KEYS).ok_or_else(corrupt)?;
+        // From the sampled key's first entry, pass the starts of the keys in between.
+        let first = next_set_bit(starts, sample, (ordinal % SAMPLE_KEYS) as u32).ok_or_else(corrupt)?;
+        let end = next_set_bit(starts, first + 1, 0).ok_or_else(corrupt)?;
+        if end > *entries {
+            return Err(corrupt());
         }
+        let mask = (1u64 << bits) - 1;
+        for entry in first..end {
+            let at = (entry * u64::from(*bits)) as usize;
+            let word = u64::from_le_bytes(packed[at / 8..at / 8 + 8].try_into().expect("the padding covers the last row"));
+            out.push(((word >> (at % 8)) & mask) as u32);
+        }
+        Ok(())
     }
 
     /// Rows carrying the key `key`.
@@ -627,21 +546,6 @@ mod tests {
     }
 
     #[test]
-    fn the_single_frame_layout_reads_like_the_current_one() {
-        let keys: Vec<String> = (0..3_000u32).map(|row| format!("P{:04}", (row * 31) % 977)).collect();
-        let bytes = build(keys.iter().enumerate().map(|(row, key)| (key.clone(), row as u32)));
-        let (current, single) = (PlateIndex::from_bytes(&bytes).unwrap(), PlateIndex::from_bytes(&in_one_frame(&bytes, MAGIC_V5)).unwrap());
-        assert!(!single.keys_are_canonical());
-        for key in ["P0000", "P0031", "P0976"] {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            current.rows_exact(key, &mut a).unwrap();
-            single.rows_exact(key, &mut b).unwrap();
-            assert!(!a.is_empty());
-            assert_eq!(a, b, "{key}");
-        }
-    }
-
-    #[test]
     fn rows_come_back_per_key_in_order_including_repeats() {
         let index = index_of(&["ABC".into(), "XYZ".into(), "ABC".into(), "AB".into()]);
         let mut rows = Vec::new();
@@ -655,18 +559,21 @@ mod tests {
 
     #[test]
     fn corrupt_files_are_refused_not_trusted() {
-        assert!(PlateIndex::from_bytes(b"GHPLATE3").is_err());
+        assert!(PlateIndex::from_bytes(b"GHPLATE3").is_err(), "a layout no deployment wrote");
         assert!(PlateIndex::from_bytes(b"NOTANINDEX0000000000").is_err());
         let mut bytes = build([("ABC".to_string(), 1)]);
         bytes[8] = 0xff;
         assert!(PlateIndex::from_bytes(&bytes).is_err(), "a damaged frame");
         let good = build([("ABC".to_string(), 1)]);
         assert!(PlateIndex::from_bytes(&good[..good.len() - 1]).is_err(), "a truncated frame");
-        let single = in_one_frame(&good, MAGIC_V5);
-        let mut payload = decompress(&single[8..]).unwrap();
+        let frame_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+        let mut payload = decompress(&good[16..16 + frame_len]).unwrap();
         payload[24] = 40; // 40 bits per row
-        let mut lying = MAGIC_V5.to_vec();
-        lying.extend(zstd::bulk::compress(&payload, 1).unwrap());
+        let frame = zstd::bulk::compress(&payload, 1).unwrap();
+        let mut lying = MAGIC.to_vec();
+        lying.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        lying.extend(frame);
+        lying.extend_from_slice(&good[16 + frame_len..]);
         assert!(PlateIndex::from_bytes(&lying).is_err(), "a header out of range");
         let mut longer = good.clone();
         longer.push(0);
@@ -692,24 +599,6 @@ mod tests {
         assert_eq!(index.rows_matching(Wildcard::new("K*").unwrap(), &mut all).unwrap(), 1_777);
         all.sort_unstable();
         assert_eq!(all, (0..5_000).collect::<Vec<u32>>());
-    }
-
-    #[test]
-    fn the_earlier_layout_is_still_read() {
-        // GHPLATE3: the value is `row << 1 | 1`, or `offset << 1` into varint postings.
-        let mut builder = MapBuilder::memory();
-        builder.insert("AAA", (7 << 1) | 1).unwrap();
-        builder.insert("BBB", 0).unwrap();
-        let fst = builder.into_inner().unwrap();
-        let mut bytes = MAGIC_V3.to_vec();
-        bytes.extend_from_slice(&(fst.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&fst);
-        bytes.extend_from_slice(&[2, 3, 200, 1]); // two rows: 3, then 3 + 200
-        let index = PlateIndex::from_bytes(&bytes).unwrap();
-        let mut rows = Vec::new();
-        index.rows_exact("AAA", &mut rows).unwrap();
-        index.rows_exact("BBB", &mut rows).unwrap();
-        assert_eq!(rows, [7, 3, 203]);
     }
 
     #[test]
@@ -826,14 +715,9 @@ mod tests {
     }
 
     #[test]
-    fn indexes_of_canonical_plates_say_so() {
-        let pairs = || vec![("AB1234".to_owned(), 0u32), ("A81234".to_owned(), 1)];
-        let older = PlateIndex::from_bytes(&build_canonical_v4(pairs())).unwrap();
-        assert!(older.keys_are_canonical());
-        assert_eq!(older.keys(), 1, "both plates fold to one canonical key");
-        let exact = PlateIndex::from_bytes(&build(pairs())).unwrap();
-        assert!(!exact.keys_are_canonical());
-        assert_eq!(exact.keys(), 2);
+    fn keys_are_the_plates_as_read_not_their_canonical_forms() {
+        let pairs = vec![("AB1234".to_owned(), 0u32), ("A81234".to_owned(), 1)];
+        assert_eq!(PlateIndex::from_bytes(&build(pairs)).unwrap().keys(), 2, "B and 8 are confusable, but both plates are kept");
     }
 
     fn edit_distance(a: &str, b: &str) -> usize {

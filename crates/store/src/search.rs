@@ -45,11 +45,6 @@ pub struct PlateQuery {
 }
 
 impl PlateQuery {
-    /// The canonical form the sidecar index is keyed by (wildcards pass through unchanged).
-    pub fn canonical(&self) -> String {
-        misread::canonical(&self.plate)
-    }
-
     /// Checks one plate against the query: the distance and the differing characters, or `None`.
     pub fn compare(&self, plate: &str) -> Option<(u8, Vec<CharDiff>)> {
         match &self.mode {
@@ -233,7 +228,7 @@ pub struct Explain {
     pub row_groups_pruned: usize,
     /// Rows looked at: rows selected by the index, or rows of the row groups read.
     pub rows_scanned: usize,
-    /// Distinct plates (canonical plates, in older indexes) the index matched, summed over segments.
+    /// Distinct plates the index matched, summed over segments.
     pub index_keys_matched: usize,
     /// Segments a count answered from the index alone, without reading a row.
     pub segments_answered_by_index: usize,

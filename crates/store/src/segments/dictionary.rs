@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tracing::info;
 
 impl SegmentStore {
-    /// The plate dictionary, covering every plate-read segment whose index holds plates as read
-    /// (older indexes of canonical plates cannot be; searches walk those). Built on first use,
+    /// The plate dictionary, covering every plate-read segment whose keys are all normalised plates
+    /// (searches walk the indexes of any other). Built on first use,
     /// extended here by segments flushed since; a removal dropped it (see [`SegmentStore::evict`]),
     /// so the next use rebuilds it without the removed plates.
     pub(crate) fn plate_dictionary(&self) -> Result<Arc<PlateDictionary>, StoreError> {
@@ -24,7 +24,7 @@ impl SegmentStore {
         // those are merged (a first build reads every key of every day: seconds at 100M reads).
         let work = |segment: &super::SegmentMeta, _: &mut crate::search::Explain, part: &mut PlateDictionary| {
             let handle = self.handle(segment)?;
-            match handle.plates().filter(|i| !i.keys_are_canonical()) {
+            match handle.plates() {
                 Some(index) => {
                     part.add(&segment.path, index);
                 }

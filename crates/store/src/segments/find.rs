@@ -6,11 +6,9 @@ use crate::plate_dictionary::PlateDictionary;
 use crate::plate_index::{MisreadAutomaton, PlateIndex, Wildcard};
 use crate::query::{ObservationQuery, QueryResult};
 use crate::search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, TopK};
-use fst::automaton::Levenshtein;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use glasshouse_wal::Lsn;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,8 +16,8 @@ use std::time::{Duration, Instant};
 impl SegmentStore {
     /// Reads of a plate: the plate index picks the rows of each plate-read segment in the time
     /// range, and each is verified against the query (an index may over-select: a tolerant
-    /// automaton allows any mix of edits within the total, and older indexes hold canonical
-    /// plates). Ordered by match distance, then time, then id.
+    /// automaton allows any mix of edits within the total). Ordered by match distance, then time,
+    /// then id.
     pub(crate) fn search_plates(
         &self,
         query: &PlateQuery,
@@ -54,8 +52,8 @@ impl SegmentStore {
 
     /// How many reads match a plate query, in all and per plate text. A segment wholly inside the
     /// time range is answered by its index alone (keys are the plates as read, so a matched key is
-    /// verified by itself and its rows are counted, not read); a segment cut by the range, or with
-    /// an older index of canonical plates, has its selected rows read and verified.
+    /// verified by itself and its rows are counted, not read); a segment cut by the range has its
+    /// selected rows read and verified.
     pub(crate) fn tally_plates(&self, query: &PlateQuery, hot: &[(Lsn, Observation)]) -> Result<PlateTally, StoreError> {
         let mut explain = Explain { index: "plate_fst", ..Explain::default() };
         let probe = self.probe(query, &mut explain)?;
@@ -65,7 +63,7 @@ impl SegmentStore {
             let handle = self.handle(segment)?;
             let index = self.plate_index_of(segment, &handle)?;
             let inside = query.from.is_none_or(|f| segment.min_observed_at >= f) && query.to.is_none_or(|t| segment.max_observed_at < t);
-            if inside && !index.keys_are_canonical() {
+            if inside {
                 let mut rows = Vec::new();
                 let mut failure = None;
                 probe
@@ -117,33 +115,31 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        if !index.keys_are_canonical() {
-            // Keys are the plates as read, so each selected row's plate is its key: the rows are
-            // read without the plate column (its pages are the costliest to decompress).
-            let mut keys: Vec<String> = Vec::new();
-            let mut selected: Vec<(u32, usize)> = Vec::new();
-            let mut all_text = true;
-            probe
-                .keys(segment, index, |key, rows| match std::str::from_utf8(key) {
-                    Ok(text) => {
-                        keys.push(text.to_owned());
-                        selected.extend(rows.iter().map(|row| (*row, keys.len() - 1)));
-                    }
-                    Err(_) => all_text = false,
-                })
-                .map_err(|reason| self.index_error(segment, reason))?;
-            if all_text {
-                explain.index_keys_matched += keys.len();
-                if selected.is_empty() {
-                    explain.segments_pruned += 1;
-                    return Ok(());
+        // Keys are the plates as read, so each selected row's plate is its key: the rows are
+        // read without the plate column (its pages are the costliest to decompress).
+        let mut keys: Vec<String> = Vec::new();
+        let mut selected: Vec<(u32, usize)> = Vec::new();
+        let mut all_text = true;
+        probe
+            .keys(segment, index, |key, rows| match std::str::from_utf8(key) {
+                Ok(text) => {
+                    keys.push(text.to_owned());
+                    selected.extend(rows.iter().map(|row| (*row, keys.len() - 1)));
                 }
-                selected.sort_unstable();
-                selected.dedup_by_key(|(row, _)| *row);
-                let rows: Vec<u32> = selected.iter().map(|(row, _)| *row).collect();
-                let plates: Vec<&str> = selected.iter().map(|(_, key)| keys[*key].as_str()).collect();
-                return self.scan_segment_with_plates(segment, conditions, &rows, &plates, explain, each);
+                Err(_) => all_text = false,
+            })
+            .map_err(|reason| self.index_error(segment, reason))?;
+        if all_text {
+            explain.index_keys_matched += keys.len();
+            if selected.is_empty() {
+                explain.segments_pruned += 1;
+                return Ok(());
             }
+            selected.sort_unstable();
+            selected.dedup_by_key(|(row, _)| *row);
+            let rows: Vec<u32> = selected.iter().map(|(row, _)| *row).collect();
+            let plates: Vec<&str> = selected.iter().map(|(_, key)| keys[*key].as_str()).collect();
+            return self.scan_segment_with_plates(segment, conditions, &rows, &plates, explain, each);
         }
         let mut rows = Vec::new();
         explain.index_keys_matched += probe.rows(segment, index, &mut rows).map_err(|reason| self.index_error(segment, reason))?;
@@ -281,14 +277,11 @@ impl SegmentStore {
     }
 }
 
-/// What a plate query looks for in a segment's index, built once per search. Indexes of exact
-/// plates get the plate, the pattern, or an automaton that lets confusable characters differ;
-/// older indexes of canonical plates get canonical forms (their Levenshtein automaton is built only
-/// if such a segment is met).
+/// What a plate query looks for in a segment's index, built once per search: the plate, the
+/// pattern, or an automaton that lets confusable characters differ.
 struct Probe<'q> {
     query: &'q PlateQuery,
     exact_keys: Lookup,
-    canonical_tolerant: OnceLock<Result<Levenshtein, String>>,
     /// The plates the dictionary matched, looked up in the segments it covers.
     known: Option<(Arc<PlateDictionary>, Vec<String>)>,
 }
@@ -312,7 +305,7 @@ impl<'q> Probe<'q> {
                 Lookup::Tolerant(MisreadAutomaton::new(&query.plate, edits_allowed(query)).ok_or("a plate too long to match tolerantly")?)
             }
         };
-        Ok(Probe { query, exact_keys, canonical_tolerant: OnceLock::new(), known: None })
+        Ok(Probe { query, exact_keys, known: None })
     }
 
     /// Adds to `out` the rows `index` may select; returns the keys matched.
@@ -327,28 +320,10 @@ impl<'q> Probe<'q> {
                 .map_err(|e| e.to_string())?;
             return Ok(keys);
         }
-        let found = if index.keys_are_canonical() {
-            let key = self.query.canonical();
-            match &self.query.mode {
-                PlateMode::Exact => index.rows_exact(&key, out).map(|()| usize::from(!out.is_empty())),
-                PlateMode::Wildcard => {
-                    index.rows_matching(Wildcard::new(&key).ok_or("a wildcard pattern of 1 to 63 ASCII characters")?, out)
-                }
-                PlateMode::MisreadTolerant { .. } => {
-                    let automaton = self
-                        .canonical_tolerant
-                        .get_or_init(|| Levenshtein::new(&key, edits_allowed(self.query) as u32).map_err(|e| e.to_string()))
-                        .as_ref()
-                        .map_err(Clone::clone)?;
-                    index.rows_matching(automaton, out)
-                }
-            }
-        } else {
-            match &self.exact_keys {
-                Lookup::Plate => index.rows_exact(&self.query.plate, out).map(|()| usize::from(!out.is_empty())),
-                Lookup::Pattern(wildcard) => index.rows_matching(wildcard, out),
-                Lookup::Tolerant(tolerant) => index.rows_matching(tolerant, out),
-            }
+        let found = match &self.exact_keys {
+            Lookup::Plate => index.rows_exact(&self.query.plate, out).map(|()| usize::from(!out.is_empty())),
+            Lookup::Pattern(wildcard) => index.rows_matching(wildcard, out),
+            Lookup::Tolerant(tolerant) => index.rows_matching(tolerant, out),
         };
         found.map_err(|e| e.to_string())
     }

@@ -86,7 +86,6 @@ proptest! {
             (needle.clone(), PlateMode::MisreadTolerant { substitutions_max: 1, length_tolerance: false }),
             (needle, PlateMode::MisreadTolerant { substitutions_max: 1, length_tolerance: true }),
         ];
-        let mut queries = Vec::new();
         for (plate, mode) in modes {
             let query = PlateQuery {
                 plate,
@@ -103,15 +102,6 @@ proptest! {
             for query in [&query, &whole] {
                 prop_assert_eq!(tally_of(&store, query, &hot), brute_force_tally(&observations, query), "{:?}", query);
             }
-            // Segments written before indexes held exact plates answer the same.
-            queries.push(query);
-        }
-        downgrade_indexes(dir.path(), &store);
-        let older = SegmentStore::open(dir.path()).unwrap();
-        for query in &queries {
-            prop_assert_eq!(all_pages(&older, query, &hot), brute_force(&observations, query), "{:?}", query);
-            let whole = PlateQuery { from: None, to: None, ..query.clone() };
-            prop_assert_eq!(tally_of(&older, &whole, &hot), brute_force_tally(&observations, &whole), "{:?}", whole);
         }
     }
 }
@@ -141,26 +131,6 @@ fn brute_force_tally(observations: &[Observation], query: &PlateQuery) -> Tally 
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ranked.truncate(query.limit);
     (reads, matched, ranked)
-}
-
-/// Rewrites every plate index of `store` in the earlier layout, keyed by canonical plates.
-fn downgrade_indexes(root: &Path, store: &SegmentStore) {
-    for segment in store.segments() {
-        let Some(index) = &segment.plate_index else { continue };
-        let mut pairs = Vec::new();
-        let mut row = 0u32;
-        store
-            .read_segment(segment, |o| {
-                if let Body::PlateRead(read) = &o.body {
-                    pairs.push((read.plate.clone(), row));
-                    pairs.extend(read.candidates.iter().map(|c| (c.plate.clone(), row)));
-                }
-                row += 1;
-                true
-            })
-            .unwrap();
-        fs::write(root.join(index), crate::plate_index::build_canonical_v4(pairs)).unwrap();
-    }
 }
 
 #[test]
