@@ -2,7 +2,7 @@
 //!
 //! The server owns no pipeline stage and no product rule: it parses requests, calls a use case of
 //! the application layer (`glasshouse_app`) and serializes its answer. Every route but `/healthz` and the console's static files needs a bearer token, and each
-//! route names the roles that may use it, in one table ([`routes::PERMISSIONS`]).
+//! route names the roles that may use it, in one table ([`routes::ROUTES`], which the router is built from).
 #![deny(missing_docs)]
 
 pub mod auth;

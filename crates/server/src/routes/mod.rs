@@ -1,4 +1,5 @@
-//! The router, the permission table and the middleware that enforces it.
+//! The route table (method, path, roles, handler), the router built from it, and the middleware
+//! that enforces its roles.
 
 mod alerts;
 mod approvals;
@@ -28,73 +29,135 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use std::sync::Arc;
 
 use Role::*;
 use glasshouse_app::Action;
 
-/// Every authenticated route and the roles that may call it. The middleware refuses any route
-/// missing from this table, so a new route cannot be reachable by accident.
-pub const PERMISSIONS: &[(&str, &str, &[Role])] = &[
-    ("GET", "/v1/whoami", &Role::ALL),
-    ("DELETE", "/v1/sessions/current", &Role::ALL),
-    ("GET", "/v1/accounts", &[Administrator, Auditor, Supervisor]),
-    ("GET", "/v1/sensors/latest", &[Operator, Supervisor, Investigator, Administrator]),
-    ("GET", "/v1/openapi.json", &Role::ALL),
-    ("GET", "/v1/status", &Role::ALL),
-    ("GET", "/v1/policy", &Role::ALL),
-    ("GET", "/v1/basemap", &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator]),
-    ("GET", "/v1/map/style", &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator]),
-    ("POST", "/v1/observations", &[Ingest]),
-    ("GET", "/v1/observations", &[Investigator]),
-    ("GET", "/v1/dead_letters", &[Ingest, Custodian]),
-    ("POST", "/v1/search/plates", &[Investigator]),
-    ("POST", "/v1/search/area", &[Investigator]),
-    ("GET", "/v1/incidents/{id}/context", &[Investigator]),
-    ("GET", "/v1/cameras/covering", &[Operator, Investigator, Supervisor]),
-    ("PUT", "/v1/devices/{id}", &[Administrator]),
-    ("GET", "/v1/devices", &[Administrator, Operator, Investigator, Supervisor, Analyst]),
-    ("POST", "/v1/hotlists", &[Administrator]),
-    ("GET", "/v1/hotlists", &[Administrator, Operator]),
-    ("POST", "/v1/hotlists/{id}/entries", &[Administrator]),
-    ("GET", "/v1/hotlists/{id}/entries", &[Administrator]),
-    ("GET", "/v1/alerts", &[Operator, Supervisor]),
-    ("GET", "/v1/alerts/stream", &[Operator, Supervisor]),
-    ("GET", "/v1/alerts/ws", &[Operator, Supervisor]),
-    ("GET", "/v1/alerts/stats", &[Operator, Supervisor, Analyst, Auditor]),
-    ("GET", "/v1/alerts/{id}", &[Operator, Supervisor]),
-    ("GET", "/v1/alerts/{id}/cap", &[Operator, Supervisor]),
-    ("GET", "/v1/situations/{id}", &[Operator, Supervisor]),
-    ("POST", "/v1/alerts/{id}/transitions", &[Operator, Supervisor]),
-    ("GET", "/v1/sinks", &[Administrator, Supervisor]),
-    ("GET", "/v1/sinks/{name}/dead_letters", &[Administrator, Supervisor]),
-    ("POST", "/v1/sharing/changes", &[Administrator]),
-    ("GET", "/v1/sharing/changes", &[Administrator, Supervisor, Auditor]),
-    ("POST", "/v1/sharing/changes/{id}/decision", &[Administrator, Supervisor]),
-    ("GET", "/v1/audit/checkpoint", &[Auditor, Supervisor, Custodian]),
-    ("GET", "/v1/audit/entries", &[Auditor]),
-    ("GET", "/v1/audit/proof/inclusion", &[Auditor]),
-    ("GET", "/v1/audit/proof/consistency", &[Auditor]),
-    ("GET", "/v1/audit/export", &[Auditor]),
-    ("GET", "/v1/reports", &[Auditor, Supervisor, Custodian]),
-    ("POST", "/v1/rules", &[Administrator]),
-    ("GET", "/v1/rules", &[Administrator, Operator, Supervisor]),
-    ("POST", "/v1/rules/{id}/enabled", &[Administrator]),
-    ("POST", "/v1/holds", &[Custodian, Investigator]),
-    ("GET", "/v1/holds", &[Custodian, Supervisor, Investigator]),
-    ("POST", "/v1/holds/{id}/decision", &[Supervisor]),
-    ("POST", "/v1/holds/{id}/release", &[Custodian, Supervisor]),
-    ("GET", "/v1/retention", &[Custodian, Supervisor, Auditor]),
-    ("POST", "/v1/retention/purge", &[Custodian]),
-    ("POST", "/v1/retention/changes", &[Custodian]),
-    ("GET", "/v1/retention/changes", &[Custodian, Supervisor, Auditor]),
-    ("POST", "/v1/retention/changes/{id}/decision", &[Custodian, Supervisor]),
-    ("POST", "/v1/sql", &[Analyst]),
-    ("POST", "/v1/approvals", &[Investigator]),
-    ("GET", "/v1/approvals", &[Investigator, Supervisor]),
-    ("POST", "/v1/approvals/{id}/decision", &[Supervisor]),
+/// One authenticated route: its method and path, the roles that may call it, and its handler.
+pub struct Route {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path pattern, as axum matches it.
+    pub path: &'static str,
+    /// The roles that may call it.
+    pub roles: &'static [Role],
+    /// Builds its handler (with its own body limit where it takes large bodies).
+    handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+/// Every authenticated route: the one list the router is built from and the middleware checks, so
+/// a route cannot be reachable without naming its roles, nor named without being served.
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/v1/whoami", roles: &Role::ALL, handler: || get(meta::whoami) },
+    Route { method: "DELETE", path: "/v1/sessions/current", roles: &Role::ALL, handler: || delete(sessions::end) },
+    Route { method: "GET", path: "/v1/accounts", roles: &[Administrator, Auditor, Supervisor], handler: || get(meta::accounts) },
+    Route {
+        method: "GET",
+        path: "/v1/sensors/latest",
+        roles: &[Operator, Supervisor, Investigator, Administrator],
+        handler: || get(meta::latest_readings),
+    },
+    Route { method: "GET", path: "/v1/openapi.json", roles: &Role::ALL, handler: || get(meta::openapi) },
+    Route { method: "GET", path: "/v1/status", roles: &Role::ALL, handler: || get(meta::status) },
+    Route { method: "GET", path: "/v1/policy", roles: &Role::ALL, handler: || get(meta::policy) },
+    Route {
+        method: "GET",
+        path: "/v1/basemap",
+        roles: &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator],
+        handler: || get(meta::basemap),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/map/style",
+        roles: &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator],
+        handler: || get(meta::map_style),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/observations",
+        roles: &[Ingest],
+        handler: || post(observations::ingest).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)),
+    },
+    Route { method: "GET", path: "/v1/observations", roles: &[Investigator], handler: || get(observations::search) },
+    Route { method: "GET", path: "/v1/dead_letters", roles: &[Ingest, Custodian], handler: || get(observations::dead_letters) },
+    Route { method: "POST", path: "/v1/search/plates", roles: &[Investigator], handler: || post(search::plates) },
+    Route { method: "POST", path: "/v1/search/area", roles: &[Investigator], handler: || post(search::area) },
+    Route { method: "GET", path: "/v1/incidents/{id}/context", roles: &[Investigator], handler: || get(search::incident_context) },
+    Route { method: "GET", path: "/v1/cameras/covering", roles: &[Operator, Investigator, Supervisor], handler: || get(search::covering) },
+    Route { method: "PUT", path: "/v1/devices/{id}", roles: &[Administrator], handler: || put(devices::put_device) },
+    Route {
+        method: "GET",
+        path: "/v1/devices",
+        roles: &[Administrator, Operator, Investigator, Supervisor, Analyst],
+        handler: || get(devices::list_devices),
+    },
+    Route { method: "POST", path: "/v1/hotlists", roles: &[Administrator], handler: || post(hotlists::create) },
+    Route { method: "GET", path: "/v1/hotlists", roles: &[Administrator, Operator], handler: || get(hotlists::list) },
+    Route {
+        method: "POST",
+        path: "/v1/hotlists/{id}/entries",
+        roles: &[Administrator],
+        handler: || post(hotlists::add_entries).layer(DefaultBodyLimit::max(CONFIG_BODY_BYTES_MAX)),
+    },
+    Route { method: "GET", path: "/v1/hotlists/{id}/entries", roles: &[Administrator], handler: || get(hotlists::list_entries) },
+    Route { method: "GET", path: "/v1/alerts", roles: &[Operator, Supervisor], handler: || get(alerts::list) },
+    Route { method: "GET", path: "/v1/alerts/stream", roles: &[Operator, Supervisor], handler: || get(alerts::stream) },
+    Route { method: "GET", path: "/v1/alerts/ws", roles: &[Operator, Supervisor], handler: || get(alerts::websocket) },
+    Route { method: "GET", path: "/v1/alerts/stats", roles: &[Operator, Supervisor, Analyst, Auditor], handler: || get(alerts::stats) },
+    Route { method: "GET", path: "/v1/alerts/{id}", roles: &[Operator, Supervisor], handler: || get(alerts::get_one) },
+    Route { method: "GET", path: "/v1/alerts/{id}/cap", roles: &[Operator, Supervisor], handler: || get(alerts::cap) },
+    Route { method: "GET", path: "/v1/situations/{id}", roles: &[Operator, Supervisor], handler: || get(situations::get) },
+    Route { method: "POST", path: "/v1/alerts/{id}/transitions", roles: &[Operator, Supervisor], handler: || post(alerts::transition) },
+    Route { method: "GET", path: "/v1/sinks", roles: &[Administrator, Supervisor], handler: || get(sinks::list) },
+    Route {
+        method: "GET",
+        path: "/v1/sinks/{name}/dead_letters",
+        roles: &[Administrator, Supervisor],
+        handler: || get(sinks::dead_letters),
+    },
+    Route { method: "POST", path: "/v1/sharing/changes", roles: &[Administrator], handler: || post(sharing::propose) },
+    Route { method: "GET", path: "/v1/sharing/changes", roles: &[Administrator, Supervisor, Auditor], handler: || get(sharing::list) },
+    Route {
+        method: "POST",
+        path: "/v1/sharing/changes/{id}/decision",
+        roles: &[Administrator, Supervisor],
+        handler: || post(sharing::decide),
+    },
+    Route { method: "GET", path: "/v1/audit/checkpoint", roles: &[Auditor, Supervisor, Custodian], handler: || get(audit::checkpoint) },
+    Route { method: "GET", path: "/v1/audit/entries", roles: &[Auditor], handler: || get(audit::entries) },
+    Route { method: "GET", path: "/v1/audit/proof/inclusion", roles: &[Auditor], handler: || get(audit::inclusion) },
+    Route { method: "GET", path: "/v1/audit/proof/consistency", roles: &[Auditor], handler: || get(audit::consistency) },
+    Route { method: "GET", path: "/v1/audit/export", roles: &[Auditor], handler: || get(audit::export) },
+    Route { method: "GET", path: "/v1/reports", roles: &[Auditor, Supervisor, Custodian], handler: || get(reports::report) },
+    Route { method: "POST", path: "/v1/rules", roles: &[Administrator], handler: || post(rules::create) },
+    Route { method: "GET", path: "/v1/rules", roles: &[Administrator, Operator, Supervisor], handler: || get(rules::list) },
+    Route { method: "POST", path: "/v1/rules/{id}/enabled", roles: &[Administrator], handler: || post(rules::set_enabled) },
+    Route { method: "POST", path: "/v1/holds", roles: &[Custodian, Investigator], handler: || post(holds::propose) },
+    Route { method: "GET", path: "/v1/holds", roles: &[Custodian, Supervisor, Investigator], handler: || get(holds::list) },
+    Route { method: "POST", path: "/v1/holds/{id}/decision", roles: &[Supervisor], handler: || post(holds::decide) },
+    Route { method: "POST", path: "/v1/holds/{id}/release", roles: &[Custodian, Supervisor], handler: || post(holds::release) },
+    Route { method: "GET", path: "/v1/retention", roles: &[Custodian, Supervisor, Auditor], handler: || get(holds::retention) },
+    Route { method: "POST", path: "/v1/retention/purge", roles: &[Custodian], handler: || post(holds::purge) },
+    Route { method: "POST", path: "/v1/retention/changes", roles: &[Custodian], handler: || post(holds::propose_retention_change) },
+    Route {
+        method: "GET",
+        path: "/v1/retention/changes",
+        roles: &[Custodian, Supervisor, Auditor],
+        handler: || get(holds::list_retention_changes),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/retention/changes/{id}/decision",
+        roles: &[Custodian, Supervisor],
+        handler: || post(holds::decide_retention_change),
+    },
+    Route { method: "POST", path: "/v1/sql", roles: &[Analyst], handler: || post(sql::query) },
+    Route { method: "POST", path: "/v1/approvals", roles: &[Investigator], handler: || post(approvals::request) },
+    Route { method: "GET", path: "/v1/approvals", roles: &[Investigator, Supervisor], handler: || get(approvals::list) },
+    Route { method: "POST", path: "/v1/approvals/{id}/decision", roles: &[Supervisor], handler: || post(approvals::decide) },
 ];
 
 /// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
@@ -102,59 +165,9 @@ const CONFIG_BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// The whole application: API, console and health check.
 pub fn app(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/v1/whoami", get(meta::whoami))
-        .route("/v1/sessions/current", delete(sessions::end))
-        .route("/v1/accounts", get(meta::accounts))
-        .route("/v1/sensors/latest", get(meta::latest_readings))
-        .route("/v1/openapi.json", get(meta::openapi))
-        .route("/v1/status", get(meta::status))
-        .route("/v1/policy", get(meta::policy))
-        .route("/v1/basemap", get(meta::basemap))
-        .route("/v1/map/style", get(meta::map_style))
-        .route("/v1/observations", post(observations::ingest).get(observations::search).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)))
-        .route("/v1/dead_letters", get(observations::dead_letters))
-        .route("/v1/search/plates", post(search::plates))
-        .route("/v1/search/area", post(search::area))
-        .route("/v1/incidents/{id}/context", get(search::incident_context))
-        .route("/v1/cameras/covering", get(search::covering))
-        .route("/v1/devices/{id}", put(devices::put_device))
-        .route("/v1/devices", get(devices::list_devices))
-        .route("/v1/hotlists", post(hotlists::create).get(hotlists::list))
-        .route(
-            "/v1/hotlists/{id}/entries",
-            post(hotlists::add_entries).get(hotlists::list_entries).layer(DefaultBodyLimit::max(CONFIG_BODY_BYTES_MAX)),
-        )
-        .route("/v1/alerts", get(alerts::list))
-        .route("/v1/alerts/stream", get(alerts::stream))
-        .route("/v1/alerts/ws", get(alerts::websocket))
-        .route("/v1/alerts/stats", get(alerts::stats))
-        .route("/v1/alerts/{id}", get(alerts::get_one))
-        .route("/v1/alerts/{id}/cap", get(alerts::cap))
-        .route("/v1/alerts/{id}/transitions", post(alerts::transition))
-        .route("/v1/situations/{id}", get(situations::get))
-        .route("/v1/sinks", get(sinks::list))
-        .route("/v1/sinks/{name}/dead_letters", get(sinks::dead_letters))
-        .route("/v1/sharing/changes", post(sharing::propose).get(sharing::list))
-        .route("/v1/sharing/changes/{id}/decision", post(sharing::decide))
-        .route("/v1/audit/checkpoint", get(audit::checkpoint))
-        .route("/v1/audit/entries", get(audit::entries))
-        .route("/v1/audit/proof/inclusion", get(audit::inclusion))
-        .route("/v1/audit/proof/consistency", get(audit::consistency))
-        .route("/v1/audit/export", get(audit::export))
-        .route("/v1/reports", get(reports::report))
-        .route("/v1/rules", post(rules::create).get(rules::list))
-        .route("/v1/rules/{id}/enabled", post(rules::set_enabled))
-        .route("/v1/holds", post(holds::propose).get(holds::list))
-        .route("/v1/holds/{id}/decision", post(holds::decide))
-        .route("/v1/holds/{id}/release", post(holds::release))
-        .route("/v1/retention", get(holds::retention))
-        .route("/v1/retention/purge", post(holds::purge))
-        .route("/v1/retention/changes", post(holds::propose_retention_change).get(holds::list_retention_changes))
-        .route("/v1/retention/changes/{id}/decision", post(holds::decide_retention_change))
-        .route("/v1/sql", post(sql::query))
-        .route("/v1/approvals", post(approvals::request).get(approvals::list))
-        .route("/v1/approvals/{id}/decision", post(approvals::decide))
+    let api = ROUTES
+        .iter()
+        .fold(Router::new(), |router, route| router.route(route.path, (route.handler)()))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     // Opening a session checks its own credentials (an account token and a code), so it sits
     // outside the middleware that would refuse an enrolled account's token.
@@ -241,7 +254,7 @@ pub(crate) fn parse_range(
 
 /// True when `role` may call `method path` (a route pattern such as `/v1/devices/{id}`).
 pub fn allowed(method: &Method, path: &str, role: Role) -> bool {
-    PERMISSIONS.iter().any(|(m, p, roles)| *m == method.as_str() && *p == path && roles.contains(&role))
+    ROUTES.iter().any(|r| r.method == method.as_str() && r.path == path && r.roles.contains(&role))
 }
 
 #[cfg(test)]
