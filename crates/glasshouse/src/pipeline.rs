@@ -10,6 +10,7 @@
 //! server listens), and only then does the committer accept new records.
 
 use anyhow::Context;
+use glasshouse_app::sharing::Sharing;
 use glasshouse_app::{Actor, App, Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
 use glasshouse_audit::{AuditLog, PurposePolicy};
 use glasshouse_engine::metrics::RuleMetrics;
@@ -72,9 +73,9 @@ pub struct Pipeline {
     hot_path: Option<JoinHandle<()>>,
     committer: Option<JoinHandle<()>>,
     /// Dropping the sender stops the compactor.
-    compactor: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
+    compactor: Option<Stoppable>,
     /// Dropping the sender stops the hourly retention purge.
-    retention: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
+    retention: Option<Stoppable>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -146,121 +147,47 @@ fn load_retention(data_dir: &Path) -> anyhow::Result<glasshouse_store::Retention
 }
 
 impl Pipeline {
-    /// Opens every store under `config.data_dir`, replays the WAL and starts the threads.
+    /// Opens every store under `config.data_dir`, replays the WAL and starts the threads, in the
+    /// reverse order of the data flow (see the module documentation).
     pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         let data_dir = &config.data_dir;
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-        let catalog = Catalog::open(&data_dir.join("catalog")).context("opening the catalog")?;
-        let segments = SegmentStore::open(data_dir.join("segments")).context("opening the segment store")?;
-        let flushed_lsn = segments.flushed_lsn();
-        let store = Arc::new(Store::new(segments));
-        let alerts = Arc::new(AlertLog::open(&data_dir.join("alerts"), config.fsync).context("opening the alert log")?);
-        let dead_letters = DeadLetterStore::open(data_dir.join("dead_letter.ndjson")).context("opening the dead-letter store")?;
-        let audit = Arc::new(AuditLog::open(&audit_dir(data_dir), &audit_keys_dir(data_dir)).context("opening the audit log")?);
-        let policy = load_policy(data_dir)?;
-        let approvals = glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?;
-        let holds = glasshouse_audit::holds::HoldBook::open(&data_dir.join("holds")).context("opening the holds")?;
-        let retention = load_retention(data_dir)?;
-
-        let mut seen = HashSet::new();
-        store.for_each_stored(|o| {
-            seen.insert(o.dedup_key());
-        })?;
-        let mut replayed: Vec<(Lsn, Observation)> = Vec::new();
-        let mut undecodable = 0usize;
-        let wal_config = WalConfig { fsync: config.fsync, ..WalConfig::new(wal_dir(data_dir)) };
-        let wal = Wal::open(wal_config, flushed_lsn, |lsn, payload| {
-            let decoded = serde_json::from_slice::<RawRecord>(payload).ok().and_then(|raw| from_stored(&raw).ok());
-            match decoded {
-                Some(o) => {
-                    seen.insert(o.dedup_key());
-                    replayed.push((lsn, o));
-                }
-                None => undecodable += 1,
-            }
-        })
-        .context("opening the write-ahead log")?;
-        if undecodable > 0 {
-            anyhow::bail!("{undecodable} WAL records passed their checksum but do not decode; refusing to start");
-        }
-        info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
-
-        let engine = Arc::new(RwLock::new(Arc::new(catalog.engine())));
+        let stores = Stores::open(data_dir, config.fsync)?;
+        let Recovered { wal, seen, replayed } = recover(data_dir, config.fsync, &stores.store)?;
+        let engine = Arc::new(RwLock::new(Arc::new(stores.catalog.engine())));
         let rule_metrics: Arc<Mutex<RuleMetrics>> = Arc::default();
-        // The unflushed tail is evaluated and in the hot window before `start` returns, so the
-        // server never answers a search while an acknowledged record is still being replayed (the
-        // kill -9 test lost whole rounds to that race when both cores were busy).
-        let (mut engine_state, evaluated_through) = match crate::engine_state::load(data_dir) {
-            Some(snapshot) => {
-                let through = snapshot.evaluated_through;
-                (EngineState::restored(snapshot, &engine.read().unwrap_or_else(|p| p.into_inner())), through)
-            }
-            None => (EngineState::default(), 0),
-        };
-        // Records the saved state already reflects go back to the hot window only; evaluating them
-        // again would step geofence presences and sensor episodes twice.
-        let replayed_through = replayed.last().map_or(0, |(lsn, _)| *lsn);
-        let unevaluated = replayed.split_off(replayed.partition_point(|(lsn, _)| *lsn <= evaluated_through));
-        if !replayed.is_empty() {
-            store.insert(replayed);
-        }
-        if !unevaluated.is_empty() {
-            evaluate(&engine, &mut engine_state, &alerts, &store, unevaluated);
-        }
-        let keeper = crate::engine_state::Keeper::new(data_dir, evaluated_through.max(replayed_through));
+        let (engine_state, keeper) = restore_rules(data_dir, &engine, &stores.alerts, &stores.store, replayed);
         let (hot_tx, hot_rx) = sync_channel::<DurableGroup<Observation>>(HOT_PATH_QUEUE_GROUPS_MAX);
         let hot_path = {
             let (engine, alerts, store, dir, metrics) =
-                (engine.clone(), alerts.clone(), store.clone(), wal_dir(data_dir), rule_metrics.clone());
+                (engine.clone(), stores.alerts.clone(), stores.store.clone(), wal_dir(data_dir), rule_metrics.clone());
             let interval = config.flush_interval;
             std::thread::Builder::new()
                 .name("hot-path".into())
                 .spawn(move || run_hot_path(engine_state, keeper, hot_rx, engine, alerts, store, metrics, &dir, interval))?
         };
         let compactor = {
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            let store = store.clone();
-            let handle = std::thread::Builder::new().name("compactor".into()).spawn(move || run_compactor(&store, &stopped))?;
-            (stop, handle)
+            let store = stores.store.clone();
+            stoppable("compactor", move |stopped| run_compactor(&store, stopped))?
         };
         let (committer, committer_handle) = committer(wal, seen, INGEST_QUEUE_REQUESTS_MAX, hot_tx);
         let entrance = Arc::new(WalEntrance { committer: Mutex::new(Some(committer)) });
-        let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(store.clone()));
-        // Sinks come from the deployment's file and from approved sharing changes; one name each.
-        let sharing_file = data_dir.join("sharing.json");
-        let (approved, approved_config) = glasshouse_app::sharing::Sharing::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
-        let deployment: Vec<String> = config.sinks.sinks.iter().map(|s| s.name.clone()).collect();
-        if let Some(clash) = approved_config.sinks.iter().find(|s| deployment.contains(&s.name)) {
-            anyhow::bail!("sink {:?} is both in the sinks file and in {}; rename one", clash.name, sharing_file.display());
-        }
-        let mut sink_workers = Vec::new();
-        for sink in config.sinks.sinks.into_iter().chain(approved_config.sinks) {
-            let destination = glasshouse_sinks::delivery::destination(&sink).map_err(|e| anyhow::anyhow!("sink {}: {e}", sink.name))?;
-            let name = sink.name.clone();
-            let worker = glasshouse_sinks::delivery::SinkWorker::start(sink, &data_dir.join("outbox"), alerts.clone(), destination)
-                .with_context(|| format!("starting sink {name}"))?;
-            sink_workers.push(worker);
-        }
+        let sql_engine = Arc::new(glasshouse_sql::SqlEngine::new(stores.store.clone()));
+        let sharing = start_sinks(data_dir, config.sinks, &stores.alerts)?;
         let app = App {
-            devices: RwLock::new(Arc::new(catalog.devices.clone())),
+            devices: RwLock::new(Arc::new(stores.catalog.devices.clone())),
             engine,
-            catalog: Mutex::new(catalog),
-            ingest: Ingest::new(entrance.clone(), dead_letters),
-            alerts,
-            store,
-            audit,
-            policy,
-            approvals,
-            holds,
-            retention: glasshouse_app::retention::RetentionSettings::new(retention, Some(data_dir.join("retention.json"))),
-            changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,
-            sharing: glasshouse_app::sharing::Sharing::new(
-                approved,
-                Some(sharing_file),
-                Some(data_dir.join("outbox")),
-                deployment,
-                sink_workers,
-            ),
+            catalog: Mutex::new(stores.catalog),
+            ingest: Ingest::new(entrance.clone(), stores.dead_letters),
+            alerts: stores.alerts,
+            store: stores.store,
+            audit: stores.audit,
+            policy: stores.policy,
+            approvals: stores.approvals,
+            holds: stores.holds,
+            retention: glasshouse_app::retention::RetentionSettings::new(stores.retention, Some(data_dir.join("retention.json"))),
+            changes: stores.changes,
+            sharing,
             rule_metrics,
         };
         let state = Arc::new(AppState {
@@ -274,10 +201,8 @@ impl Pipeline {
             failed_logons: Default::default(),
         });
         let retention = {
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
             let app = state.app.clone();
-            let handle = std::thread::Builder::new().name("retention".into()).spawn(move || run_retention(&app, &stopped))?;
-            (stop, handle)
+            stoppable("retention", move |stopped| run_retention(&app, stopped))?
         };
         Ok(Pipeline {
             state,
@@ -317,6 +242,132 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Every store and book under a data directory, opened.
+struct Stores {
+    catalog: Catalog,
+    store: Arc<Store>,
+    alerts: Arc<AlertLog>,
+    dead_letters: DeadLetterStore,
+    audit: Arc<AuditLog>,
+    policy: PurposePolicy,
+    approvals: glasshouse_audit::approvals::ApprovalBook,
+    holds: glasshouse_audit::holds::HoldBook,
+    changes: glasshouse_audit::changes::ChangeBook,
+    retention: glasshouse_store::RetentionPolicy,
+}
+
+impl Stores {
+    fn open(data_dir: &Path, fsync: FsyncPolicy) -> anyhow::Result<Stores> {
+        Ok(Stores {
+            catalog: Catalog::open(&data_dir.join("catalog")).context("opening the catalog")?,
+            store: Arc::new(Store::new(SegmentStore::open(data_dir.join("segments")).context("opening the segment store")?)),
+            alerts: Arc::new(AlertLog::open(&data_dir.join("alerts"), fsync).context("opening the alert log")?),
+            dead_letters: DeadLetterStore::open(data_dir.join("dead_letter.ndjson")).context("opening the dead-letter store")?,
+            audit: Arc::new(AuditLog::open(&audit_dir(data_dir), &audit_keys_dir(data_dir)).context("opening the audit log")?),
+            policy: load_policy(data_dir)?,
+            approvals: glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?,
+            holds: glasshouse_audit::holds::HoldBook::open(&data_dir.join("holds")).context("opening the holds")?,
+            changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,
+            retention: load_retention(data_dir)?,
+        })
+    }
+}
+
+/// The WAL reopened, the ids already durable, and its unflushed tail.
+struct Recovered {
+    wal: Wal,
+    seen: HashSet<u128>,
+    replayed: Vec<(Lsn, Observation)>,
+}
+
+/// Reopens the WAL after the last flushed position and collects every id already durable (in the
+/// segments and the tail), so the committer deduplicates across restarts.
+fn recover(data_dir: &Path, fsync: FsyncPolicy, store: &Store) -> anyhow::Result<Recovered> {
+    let flushed_lsn = store.flushed_lsn();
+    let mut seen = HashSet::new();
+    store.for_each_stored(|o| {
+        seen.insert(o.dedup_key());
+    })?;
+    let mut replayed: Vec<(Lsn, Observation)> = Vec::new();
+    let mut undecodable = 0usize;
+    let wal_config = WalConfig { fsync, ..WalConfig::new(wal_dir(data_dir)) };
+    let wal = Wal::open(wal_config, flushed_lsn, |lsn, payload| {
+        let decoded = serde_json::from_slice::<RawRecord>(payload).ok().and_then(|raw| from_stored(&raw).ok());
+        match decoded {
+            Some(o) => {
+                seen.insert(o.dedup_key());
+                replayed.push((lsn, o));
+            }
+            None => undecodable += 1,
+        }
+    })
+    .context("opening the write-ahead log")?;
+    if undecodable > 0 {
+        anyhow::bail!("{undecodable} WAL records passed their checksum but do not decode; refusing to start");
+    }
+    info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
+    Ok(Recovered { wal, seen, replayed })
+}
+
+/// Restores the rules' saved state and puts the replayed tail back: records the saved state
+/// already reflects go to the hot window only (evaluating them again would step geofence
+/// presences and sensor episodes twice), the rest are evaluated. This happens before `start`
+/// returns, so the server never answers a search while an acknowledged record is still being
+/// replayed.
+fn restore_rules(
+    data_dir: &Path,
+    engine: &RwLock<Arc<Engine>>,
+    alerts: &AlertLog,
+    store: &Store,
+    mut replayed: Vec<(Lsn, Observation)>,
+) -> (EngineState, crate::engine_state::Keeper) {
+    let (mut state, evaluated_through) = match crate::engine_state::load(data_dir) {
+        Some(snapshot) => {
+            let through = snapshot.evaluated_through;
+            (EngineState::restored(snapshot, &engine.read().unwrap_or_else(|p| p.into_inner())), through)
+        }
+        None => (EngineState::default(), 0),
+    };
+    let replayed_through = replayed.last().map_or(0, |(lsn, _)| *lsn);
+    let unevaluated = replayed.split_off(replayed.partition_point(|(lsn, _)| *lsn <= evaluated_through));
+    if !replayed.is_empty() {
+        store.insert(replayed);
+    }
+    if !unevaluated.is_empty() {
+        evaluate(engine, &mut state, alerts, store, unevaluated);
+    }
+    (state, crate::engine_state::Keeper::new(data_dir, evaluated_through.max(replayed_through)))
+}
+
+/// Starts a worker for every outbound sink: the deployment's file and the approved sharing
+/// changes, one name each.
+fn start_sinks(data_dir: &Path, deployment: glasshouse_sinks::delivery::SinksConfig, alerts: &Arc<AlertLog>) -> anyhow::Result<Sharing> {
+    let sharing_file = data_dir.join("sharing.json");
+    let (approved, approved_config) = Sharing::load(&sharing_file).map_err(|e| anyhow::anyhow!(e))?;
+    let names: Vec<String> = deployment.sinks.iter().map(|s| s.name.clone()).collect();
+    if let Some(clash) = approved_config.sinks.iter().find(|s| names.contains(&s.name)) {
+        anyhow::bail!("sink {:?} is both in the sinks file and in {}; rename one", clash.name, sharing_file.display());
+    }
+    let mut workers = Vec::new();
+    for sink in deployment.sinks.into_iter().chain(approved_config.sinks) {
+        let destination = glasshouse_sinks::delivery::destination(&sink).map_err(|e| anyhow::anyhow!("sink {}: {e}", sink.name))?;
+        let name = sink.name.clone();
+        let worker = glasshouse_sinks::delivery::SinkWorker::start(sink, &data_dir.join("outbox"), alerts.clone(), destination)
+            .with_context(|| format!("starting sink {name}"))?;
+        workers.push(worker);
+    }
+    Ok(Sharing::new(approved, Some(sharing_file), Some(data_dir.join("outbox")), names, workers))
+}
+
+/// A background thread that runs until the returned sender is dropped.
+type Stoppable = (std::sync::mpsc::Sender<()>, JoinHandle<()>);
+
+fn stoppable(name: &str, run: impl FnOnce(&Receiver<()>) + Send + 'static) -> std::io::Result<Stoppable> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let handle = std::thread::Builder::new().name(name.into()).spawn(move || run(&stopped))?;
+    Ok((stop, handle))
 }
 
 /// The rules as published now.
