@@ -294,7 +294,8 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        self.scan_segment_rows(segment, conditions, rows, None, explain, each)
+        let selection = rows.map_or(Selection::All, Selection::Rows);
+        self.scan_segment_rows(segment, conditions, selection, explain, each)
     }
 
     /// [`SegmentStore::scan_segment`] of index-selected rows whose plates the index told:
@@ -309,15 +310,17 @@ impl SegmentStore {
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
-        self.scan_segment_rows(segment, conditions, Some(rows), Some(plates), explain, each)
+        self.scan_segment_rows(segment, conditions, Selection::RowsWithPlates { rows, plates }, explain, each)
     }
 
+    /// Three steps: the row groups and pages the statistics leave; then a few index-selected rows
+    /// read value by value (the point reader); else everything left through parquet-rs's Arrow
+    /// reader.
     fn scan_segment_rows(
         &self,
         segment: &SegmentMeta,
         conditions: &RowConditions,
-        rows: Option<&[u32]>,
-        plates: Option<&[&str]>,
+        selection: Selection<'_>,
         explain: &mut Explain,
         each: &mut dyn FnMut(Observation),
     ) -> Result<(), StoreError> {
@@ -325,66 +328,24 @@ impl SegmentStore {
         let kind = Kind::parse(&segment.kind)
             .ok_or_else(|| StoreError::Manifest { path: path.clone(), reason: format!("unknown kind {}", segment.kind) })?;
         let handle = self.handle(segment)?;
-        let metadata = handle.metadata.metadata();
-        let mut kept = Vec::new();
-        let mut bounds = Vec::new();
-        // Rows the page statistics leave, as positions in the kept groups' rows laid end to end
-        // (how a selection counts); `paged` once any group had page statistics to prune with.
-        let (mut page_ranges, mut paged, mut kept_rows) = (Vec::new(), false, 0usize);
-        let mut start = 0usize;
-        let mut wanted = rows.map(|r| r.iter().map(|r| *r as usize).peekable());
-        // Time bounds that the whole segment satisfies need no row filter, nor page statistics.
-        let inside =
-            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
-        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
-        let untimed;
-        let pruning = if inside && (conditions.from.is_some() || conditions.to.is_some()) {
-            untimed = RowConditions { from: None, to: None, ..conditions.clone() };
-            &untimed
-        } else {
-            conditions
-        };
-        for (i, group) in metadata.row_groups().iter().enumerate() {
-            let end = start + group.num_rows() as usize;
-            let holds_a_selected_row = match wanted.as_mut() {
-                None => true,
-                Some(rows) => {
-                    while rows.next_if(|r| *r < start).is_some() {}
-                    rows.peek().is_some_and(|r| *r < end)
-                }
-            };
-            // Without page statistics, the whole group is one range of rows.
-            #[allow(clippy::single_range_in_vec_init)]
-            let survivors = (holds_a_selected_row && pruning.may_match(group, &handle))
-                .then(|| pruning.page_survivors(metadata, i, &handle).unwrap_or_else(|| vec![0..end - start]));
-            match survivors {
-                Some(ranges) if !ranges.is_empty() => {
-                    paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
-                    page_ranges.extend(ranges.into_iter().map(|r| kept_rows + r.start..kept_rows + r.end));
-                    kept_rows += end - start;
-                    kept.push(i);
-                    bounds.push((start, end));
-                }
-                _ => explain.row_groups_pruned += 1,
-            }
-            start = end;
-        }
-        if kept.is_empty() {
+        let Some(groups) = GroupPlan::of(&handle, segment, conditions, selection.rows(), explain) else {
             explain.segments_pruned += 1;
             return Ok(());
-        }
-        // A few rows are read value by value from their pages.
-        if let (Some(rows), Some(plan)) = (rows, handle.point.as_ref())
+        };
+        if let (Some(rows), Some(plan)) = (selection.rows(), handle.point.as_ref())
             && rows.len() <= POINT_ROWS_MAX
             && conditions.incident_id.is_none()
         {
-            let groups: Vec<(usize, usize, usize)> = kept.iter().zip(&bounds).map(|(g, (start, end))| (*g, *start, *end)).collect();
-            let wanted = RowsWanted { kind, rows, plates, groups: &groups, filter: needs_filter.then_some(conditions) };
-            match point::read_rows(plan, &handle.bytes, metadata, &wanted) {
+            let located: Vec<(usize, usize, usize)> =
+                groups.kept.iter().zip(&groups.bounds).map(|(g, (start, end))| (*g, *start, *end)).collect();
+            let filter = groups.needs_filter.then_some(conditions);
+            let wanted = RowsWanted { kind, rows, plates: selection.plates(), groups: &located, filter };
+            match point::read_rows(plan, &handle.bytes, handle.metadata.metadata(), &wanted) {
                 Ok(Some(found)) => {
                     explain.segments_scanned += 1;
-                    explain.row_groups_scanned += kept.len();
-                    explain.rows_scanned += rows.iter().filter(|r| bounds.iter().any(|(s, e)| (*s..*e).contains(&(**r as usize)))).count();
+                    explain.row_groups_scanned += groups.kept.len();
+                    explain.rows_scanned +=
+                        rows.iter().filter(|r| groups.bounds.iter().any(|(s, e)| (*s..*e).contains(&(**r as usize)))).count();
                     found.into_iter().for_each(each);
                     return Ok(());
                 }
@@ -393,7 +354,28 @@ impl SegmentStore {
                 Err(ReadError::Decode(source)) => return Err(StoreError::Decode { path, source }),
             }
         }
-        let selection = match (rows, paged) {
+        self.read_with_arrow(segment, kind, &handle, conditions, selection, groups, explain, each)
+    }
+
+    /// Reads the row groups (and rows) `groups` left through parquet-rs's Arrow reader, with the
+    /// time and position filter when the segment is not wholly inside the conditions.
+    #[allow(clippy::too_many_arguments)]
+    fn read_with_arrow(
+        &self,
+        segment: &SegmentMeta,
+        kind: Kind,
+        handle: &SegmentHandle,
+        conditions: &RowConditions,
+        selection: Selection<'_>,
+        groups: GroupPlan,
+        explain: &mut Explain,
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<(), StoreError> {
+        let path = self.root.join(&segment.path);
+        let metadata = handle.metadata.metadata();
+        let GroupPlan { kept, bounds, page_ranges, paged, kept_rows, needs_filter } = groups;
+        let rows = selection.rows();
+        let row_selection = match (rows, paged) {
             (Some(rows), false) => Some(selection_for(rows, &bounds)),
             (Some(rows), true) => {
                 Some(selection_for(rows, &bounds).intersection(&RowSelection::from_consecutive_ranges(page_ranges.into_iter(), kept_rows)))
@@ -403,7 +385,7 @@ impl SegmentStore {
         };
         explain.segments_scanned += 1;
         explain.row_groups_scanned += kept.len();
-        let rows_read = selection.as_ref().map_or(kept_rows, RowSelection::row_count);
+        let rows_read = row_selection.as_ref().map_or(kept_rows, RowSelection::row_count);
         explain.rows_scanned += rows_read;
         // Columns that are null in every row read (optional fields a reader never fills) are not
         // read at all: each column costs a page read and a decompressor per row group.
@@ -420,7 +402,7 @@ impl SegmentStore {
         // the rows selected, in order: nothing filtered, every selected row kept.
         let position = |name: &str| metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name);
         let (plate_column, candidates_column) = (position("plate"), position("candidates_json"));
-        let known_plates = match (rows, plates) {
+        let known_plates = match (rows, selection.plates()) {
             (Some(rows), Some(plates)) if !needs_filter && plates.len() == rows.len() && rows_read == rows.len() => Some(plates),
             _ => None,
         };
@@ -434,8 +416,8 @@ impl SegmentStore {
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle.bytes.clone(), handle.metadata.clone()).with_row_groups(kept);
         let mask = ProjectionMask::leaves(builder.parquet_schema(), filled);
         builder = builder.with_projection(mask);
-        if let Some(selection) = selection {
-            builder = builder.with_row_selection(selection);
+        if let Some(row_selection) = row_selection {
+            builder = builder.with_row_selection(row_selection);
         }
         // Batches no larger than the rows read: the reader sizes every column's buffers for a
         // whole batch, and a lookup reads a row or two a segment.
@@ -466,12 +448,111 @@ impl SegmentStore {
             })
             .map_err(|source| StoreError::Decode { path: path.clone(), source })?;
             if ambiguous {
-                // Counted again in `explain`: the rows are read twice.
-                return self.scan_segment_rows(segment, conditions, rows, None, explain, each);
+                // Counted again in `explain`: the rows are read twice, with the plate column.
+                let without_plates = rows.map_or(Selection::All, Selection::Rows);
+                return self.scan_segment_rows(segment, conditions, without_plates, explain, each);
             }
         }
         held.into_iter().for_each(each);
         Ok(())
+    }
+}
+
+/// Which rows of a segment a scan reads.
+#[derive(Debug, Clone, Copy)]
+enum Selection<'a> {
+    /// Every row that passes the conditions.
+    All,
+    /// The rows an index selected (sorted row numbers).
+    Rows(&'a [u32]),
+    /// The rows an index selected, with the plate each carries (`plates[i]` of `rows[i]`).
+    RowsWithPlates { rows: &'a [u32], plates: &'a [&'a str] },
+}
+
+impl<'a> Selection<'a> {
+    fn rows(self) -> Option<&'a [u32]> {
+        match self {
+            Selection::All => None,
+            Selection::Rows(rows) | Selection::RowsWithPlates { rows, .. } => Some(rows),
+        }
+    }
+
+    fn plates(self) -> Option<&'a [&'a str]> {
+        match self {
+            Selection::RowsWithPlates { plates, .. } => Some(plates),
+            _ => None,
+        }
+    }
+}
+
+/// The row groups of a segment a scan reads, and the rows within them that page statistics leave.
+struct GroupPlan {
+    /// Row groups kept, in order.
+    kept: Vec<usize>,
+    /// Each kept group's first row and the row after its last, in the file.
+    bounds: Vec<(usize, usize)>,
+    /// Rows the page statistics leave, as positions in the kept groups' rows laid end to end (how
+    /// a selection counts).
+    page_ranges: Vec<std::ops::Range<usize>>,
+    /// True once any group had page statistics to prune with.
+    paged: bool,
+    /// Rows in the kept groups.
+    kept_rows: usize,
+    /// False when the whole segment lies inside the conditions, so no row needs the filter.
+    needs_filter: bool,
+}
+
+impl GroupPlan {
+    /// `None` when no row group can hold a wanted row (each pruned group is counted in `explain`).
+    fn of(
+        handle: &SegmentHandle,
+        segment: &SegmentMeta,
+        conditions: &RowConditions,
+        rows: Option<&[u32]>,
+        explain: &mut Explain,
+    ) -> Option<GroupPlan> {
+        let metadata = handle.metadata.metadata();
+        // Time bounds that the whole segment satisfies need no row filter, nor page statistics.
+        let inside =
+            conditions.from.is_none_or(|f| segment.min_observed_at >= f) && conditions.to.is_none_or(|t| segment.max_observed_at < t);
+        let needs_filter = !(inside && conditions.bbox.is_none() && conditions.shape.is_none() && conditions.incident_id.is_none());
+        let untimed;
+        let pruning = if inside && (conditions.from.is_some() || conditions.to.is_some()) {
+            untimed = RowConditions { from: None, to: None, ..conditions.clone() };
+            &untimed
+        } else {
+            conditions
+        };
+        let mut plan =
+            GroupPlan { kept: Vec::new(), bounds: Vec::new(), page_ranges: Vec::new(), paged: false, kept_rows: 0, needs_filter };
+        let mut wanted = rows.map(|r| r.iter().map(|r| *r as usize).peekable());
+        let mut start = 0usize;
+        for (i, group) in metadata.row_groups().iter().enumerate() {
+            let end = start + group.num_rows() as usize;
+            let holds_a_selected_row = match wanted.as_mut() {
+                None => true,
+                Some(rows) => {
+                    while rows.next_if(|r| *r < start).is_some() {}
+                    rows.peek().is_some_and(|r| *r < end)
+                }
+            };
+            // Without page statistics, the whole group is one range of rows.
+            #[allow(clippy::single_range_in_vec_init)]
+            let survivors = (holds_a_selected_row && pruning.may_match(group, handle))
+                .then(|| pruning.page_survivors(metadata, i, handle).unwrap_or_else(|| vec![0..end - start]));
+            match survivors {
+                Some(ranges) if !ranges.is_empty() => {
+                    plan.paged |= ranges.len() != 1 || ranges[0] != (0..end - start);
+                    plan.page_ranges.extend(ranges.into_iter().map(|r| plan.kept_rows + r.start..plan.kept_rows + r.end));
+                    plan.kept_rows += end - start;
+                    plan.kept.push(i);
+                    plan.bounds.push((start, end));
+                }
+                _ => explain.row_groups_pruned += 1,
+            }
+            start = end;
+        }
+        (!plan.kept.is_empty()).then_some(plan)
     }
 }
 
