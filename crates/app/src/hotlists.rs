@@ -80,7 +80,7 @@ impl App {
         let result = self.store.query(&admitted)?;
         let mut alerts = Vec::new();
         for read in &result.observations {
-            index.evaluate(read, &mut alerts);
+            index.evaluate(read, now, &mut alerts);
         }
         for alert in &mut alerts {
             alert.retroactive = true;

@@ -102,7 +102,7 @@ fn checks(c: &mut Criterion) {
         b.iter(|| {
             alerts.clear();
             for o in &observations {
-                index.evaluate(&mut state, o, &[], &mut alerts);
+                index.evaluate(&mut state, o, &[], Timestamp(0), &mut alerts);
             }
             black_box(alerts.len())
         })

@@ -98,7 +98,7 @@ fn matching(c: &mut Criterion) {
             b.iter(|| {
                 alerts.clear();
                 for read in &reads {
-                    index.evaluate(black_box(read), &mut alerts);
+                    index.evaluate(black_box(read), Timestamp(0), &mut alerts);
                 }
                 alerts.len()
             })

@@ -214,16 +214,16 @@ pub struct Repeat {
 }
 
 impl Alert {
-    /// A new alert about `observation`, raised now, with no rule-specific evidence yet: each rule sets
+    /// A new alert about `observation`, raised at `now` (the caller's clock), with no rule-specific evidence yet: each rule sets
     /// its own fields (`hit`, `threshold`, `situation`, …) on top of this.
-    pub fn raised(id: String, rule: &str, priority: u8, observation: &glasshouse_model::Observation) -> Alert {
+    pub fn raised(id: String, rule: &str, priority: u8, observation: &glasshouse_model::Observation, now: Timestamp) -> Alert {
         Alert {
             id,
             rule: rule.into(),
             status: AlertStatus::New,
             priority,
             observed_at: observation.observed_at,
-            raised_at: Timestamp::now(),
+            raised_at: now,
             observation_id: observation.id.clone(),
             device_id: observation.device_id.clone(),
             lat: observation.position.lat,

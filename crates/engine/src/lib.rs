@@ -20,7 +20,7 @@ pub use rules::hotlist::{
 };
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
-use glasshouse_model::{Body, Observation};
+use glasshouse_model::{Body, Observation, Timestamp};
 use metrics::Family;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -41,23 +41,24 @@ pub struct Engine {
 impl Engine {
     /// Appends the alerts `observation` raises to `alerts`. Stateful rules (thresholds, geofences)
     /// keep their state in `state`, which the hot path owns, with the rules' metrics.
-    pub fn evaluate(&self, state: &mut EngineState, observation: &Observation, alerts: &mut Vec<Alert>) {
+    /// `now` is when the alerts are raised: the engine reads no clock of its own for them.
+    pub fn evaluate(&self, state: &mut EngineState, observation: &Observation, now: Timestamp, alerts: &mut Vec<Alert>) {
         let is_plate_read = matches!(observation.body, Body::PlateRead(_));
         let started = Instant::now();
         let before = alerts.len();
-        self.hotlists.evaluate(observation, alerts);
+        self.hotlists.evaluate(observation, now, alerts);
         let mut clock = Lap(started);
         state.metrics.record(Family::Hotlist, is_plate_read, &alerts[before..], clock.lap());
 
         // A hotlist hit places the listed vehicle at the reader, which the geofences watch.
         let mut fenced = Vec::new();
-        self.geofences.evaluate(&mut state.geofences, observation, &alerts[before..], &mut fenced);
+        self.geofences.evaluate(&mut state.geofences, observation, &alerts[before..], now, &mut fenced);
         let looked = self.geofences.drain_evaluated(&mut state.geofences, &mut state.metrics);
         state.metrics.record(Family::Geofence, looked, &fenced, clock.lap());
         alerts.append(&mut fenced);
 
         let after_geofences = alerts.len();
-        let readings = state.thresholds.evaluate(&self.thresholds, observation, alerts);
+        let readings = state.thresholds.evaluate(&self.thresholds, observation, now, alerts);
         for rule in readings {
             state.metrics.evaluated(rule);
         }
@@ -74,7 +75,7 @@ impl Engine {
             if triggers && rule.enabled {
                 state.metrics.evaluated(&rule.id);
             }
-            rule.evaluate(observation, alerts);
+            rule.evaluate(observation, now, alerts);
         }
         state.metrics.record(Family::Situation, triggers, &alerts[after_thresholds..], clock.lap());
     }

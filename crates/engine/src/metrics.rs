@@ -163,7 +163,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            engine.evaluate(&mut state, &observation(i as i64, body), &mut alerts);
+            engine.evaluate(&mut state, &observation(i as i64, body), Timestamp(0), &mut alerts);
         }
         let m = &state.metrics;
         let family = |f| m.family(f);

@@ -378,8 +378,10 @@ fn current(engine: &RwLock<Arc<Engine>>) -> Arc<Engine> {
 fn evaluate(engine: &RwLock<Arc<Engine>>, state: &mut EngineState, alerts: &AlertLog, store: &Store, records: Committed<Observation>) {
     let engine = current(engine);
     let mut raised: Vec<Alert> = Vec::new();
+    // One clock reading per durable group: the moment its alerts are raised.
+    let now = glasshouse_model::Timestamp::now();
     for (_, o) in &records {
-        engine.evaluate(state, o, &mut raised);
+        engine.evaluate(state, o, now, &mut raised);
     }
     if !raised.is_empty()
         && let Err(e) = alerts.append(raised)

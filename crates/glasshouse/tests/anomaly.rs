@@ -32,7 +32,7 @@ fn one_anomaly_one_alert() {
     let mut state = ThresholdState::default();
     let mut alerts = Vec::new();
     for o in &observations {
-        state.evaluate(std::slice::from_ref(&rule), o, &mut alerts);
+        state.evaluate(std::slice::from_ref(&rule), o, glasshouse_model::Timestamp(0), &mut alerts);
     }
     assert_eq!(alerts.len(), 2, "one alert per anomaly over two periods, from {readings_above} readings above the level");
     assert!(alerts.iter().all(|a| a.device_id == alerts[0].device_id));

@@ -7,7 +7,7 @@
 
 use crate::alert::{Alert, alert_id};
 use crate::rules::threshold::RuleError;
-use glasshouse_model::{Body, Kind, Observation};
+use glasshouse_model::{Body, Kind, Observation, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Incident types that open a situation by default: violence in progress, where the cameras and
@@ -169,7 +169,7 @@ fn default_rule_id() -> String {
 
 impl CorrelationRule {
     /// Appends a situation alert when `observation` is a trigger of this rule.
-    pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
+    pub fn evaluate(&self, observation: &Observation, now: Timestamp, alerts: &mut Vec<Alert>) {
         if !self.enabled {
             return;
         }
@@ -188,7 +188,7 @@ impl CorrelationRule {
         } else {
             alert_id(&[&observation.id, "situation", &self.id])
         };
-        alerts.push(Alert { situation: Some(trigger), ..Alert::raised(id, "situation", priority, observation) });
+        alerts.push(Alert { situation: Some(trigger), ..Alert::raised(id, "situation", priority, observation, now) });
     }
 }
 
@@ -216,19 +216,31 @@ mod tests {
     fn gunshots_and_listed_incidents_open_one_situation_each_and_nothing_else_does() {
         let rule = CorrelationRule::default();
         let mut alerts = Vec::new();
-        rule.evaluate(&observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })), &mut alerts);
-        rule.evaluate(&observation("i1", incident("shots_fired")), &mut alerts);
-        rule.evaluate(&observation("i2", incident("THEFT")), &mut alerts);
+        rule.evaluate(
+            &observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })),
+            Timestamp(0),
+            &mut alerts,
+        );
+        rule.evaluate(&observation("i1", incident("shots_fired")), Timestamp(0), &mut alerts);
+        rule.evaluate(&observation("i2", incident("THEFT")), Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 2);
         assert_eq!(alerts[0].situation.as_ref().unwrap().rounds, Some(3));
         assert_eq!((alerts[1].priority, alerts[1].situation.as_ref().unwrap().incident_id.as_deref()), (2, Some("C-1")));
         // Deterministic ids: a replay raises the same alert again, which the alert log deduplicates.
         let mut again = Vec::new();
-        rule.evaluate(&observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })), &mut again);
+        rule.evaluate(
+            &observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })),
+            Timestamp(0),
+            &mut again,
+        );
         assert_eq!(again[0].id, alerts[0].id);
         let off = CorrelationRule { enabled: false, ..CorrelationRule::default() };
         let mut none = Vec::new();
-        off.evaluate(&observation("g2", Body::Gunshot(Gunshot { rounds: 1, confidence: None, bearing_deg: None })), &mut none);
+        off.evaluate(
+            &observation("g2", Body::Gunshot(Gunshot { rounds: 1, confidence: None, bearing_deg: None })),
+            Timestamp(0),
+            &mut none,
+        );
         assert!(none.is_empty());
         assert_eq!(alerts[0].situation.as_ref().unwrap().windows, default_windows());
     }
@@ -248,11 +260,15 @@ mod tests {
         assert_eq!((plate.radius_m, plate.minutes), (800.0, 20));
         assert_eq!(rule.windows.iter().find(|w| w.kind == "gunshot").unwrap().radius_m, 1_000.0, "others keep their defaults");
         let mut alerts = Vec::new();
-        rule.evaluate(&observation("i1", incident("BREAK_AND_ENTER")), &mut alerts);
-        rule.evaluate(&observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })), &mut alerts);
+        rule.evaluate(&observation("i1", incident("BREAK_AND_ENTER")), Timestamp(0), &mut alerts);
+        rule.evaluate(
+            &observation("g1", Body::Gunshot(Gunshot { rounds: 3, confidence: None, bearing_deg: None })),
+            Timestamp(0),
+            &mut alerts,
+        );
         assert_eq!(alerts.len(), 1, "this rule ignores gunshots");
         let mut default = Vec::new();
-        CorrelationRule::default().evaluate(&observation("i1", incident("SHOOTING")), &mut default);
+        CorrelationRule::default().evaluate(&observation("i1", incident("SHOOTING")), Timestamp(0), &mut default);
         assert_ne!(alerts[0].id, default[0].id);
         assert_eq!(alerts[0].situation.as_ref().unwrap().rule_id, "sit-1");
         let request = |windows| NewCorrelationRule { name: "x".into(), gunshots: true, incident_types: vec![], windows };

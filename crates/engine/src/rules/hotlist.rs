@@ -293,7 +293,7 @@ impl HotlistIndex {
 
     /// Raises one alert per (list, entry) matched by the read's plate or any candidate (see
     /// [`HotlistIndex::matches`]), best match first.
-    pub fn evaluate(&self, observation: &Observation, alerts: &mut Vec<Alert>) {
+    pub fn evaluate(&self, observation: &Observation, now: Timestamp, alerts: &mut Vec<Alert>) {
         let Some(read) = observation.plate_read() else { return };
         let mut found = Vec::new();
         self.matches(observation, &mut found);
@@ -318,7 +318,7 @@ impl HotlistIndex {
                     distance,
                     diffs,
                 }),
-                ..Alert::raised(id, "hotlist", list.priority, observation)
+                ..Alert::raised(id, "hotlist", list.priority, observation, now)
             });
         }
     }
@@ -574,7 +574,7 @@ mod tests {
 
     fn plates_hit(index: &HotlistIndex, observation: &Observation) -> Vec<String> {
         let mut alerts = Vec::new();
-        index.evaluate(observation, &mut alerts);
+        index.evaluate(observation, Timestamp(0), &mut alerts);
         alerts.into_iter().map(|a| a.hit.unwrap().entry_plate).collect()
     }
 
@@ -592,7 +592,7 @@ mod tests {
         let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), false, false, &entries);
         assert_eq!(plates_hit(&lenient, &read("A8X12", None, &[])), vec!["AB?12*"], "8 for B on a lenient list");
         let mut alerts = Vec::new();
-        exact.evaluate(&read("ABX12", None, &["ABY12"]), &mut alerts);
+        exact.evaluate(&read("ABX12", None, &["ABY12"]), Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 1, "one alert per entry, however many readings match");
         assert_eq!((alerts[0].hit.as_ref().unwrap().distance, alerts[0].hit.as_ref().unwrap().from_candidate), (0, false));
     }
@@ -601,7 +601,7 @@ mod tests {
     fn an_exact_read_hits_and_carries_the_evidence() {
         let index = index(&[("abc-123", Some("FI"), "2027-01-01T00:00:00Z")]);
         let mut alerts = Vec::new();
-        index.evaluate(&read("ABC123", Some("FI"), &[]), &mut alerts);
+        index.evaluate(&read("ABC123", Some("FI"), &[]), Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 1);
         let hit = alerts[0].hit.as_ref().unwrap();
         assert_eq!((hit.entry_plate.as_str(), hit.reason.as_str(), hit.from_candidate), ("ABC123", "stolen_vehicle", false));
@@ -612,7 +612,7 @@ mod tests {
     fn a_candidate_hit_is_marked_and_duplicates_collapse() {
         let index = index(&[("ABC123", None, "2027-01-01T00:00:00Z")]);
         let mut alerts = Vec::new();
-        index.evaluate(&read("A8C123", None, &["A8C123", "ABC123", "ABC123"]), &mut alerts);
+        index.evaluate(&read("A8C123", None, &["A8C123", "ABC123", "ABC123"]), Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 1);
         assert!(alerts[0].hit.as_ref().unwrap().from_candidate);
     }
@@ -629,8 +629,8 @@ mod tests {
     fn alert_ids_are_deterministic_per_observation() {
         let index = index(&[("ABC123", None, "2027-01-01T00:00:00Z")]);
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        index.evaluate(&read("ABC123", None, &[]), &mut a);
-        index.evaluate(&read("ABC123", None, &[]), &mut b);
+        index.evaluate(&read("ABC123", None, &[]), Timestamp(0), &mut a);
+        index.evaluate(&read("ABC123", None, &[]), Timestamp(0), &mut b);
         assert_eq!(a[0].id, b[0].id);
     }
 
@@ -665,7 +665,7 @@ mod tests {
         let listed = [("ABC123", None, "2027-01-01T00:00:00Z"), ("A8C124", None, "2027-01-01T00:00:00Z")];
         let lenient = index_with(MatchPolicy::MisreadTolerant, Some(1), false, false, &listed);
         let mut alerts = Vec::new();
-        lenient.evaluate(&read("A8C124", None, &[]), &mut alerts);
+        lenient.evaluate(&read("A8C124", None, &[]), Timestamp(0), &mut alerts);
         let hits: Vec<_> = alerts.iter().map(|a| a.hit.as_ref().unwrap()).collect();
         assert_eq!(hits.iter().map(|h| (h.entry_plate.as_str(), h.distance)).collect::<Vec<_>>(), vec![("A8C124", 0), ("ABC123", 1)]);
         let diffs = &hits[1].diffs;

@@ -210,7 +210,13 @@ impl ThresholdState {
 
     /// Feeds one observation through every enabled rule, raising an alert when an episode opens.
     /// Returns the ids of the rules it was evaluated against.
-    pub fn evaluate<'r>(&mut self, rules: &'r [ThresholdRule], observation: &Observation, alerts: &mut Vec<Alert>) -> Vec<&'r str> {
+    pub fn evaluate<'r>(
+        &mut self,
+        rules: &'r [ThresholdRule],
+        observation: &Observation,
+        now: Timestamp,
+        alerts: &mut Vec<Alert>,
+    ) -> Vec<&'r str> {
         let mut evaluated = Vec::new();
         let Body::SensorReading(reading) = &observation.body else { return evaluated };
         for rule in rules.iter().filter(|r| r.enabled && r.quantity == reading.quantity) {
@@ -242,7 +248,7 @@ impl ThresholdState {
                         level: rule.level,
                         trigger: if by_level { "level" } else { "rate" }.into(),
                     }),
-                    ..Alert::raised(alert_id(&[&observation.id, "threshold", &rule.id]), "threshold", rule.priority, observation)
+                    ..Alert::raised(alert_id(&[&observation.id, "threshold", &rule.id]), "threshold", rule.priority, observation, now)
                 });
             }
             self.episodes.insert(key, Episode { active, last_value: reading.value, last_at: observation.observed_at });
@@ -275,7 +281,7 @@ mod tests {
         let mut state = ThresholdState::default();
         let mut alerts = Vec::new();
         for (i, v) in values.iter().enumerate() {
-            state.evaluate(rules, &reading(i as i64, *v), &mut alerts);
+            state.evaluate(rules, &reading(i as i64, *v), Timestamp(0), &mut alerts);
         }
         alerts
     }
@@ -295,17 +301,17 @@ mod tests {
         let mut state = ThresholdState::default();
         let mut alerts = Vec::new();
         for (i, v) in [0.1, 1.5, 1.6].iter().enumerate() {
-            state.evaluate(&rules, &reading(i as i64, *v), &mut alerts);
+            state.evaluate(&rules, &reading(i as i64, *v), Timestamp(0), &mut alerts);
         }
         assert_eq!(alerts.len(), 1);
         let saved = serde_json::to_string(&state.save()).unwrap();
         let mut restored = ThresholdState::load(serde_json::from_str(&saved).unwrap());
         assert_eq!(restored.save(), state.save());
         let mut after = Vec::new();
-        restored.evaluate(&rules, &reading(3, 1.7), &mut after);
+        restored.evaluate(&rules, &reading(3, 1.7), Timestamp(0), &mut after);
         assert!(after.is_empty(), "still the same episode: {after:?}");
         let mut fresh = Vec::new();
-        ThresholdState::default().evaluate(&rules, &reading(3, 1.7), &mut fresh);
+        ThresholdState::default().evaluate(&rules, &reading(3, 1.7), Timestamp(0), &mut fresh);
         assert_eq!(fresh.len(), 1, "a state without the snapshot would alert again");
     }
 
@@ -337,7 +343,7 @@ mod tests {
         for (i, v) in [0.1, 1.5].iter().enumerate() {
             let mut north = reading(i as i64, *v);
             north.position.lat = 60.2;
-            state.evaluate(std::slice::from_ref(&zoned), &north, &mut alerts);
+            state.evaluate(std::slice::from_ref(&zoned), &north, Timestamp(0), &mut alerts);
         }
         assert!(alerts.is_empty(), "a reading outside the zone is not watched");
         // Stored, only the GeoJSON is kept; compiling it again restores the zone.

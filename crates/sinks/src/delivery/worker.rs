@@ -251,7 +251,7 @@ mod tests {
             position: glasshouse_model::Position { lat: 60.0, lon: 25.0, heading_deg: None, accuracy_m: None },
             body: glasshouse_model::Body::Gunshot(glasshouse_model::Gunshot { rounds: 1, confidence: None, bearing_deg: None }),
         };
-        let mut a = Alert::raised(id.into(), rule, 1, &observation);
+        let mut a = Alert::raised(id.into(), rule, 1, &observation, Timestamp(0));
         a.status = AlertStatus::New;
         a
     }

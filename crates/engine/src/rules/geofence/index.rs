@@ -11,7 +11,7 @@ use super::presence::{Event, GeofenceState, Presence};
 use super::shape::{Cell, FenceShape, GridFrame, Zone, parse_geojson_area};
 use super::{GeofenceHit, GeofenceRule, GeofenceTrigger};
 use crate::alert::{Alert, alert_id};
-use glasshouse_model::Observation;
+use glasshouse_model::{Observation, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
@@ -248,7 +248,7 @@ impl GeofenceIndex {
 
     /// Moves the subjects `observation` places (its device, and the vehicles of the hotlist hits in
     /// `hits`, the alerts already raised for it) and appends an alert for each reported change.
-    pub fn evaluate(&self, state: &mut GeofenceState, observation: &Observation, hits: &[Alert], alerts: &mut Vec<Alert>) {
+    pub fn evaluate(&self, state: &mut GeofenceState, observation: &Observation, hits: &[Alert], now: Timestamp, alerts: &mut Vec<Alert>) {
         if self.fences.is_empty() {
             return;
         }
@@ -290,7 +290,7 @@ impl GeofenceIndex {
                     None if seen_before => Presence::outside(),
                     None => Presence::default(),
                 };
-                self.step(fence, &mut presence, zone, &subject, observation, hits, alerts);
+                self.step(fence, &mut presence, zone, &subject, (observation, now), hits, alerts);
                 state.evaluated.push(i);
                 if !presence.is_settled_outside() {
                     kept.push((i, presence));
@@ -300,7 +300,7 @@ impl GeofenceIndex {
             for (i, mut presence) in previous {
                 let fence = &self.fences[i as usize];
                 if fence.rule.enabled {
-                    self.step(fence, &mut presence, Zone::Outside, &subject, observation, hits, alerts);
+                    self.step(fence, &mut presence, Zone::Outside, &subject, (observation, now), hits, alerts);
                     state.evaluated.push(i);
                 }
                 if !presence.is_settled_outside() {
@@ -327,7 +327,7 @@ impl GeofenceIndex {
         presence: &mut Presence,
         zone: Zone,
         subject: &str,
-        observation: &Observation,
+        (observation, now): (&Observation, Timestamp),
         hits: &[Alert],
         alerts: &mut Vec<Alert>,
     ) {
@@ -360,6 +360,7 @@ impl GeofenceIndex {
                     "geofence",
                     rule.priority,
                     observation,
+                    now,
                 )
             });
         }
@@ -414,7 +415,7 @@ mod tests {
         let mut state = GeofenceState::default();
         let mut alerts = Vec::new();
         for second in 0..10 {
-            before.evaluate(&mut state, &at("car-1", second, 60.165, 24.94), &[], &mut alerts);
+            before.evaluate(&mut state, &at("car-1", second, 60.165, 24.94), &[], Timestamp(0), &mut alerts);
         }
         let saved = serde_json::to_string(&before.save_state(&state)).unwrap();
 
@@ -426,7 +427,7 @@ mod tests {
         let mut restored = after.load_state(serde_json::from_str(&saved).unwrap());
         let mut exits = Vec::new();
         for second in 10..20 {
-            after.evaluate(&mut restored, &at("car-1", second, 60.165, 24.90), &[], &mut exits);
+            after.evaluate(&mut restored, &at("car-1", second, 60.165, 24.90), &[], Timestamp(0), &mut exits);
         }
         let harbour_exits: Vec<_> = exits.iter().filter(|a| a.geofence.as_ref().unwrap().rule_id != "gf-other").collect();
         assert_eq!(harbour_exits.len(), 1, "the car was inside before the restart, so leaving is an exit: {exits:?}");
@@ -436,7 +437,7 @@ mod tests {
         let mut fresh = GeofenceState::default();
         let mut none = Vec::new();
         for second in 10..20 {
-            after.evaluate(&mut fresh, &at("car-1", second, 60.165, 24.90), &[], &mut none);
+            after.evaluate(&mut fresh, &at("car-1", second, 60.165, 24.90), &[], Timestamp(0), &mut none);
         }
         assert!(none.is_empty());
     }
@@ -457,11 +458,11 @@ mod tests {
             -500.0, -900.0,
         ];
         for (second, m) in east_m.iter().enumerate() {
-            index.evaluate(&mut state, &at("car-1", second as i64, 60.165, 24.93 + m / 55_800.0), &[], &mut alerts);
+            index.evaluate(&mut state, &at("car-1", second as i64, 60.165, 24.93 + m / 55_800.0), &[], Timestamp(0), &mut alerts);
         }
         assert_eq!(triggers(&alerts), vec![("car-1-12".into(), "enter"), ("car-1-21".into(), "exit")]);
         let mut others = Vec::new();
-        index.evaluate(&mut state, &at("car-2", 30, 60.165, 24.94), &[], &mut others);
+        index.evaluate(&mut state, &at("car-2", 30, 60.165, 24.94), &[], Timestamp(0), &mut others);
         assert!(others.is_empty(), "car-2 is not watched");
     }
 
@@ -470,15 +471,15 @@ mod tests {
         let index = index(GeofenceSubjects { devices: vec![], hotlisted: true }, vec![GeofenceTrigger::Inside]);
         let mut state = GeofenceState::default();
         let read = at("lpr-9", 100, 60.165, 24.94);
-        let mut hit = Alert::raised("al-x".into(), "hotlist", 1, &read);
+        let mut hit = Alert::raised("al-x".into(), "hotlist", 1, &read, Timestamp(0));
         hit.plate = Some("A8C123".into());
         hit.hit = Some(crate::alert::tests::hit("ABC123"));
         let mut alerts = Vec::new();
-        index.evaluate(&mut state, &read, &[], &mut alerts);
+        index.evaluate(&mut state, &read, &[], Timestamp(0), &mut alerts);
         assert!(alerts.is_empty(), "without a hit the read places nobody");
-        index.evaluate(&mut state, &read, std::slice::from_ref(&hit), &mut alerts);
+        index.evaluate(&mut state, &read, std::slice::from_ref(&hit), Timestamp(0), &mut alerts);
         assert!(alerts.is_empty(), "not yet held for the confirmation time");
-        index.evaluate(&mut state, &at("lpr-9", 106, 60.165, 24.94), std::slice::from_ref(&hit), &mut alerts);
+        index.evaluate(&mut state, &at("lpr-9", 106, 60.165, 24.94), std::slice::from_ref(&hit), Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 1);
         let fence = alerts[0].geofence.as_ref().unwrap();
         assert_eq!((fence.subject.as_str(), fence.trigger, fence.since), ("plate:ABC123", GeofenceTrigger::Inside, Timestamp(100_000_000)));
@@ -492,7 +493,7 @@ mod tests {
         let mut state = GeofenceState::default();
         let mut alerts = Vec::new();
         for second in 0..20 {
-            index.evaluate(&mut state, &at("car-1", second, 60.165, 24.94), &[], &mut alerts);
+            index.evaluate(&mut state, &at("car-1", second, 60.165, 24.94), &[], Timestamp(0), &mut alerts);
         }
         assert!(alerts.is_empty());
         assert!(!index.rules().next().unwrap().enabled);
