@@ -84,6 +84,8 @@ fn a_batch_with_bad_lines_stores_the_good_ones_and_names_the_bad() {
 
     let letters = client.get("/v1/dead_letters", &s.ingest);
     assert_eq!(letters.body["dead_letters"].as_array().unwrap().len(), 5);
+    let http = &client.get("/v1/status", &s.ingest).body["ingest_sources"]["http"];
+    assert_eq!((http["batches"].as_u64(), http["accepted"].as_u64(), http["rejected"].as_u64()), (Some(1), Some(2), Some(5)), "{http}");
 
     // A replay of the same batch is idempotent.
     let again = client.ndjson(&s.ingest, &lines[..1]);
