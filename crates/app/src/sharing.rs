@@ -74,11 +74,6 @@ impl Sharing {
         self.approved.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The names of the sinks running now.
-    pub fn running(&self) -> Vec<String> {
-        self.workers.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|w| w.name().to_owned()).collect()
-    }
-
     /// Each running sink's delivery status, and whether it comes from the deployment's file (else
     /// from an approved sharing change). `raised` is the alert log's length, for the backlog.
     pub fn statuses(&self, raised: usize) -> Vec<(SinkStatus, bool)> {

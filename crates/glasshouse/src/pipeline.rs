@@ -43,6 +43,9 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often the hot path copies its rule metrics out for the API.
 const METRICS_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How often identity events reach the audit log.
+const IDENTITY_AUDIT_INTERVAL: Duration = Duration::from_secs(2);
+
 /// How often the compactor looks for small segments to merge.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(20);
 
@@ -76,6 +79,8 @@ pub struct Pipeline {
     compactor: Option<Stoppable>,
     /// Dropping the sender stops the hourly retention purge.
     retention: Option<Stoppable>,
+    /// Dropping the sender stops the identity events' audit (and runs it a last time).
+    identity: Option<Stoppable>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -204,6 +209,10 @@ impl Pipeline {
             let app = state.app.clone();
             stoppable("retention", move |stopped| run_retention(&app, stopped))?
         };
+        let identity = {
+            let state = state.clone();
+            stoppable("identity-audit", move |stopped| run_identity_audit(&state, stopped))?
+        };
         Ok(Pipeline {
             state,
             sql: sql_engine,
@@ -212,6 +221,7 @@ impl Pipeline {
             committer: Some(committer_handle),
             compactor: Some(compactor),
             retention: Some(retention),
+            identity: Some(identity),
         })
     }
 
@@ -228,6 +238,10 @@ impl Pipeline {
         if let Some((stop, handle)) = self.retention.take() {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("retention purge panicked"))?;
+        }
+        if let Some((stop, handle)) = self.identity.take() {
+            drop(stop);
+            handle.join().map_err(|_| anyhow::anyhow!("identity audit panicked"))?;
         }
         self.entrance.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.committer.take() {
@@ -417,6 +431,15 @@ fn run_retention(app: &App, stopped: &std::sync::mpsc::Receiver<()>) {
             Err(e) => error!(error = %e, "retention purge failed; it will be retried"),
         }
     }
+}
+
+/// Writes identity events to the audit log every couple of seconds (tokens the CLI created, role
+/// changes and revocations, refused tokens), and once more when stopped.
+fn run_identity_audit(state: &AppState, stopped: &Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(IDENTITY_AUDIT_INTERVAL) {
+        state.audit_identity_events();
+    }
+    state.audit_identity_events();
 }
 
 /// Merges small segments in the background until `stopped` disconnects, and once more at the end

@@ -109,24 +109,11 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
-    // Tokens created by the CLI and refused requests reach the audit log within seconds.
-    let identity_state = pipeline.state.clone();
-    let identity = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
-        loop {
-            tick.tick().await;
-            let state = identity_state.clone();
-            let _ = tokio::task::spawn_blocking(move || state.audit_identity_events()).await;
-        }
-    });
     let app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-    identity.abort();
     if let Some(postgres) = postgres {
         postgres.abort();
     }
-    let state = pipeline.state.clone();
-    tokio::task::spawn_blocking(move || state.audit_identity_events()).await?;
     info!("shutting down: flushing the hot window");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await??;
     Ok(())
