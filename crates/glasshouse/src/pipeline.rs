@@ -40,6 +40,9 @@ const HOT_PATH_QUEUE_GROUPS_MAX: usize = 16;
 const RETENTION_FIRST_RUN: Duration = Duration::from_secs(60);
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// How many full windows the hot window may hold while the flusher catches up.
+const HOT_WINDOW_BACKLOG: usize = 3;
+
 /// How often the hot path copies its rule metrics out for the API.
 const METRICS_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -483,6 +486,7 @@ fn run_hot_path(
 ) {
     let tick = flush_interval.min(Duration::from_secs(1));
     let mut published = std::time::Instant::now();
+    let flusher = Flusher::start(store.clone(), wal_dir.to_owned(), flush_interval);
     loop {
         match receiver.recv_timeout(tick) {
             Ok(DurableGroup { records, acks }) => {
@@ -503,13 +507,70 @@ fn run_hot_path(
             *metrics.lock().unwrap_or_else(|p| p.into_inner()) = state.metrics.clone();
             published = std::time::Instant::now();
         }
-        if store.hot_len() >= HOT_WINDOW_RECORDS_MAX || store.hot_age_secs() >= flush_interval.as_secs_f64() {
-            flush(&store, wal_dir);
-        }
+        flusher.keep_up(&store);
     }
     keeper.save_if_due(&state, || current(&engine), true);
-    flush(&store, wal_dir);
+    flusher.finish();
     info!("hot path stopped");
+}
+
+/// Writes the hot window to segments on a thread of its own, so a flush (a fifth of a second for
+/// a full window) does not hold up the acknowledgements queued behind it on the hot path. It
+/// flushes when the window is full or its oldest record has waited `flush_interval`. One flusher
+/// at a time: a record is never written to two segments.
+struct Flusher {
+    /// Nudges the thread when the window is full; dropping it makes the last flush and stops it.
+    nudge: std::sync::mpsc::SyncSender<()>,
+    /// Hears each flush done.
+    flushed: Receiver<()>,
+    handle: JoinHandle<()>,
+}
+
+impl Flusher {
+    fn start(store: Arc<Store>, wal_dir: PathBuf, flush_interval: Duration) -> Flusher {
+        let (nudge, nudged) = sync_channel::<()>(1);
+        let (done, flushed) = sync_channel::<()>(1);
+        let tick = flush_interval.min(Duration::from_secs(1));
+        let handle = std::thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || {
+                loop {
+                    let stopping = matches!(nudged.recv_timeout(tick), Err(RecvTimeoutError::Disconnected));
+                    if stopping || store.hot_len() >= HOT_WINDOW_RECORDS_MAX || store.hot_age_secs() >= flush_interval.as_secs_f64() {
+                        flush(&store, &wal_dir);
+                        let _ = done.try_send(());
+                    }
+                    if stopping {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn the flusher thread");
+        Flusher { nudge, flushed, handle }
+    }
+
+    /// Asks for a flush when the window is full, and holds the hot path while the window is more
+    /// than [`HOT_WINDOW_BACKLOG`] times full (a disk slower than ingest), so memory stays bounded
+    /// and the push back reaches producers as 503s.
+    fn keep_up(&self, store: &Store) {
+        if store.hot_len() >= HOT_WINDOW_RECORDS_MAX {
+            let _ = self.nudge.try_send(());
+        }
+        while store.hot_len() >= HOT_WINDOW_BACKLOG * HOT_WINDOW_RECORDS_MAX {
+            let _ = self.nudge.try_send(());
+            if let Err(RecvTimeoutError::Disconnected) = self.flushed.recv_timeout(Duration::from_secs(1)) {
+                return;
+            }
+        }
+    }
+
+    /// Makes the last flush and waits for it.
+    fn finish(self) {
+        drop(self.nudge);
+        if self.handle.join().is_err() {
+            error!("the flusher panicked; unflushed records stay in the wal");
+        }
+    }
 }
 
 #[cfg(test)]
