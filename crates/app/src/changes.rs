@@ -34,11 +34,11 @@ pub fn change_error(e: ChangeError) -> AppError {
         ChangeError::AlreadyDecided(_) => AppError::conflict(e.to_string()),
         ChangeError::OwnProposal => AppError::forbidden(e.to_string()).at("approve"),
         ChangeError::NotTaken(reason) => AppError::unavailable(format!("the change was not made: {reason}"), 30),
-        ChangeError::Wal(_) | ChangeError::Damaged(_) => AppError::internal(e),
+        ChangeError::Book(_) => AppError::internal(e),
     }
 }
 
-/// A fresh random id with `prefix`, e.g. `ch-3f2a…`.
+/// A fresh random id with a readable prefix (`ch-`, `hl-`, `hold-`): 64 random bits in hex.
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     // A failing OS random source is not recoverable for id generation.

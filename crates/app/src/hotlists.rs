@@ -3,15 +3,30 @@
 //! listed). That look at history is logged like a search, with what it found.
 
 use crate::{Action, Actor, App, AppError};
-use glasshouse_engine::{Hotlist, HotlistEntry, HotlistIndex};
+use glasshouse_engine::{Engine, Hotlist, HotlistEntry, HotlistIndex};
 use glasshouse_model::limits::QUERY_RESULTS_MAX;
 use glasshouse_model::{Kind, Timestamp};
 use glasshouse_store::{CatalogEvent, ObservationQuery};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How far back a new entry is matched against reads already made.
 pub const PAST_READ_HOURS: i64 = 24;
+
+/// A hotlist with its entries, as the rules in force hold them.
+pub struct ListedEntries {
+    engine: Arc<Engine>,
+    /// The list.
+    pub list: Hotlist,
+}
+
+impl ListedEntries {
+    /// Its entries.
+    pub fn entries(&self) -> &[HotlistEntry] {
+        self.engine.hotlists.entries(&self.list.id)
+    }
+}
 
 impl App {
     /// Creates a hotlist, audited first.
@@ -48,13 +63,14 @@ impl App {
         self.past_read_match(actor, list_id, fresh, now)
     }
 
-    /// A hotlist's entries, the read audited.
-    pub fn hotlist_entries(&self, actor: &Actor, list_id: &str) -> Result<(Hotlist, Vec<HotlistEntry>), AppError> {
+    /// A hotlist and its entries, the read audited. The entries are read from the rules in force,
+    /// not copied (a national list holds a million).
+    pub fn hotlist_entries(&self, actor: &Actor, list_id: &str) -> Result<ListedEntries, AppError> {
         let engine = self.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
         let list = engine.hotlists.list(list_id).ok_or_else(|| AppError::not_found(format!("no hotlist {list_id}")))?.clone();
-        let entries = engine.hotlists.entries(list_id).to_vec();
-        self.record(actor, Action::HotlistEntriesRead, "ok", json!({ "hotlist_id": list_id, "entries": entries.len() }))?;
-        Ok((list, entries))
+        let count = engine.hotlists.entries(list_id).len();
+        self.record(actor, Action::HotlistEntriesRead, "ok", json!({ "hotlist_id": list_id, "entries": count }))?;
+        Ok(ListedEntries { engine, list })
     }
 
     /// Matches new entries against the plate reads of the last [`PAST_READ_HOURS`], raising

@@ -212,6 +212,6 @@ fn hold_error(e: HoldError) -> AppError {
         HoldError::OwnProposal => AppError::forbidden(e.to_string()).at("approve"),
         HoldError::Bad { field, .. } => AppError::invalid(field, e.to_string()),
         HoldError::Audit(_) => AppError::unavailable("the audit log cannot be written, so the hold was not changed", 30),
-        HoldError::Wal(_) | HoldError::Damaged(_) => AppError::internal(e),
+        HoldError::Book(_) => AppError::internal(e),
     }
 }

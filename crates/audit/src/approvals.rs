@@ -8,7 +8,6 @@
 
 use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::Timestamp;
-use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -105,29 +104,17 @@ pub enum ApprovalError {
     /// The request's scope is malformed.
     #[error("scope: {0}")]
     BadScope(String),
-    /// The log failed.
-    #[error(transparent)]
-    Wal(#[from] WalError),
     /// The step could not be audited, so it was not taken.
     #[error("audit: {0}")]
     Audit(String),
-    /// A stored record is damaged.
-    #[error("approval record {0} does not decode")]
-    Damaged(u64),
+    /// The book's log failed, or a stored record is damaged.
+    #[error(transparent)]
+    Book(#[from] BookError),
 }
 
 impl BookRecord for Approval {
     fn id(&self) -> &str {
         &self.id
-    }
-}
-
-impl From<BookError> for ApprovalError {
-    fn from(e: BookError) -> Self {
-        match e {
-            BookError::Wal(e) => ApprovalError::Wal(e),
-            BookError::Damaged(lsn) => ApprovalError::Damaged(lsn),
-        }
     }
 }
 

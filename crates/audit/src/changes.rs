@@ -4,7 +4,6 @@
 
 use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::Timestamp;
-use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -57,29 +56,17 @@ pub enum ChangeError {
     /// The proposer cannot decide: two people, always.
     #[error("a change must be decided by someone other than the person who proposed it")]
     OwnProposal,
-    /// The log failed.
-    #[error(transparent)]
-    Wal(#[from] WalError),
     /// The step could not be audited or applied, so it was not recorded.
     #[error("{0}")]
     NotTaken(String),
-    /// A stored record is damaged.
-    #[error("change record {0} does not decode")]
-    Damaged(u64),
+    /// The book's log failed, or a stored record is damaged.
+    #[error(transparent)]
+    Book(#[from] BookError),
 }
 
 impl BookRecord for ChangeRequest {
     fn id(&self) -> &str {
         &self.id
-    }
-}
-
-impl From<BookError> for ChangeError {
-    fn from(e: BookError) -> Self {
-        match e {
-            BookError::Wal(e) => ChangeError::Wal(e),
-            BookError::Damaged(lsn) => ChangeError::Damaged(lsn),
-        }
     }
 }
 

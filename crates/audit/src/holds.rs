@@ -9,7 +9,6 @@
 
 use crate::book::{BookError, BookRecord, RecordBook};
 use glasshouse_model::{Body, Observation, Timestamp};
-use glasshouse_wal::WalError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -155,15 +154,12 @@ pub enum HoldError {
         /// Why.
         reason: String,
     },
-    /// The log failed.
-    #[error(transparent)]
-    Wal(#[from] WalError),
     /// The step could not be audited, so it was not taken.
     #[error("audit: {0}")]
     Audit(String),
-    /// A stored record is damaged.
-    #[error("hold record {0} does not decode")]
-    Damaged(u64),
+    /// The book's log failed, or a stored record is damaged.
+    #[error(transparent)]
+    Book(#[from] BookError),
 }
 
 fn bad(field: &'static str, reason: impl Into<String>) -> HoldError {
@@ -173,15 +169,6 @@ fn bad(field: &'static str, reason: impl Into<String>) -> HoldError {
 impl BookRecord for Hold {
     fn id(&self) -> &str {
         &self.id
-    }
-}
-
-impl From<BookError> for HoldError {
-    fn from(e: BookError) -> Self {
-        match e {
-            BookError::Wal(e) => HoldError::Wal(e),
-            BookError::Damaged(lsn) => HoldError::Damaged(lsn),
-        }
     }
 }
 

@@ -56,7 +56,7 @@ pub async fn propose(
     }
     let now = Timestamp::now();
     let hold = Hold {
-        id: super::new_id("hold"),
+        id: glasshouse_app::changes::new_id("hold"),
         case_number: body.case_number,
         authority: body.authority,
         authority_reference: body.authority_reference,

@@ -22,7 +22,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(request) = body?;
     let hotlist = request
-        .into_hotlist(super::new_id("hl"), &account.name, Timestamp::now())
+        .into_hotlist(glasshouse_app::changes::new_id("hl"), &account.name, Timestamp::now())
         .map_err(|e| ApiError::bad_field(e.field.clone(), e.to_string()))?;
     let id = hotlist.id.clone();
     tokio::task::spawn_blocking(move || state.create_hotlist(&account.actor(), hotlist)).await.map_err(ApiError::internal)??;
@@ -116,7 +116,6 @@ pub async fn list_entries(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (list, entries) =
-        tokio::task::spawn_blocking(move || state.hotlist_entries(&account.actor(), &id)).await.map_err(ApiError::internal)??;
-    Ok(Json(json!({ "hotlist": list, "entries": entries })))
+    let listed = tokio::task::spawn_blocking(move || state.hotlist_entries(&account.actor(), &id)).await.map_err(ApiError::internal)??;
+    Ok(Json(json!({ "hotlist": listed.list, "entries": listed.entries() })))
 }

@@ -220,14 +220,6 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     Ok(next.run(request).await)
 }
 
-/// A fresh random id with a readable prefix (`hl-`, `ap-`, `th-`): 64 random bits in hex.
-pub(crate) fn new_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 8];
-    // A failing OS random source is not recoverable for id generation.
-    getrandom::fill(&mut bytes).expect("os random source");
-    format!("{prefix}-{}", hex::encode(bytes))
-}
-
 /// An optional RFC 3339 time from a request field; a 400 naming the field when it does not parse.
 pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<glasshouse_model::Timestamp>, ApiError> {
     value
