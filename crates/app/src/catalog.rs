@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 /// A rule to create; `type` names the kind of rule.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NewRule {
     /// A sensor threshold with hysteresis.

@@ -16,6 +16,7 @@ pub const APPROVAL_VALIDITY_SECS: i64 = 24 * 3600;
 
 /// What a search may cover under an approval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Kinds; empty means every kind.
@@ -25,7 +26,7 @@ pub struct Scope {
     pub from: Timestamp,
     /// Latest observation time (exclusive).
     pub to: Timestamp,
-    /// `[min_lon, min_lat, max_lon, max_lat]`; `None` for the whole city.
+    /// `[min_lon, min_lat, max_lon, max_lat]`; absent for the whole city.
     #[serde(default)]
     pub bbox: Option<[f64; 4]>,
 }

@@ -17,6 +17,7 @@ pub const HOLD_DAYS_MAX: i64 = 2 * 366;
 
 /// What allows a hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Authority {
     /// A court order.

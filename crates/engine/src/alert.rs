@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an alert is in its lifecycle: new → acknowledged → confirmed or dismissed → closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Raised, not yet looked at.
@@ -47,6 +48,7 @@ pub const DISMISSAL_DISPOSITIONS: [&str; 5] = ["misread", "entry_no_longer_valid
 
 /// A request to move an alert along its lifecycle.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// The status to move to.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 /// What a device is. Each type produces exactly one kind of observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceType {
     /// An ALPR camera that reports plate reads.
@@ -48,6 +49,7 @@ impl DeviceType {
 
 /// A registered device. Fixed devices carry their position, so their observations need not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Device {
     /// Set from the URL on registration; present in listings.

@@ -9,6 +9,8 @@ pub mod device;
 pub mod geo;
 pub mod limits;
 pub mod observation;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod plate;
 pub mod time;
 pub mod validate;

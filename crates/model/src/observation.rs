@@ -142,6 +142,10 @@ pub enum VideoLabel {
 }
 
 impl VideoLabel {
+    /// Every label.
+    pub const ALL: [VideoLabel; 5] =
+        [VideoLabel::Vehicle, VideoLabel::Person, VideoLabel::Crowd, VideoLabel::Smoke, VideoLabel::UnattendedObject];
+
     /// The name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -155,9 +159,7 @@ impl VideoLabel {
 
     /// The label with this JSON name.
     pub fn parse(name: &str) -> Option<VideoLabel> {
-        [VideoLabel::Vehicle, VideoLabel::Person, VideoLabel::Crowd, VideoLabel::Smoke, VideoLabel::UnattendedObject]
-            .into_iter()
-            .find(|l| l.as_str() == name)
+        VideoLabel::ALL.into_iter().find(|l| l.as_str() == name)
     }
 }
 

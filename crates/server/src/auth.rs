@@ -15,7 +15,7 @@ use std::sync::RwLock;
 use std::time::SystemTime;
 
 /// The roles of DESIGN §1, each least-privilege.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Watches the live map and alerts; no history search.
@@ -70,7 +70,7 @@ impl Role {
 }
 
 /// A named account and its role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     /// Who.
     pub name: String,

@@ -19,9 +19,13 @@ pub struct ApiError {
     pub retry_after_secs: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error's JSON form.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for a person to read.
     error: &'a str,
+    /// The request field at fault (`authorization` for a missing or bad token).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }
@@ -56,7 +60,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: &self.message, field: self.field.as_deref() };
+        let body = ErrorBody { error: &self.message, field: self.field.as_deref() };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -31,6 +31,7 @@ pub fn default_window(kind: Kind) -> (f64, i64) {
 
 /// One kind's neighbourhood around a trigger: within `radius_m`, and `minutes` before or after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KindWindow {
     /// `plate_read`, `sensor_reading`, `gunshot`, `incident` or `video_event`.
@@ -84,6 +85,7 @@ impl Default for CorrelationRule {
 
 /// A request to create a correlation rule.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCorrelationRule {
     /// Display name.

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 /// Where a list comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HotlistSource {
     /// The national crime information system.
@@ -27,6 +28,7 @@ pub enum HotlistSource {
 
 /// How reads are compared with entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MatchPolicy {
     /// The normalised plate must be equal.
@@ -45,6 +47,7 @@ pub const SUBSTITUTIONS_MAX: u8 = 2;
 
 /// A request to create a list.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewHotlist {
     /// Display name.
@@ -102,6 +105,7 @@ pub const EXPIRY_SECS_MAX: i64 = 10 * 366 * 86_400;
 
 /// A request to add one entry.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewHotlistEntry {
     /// Plate text; normalised on entry.

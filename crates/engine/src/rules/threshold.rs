@@ -48,6 +48,7 @@ pub struct ThresholdRule {
 
 /// A request to create a threshold rule.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewThresholdRule {
     /// Display name.

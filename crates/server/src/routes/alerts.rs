@@ -25,20 +25,36 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 /// Most alerts one listing returns.
 const LIST_ALERTS_MAX: usize = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// At most 10,000; default 500.
     limit: Option<usize>,
 }
 
+/// Stored alerts, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    params(ListParams),
+    responses((status = 200, description = "`{alerts: [...]}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
     let limit = params.limit.unwrap_or(500).min(LIST_ALERTS_MAX);
     Ok(Json(json!({ "alerts": state.alerts.recent(limit) })))
 }
 
-/// Each stored alert as an `alert` event. A subscriber that falls behind gets a `lagged` event with
-/// the number missed, and should re-read `GET /v1/alerts`.
+/// The live alert feed as server-sent events.
+///
+/// `ready`, then `alert` per new or updated alert, and `lagged` with the number missed when the client fell
+/// behind (re-read `GET /v1/alerts`).
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/stream",
+    responses((status = 200, description = "text/event-stream")),
+)]
 pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = BroadcastStream::new(state.alerts.subscribe()).map(|item| {
         Ok(match item {
@@ -52,10 +68,16 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
     Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-/// `GET /v1/alerts/ws`: the same live feed over a WebSocket, for wall displays and other clients that
-/// keep one socket open. Text frames: `{"type":"ready"}`, then `{"type":"alert","alert":{...}}` per
-/// alert or update, and `{"type":"lagged","missed":n}` when the client fell behind (re-read
-/// `/v1/alerts`). Authenticated like every route, with the Authorization header at the handshake.
+/// The live alert feed over a WebSocket.
+///
+/// The same feed as `/v1/alerts/stream`, as text frames: `{"type":"ready"}`, then
+/// `{"type":"alert","alert":{...}}` for each new or updated alert, and `{"type":"lagged","missed":n}` when the
+/// client fell behind. The Authorization header is checked at the handshake.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/ws",
+    responses((status = 101, description = "switching protocols")),
+)]
 pub async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> axum::response::Response {
     upgrade.on_upgrade(move |socket| feed(socket, state.alerts.subscribe()))
 }
@@ -85,7 +107,15 @@ async fn feed(mut socket: WebSocket, mut alerts: tokio::sync::broadcast::Receive
     }
 }
 
-/// `GET /v1/alerts/{id}/cap`: the alert as a CAP 1.2 message.
+/// The alert as an OASIS CAP 1.2 message.
+///
+/// application/cap+xml: Alert while open, Update once confirmed, Cancel once dismissed.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}/cap",
+    params(("id" = String, Path, description = "the alert id")),
+    responses((status = 200, description = "application/cap+xml"), (status = 404, description = "no such alert")),
+)]
 pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
@@ -94,13 +124,29 @@ pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
         .into_response())
 }
 
+/// One alert with its history.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}",
+    params(("id" = String, Path, description = "the alert id")),
+    responses((status = 200, description = "`{alert}`"), (status = 404, description = "no such alert")),
+)]
 pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
     Ok(Json(json!({ "alert": alert })))
 }
 
-/// `POST /v1/alerts/{id}/transitions`: acknowledge, confirm, dismiss or close. Each step is logged
-/// for audit before it is stored; confirming a plate hit needs both recorded checks.
+/// Moves an alert along its lifecycle.
+///
+/// new → acknowledged → confirmed | dismissed → closed. Confirming a plate hit needs visual_check and
+/// source_check; dismissing needs a disposition. Each step is audited before it is stored.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{id}/transitions",
+    params(("id" = String, Path, description = "the alert id")),
+    request_body = TransitionRequest,
+    responses((status = 200, description = "`{alert}` after the step"), (status = 400, description = "a bad field, named"), (status = 404, description = "no such alert"), (status = 409, description = "the step is not allowed from the alert's state, the field named")),
+)]
 pub async fn transition(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -114,9 +160,15 @@ pub async fn transition(
     Ok(Json(json!({ "alert": updated })))
 }
 
-/// `GET /v1/alerts/stats`: efficacy per rule from the recorded dispositions: how many alerts, the
-/// share confirmed and dismissed (of those decided), dismissals by reason, and the time to
+/// Efficacy per rule, from the recorded dispositions.
+///
+/// How many alerts, the share confirmed and dismissed (of those decided), dismissals by reason, and the time to
 /// acknowledge (median and 90th percentile, seconds). Counts only.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/stats",
+    responses((status = 200, description = "`{rules: [...]}`")),
+)]
 pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut by_rule: BTreeMap<String, Vec<glasshouse_engine::Alert>> = BTreeMap::new();
     for alert in state.alerts.recent(usize::MAX) {

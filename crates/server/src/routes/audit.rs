@@ -11,20 +11,37 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// `GET /v1/audit/checkpoint`: the newest signed checkpoint and the key to check it with.
+/// The newest signed checkpoint and the key to check it with.
+///
+/// A C2SP signed note (Ed25519).
+#[utoipa::path(
+    get,
+    path = "/v1/audit/checkpoint",
+    responses((status = 200, description = "`{size, note, verifier_key}`")),
+)]
 pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.audit_checkpoint())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesParams {
+    /// The first sequence number; default 0.
     from: Option<u64>,
+    /// 1..=1000, default 100.
     limit: Option<usize>,
 }
 
-/// `GET /v1/audit/entries?from=&limit=`: entries with their exact text (the leaf is the hash of that
-/// text) and leaf hash.
+/// Audit entries with their exact text and leaf hash.
+///
+/// The leaf is the hash of that text.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/entries",
+    params(EntriesParams),
+    responses((status = 200, description = "`{size, entries: [{seq, leaf_hash, entry}]}`"), (status = 400, description = "a bad range")),
+)]
 pub async fn entries(
     State(state): State<Arc<AppState>>,
     params: Result<Query<EntriesParams>, QueryRejection>,
@@ -33,14 +50,23 @@ pub async fn entries(
     Ok(Json(state.audit_entries(params.from.unwrap_or(0), params.limit.unwrap_or(100))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionParams {
+    /// The entry's sequence number.
     index: u64,
+    /// The tree size; default the current size.
     size: Option<u64>,
 }
 
-/// `GET /v1/audit/proof/inclusion?index=&size=`: the audit path of one entry.
+/// The RFC 6962 audit path of one entry.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/proof/inclusion",
+    params(InclusionParams),
+    responses((status = 200, description = "the proof"), (status = 400, description = "an index or size past the log")),
+)]
 pub async fn inclusion(
     State(state): State<Arc<AppState>>,
     params: Result<Query<InclusionParams>, QueryRejection>,
@@ -49,15 +75,25 @@ pub async fn inclusion(
     Ok(Json(state.inclusion_proof(params.index, params.size)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
+    /// The earlier tree size.
     first: u64,
+    /// The later tree size; default the current size.
     second: Option<u64>,
 }
 
-/// `GET /v1/audit/proof/consistency?first=&second=`: proof that the log of `first` entries is a prefix
-/// of the log of `second`.
+/// An RFC 6962 consistency proof between two tree sizes.
+///
+/// It proves that the log of `first` entries is a prefix of the log of `second`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/proof/consistency",
+    params(ConsistencyParams),
+    responses((status = 200, description = "the proof"), (status = 400, description = "sizes out of order or past the log")),
+)]
 pub async fn consistency(
     State(state): State<Arc<AppState>>,
     params: Result<Query<ConsistencyParams>, QueryRejection>,
@@ -66,7 +102,14 @@ pub async fn consistency(
     Ok(Json(state.consistency_proof(params.first, params.second)?))
 }
 
-/// `GET /v1/audit/export`: the whole log as NDJSON, for `glasshouse audit verify`.
+/// The whole log as NDJSON, for `glasshouse audit verify`.
+///
+/// Entries (exact bytes) and signed checkpoints.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/export",
+    responses((status = 200, description = "application/x-ndjson")),
+)]
 pub async fn export(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let body = tokio::task::spawn_blocking(move || state.audit_export()).await.map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body))

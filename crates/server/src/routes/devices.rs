@@ -10,6 +10,16 @@ use glasshouse_model::{Device, Timestamp};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Registers or changes a device.
+///
+/// Audited.
+#[utoipa::path(
+    put,
+    path = "/v1/devices/{id}",
+    params(("id" = String, Path, description = "the device id: 1..=64 letters, digits or . _ : -")),
+    request_body = Device,
+    responses((status = 201, description = "registered", body = Device), (status = 200, description = "changed", body = Device), (status = 400, description = "an inconsistent registration, the field named")),
+)]
 pub async fn put_device(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -25,6 +35,12 @@ pub async fn put_device(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(stored)))
 }
 
+/// Registered devices.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    responses((status = 200, description = "`{devices: [Device]}`")),
+)]
 pub async fn list_devices(State(state): State<Arc<AppState>>) -> Json<Value> {
     let devices = state.devices();
     Json(json!({ "devices": devices.sorted() }))

@@ -20,18 +20,26 @@ fn describe(hold: &Hold, now: Timestamp) -> Value {
     value
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHold {
+    /// The case the hold serves.
     case_number: String,
+    /// What allows it.
     authority: Authority,
+    /// The order's reference: 1..=64 letters, digits or - / : ..
     authority_reference: String,
+    /// Plates whose reads (or OCR candidates) it keeps.
     #[serde(default)]
     plates: Vec<String>,
+    /// Devices whose observations it keeps.
     #[serde(default)]
     devices: Vec<String>,
+    /// RFC 3339, inclusive.
     from: String,
+    /// RFC 3339, exclusive.
     to: String,
+    /// RFC 3339, at most 732 days ahead.
     expires_at: String,
 }
 
@@ -39,7 +47,18 @@ fn time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
     super::parse_time(field, Some(text)).map(|t| t.expect("given"))
 }
 
-/// `POST /v1/holds`: proposes a hold; a supervisor other than the proposer must approve it.
+/// Proposes a legal hold.
+///
+/// The observations of the named plates (read or OCR candidate) or devices in [from, to) are kept past their
+/// retention window while the hold is in force. It keeps nothing until a supervisor other than the proposer
+/// approves it, and lapses by itself at expiry. At least one plate or device is required. Audited (plates as
+/// keyed hashes).
+#[utoipa::path(
+    post,
+    path = "/v1/holds",
+    request_body = NewHold,
+    responses((status = 201, description = "the hold"), (status = 400, description = "a bad field, named")),
+)]
 pub async fn propose(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -75,19 +94,36 @@ pub async fn propose(
     Ok((StatusCode::CREATED, Json(describe(&hold, now))))
 }
 
-/// `GET /v1/holds`: every hold with its state (`proposed`, `in_force`, `lapsed`, …), newest first.
+/// Every hold, newest first, with its state.
+///
+/// proposed, in_force, lapsed, rejected or released.
+#[utoipa::path(
+    get,
+    path = "/v1/holds",
+    responses((status = 200, description = "`{holds: [...]}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let now = Timestamp::now();
     Json(json!({ "holds": state.holds.list().iter().map(|h| describe(h, now)).collect::<Vec<_>>() }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
+    /// True to approve, false to reject.
     pub(crate) approve: bool,
 }
 
-/// `POST /v1/holds/{id}/decision`: a supervisor other than the proposer approves or rejects.
+/// Approves or rejects a proposed hold.
+///
+/// As a supervisor other than its proposer (403 naming `approve` otherwise). Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/holds/{id}/decision",
+    params(("id" = String, Path, description = "the hold id")),
+    request_body = Decision,
+    responses((status = 200, description = "the hold"), (status = 404, description = "no such hold"), (status = 409, description = "no longer proposed")),
+)]
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -102,7 +138,15 @@ pub async fn decide(
     Ok(Json(describe(&hold, now)))
 }
 
-/// `POST /v1/holds/{id}/release`: ends a hold in force before its expiry.
+/// Ends a hold in force before its expiry.
+///
+/// The records it kept become subject to retention again. Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/holds/{id}/release",
+    params(("id" = String, Path, description = "the hold id")),
+    responses((status = 200, description = "the hold"), (status = 404, description = "no such hold"), (status = 409, description = "not in force")),
+)]
 pub async fn release(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -115,12 +159,30 @@ pub async fn release(
     Ok(Json(describe(&hold, now)))
 }
 
-/// `GET /v1/retention`: each kind's window and the oldest day it keeps now, and the holds in force.
+/// Each kind's retention window and the oldest day it keeps now.
+///
+/// With the number of holds in force. Expired rows are kept while an alert rests on them or a hold in force
+/// covers them.
+#[utoipa::path(
+    get,
+    path = "/v1/retention",
+    responses((status = 200, description = "the windows per kind and the holds in force")),
+)]
 pub async fn retention(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.retention().windows(Timestamp::now()))
 }
 
-/// `POST /v1/retention/purge`: runs the purge now (it also runs hourly) and returns its receipts.
+/// Runs the retention purge now; it also runs hourly.
+///
+/// For each kind that loses rows, a receipt (kind, window, cutoff, count, SHA-256 of the sorted deleted ids one
+/// per line, rows kept for alerts and for holds, segments dropped and rewritten) is appended to the audit log
+/// before anything is deleted; the receipts are returned. Rows reach the purge once flushed from the hot window
+/// to segments.
+#[utoipa::path(
+    post,
+    path = "/v1/retention/purge",
+    responses((status = 200, description = "`{receipts: [...]}`")),
+)]
 pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Extension<Account>) -> Result<Json<Value>, ApiError> {
     let receipts = tokio::task::spawn_blocking(move || state.retention().purge_expired(&account.actor(), Timestamp::now()))
         .await
@@ -128,16 +190,25 @@ pub async fn purge(State(state): State<Arc<AppState>>, Extension(account): Exten
     Ok(Json(json!({ "receipts": receipts })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRetentionChange {
     /// Days per kind, for the kinds that change.
     days: std::collections::BTreeMap<String, u32>,
+    /// Why, in at least five words.
     reason: String,
 }
 
-/// `POST /v1/retention/changes`: proposes new retention windows; another custodian or a supervisor
-/// must approve before they apply.
+/// Proposes new retention windows.
+///
+/// Days per kind (unnamed kinds keep theirs) with a reason of at least five words. Nothing changes until another
+/// custodian or a supervisor approves. Audited with the windows before and after.
+#[utoipa::path(
+    post,
+    path = "/v1/retention/changes",
+    request_body = NewRetentionChange,
+    responses((status = 201, description = "the change"), (status = 400, description = "a bad field, named")),
+)]
 pub async fn propose_retention_change(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -151,13 +222,27 @@ pub async fn propose_retention_change(
     Ok((StatusCode::CREATED, Json(serde_json::to_value(change).expect("changes serialise"))))
 }
 
-/// `GET /v1/retention/changes`: proposals and decisions, newest first.
+/// Retention change proposals and decisions, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/retention/changes",
+    responses((status = 200, description = "`{changes: [...]}`")),
+)]
 pub async fn list_retention_changes(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "changes": state.retention().changes() }))
 }
 
-/// `POST /v1/retention/changes/{id}/decision`: a second person approves (the windows apply at once
-/// and are written to `retention.json`) or rejects.
+/// Approves or rejects a proposed retention change.
+///
+/// As someone other than its proposer (403 naming `approve` otherwise). On approval the windows apply at once and
+/// are written to retention.json. Audited before it applies.
+#[utoipa::path(
+    post,
+    path = "/v1/retention/changes/{id}/decision",
+    params(("id" = String, Path, description = "the change id")),
+    request_body = Decision,
+    responses((status = 200, description = "the change"), (status = 404, description = "no such change"), (status = 409, description = "already decided")),
+)]
 pub async fn decide_retention_change(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

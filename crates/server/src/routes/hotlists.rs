@@ -15,6 +15,15 @@ use std::sync::Arc;
 /// Largest number of entries in one request.
 const ENTRIES_PER_REQUEST_MAX: usize = 100_000;
 
+/// Creates a hotlist.
+///
+/// Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/hotlists",
+    request_body = NewHotlist,
+    responses((status = 201, description = "`{id}`"), (status = 400, description = "a bad field, named")),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -29,6 +38,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
+/// Hotlists with their entry counts.
+#[utoipa::path(
+    get,
+    path = "/v1/hotlists",
+    responses((status = 200, description = "`{hotlists: [...]}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
     let lists: Vec<Value> = engine
@@ -74,7 +89,18 @@ fn entries_from_csv(body: &[u8]) -> Result<Vec<NewHotlistEntry>, ApiError> {
     Ok(entries)
 }
 
-/// `POST /v1/hotlists/{id}/entries`: a JSON array of entries, or a CSV file (`Content-Type: text/csv`).
+/// Adds or renews entries, all or nothing.
+///
+/// New entries are matched against the plate reads of the last 24 hours; matches become alerts marked
+/// retroactive. Audited. Also accepts a CSV file (Content-Type: text/csv) with a header naming plate, reason and
+/// expires_at (RFC 3339) and optionally region; a bad row is named by its line number and nothing is imported.
+#[utoipa::path(
+    post,
+    path = "/v1/hotlists/{id}/entries",
+    params(("id" = String, Path, description = "the hotlist id")),
+    request_body(content((Vec<NewHotlistEntry> = "application/json"), ("text/csv"))),
+    responses((status = 200, description = "`{added, retroactive_alerts}`"), (status = 400, description = "a bad entry or row, named"), (status = 404, description = "no such hotlist"), (status = 413, description = "more than 100,000 entries")),
+)]
 pub async fn add_entries(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -111,6 +137,15 @@ pub async fn add_entries(
     Ok(Json(json!({ "added": count, "retroactive_alerts": retroactive })))
 }
 
+/// A hotlist's entries.
+///
+/// Audited.
+#[utoipa::path(
+    get,
+    path = "/v1/hotlists/{id}/entries",
+    params(("id" = String, Path, description = "the hotlist id")),
+    responses((status = 200, description = "`{hotlist, entries}`"), (status = 404, description = "no such hotlist")),
+)]
 pub async fn list_entries(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

@@ -10,33 +10,80 @@ use axum::{Extension, Json};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Liveness; no token needed.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`")),
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// The caller's account and role.
+#[utoipa::path(
+    get,
+    path = "/v1/whoami",
+    responses((status = 200, description = "the account", body = Account)),
+)]
 pub async fn whoami(Extension(account): Extension<Account>) -> Json<Account> {
     Json(account)
 }
 
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    responses((status = 200, description = "OpenAPI 3.1, generated from the handlers and the route table")),
+)]
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("../openapi.json"))
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::json())
 }
 
-/// Counts only: nothing personal, so every role may read it.
+/// Counts: devices, hotlists, alerts, segments, stored observations, ingest per source.
+///
+/// Counts only, nothing personal, so every role may read it.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    responses((status = 200, description = "the counts")),
+)]
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.app.status())
 }
 
-/// The purpose policy searches are held to, so forms can offer the allowed purposes.
+/// The purpose policy searches are held to.
+///
+/// Allowed and prohibited purposes, the case number pattern, the justification rules and the limits past which a
+/// search is broad, so forms can offer the allowed purposes.
+#[utoipa::path(
+    get,
+    path = "/v1/policy",
+    responses((status = 200, description = "the policy")),
+)]
 pub async fn policy(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(serde_json::to_value(&state.policy).expect("policy serialises"))
 }
 
-/// The console's map settings: an online style URL when the deployment configured one.
+/// The console's map settings.
+///
+/// `{style_url}`: an online MapLibre style the city's roads are drawn over (`serve --map-style`), or null to stay
+/// offline.
+#[utoipa::path(
+    get,
+    path = "/v1/map/style",
+    responses((status = 200, description = "`{style_url}`")),
+)]
 pub async fn map_style(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "style_url": state.map_style }))
 }
 
+/// The city's road network as GeoJSON.
+#[utoipa::path(
+    get,
+    path = "/v1/basemap",
+    responses((status = 200, description = "a GeoJSON FeatureCollection (application/geo+json); empty when the deployment has none")),
+)]
 pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let body = match &state.basemap {
         Some(geojson) => geojson.as_ref().clone(),
@@ -45,9 +92,16 @@ pub async fn basemap(State(state): State<Arc<AppState>>) -> Result<impl IntoResp
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
 }
 
-/// Who has access: every account with its role, whether it signs in with a second factor, and when
-/// its first token was made. Never a token or its hash. Accounts change on the server's command
-/// line (`glasshouse token …`), where each change is recorded for the audit log.
+/// Who has access.
+///
+/// Each account's name, role, whether it signs in with a TOTP second factor, its number of tokens and when the
+/// first was made. Never a token or a hash. Accounts change with `glasshouse token` on the server, and each
+/// change reaches the audit log.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts",
+    responses((status = 200, description = "`{accounts: [{name, role, second_factor, created_at, tokens}]}`")),
+)]
 pub async fn accounts(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let enrolled = state.second_factor.enrolled_accounts();
     // One row per account (tokens are listed oldest first, so the first gives `created_at`).
@@ -64,8 +118,15 @@ pub async fn accounts(State(state): State<Arc<AppState>>) -> Result<Json<Value>,
     Ok(Json(json!({ "accounts": accounts })))
 }
 
-/// Each sensor's newest reading per quantity, for the live map: environmental values, nothing
-/// personal, and no history (only the newest), so it needs no purpose.
+/// Each sensor's newest reading per quantity, for the live map.
+///
+/// Only the newest value, nothing personal, so no purpose is asked; empty after a restart until the sensors
+/// report again.
+#[utoipa::path(
+    get,
+    path = "/v1/sensors/latest",
+    responses((status = 200, description = "`{readings: [{device_id, quantity, value, unit, observed_at}]}`")),
+)]
 pub async fn latest_readings(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "readings": state.store.latest_readings() }))
 }

@@ -29,151 +29,156 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::MethodRouter;
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{RefOr, schema::Schema};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use Role::*;
 use glasshouse_app::Action;
 
-/// One authenticated route: its method and path, the roles that may call it, and its handler.
+/// A handler with its OpenAPI operation and the schemas it names, as `utoipa_axum::routes!` makes them.
+type Documented = UtoipaMethodRouter<Arc<AppState>>;
+
+/// One authenticated route: the roles that may call it, and its handler. The handler's
+/// `#[utoipa::path]` attribute names the method and the path, and documents the parameters, the
+/// body and the answers; its doc comment is the summary and description.
 pub struct Route {
-    /// The HTTP method.
-    pub method: &'static str,
-    /// The path pattern, as axum matches it.
-    pub path: &'static str,
     /// The roles that may call it.
     pub roles: &'static [Role],
     /// Builds its handler (with its own body limit where it takes large bodies).
-    handler: fn() -> MethodRouter<Arc<AppState>>,
+    handler: fn() -> Documented,
 }
 
-/// Every authenticated route: the one list the router is built from and the middleware checks, so
-/// a route cannot be reachable without naming its roles, nor named without being served.
+/// Every authenticated route: the one list the router, the permission check and the OpenAPI
+/// document are built from, so a route cannot be reachable without naming its roles, nor documented
+/// without being served.
 pub const ROUTES: &[Route] = &[
-    Route { method: "GET", path: "/v1/whoami", roles: &Role::ALL, handler: || get(meta::whoami) },
-    Route { method: "DELETE", path: "/v1/sessions/current", roles: &Role::ALL, handler: || delete(sessions::end) },
-    Route { method: "GET", path: "/v1/accounts", roles: &[Administrator, Auditor, Supervisor], handler: || get(meta::accounts) },
+    Route { roles: &Role::ALL, handler: || routes!(meta::whoami) },
+    Route { roles: &Role::ALL, handler: || routes!(sessions::end) },
+    Route { roles: &[Administrator, Auditor, Supervisor], handler: || routes!(meta::accounts) },
+    Route { roles: &[Operator, Supervisor, Investigator, Administrator], handler: || routes!(meta::latest_readings) },
+    Route { roles: &Role::ALL, handler: || routes!(meta::openapi) },
+    Route { roles: &Role::ALL, handler: || routes!(meta::status) },
+    Route { roles: &Role::ALL, handler: || routes!(meta::policy) },
+    Route { roles: &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator], handler: || routes!(meta::basemap) },
     Route {
-        method: "GET",
-        path: "/v1/sensors/latest",
-        roles: &[Operator, Supervisor, Investigator, Administrator],
-        handler: || get(meta::latest_readings),
-    },
-    Route { method: "GET", path: "/v1/openapi.json", roles: &Role::ALL, handler: || get(meta::openapi) },
-    Route { method: "GET", path: "/v1/status", roles: &Role::ALL, handler: || get(meta::status) },
-    Route { method: "GET", path: "/v1/policy", roles: &Role::ALL, handler: || get(meta::policy) },
-    Route {
-        method: "GET",
-        path: "/v1/basemap",
         roles: &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator],
-        handler: || get(meta::basemap),
+        handler: || routes!(meta::map_style),
     },
-    Route {
-        method: "GET",
-        path: "/v1/map/style",
-        roles: &[Operator, Investigator, Supervisor, Analyst, Custodian, Auditor, Administrator],
-        handler: || get(meta::map_style),
-    },
-    Route {
-        method: "POST",
-        path: "/v1/observations",
-        roles: &[Ingest],
-        handler: || post(observations::ingest).layer(DefaultBodyLimit::max(INGEST_BODY_BYTES_MAX)),
-    },
-    Route { method: "GET", path: "/v1/observations", roles: &[Investigator], handler: || get(observations::search) },
-    Route { method: "GET", path: "/v1/dead_letters", roles: &[Ingest, Custodian], handler: || get(observations::dead_letters) },
-    Route { method: "POST", path: "/v1/search/plates", roles: &[Investigator], handler: || post(search::plates) },
-    Route { method: "POST", path: "/v1/search/area", roles: &[Investigator], handler: || post(search::area) },
-    Route { method: "GET", path: "/v1/incidents/{id}/context", roles: &[Investigator], handler: || get(search::incident_context) },
-    Route { method: "GET", path: "/v1/cameras/covering", roles: &[Operator, Investigator, Supervisor], handler: || get(search::covering) },
-    Route { method: "PUT", path: "/v1/devices/{id}", roles: &[Administrator], handler: || put(devices::put_device) },
-    Route {
-        method: "GET",
-        path: "/v1/devices",
-        roles: &[Administrator, Operator, Investigator, Supervisor, Analyst],
-        handler: || get(devices::list_devices),
-    },
-    Route { method: "POST", path: "/v1/hotlists", roles: &[Administrator], handler: || post(hotlists::create) },
-    Route { method: "GET", path: "/v1/hotlists", roles: &[Administrator, Operator], handler: || get(hotlists::list) },
-    Route {
-        method: "POST",
-        path: "/v1/hotlists/{id}/entries",
-        roles: &[Administrator],
-        handler: || post(hotlists::add_entries).layer(DefaultBodyLimit::max(CONFIG_BODY_BYTES_MAX)),
-    },
-    Route { method: "GET", path: "/v1/hotlists/{id}/entries", roles: &[Administrator], handler: || get(hotlists::list_entries) },
-    Route { method: "GET", path: "/v1/alerts", roles: &[Operator, Supervisor], handler: || get(alerts::list) },
-    Route { method: "GET", path: "/v1/alerts/stream", roles: &[Operator, Supervisor], handler: || get(alerts::stream) },
-    Route { method: "GET", path: "/v1/alerts/ws", roles: &[Operator, Supervisor], handler: || get(alerts::websocket) },
-    Route { method: "GET", path: "/v1/alerts/stats", roles: &[Operator, Supervisor, Analyst, Auditor], handler: || get(alerts::stats) },
-    Route { method: "GET", path: "/v1/alerts/{id}", roles: &[Operator, Supervisor], handler: || get(alerts::get_one) },
-    Route { method: "GET", path: "/v1/alerts/{id}/cap", roles: &[Operator, Supervisor], handler: || get(alerts::cap) },
-    Route { method: "GET", path: "/v1/situations/{id}", roles: &[Operator, Supervisor], handler: || get(situations::get) },
-    Route { method: "POST", path: "/v1/alerts/{id}/transitions", roles: &[Operator, Supervisor], handler: || post(alerts::transition) },
-    Route { method: "GET", path: "/v1/sinks", roles: &[Administrator, Supervisor], handler: || get(sinks::list) },
-    Route {
-        method: "GET",
-        path: "/v1/sinks/{name}/dead_letters",
-        roles: &[Administrator, Supervisor],
-        handler: || get(sinks::dead_letters),
-    },
-    Route { method: "POST", path: "/v1/sharing/changes", roles: &[Administrator], handler: || post(sharing::propose) },
-    Route { method: "GET", path: "/v1/sharing/changes", roles: &[Administrator, Supervisor, Auditor], handler: || get(sharing::list) },
-    Route {
-        method: "POST",
-        path: "/v1/sharing/changes/{id}/decision",
-        roles: &[Administrator, Supervisor],
-        handler: || post(sharing::decide),
-    },
-    Route { method: "GET", path: "/v1/audit/checkpoint", roles: &[Auditor, Supervisor, Custodian], handler: || get(audit::checkpoint) },
-    Route { method: "GET", path: "/v1/audit/entries", roles: &[Auditor], handler: || get(audit::entries) },
-    Route { method: "GET", path: "/v1/audit/proof/inclusion", roles: &[Auditor], handler: || get(audit::inclusion) },
-    Route { method: "GET", path: "/v1/audit/proof/consistency", roles: &[Auditor], handler: || get(audit::consistency) },
-    Route { method: "GET", path: "/v1/audit/export", roles: &[Auditor], handler: || get(audit::export) },
-    Route { method: "GET", path: "/v1/reports", roles: &[Auditor, Supervisor, Custodian], handler: || get(reports::report) },
-    Route { method: "POST", path: "/v1/rules", roles: &[Administrator], handler: || post(rules::create) },
-    Route { method: "GET", path: "/v1/rules", roles: &[Administrator, Operator, Supervisor], handler: || get(rules::list) },
-    Route { method: "POST", path: "/v1/rules/{id}/enabled", roles: &[Administrator], handler: || post(rules::set_enabled) },
-    Route { method: "POST", path: "/v1/holds", roles: &[Custodian, Investigator], handler: || post(holds::propose) },
-    Route { method: "GET", path: "/v1/holds", roles: &[Custodian, Supervisor, Investigator], handler: || get(holds::list) },
-    Route { method: "POST", path: "/v1/holds/{id}/decision", roles: &[Supervisor], handler: || post(holds::decide) },
-    Route { method: "POST", path: "/v1/holds/{id}/release", roles: &[Custodian, Supervisor], handler: || post(holds::release) },
-    Route { method: "GET", path: "/v1/retention", roles: &[Custodian, Supervisor, Auditor], handler: || get(holds::retention) },
-    Route { method: "POST", path: "/v1/retention/purge", roles: &[Custodian], handler: || post(holds::purge) },
-    Route { method: "POST", path: "/v1/retention/changes", roles: &[Custodian], handler: || post(holds::propose_retention_change) },
-    Route {
-        method: "GET",
-        path: "/v1/retention/changes",
-        roles: &[Custodian, Supervisor, Auditor],
-        handler: || get(holds::list_retention_changes),
-    },
-    Route {
-        method: "POST",
-        path: "/v1/retention/changes/{id}/decision",
-        roles: &[Custodian, Supervisor],
-        handler: || post(holds::decide_retention_change),
-    },
-    Route { method: "POST", path: "/v1/sql", roles: &[Analyst], handler: || post(sql::query) },
-    Route { method: "POST", path: "/v1/approvals", roles: &[Investigator], handler: || post(approvals::request) },
-    Route { method: "GET", path: "/v1/approvals", roles: &[Investigator, Supervisor], handler: || get(approvals::list) },
-    Route { method: "POST", path: "/v1/approvals/{id}/decision", roles: &[Supervisor], handler: || post(approvals::decide) },
+    Route { roles: &[Ingest], handler: || limited(routes!(observations::ingest), INGEST_BODY_BYTES_MAX) },
+    Route { roles: &[Investigator], handler: || routes!(observations::search) },
+    Route { roles: &[Ingest, Custodian], handler: || routes!(observations::dead_letters) },
+    Route { roles: &[Investigator], handler: || routes!(search::plates) },
+    Route { roles: &[Investigator], handler: || routes!(search::area) },
+    Route { roles: &[Investigator], handler: || routes!(search::incident_context) },
+    Route { roles: &[Operator, Investigator, Supervisor], handler: || routes!(search::covering) },
+    Route { roles: &[Administrator], handler: || routes!(devices::put_device) },
+    Route { roles: &[Administrator, Operator, Investigator, Supervisor, Analyst], handler: || routes!(devices::list_devices) },
+    Route { roles: &[Administrator], handler: || routes!(hotlists::create) },
+    Route { roles: &[Administrator, Operator], handler: || routes!(hotlists::list) },
+    Route { roles: &[Administrator], handler: || limited(routes!(hotlists::add_entries), CONFIG_BODY_BYTES_MAX) },
+    Route { roles: &[Administrator], handler: || routes!(hotlists::list_entries) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::list) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::stream) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::websocket) },
+    Route { roles: &[Operator, Supervisor, Analyst, Auditor], handler: || routes!(alerts::stats) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::get_one) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::cap) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(situations::get) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::transition) },
+    Route { roles: &[Administrator, Supervisor], handler: || routes!(sinks::list) },
+    Route { roles: &[Administrator, Supervisor], handler: || routes!(sinks::dead_letters) },
+    Route { roles: &[Administrator], handler: || routes!(sharing::propose) },
+    Route { roles: &[Administrator, Supervisor, Auditor], handler: || routes!(sharing::list) },
+    Route { roles: &[Administrator, Supervisor], handler: || routes!(sharing::decide) },
+    Route { roles: &[Auditor, Supervisor, Custodian], handler: || routes!(audit::checkpoint) },
+    Route { roles: &[Auditor], handler: || routes!(audit::entries) },
+    Route { roles: &[Auditor], handler: || routes!(audit::inclusion) },
+    Route { roles: &[Auditor], handler: || routes!(audit::consistency) },
+    Route { roles: &[Auditor], handler: || routes!(audit::export) },
+    Route { roles: &[Auditor, Supervisor, Custodian], handler: || routes!(reports::report) },
+    Route { roles: &[Administrator], handler: || routes!(rules::create) },
+    Route { roles: &[Administrator, Operator, Supervisor], handler: || routes!(rules::list) },
+    Route { roles: &[Administrator], handler: || routes!(rules::set_enabled) },
+    Route { roles: &[Custodian, Investigator], handler: || routes!(holds::propose) },
+    Route { roles: &[Custodian, Supervisor, Investigator], handler: || routes!(holds::list) },
+    Route { roles: &[Supervisor], handler: || routes!(holds::decide) },
+    Route { roles: &[Custodian, Supervisor], handler: || routes!(holds::release) },
+    Route { roles: &[Custodian, Supervisor, Auditor], handler: || routes!(holds::retention) },
+    Route { roles: &[Custodian], handler: || routes!(holds::purge) },
+    Route { roles: &[Custodian], handler: || routes!(holds::propose_retention_change) },
+    Route { roles: &[Custodian, Supervisor, Auditor], handler: || routes!(holds::list_retention_changes) },
+    Route { roles: &[Custodian, Supervisor], handler: || routes!(holds::decide_retention_change) },
+    Route { roles: &[Analyst], handler: || routes!(sql::query) },
+    Route { roles: &[Investigator], handler: || routes!(approvals::request) },
+    Route { roles: &[Investigator, Supervisor], handler: || routes!(approvals::list) },
+    Route { roles: &[Supervisor], handler: || routes!(approvals::decide) },
 ];
+
+/// The routes open without a token: the health check, and opening a session, which checks its own
+/// credentials (an account token and a code), so it sits outside the middleware that would refuse
+/// an enrolled account's token.
+pub const OPEN_ROUTES: &[fn() -> Documented] = &[|| routes!(meta::healthz), || routes!(sessions::open)];
 
 /// Largest JSON body for configuration calls (a bulk hotlist import of ~100k entries).
 const CONFIG_BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// A handler that takes bodies up to `bytes`.
+fn limited((schemas, paths, router): Documented, bytes: usize) -> Documented {
+    (schemas, paths, router.layer(DefaultBodyLimit::max(bytes)))
+}
+
+/// A route as served: method and path from its handler's attribute, roles from the table.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path pattern, as axum matches it (`/v1/devices/{id}`).
+    pub path: String,
+    /// The roles that may call it; empty for an open route.
+    pub roles: &'static [Role],
+    /// Its OpenAPI operation, as its attribute describes it.
+    pub operation: Operation,
+    /// The schemas its operation names.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+/// Splits a documented handler into its endpoint and its router.
+fn resolve(documented: Documented, roles: &'static [Role]) -> (Endpoint, MethodRouter<Arc<AppState>>) {
+    let (schemas, paths, router) = documented;
+    let mut items = paths.paths.into_iter();
+    let (path, item) = items.next().expect("a documented handler has a path");
+    assert!(items.next().is_none(), "one handler per route");
+    let operations = [(Method::GET, item.get), (Method::POST, item.post), (Method::PUT, item.put), (Method::DELETE, item.delete)];
+    let mut operations = operations.into_iter().filter_map(|(method, operation)| Some((method, operation?)));
+    let (method, operation) = operations.next().unwrap_or_else(|| panic!("{path}: no GET, POST, PUT or DELETE operation"));
+    assert!(operations.next().is_none(), "{path}: one method per route");
+    (Endpoint { method, path, roles, operation, schemas }, router)
+}
+
+/// Every route, open ones first, resolved once.
+pub fn endpoints() -> &'static [Endpoint] {
+    static ENDPOINTS: OnceLock<Vec<Endpoint>> = OnceLock::new();
+    ENDPOINTS.get_or_init(|| {
+        let open = OPEN_ROUTES.iter().map(|handler| resolve(handler(), &[]).0);
+        open.chain(ROUTES.iter().map(|route| resolve((route.handler)(), route.roles).0)).collect()
+    })
+}
 
 /// The whole application: API, console and health check.
 pub fn app(state: Arc<AppState>) -> Router {
     let api = ROUTES
         .iter()
-        .fold(Router::new(), |router, route| router.route(route.path, (route.handler)()))
+        .map(|route| resolve((route.handler)(), route.roles))
+        .fold(Router::new(), |router, (endpoint, handler)| router.route(&endpoint.path, handler))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
-    // Opening a session checks its own credentials (an account token and a code), so it sits
-    // outside the middleware that would refuse an enrolled account's token.
-    Router::new()
-        .route("/healthz", get(meta::healthz))
-        .route("/v1/sessions", post(sessions::open))
+    OPEN_ROUTES
+        .iter()
+        .map(|handler| resolve(handler(), &[]))
+        .fold(Router::new(), |router, (endpoint, handler)| router.route(&endpoint.path, handler))
         .merge(api)
         .fallback(console::serve)
         .with_state(state)
@@ -246,7 +251,7 @@ pub(crate) fn parse_range(
 
 /// True when `role` may call `method path` (a route pattern such as `/v1/devices/{id}`).
 pub fn allowed(method: &Method, path: &str, role: Role) -> bool {
-    ROUTES.iter().any(|r| r.method == method.as_str() && r.path == path && r.roles.contains(&role))
+    endpoints().iter().any(|e| e.method == method && e.path == path && e.roles.contains(&role))
 }
 
 #[cfg(test)]

@@ -17,24 +17,39 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IngestResponse {
+    /// Records stored, durable and searchable.
     accepted: usize,
+    /// Lines refused, each dead-lettered.
     rejected: usize,
+    /// Records already stored under the same id.
     duplicates: usize,
+    /// The refused lines (the first 1,000).
     errors: Vec<LineErrorBody>,
+    /// More lines were refused than `errors` lists.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     errors_truncated: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LineErrorBody {
+    /// 1-based line number in the body.
     line: u64,
+    /// Why it was refused.
     error: String,
 }
 
-/// `POST /v1/observations`: NDJSON, optionally gzip. Answers only after the accepted records are
-/// durable in the WAL (and searchable).
+/// Ingests NDJSON observations, one per line.
+///
+/// Content-Encoding: gzip is accepted. Answers after the accepted records are durable (and searchable). A bad
+/// line is refused with its line number and dead-lettered; the good lines around it are kept.
+#[utoipa::path(
+    post,
+    path = "/v1/observations",
+    request_body(content = glasshouse_model::Observation, content_type = "application/x-ndjson", description = "one observation per line"),
+    responses((status = 200, description = "per-line outcome", body = IngestResponse), (status = 413, description = "the body is over the limit"), (status = 503, description = "the queue is full; see Retry-After")),
+)]
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -58,19 +73,34 @@ pub async fn ingest(
     Ok(Json(IngestResponse { accepted: report.accepted, rejected, duplicates: report.duplicates, errors, errors_truncated }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// A purpose code from the deployment's policy.
+    #[param(required = true)]
     purpose: Option<String>,
+    /// A case number in the policy's format.
+    #[param(required = true)]
     case_number: Option<String>,
+    /// At least five words saying what and why; vague reasons are refused.
+    #[param(required = true)]
     justification: Option<String>,
+    /// A court order reference, for a broad search.
     warrant_reference: Option<String>,
+    /// An exigency reference, for a broad search.
     exigency_reference: Option<String>,
+    /// The id of an approved request from /v1/approvals covering this search, for a broad search.
     approval: Option<String>,
+    /// Comma-separated kinds; all when absent.
     kind: Option<String>,
+    /// RFC 3339, inclusive.
     from: Option<String>,
+    /// RFC 3339, exclusive.
     to: Option<String>,
+    /// `min_lon,min_lat,max_lon,max_lat`.
     bbox: Option<String>,
+    /// 1..=50000, default 1000.
     limit: Option<usize>,
 }
 
@@ -110,9 +140,19 @@ fn parse_query(params: &SearchParams) -> Result<ObservationQuery, ApiError> {
     Ok(ObservationQuery { kinds, from, to, bbox, limit })
 }
 
-/// `GET /v1/observations?purpose=&case_number=&justification=&kind=&from=&to=&bbox=&limit=`: oldest
-/// first, with how it was answered. The search is logged (purpose, parameters) before it runs, and its
-/// result count after; a refused purpose is logged as refused.
+/// Observations by kind, time and bounding box, oldest first.
+///
+/// A historical search: it must carry a purpose, a case number and a justification; it is logged in the audit log
+/// before it runs (its `audit_seq` is returned) and its result count after. Vague or missing fields get 400
+/// naming the field; a prohibited purpose gets 403. A broad search (no area, more than area_km2_max, no time
+/// bounds or more than span_days_max) also needs warrant_reference, exigency_reference or an approved approval
+/// id, else 403 naming `approval`.
+#[utoipa::path(
+    get,
+    path = "/v1/observations",
+    params(SearchParams),
+    responses((status = 200, description = "`{observations, truncated, audit_seq, explain}`"), (status = 400, description = "a missing or vague field, named")),
+)]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -138,12 +178,23 @@ pub async fn search(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeadLetterParams {
+    /// At most 10,000; default 100.
     limit: Option<usize>,
 }
 
+/// Refused records, newest first, with the source and the reason.
+///
+/// Audited.
+#[utoipa::path(
+    get,
+    path = "/v1/dead_letters",
+    params(DeadLetterParams),
+    responses((status = 200, description = "`{dead_letters: [...]}`")),
+)]
 pub async fn dead_letters(
     State(state): State<Arc<AppState>>,
     params: Result<Query<DeadLetterParams>, QueryRejection>,

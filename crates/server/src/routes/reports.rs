@@ -11,14 +11,27 @@ use glasshouse_model::Timestamp;
 use serde::Deserialize;
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportParams {
+    /// RFC 3339; default 30 days before `to`.
     from: Option<String>,
+    /// RFC 3339; default now.
     to: Option<String>,
+    /// `html` (the default) or `json`.
     format: Option<String>,
 }
 
+/// The transparency report for a period, computed from the live system.
+///
+/// HTML with inline SVG charts (the default) or JSON.
+#[utoipa::path(
+    get,
+    path = "/v1/reports",
+    params(ReportParams),
+    responses((status = 200, description = "text/html or application/json"), (status = 400, description = "a bad period or format")),
+)]
 pub async fn report(State(state): State<Arc<AppState>>, params: Result<Query<ReportParams>, QueryRejection>) -> Result<Response, ApiError> {
     let Query(params) = params?;
     let parse = |field: &str, value: Option<&str>, default: Timestamp| -> Result<Timestamp, ApiError> {

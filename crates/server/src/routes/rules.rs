@@ -14,12 +14,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Enabled {
+    /// True to put the rule in force, false to stop it reporting.
     enabled: bool,
 }
 
+/// Creates a rule: a threshold, a geofence or a situation rule.
+///
+/// `type` names the kind. Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/rules",
+    request_body = NewRule,
+    responses((status = 201, description = "`{rule}`"), (status = 400, description = "a bad field, named")),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -30,8 +40,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "rule": created }))))
 }
 
-/// Every rule with its counters since the server started, and each family's totals (time included:
-/// hotlists are evaluated as one index, so time is measured per family, not per list).
+/// Rules, with their state and their counters since the server started.
+///
+/// Thresholds, geofences, situation (correlation) rules (the built-in `sit-default` included) and hotlists;
+/// `metrics` holds evaluations and hits per rule, `families` the observations evaluated, alerts raised and time
+/// spent per family (hotlists are evaluated as one index, so time is measured per family, not per list).
+#[utoipa::path(
+    get,
+    path = "/v1/rules",
+    responses((status = 200, description = "`{rules, families}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let engine = state.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
     let metrics = state.rule_metrics.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -64,6 +82,16 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "rules": rules, "families": families }))
 }
 
+/// Enables or disables a rule.
+///
+/// Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/rules/{id}/enabled",
+    params(("id" = String, Path, description = "the rule id")),
+    request_body = Enabled,
+    responses((status = 200, description = "`{rule}`"), (status = 404, description = "no such rule")),
+)]
 pub async fn set_enabled(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

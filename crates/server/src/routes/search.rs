@@ -41,15 +41,25 @@ fn parse_kinds(kinds: &[String]) -> Result<Vec<Kind>, ApiError> {
     kinds.iter().map(|k| Kind::parse(k).ok_or_else(|| ApiError::bad_field("kinds", format!("unknown kind {k:?}")))).collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlateSearchBody {
+    /// A purpose code from the deployment's policy.
+    #[schema(required = true)]
     purpose: Option<String>,
+    /// A case number in the policy's format.
+    #[schema(required = true)]
     case_number: Option<String>,
+    /// At least five words saying what and why; vague reasons are refused.
+    #[schema(required = true)]
     justification: Option<String>,
+    /// A court order reference, for a broad search.
     warrant_reference: Option<String>,
+    /// An exigency reference, for a broad search.
     exigency_reference: Option<String>,
+    /// The id of an approved request from /v1/approvals covering this search, for a broad search.
     approval: Option<String>,
+    /// A plate, or a pattern in wildcard mode.
     plate: String,
     /// `json` (default), or `csv` / `geojson` for an export (logged as one).
     format: Option<String>,
@@ -59,9 +69,13 @@ pub struct PlateSearchBody {
     substitutions_max: Option<u8>,
     /// Tolerant mode: allow one character more or less (default false).
     length_tolerance: Option<bool>,
+    /// RFC 3339, inclusive.
     from: Option<String>,
+    /// RFC 3339, exclusive.
     to: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// 1..=50000, default 200.
     limit: Option<usize>,
     /// True for counts instead of reads: how many reads match, and the plates they carry with
     /// reads per plate (at most `limit` plates, most read first). Answered from the index where a
@@ -90,7 +104,27 @@ fn plate_query(body: &PlateSearchBody) -> Result<PlateQuery, ApiError> {
     Ok(PlateQuery { plate, mode, from, to, after: parse_cursor(body.cursor.as_deref())?, limit: parse_limit(body.limit, 200)? })
 }
 
-/// `POST /v1/search/plates`: where a plate (or a pattern, or a misread of it) was read.
+/// Where a plate was read.
+///
+/// `exact`, `wildcard` (`?` one character, `*` any run; at least 3 letters or digits) or `tolerant` (the hot
+/// path's matcher: OCR-confusable characters 0/O/D/Q, 1/I/L, 2/Z, 5/S, 6/G, 8/B cost nothing, up to
+/// `substitutions_max` other substitutions and optionally one character more or less). A read's OCR candidates
+/// are matched too. Results are ordered by match distance, then time; each carries the matched text and the
+/// differing characters. Paginated with `next_cursor`. `explain.index` names what chose the rows: `plate_fst`
+/// (each day's plate index), or `plate_dictionary` for a pattern with no fixed start.
+///
+/// A historical search: it must carry a purpose, a case number and a justification; it is logged in the audit log
+/// before it runs (its `audit_seq` is returned) and its result count after. Missing or vague fields get 400
+/// naming the field; a prohibited purpose gets 403. Following a plate with no time bounds or over more than
+/// span_days_max also needs warrant_reference, exigency_reference or an approval, else 403 naming `approval`. The
+/// plate appears in the audit log only as a keyed hash. With `format` `csv` or `geojson` the page comes back as a
+/// file (Content-Disposition, `X-Audit-Seq`, `X-Next-Cursor`) and the search is logged as an export.
+#[utoipa::path(
+    post,
+    path = "/v1/search/plates",
+    request_body = PlateSearchBody,
+    responses((status = 200, description = "`{results: [{observation, match}], next_cursor, audit_seq, explain}`; with `summary`, `{reads, plates_matched, plates, audit_seq, explain}`; or a CSV or GeoJSON file"), (status = 400, description = "a missing or vague field, named")),
+)]
 pub async fn plates(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -147,34 +181,51 @@ async fn plate_summary(state: Arc<AppState>, account: Account, query: PlateQuery
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Circle {
+    /// WGS84 latitude of the centre.
     lat: f64,
+    /// WGS84 longitude of the centre.
     lon: f64,
+    /// Metres, at most 50,000.
     radius_m: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AreaSearchBody {
     /// `json` (default), or `csv` / `geojson` for an export (logged as one).
     format: Option<String>,
+    /// A purpose code from the deployment's policy.
+    #[schema(required = true)]
     purpose: Option<String>,
+    /// A case number in the policy's format.
+    #[schema(required = true)]
     case_number: Option<String>,
+    /// At least five words saying what and why; vague reasons are refused.
+    #[schema(required = true)]
     justification: Option<String>,
+    /// A court order reference, for a broad search.
     warrant_reference: Option<String>,
+    /// An exigency reference, for a broad search.
     exigency_reference: Option<String>,
+    /// The id of an approved request from /v1/approvals covering this search, for a broad search.
     approval: Option<String>,
     /// A circle…
     circle: Option<Circle>,
     /// …or a GeoJSON Polygon or MultiPolygon geometry.
     polygon: Option<Value>,
+    /// RFC 3339, inclusive.
     from: String,
+    /// RFC 3339, exclusive.
     to: String,
+    /// Kinds to return; all when empty.
     #[serde(default)]
     kinds: Vec<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// 1..=50000, default 1000.
     limit: Option<usize>,
 }
 
@@ -204,7 +255,21 @@ fn area_query(body: &AreaSearchBody) -> Result<AreaQuery, ApiError> {
     })
 }
 
-/// `POST /v1/search/area`: what was observed inside a circle or polygon in a time range.
+/// What was observed inside a circle or a GeoJSON Polygon/MultiPolygon in a time range.
+///
+/// Oldest first, paginated with `next_cursor`. `explain` reports segments and row groups pruned and rows scanned.
+///
+/// A historical search: it must carry a purpose, a case number and a justification; it is logged in the audit log
+/// before it runs (its `audit_seq` is returned) and its result count after. Missing or vague fields get 400
+/// naming the field; a prohibited purpose gets 403. An area over area_km2_max or a span over span_days_max also
+/// needs warrant_reference, exigency_reference or an approval. With `format` `csv` or `geojson` the page comes
+/// back as a file (Content-Disposition, `X-Audit-Seq`, `X-Next-Cursor`) and the search is logged as an export.
+#[utoipa::path(
+    post,
+    path = "/v1/search/area",
+    request_body = AreaSearchBody,
+    responses((status = 200, description = "`{observations, next_cursor, audit_seq, explain}`, or a CSV or GeoJSON file"), (status = 400, description = "a missing or vague field, named")),
+)]
 pub async fn area(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -235,15 +300,26 @@ pub async fn area(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PointParams {
+    /// WGS84 latitude.
     lat: f64,
+    /// WGS84 longitude.
     lon: f64,
 }
 
-/// `GET /v1/cameras/covering?lat=&lon=`: the registry's cameras that can see a point. The camera
-/// registry is not personal data, so this needs no purpose.
+/// Registered cameras whose field of view contains a point, nearest first.
+///
+/// A camera's view is its position, bearing, opening angle and range. The camera registry is not personal data,
+/// so no purpose is needed.
+#[utoipa::path(
+    get,
+    path = "/v1/cameras/covering",
+    params(PointParams),
+    responses((status = 200, description = "`{point, cameras}`"), (status = 400, description = "a bad position")),
+)]
 pub async fn covering(
     State(state): State<Arc<AppState>>,
     params: Result<Query<PointParams>, QueryRejection>,
@@ -259,11 +335,18 @@ pub async fn covering(
 const CONTEXT_RADIUS_MAX_M: f64 = 2_000.0;
 const CONTEXT_WINDOW_MAX_MIN: i64 = 180;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ContextParams {
+    /// A purpose code from the deployment's policy.
+    #[param(required = true)]
     purpose: Option<String>,
+    /// A case number in the policy's format.
+    #[param(required = true)]
     case_number: Option<String>,
+    /// At least five words saying what and why; vague reasons are refused.
+    #[param(required = true)]
     justification: Option<String>,
     /// Overrides every kind's radius.
     radius_m: Option<f64>,
@@ -271,8 +354,21 @@ pub struct ContextParams {
     window_minutes: Option<i64>,
 }
 
-/// `GET /v1/incidents/{id}/context`: the incident's reports and, per kind, what was observed within
-/// that kind's radius and time window of its first report, plus the cameras that could see it.
+/// An incident's neighbourhood.
+///
+/// Its reports, and per kind what was observed within that kind's radius and window of its first report (plate
+/// reads 300 m ±5 min, video events 300 m ±10 min, sensor readings 500 m ±30 min, gunshots 1000 m ±30 min,
+/// incidents 500 m ±60 min), plus the cameras whose field of view covers it.
+///
+/// A historical search: it must carry a purpose, a case number and a justification; it is logged in the audit log
+/// before it runs (its `audit_seq` is returned) and its result count after. Missing or vague fields get 400
+/// naming the field; a prohibited purpose gets 403.
+#[utoipa::path(
+    get,
+    path = "/v1/incidents/{id}/context",
+    params(("id" = String, Path, description = "the dispatch system's incident number"), ContextParams),
+    responses((status = 200, description = "`{incident, anchor, windows, timeline, truncated, cameras, audit_seq}`"), (status = 400, description = "a missing or vague field, named"), (status = 404, description = "no incident has this id")),
+)]
 pub async fn incident_context(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

@@ -15,9 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
+    /// The current six-digit TOTP code.
     code: String,
 }
 
@@ -27,7 +28,17 @@ fn unauthorized(message: &str, field: &str) -> ApiError {
     error
 }
 
-/// `POST /v1/sessions` with the account token as bearer and `{"code": "123456"}`.
+/// Opens a session for an account enrolled for a TOTP second factor.
+///
+/// The account token as bearer and a current six-digit code open a session token for 12 hours (an account is
+/// enrolled with `glasshouse token totp`). Each code opens one session; five wrong codes in five minutes lock the
+/// account out for a while (429 with Retry-After). Audited as a logon; wrong codes are audited as refused.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    request_body = NewSession,
+    responses((status = 201, description = "`{token, expires_at, account}`"), (status = 400, description = "a malformed code"), (status = 401, description = "a wrong token or code"), (status = 429, description = "locked out for now; see Retry-After")),
+)]
 pub async fn open(
     State(state): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
@@ -79,7 +90,14 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "expires_at": expires_text, "account": account }))))
 }
 
-/// `DELETE /v1/sessions/current`: signs out the session presented as the bearer token.
+/// Ends the session presented as the bearer token (sign-out).
+///
+/// Audited.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    responses((status = 204, description = "signed out"), (status = 400, description = "the token is an account token, not a session")),
+)]
 pub async fn end(State(state): State<Arc<AppState>>, request: Request) -> Result<StatusCode, ApiError> {
     let token = super::bearer(request.headers()).unwrap_or_default().to_owned();
     if !token.starts_with(SESSION_PREFIX) {

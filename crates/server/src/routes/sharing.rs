@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSharingChange {
     /// A sink to add, as an entry of the sinks file.
@@ -29,7 +29,16 @@ pub struct NewSharingChange {
     reason: String,
 }
 
-/// `POST /v1/sharing/changes`.
+/// Proposes sharing alerts with a new sink, or ending an approved one.
+///
+/// `add` is a sink as in the sinks file; `remove` names an approved one. Nothing changes until a supervisor or
+/// another administrator approves. Audited with the target, never the secret.
+#[utoipa::path(
+    post,
+    path = "/v1/sharing/changes",
+    request_body = NewSharingChange,
+    responses((status = 201, description = "the change, secrets hidden"), (status = 400, description = "a bad field, named"), (status = 409, description = "the sink already exists, or does not")),
+)]
 pub async fn propose(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,
@@ -48,13 +57,29 @@ pub async fn propose(
     Ok((StatusCode::CREATED, Json(listed(&change))))
 }
 
-/// `GET /v1/sharing/changes`: proposals and decisions, newest first, secrets hidden.
+/// Sharing change proposals and decisions, newest first.
+///
+/// Webhook secrets are hidden.
+#[utoipa::path(
+    get,
+    path = "/v1/sharing/changes",
+    responses((status = 200, description = "`{changes: [...]}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "changes": state.sharing_changes() }))
 }
 
-/// `POST /v1/sharing/changes/{id}/decision`: someone other than the proposer approves (the sink
-/// starts or stops at once) or rejects.
+/// Approves or rejects a sharing change.
+///
+/// Someone other than the proposer decides. On approval the sink starts, or stops and its outbox is retired, at
+/// once; the state is kept in sharing.json. Audited.
+#[utoipa::path(
+    post,
+    path = "/v1/sharing/changes/{id}/decision",
+    params(("id" = String, Path, description = "the change id")),
+    request_body = Decision,
+    responses((status = 200, description = "the decided change"), (status = 404, description = "no such change"), (status = 409, description = "already decided")),
+)]
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

@@ -7,6 +7,16 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Outbound alert sinks and their counters.
+///
+/// Signed webhooks, NATS subjects and MQTT topics (`serve --sinks FILE` and approved sharing changes), each with
+/// delivered, failed attempts, dead-lettered, skipped by its filter, pending, the last delivery's latency and the
+/// last error. Targets are shown without secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/sinks",
+    responses((status = 200, description = "`{sinks: [...]}`")),
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let listed: Vec<Value> = state
         .sharing
@@ -22,6 +32,15 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "sinks": listed }))
 }
 
+/// Alerts a sink gave up on, oldest first.
+///
+/// Refused by the far end, or failing past the give-up time; each with the reason and the attempts made.
+#[utoipa::path(
+    get,
+    path = "/v1/sinks/{name}/dead_letters",
+    params(("name" = String, Path, description = "the sink's name")),
+    responses((status = 200, description = "`{sink, dead_letters}`"), (status = 404, description = "no such sink")),
+)]
 pub async fn dead_letters(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let letters =
         state.sharing.dead_letters(&name).ok_or_else(|| ApiError::not_found(format!("no sink {name}")))?.map_err(ApiError::internal)?;

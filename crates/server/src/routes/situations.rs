@@ -15,6 +15,20 @@ use glasshouse_store::KindContext;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+/// A situation and its context, assembled now.
+///
+/// An alert (rule `situation`) opened by a gunshot or by an incident of a listed type, with the cameras whose
+/// field of view covers the point, and per kind what was observed within its radius and window of the trigger
+/// (plate reads 300 m ±5 min, video events 300 m ±10 min, sensor readings 500 m ±30 min, gunshots 1000 m ±30 min,
+/// incidents 500 m ±60 min), from the hot window and the segments. For real-time response: available while the
+/// situation is open and for a day after the trigger (later: 403, use an incident context search with a purpose).
+/// Each opening is audited.
+#[utoipa::path(
+    get,
+    path = "/v1/situations/{id}",
+    params(("id" = String, Path, description = "the situation's alert id")),
+    responses((status = 200, description = "the situation and its context"), (status = 404, description = "no such situation")),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

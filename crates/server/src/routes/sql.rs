@@ -15,12 +15,27 @@ use std::sync::Arc;
 /// Longest SQL text accepted.
 const SQL_CHARS_MAX: usize = 16 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlBody {
+    /// One query, at most 16 KiB.
     sql: String,
 }
 
+/// Analysts' aggregate SQL over one table per kind.
+///
+/// DataFusion dialect, over plate_reads, sensor_readings, gunshots, incidents and video_events. The tables have
+/// no plate, OCR candidate, image or id columns. Read-only and aggregate-only: every scan of an observation table
+/// must feed an aggregate (count, sum, avg, min, max, median, stddev, var, approx_distinct,
+/// approx_percentile_cont, …); row-level output, window functions and row-returning aggregates get 403 naming
+/// `sql`, malformed queries 400. The query is planned and checked, logged (as a keyed hash, with the tables it
+/// reads), then run; `audit_seq` names the entry. Sees flushed segments only (seconds behind live).
+#[utoipa::path(
+    post,
+    path = "/v1/sql",
+    request_body = SqlBody,
+    responses((status = 200, description = "`{columns, rows, truncated, audit_seq}` (at most 100,000 rows)"), (status = 400, description = "a malformed query"), (status = 503, description = "SQL is not enabled on this server")),
+)]
 pub async fn query(
     State(state): State<Arc<AppState>>,
     Extension(account): Extension<Account>,

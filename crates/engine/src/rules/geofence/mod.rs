@@ -30,6 +30,7 @@ const SUBJECT_DEVICES_MAX: usize = 1_000;
 
 /// What a fence reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GeofenceTrigger {
     /// Came in from outside.
@@ -56,6 +57,7 @@ impl GeofenceTrigger {
 
 /// Whose positions a fence watches.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GeofenceSubjects {
     /// Mobile devices by id (a patrol car, a carried radiation sensor); their observations carry
@@ -95,6 +97,7 @@ pub struct GeofenceRule {
 
 /// A request to create a geofence.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewGeofenceRule {
     /// Display name.
