@@ -4,11 +4,12 @@
 //! webhooks) are thin callers of [`Ingest`].
 
 use crate::error::AppError;
+use glasshouse_ingest::sources::openalpr::{self, Heartbeat};
 use glasshouse_ingest::{Batch, BodyError, DeadLetterStore, LineError, decode_ndjson, gunzip};
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
-use glasshouse_model::{DeviceRegistry, Observation, Timestamp};
+use glasshouse_model::{DeviceRegistry, LatLon, Observation, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -62,11 +63,37 @@ pub struct SourceCounters {
     pub rejected: u64,
 }
 
+/// When a device was last heard from, since the server started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DeviceSeen {
+    /// The newest event time among its observations received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_observation_at: Option<Timestamp>,
+    /// When its agent last vouched for it in a heartbeat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_at: Option<Timestamp>,
+    /// Where its agent last said it was (mobile agents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_position: Option<LatLon>,
+}
+
+/// What a vendor webhook body held besides its reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookExtras {
+    /// Heartbeats recorded.
+    pub heartbeats: usize,
+    /// Test pings answered.
+    pub pings: usize,
+    /// Preview groups skipped (the agent sends the final group after them).
+    pub previews: usize,
+}
+
 /// The ingest use case.
 pub struct Ingest {
     queue: Arc<dyn IngestQueue>,
     dead_letters: DeadLetterStore,
     counters: Arc<Mutex<BTreeMap<String, SourceCounters>>>,
+    seen: Mutex<HashMap<String, DeviceSeen>>,
 }
 
 /// A batch taken: its refused lines (already dead-lettered) and the wait for its good records.
@@ -93,7 +120,7 @@ pub struct IngestReport {
 impl Ingest {
     /// Ingest into `queue`, refused lines into `dead_letters`.
     pub fn new(queue: Arc<dyn IngestQueue>, dead_letters: DeadLetterStore) -> Ingest {
-        Ingest { queue, dead_letters, counters: Arc::default() }
+        Ingest { queue, dead_letters, counters: Arc::default(), seen: Mutex::default() }
     }
 
     /// The dead-letter store, for listing.
@@ -104,6 +131,40 @@ impl Ingest {
     /// Each source's totals.
     pub fn counters(&self) -> BTreeMap<String, SourceCounters> {
         self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// When each device was last heard from.
+    pub fn seen(&self) -> HashMap<String, DeviceSeen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records an agent's heartbeat for each registered camera it names.
+    pub fn heartbeat(&self, heartbeat: &Heartbeat) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for device in &heartbeat.devices {
+            let entry = seen.entry(device.clone()).or_default();
+            if entry.last_heartbeat_at.is_none_or(|at| at < heartbeat.at) {
+                entry.last_heartbeat_at = Some(heartbeat.at);
+                entry.heartbeat_position = heartbeat.position.or(entry.heartbeat_position);
+            }
+        }
+    }
+
+    /// Decodes an OpenALPR / Rekor agent webhook body from `source`, records its heartbeats and takes
+    /// its reads (see [`Ingest::take`]). CPU work: call it off an async executor's workers.
+    pub fn take_openalpr(
+        &self,
+        source: &str,
+        body: &[u8],
+        registry: &DeviceRegistry,
+        received_at: Timestamp,
+        push_back: PushBack,
+    ) -> Result<(Taken, WebhookExtras), AppError> {
+        let webhook = openalpr::decode(body, registry, received_at).map_err(body_error)?;
+        let extras = WebhookExtras { heartbeats: webhook.heartbeats.len(), pings: webhook.pings, previews: webhook.previews };
+        let taken = self.take(source, webhook.batch, received_at, push_back)?;
+        webhook.heartbeats.iter().for_each(|beat| self.heartbeat(beat));
+        Ok((taken, extras))
     }
 
     /// Decodes an NDJSON body (gzip when `gzipped`) from `source` and takes it (see [`Ingest::take`]).
@@ -136,6 +197,7 @@ impl Ingest {
             self.dead_letters.append(source, received_at, &batch.errors).map_err(AppError::internal)?;
         }
         let observations: Vec<Observation> = batch.observations.into_iter().map(|(_, o)| o).collect();
+        self.note_observations(&observations);
         let pending = if observations.is_empty() {
             None
         } else {
@@ -150,6 +212,23 @@ impl Ingest {
         counted.rejected += batch.errors.len() as u64;
         drop(counters);
         Ok(Taken { errors: batch.errors, pending, source: source.to_owned(), counters: self.counters.clone() })
+    }
+}
+
+impl Ingest {
+    /// Moves each device's newest observation time forward. One lookup per run of records from the
+    /// same device, since batches usually come from one device or a few.
+    fn note_observations(&self, observations: &[Observation]) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for run in observations.chunk_by(|a, b| a.device_id == b.device_id) {
+            let newest = run.iter().map(|o| o.observed_at).max().expect("runs are not empty");
+            match seen.get_mut(&run[0].device_id) {
+                Some(entry) => entry.last_observation_at = entry.last_observation_at.max(Some(newest)),
+                None => {
+                    seen.insert(run[0].device_id.clone(), DeviceSeen { last_observation_at: Some(newest), ..DeviceSeen::default() });
+                }
+            }
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub mod sharing;
 
 pub use error::{AppError, ErrorKind};
 pub use glasshouse_audit::Action;
-pub use ingest::{Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
+pub use ingest::{DeviceSeen, Ingest, IngestOutcome, IngestQueue, IngestReport, PushBack, SubmitError, WebhookExtras};
 
 use glasshouse_audit::approvals::ApprovalBook;
 use glasshouse_audit::changes::ChangeBook;

@@ -70,3 +70,45 @@ fn a_gzip_body_is_read_and_a_broken_one_is_refused_whole() {
     assert_eq!(broken.err().unwrap().kind, ErrorKind::Invalid);
     assert!(f.app.ingest.dead_letters().list(10).unwrap().is_empty(), "a body refused whole leaves no dead letters");
 }
+
+#[test]
+fn an_openalpr_body_takes_its_reads_dead_letters_unknown_cameras_and_records_heartbeats() {
+    use glasshouse_model::{Device, DeviceType};
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    f.app
+        .upsert_device(
+            &glasshouse_app::Actor::new("admin", "administrator"),
+            Device::fixed("openalpr:42", DeviceType::PlateReader, 60.1, 24.9),
+            Timestamp::now(),
+        )
+        .unwrap();
+    let at_ms = Timestamp::now().plus_secs(-30).micros() / 1000;
+    let group = |uuid: &str, camera: u64| {
+        serde_json::json!({"data_type": "alpr_group", "camera_id": camera, "epoch_start": at_ms, "best_uuid": uuid,
+            "best_plate_number": "ABC123", "best_confidence": 90.0})
+        .to_string()
+    };
+    let beat = serde_json::json!({"data_type": "heartbeat", "agent_uid": "agent-1", "timestamp": at_ms + 1_000,
+        "video_streams": [{"camera_id": 42}]})
+    .to_string();
+    let body = [group("g-1", 42), group("g-2", 7), beat].join("\n");
+    let (taken, extras) =
+        f.app.ingest.take_openalpr("openalpr", body.as_bytes(), &f.app.devices(), Timestamp::now(), PushBack::Refuse).unwrap();
+    let report = taken.wait().unwrap();
+    assert_eq!((report.accepted, extras.heartbeats), (1, 1));
+    assert_eq!(report.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2]);
+    assert!(report.errors[0].error.contains("camera 7 is not registered"), "{:?}", report.errors);
+    let letters = f.app.ingest.dead_letters().list(10).unwrap();
+    assert_eq!((letters.len(), letters[0].source.as_str()), (1, "openalpr"));
+    let seen = f.app.ingest.seen()["openalpr:42"];
+    assert_eq!(seen.last_observation_at, Some(Timestamp(at_ms * 1000)));
+    assert_eq!(seen.last_heartbeat_at, Some(Timestamp((at_ms + 1_000) * 1000)));
+    // An older heartbeat, delivered late, does not move the time back.
+    let stale =
+        serde_json::json!({"data_type": "heartbeat", "agent_uid": "agent-1", "timestamp": at_ms, "video_streams": [{"camera_id": 42}]});
+    let (taken, _) =
+        f.app.ingest.take_openalpr("openalpr", stale.to_string().as_bytes(), &f.app.devices(), Timestamp::now(), PushBack::Refuse).unwrap();
+    taken.wait().unwrap();
+    assert_eq!(f.app.ingest.seen()["openalpr:42"].last_heartbeat_at, Some(Timestamp((at_ms + 1_000) * 1000)));
+}

@@ -877,3 +877,53 @@ fn role_changes_and_revocations_by_the_cli_apply_at_once_and_reach_the_audit_log
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn an_openalpr_agent_posts_groups_and_heartbeats_as_it_does_to_any_webhook() {
+    let s = setup();
+    let client = s.server.client();
+    let reply =
+        client.json("PUT", "/v1/devices/openalpr:1414799424", &s.admin, json!({"type": "plate_reader", "lat": 60.171, "lon": 24.941}));
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let at_ms = glasshouse_model::Timestamp::now().plus_secs(-60).micros() / 1000;
+    let group = json!({"version": 2, "data_type": "alpr_group", "agent_uid": "agent-7", "camera_id": 1414799424u64,
+        "epoch_start": at_ms, "epoch_end": at_ms + 1200, "best_uuid": "agent-7-cam1414799424-1",
+        "best_plate_number": "A13709", "best_confidence": 92.07, "best_region": "fi",
+        "candidates": [{"plate": "A13709", "confidence": 92.07}, {"plate": "A137O9", "confidence": 83.3}],
+        "vehicle": {"make": [{"name": "volvo", "confidence": 71.0}], "color": [{"name": "blue", "confidence": 60.0}]}});
+    let reply = client.json("POST", "/v1/ingest/openalpr", &s.ingest, group.clone());
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!((reply.body["accepted"].as_u64(), reply.body["duplicates"].as_u64()), (Some(1), Some(0)), "{:?}", reply.body);
+    // The agent re-posts the group after a timeout: a duplicate, not a second read.
+    let again = client.json("POST", "/v1/ingest/openalpr", &s.ingest, group);
+    assert_eq!((again.body["accepted"].as_u64(), again.body["duplicates"].as_u64()), (Some(1), Some(1)), "{:?}", again.body);
+
+    let unknown =
+        json!({"data_type": "alpr_group", "camera_id": 5, "epoch_start": at_ms, "best_uuid": "x-1", "best_plate_number": "ZZZ999"});
+    let beat = json!({"data_type": "heartbeat", "agent_uid": "agent-7", "timestamp": at_ms + 30_000, "video_streams": [{"camera_id": 1414799424u64}]});
+    let body = format!("{unknown}\n{beat}\n{}", json!({"openalpr_webhook": "test"}));
+    let reply = client.request("POST", "/v1/ingest/openalpr", Some(&s.ingest), &[("content-type", "application/json")], body.into_bytes());
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        (reply.body["rejected"].as_u64(), reply.body["heartbeats"].as_u64(), reply.body["pings"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert!(reply.body["errors"][0]["error"].as_str().unwrap().contains("camera 5 is not registered"), "{:?}", reply.body);
+    let letters = client.get("/v1/dead_letters", &s.ingest);
+    assert_eq!(letters.body["dead_letters"][0]["source"], "openalpr", "{:?}", letters.body);
+
+    let found = client.json("POST", "/v1/search/plates", &s.investigator, json!({"plate": "A13709", "purpose": "criminal_investigation", "case_number": "HPD-2026-0042", "justification": "following the vehicle seen leaving the robbery scene", "from": glasshouse_model::Timestamp::now().plus_secs(-3600).to_rfc3339(), "to": glasshouse_model::Timestamp::now().plus_secs(60).to_rfc3339()}));
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let read = &found.body["results"][0]["observation"];
+    assert_eq!(
+        (read["id"].as_str(), read["region"].as_str(), read["vehicle_make"].as_str()),
+        (Some("agent-7-cam1414799424-1"), Some("FI"), Some("volvo")),
+        "{read}"
+    );
+
+    let devices = client.get("/v1/devices", &s.admin);
+    let camera = devices.body["devices"].as_array().unwrap().iter().find(|d| d["id"] == "openalpr:1414799424").unwrap().clone();
+    let expected = glasshouse_model::Timestamp((at_ms + 30_000) * 1000).to_rfc3339();
+    assert_eq!(camera["last_heartbeat_at"].as_str(), Some(expected.as_str()), "{camera}");
+    assert!(camera["last_observation_at"].is_string(), "{camera}");
+}

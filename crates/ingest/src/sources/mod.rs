@@ -1,3 +1,4 @@
-//! Sources other than the HTTP body: files of NDJSON, and published CSV exports.
+//! Sources other than our own NDJSON: vendor webhooks, and published CSV exports.
 
+pub mod openalpr;
 pub mod toronto;

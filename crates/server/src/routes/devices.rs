@@ -35,13 +35,30 @@ pub async fn put_device(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(stored)))
 }
 
-/// Registered devices.
+/// Registered devices, with when each was last heard from.
+///
+/// `last_observation_at` is the newest event time among its observations received since the server started,
+/// `last_heartbeat_at` when its agent last vouched for it (OpenALPR heartbeats), and `heartbeat_position` where
+/// a mobile agent last said it was.
 #[utoipa::path(
     get,
     path = "/v1/devices",
-    responses((status = 200, description = "`{devices: [Device]}`")),
+    responses((status = 200, description = "`{devices: [Device with last_observation_at, last_heartbeat_at, heartbeat_position]}`")),
 )]
 pub async fn list_devices(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let devices = state.devices();
-    Json(json!({ "devices": devices.sorted() }))
+    let (devices, mut seen) = (state.devices(), state.ingest.seen());
+    let listed: Vec<Value> = devices
+        .sorted()
+        .into_iter()
+        .map(|device| {
+            let mut value = serde_json::to_value(device).expect("devices serialise");
+            if let (Some(seen), Value::Object(fields)) = (seen.remove(&device.id), &mut value)
+                && let Value::Object(health) = serde_json::to_value(seen).expect("health serialises")
+            {
+                fields.extend(health);
+            }
+            value
+        })
+        .collect();
+    Json(json!({ "devices": listed }))
 }

@@ -70,6 +70,7 @@ pub const ROUTES: &[Route] = &[
         handler: || routes!(meta::map_style),
     },
     Route { roles: &[Ingest], handler: || limited(routes!(observations::ingest), INGEST_BODY_BYTES_MAX) },
+    Route { roles: &[Ingest], handler: || limited(routes!(observations::ingest_openalpr), INGEST_BODY_BYTES_MAX) },
     Route { roles: &[Investigator], handler: || routes!(observations::search) },
     Route { roles: &[Ingest, Custodian], handler: || routes!(observations::dead_letters) },
     Route { roles: &[Investigator], handler: || routes!(search::plates) },

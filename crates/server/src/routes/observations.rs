@@ -65,12 +65,57 @@ pub async fn ingest(
     })
     .await
     .map_err(ApiError::internal)??;
-    let report = taken.durable().await?;
-    let rejected = report.errors.len();
-    let errors_truncated = rejected > INGEST_ERRORS_REPORTED_MAX;
-    let errors =
-        report.errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
-    Ok(Json(IngestResponse { accepted: report.accepted, rejected, duplicates: report.duplicates, errors, errors_truncated }))
+    Ok(Json(IngestResponse::from_report(taken.durable().await?)))
+}
+
+/// What an agent's webhook body gave: the reads' outcome, and what else it held.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookResponse {
+    #[serde(flatten)]
+    reads: IngestResponse,
+    /// Heartbeats recorded (each marks the agent's registered cameras alive).
+    heartbeats: usize,
+    /// Test pings answered.
+    pings: usize,
+    /// Preview groups skipped: the agent sends the final group for the same vehicle after them.
+    previews: usize,
+}
+
+impl IngestResponse {
+    fn from_report(report: glasshouse_app::IngestReport) -> IngestResponse {
+        let rejected = report.errors.len();
+        let errors_truncated = rejected > INGEST_ERRORS_REPORTED_MAX;
+        let errors =
+            report.errors.into_iter().take(INGEST_ERRORS_REPORTED_MAX).map(|e| LineErrorBody { line: e.line, error: e.error }).collect();
+        IngestResponse { accepted: report.accepted, rejected, duplicates: report.duplicates, errors, errors_truncated }
+    }
+}
+
+/// Ingests OpenALPR / Rekor agent webhooks as the agent posts them.
+///
+/// `alpr_group` (one vehicle), `alpr_alert` (a group the agent matched), `alpr_results` (one frame), `heartbeat`
+/// and the test ping; one document per body, or several, one per line. Each camera is the device
+/// `openalpr:<camera_id>`, registered beforehand; a read from an unregistered camera is refused with the camera
+/// named, and dead-lettered. `best_uuid` is the read's id, so a re-posted group is a duplicate. Answers after
+/// the accepted reads are durable.
+#[utoipa::path(
+    post,
+    path = "/v1/ingest/openalpr",
+    request_body(content = Object, description = "the agent's webhook body"),
+    responses((status = 200, description = "per-document outcome", body = WebhookResponse), (status = 413, description = "the body is over the limit"), (status = 503, description = "the queue is full; see Retry-After")),
+)]
+pub async fn ingest_openalpr(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<WebhookResponse>, ApiError> {
+    let body = body?;
+    let received_at = Timestamp::now();
+    let (taken, extras) =
+        tokio::task::spawn_blocking(move || state.ingest.take_openalpr("openalpr", &body, &state.devices(), received_at, PushBack::Refuse))
+            .await
+            .map_err(ApiError::internal)??;
+    let reads = IngestResponse::from_report(taken.durable().await?);
+    Ok(Json(WebhookResponse { reads, heartbeats: extras.heartbeats, pings: extras.pings, previews: extras.previews }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
