@@ -5,6 +5,7 @@
 
 use crate::error::AppError;
 use glasshouse_ingest::sources::openalpr::{self, Heartbeat};
+use glasshouse_ingest::sources::sensorthings::{self, Datastreams};
 use glasshouse_ingest::{Batch, BodyError, DeadLetterStore, LineError, decode_ndjson, gunzip};
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use glasshouse_model::{DeviceRegistry, LatLon, Observation, Timestamp};
@@ -189,12 +190,46 @@ impl Ingest {
         self.take(source, batch, received_at, push_back)
     }
 
+    /// Decodes one broker message of `feed` (`mqtt`, `nats`) and takes it: a SensorThings observation
+    /// on a `…/Datastreams(<id>)/Observations` topic, mapped through `datastreams`, or else our
+    /// observation JSON, one object per line. Refused lines are dead-lettered as `<feed>:<topic>`, so
+    /// the dead letter names where it came from; the totals count the feed as a whole.
+    #[allow(clippy::too_many_arguments)]
+    pub fn take_message(
+        &self,
+        feed: &str,
+        topic: &str,
+        payload: &[u8],
+        datastreams: &Datastreams,
+        registry: &DeviceRegistry,
+        received_at: Timestamp,
+        push_back: PushBack,
+    ) -> Result<Taken, AppError> {
+        let batch = match sensorthings::datastream_of(topic) {
+            Some(datastream) => sensorthings::decode(datastream, payload, datastreams, registry, received_at),
+            None => decode_ndjson(payload, registry, received_at).map_err(body_error)?,
+        };
+        self.take_as(feed, &format!("{feed}:{topic}"), batch, received_at, push_back)
+    }
+
     /// Writes the batch's refused lines to the dead-letter store under `source`, then queues its good
     /// records. Nothing good is dropped: a dead-letter failure refuses the whole batch before any
     /// record is queued, so the producer can send it again.
     pub fn take(&self, source: &str, batch: Batch, received_at: Timestamp, push_back: PushBack) -> Result<Taken, AppError> {
+        self.take_as(source, source, batch, received_at, push_back)
+    }
+
+    /// [`Ingest::take`], counting under `source` and dead-lettering under `letter_source`.
+    fn take_as(
+        &self,
+        source: &str,
+        letter_source: &str,
+        batch: Batch,
+        received_at: Timestamp,
+        push_back: PushBack,
+    ) -> Result<Taken, AppError> {
         if !batch.errors.is_empty() {
-            self.dead_letters.append(source, received_at, &batch.errors).map_err(AppError::internal)?;
+            self.dead_letters.append(letter_source, received_at, &batch.errors).map_err(AppError::internal)?;
         }
         let observations: Vec<Observation> = batch.observations.into_iter().map(|(_, o)| o).collect();
         self.note_observations(&observations);

@@ -84,6 +84,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         basemap: Some(osm),
         sinks: None,
         map_style: args.map_style.clone(),
+        mqtt: None,
+        mqtt_topics: Vec::new(),
+        mqtt_client_id: "glasshouse".into(),
+        mqtt_datastreams: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -39,6 +39,21 @@ pub struct ServeArgs {
     /// are drawn over it. Without it the console needs no network beyond this server.
     #[arg(long)]
     pub map_style: Option<String>,
+    /// Also take observations from this MQTT broker (HOST:PORT), at QoS 1, acknowledged once durable.
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// Topic filters to subscribe to on the MQTT broker (repeatable). Our observation JSON, one
+    /// object per line, or SensorThings observations on `…/Datastreams(<id>)/Observations`.
+    #[arg(long = "mqtt-topic", default_values_t = [String::from("glasshouse/observations/#")])]
+    pub mqtt_topics: Vec<String>,
+    /// The MQTT client id; keep it stable, since the broker keeps the session (and the messages
+    /// published while the server is down) under it.
+    #[arg(long, default_value = "glasshouse")]
+    pub mqtt_client_id: String,
+    /// A JSON file mapping SensorThings datastreams to devices:
+    /// `{"datastreams": {"17": {"device_id": "rad-3", "quantity": "gamma_dose_rate", "unit": "uSv/h"}}}`.
+    #[arg(long)]
+    pub mqtt_datastreams: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -87,6 +102,27 @@ pub async fn serve(
         map_style: args.map_style.clone(),
         sinks,
     };
+    let mqtt = match &args.mqtt {
+        Some(address) => {
+            let (host, port) = glasshouse_feeds::mqtt::MqttFeed::parse_address(address).map_err(|e| anyhow::anyhow!(e))?;
+            let datastreams = match &args.mqtt_datastreams {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                    glasshouse_ingest::sources::sensorthings::Datastreams::parse(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => Default::default(),
+            };
+            Some(glasshouse_feeds::mqtt::MqttFeed {
+                host,
+                port,
+                topics: args.mqtt_topics.clone(),
+                client_id: args.mqtt_client_id.clone(),
+                datastreams: Arc::new(datastreams),
+            })
+        }
+        None => None,
+    };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
@@ -106,6 +142,12 @@ pub async fn serve(
         }
         None => None,
     };
+    // The feed starts once the pipeline can take records; it acknowledges nothing that is not durable,
+    // so stopping it anywhere is safe.
+    let mqtt = mqtt.map(|feed| {
+        println!("glasshouse taking MQTT from {}:{} ({})", feed.host, feed.port, feed.topics.join(", "));
+        tokio::spawn(glasshouse_feeds::mqtt::run(pipeline.state.app.clone(), feed))
+    });
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
@@ -113,6 +155,9 @@ pub async fn serve(
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     if let Some(postgres) = postgres {
         postgres.abort();
+    }
+    if let Some(mqtt) = mqtt {
+        mqtt.abort();
     }
     info!("shutting down: flushing the hot window");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await??;

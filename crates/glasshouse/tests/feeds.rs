@@ -1,0 +1,144 @@
+//! Feeds Glasshouse pulls from, against the real Mosquitto broker on 127.0.0.1:1883: messages are
+//! stored once, bad ones dead-lettered with their topic, and what is published while the server is
+//! down arrives when it is back.
+
+mod common;
+
+use common::{PURPOSE, Server, read_line, token};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const BROKER: &str = "127.0.0.1:1883";
+
+/// Publishes each (topic, payload) at QoS 1 and returns once the broker has acknowledged them all.
+fn publish(messages: &[(String, Vec<u8>)]) {
+    static PUBLISHERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = format!("gh-test-publisher-{}-{}", std::process::id(), PUBLISHERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mut options = MqttOptions::new(id, "127.0.0.1", 1883);
+    options.set_max_packet_size(2 << 20, 2 << 20);
+    let (client, mut connection) = Client::new(options, 64);
+    for (topic, payload) in messages {
+        client.publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()).unwrap();
+    }
+    let mut acknowledged = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for event in connection.iter() {
+        assert!(Instant::now() < deadline, "the broker did not acknowledge every message");
+        match event {
+            Ok(Event::Incoming(Packet::PubAck(_))) => {
+                acknowledged += 1;
+                if acknowledged == messages.len() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("publishing to {BROKER}: {e}"),
+        }
+    }
+    client.disconnect().ok();
+}
+
+/// Waits (bounded) until `check` holds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn plate_ids(client: &common::Client, investigator: &str) -> Vec<String> {
+    let found = client.get(&format!("/v1/observations?kind=plate_read&{PURPOSE}"), investigator);
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let mut ids: Vec<String> =
+        found.body["observations"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn mqtt_messages_are_stored_once_bad_ones_dead_lettered_and_none_lost_while_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, ingest, investigator) =
+        (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
+    let unique =
+        format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let prefix = format!("gh-test/{unique}");
+    let datastreams = dir.path().join("datastreams.json");
+    std::fs::write(&datastreams, r#"{"datastreams": {"17": {"device_id": "rad-3", "quantity": "gamma_dose_rate", "unit": "uSv/h"}}}"#)
+        .unwrap();
+    let client_id = format!("gh-test-{unique}");
+    let topic_filter = format!("{prefix}/#");
+    let args = [
+        "--mqtt",
+        BROKER,
+        "--mqtt-topic",
+        &topic_filter,
+        "--mqtt-client-id",
+        &client_id,
+        "--mqtt-datastreams",
+        datastreams.to_str().unwrap(),
+    ];
+    let (server, lines) = Server::start_with(dir.path(), &args, 1);
+    assert!(lines[0].starts_with("glasshouse taking MQTT from 127.0.0.1:1883"), "{lines:?}");
+    let client = server.client();
+    for (id, device) in [
+        ("lpr-17", json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})),
+        ("rad-3", json!({"type": "sensor", "lat": 60.2, "lon": 24.9})),
+    ] {
+        assert_eq!(client.json("PUT", &format!("/v1/devices/{id}"), &admin, device).status, 201);
+    }
+    // The feed subscribes once connected; wait for that before publishing (a message published
+    // before the first subscription is not the session's to keep).
+    eventually("the feed has subscribed", || {
+        publish(&[(format!("{prefix}/probe"), read_line("probe", "lpr-17", "PROBE1").into_bytes())]);
+        plate_ids(&client, &investigator).contains(&"probe".to_owned())
+    });
+
+    let duplicates = || client.get("/v1/status", &ingest).body["ingest_sources"]["mqtt"]["duplicates"].as_u64().unwrap();
+    let duplicates_before = duplicates();
+    let batch = [read_line("m-1", "lpr-17", "ABC123"), "{not json".into(), read_line("m-2", "lpr-17", "XYZ789")].join("\n");
+    let reading = json!({"phenomenonTime": glasshouse_model::Timestamp::now().plus_secs(-5).to_rfc3339(), "result": 0.42, "@iot.id": 5});
+    publish(&[
+        (format!("{prefix}/site-1"), batch.clone().into_bytes()),
+        (format!("{prefix}/site-1"), batch.into_bytes()),
+        (format!("{prefix}/v1.1/Datastreams(17)/Observations"), reading.to_string().into_bytes()),
+        (format!("{prefix}/v1.1/Datastreams(99)/Observations"), reading.to_string().into_bytes()),
+        (format!("{prefix}/site-2"), b"\xff\xfe not utf-8".to_vec()),
+    ]);
+    eventually("both reads are stored", || plate_ids(&client, &investigator) == ["m-1", "m-2", "probe"]);
+    eventually("the refused lines are dead-lettered", || {
+        client.get("/v1/dead_letters", &ingest).body["dead_letters"].as_array().unwrap().len() == 4
+    });
+    let letters = client.get("/v1/dead_letters", &ingest).body["dead_letters"].clone();
+    let sources: Vec<&str> = letters.as_array().unwrap().iter().map(|l| l["source"].as_str().unwrap()).collect();
+    assert_eq!(sources.iter().filter(|s| **s == format!("mqtt:{prefix}/site-1")).count(), 2, "{letters}");
+    assert!(sources.contains(&format!("mqtt:{prefix}/v1.1/Datastreams(99)/Observations").as_str()), "{letters}");
+    assert!(sources.contains(&format!("mqtt:{prefix}/site-2").as_str()), "{letters}");
+    let readings = client.get("/v1/sensors/latest", &admin);
+    assert_eq!(readings.body["readings"][0]["value"], 0.42, "{:?}", readings.body);
+    assert_eq!(duplicates() - duplicates_before, 2, "the second copy of the batch is two duplicates");
+
+    // Down hard: what is published meanwhile waits in the broker's session for the same client id.
+    server.kill_hard();
+    publish(&[(format!("{prefix}/site-1"), read_line("m-3", "lpr-17", "LATE33").into_bytes())]);
+    let (server, _) = Server::start_with(dir.path(), &args, 1);
+    let client = server.client();
+    eventually("the message published while down is stored", || plate_ids(&client, &investigator) == ["m-1", "m-2", "m-3", "probe"]);
+    server.stop();
+    forget_session(&client_id);
+}
+
+/// Ends the broker's persistent session for `client_id`, so test runs leave nothing behind in it.
+fn forget_session(client_id: &str) {
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", 1883);
+    options.set_clean_session(true);
+    let (client, mut connection) = Client::new(options, 4);
+    for event in connection.iter() {
+        if matches!(event, Ok(Event::Incoming(Packet::ConnAck(_))) | Err(_)) {
+            break;
+        }
+    }
+    client.disconnect().ok();
+}
