@@ -1,7 +1,9 @@
-//! Feeds that Glasshouse pulls from rather than being posted to: a broker subscription today. Each
+//! Feeds that Glasshouse pulls from rather than being posted to: an MQTT subscription and a JetStream
+//! consumer. Each
 //! feed only receives, hands the bytes to the application layer's one ingest path, and tells the
 //! upstream a message is handled only once its records are durable (or dead-lettered), so a crash
 //! of either side loses nothing that was acknowledged.
 #![deny(missing_docs)]
 
 pub mod mqtt;
+pub mod nats;

@@ -142,3 +142,76 @@ fn forget_session(client_id: &str) {
     }
     client.disconnect().ok();
 }
+
+/// Publishes each (subject, message id, payload) to JetStream and waits for the stream's acknowledgement.
+fn publish_jetstream(messages: &[(String, &str, Vec<u8>)]) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect("nats://127.0.0.1:4222").await.expect("NATS on 127.0.0.1:4222");
+        let context = async_nats::jetstream::new(client);
+        for (subject, id, payload) in messages {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", *id);
+            let ack = context.publish_with_headers(subject.clone(), headers, payload.clone().into()).await.unwrap();
+            ack.await.expect("the stream acknowledges");
+        }
+    });
+}
+
+fn delete_stream(name: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let _ = async_nats::jetstream::new(client).delete_stream(name).await;
+    });
+}
+
+#[test]
+fn jetstream_messages_are_acknowledged_once_durable_and_message_ids_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, ingest, investigator) =
+        (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
+    let unique =
+        format!("{}{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let (stream, subject_filter) = (format!("GH_TEST_{unique}"), format!("gh.test.{unique}.>"));
+    let consumer = format!("gh-test-{unique}");
+    let args =
+        ["--nats", "nats://127.0.0.1:4222", "--nats-stream", &stream, "--nats-subject", &subject_filter, "--nats-consumer", &consumer];
+    let (server, lines) = Server::start_with(dir.path(), &args, 1);
+    assert!(lines[0].starts_with(&format!("glasshouse taking JetStream {stream}")), "{lines:?}");
+    let client = server.client();
+    assert_eq!(client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
+    // The feed creates the stream once connected; publish only into a stream that exists.
+    eventually("the feed has created the stream", || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+            async_nats::jetstream::new(client).get_stream(&stream).await.is_ok()
+        })
+    });
+    let subject = |site: &str| format!("gh.test.{unique}.{site}");
+    let batch = [read_line("j-1", "lpr-17", "ABC123"), "{not json".into(), read_line("j-2", "lpr-17", "XYZ789")].join("\n");
+    let at = glasshouse_model::Timestamp::now().plus_secs(-5).to_rfc3339();
+    let unnamed = format!(r#"{{"kind":"plate_read","device_id":"lpr-17","observed_at":"{at}","plate":"NOID11"}}"#);
+    publish_jetstream(&[
+        (subject("site1"), "batch-1", batch.clone().into_bytes()),
+        (subject("site1"), "batch-1", batch.into_bytes()),
+        (subject("site2"), "unnamed-1", unnamed.into_bytes()),
+    ]);
+    eventually("the reads are stored", || plate_ids(&client, &investigator) == ["j-1", "j-2", "unnamed-1"]);
+    eventually("the bad line is dead-lettered", || {
+        client.get("/v1/dead_letters", &ingest).body["dead_letters"].as_array().unwrap().len() == 1
+    });
+    let letters = client.get("/v1/dead_letters", &ingest).body;
+    assert_eq!(letters["dead_letters"][0]["source"].as_str(), Some(format!("nats:{}", subject("site1")).as_str()), "{letters}");
+    let nats = &client.get("/v1/status", &ingest).body["ingest_sources"]["nats"];
+    assert_eq!(nats["batches"].as_u64(), Some(2), "JetStream dropped the re-publish inside its window: {nats}");
+
+    server.kill_hard();
+    publish_jetstream(&[(subject("site1"), "late-1", read_line("j-3", "lpr-17", "LATE33").into_bytes())]);
+    let (server, _) = Server::start_with(dir.path(), &args, 1);
+    let client = server.client();
+    eventually("the message published while down is stored", || plate_ids(&client, &investigator) == ["j-1", "j-2", "j-3", "unnamed-1"]);
+    server.stop();
+    delete_stream(&stream);
+}

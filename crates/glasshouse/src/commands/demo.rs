@@ -88,6 +88,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         mqtt_topics: Vec::new(),
         mqtt_client_id: "glasshouse".into(),
         mqtt_datastreams: None,
+        nats: None,
+        nats_stream: "GH_INGEST".into(),
+        nats_subjects: Vec::new(),
+        nats_consumer: "glasshouse".into(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -54,6 +54,19 @@ pub struct ServeArgs {
     /// `{"datastreams": {"17": {"device_id": "rad-3", "quantity": "gamma_dose_rate", "unit": "uSv/h"}}}`.
     #[arg(long)]
     pub mqtt_datastreams: Option<PathBuf>,
+    /// Also take observations from this NATS server's JetStream (`nats://HOST:PORT`), through a
+    /// durable pull consumer, acknowledged once durable.
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// The JetStream stream to read; created with the subjects below if missing.
+    #[arg(long, default_value = "GH_INGEST")]
+    pub nats_stream: String,
+    /// Subjects to read (repeatable; wildcards allowed).
+    #[arg(long = "nats-subject", default_values_t = [String::from("glasshouse.observations.>")])]
+    pub nats_subjects: Vec<String>,
+    /// The durable consumer's name; keep it stable, since JetStream keeps its position under it.
+    #[arg(long, default_value = "glasshouse")]
+    pub nats_consumer: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +136,13 @@ pub async fn serve(
         }
         None => None,
     };
+    let nats = args.nats.as_ref().map(|url| glasshouse_feeds::nats::NatsFeed {
+        url: url.clone(),
+        stream: args.nats_stream.clone(),
+        subjects: args.nats_subjects.clone(),
+        consumer: args.nats_consumer.clone(),
+        datastreams: mqtt.as_ref().map(|m| m.datastreams.clone()).unwrap_or_default(),
+    });
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
@@ -148,6 +168,10 @@ pub async fn serve(
         println!("glasshouse taking MQTT from {}:{} ({})", feed.host, feed.port, feed.topics.join(", "));
         tokio::spawn(glasshouse_feeds::mqtt::run(pipeline.state.app.clone(), feed))
     });
+    let nats = nats.map(|feed| {
+        println!("glasshouse taking JetStream {} from {} ({})", feed.stream, feed.url, feed.subjects.join(", "));
+        tokio::spawn(glasshouse_feeds::nats::run(pipeline.state.app.clone(), feed))
+    });
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
@@ -156,8 +180,8 @@ pub async fn serve(
     if let Some(postgres) = postgres {
         postgres.abort();
     }
-    if let Some(mqtt) = mqtt {
-        mqtt.abort();
+    for feed in [mqtt, nats].into_iter().flatten() {
+        feed.abort();
     }
     info!("shutting down: flushing the hot window");
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await??;
