@@ -52,6 +52,8 @@ actions! {
     ApprovalDeny = "approval.deny",
     /// A device registered or changed.
     DeviceUpsert = "device.upsert",
+    /// Devices registered or changed in bulk, as one batch.
+    DeviceImport = "device.import",
     /// A legal hold proposed.
     HoldPropose = "hold.propose",
     /// A legal hold approved: in force.

@@ -109,3 +109,57 @@ fn summary_count(summary: &str, label: &str) -> u64 {
     let head = &summary[..summary.find(label).unwrap_or_else(|| panic!("{label:?} in {summary}"))];
     head.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
+
+#[test]
+fn a_city_registry_imports_in_bulk_all_or_nothing_with_one_audit_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, auditor) = (token(dir.path(), "administrator"), token(dir.path(), "auditor"));
+    let server = Server::start(dir.path());
+    let client = server.client();
+    let rows: Vec<String> = (0..10_000).map(|i| format!("lpr-{i},plate_reader,{},{}", 60.0 + i as f64 * 1e-5, 24.9)).collect();
+    let good = dir.path().join("readers.csv");
+    std::fs::write(&good, format!("id,type,lat,lon\n{}\n", rows.join("\n"))).unwrap();
+    let started = std::time::Instant::now();
+    let printed = run(&["devices", "import", good.to_str().unwrap(), "--url", &server.base, "--token", &admin]);
+    let took = started.elapsed();
+    assert!(printed.contains("10000 devices registered, 0 changed"), "{printed}");
+    eprintln!("10,000 devices imported in {took:?}");
+    assert_eq!(client.get("/v1/devices", &admin).body["devices"].as_array().unwrap().len(), 10_000);
+
+    // A bad row halfway: named by its line, and nothing of the file is taken.
+    let mut bad_rows = rows.clone();
+    bad_rows[4_998] = "lpr-x,plate_reader,95.0,24.9".into();
+    bad_rows.push("lpr-new,plate_reader,60.1,24.9".into());
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("id,type,lat,lon\n{}\n", bad_rows.join("\n"))).unwrap();
+    let output =
+        Command::new(BINARY).args(["devices", "import", bad.to_str().unwrap(), "--url", &server.base, "--token", &admin]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 5000: field `lat`"), "{stderr}");
+    let devices = client.get("/v1/devices", &admin).body["devices"].as_array().unwrap().clone();
+    assert!(devices.len() == 10_000 && !devices.iter().any(|d| d["id"] == "lpr-new"), "nothing of a refused file is registered");
+
+    // GeoJSON over HTTP: one new, one changed.
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "rad-1", "geometry": {"type": "Point", "coordinates": [24.9, 60.2]}, "properties": {"type": "sensor"}},
+        {"type": "Feature", "id": "lpr-7", "geometry": {"type": "Point", "coordinates": [24.95, 60.2]}, "properties": {"type": "plate_reader", "name": "moved"}}]});
+    let reply = client.request(
+        "POST",
+        "/v1/devices/import",
+        Some(&admin),
+        &[("content-type", "application/geo+json")],
+        collection.to_string().into_bytes(),
+    );
+    assert_eq!((reply.status, reply.body["created"].as_u64(), reply.body["changed"].as_u64()), (200, Some(1), Some(1)), "{:?}", reply.body);
+
+    let listed = client.get("/v1/audit/entries?limit=1000", &auditor).body["entries"].as_array().unwrap().clone();
+    let imports: Vec<serde_json::Value> = listed
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e["entry"].as_str().unwrap()).unwrap())
+        .filter(|e| e["action"] == "device.import")
+        .collect();
+    assert_eq!(imports.len(), 2, "one entry per accepted batch, none for the refused one");
+    assert_eq!(imports[0]["details"]["devices"], 10_000);
+    server.stop();
+}

@@ -125,9 +125,16 @@ impl Catalog {
 
     /// Makes an event durable, then applies it.
     pub fn record(&mut self, event: CatalogEvent) -> Result<(), CatalogError> {
-        self.wal.append(&serde_json::to_vec(&event).expect("catalog events serialise"))?;
+        self.record_all(vec![event])
+    }
+
+    /// Makes several events durable with one commit (a bulk import), then applies them.
+    pub fn record_all(&mut self, events: Vec<CatalogEvent>) -> Result<(), CatalogError> {
+        for event in &events {
+            self.wal.append(&serde_json::to_vec(event).expect("catalog events serialise"))?;
+        }
         self.wal.commit()?;
-        self.apply(event);
+        events.into_iter().for_each(|event| self.apply(event));
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 mod audit;
 mod client;
 mod demo;
+mod devices;
 mod ingest;
 mod report;
 mod serve;
@@ -29,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// The device registry of a running server.
+    Devices {
+        #[command(subcommand)]
+        command: devices::DevicesCommand,
+    },
     /// Bulk-load observations from a file (NDJSON, or a supported CSV export) into a data directory.
     Ingest(ingest::IngestArgs),
     /// Simulate a city: write observations to a file, or feed a server live.
@@ -50,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Token { command } => token::run(command),
         Command::Ingest(args) => ingest::run(args),
+        Command::Devices { command } => devices::run(command),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Audit { command } => audit::run(command),

@@ -1,6 +1,7 @@
-//! Sources other than our own NDJSON: vendor webhooks, SensorThings gateways, and published CSV
-//! exports.
+//! Sources other than our own NDJSON: vendor webhooks, SensorThings gateways, device registries in
+//! bulk, and published CSV exports.
 
+pub mod devices;
 pub mod openalpr;
 pub mod sensorthings;
 pub mod toronto;

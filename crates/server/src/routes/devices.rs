@@ -62,3 +62,47 @@ pub async fn list_devices(State(state): State<Arc<AppState>>) -> Json<Value> {
         .collect();
     Json(json!({ "devices": listed }))
 }
+
+/// What a bulk import did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ImportOutcome {
+    /// Devices registered for the first time.
+    created: usize,
+    /// Devices already registered, now changed.
+    changed: usize,
+}
+
+/// Registers or changes many devices at once, all or nothing.
+///
+/// A CSV file (`Content-Type: text/csv`) with a header naming `id` and `type` and any of `lat`, `lon`, `mobile`,
+/// `bearing_deg`, `fov_deg`, `range_m`, `name`; or a GeoJSON FeatureCollection of Point features with the same
+/// properties. The first bad row is named by its line (CSV) or feature number (GeoJSON) and nothing is imported.
+/// One audit entry for the batch.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/import",
+    request_body(content(("text/csv"), ("application/geo+json"))),
+    responses((status = 200, description = "what was registered", body = ImportOutcome), (status = 400, description = "the first bad row, named"), (status = 413, description = "more than 100,000 devices")),
+)]
+pub async fn import_devices(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<ImportOutcome>, ApiError> {
+    use glasshouse_ingest::sources::devices;
+    let body = body?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let parsed = if content_type.starts_with("text/csv") { devices::from_csv(&body) } else { devices::from_geojson(&body) };
+    let parsed = parsed.map_err(|e| {
+        if e.reason.starts_with("more than") {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        } else {
+            ApiError::bad_field(if content_type.starts_with("text/csv") { "csv" } else { "geojson" }, e.to_string())
+        }
+    })?;
+    let (created, changed) = tokio::task::spawn_blocking(move || state.import_devices(&account.actor(), parsed, Timestamp::now()))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(ImportOutcome { created, changed }))
+}

@@ -78,6 +78,7 @@ pub const ROUTES: &[Route] = &[
     Route { roles: &[Investigator], handler: || routes!(search::incident_context) },
     Route { roles: &[Operator, Investigator, Supervisor], handler: || routes!(search::covering) },
     Route { roles: &[Administrator], handler: || routes!(devices::put_device) },
+    Route { roles: &[Administrator], handler: || limited(routes!(devices::import_devices), CONFIG_BODY_BYTES_MAX) },
     Route { roles: &[Administrator, Operator, Investigator, Supervisor, Analyst], handler: || routes!(devices::list_devices) },
     Route { roles: &[Administrator], handler: || routes!(hotlists::create) },
     Route { roles: &[Administrator, Operator], handler: || routes!(hotlists::list) },
