@@ -81,7 +81,7 @@ pub struct ImportOutcome {
 #[utoipa::path(
     post,
     path = "/v1/devices/import",
-    request_body(content(("text/csv"), ("application/geo+json"))),
+    request_body(content(("text/csv"), (Object = "application/geo+json")), description = "CSV, or a GeoJSON FeatureCollection of Points"),
     responses((status = 200, description = "what was registered", body = ImportOutcome), (status = 400, description = "the first bad row, named"), (status = 413, description = "more than 100,000 devices")),
 )]
 pub async fn import_devices(
