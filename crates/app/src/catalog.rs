@@ -21,6 +21,8 @@ pub enum NewRule {
     Geofence(NewGeofenceRule),
     /// A correlation: what opens a situation, and the windows of its context.
     Situation(NewCorrelationRule),
+    /// A device that reports and then goes quiet for longer than the rule allows.
+    DeviceSilent(glasshouse_engine::NewSilenceRule),
 }
 
 impl App {
@@ -78,6 +80,10 @@ impl App {
                 let rule = request.into_rule(new_id("sit")).map_err(bad)?;
                 (CatalogEvent::CorrelationCreated { rule: rule.clone(), actor: actor.name.clone() }, correlation_json(&rule))
             }
+            NewRule::DeviceSilent(request) => {
+                let rule = request.into_rule(new_id("sil")).map_err(bad)?;
+                (CatalogEvent::SilenceRuleCreated { rule: rule.clone(), actor: actor.name.clone() }, silence_json(&rule))
+            }
         };
         let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
         self.record(actor, Action::RuleCreate, "ok", json!({ "rule": created }))?;
@@ -91,7 +97,8 @@ impl App {
         let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
         let known = catalog.thresholds.iter().any(|r| r.id == id)
             || catalog.geofences.get(id).is_some()
-            || catalog.correlations.iter().any(|r| r.id == id);
+            || catalog.correlations.iter().any(|r| r.id == id)
+            || catalog.silences.iter().any(|r| r.id == id);
         if !known {
             return Err(AppError::not_found(format!("no rule {id}")));
         }
@@ -107,6 +114,9 @@ impl App {
         if let Some(rule) = catalog.correlations.iter().find(|r| r.id == id) {
             return Ok(correlation_json(rule));
         }
+        if let Some(rule) = catalog.silences.iter().find(|r| r.id == id) {
+            return Ok(silence_json(rule));
+        }
         Ok(geofence_json(catalog.geofences.get(id).expect("checked above")))
     }
 }
@@ -119,6 +129,11 @@ pub fn threshold_json(rule: &ThresholdRule) -> Value {
 /// A situation rule as the API shows it.
 pub fn correlation_json(rule: &CorrelationRule) -> Value {
     typed(serde_json::to_value(rule).expect("rules serialise"), "situation")
+}
+
+/// A device silence rule as the API shows it.
+pub fn silence_json(rule: &glasshouse_engine::SilenceRule) -> Value {
+    typed(serde_json::to_value(rule).expect("rules serialise"), "device_silent")
 }
 
 /// A geofence rule as the API shows it.

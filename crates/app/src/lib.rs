@@ -21,6 +21,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod changes;
 pub mod error;
+pub mod health;
 pub mod hotlists;
 pub mod ingest;
 pub mod investigations;

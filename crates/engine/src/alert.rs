@@ -184,6 +184,9 @@ pub struct Alert {
     /// For a geofence alert: the fence, the trigger and the subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geofence: Option<crate::rules::geofence::GeofenceHit>,
+    /// For a silent device (rule `device_silent`): the rule and when the device was last heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<crate::rules::silence::SilenceHit>,
     /// Every lifecycle step so far, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Transition>,
@@ -222,7 +225,6 @@ impl Alert {
         Alert {
             id,
             rule: rule.into(),
-            status: AlertStatus::New,
             priority,
             observed_at: observation.observed_at,
             raised_at: now,
@@ -230,12 +232,30 @@ impl Alert {
             device_id: observation.device_id.clone(),
             lat: observation.position.lat,
             lon: observation.position.lon,
+            ..Alert::empty()
+        }
+    }
+
+    /// A new alert with no rule's evidence yet, for the raising rule to fill in.
+    pub(crate) fn empty() -> Alert {
+        Alert {
+            id: String::new(),
+            rule: String::new(),
+            status: AlertStatus::New,
+            priority: 3,
+            observed_at: Timestamp(0),
+            raised_at: Timestamp(0),
+            observation_id: String::new(),
+            device_id: String::new(),
+            lat: 0.0,
+            lon: 0.0,
             plate: None,
             hotlist_id: None,
             hit: None,
             threshold: None,
             situation: None,
             geofence: None,
+            silence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,
@@ -392,6 +412,7 @@ pub(crate) mod tests {
             threshold: None,
             situation: None,
             geofence: None,
+            silence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

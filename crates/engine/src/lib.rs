@@ -18,6 +18,7 @@ pub use rules::geofence::{
 pub use rules::hotlist::{
     Hotlist, HotlistEntry, HotlistError, HotlistIndex, HotlistMatch, HotlistSource, MatchPolicy, NewHotlist, NewHotlistEntry,
 };
+pub use rules::silence::{NewSilenceRule, SilenceHit, SilenceRule};
 pub use rules::threshold::{NewThresholdRule, RuleError, ThresholdHit, ThresholdRule, ThresholdState};
 
 use glasshouse_model::{Body, Observation, Timestamp};
@@ -36,6 +37,8 @@ pub struct Engine {
     pub geofences: GeofenceIndex,
     /// What opens a situation (gunshots, listed incident types), and its context's windows.
     pub correlations: Vec<CorrelationRule>,
+    /// Device silence rules: not evaluated per observation but on a clock ([`SilenceRule::silent`]).
+    pub silences: Vec<SilenceRule>,
 }
 
 impl Engine {

@@ -46,6 +46,8 @@ const HOT_WINDOW_BACKLOG: usize = 3;
 /// How often the hot path copies its rule metrics out for the API.
 const METRICS_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How often device silence is checked: a tenth of the shortest allowance a rule may have.
+const SILENCE_CHECK_INTERVAL: Duration = Duration::from_secs(6);
 /// How often identity events reach the audit log.
 const IDENTITY_AUDIT_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -84,6 +86,8 @@ pub struct Pipeline {
     retention: Option<Stoppable>,
     /// Dropping the sender stops the identity events' audit (and runs it a last time).
     identity: Option<Stoppable>,
+    /// Dropping the sender stops the device silence checks.
+    health: Option<Stoppable>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -216,6 +220,10 @@ impl Pipeline {
             let state = state.clone();
             stoppable("identity-audit", move |stopped| run_identity_audit(&state, stopped))?
         };
+        let health = {
+            let app = state.app.clone();
+            stoppable("device-health", move |stopped| run_silence_checks(&app, stopped))?
+        };
         Ok(Pipeline {
             state,
             sql: sql_engine,
@@ -225,6 +233,7 @@ impl Pipeline {
             compactor: Some(compactor),
             retention: Some(retention),
             identity: Some(identity),
+            health: Some(health),
         })
     }
 
@@ -245,6 +254,10 @@ impl Pipeline {
         if let Some((stop, handle)) = self.identity.take() {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("identity audit panicked"))?;
+        }
+        if let Some((stop, handle)) = self.health.take() {
+            drop(stop);
+            handle.join().map_err(|_| anyhow::anyhow!("device health checks panicked"))?;
         }
         self.entrance.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.committer.take() {
@@ -432,6 +445,17 @@ fn run_retention(app: &App, stopped: &std::sync::mpsc::Receiver<()>) {
         match app.retention().purge_expired(&system, glasshouse_model::Timestamp::now()) {
             Ok(receipts) => info!(kinds = receipts.len(), "retention pass"),
             Err(e) => error!(error = %e, "retention purge failed; it will be retried"),
+        }
+    }
+}
+
+/// Checks for silent devices every few seconds until `stopped` disconnects.
+fn run_silence_checks(app: &App, stopped: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SILENCE_CHECK_INTERVAL) {
+        match app.check_silence(glasshouse_model::Timestamp::now()) {
+            Ok(check) if check.raised + check.closed > 0 => info!(raised = check.raised, closed = check.closed, "device silence"),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "device silence check failed; it will run again"),
         }
     }
 }

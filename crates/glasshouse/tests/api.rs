@@ -927,3 +927,24 @@ fn an_openalpr_agent_posts_groups_and_heartbeats_as_it_does_to_any_webhook() {
     assert_eq!(camera["last_heartbeat_at"].as_str(), Some(expected.as_str()), "{camera}");
     assert!(camera["last_observation_at"].is_string(), "{camera}");
 }
+
+#[test]
+fn a_device_silence_rule_is_created_listed_and_disabled_like_any_rule() {
+    let s = setup();
+    let client = s.server.client();
+    let created = client.json(
+        "POST",
+        "/v1/rules",
+        &s.admin,
+        json!({"type": "device_silent", "name": "readers quiet", "minutes": 15, "devices": ["lpr-17"]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["rule"]["id"].as_str().unwrap().to_owned();
+    assert_eq!((created.body["rule"]["type"].as_str(), created.body["rule"]["minutes"].as_u64()), (Some("device_silent"), Some(15)));
+    let listed = client.get("/v1/rules", &s.operator).body["rules"].as_array().unwrap().clone();
+    assert!(listed.iter().any(|r| r["id"] == id.as_str() && r["enabled"] == true), "{listed:?}");
+    let disabled = client.json("POST", &format!("/v1/rules/{id}/enabled"), &s.admin, json!({"enabled": false}));
+    assert_eq!((disabled.status, disabled.body["rule"]["enabled"].as_bool()), (200, Some(false)), "{:?}", disabled.body);
+    let refused = client.json("POST", "/v1/rules", &s.admin, json!({"type": "device_silent", "name": "too eager", "minutes": 0}));
+    assert_eq!((refused.status, refused.body["field"].as_str()), (400, Some("minutes")), "{:?}", refused.body);
+}

@@ -22,6 +22,9 @@ const REPEAT: u8 = b'R';
 /// one thing for an operator to handle, not five.
 pub const REPEAT_WINDOW_SECS: i64 = 600;
 
+/// Who a step the system takes by itself is recorded as (closing a resolved outage).
+pub const SYSTEM_ACTOR: &str = "system";
+
 /// Alerts a live subscriber may fall behind by before it starts missing some.
 pub const LIVE_BUFFER_ALERTS_MAX: usize = 4_096;
 
@@ -266,6 +269,48 @@ impl AlertLog {
         Ok(stored[i].clone())
     }
 
+    /// Closes, as the system, each alert not yet closed for which `resolved` holds (a silent device
+    /// that spoke again), recording why in its history. Returns the alerts closed.
+    pub fn close_resolved(&self, note: &str, now: Timestamp, resolved: impl Fn(&Alert) -> bool) -> Result<Vec<Alert>, AlertLogError> {
+        let mut stored = self.alerts.write().unwrap_or_else(|p| p.into_inner());
+        let closing: Vec<usize> = (0..stored.len()).filter(|&i| stored[i].status != AlertStatus::Closed && resolved(&stored[i])).collect();
+        if closing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let transitions: Vec<(usize, Transition)> = closing
+            .into_iter()
+            .map(|i| {
+                let alert = &stored[i];
+                let transition = Transition {
+                    alert_id: alert.id.clone(),
+                    from: alert.status,
+                    to: AlertStatus::Closed,
+                    actor: SYSTEM_ACTOR.into(),
+                    at: now,
+                    disposition: None,
+                    visual_check: false,
+                    source_check: false,
+                    note: Some(note.into()),
+                };
+                (i, transition)
+            })
+            .collect();
+        {
+            let mut wal = self.wal.lock().unwrap_or_else(|p| p.into_inner());
+            for (_, transition) in &transitions {
+                wal.append(&[&[TRANSITION][..], &serde_json::to_vec(transition).expect("transitions serialise")].concat())?;
+            }
+            wal.commit()?;
+        }
+        let mut closed = Vec::with_capacity(transitions.len());
+        for (i, transition) in transitions {
+            stored[i].apply(transition);
+            let _ = self.live.send(stored[i].clone());
+            closed.push(stored[i].clone());
+        }
+        Ok(closed)
+    }
+
     /// Ids of every observation an alert rests on (the raising read and folded repeats): retention
     /// keeps these as long as their alert is kept.
     pub fn linked_observation_ids(&self) -> std::collections::HashSet<String> {
@@ -316,6 +361,7 @@ mod tests {
             threshold: None,
             situation: None,
             geofence: None,
+            silence: None,
             history: Vec::new(),
             repeats: Vec::new(),
             retroactive: false,

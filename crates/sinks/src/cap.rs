@@ -46,6 +46,15 @@ pub fn alert_to_cap(alert: &Alert, sender: &str) -> String {
             "Moderate",
             format!("{} {} {} at {} (level {}).", t.quantity.replace('_', " "), t.value, t.unit, alert.device_id, t.level),
         ),
+        (None, None) if alert.silence.is_some() => {
+            let silence = alert.silence.as_ref().expect("checked");
+            (
+                "Infra",
+                format!("Device silent: {}", silence.rule_name),
+                "Minor",
+                format!("{} not heard from since {} (allowance {} min).", alert.device_id, silence.last_heard_at, silence.minutes),
+            )
+        }
         (None, None) => {
             ("Other", format!("Alert: {}", alert.rule), "Unknown", format!("Raised by rule {} at {}.", alert.rule, alert.device_id))
         }

@@ -45,7 +45,14 @@ pub enum CatalogEvent {
         /// Who.
         actor: String,
     },
-    /// A rule (threshold, geofence or correlation) was enabled or disabled.
+    /// A device silence rule was created.
+    SilenceRuleCreated {
+        /// The rule.
+        rule: glasshouse_engine::SilenceRule,
+        /// Who.
+        actor: String,
+    },
+    /// A rule (threshold, geofence, correlation or silence) was enabled or disabled.
     RuleEnabled {
         /// The rule.
         rule_id: String,
@@ -92,6 +99,8 @@ pub struct Catalog {
     pub geofences: GeofenceIndex,
     /// What opens a situation: the built-in rule first, then those created.
     pub correlations: Vec<CorrelationRule>,
+    /// Device silence rules (checked on a clock, not on the hot path).
+    pub silences: Vec<glasshouse_engine::SilenceRule>,
     events: u64,
 }
 
@@ -115,6 +124,7 @@ impl Catalog {
             thresholds: Vec::new(),
             geofences: GeofenceIndex::default(),
             correlations: vec![CorrelationRule::default()],
+            silences: Vec::new(),
             events: 0,
         };
         for event in events {
@@ -147,6 +157,7 @@ impl Catalog {
             thresholds: self.thresholds.clone(),
             geofences: self.geofences.clone(),
             correlations: self.correlations.clone(),
+            silences: self.silences.clone(),
         }
     }
 
@@ -185,7 +196,11 @@ impl Catalog {
                 if let Some(rule) = self.correlations.iter_mut().find(|r| r.id == rule_id) {
                     rule.enabled = enabled;
                 }
+                if let Some(rule) = self.silences.iter_mut().find(|r| r.id == rule_id) {
+                    rule.enabled = enabled;
+                }
             }
+            CatalogEvent::SilenceRuleCreated { rule, .. } => self.silences.push(rule),
             CatalogEvent::HotlistEntriesAdded { hotlist_id, entries } => {
                 self.hotlists.add_entries(&hotlist_id, entries);
             }

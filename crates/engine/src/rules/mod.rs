@@ -4,5 +4,6 @@ pub mod correlation;
 pub mod geofence;
 pub mod hotlist;
 pub mod misread;
+pub mod silence;
 pub mod threshold;
 pub mod wildcard;

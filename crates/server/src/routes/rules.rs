@@ -8,7 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use glasshouse_app::catalog::{NewRule, correlation_json, geofence_json, threshold_json};
+use glasshouse_app::catalog::{NewRule, correlation_json, geofence_json, silence_json, threshold_json};
 use glasshouse_engine::metrics::Family;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +42,8 @@ pub async fn create(
 
 /// Rules, with their state and their counters since the server started.
 ///
-/// Thresholds, geofences, situation (correlation) rules (the built-in `sit-default` included) and hotlists;
+/// Thresholds, geofences, situation (correlation) rules (the built-in `sit-default` included), device silence
+/// rules and hotlists;
 /// `metrics` holds evaluations and hits per rule, `families` the observations evaluated, alerts raised and time
 /// spent per family (hotlists are evaluated as one index, so time is measured per family, not per list).
 #[utoipa::path(
@@ -78,7 +79,9 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
             )
         })
         .collect();
-    let rules: Vec<Value> = thresholds.chain(geofences).chain(correlations).chain(hotlists).collect();
+    // Silence rules run on a clock, not per observation: they have no evaluation counters.
+    let silences = engine.silences.iter().map(silence_json);
+    let rules: Vec<Value> = thresholds.chain(geofences).chain(correlations).chain(silences).chain(hotlists).collect();
     Json(json!({ "rules": rules, "families": families }))
 }
 
