@@ -1,6 +1,6 @@
 // The alert queue: newest and most urgent first, with the evidence of each plate hit.
 
-import { type Alert, type AlertStatus, ApiError, api } from './api';
+import { type Alert, type AlertStatus, ApiError, api, imageUrl } from './api';
 import { renderTimeline } from './timeline';
 
 const DISPOSITIONS = ['misread', 'entry_no_longer_valid', 'vehicle_does_not_match', 'duplicate', 'other'];
@@ -98,6 +98,34 @@ function text(tag: string, value: string, className?: string): HTMLElement {
   return el;
 }
 
+/// The reader's crops, fetched only when the operator asks: each viewing is logged for audit.
+function cropsView(alertId: string, imageRef: string): HTMLElement {
+  const box = document.createElement('div');
+  box.className = 'crops';
+  const show = document.createElement('button');
+  show.type = 'button';
+  show.textContent = 'Show plate and vehicle images';
+  show.addEventListener('click', async (event) => {
+    event.stopPropagation();
+    show.disabled = true;
+    const roles = ['plate', 'vehicle'].filter((role) => imageRef.includes(`${role}=`));
+    try {
+      const urls = await Promise.all(roles.map((role) => imageUrl(`/v1/alerts/${encodeURIComponent(alertId)}/images/${role}`)));
+      box.replaceChildren(...urls.map((url, i) => {
+        const img = document.createElement('img');
+        img.src = url;
+        img.alt = `${roles[i]} crop`;
+        img.className = `crop crop-${roles[i]}`;
+        return img;
+      }));
+    } catch (e) {
+      box.replaceChildren(text('span', e instanceof Error ? e.message : String(e), 'error'));
+    }
+  });
+  box.append(show);
+  return box;
+}
+
 export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdated: (a: Alert) => void): HTMLElement {
   const card = document.createElement('li');
   card.className = `alert priority-${alert.priority} status-${alert.status}`;
@@ -129,6 +157,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
       row('Differs', text('span', described.join('; '), 'differs-list'));
     }
     row('Listed', text('span', `${hit.entry_plate}${hit.entry_region ? ` (${hit.entry_region})` : ''}`, 'plate'));
+    if (hit.image_ref?.startsWith('blob:')) row('Images', cropsView(alert.id, hit.image_ref));
     row('Reason', hit.reason.replace(/_/g, ' '));
     row('List', hit.hotlist_name);
     evidence.append();

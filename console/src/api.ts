@@ -21,6 +21,8 @@ export interface HotlistHit {
   reason: string; entry_expires_at: string;
   match_policy?: 'exact' | 'lenient'; distance?: number;
   diffs?: { position: number; read: string | null; listed: string | null; confusable: boolean }[];
+  /// `blob:plate=…;vehicle=…` when the reader's crops are stored here.
+  image_ref?: string;
 }
 
 export interface LatestReading { device_id: string; quantity: string; value: number; unit: string; observed_at: string }
@@ -84,6 +86,17 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     throw new ApiError(response.status, body?.error ?? `${response.status} ${response.statusText}`, body?.field);
   }
   return body as T;
+}
+
+/// An image the API serves behind the bearer token (an <img> cannot send one), as an object URL.
+export async function imageUrl(path: string): Promise<string> {
+  const token = getToken();
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new ApiError(response.status, body?.error ?? `${response.status} ${response.statusText}`, body?.field);
+  }
+  return URL.createObjectURL(await response.blob());
 }
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'refused';

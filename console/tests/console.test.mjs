@@ -135,6 +135,37 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   await page.close();
 });
 
+test('an operator opens the plate and vehicle crops a reader agent sent with a hit, each viewing logged', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
+  // Real JPEGs for the crops: two small screenshots of the page itself.
+  const plateCrop = await page.screenshot({ type: 'jpeg', clip: { x: 0, y: 0, width: 60, height: 20 } });
+  const vehicleCrop = await page.screenshot({ type: 'jpeg', clip: { x: 0, y: 0, width: 80, height: 60 } });
+  await call('PUT', '/v1/devices/openalpr:4401', tokens.administrator, JSON.stringify({ type: 'plate_reader', lat: 60.17, lon: 24.94 }));
+  const { hotlists } = await call('GET', '/v1/hotlists', tokens.administrator);
+  const { entries } = await call('GET', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator);
+  const id = `agent-4401-${Date.now()}`;
+  const group = { data_type: 'alpr_group', camera_id: 4401, epoch_start: Date.now() - 5_000, best_uuid: id,
+    best_plate_number: entries[1].plate, best_confidence: 94.2, best_plate: { plate_crop_jpeg: plateCrop.toString('base64') },
+    vehicle_crop_jpeg: vehicleCrop.toString('base64') };
+  assert.equal((await call('POST', '/v1/ingest/openalpr', tokens.ingest, JSON.stringify(group))).accepted, 1);
+  const card = page.locator(`li[data-observation-id="${id}"]`);
+  await card.waitFor({ timeout: 30_000 });
+  const logSize = (await call('GET', '/v1/audit/checkpoint', tokens.auditor)).size;
+  await card.locator('.crops button').click();
+  for (const role of ['plate', 'vehicle']) {
+    const image = card.locator(`img.crop-${role}`);
+    await image.waitFor({ timeout: 15_000 });
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await image.elementHandle());
+  }
+  assert.equal(await card.locator('img.crop-vehicle').evaluate((el) => el.naturalWidth), 80, 'the vehicle crop as the agent sent it');
+  await page.screenshot({ path: join(artifacts, 'operator-hit-crops.png') });
+  const since = (await call('GET', `/v1/audit/entries?from=${logSize}&limit=1000`, tokens.auditor)).entries.map((e) => JSON.parse(e.entry));
+  assert.equal(since.filter((e) => e.action === 'alert.image_view' && e.details.alert_id).length, 2, 'each image viewed is one audit entry');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a gunshot opens a situation whose cameras and nearby reads an operator can open', async () => {
   const { page, errors } = await openConsole('operator');
   await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });

@@ -4,6 +4,7 @@
 
 use crate::{Action, Actor, App, AppError};
 use glasshouse_engine::{Alert, TransitionRequest};
+use glasshouse_model::image::{ImageRole, StoredImages};
 use glasshouse_sinks::alert_log::AlertLogError;
 use serde_json::json;
 
@@ -30,5 +31,29 @@ impl App {
                 AlertLogError::Audit(_) => AppError::unavailable("the audit log cannot be written, so the step was not taken", 30),
                 other => AppError::internal(other),
             })
+    }
+}
+
+impl App {
+    /// One of a plate hit's images (the plate or the vehicle crop), for the operator's visual check.
+    /// Only images a hit names are served, so seeing an alert never opens other reads' images; each
+    /// viewing is logged before the bytes are handed over.
+    pub fn alert_image(&self, actor: &Actor, alert_id: &str, role: ImageRole) -> Result<Vec<u8>, AppError> {
+        let alert = self.alerts.get(alert_id).ok_or_else(|| AppError::not_found(format!("no alert {alert_id}")))?;
+        let stored = alert.hit.as_ref().and_then(|hit| hit.image_ref.as_deref()).and_then(StoredImages::parse);
+        let hash = stored
+            .as_ref()
+            .and_then(|images| images.get(role))
+            .ok_or_else(|| AppError::not_found(format!("alert {alert_id} has no stored {} image", role.as_str())))?
+            .to_owned();
+        let bytes = self
+            .ingest
+            .images()
+            .get(&hash)
+            .map_err(AppError::internal)?
+            .ok_or_else(|| AppError::not_found(format!("the {} image of alert {alert_id} is no longer kept", role.as_str())))?;
+        let details = json!({ "alert_id": alert.id, "image": role.as_str(), "sha256": hash, "device_id": alert.device_id });
+        self.record(actor, Action::AlertImageView, "ok", details)?;
+        Ok(bytes)
     }
 }

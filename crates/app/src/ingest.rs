@@ -9,6 +9,7 @@ use glasshouse_ingest::sources::sensorthings::{self, Datastreams};
 use glasshouse_ingest::{Batch, BodyError, DeadLetterStore, LineError, decode_ndjson, gunzip};
 use glasshouse_model::limits::INGEST_BODY_BYTES_MAX;
 use glasshouse_model::{DeviceRegistry, LatLon, Observation, Timestamp};
+use glasshouse_store::ImageStore;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,7 @@ pub struct Ingest {
     dead_letters: DeadLetterStore,
     counters: Arc<Mutex<BTreeMap<String, SourceCounters>>>,
     seen: Mutex<HashMap<String, DeviceSeen>>,
+    images: ImageStore,
 }
 
 /// A batch taken: its refused lines (already dead-lettered) and the wait for its good records.
@@ -119,9 +121,14 @@ pub struct IngestReport {
 }
 
 impl Ingest {
-    /// Ingest into `queue`, refused lines into `dead_letters`.
-    pub fn new(queue: Arc<dyn IngestQueue>, dead_letters: DeadLetterStore) -> Ingest {
-        Ingest { queue, dead_letters, counters: Arc::default(), seen: Mutex::default() }
+    /// Ingest into `queue`, refused lines into `dead_letters`, plate-read images into `images`.
+    pub fn new(queue: Arc<dyn IngestQueue>, dead_letters: DeadLetterStore, images: ImageStore) -> Ingest {
+        Ingest { queue, dead_letters, counters: Arc::default(), seen: Mutex::default(), images }
+    }
+
+    /// The plate-read images.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
     }
 
     /// The dead-letter store, for listing.
@@ -162,6 +169,10 @@ impl Ingest {
         push_back: PushBack,
     ) -> Result<(Taken, WebhookExtras), AppError> {
         let webhook = openalpr::decode(body, registry, received_at).map_err(body_error)?;
+        // The images first: a read that is durable always finds the evidence it names.
+        for image in &webhook.images {
+            self.images.put(image).map_err(AppError::internal)?;
+        }
         let extras = WebhookExtras { heartbeats: webhook.heartbeats.len(), pings: webhook.pings, previews: webhook.previews };
         let taken = self.take(source, webhook.batch, received_at, push_back)?;
         webhook.heartbeats.iter().for_each(|beat| self.heartbeat(beat));

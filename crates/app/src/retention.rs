@@ -97,6 +97,7 @@ impl Retention<'_> {
             let days = retention.days(kind);
             let cutoff = retention.cutoff(kind, now);
             let mut receipt = Value::Null;
+            let mut images = Vec::new();
             let outcome: PurgeOutcome = app.store.purge(kind, days, cutoff, &keep, |plan| -> Result<(), AppError> {
                 let (dropped, rewritten) = plan.segment_counts();
                 receipt = json!({
@@ -110,13 +111,20 @@ impl Retention<'_> {
                     "holds_in_force": hold_ids,
                     "segments_dropped": dropped,
                     "segments_rewritten": rewritten,
+                    "images": plan.deleted_images.len(),
                 });
+                images = plan.deleted_images.clone();
                 let logged = app.record(actor, Action::RetentionPurge, "ok", receipt.clone())?;
                 receipt["audit_seq"] = json!(logged.seq());
                 Ok(())
             })?;
+            // The rows are gone; their images follow. (An image left behind by a crash here is named
+            // by no read and served to no one.)
+            for hash in &images {
+                app.ingest.images().remove(hash).map_err(AppError::internal)?;
+            }
             if outcome.deleted > 0 {
-                tracing::info!(kind = kind.as_str(), deleted = outcome.deleted, "retention purge");
+                tracing::info!(kind = kind.as_str(), deleted = outcome.deleted, images = images.len(), "retention purge");
                 receipts.push(receipt);
             }
         }

@@ -110,3 +110,37 @@ fn an_expired_read_under_a_hold_in_force_is_kept_and_counted() {
     f.app.store.for_each_stored(|o| left.push(o.id.clone())).unwrap();
     assert_eq!(left, ["old-1"]);
 }
+
+#[test]
+fn a_purged_read_takes_its_images_with_it_and_the_receipt_counts_them() {
+    use base64::Engine;
+    use glasshouse_model::image::StoredImages;
+    use glasshouse_model::{Device, DeviceType};
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let admin = Actor::new("admin", "administrator");
+    f.app.upsert_device(&admin, Device::fixed("openalpr:9", DeviceType::PlateReader, 60.1, 24.9), Timestamp::now()).unwrap();
+    let jpeg = |tag: &[u8]| base64::engine::general_purpose::STANDARD.encode([&[0xff, 0xd8, 0xff, 0xe0][..], tag].concat());
+    let group = serde_json::json!({"data_type": "alpr_group", "camera_id": 9, "epoch_start": Timestamp::now().plus_secs(-60).micros() / 1000,
+        "best_uuid": "g-1", "best_plate_number": "ABC123", "best_plate": {"plate_crop_jpeg": jpeg(b"plate")}, "vehicle_crop_jpeg": jpeg(b"car")});
+    let (taken, _) = f
+        .app
+        .ingest
+        .take_openalpr("openalpr", group.to_string().as_bytes(), &f.app.devices(), Timestamp::now(), glasshouse_app::PushBack::Refuse)
+        .unwrap();
+    taken.wait().unwrap();
+    let mut image_ref = None;
+    f.app.store.flush().unwrap();
+    f.app.store.for_each_stored(|o| image_ref = o.plate_read().and_then(|r| r.image_ref.clone())).unwrap();
+    let stored = StoredImages::parse(&image_ref.expect("the read names its images")).unwrap();
+    let hashes: Vec<String> = stored.hashes().map(str::to_owned).collect();
+    assert_eq!(hashes.len(), 2);
+    assert!(hashes.iter().all(|h| f.app.ingest.images().get(h).unwrap().is_some()), "stored before the read");
+
+    // A year on, the read is past its window: it goes, and its images with it.
+    let receipts =
+        f.app.retention().purge_expired(&Actor::new("system:retention", "custodian"), Timestamp::now().plus_secs(366 * 86_400)).unwrap();
+    let plates = receipts.iter().find(|r| r["kind"] == "plate_read").unwrap();
+    assert_eq!((plates["count"].as_u64(), plates["images"].as_u64()), (Some(1), Some(2)), "{plates}");
+    assert!(hashes.iter().all(|h| f.app.ingest.images().get(h).unwrap().is_none()));
+}

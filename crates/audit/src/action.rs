@@ -44,6 +44,8 @@ actions! {
     AccountSessionEnded = "account.session_ended",
     /// An operator moved an alert through its lifecycle.
     AlertTransition = "alert.transition",
+    /// An operator looked at a plate hit's image (the plate or the vehicle crop).
+    AlertImageView = "alert.image_view",
     /// An investigator asked a supervisor to approve a broad search.
     ApprovalRequest = "approval.request",
     /// A supervisor approved a broad search.

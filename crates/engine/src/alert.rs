@@ -140,6 +140,9 @@ pub struct HotlistHit {
     /// Exactly which characters differed (confusable ones included, marked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<crate::rules::misread::CharDiff>,
+    /// The read's images, for the operator's visual check (`blob:plate=…;vehicle=…` when stored here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_ref: Option<String>,
 }
 
 /// One alert. `id` is derived from the observation and the rule's match, so re-evaluating the same
@@ -391,6 +394,7 @@ pub(crate) mod tests {
             match_policy: crate::MatchPolicy::Exact,
             distance: 0,
             diffs: Vec::new(),
+            image_ref: None,
         }
     }
 

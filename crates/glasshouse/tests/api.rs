@@ -948,3 +948,37 @@ fn a_device_silence_rule_is_created_listed_and_disabled_like_any_rule() {
     let refused = client.json("POST", "/v1/rules", &s.admin, json!({"type": "device_silent", "name": "too eager", "minutes": 0}));
     assert_eq!((refused.status, refused.body["field"].as_str()), (400, Some("minutes")), "{:?}", refused.body);
 }
+
+#[test]
+fn a_plate_hit_from_an_agent_shows_its_crops_to_the_operator_and_only_to_roles_that_see_the_hit() {
+    use base64::Engine;
+    let s = setup();
+    let client = s.server.client();
+    assert_eq!(
+        client.json("PUT", "/v1/devices/openalpr:31", &s.admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status,
+        201
+    );
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen", "source": "local", "match": "exact"}));
+    let hotlist = created.body["id"].as_str().unwrap().to_owned();
+    let entries = json!([{"plate": "ABC123", "reason": "stolen_vehicle", "expires_at": in_days(30)}]);
+    assert_eq!(client.json("POST", &format!("/v1/hotlists/{hotlist}/entries"), &s.admin, entries).status, 200);
+    let (plate_crop, vehicle_crop) =
+        ([&[0xff, 0xd8, 0xff, 0xe0][..], b"plate pixels"].concat(), [&[0xff, 0xd8, 0xff, 0xe0][..], b"vehicle pixels"].concat());
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let group = json!({"data_type": "alpr_group", "camera_id": 31, "epoch_start": glasshouse_model::Timestamp::now().plus_secs(-10).micros() / 1000,
+        "best_uuid": "agent-31-1", "best_plate_number": "ABC123", "best_confidence": 95.0,
+        "best_plate": {"plate": "ABC123", "plate_crop_jpeg": encode(&plate_crop)}, "vehicle_crop_jpeg": encode(&vehicle_crop)});
+    let reply = client.json("POST", "/v1/ingest/openalpr", &s.ingest, group);
+    assert_eq!((reply.status, reply.body["accepted"].as_u64()), (200, Some(1)), "{:?}", reply.body);
+    let alert = wait_for_alerts(&client, &s.operator, 1).remove(0);
+    let id = alert["id"].as_str().unwrap();
+    assert!(alert["hit"]["image_ref"].as_str().unwrap().starts_with("blob:plate="), "{alert}");
+
+    let (status, bytes, content_type) = client.get_bytes(&format!("/v1/alerts/{id}/images/plate"), &s.operator);
+    assert_eq!((status, content_type.as_str()), (200, "image/jpeg"));
+    assert_eq!(bytes, plate_crop);
+    assert_eq!(client.get_bytes(&format!("/v1/alerts/{id}/images/vehicle"), &s.operator).1, vehicle_crop);
+    assert_eq!(client.get(&format!("/v1/alerts/{id}/images/plate"), &s.investigator).status, 403, "investigators do not see hits");
+    assert_eq!(client.get(&format!("/v1/alerts/{id}/images/face"), &s.operator).status, 400);
+    assert_eq!(client.get("/v1/alerts/no-such/images/plate", &s.operator).status, 404);
+}

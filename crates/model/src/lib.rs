@@ -7,6 +7,7 @@
 
 pub mod device;
 pub mod geo;
+pub mod image;
 pub mod limits;
 pub mod observation;
 #[cfg(feature = "openapi")]

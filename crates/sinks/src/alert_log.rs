@@ -404,6 +404,7 @@ mod tests {
                 match_policy: Default::default(),
                 distance: 0,
                 diffs: Vec::new(),
+                image_ref: None,
             });
             a
         };

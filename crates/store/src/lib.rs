@@ -11,11 +11,13 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod images;
 pub mod parquet_codec;
 pub mod query;
 pub mod segments;
 
 pub use catalog::{Catalog, CatalogError, CatalogEvent};
+pub use images::ImageStore;
 pub use query::{ObservationQuery, QueryResult};
 pub use segments::{SegmentMeta, SegmentStore, StoreError};
 

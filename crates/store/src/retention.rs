@@ -10,6 +10,7 @@
 //! then applies the plan, so nothing is ever deleted without its receipt in the audit log.
 
 use crate::segments::{SegmentMeta, SegmentStore, StoreError};
+use glasshouse_model::image::StoredImages;
 use glasshouse_model::time::MICROS_PER_DAY;
 use glasshouse_model::{Kind, Observation, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,8 @@ pub struct PurgePlan {
     rewrite: Vec<(SegmentMeta, Vec<Observation>)>,
     /// Ids of the rows that go, sorted.
     pub deleted_ids: Vec<String>,
+    /// The stored images (SHA-256) of the plate reads that go: they go with them.
+    pub deleted_images: Vec<String>,
     /// Expired rows kept because an alert rests on them.
     pub kept_for_alerts: u64,
     /// Expired rows kept because a hold covers them.
@@ -139,6 +142,7 @@ impl SegmentStore {
             drop: Vec::new(),
             rewrite: Vec::new(),
             deleted_ids: Vec::new(),
+            deleted_images: Vec::new(),
             kept_for_alerts: 0,
             kept_for_holds: 0,
         };
@@ -149,6 +153,8 @@ impl SegmentStore {
                 let decision = if o.observed_at >= cutoff { Keep::Hold } else { keep(&o) };
                 match decision {
                     Keep::No => {
+                        let images = o.plate_read().and_then(|r| r.image_ref.as_deref()).and_then(StoredImages::parse);
+                        plan.deleted_images.extend(images.iter().flat_map(|i| i.hashes().map(str::to_owned)));
                         plan.deleted_ids.push(o.id.clone());
                         deleted += 1;
                     }
@@ -172,6 +178,8 @@ impl SegmentStore {
             }
         }
         plan.deleted_ids.sort_unstable();
+        plan.deleted_images.sort_unstable();
+        plan.deleted_images.dedup();
         Ok(plan)
     }
 

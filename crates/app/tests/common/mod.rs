@@ -59,7 +59,11 @@ pub fn app(dir: &Path) -> Fixture {
         devices: RwLock::new(Arc::new(catalog.devices.clone())),
         engine: Arc::new(RwLock::new(Arc::new(catalog.engine()))),
         catalog: Mutex::new(catalog),
-        ingest: Ingest::new(sink.clone(), DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap()),
+        ingest: Ingest::new(
+            sink.clone(),
+            DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap(),
+            glasshouse_store::ImageStore::open(&dir.join("images")).unwrap(),
+        ),
         alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
         store,
         audit: Arc::new(glasshouse_audit::AuditLog::open(&dir.join("audit"), &dir.join("audit-keys")).unwrap()),

@@ -321,6 +321,7 @@ impl HotlistIndex {
                     match_policy: list.match_policy,
                     distance,
                     diffs,
+                    image_ref: read.image_ref.clone(),
                 }),
                 ..Alert::raised(id, "hotlist", list.priority, observation, now)
             });

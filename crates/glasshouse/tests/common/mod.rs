@@ -142,6 +142,14 @@ impl Client {
         Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), headers }
     }
 
+    /// A GET whose body is bytes (an image): the status, the body and its Content-Type.
+    pub fn get_bytes(&self, path: &str, token: &str) -> (u16, Vec<u8>, String) {
+        let request = ureq::http::Request::builder().uri(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {token}"));
+        let mut response = self.agent.run(request.body(Vec::new()).unwrap()).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (response.status().as_u16(), response.body_mut().with_config().limit(16 << 20).read_to_vec().unwrap_or_default(), content_type)
+    }
+
     pub fn get(&self, path: &str, token: &str) -> Reply {
         self.request("GET", path, Some(token), &[], Vec::new())
     }

@@ -22,10 +22,16 @@
 //! - `lat`, `lon` = `gps_latitude`, `gps_longitude` when given and not (0, 0) (mobile agents);
 //! - `heading_deg` = `travel_direction`.
 //!
+//! Images: `best_plate.plate_crop_jpeg` and `vehicle_crop_jpeg` (base64 JPEG, at most
+//! [`IMAGE_BYTES_MAX`] each) are handed back with the read, which names them by their SHA-256 in
+//! `image_ref` (`blob:plate=…;vehicle=…`, see `glasshouse_model::image`). A bad image refuses its
+//! read, so evidence is never silently missing from a read that claims it.
+//!
 //! Groups marked `is_preview` are counted and skipped: the agent posts the final group for the same
 //! vehicle moments later, and storing both would count one vehicle twice.
 
 use crate::decode::{Batch, BodyError, LineError, RAW_BYTES_KEPT_MAX};
+use glasshouse_model::image::StoredImages;
 use glasshouse_model::limits::{INGEST_BODY_BYTES_MAX, INGEST_REQUEST_RECORDS_MAX};
 use glasshouse_model::validate::RawCandidate;
 use glasshouse_model::{DeviceRegistry, LatLon, RawRecord, Timestamp, validate};
@@ -41,11 +47,16 @@ pub fn device_id(camera_id: &str) -> String {
     format!("{DEVICE_PREFIX}{camera_id}")
 }
 
+/// The largest image kept (a plate or vehicle crop is tens of kilobytes; a whole frame is not a crop).
+pub const IMAGE_BYTES_MAX: usize = 512 * 1024;
+
 /// What one webhook body held.
 #[derive(Debug, Default)]
 pub struct Webhook {
     /// The plate reads (with the line of the document they came from) and the refused documents.
     pub batch: Batch,
+    /// The images the accepted reads name, to be stored before the reads are.
+    pub images: Vec<Vec<u8>>,
     /// The heartbeats, each naming the registered cameras it vouches for.
     pub heartbeats: Vec<Heartbeat>,
     /// Test pings.
@@ -94,6 +105,8 @@ struct Candidate {
 #[derive(Debug, Deserialize)]
 struct Plate {
     #[serde(default)]
+    plate_crop_jpeg: Option<String>,
+    #[serde(default)]
     plate: Option<String>,
     #[serde(default)]
     confidence: Option<f64>,
@@ -141,6 +154,8 @@ struct Group {
     travel_direction: Option<f64>,
     #[serde(default)]
     vehicle: Option<Vehicle>,
+    #[serde(default)]
+    vehicle_crop_jpeg: Option<String>,
     #[serde(default)]
     is_preview: bool,
 }
@@ -258,7 +273,13 @@ fn from_group(group: Group, registry: &DeviceRegistry, received_at: Timestamp, w
         webhook.previews += 1;
         return Vec::new();
     }
-    let best = group.best_plate.unwrap_or(Plate { plate: None, confidence: None, region: None, candidates: Vec::new() });
+    let best =
+        group.best_plate.unwrap_or(Plate { plate_crop_jpeg: None, plate: None, confidence: None, region: None, candidates: Vec::new() });
+    let images = match (image("best_plate.plate_crop_jpeg", &best.plate_crop_jpeg), image("vehicle_crop_jpeg", &group.vehicle_crop_jpeg)) {
+        (Ok(plate), Ok(vehicle)) => (plate, vehicle),
+        (Err(e), _) | (_, Err(e)) => return vec![Err(e)],
+    };
+    let stored = StoredImages { plate: images.0.as_ref().map(|b| hash(b)), vehicle: images.1.as_ref().map(|b| hash(b)) };
     let candidates = if group.candidates.is_empty() { best.candidates } else { group.candidates };
     let vehicle = group.vehicle.unwrap_or_default();
     let top = |list: &[Attribute]| list.first().map(|a| Cow::Owned(a.name.clone()));
@@ -275,8 +296,35 @@ fn from_group(group: Group, registry: &DeviceRegistry, received_at: Timestamp, w
         make: top(&vehicle.make),
         color: top(&vehicle.color),
         body: top(&vehicle.body_type),
+        image_ref: stored.to_ref(),
     };
-    vec![read.validate(registry, received_at)]
+    let read = read.validate(registry, received_at);
+    if read.is_ok() {
+        webhook.images.extend([images.0, images.1].into_iter().flatten());
+    }
+    vec![read]
+}
+
+/// A base64 JPEG from the body, checked: decodable, within [`IMAGE_BYTES_MAX`], and a JPEG.
+fn image(field: &str, encoded: &Option<String>) -> Result<Option<Vec<u8>>, String> {
+    use base64::Engine;
+    let Some(encoded) = encoded.as_deref().filter(|e| !e.is_empty()) else { return Ok(None) };
+    if encoded.len() / 4 * 3 > IMAGE_BYTES_MAX + 3 {
+        return Err(format!("{field}: image over {IMAGE_BYTES_MAX} bytes"));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|e| format!("{field}: not base64: {e}"))?;
+    if bytes.len() > IMAGE_BYTES_MAX {
+        return Err(format!("{field}: image over {IMAGE_BYTES_MAX} bytes"));
+    }
+    if !bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Err(format!("{field}: not a JPEG"));
+    }
+    Ok(Some(bytes))
+}
+
+fn hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn from_frame(frame: Frame, registry: &DeviceRegistry, received_at: Timestamp) -> Result<Records, String> {
@@ -304,6 +352,7 @@ fn from_frame(frame: Frame, registry: &DeviceRegistry, received_at: Timestamp) -
                 make: None,
                 color: None,
                 body: None,
+                image_ref: None,
             };
             read.validate(registry, received_at)
         })
@@ -331,6 +380,7 @@ struct Read<'a> {
     make: Option<Cow<'a, str>>,
     color: Option<Cow<'a, str>>,
     body: Option<Cow<'a, str>>,
+    image_ref: Option<String>,
 }
 
 impl Read<'_> {
@@ -361,6 +411,7 @@ impl Read<'_> {
             vehicle_make: self.make,
             vehicle_color: self.color,
             vehicle_body: self.body,
+            image_ref: self.image_ref.map(Cow::Owned),
             ..RawRecord::default()
         };
         validate(&raw, registry, received_at).map_err(|e| e.to_string())
@@ -409,12 +460,19 @@ mod tests {
             "version": 2, "data_type": "alpr_group", "agent_uid": "agent-a", "camera_id": CAMERA,
             "epoch_start": now().micros() / 1000 - 60_000, "epoch_end": now().micros() / 1000 - 59_000,
             "best_uuid": uuid, "best_plate_number": plate, "best_confidence": 92.5, "best_region": "us-ny",
-            "best_plate": {"plate": plate, "confidence": 92.5, "region": "us-ny", "plate_crop_jpeg": "AAAA"},
+            "best_plate": {"plate": plate, "confidence": 92.5, "region": "us-ny", "plate_crop_jpeg": jpeg(b"plate crop")},
+            "vehicle_crop_jpeg": jpeg(b"vehicle crop"),
             "candidates": [{"plate": plate, "confidence": 92.5, "matches_template": 1}, {"plate": "A137O9", "confidence": 83.3}],
             "travel_direction": 271.5, "is_parked": false, "is_preview": false,
             "vehicle": {"make": [{"name": "toyota", "confidence": 87.1}, {"name": "honda", "confidence": 5.0}],
                         "color": [{"name": "silver-gray", "confidence": 66.0}], "body_type": [{"name": "sedan-standard", "confidence": 90.0}]}
         })
+    }
+
+    /// A tiny stand-in JPEG (its magic, then `content`), base64 as the agent sends it.
+    fn jpeg(content: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([&[0xff, 0xd8, 0xff, 0xe0][..], content].concat())
     }
 
     fn body(documents: &[Value]) -> Vec<u8> {
@@ -440,6 +498,33 @@ mod tests {
         assert_eq!(read.position.heading_deg, Some(271.5));
         // A fixed camera's read stands where the camera stands.
         assert_eq!((read.position.lat, read.position.lon), (40.75, -73.99));
+    }
+
+    #[test]
+    fn the_crops_are_handed_back_and_named_by_their_hash() {
+        let webhook = decode(&body(&[group("u-img", "ABC123")]), &registry(), now()).unwrap();
+        let read = webhook.batch.observations[0].1.plate_read().unwrap().clone();
+        let stored = StoredImages::parse(read.image_ref.as_deref().unwrap()).unwrap();
+        assert_eq!(webhook.images.len(), 2);
+        assert_eq!(stored.plate.as_deref(), Some(hash(&webhook.images[0]).as_str()));
+        assert_eq!(stored.vehicle.as_deref(), Some(hash(&webhook.images[1]).as_str()));
+        assert!(webhook.images[0].ends_with(b"plate crop"));
+    }
+
+    #[test]
+    fn a_bad_image_refuses_its_read_and_keeps_no_image() {
+        use base64::Engine;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let huge = encode(&[&[0xff, 0xd8, 0xff][..], &vec![0u8; IMAGE_BYTES_MAX]].concat());
+        let cases = [("not base64!", "not base64"), (huge.as_str(), "image over"), (&encode(b"GIF89a"), "not a JPEG")];
+        for (crop, expected) in cases {
+            let mut document = group("u-bad", "ABC123");
+            document["vehicle_crop_jpeg"] = json!(crop);
+            let webhook = decode(&body(&[document, group("u-good", "XYZ789")]), &registry(), now()).unwrap();
+            assert!(webhook.batch.errors[0].error.contains(expected), "{:?} for {expected}", webhook.batch.errors);
+            assert_eq!(webhook.batch.observations.len(), 1, "the good read is kept");
+            assert_eq!(webhook.images.len(), 2, "only the good read's images");
+        }
     }
 
     #[test]

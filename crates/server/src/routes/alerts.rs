@@ -205,3 +205,25 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
         .collect();
     Json(json!({ "rules": rules }))
 }
+
+/// One of a plate hit's images: the plate crop or the vehicle crop, as the reader sent it.
+///
+/// For the operator's visual check before confirming a hit. Only the images a hit names are served; each viewing
+/// is audited.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}/images/{image}",
+    params(("id" = String, Path, description = "the alert id"), ("image" = String, Path, description = "`plate` or `vehicle`")),
+    responses((status = 200, description = "image/jpeg"), (status = 400, description = "`image` is neither plate nor vehicle"), (status = 404, description = "no such alert, or it has no such image (any more)")),
+)]
+pub async fn image(
+    State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
+    Path((id, image)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let role = glasshouse_model::image::ImageRole::parse(&image).ok_or_else(|| ApiError::bad_field("image", "must be plate or vehicle"))?;
+    let bytes = tokio::task::spawn_blocking(move || state.alert_image(&account.actor(), &id, role)).await.map_err(ApiError::internal)??;
+    let headers = [(axum::http::header::CONTENT_TYPE, "image/jpeg"), (axum::http::header::CACHE_CONTROL, "private, no-store")];
+    Ok((headers, bytes).into_response())
+}

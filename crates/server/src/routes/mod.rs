@@ -90,6 +90,7 @@ pub const ROUTES: &[Route] = &[
     Route { roles: &[Operator, Supervisor, Analyst, Auditor], handler: || routes!(alerts::stats) },
     Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::get_one) },
     Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::cap) },
+    Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::image) },
     Route { roles: &[Operator, Supervisor], handler: || routes!(situations::get) },
     Route { roles: &[Operator, Supervisor], handler: || routes!(alerts::transition) },
     Route { roles: &[Administrator, Supervisor], handler: || routes!(sinks::list) },

@@ -46,7 +46,11 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         devices: RwLock::new(Arc::new(catalog.devices.clone())),
         engine: Arc::new(RwLock::new(Arc::new(Default::default()))),
         catalog: Mutex::new(catalog),
-        ingest: Ingest::new(ingest, DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap()),
+        ingest: Ingest::new(
+            ingest,
+            DeadLetterStore::open(dir.join("dead_letter.ndjson")).unwrap(),
+            glasshouse_store::ImageStore::open(&dir.join("images")).unwrap(),
+        ),
         alerts: Arc::new(AlertLog::open(&dir.join("alerts"), glasshouse_wal::FsyncPolicy::Never).unwrap()),
         store: Arc::new(Store::new(SegmentStore::open(dir.join("segments")).unwrap())),
         audit: Arc::new(glasshouse_audit::AuditLog::open(&dir.join("audit"), &dir.join("audit-keys")).unwrap()),
@@ -71,8 +75,9 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
     Arc::new(state)
 }
 
+/// The pattern with each `{parameter}` filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "x-1")
+    path.split('/').map(|part| if part.starts_with('{') { "x-1" } else { part }).collect::<Vec<_>>().join("/")
 }
 
 async fn call(app: &Router, method: &str, path: &str, token: Option<&str>) -> StatusCode {
