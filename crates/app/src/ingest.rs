@@ -90,6 +90,30 @@ pub struct WebhookExtras {
     pub previews: usize,
 }
 
+/// What a vendor's file holds, told by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Our observation JSON, one object per line (`.ndjson`, `.jsonl`).
+    Ndjson,
+    /// OpenALPR / Rekor agent documents (`.json`).
+    OpenAlpr,
+    /// A Genetec AutoVu SharpV read (`.xml`).
+    SharpV,
+}
+
+impl FileFormat {
+    /// The format a file name says, if any.
+    pub fn of(name: &str) -> Option<FileFormat> {
+        let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        match extension.as_str() {
+            "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
+            "json" => Some(FileFormat::OpenAlpr),
+            "xml" => Some(FileFormat::SharpV),
+            _ => None,
+        }
+    }
+}
+
 /// The ingest use case.
 pub struct Ingest {
     queue: Arc<dyn IngestQueue>,
@@ -199,6 +223,37 @@ impl Ingest {
         };
         let batch = decode_ndjson(body, registry, received_at).map_err(body_error)?;
         self.take(source, batch, received_at, push_back)
+    }
+
+    /// Decodes a vendor's file `name` of `format` from `feed` (`spool`) and takes it, images first.
+    /// Refused records are dead-lettered as `<feed>:<name>`, so a dead letter names its file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn take_file(
+        &self,
+        feed: &str,
+        name: &str,
+        format: FileFormat,
+        bytes: &[u8],
+        registry: &DeviceRegistry,
+        received_at: Timestamp,
+        push_back: PushBack,
+    ) -> Result<Taken, AppError> {
+        let (batch, images) = match format {
+            FileFormat::Ndjson => (decode_ndjson(bytes, registry, received_at).map_err(body_error)?, Vec::new()),
+            FileFormat::OpenAlpr => {
+                let webhook = openalpr::decode(bytes, registry, received_at).map_err(body_error)?;
+                webhook.heartbeats.iter().for_each(|beat| self.heartbeat(beat));
+                (webhook.batch, webhook.images)
+            }
+            FileFormat::SharpV => {
+                let file = glasshouse_ingest::sources::sharpv::decode(bytes, registry, received_at);
+                (file.batch, file.images)
+            }
+        };
+        for image in &images {
+            self.images.put(image).map_err(AppError::internal)?;
+        }
+        self.take_as(feed, &format!("{feed}:{name}"), batch, received_at, push_back)
     }
 
     /// Decodes one broker message of `feed` (`mqtt`, `nats`) and takes it: a SensorThings observation

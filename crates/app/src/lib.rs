@@ -32,7 +32,7 @@ pub mod sharing;
 
 pub use error::{AppError, ErrorKind};
 pub use glasshouse_audit::Action;
-pub use ingest::{DeviceSeen, Ingest, IngestOutcome, IngestQueue, IngestReport, PushBack, SubmitError, WebhookExtras};
+pub use ingest::{DeviceSeen, FileFormat, Ingest, IngestOutcome, IngestQueue, IngestReport, PushBack, SubmitError, WebhookExtras};
 
 use glasshouse_audit::approvals::ApprovalBook;
 use glasshouse_audit::changes::ChangeBook;

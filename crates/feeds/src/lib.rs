@@ -1,5 +1,5 @@
-//! Feeds that Glasshouse pulls from rather than being posted to: an MQTT subscription and a JetStream
-//! consumer. Each
+//! Feeds that Glasshouse pulls from rather than being posted to: an MQTT subscription, a JetStream
+//! consumer and a spool folder of vendor exports. Each
 //! feed only receives, hands the bytes to the application layer's one ingest path, and tells the
 //! upstream a message is handled only once its records are durable (or dead-lettered), so a crash
 //! of either side loses nothing that was acknowledged.
@@ -7,3 +7,4 @@
 
 pub mod mqtt;
 pub mod nats;
+pub mod spool;

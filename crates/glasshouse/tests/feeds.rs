@@ -215,3 +215,57 @@ fn jetstream_messages_are_acknowledged_once_durable_and_message_ids_honoured() {
     server.stop();
     delete_stream(&stream);
 }
+
+#[test]
+fn spooled_vendor_files_are_taken_once_settled_and_moved_to_done_or_failed_with_the_reason() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, ingest, investigator) =
+        (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let (server, lines) = Server::start_with(dir.path(), &["--spool", spool.to_str().unwrap()], 1);
+    assert!(lines[0].starts_with("glasshouse taking files from"), "{lines:?}");
+    let client = server.client();
+    for (id, device) in [
+        ("lpr-17", json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})),
+        ("sharpv:SHARP7", json!({"type": "plate_reader", "lat": 45.5, "lon": -73.6})),
+    ] {
+        assert_eq!(client.json("PUT", &format!("/v1/devices/{id}"), &admin, device).status, 201);
+    }
+    // A half-written upload keeps its .part name until complete: it is left alone.
+    std::fs::write(spool.join("reads.ndjson.part"), read_line("s-0", "lpr-17", "PART00")).unwrap();
+    std::fs::write(spool.join("reads.ndjson"), [read_line("s-1", "lpr-17", "ABC123"), "{bad".into()].join("\n")).unwrap();
+    let at = glasshouse_model::Timestamp::now().plus_secs(-30).to_rfc3339();
+    let jpeg = base64::engine::general_purpose::STANDARD.encode(b"\xff\xd8\xff\xe0 plate");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<AutoVu><Plate>XYZ789</Plate><State>QC</State><UTCDate>{}</UTCDate><UTCTime>{}</UTCTime>\
+         <CameraName>Camera 1</CameraName><SourceName>SHARP7</SourceName><PlateImage>{jpeg}</PlateImage><Guid>guid-1</Guid></AutoVu>",
+        at[..10].replace('-', ":"),
+        &at[11..23]
+    );
+    std::fs::write(spool.join("SHARP7_guid-1_lpr.xml"), xml).unwrap();
+    std::fs::write(spool.join("notes.txt"), "not a feed").unwrap();
+    std::fs::write(spool.join("bomb.xml"), r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><AutoVu><Plate>&a;</Plate></AutoVu>"#).unwrap();
+
+    eventually("the settled files are taken", || {
+        std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count() == 1
+    });
+    assert!(spool.join("reads.ndjson.part").exists(), "a .part file is left until it is renamed");
+    assert_eq!(plate_ids(&client, &investigator), ["guid-1", "s-1"]);
+    assert!(spool.join("done/reads.ndjson").exists() && spool.join("done/SHARP7_guid-1_lpr.xml").exists());
+    assert!(spool.join("done/bomb.xml").exists(), "a refused read is a dead letter; the file was read");
+    let reason = std::fs::read_to_string(spool.join("failed/notes.txt.error.txt")).unwrap();
+    assert!(reason.contains("unknown format"), "{reason}");
+    let letters = client.get("/v1/dead_letters", &ingest).body["dead_letters"].clone();
+    let named: Vec<(&str, &str)> =
+        letters.as_array().unwrap().iter().map(|l| (l["source"].as_str().unwrap(), l["error"].as_str().unwrap())).collect();
+    assert!(named.iter().any(|(s, e)| *s == "spool:bomb.xml" && e.contains("document type declaration")), "{named:?}");
+    assert!(named.iter().any(|(s, _)| *s == "spool:reads.ndjson"), "{named:?}");
+
+    // Renamed once complete, the upload is taken; a second file of a taken name keeps both.
+    std::fs::rename(spool.join("reads.ndjson.part"), spool.join("reads.ndjson")).unwrap();
+    eventually("the completed upload is taken", || spool.join("done/reads.ndjson.1").exists());
+    assert_eq!(plate_ids(&client, &investigator), ["guid-1", "s-0", "s-1"]);
+    server.stop();
+}

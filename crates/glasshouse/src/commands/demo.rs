@@ -92,6 +92,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         nats_stream: "GH_INGEST".into(),
         nats_subjects: Vec::new(),
         nats_consumer: "glasshouse".into(),
+        spool: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

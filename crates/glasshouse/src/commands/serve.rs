@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// The durable consumer's name; keep it stable, since JetStream keeps its position under it.
     #[arg(long, default_value = "glasshouse")]
     pub nats_consumer: String,
+    /// Also take vendor export files dropped into this folder (.ndjson/.jsonl, OpenALPR .json,
+    /// SharpV .xml); each moves to done/ once durable, or to failed/ with the reason beside it.
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -172,6 +176,10 @@ pub async fn serve(
         println!("glasshouse taking JetStream {} from {} ({})", feed.stream, feed.url, feed.subjects.join(", "));
         tokio::spawn(glasshouse_feeds::nats::run(pipeline.state.app.clone(), feed))
     });
+    let spool = args.spool.clone().map(|dir| {
+        println!("glasshouse taking files from {}", dir.display());
+        tokio::spawn(glasshouse_feeds::spool::run(pipeline.state.app.clone(), dir))
+    });
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
@@ -180,7 +188,7 @@ pub async fn serve(
     if let Some(postgres) = postgres {
         postgres.abort();
     }
-    for feed in [mqtt, nats].into_iter().flatten() {
+    for feed in [mqtt, nats, spool].into_iter().flatten() {
         feed.abort();
     }
     info!("shutting down: flushing the hot window");

@@ -4,4 +4,5 @@
 pub mod devices;
 pub mod openalpr;
 pub mod sensorthings;
+pub mod sharpv;
 pub mod toronto;
