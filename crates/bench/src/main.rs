@@ -6,6 +6,8 @@
 //! (100M reads) that a live ingest would take far longer to reach. The searches still need an audit
 //! receipt, so the run is logged once, as a benchmark, in the directory's own audit log.
 
+mod feeds;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use glasshouse_audit::{Action, Admitted, AuditEvent, AuditLog};
@@ -38,6 +40,8 @@ pub enum BenchCommand {
     Generate(GenerateArgs),
     /// Times the queries of `DATA_DIR/queries.json` and prints medians as JSON.
     Search(SearchArgs),
+    /// Measures each source's throughput against a running server (see bench/feeds.sh).
+    Feeds(feeds::FeedsArgs),
 }
 
 #[derive(Args)]
@@ -328,6 +332,7 @@ fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         BenchCommand::Generate(args) => generate(args),
         BenchCommand::Search(args) => search(args),
+        BenchCommand::Feeds(args) => feeds::run(args),
     }
 }
 
