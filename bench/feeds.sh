@@ -16,11 +16,12 @@ token() { "$bin/glasshouse" token create --data-dir "$dir/data" --name "bench-$1
 admin=$(token administrator); ingest=$(token ingest); analyst=$(token analyst)
 run=$$
 "$bin/glasshouse" serve --data-dir "$dir/data" --listen 127.0.0.1:0 \
-  --mqtt 127.0.0.1:1883 --mqtt-topic "glasshouse/observations/bench" --mqtt-client-id "gh-bench-$run" \
-  --nats nats://127.0.0.1:4222 --nats-stream "GH_BENCH_$run" --nats-subject "glasshouse.observations.bench" \
+  --mqtt 127.0.0.1:1883 --mqtt-topic "glasshouse/bench/$run" --mqtt-client-id "gh-bench-$run" \
+  --nats nats://127.0.0.1:4222 --nats-stream "GH_BENCH_$run" --nats-subject "glasshouse.bench.$run" \
   --nats-consumer "gh-bench-$run" > "$dir/serve.out" 2> "$dir/serve.err" &
 server=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^glasshouse listening on //p' "$dir/serve.out")
 "$bin/glasshouse-bench" feeds --url "$url" --admin-token "$admin" --ingest-token "$ingest" --status-token "$analyst" \
-  --mqtt 127.0.0.1:1883 --nats nats://127.0.0.1:4222 --nats-stream "GH_BENCH_$run" "$@"
+  --mqtt 127.0.0.1:1883 --mqtt-topic "glasshouse/bench/$run" \
+  --nats nats://127.0.0.1:4222 --nats-subject "glasshouse.bench.$run" --nats-stream "GH_BENCH_$run" "$@"

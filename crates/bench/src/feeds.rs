@@ -23,12 +23,18 @@ pub struct FeedsArgs {
     /// Any token that may read /v1/status.
     #[arg(long)]
     status_token: String,
-    /// The MQTT broker the server subscribes to (its topic filter must cover `glasshouse/observations/bench`).
+    /// The MQTT broker the server subscribes to.
     #[arg(long)]
     mqtt: Option<String>,
-    /// The NATS server whose stream the server reads (subject `glasshouse.observations.bench`).
+    /// The topic published to (the server's topic filter must cover it).
+    #[arg(long, default_value = "glasshouse/observations/bench")]
+    mqtt_topic: String,
+    /// The NATS server whose stream the server reads.
     #[arg(long)]
     nats: Option<String>,
+    /// The subject published to (one of the server's stream's subjects).
+    #[arg(long, default_value = "glasshouse.observations.bench")]
+    nats_subject: String,
     /// The stream the server reads, deleted once measured.
     #[arg(long)]
     nats_stream: Option<String>,
@@ -219,12 +225,7 @@ pub fn run(args: FeedsArgs) -> anyhow::Result<std::process::ExitCode> {
         let mut sent = 0;
         while sent < records {
             let count = batch.min(records - sent);
-            client.publish(
-                "glasshouse/observations/bench",
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                ndjson(&format!("mq-{run_id}"), sent, count),
-            )?;
+            client.publish(args.mqtt_topic.clone(), rumqttc::QoS::AtLeastOnce, false, ndjson(&format!("mq-{run_id}"), sent, count))?;
             sent += count;
         }
         wait_accepted(&http, &args.status_token, "mqtt", base + records as u64)?;
@@ -244,7 +245,7 @@ pub fn run(args: FeedsArgs) -> anyhow::Result<std::process::ExitCode> {
             let mut sent = 0;
             while sent < records {
                 let count = batch.min(records - sent);
-                acks.push(context.publish("glasshouse.observations.bench", ndjson(&format!("js-{run_id}"), sent, count).into()).await?);
+                acks.push(context.publish(args.nats_subject.clone(), ndjson(&format!("js-{run_id}"), sent, count).into()).await?);
                 sent += count;
             }
             for ack in acks {
