@@ -97,7 +97,7 @@ test('an operator sees the map and a hotlist hit arrive live', async () => {
   const { entries } = await call('GET', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator);
   const plate = entries[0].plate;
   const id = `e2e-${Date.now()}`;
-  const read = { id, kind: 'plate_read', device_id: 'lpr-001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.93 };
+  const read = { id, kind: 'plate_read', device_id: 'openalpr:001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.93 };
   const outcome = await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson');
   assert.equal(outcome.accepted, 1);
 
@@ -612,7 +612,7 @@ test('an operator can switch on a sound for new alerts, and the console scales u
   const expires = new Date(Date.now() + 86_400_000).toISOString();
   await call('POST', `/v1/hotlists/${hotlists[0].id}/entries`, tokens.administrator, JSON.stringify([{ plate, reason: 'stolen_vehicle', expires_at: expires }]));
   const id = `e2e-sound-${Date.now()}`;
-  const read = { id, kind: 'plate_read', device_id: 'lpr-001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.91 };
+  const read = { id, kind: 'plate_read', device_id: 'openalpr:001', observed_at: new Date().toISOString(), plate, region: 'FI', confidence: 0.91 };
   await call('POST', '/v1/observations', tokens.ingest, JSON.stringify(read) + '\n', 'application/x-ndjson');
   await page.locator(`li[data-observation-id="${id}"]`).waitFor({ timeout: 30_000 });
   await page.waitForFunction((observation) => (document.body.dataset.chimedFor ?? '').split(' ').includes(observation), id, { timeout: 10_000 });

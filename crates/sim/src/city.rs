@@ -81,7 +81,8 @@ impl City {
         let mut spots = intersections.into_iter().cycle();
         for i in 0..config.readers {
             let node = spots.next().expect("a network has nodes");
-            let id = format!("lpr-{:03}", i + 1);
+            // The readers are OpenALPR agents' cameras: `openalpr:<camera_id>`.
+            let id = format!("openalpr:{:03}", i + 1);
             let p = network.nodes[node];
             devices.push(fixed(&id, DeviceType::PlateReader, p.lat, p.lon, format!("plate reader {}", i + 1)));
             readers_by_node.insert(node, id);

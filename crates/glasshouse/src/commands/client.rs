@@ -48,17 +48,17 @@ impl ApiClient {
         Ok(serde_json::from_str(&response.body).unwrap_or(Value::Null))
     }
 
-    /// Posts NDJSON, waiting and retrying while the server pushes back with 503.
-    pub fn post_observations(&self, token: &str, ndjson: Vec<u8>) -> anyhow::Result<Value> {
+    /// Posts a body to an ingest route, waiting and retrying while the server pushes back with 503.
+    pub fn post_ingest(&self, path: &str, content_type: &str, token: &str, body: Vec<u8>) -> anyhow::Result<Value> {
         for _ in 0..60 {
-            let response = self.send("POST", "/v1/observations", token, "application/x-ndjson", ndjson.clone())?;
+            let response = self.send("POST", path, token, content_type, body.clone())?;
             match response.status {
                 200 => return Ok(serde_json::from_str(&response.body)?),
                 503 => std::thread::sleep(Duration::from_secs(response.retry_after_secs.unwrap_or(1).min(10))),
-                status => bail!("POST /v1/observations: {status} {}", response.body),
+                status => bail!("POST {path}: {status} {}", response.body),
             }
         }
-        bail!("POST /v1/observations: the server stayed busy for a minute")
+        bail!("POST {path}: the server stayed busy for a minute")
     }
 }
 

@@ -12,6 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+/// The broker the demo's sensors publish to when one answers.
+const MQTT_BROKER: &str = "127.0.0.1:1883";
+
 /// A file that marks a directory as the demo's own, so `demo` never deletes anything else.
 const DEMO_MARKER: &str = "GLASSHOUSE_DEMO";
 
@@ -75,6 +78,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let city = build_city(&sim_args)?;
     // Parse the basemap once here so a missing extract fails before the server starts.
     basemap_geojson(&osm)?;
+    let mqtt = super::wire::Publisher::connect("127.0.0.1", 1883);
     let serve_args = ServeArgs {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
@@ -84,9 +88,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         basemap: Some(osm),
         sinks: None,
         map_style: args.map_style.clone(),
-        mqtt: None,
-        mqtt_topics: Vec::new(),
-        mqtt_client_id: "glasshouse".into(),
+        // Sensors publish over MQTT when the machine's broker answers (the demo says which).
+        mqtt: mqtt.is_some().then(|| MQTT_BROKER.to_owned()),
+        mqtt_topics: vec!["glasshouse/observations/#".into()],
+        mqtt_client_id: format!("glasshouse-demo-{}", std::process::id()),
         mqtt_datastreams: None,
         nats: None,
         nats_stream: "GH_INGEST".into(),
@@ -94,6 +99,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         nats_consumer: "glasshouse".into(),
         spool: None,
     };
+    let via_mqtt = mqtt.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -104,10 +110,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let (address, _state) = ready_rx.blocking_recv().context("the server did not start")?;
         let client = ApiClient::new(&format!("http://{address}"));
         register_city(&client, &admin, &city, 30)?;
-        feed_live(&client, &ingest, city, &sim_args, feeder_stop)
+        feed_live(&client, &ingest, city, &sim_args, mqtt, feeder_stop)
     })?;
     let address_line = args.listen;
     println!("\nGlasshouse demo: a simulated Helsinki, {} vehicles, speed x{}", args.vehicles, args.speed);
+    println!(
+        "feeds: plate readers as OpenALPR agents (POST /v1/ingest/openalpr), sensors {}",
+        if via_mqtt { "over MQTT (127.0.0.1:1883)" } else { "over HTTP (no MQTT broker on 127.0.0.1:1883)" }
+    );
     println!("console: http://{address_line}/  (sign in with a token below; each role sees its own views)");
     for (role, token) in &tokens {
         println!("  {role:<14} {}", token.as_str().unwrap_or_default());

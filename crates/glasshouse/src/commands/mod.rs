@@ -9,6 +9,7 @@ mod report;
 mod serve;
 mod sim;
 mod token;
+mod wire;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

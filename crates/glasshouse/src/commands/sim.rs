@@ -1,6 +1,7 @@
 //! `glasshouse sim`: the synthetic city, written to a file or fed live to a server.
 
 use super::client::{ApiClient, register_city};
+use super::wire::{Publisher, SENSOR_TOPIC, Wire};
 use anyhow::Context;
 use clap::Args;
 use glasshouse_model::{LatLon, Timestamp};
@@ -117,7 +118,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(admin) = &args.admin_token {
         register_city(&client, admin, &city, 30)?;
     }
-    feed_live(&client, &token, city, &args, Arc::new(AtomicBool::new(false)))?;
+    feed_live(&client, &token, city, &args, None, Arc::new(AtomicBool::new(false)))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -145,8 +146,16 @@ fn write_file(city: City, args: &SimArgs, start: Timestamp, out: &PathBuf) -> an
     Ok(())
 }
 
-/// Feeds the simulation to a server until `stop` is set.
-pub fn feed_live(client: &ApiClient, token: &str, city: City, args: &SimArgs, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Feeds the simulation to a server until `stop` is set: plate reads as OpenALPR webhooks, sensor
+/// readings over MQTT when `mqtt` is there, the rest as NDJSON.
+pub fn feed_live(
+    client: &ApiClient,
+    token: &str,
+    city: City,
+    args: &SimArgs,
+    mqtt: Option<Publisher>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let start = Timestamp::now().plus_secs(-args.lead_hours * 3600);
     let mut sim = Simulator::new(city, SimulatorConfig { seed: args.seed, start, ..SimulatorConfig::default() });
     let wall_start = Instant::now();
@@ -160,15 +169,24 @@ pub fn feed_live(client: &ApiClient, token: &str, city: City, args: &SimArgs, st
         if batch.is_empty() {
             continue;
         }
-        let mut body = Vec::with_capacity(batch.len() * 200);
-        for o in batch.drain(..) {
-            body.extend_from_slice(to_wire_json(&o).as_bytes());
-            body.push(b'\n');
+        let wire = Wire::split(batch.drain(..), mqtt.is_some());
+        for (path, content_type, body) in
+            [("/v1/ingest/openalpr", "application/json", wire.openalpr), ("/v1/observations", "application/x-ndjson", wire.ndjson)]
+        {
+            if body.is_empty() {
+                continue;
+            }
+            let outcome = client.post_ingest(path, content_type, token, body)?;
+            sent += outcome["accepted"].as_u64().unwrap_or(0) as usize;
+            if outcome["rejected"].as_u64().unwrap_or(0) > 0 {
+                tracing::warn!(path, rejected = %outcome["rejected"], "server rejected simulated records");
+            }
         }
-        let outcome = client.post_observations(token, body)?;
-        sent += outcome["accepted"].as_u64().unwrap_or(0) as usize;
-        if outcome["rejected"].as_u64().unwrap_or(0) > 0 {
-            tracing::warn!(rejected = %outcome["rejected"], "server rejected simulated records");
+        if let Some(mqtt) = &mqtt
+            && !wire.sensors.is_empty()
+        {
+            sent += wire.sensors.iter().filter(|&&b| b == b'\n').count();
+            mqtt.publish(SENSOR_TOPIC, wire.sensors)?;
         }
         if last_report.elapsed() >= Duration::from_secs(10) {
             info!(sent, simulated_time = %sim.now(), "simulator feeding");

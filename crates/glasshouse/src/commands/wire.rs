@@ -1,0 +1,131 @@
+//! The simulated city spoken in the protocols real devices use: plate readers as OpenALPR agents
+//! posting `alpr_group` webhooks, sensors publishing to MQTT, and the rest as our NDJSON. The demo
+//! feeds through these so the paths a city would use are the paths it shows.
+
+use glasshouse_model::{Body, Observation};
+use glasshouse_sim::simulator::to_wire_json;
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The topic the demo's sensors publish under (the server subscribes to `glasshouse/observations/#`).
+pub const SENSOR_TOPIC: &str = "glasshouse/observations/sensors";
+
+/// One batch of the simulation, split by the path each record takes.
+#[derive(Default)]
+pub struct Wire {
+    /// OpenALPR documents, one per line, for `/v1/ingest/openalpr`.
+    pub openalpr: Vec<u8>,
+    /// Our observation JSON, one per line, for MQTT when a broker is there.
+    pub sensors: Vec<u8>,
+    /// Everything else, for `/v1/observations`.
+    pub ndjson: Vec<u8>,
+}
+
+/// An `alpr_group` for a simulated read from an `openalpr:<camera>` reader; `None` for any other.
+pub fn alpr_group(o: &Observation) -> Option<Value> {
+    let (Body::PlateRead(read), Some(camera)) = (&o.body, o.device_id.strip_prefix(glasshouse_ingest::sources::openalpr::DEVICE_PREFIX))
+    else {
+        return None;
+    };
+    let percent = |c: Option<f32>| c.map(|c| (f64::from(c) * 1000.0).round() / 10.0);
+    let candidates: Vec<Value> = read.candidates.iter().map(|c| json!({"plate": c.plate, "confidence": percent(c.confidence)})).collect();
+    let top = |name: &Option<String>| name.as_ref().map(|n| json!([{"name": n, "confidence": 80.0}])).unwrap_or(json!([]));
+    Some(json!({
+        "version": 2, "data_type": "alpr_group", "agent_uid": "glasshouse-demo", "camera_id": camera,
+        "epoch_start": o.observed_at.micros() / 1000, "epoch_end": o.observed_at.micros() / 1000 + 800,
+        "best_uuid": o.id, "best_plate_number": read.plate, "best_confidence": percent(read.confidence),
+        "best_region": read.region, "candidates": candidates, "travel_direction": o.position.heading_deg,
+        "vehicle": {"make": top(&read.vehicle_make), "color": top(&read.vehicle_color), "body_type": top(&read.vehicle_body)},
+    }))
+}
+
+impl Wire {
+    /// Sorts `batch` by path; sensors go to `sensors` only when `mqtt` is there to carry them.
+    pub fn split(batch: impl IntoIterator<Item = Observation>, mqtt: bool) -> Wire {
+        let mut wire = Wire::default();
+        for o in batch {
+            let (target, line) = match alpr_group(&o) {
+                Some(group) => (&mut wire.openalpr, group.to_string()),
+                None if mqtt && matches!(o.body, Body::SensorReading(_)) => (&mut wire.sensors, to_wire_json(&o)),
+                None => (&mut wire.ndjson, to_wire_json(&o)),
+            };
+            target.extend_from_slice(line.as_bytes());
+            target.push(b'\n');
+        }
+        wire
+    }
+}
+
+/// A QoS 1 publisher whose acknowledgements are read on a thread of their own.
+pub struct Publisher {
+    client: Client,
+}
+
+impl Publisher {
+    /// Connects to `host:port`, or `None` when no broker answers there (the demo then sends sensors
+    /// over HTTP).
+    pub fn connect(host: &str, port: u16) -> Option<Publisher> {
+        std::net::TcpStream::connect_timeout(&format!("{host}:{port}").parse().ok()?, Duration::from_millis(500)).ok()?;
+        let mut options = MqttOptions::new(format!("glasshouse-demo-sensors-{}", std::process::id()), host, port);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut connection) = Client::new(options, 64);
+        std::thread::Builder::new()
+            .name("demo-mqtt".into())
+            .spawn(move || {
+                for event in connection.iter() {
+                    match event {
+                        Ok(Event::Incoming(Packet::Disconnect)) => break,
+                        Ok(_) => {}
+                        // rumqttc reconnects on the next poll; pause so a broker restart is not a busy loop.
+                        Err(_) => std::thread::sleep(Duration::from_secs(1)),
+                    }
+                }
+            })
+            .ok()?;
+        Some(Publisher { client })
+    }
+
+    /// Publishes one message at QoS 1.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.client.publish(topic, QoS::AtLeastOnce, false, payload)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glasshouse_model::{Device, DeviceRegistry, DeviceType, PlateRead, Position, Timestamp};
+
+    #[test]
+    fn a_simulated_read_becomes_a_group_the_server_reads_back_as_the_same_read() {
+        let at = Timestamp::now().plus_secs(-30);
+        let read = Observation {
+            id: "sim-1".into(),
+            device_id: "openalpr:007".into(),
+            observed_at: at,
+            received_at: at,
+            position: Position { lat: 60.17, lon: 24.94, heading_deg: Some(90.0), accuracy_m: None },
+            body: Body::PlateRead(PlateRead {
+                plate: "ABC123".into(),
+                region: Some("FI".into()),
+                confidence: Some(0.93),
+                candidates: vec![glasshouse_model::Candidate { plate: "A8C123".into(), confidence: Some(0.41) }],
+                vehicle_make: Some("volvo".into()),
+                ..PlateRead::default()
+            }),
+        };
+        let mut registry = DeviceRegistry::new();
+        registry.upsert(Device::fixed("openalpr:007", DeviceType::PlateReader, 60.17, 24.94));
+        let wire = Wire::split([read.clone()], true);
+        assert!(wire.ndjson.is_empty() && wire.sensors.is_empty());
+        let decoded = glasshouse_ingest::sources::openalpr::decode(&wire.openalpr, &registry, Timestamp::now()).unwrap();
+        let back = &decoded.batch.observations[0].1;
+        assert_eq!((back.id.as_str(), back.observed_at.micros() / 1000), ("sim-1", at.micros() / 1000));
+        let plate = back.plate_read().unwrap();
+        assert_eq!((plate.plate.as_str(), plate.region.as_deref(), plate.vehicle_make.as_deref()), ("ABC123", Some("FI"), Some("volvo")));
+        assert_eq!(plate.candidates[0].plate, "A8C123");
+        assert!((plate.confidence.unwrap() - 0.93).abs() < 1e-3);
+    }
+}
