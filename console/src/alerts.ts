@@ -137,7 +137,7 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   card.setAttribute('aria-label', `Alert ${alert.rule} ${alert.plate ?? ''}, priority ${alert.priority}`);
   const head = document.createElement('div');
   head.className = 'alert-head';
-  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule === 'situation' ? 'Situation' : alert.rule === 'geofence' ? 'Geofence' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
+  head.append(text('span', `P${alert.priority}`, 'badge'), text('span', alert.rule === 'hotlist' ? 'Hotlist hit' : alert.rule === 'threshold' ? 'Sensor threshold' : alert.rule === 'situation' ? 'Situation' : alert.rule === 'geofence' ? 'Geofence' : alert.rule === 'device_silent' ? 'Device silent' : alert.rule, 'rule'), text('span', alert.status, 'alert-status'));
   card.append(head);
   const hit = alert.hit;
   if (hit) {
@@ -171,6 +171,10 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
   }
   if (alert.situation) card.append(situationView(alert));
   if (alert.geofence) card.append(text('p', geofenceLine(alert.geofence), 'geofence'));
+  if (alert.silence) {
+    const s = alert.silence;
+    card.append(text('p', `${alert.device_id} not heard from since ${new Date(s.last_heard_at).toLocaleString()} (${s.rule_name}: ${s.minutes} min)`, 'silence'));
+  }
   card.append(text('p', `${alert.device_id} · ${new Date(alert.observed_at).toLocaleString()}`, 'meta'));
   const repeats = alert.repeats ?? [];
   if (repeats.length > 0) {

@@ -40,6 +40,7 @@ export interface Alert {
   threshold?: { rule_name: string; quantity: string; value: number; unit: string; level: number; trigger: string };
   situation?: { kind: string; label: string; rounds?: number; incident_id?: string };
   geofence?: { rule_id: string; rule_name: string; trigger: 'enter' | 'exit' | 'inside' | 'dwell'; subject: string; since: string; dwell_s?: number };
+  silence?: { rule_id: string; rule_name: string; minutes: number; last_heard_at: string };
 }
 
 /// A geofence rule as `/v1/rules` lists it.

@@ -213,6 +213,8 @@ async function renderLive(account: Account): Promise<void> {
     // software rendering and a city-wide registry), so its points follow the queue at most once a
     // second; the queue itself stays within RENDER_INTERVAL_MS.
     mapAlerts = sorted;
+    const silent = new Set([...alerts.values()].filter((a) => a.rule === 'device_silent' && a.status !== 'closed').map((a) => a.device_id));
+    void live.setSilent(silent);
     if (!mapPending) {
       mapPending = true;
       setTimeout(() => { mapPending = false; void live.setAlerts(mapAlerts); }, Math.max(0, MAP_INTERVAL_MS - (Date.now() - mapDrawnAt)));

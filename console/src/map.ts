@@ -13,6 +13,7 @@ maplibregl.setWorkerUrl(workerUrl);
 export const PALETTE = {
   road: '#5b6b82', reader: '#0072B2', camera: '#56B4E9', sensor: '#009E73',
   gunshot: '#CC79A7', alert: '#D55E00', result: '#F0E442', background: '#0e1726', geofence: '#E69F00',
+  silent: '#6b7280',
 };
 
 /// Above this many devices the registry is clustered at low zoom (a demo city's hundred stay single).
@@ -31,6 +32,8 @@ function sectorOf(d: Device): Sector | null {
 export class LiveMap {
   readonly map: maplibregl.Map;
   private devices: Device[] = [];
+  /// Devices with an open `device_silent` alert: drawn grey, so a reader that went quiet stands out.
+  private silent = new Set<string>();
   private alerts: Alert[] = [];
   /// Each sensor's newest readings, shown when it is clicked.
   private readings = new Map<string, LatestReading[]>();
@@ -90,8 +93,10 @@ export class LiveMap {
     m.addSource('devices', { type: 'geojson', data: collection([]) });
     m.addLayer({ id: 'devices', type: 'circle', source: 'devices', paint: {
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 3, 17, 7],
-      'circle-color': ['match', ['get', 'type'], 'plate_reader', PALETTE.reader, 'camera', PALETTE.camera, 'sensor', PALETTE.sensor, 'gunshot_array', PALETTE.gunshot, '#999'],
-      'circle-stroke-color': '#fff', 'circle-stroke-width': 1,
+      'circle-color': ['case', ['get', 'silent'], PALETTE.silent,
+        ['match', ['get', 'type'], 'plate_reader', PALETTE.reader, 'camera', PALETTE.camera, 'sensor', PALETTE.sensor, 'gunshot_array', PALETTE.gunshot, '#999']],
+      'circle-stroke-color': ['case', ['get', 'silent'], PALETTE.alert, '#fff'],
+      'circle-stroke-width': ['case', ['get', 'silent'], 2, 1],
     } });
     // The investigator's drawn search area: vertices as they are placed, and the closed polygon.
     m.addSource('drawing', { type: 'geojson', data: collection([]) });
@@ -114,11 +119,20 @@ export class LiveMap {
     } });
   }
 
+  /// Marks the devices that have gone quiet (an open `device_silent` alert each).
+  async setSilent(silent: Set<string>): Promise<void> {
+    const same = silent.size === this.silent.size && [...silent].every((id) => this.silent.has(id));
+    if (same) return;
+    this.silent = silent;
+    document.body.dataset.silentDevices = [...silent].sort().join(' ');
+    await this.setDevices(this.devices);
+  }
+
   async setDevices(devices: Device[]): Promise<void> {
     await this.ready;
     this.devices = devices;
     const points: Feature[] = devices.filter((d) => d.lat !== undefined && d.lon !== undefined).map((d) => ({
-      type: 'Feature', properties: { id: d.id, type: d.type, name: d.name ?? d.id },
+      type: 'Feature', properties: { id: d.id, type: d.type, name: d.name ?? d.id, silent: this.silent.has(d.id) },
       geometry: { type: 'Point', coordinates: [d.lon as number, d.lat as number] },
     }));
     const sectors: Feature[] = devices.flatMap((d) => {
@@ -291,7 +305,7 @@ export function legend(): HTMLElement {
   const items: [string, string][] = [
     [PALETTE.reader, 'Plate reader'], [PALETTE.camera, 'Camera (shaded: field of view)'],
     [PALETTE.sensor, 'Sensor (click: latest reading)'], [PALETTE.gunshot, 'Gunshot array'], [PALETTE.alert, 'Alert'],
-    [PALETTE.geofence, 'Geofence (dashed)'],
+    [PALETTE.geofence, 'Geofence (dashed)'], [PALETTE.silent, 'Device gone silent'],
   ];
   for (const [colour, label] of items) {
     const row = document.createElement('div');

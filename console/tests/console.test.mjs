@@ -166,6 +166,29 @@ test('an operator opens the plate and vehicle crops a reader agent sent with a h
   await page.close();
 });
 
+test('a reader that goes quiet raises a device-silent alert, greys out on the map, and recovers when it reports', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+  const id = `lpr-quiet-${Date.now()}`;
+  await call('PUT', `/v1/devices/${id}`, tokens.administrator, JSON.stringify({ type: 'plate_reader', lat: 60.171, lon: 24.941 }));
+  await call('POST', '/v1/rules', tokens.administrator, JSON.stringify({ type: 'device_silent', name: 'e2e quiet reader', minutes: 1, devices: [id] }));
+  // Its last read was two minutes ago: past the rule's minute, so the next check calls it silent.
+  const read = (n, msAgo) => JSON.stringify({ id: `${id}-${n}`, kind: 'plate_read', device_id: id, observed_at: new Date(Date.now() - msAgo).toISOString(), plate: 'QUIET1' }) + '\n';
+  assert.equal((await call('POST', '/v1/observations', tokens.ingest, read(1, 120_000), 'application/x-ndjson')).accepted, 1);
+  const card = page.locator('li.alert', { hasText: 'Device silent' }).filter({ hasText: id });
+  await card.waitFor({ timeout: 30_000 });
+  await page.waitForFunction((device) => (document.body.dataset.silentDevices ?? '').split(' ').includes(device), id, { timeout: 15_000 });
+  await page.screenshot({ path: join(artifacts, 'operator-device-silent.png') });
+  // It reports again: the system closes the alert and the map stops marking it.
+  assert.equal((await call('POST', '/v1/observations', tokens.ingest, read(2, 0), 'application/x-ndjson')).accepted, 1);
+  await page.waitForFunction((device) => !(document.body.dataset.silentDevices ?? '').split(' ').includes(device), id, { timeout: 30_000 });
+  const { devices } = await call('GET', '/v1/devices', tokens.administrator);
+  assert.ok(devices.find((d) => d.id === id).last_observation_at, 'the registry shows when it was last heard');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a gunshot opens a situation whose cameras and nearby reads an operator can open', async () => {
   const { page, errors } = await openConsole('operator');
   await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
