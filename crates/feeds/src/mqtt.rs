@@ -6,16 +6,14 @@
 //! Glasshouse is down, or that it received but had not acknowledged when it stopped, are delivered
 //! again; their ids make the second delivery a duplicate rather than a second record.
 
-use glasshouse_app::{App, ErrorKind, PushBack};
+use crate::{Handled, MESSAGE_BYTES_MAX};
+use glasshouse_app::App;
 use glasshouse_ingest::sources::sensorthings::Datastreams;
-use glasshouse_model::Timestamp;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// The largest message taken: a batch of NDJSON lines.
-pub const MESSAGE_BYTES_MAX: usize = 1024 * 1024;
 /// How many messages the feed holds unacknowledged at once, waiting for durability.
 const REQUEST_CAPACITY: usize = 256;
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -81,55 +79,15 @@ pub async fn run(app: Arc<App>, feed: MqttFeed) {
     }
 }
 
-/// Takes one message and acknowledges it once its records are durable. A message that could not be
-/// taken (the WAL stopped, the dead-letter store failed) is left unacknowledged, so the broker
-/// delivers it again.
+/// Takes one message and acknowledges it once its records are durable (or dead-lettered). One that
+/// could not be taken is left unacknowledged, so the broker delivers it again.
 async fn take(app: Arc<App>, client: AsyncClient, datastreams: Arc<Datastreams>, message: Publish) {
-    let topic = message.topic.clone();
-    let taken = {
-        let (app, message) = (app.clone(), message.clone());
-        tokio::task::spawn_blocking(move || {
-            if message.payload.len() > MESSAGE_BYTES_MAX {
-                return Err(glasshouse_app::AppError::too_large(format!("message exceeds {MESSAGE_BYTES_MAX} bytes")));
-            }
-            // Waiting for room in the queue is the push back: the broker holds the rest.
-            app.ingest.take_message(
-                "mqtt",
-                &message.topic,
-                &message.payload,
-                &datastreams,
-                &app.devices(),
-                Timestamp::now(),
-                PushBack::Wait,
-            )
-        })
-        .await
-    };
-    let report = match taken {
-        Ok(Ok(taken)) => taken.durable().await,
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(glasshouse_app::AppError::internal(e)),
-    };
-    match report {
-        Ok(_) => {}
-        // A message too large to take will never be taken: keep it as a dead letter and let it go.
-        Err(e) if e.kind == ErrorKind::TooLarge || e.kind == ErrorKind::Invalid => {
-            let refused = glasshouse_ingest::LineError {
-                line: 1,
-                error: e.message.clone(),
-                raw: String::from_utf8_lossy(&message.payload[..message.payload.len().min(2048)]).into_owned(),
-            };
-            if let Err(e) = app.ingest.dead_letters().append(&format!("mqtt:{topic}"), Timestamp::now(), &[refused]) {
-                warn!(topic, error = %e, "mqtt message refused and not dead-lettered; left for redelivery");
-                return;
+    match crate::take(&app, "mqtt", &message.topic, &message.payload, &datastreams).await {
+        Handled::Durable | Handled::DeadLettered => {
+            if let Err(e) = client.ack(&message).await {
+                warn!(topic = message.topic, error = %e, "mqtt acknowledgement not sent; the broker will deliver the message again");
             }
         }
-        Err(e) => {
-            warn!(topic, error = %e.message, "mqtt message not taken; left for redelivery");
-            return;
-        }
-    }
-    if let Err(e) = client.ack(&message).await {
-        warn!(topic, error = %e, "mqtt acknowledgement not sent; the broker will deliver the message again");
+        Handled::Retry(e) => warn!(topic = message.topic, error = %e.message, "mqtt message not taken; left for redelivery"),
     }
 }

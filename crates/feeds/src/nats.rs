@@ -10,19 +10,17 @@
 //! without an `id` of its own takes the message id (`<msg-id>` for a one-line message,
 //! `<msg-id>:<line>` otherwise), so a re-publish after the window is still one record.
 
+use crate::Handled;
 use async_nats::jetstream::{self, AckKind, consumer::AckPolicy};
 use futures_util::StreamExt;
-use glasshouse_app::{App, ErrorKind, PushBack};
+use glasshouse_app::App;
 use glasshouse_ingest::sources::sensorthings::Datastreams;
-use glasshouse_model::Timestamp;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// The largest message taken: a batch of NDJSON lines.
-pub const MESSAGE_BYTES_MAX: usize = 1024 * 1024;
 /// Messages handed out and not yet acknowledged, at most: the feed's window of work in flight.
 const ACK_PENDING_MAX: i64 = 1_000;
 /// How long JetStream waits for an acknowledgement before delivering again: well past a group
@@ -89,50 +87,25 @@ async fn consume(app: &Arc<App>, feed: &NatsFeed) -> Result<(), String> {
     Ok(())
 }
 
-/// Takes one message and acknowledges it once its records are durable; one that could not be taken
-/// (the WAL stopped) is told to come back later.
+/// Takes one message and acknowledges it once its records are durable (or dead-lettered); one that
+/// could not be taken is told to come back shortly.
 async fn take(app: Arc<App>, datastreams: Arc<Datastreams>, message: jetstream::Message) {
     let subject = message.subject.to_string();
     let message_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
-    let payload = message.payload.clone();
-    let taken = {
-        let (app, subject) = (app.clone(), subject.clone());
-        tokio::task::spawn_blocking(move || {
-            if payload.len() > MESSAGE_BYTES_MAX {
-                return Err(glasshouse_app::AppError::too_large(format!("message exceeds {MESSAGE_BYTES_MAX} bytes")));
-            }
-            let payload = match &message_id {
-                Some(id) => with_message_id(&payload, id),
-                None => Cow::Borrowed(&payload[..]),
-            };
-            app.ingest.take_message("nats", &subject, &payload, &datastreams, &app.devices(), Timestamp::now(), PushBack::Wait)
-        })
-        .await
+    let payload = match &message_id {
+        Some(id) => with_message_id(&message.payload, id),
+        None => Cow::Borrowed(&message.payload[..]),
     };
-    let report = match taken {
-        Ok(Ok(taken)) => taken.durable().await,
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(glasshouse_app::AppError::internal(e)),
-    };
-    match report {
-        Ok(_) => {}
-        Err(e) if e.kind == ErrorKind::TooLarge || e.kind == ErrorKind::Invalid => {
-            let raw = String::from_utf8_lossy(&message.payload[..message.payload.len().min(2048)]).into_owned();
-            let refused = glasshouse_ingest::LineError { line: 1, error: e.message.clone(), raw };
-            if let Err(e) = app.ingest.dead_letters().append(&format!("nats:{subject}"), Timestamp::now(), &[refused]) {
-                warn!(subject, error = %e, "jetstream message refused and not dead-lettered; left for redelivery");
-                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
-                return;
+    match crate::take(&app, "nats", &subject, &payload, &datastreams).await {
+        Handled::Durable | Handled::DeadLettered => {
+            if let Err(e) = message.ack().await {
+                warn!(subject, error = %e, "jetstream acknowledgement not sent; the message will be delivered again");
             }
         }
-        Err(e) => {
+        Handled::Retry(e) => {
             warn!(subject, error = %e.message, "jetstream message not taken; left for redelivery");
             let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
-            return;
         }
-    }
-    if let Err(e) = message.ack().await {
-        warn!(subject, error = %e, "jetstream acknowledgement not sent; the message will be delivered again");
     }
 }
 

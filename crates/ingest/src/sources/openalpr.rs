@@ -275,7 +275,10 @@ fn from_group(group: Group, registry: &DeviceRegistry, received_at: Timestamp, w
     }
     let best =
         group.best_plate.unwrap_or(Plate { plate_crop_jpeg: None, plate: None, confidence: None, region: None, candidates: Vec::new() });
-    let images = match (image("best_plate.plate_crop_jpeg", &best.plate_crop_jpeg), image("vehicle_crop_jpeg", &group.vehicle_crop_jpeg)) {
+    let images = match (
+        image("best_plate.plate_crop_jpeg", best.plate_crop_jpeg.as_deref()),
+        image("vehicle_crop_jpeg", group.vehicle_crop_jpeg.as_deref()),
+    ) {
         (Ok(plate), Ok(vehicle)) => (plate, vehicle),
         (Err(e), _) | (_, Err(e)) => return vec![Err(e)],
     };
@@ -305,14 +308,16 @@ fn from_group(group: Group, registry: &DeviceRegistry, received_at: Timestamp, w
     vec![read]
 }
 
-/// A base64 JPEG from the body, checked: decodable, within [`IMAGE_BYTES_MAX`], and a JPEG.
-fn image(field: &str, encoded: &Option<String>) -> Result<Option<Vec<u8>>, String> {
+/// A base64 JPEG from a vendor's record, checked: decodable (line breaks allowed), within
+/// [`IMAGE_BYTES_MAX`], and a JPEG.
+pub(crate) fn image(field: &str, encoded: Option<&str>) -> Result<Option<Vec<u8>>, String> {
     use base64::Engine;
-    let Some(encoded) = encoded.as_deref().filter(|e| !e.is_empty()) else { return Ok(None) };
+    let Some(encoded) = encoded.filter(|e| !e.is_empty()) else { return Ok(None) };
     if encoded.len() / 4 * 3 > IMAGE_BYTES_MAX + 3 {
         return Err(format!("{field}: image over {IMAGE_BYTES_MAX} bytes"));
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|e| format!("{field}: not base64: {e}"))?;
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| format!("{field}: not base64: {e}"))?;
     if bytes.len() > IMAGE_BYTES_MAX {
         return Err(format!("{field}: image over {IMAGE_BYTES_MAX} bytes"));
     }
@@ -322,7 +327,8 @@ fn image(field: &str, encoded: &Option<String>) -> Result<Option<Vec<u8>>, Strin
     Ok(Some(bytes))
 }
 
-fn hash(bytes: &[u8]) -> String {
+/// The SHA-256 (hex) an image is stored under.
+pub(crate) fn hash(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -18,7 +18,7 @@
 //! costs nothing but its own bytes.
 
 use crate::decode::{Batch, LineError, RAW_BYTES_KEPT_MAX};
-use crate::sources::openalpr::IMAGE_BYTES_MAX;
+use crate::sources::openalpr::{hash, image};
 use glasshouse_model::image::StoredImages;
 use glasshouse_model::{DeviceRegistry, RawRecord, Timestamp, validate};
 use quick_xml::Reader;
@@ -135,25 +135,6 @@ fn read(bytes: &[u8], registry: &DeviceRegistry, received_at: Timestamp) -> Resu
     };
     let observation = validate(&raw, registry, received_at).map_err(|e| e.to_string())?;
     Ok((observation, [plate_image, context_image].into_iter().flatten().collect()))
-}
-
-fn image(field: &str, encoded: Option<&str>) -> Result<Option<Vec<u8>>, String> {
-    use base64::Engine;
-    let Some(encoded) = encoded else { return Ok(None) };
-    if encoded.len() / 4 * 3 > IMAGE_BYTES_MAX + 3 {
-        return Err(format!("{field}: image over {IMAGE_BYTES_MAX} bytes"));
-    }
-    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| format!("{field}: not base64: {e}"))?;
-    if !bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        return Err(format!("{field}: not a JPEG"));
-    }
-    Ok(Some(bytes))
-}
-
-fn hash(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[cfg(test)]
