@@ -17,7 +17,8 @@ fn publish(messages: &[(String, Vec<u8>)]) {
     let id = format!("gh-test-publisher-{}-{}", std::process::id(), PUBLISHERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let mut options = MqttOptions::new(id, "127.0.0.1", 1883);
     options.set_max_packet_size(2 << 20, 2 << 20);
-    let (client, mut connection) = Client::new(options, 64);
+    // Room for every request: the connection is only driven once all are queued.
+    let (client, mut connection) = Client::new(options, messages.len() + 8);
     for (topic, payload) in messages {
         client.publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()).unwrap();
     }
@@ -40,8 +41,13 @@ fn publish(messages: &[(String, Vec<u8>)]) {
 }
 
 /// Waits (bounded) until `check` holds.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+fn eventually(what: &str, check: impl FnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(15), check)
+}
+
+/// Waits until `check` holds, at most `bound`.
+fn eventually_within(what: &str, bound: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + bound;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
@@ -144,14 +150,14 @@ fn forget_session(client_id: &str) {
 }
 
 /// Publishes each (subject, message id, payload) to JetStream and waits for the stream's acknowledgement.
-fn publish_jetstream(messages: &[(String, &str, Vec<u8>)]) {
+fn publish_jetstream(messages: &[(String, String, Vec<u8>)]) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let client = async_nats::connect("nats://127.0.0.1:4222").await.expect("NATS on 127.0.0.1:4222");
         let context = async_nats::jetstream::new(client);
         for (subject, id, payload) in messages {
             let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", *id);
+            headers.insert("Nats-Msg-Id", id.as_str());
             let ack = context.publish_with_headers(subject.clone(), headers, payload.clone().into()).await.unwrap();
             ack.await.expect("the stream acknowledges");
         }
@@ -194,9 +200,9 @@ fn jetstream_messages_are_acknowledged_once_durable_and_message_ids_honoured() {
     let at = glasshouse_model::Timestamp::now().plus_secs(-5).to_rfc3339();
     let unnamed = format!(r#"{{"kind":"plate_read","device_id":"lpr-17","observed_at":"{at}","plate":"NOID11"}}"#);
     publish_jetstream(&[
-        (subject("site1"), "batch-1", batch.clone().into_bytes()),
-        (subject("site1"), "batch-1", batch.into_bytes()),
-        (subject("site2"), "unnamed-1", unnamed.into_bytes()),
+        (subject("site1"), "batch-1".into(), batch.clone().into_bytes()),
+        (subject("site1"), "batch-1".into(), batch.into_bytes()),
+        (subject("site2"), "unnamed-1".into(), unnamed.into_bytes()),
     ]);
     eventually("the reads are stored", || plate_ids(&client, &investigator) == ["j-1", "j-2", "unnamed-1"]);
     eventually("the bad line is dead-lettered", || {
@@ -208,7 +214,7 @@ fn jetstream_messages_are_acknowledged_once_durable_and_message_ids_honoured() {
     assert_eq!(nats["batches"].as_u64(), Some(2), "JetStream dropped the re-publish inside its window: {nats}");
 
     server.kill_hard();
-    publish_jetstream(&[(subject("site1"), "late-1", read_line("j-3", "lpr-17", "LATE33").into_bytes())]);
+    publish_jetstream(&[(subject("site1"), "late-1".into(), read_line("j-3", "lpr-17", "LATE33").into_bytes())]);
     let (server, _) = Server::start_with(dir.path(), &args, 1);
     let client = server.client();
     eventually("the message published while down is stored", || plate_ids(&client, &investigator) == ["j-1", "j-2", "j-3", "unnamed-1"]);
@@ -268,4 +274,74 @@ fn spooled_vendor_files_are_taken_once_settled_and_moved_to_done_or_failed_with_
     eventually("the completed upload is taken", || spool.join("done/reads.ndjson.1").exists());
     assert_eq!(plate_ids(&client, &investigator), ["guid-1", "s-0", "s-1"]);
     server.stop();
+}
+
+/// Plate reads stored, counted by the server's own totals (a search caps its page).
+fn stored_reads(client: &common::Client, token: &str) -> u64 {
+    let status = client.get("/v1/status", token).body;
+    status["stored_observations"].as_u64().unwrap_or(0) + status["hot_window_observations"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_kill_9_with_broker_messages_in_flight_loses_nothing_and_stores_nothing_twice() {
+    const MESSAGES: usize = 200;
+    const LINES: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, analyst) = (token(dir.path(), "administrator"), token(dir.path(), "analyst"));
+    let unique =
+        format!("{}{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let (topic, stream, subject) = (format!("gh-test/{unique}/k9"), format!("GH_TEST_K9_{unique}"), format!("gh.test.k9.{unique}"));
+    let client_id = format!("gh-test-k9-{unique}");
+    let args = [
+        "--mqtt",
+        BROKER,
+        "--mqtt-topic",
+        &topic,
+        "--mqtt-client-id",
+        &client_id,
+        "--nats",
+        "nats://127.0.0.1:4222",
+        "--nats-stream",
+        &stream,
+        "--nats-subject",
+        &subject,
+        "--nats-consumer",
+        &client_id,
+    ];
+    let (server, _) = Server::start_with(dir.path(), &args, 2);
+    let client = server.client();
+    assert_eq!(client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
+    eventually("both feeds are ready", || {
+        publish(&[(topic.clone(), read_line("probe-m", "lpr-17", "PROBE1").into_bytes())]);
+        let ready = client.get("/v1/status", &analyst).body["ingest_sources"]["mqtt"]["accepted"].as_u64().is_some();
+        ready && {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let nats = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+                async_nats::jetstream::new(nats).get_stream(&stream).await.is_ok()
+            })
+        }
+    });
+    let body = |prefix: &str, m: usize| -> Vec<u8> {
+        (0..LINES).map(|l| read_line(&format!("{prefix}-{m}-{l}"), "lpr-17", "ABC123")).collect::<Vec<_>>().join("\n").into_bytes()
+    };
+    let mqtt: Vec<(String, Vec<u8>)> = (0..MESSAGES).map(|m| (topic.clone(), body("m", m))).collect();
+    let nats: Vec<(String, String, Vec<u8>)> = (0..MESSAGES).map(|m| (subject.clone(), format!("j-{m}"), body("j", m))).collect();
+    // The brokers hold every message (acknowledged to the publishers); the server is killed while it
+    // is still taking them.
+    let (mqtt_publisher, nats_publisher) =
+        (std::thread::spawn(move || publish(&mqtt)), std::thread::spawn(move || publish_jetstream(&nats)));
+    eventually("the server is taking the stream", || stored_reads(&client, &analyst) > 200);
+    server.kill_hard();
+    mqtt_publisher.join().unwrap();
+    nats_publisher.join().unwrap();
+    let (server, _) = Server::start_with(dir.path(), &args, 2);
+    let client = server.client();
+    let expected = (2 * MESSAGES * LINES) as u64 + 1;
+    // Twenty thousand reads through two feeds of a debug build: allow minutes, not seconds.
+    eventually_within("every published read is stored", Duration::from_secs(180), || stored_reads(&client, &analyst) >= expected);
+    assert_eq!(stored_reads(&client, &analyst), expected, "each read once: the probe and both streams, no repeats");
+    server.stop();
+    forget_session(&client_id);
+    delete_stream(&stream);
 }
