@@ -157,6 +157,7 @@ pub fn feed_live(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let start = Timestamp::now().plus_secs(-args.lead_hours * 3600);
+    let listed: std::collections::HashSet<String> = city.hotlist.iter().map(|l| l.plate.clone()).collect();
     let mut sim = Simulator::new(city, SimulatorConfig { seed: args.seed, start, ..SimulatorConfig::default() });
     let wall_start = Instant::now();
     let mut batch = Vec::new();
@@ -169,7 +170,7 @@ pub fn feed_live(
         if batch.is_empty() {
             continue;
         }
-        let wire = Wire::split(batch.drain(..), mqtt.is_some());
+        let wire = Wire::split(batch.drain(..), mqtt.is_some(), &listed);
         for (path, content_type, body) in
             [("/v1/ingest/openalpr", "application/json", wire.openalpr), ("/v1/observations", "application/x-ndjson", wire.ndjson)]
         {
