@@ -40,13 +40,24 @@ pub struct StoredImages {
     pub vehicle: Option<String>,
 }
 
+/// The name an image is stored under: the SHA-256 of its bytes, lowercase hex.
+pub fn image_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// True for a name [`image_hash`] could have made (so no other path reaches the store).
+pub fn is_image_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl StoredImages {
     /// The images an `image_ref` names, if it names stored ones.
     pub fn parse(image_ref: &str) -> Option<StoredImages> {
         let mut images = StoredImages::default();
         for part in image_ref.strip_prefix(PREFIX)?.split(';') {
             let (role, hash) = part.split_once('=')?;
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            if !is_image_hash(hash) {
                 return None;
             }
             match ImageRole::parse(role)? {

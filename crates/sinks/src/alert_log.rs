@@ -272,8 +272,13 @@ impl AlertLog {
     /// Closes, as the system, each alert not yet closed for which `resolved` holds (a silent device
     /// that spoke again), recording why in its history. Returns the alerts closed.
     pub fn close_resolved(&self, note: &str, now: Timestamp, resolved: impl Fn(&Alert) -> bool) -> Result<Vec<Alert>, AlertLogError> {
+        let open = |alert: &Alert| alert.status != AlertStatus::Closed && resolved(alert);
+        // Look under the read lock: most checks close nothing, and appends must not wait on them.
+        if !self.alerts.read().unwrap_or_else(|p| p.into_inner()).iter().any(&open) {
+            return Ok(Vec::new());
+        }
         let mut stored = self.alerts.write().unwrap_or_else(|p| p.into_inner());
-        let closing: Vec<usize> = (0..stored.len()).filter(|&i| stored[i].status != AlertStatus::Closed && resolved(&stored[i])).collect();
+        let closing: Vec<usize> = (0..stored.len()).filter(|&i| open(&stored[i])).collect();
         if closing.is_empty() {
             return Ok(Vec::new());
         }

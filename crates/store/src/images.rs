@@ -2,8 +2,8 @@
 //! (`images/ab/abcdef…`), so a re-posted read writes nothing new and a reference names exactly the
 //! bytes it was made for. Only the owner may read the files: they are evidence about people.
 
+use glasshouse_model::image::{image_hash, is_image_hash};
 use glasshouse_wal::files::{Readers, replace};
-use sha2::{Digest, Sha256};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -20,19 +20,13 @@ impl ImageStore {
         Ok(ImageStore { dir: dir.to_owned() })
     }
 
-    /// The SHA-256 (hex) an image is stored under.
-    pub fn hash(bytes: &[u8]) -> String {
-        hex::encode(Sha256::digest(bytes))
-    }
-
     fn path(&self, hash: &str) -> Option<PathBuf> {
-        let valid = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        valid.then(|| self.dir.join(&hash[..2]).join(hash))
+        is_image_hash(hash).then(|| self.dir.join(&hash[..2]).join(hash))
     }
 
     /// Stores `bytes` durably (once; an image already stored is not written again) and returns its hash.
     pub fn put(&self, bytes: &[u8]) -> io::Result<String> {
-        let hash = ImageStore::hash(bytes);
+        let hash = image_hash(bytes);
         let path = self.path(&hash).expect("a SHA-256 in hex is a valid name");
         if !path.exists() {
             std::fs::create_dir_all(path.parent().expect("images sit in a fan-out directory"))?;
@@ -72,7 +66,7 @@ mod tests {
         let store = ImageStore::open(&dir.path().join("images")).unwrap();
         let jpeg = b"\xff\xd8\xff\xe0 a small plate crop";
         let hash = store.put(jpeg).unwrap();
-        assert_eq!(hash, ImageStore::hash(jpeg));
+        assert_eq!(hash, image_hash(jpeg));
         assert_eq!(store.put(jpeg).unwrap(), hash, "the same bytes, the same name");
         assert_eq!(store.get(&hash).unwrap().as_deref(), Some(&jpeg[..]));
         #[cfg(unix)]

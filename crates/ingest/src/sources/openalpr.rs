@@ -205,22 +205,27 @@ pub fn decode(body: &[u8], registry: &DeviceRegistry, received_at: Timestamp) ->
         return Err(BodyError::TooLarge);
     }
     let mut webhook = Webhook::default();
-    // One pretty-printed document spans lines; otherwise each line is a document.
-    let documents: Vec<(u64, &[u8])> = match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        Ok(_) => vec![(1, body)],
+    // One document (an agent posts one per request, perhaps pretty-printed) is parsed once, whole;
+    // otherwise each line is a document.
+    let documents: Vec<(u64, &[u8], Option<Value>)> = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => vec![(1, body, Some(value))],
         Err(_) => body
             .split(|&b| b == b'\n')
             .enumerate()
-            .map(|(i, line)| (i as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line)))
-            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|(i, line)| (i as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line), None))
+            .filter(|(_, line, _)| !line.iter().all(u8::is_ascii_whitespace))
             .collect(),
     };
     if documents.len() > INGEST_REQUEST_RECORDS_MAX {
         return Err(BodyError::TooManyRecords);
     }
-    for (line, document) in documents {
+    for (line, document, parsed) in documents {
         let refuse = |error: String| LineError { line, error, raw: cut(document) };
-        match decode_document(document, registry, received_at, &mut webhook) {
+        let value = match parsed {
+            Some(value) => Ok(value),
+            None => parse(document),
+        };
+        match value.and_then(|value| decode_document(value, registry, received_at, &mut webhook)) {
             Ok(records) => {
                 for record in records {
                     match record {
@@ -237,9 +242,12 @@ pub fn decode(body: &[u8], registry: &DeviceRegistry, received_at: Timestamp) ->
 
 type Records = Vec<Result<glasshouse_model::Observation, String>>;
 
-fn decode_document(document: &[u8], registry: &DeviceRegistry, received_at: Timestamp, webhook: &mut Webhook) -> Result<Records, String> {
+fn parse(document: &[u8]) -> Result<Value, String> {
     let text = std::str::from_utf8(document).map_err(|e| format!("not valid UTF-8 (byte {})", e.valid_up_to()))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+fn decode_document(value: Value, registry: &DeviceRegistry, received_at: Timestamp, webhook: &mut Webhook) -> Result<Records, String> {
     let data_type = value.get("data_type").and_then(Value::as_str).map(str::to_owned);
     match data_type.as_deref() {
         Some("alpr_group") => {
@@ -327,11 +335,7 @@ pub(crate) fn image(field: &str, encoded: Option<&str>) -> Result<Option<Vec<u8>
     Ok(Some(bytes))
 }
 
-/// The SHA-256 (hex) an image is stored under.
-pub(crate) fn hash(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
+pub(crate) use glasshouse_model::image::image_hash as hash;
 
 fn from_frame(frame: Frame, registry: &DeviceRegistry, received_at: Timestamp) -> Result<Records, String> {
     // The open-source agent sends seconds, the commercial one milliseconds; 10^11 seconds is the
