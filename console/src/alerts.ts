@@ -157,6 +157,10 @@ export function renderAlert(alert: Alert, onSelect: (a: Alert) => void, onUpdate
       row('Differs', text('span', described.join('; '), 'differs-list'));
     }
     row('Listed', text('span', `${hit.entry_plate}${hit.entry_region ? ` (${hit.entry_region})` : ''}`, 'plate'));
+    if (hit.vehicle?.length) {
+      const described = hit.vehicle.map((v) => `${v.value.replace(/[-_]/g, ' ')}${v.confidence !== undefined ? ` (${Math.round(v.confidence * 100)} %)` : ''}`);
+      row('Vehicle', text('span', described.join(' · '), 'vehicle'));
+    }
     if (hit.image_ref?.startsWith('blob:')) row('Images', cropsView(alert.id, hit.image_ref));
     row('Reason', hit.reason.replace(/_/g, ' '));
     row('List', hit.hotlist_name);

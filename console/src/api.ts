@@ -23,6 +23,8 @@ export interface HotlistHit {
   diffs?: { position: number; read: string | null; listed: string | null; confusable: boolean }[];
   /// `blob:plate=…;vehicle=…` when the reader's crops are stored here.
   image_ref?: string;
+  /// The reader's description of the vehicle, each with the classifier's confidence (0..1).
+  vehicle?: { attribute: 'make' | 'color' | 'body'; value: string; confidence?: number }[];
 }
 
 export interface LatestReading { device_id: string; quantity: string; value: number; unit: string; observed_at: string }

@@ -147,10 +147,12 @@ test('an operator opens the plate and vehicle crops a reader agent sent with a h
   const id = `agent-4401-${Date.now()}`;
   const group = { data_type: 'alpr_group', camera_id: 4401, epoch_start: Date.now() - 5_000, best_uuid: id,
     best_plate_number: entries[1].plate, best_confidence: 94.2, best_plate: { plate_crop_jpeg: plateCrop.toString('base64') },
-    vehicle_crop_jpeg: vehicleCrop.toString('base64') };
+    vehicle_crop_jpeg: vehicleCrop.toString('base64'),
+    vehicle: { make: [{ name: 'toyota', confidence: 87.1 }], color: [{ name: 'silver-gray', confidence: 66 }], body_type: [] } };
   assert.equal((await call('POST', '/v1/ingest/openalpr', tokens.ingest, JSON.stringify(group))).accepted, 1);
   const card = page.locator(`li[data-observation-id="${id}"]`);
   await card.waitFor({ timeout: 30_000 });
+  assert.equal(await card.locator('.evidence .vehicle').innerText(), 'toyota (87 %) · silver gray (66 %)', "the reader's description beside the crops");
   const logSize = (await call('GET', '/v1/audit/checkpoint', tokens.auditor)).size;
   await card.locator('.crops button').click();
   for (const role of ['plate', 'vehicle']) {

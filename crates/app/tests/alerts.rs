@@ -27,6 +27,7 @@ fn hit_alert(id: &str, image_ref: Option<String>) -> Alert {
         distance: 0,
         diffs: Vec::new(),
         image_ref,
+        vehicle: Vec::new(),
     });
     assert_eq!(alert.status, AlertStatus::New);
     alert

@@ -143,6 +143,38 @@ pub struct HotlistHit {
     /// The read's images, for the operator's visual check (`blob:plate=…;vehicle=…` when stored here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_ref: Option<String>,
+    /// The reader's description of the vehicle, to compare with the vehicle crop and with the
+    /// listed vehicle in the source system.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vehicle: Vec<VehicleAttribute>,
+}
+
+/// One thing the reader's classifier said about the vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleAttribute {
+    /// `make`, `color` or `body`.
+    pub attribute: String,
+    /// The classifier's answer, e.g. `toyota`.
+    pub value: String,
+    /// Its confidence, 0..=1, when the reader gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+}
+
+impl VehicleAttribute {
+    /// The attributes a read carries, make first.
+    pub fn of(read: &glasshouse_model::PlateRead) -> Vec<VehicleAttribute> {
+        [
+            ("make", &read.vehicle_make, read.vehicle_make_confidence),
+            ("color", &read.vehicle_color, read.vehicle_color_confidence),
+            ("body", &read.vehicle_body, read.vehicle_body_confidence),
+        ]
+        .into_iter()
+        .filter_map(|(attribute, value, confidence)| {
+            value.as_ref().map(|value| VehicleAttribute { attribute: attribute.to_owned(), value: value.clone(), confidence })
+        })
+        .collect()
+    }
 }
 
 /// One alert. `id` is derived from the observation and the rule's match, so re-evaluating the same
@@ -395,6 +427,7 @@ pub(crate) mod tests {
             distance: 0,
             diffs: Vec::new(),
             image_ref: None,
+            vehicle: Vec::new(),
         }
     }
 

@@ -10,7 +10,9 @@ pub mod alert;
 pub mod metrics;
 pub mod rules;
 
-pub use alert::{Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest};
+pub use alert::{
+    Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest, VehicleAttribute,
+};
 pub use rules::correlation::{CorrelationRule, KindWindow, NewCorrelationRule, SituationTrigger};
 pub use rules::geofence::{
     GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule, SavedPresences,

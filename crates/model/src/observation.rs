@@ -85,6 +85,13 @@ pub struct PlateRead {
     pub vehicle_color: Option<String>,
     /// Vehicle body type as classified by the reader.
     pub vehicle_body: Option<String>,
+    /// The reader's confidence in `vehicle_make`, 0..=1. An operator weighs a "silver Toyota"
+    /// differently at 0.9 than at 0.3, so the classifier's own figure travels with its answer.
+    pub vehicle_make_confidence: Option<f32>,
+    /// The reader's confidence in `vehicle_color`, 0..=1.
+    pub vehicle_color_confidence: Option<f32>,
+    /// The reader's confidence in `vehicle_body`, 0..=1.
+    pub vehicle_body_confidence: Option<f32>,
     /// A reference to the plate image held by the reader's system.
     pub image_ref: Option<String>,
 }
@@ -287,6 +294,9 @@ impl Serialize for Observation {
                 optional!("vehicle_make", r.vehicle_make);
                 optional!("vehicle_color", r.vehicle_color);
                 optional!("vehicle_body", r.vehicle_body);
+                optional!("vehicle_make_confidence", r.vehicle_make_confidence);
+                optional!("vehicle_color_confidence", r.vehicle_color_confidence);
+                optional!("vehicle_body_confidence", r.vehicle_body_confidence);
                 optional!("image_ref", r.image_ref);
             }
             Body::SensorReading(s) => {

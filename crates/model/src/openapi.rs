@@ -32,7 +32,7 @@ impl PartialSchema for Observation {
         ObjectBuilder::new()
             .description(Some(
                 "One flat object: the common fields beside the kind's own. plate_read: plate, region, confidence, \
-                 candidates, direction, vehicle_make, vehicle_color, vehicle_body, image_ref. sensor_reading: quantity, \
+                 candidates, direction, vehicle_make, vehicle_color, vehicle_body (each with an optional _confidence), image_ref. sensor_reading: quantity, \
                  value, unit. gunshot: rounds, confidence, bearing_deg. incident: incident_id, type_code, priority, \
                  status, address. video_event: label, count. A fixed device's records may leave out lat and lon.",
             ))
@@ -53,6 +53,9 @@ impl PartialSchema for Observation {
             .property("vehicle_make", typed(Type::String, "plate_read"))
             .property("vehicle_color", typed(Type::String, "plate_read"))
             .property("vehicle_body", typed(Type::String, "plate_read"))
+            .property("vehicle_make_confidence", typed(Type::Number, "plate_read: 0..=1, only with vehicle_make"))
+            .property("vehicle_color_confidence", typed(Type::Number, "plate_read: 0..=1, only with vehicle_color"))
+            .property("vehicle_body_confidence", typed(Type::Number, "plate_read: 0..=1, only with vehicle_body"))
             .property("image_ref", typed(Type::String, "plate_read: the reader system's image reference"))
             .property("quantity", typed(Type::String, "sensor_reading, e.g. gamma_dose_rate"))
             .property("value", typed(Type::Number, "sensor_reading"))

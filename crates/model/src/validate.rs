@@ -49,6 +49,9 @@ pub struct RawRecord<'a> {
     pub vehicle_color: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub vehicle_body: Option<Cow<'a, str>>,
+    pub vehicle_make_confidence: Option<f64>,
+    pub vehicle_color_confidence: Option<f64>,
+    pub vehicle_body_confidence: Option<f64>,
     #[serde(borrow)]
     pub image_ref: Option<Cow<'a, str>>,
     // sensor_reading
@@ -125,6 +128,14 @@ fn unit_interval(value: Option<f64>, field: &'static str) -> Result<Option<f32>,
         Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => Ok(Some(v as f32)),
         Some(v) => Err(invalid(field, format!("{v} is outside 0..=1"))),
     }
+}
+
+/// A vehicle attribute's confidence: in 0..=1, and only beside the attribute it qualifies.
+fn attribute_confidence(value: Option<f64>, attribute: &Option<Cow<'_, str>>, field: &'static str) -> Result<Option<f32>, ValidationError> {
+    if value.is_some() && attribute.is_none() {
+        return Err(invalid(field, format!("given without `{}`", field.trim_end_matches("_confidence"))));
+    }
+    unit_interval(value, field)
 }
 
 fn bearing(value: Option<f64>, field: &'static str) -> Result<Option<f64>, ValidationError> {
@@ -296,6 +307,9 @@ fn plate_read(raw: &RawRecord<'_>) -> Result<PlateRead, ValidationError> {
         vehicle_make: text(&raw.vehicle_make, "vehicle_make", ID_CHARS_MAX)?,
         vehicle_color: text(&raw.vehicle_color, "vehicle_color", ID_CHARS_MAX)?,
         vehicle_body: text(&raw.vehicle_body, "vehicle_body", ID_CHARS_MAX)?,
+        vehicle_make_confidence: attribute_confidence(raw.vehicle_make_confidence, &raw.vehicle_make, "vehicle_make_confidence")?,
+        vehicle_color_confidence: attribute_confidence(raw.vehicle_color_confidence, &raw.vehicle_color, "vehicle_color_confidence")?,
+        vehicle_body_confidence: attribute_confidence(raw.vehicle_body_confidence, &raw.vehicle_body, "vehicle_body_confidence")?,
         image_ref: text(&raw.image_ref, "image_ref", TEXT_CHARS_MAX)?,
     })
 }
@@ -395,6 +409,14 @@ mod tests {
     }
 
     #[test]
+    fn vehicle_attributes_keep_their_confidences() {
+        let line = READ.replace("0.91", r#"0.91,"vehicle_make":"volvo","vehicle_make_confidence":0.87,"vehicle_body":"sedan""#);
+        let Body::PlateRead(read) = check(&line).unwrap().body else { panic!("a plate read") };
+        assert_eq!((read.vehicle_make.as_deref(), read.vehicle_make_confidence), (Some("volvo"), Some(0.87)));
+        assert_eq!((read.vehicle_body.as_deref(), read.vehicle_body_confidence), (Some("sedan"), None));
+    }
+
+    #[test]
     fn a_fixed_device_supplies_the_position() {
         let line = r#"{"kind":"sensor_reading","device_id":"rad-1","observed_at":"2026-11-27T20:00:00Z","quantity":"gamma_dose_rate","value":0.12,"unit":"uSv/h"}"#;
         let o = check(line).unwrap();
@@ -415,6 +437,8 @@ mod tests {
             (READ.replace("abc-123", &"A".repeat(100_000)), "plate"),
             (READ.replace("0.91", "1.5"), "confidence"),
             (READ.replace("\"FI\"", "\"FINLAND!\""), "region"),
+            (READ.replace("0.91", r#"0.91,"vehicle_make":"volvo","vehicle_make_confidence":87"#), "vehicle_make_confidence"),
+            (READ.replace("0.91", r#"0.91,"vehicle_color_confidence":0.5"#), "vehicle_color_confidence"),
             (READ.replace(r#""lat":60.1699,"lon":24.9384,"#, "").replace("lpr-17", "lpr-car"), "lat"),
         ];
         for (line, field) in cases {

@@ -410,6 +410,7 @@ mod tests {
                 distance: 0,
                 diffs: Vec::new(),
                 image_ref: None,
+                vehicle: Vec::new(),
             });
             a
         };

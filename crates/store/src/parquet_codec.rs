@@ -46,6 +46,10 @@ pub fn schema(kind: Kind) -> SchemaRef {
             text("vehicle_color", true),
             text("vehicle_body", true),
             text("image_ref", true),
+            // Appended after the columns older segments have, so those read with the three as nulls.
+            Field::new("vehicle_make_confidence", DataType::Float32, true),
+            Field::new("vehicle_color_confidence", DataType::Float32, true),
+            Field::new("vehicle_body_confidence", DataType::Float32, true),
         ]),
         Kind::SensorReading => fields.extend([text("quantity", false), Field::new("value", DataType::Float64, false), text("unit", false)]),
         Kind::Gunshot => fields.extend([
@@ -99,6 +103,9 @@ enum BodyColumns {
         vehicle_color: StringBuilder,
         vehicle_body: StringBuilder,
         image_ref: StringBuilder,
+        vehicle_make_confidence: Float32Builder,
+        vehicle_color_confidence: Float32Builder,
+        vehicle_body_confidence: Float32Builder,
     },
     SensorReading {
         quantity: StringBuilder,
@@ -151,6 +158,9 @@ impl BatchEncoder {
                 vehicle_color: sparse_text_builder(rows),
                 vehicle_body: sparse_text_builder(rows),
                 image_ref: sparse_text_builder(rows),
+                vehicle_make_confidence: Float32Builder::with_capacity(rows),
+                vehicle_color_confidence: Float32Builder::with_capacity(rows),
+                vehicle_body_confidence: Float32Builder::with_capacity(rows),
             },
             Kind::SensorReading => BodyColumns::SensorReading {
                 quantity: text_builder(rows),
@@ -203,6 +213,9 @@ impl BatchEncoder {
                     vehicle_color,
                     vehicle_body,
                     image_ref,
+                    vehicle_make_confidence,
+                    vehicle_color_confidence,
+                    vehicle_body_confidence,
                 },
                 Body::PlateRead(read),
             ) => {
@@ -221,6 +234,9 @@ impl BatchEncoder {
                 vehicle_color.append_option(read.vehicle_color.as_deref());
                 vehicle_body.append_option(read.vehicle_body.as_deref());
                 image_ref.append_option(read.image_ref.as_deref());
+                vehicle_make_confidence.append_option(read.vehicle_make_confidence);
+                vehicle_color_confidence.append_option(read.vehicle_color_confidence);
+                vehicle_body_confidence.append_option(read.vehicle_body_confidence);
             }
             (BodyColumns::SensorReading { quantity, value, unit }, Body::SensorReading(reading)) => {
                 quantity.append_value(&reading.quantity);
@@ -285,6 +301,9 @@ impl BatchEncoder {
                 vehicle_color,
                 vehicle_body,
                 image_ref,
+                vehicle_make_confidence,
+                vehicle_color_confidence,
+                vehicle_body_confidence,
             } => columns.extend([
                 finish(plate),
                 finish(region),
@@ -295,6 +314,9 @@ impl BatchEncoder {
                 finish(vehicle_color),
                 finish(vehicle_body),
                 finish(image_ref),
+                finish(vehicle_make_confidence),
+                finish(vehicle_color_confidence),
+                finish(vehicle_body_confidence),
             ]),
             BodyColumns::SensorReading { quantity, value, unit } => columns.extend([finish(quantity), finish(value), finish(unit)]),
             BodyColumns::Gunshot { rounds, confidence, bearing_deg } => {
@@ -353,6 +375,9 @@ pub enum Column {
     VehicleColor,
     VehicleBody,
     ImageRef,
+    VehicleMakeConfidence,
+    VehicleColorConfidence,
+    VehicleBodyConfidence,
     Quantity,
     Value,
     Unit,
@@ -369,7 +394,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in the order of [`Column::index`].
-    pub const ALL: [Column; 29] = [
+    pub const ALL: [Column; 32] = [
         Column::Id,
         Column::DeviceId,
         Column::ObservedAt,
@@ -387,6 +412,9 @@ impl Column {
         Column::VehicleColor,
         Column::VehicleBody,
         Column::ImageRef,
+        Column::VehicleMakeConfidence,
+        Column::VehicleColorConfidence,
+        Column::VehicleBodyConfidence,
         Column::Quantity,
         Column::Value,
         Column::Unit,
@@ -426,6 +454,9 @@ impl Column {
             Column::VehicleColor => "vehicle_color",
             Column::VehicleBody => "vehicle_body",
             Column::ImageRef => "image_ref",
+            Column::VehicleMakeConfidence => "vehicle_make_confidence",
+            Column::VehicleColorConfidence => "vehicle_color_confidence",
+            Column::VehicleBodyConfidence => "vehicle_body_confidence",
             Column::Quantity => "quantity",
             Column::Value => "value",
             Column::Unit => "unit",
@@ -535,6 +566,9 @@ pub fn observation_from_cells<'a>(kind: Kind, cell: impl Fn(Column) -> Cell<'a>)
         vehicle_color: text(Column::VehicleColor)?,
         vehicle_body: text(Column::VehicleBody)?,
         image_ref: text(Column::ImageRef)?,
+        vehicle_make_confidence: float(Column::VehicleMakeConfidence)?,
+        vehicle_color_confidence: float(Column::VehicleColorConfidence)?,
+        vehicle_body_confidence: float(Column::VehicleBodyConfidence)?,
         quantity: text(Column::Quantity)?,
         value: float(Column::Value)?,
         unit: text(Column::Unit)?,

@@ -322,6 +322,7 @@ impl HotlistIndex {
                     distance,
                     diffs,
                     image_ref: read.image_ref.clone(),
+                    vehicle: crate::alert::VehicleAttribute::of(read),
                 }),
                 ..Alert::raised(id, "hotlist", list.priority, observation, now)
             });
@@ -606,11 +607,18 @@ mod tests {
     fn an_exact_read_hits_and_carries_the_evidence() {
         let index = index(&[("abc-123", Some("FI"), "2027-01-01T00:00:00Z")]);
         let mut alerts = Vec::new();
-        index.evaluate(&read("ABC123", Some("FI"), &[]), Timestamp(0), &mut alerts);
+        let mut observation = read("ABC123", Some("FI"), &[]);
+        if let Body::PlateRead(r) = &mut observation.body {
+            (r.vehicle_make, r.vehicle_make_confidence, r.vehicle_color) = (Some("toyota".into()), Some(0.87), Some("silver".into()));
+        }
+        index.evaluate(&observation, Timestamp(0), &mut alerts);
         assert_eq!(alerts.len(), 1);
         let hit = alerts[0].hit.as_ref().unwrap();
         assert_eq!((hit.entry_plate.as_str(), hit.reason.as_str(), hit.from_candidate), ("ABC123", "stolen_vehicle", false));
         assert_eq!(alerts[0].hotlist_id.as_deref(), Some("hl-1"));
+        let described: Vec<(&str, &str, Option<f32>)> =
+            hit.vehicle.iter().map(|v| (v.attribute.as_str(), v.value.as_str(), v.confidence)).collect();
+        assert_eq!(described, [("make", "toyota", Some(0.87)), ("color", "silver", None)], "the reader's description travels with the hit");
     }
 
     #[test]

@@ -32,13 +32,19 @@ pub fn alpr_group(o: &Observation, crops: bool) -> Option<Value> {
     };
     let percent = |c: Option<f32>| c.map(|c| (f64::from(c) * 1000.0).round() / 10.0);
     let candidates: Vec<Value> = read.candidates.iter().map(|c| json!({"plate": c.plate, "confidence": percent(c.confidence)})).collect();
-    let top = |name: &Option<String>| name.as_ref().map(|n| json!([{"name": n, "confidence": 80.0}])).unwrap_or(json!([]));
+    let top = |name: &Option<String>, confidence: Option<f32>| {
+        name.as_ref().map(|n| json!([{"name": n, "confidence": percent(confidence).unwrap_or(80.0)}])).unwrap_or(json!([]))
+    };
     let mut group = json!({
         "version": 2, "data_type": "alpr_group", "agent_uid": "glasshouse-demo", "camera_id": camera,
         "epoch_start": o.observed_at.micros() / 1000, "epoch_end": o.observed_at.micros() / 1000 + 800,
         "best_uuid": o.id, "best_plate_number": read.plate, "best_confidence": percent(read.confidence),
         "best_region": read.region, "candidates": candidates, "travel_direction": o.position.heading_deg,
-        "vehicle": {"make": top(&read.vehicle_make), "color": top(&read.vehicle_color), "body_type": top(&read.vehicle_body)},
+        "vehicle": {
+            "make": top(&read.vehicle_make, read.vehicle_make_confidence),
+            "color": top(&read.vehicle_color, read.vehicle_color_confidence),
+            "body_type": top(&read.vehicle_body, read.vehicle_body_confidence),
+        },
     });
     if crops {
         group["best_plate"] = json!({"plate": read.plate, "plate_crop_jpeg": crop(&o.id, &read.plate, 96, 24)});

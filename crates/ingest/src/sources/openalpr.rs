@@ -18,7 +18,8 @@
 //! - `plate`, `region`, `confidence` = `best_plate_number`, `best_region`, `best_confidence` / 100
 //!   (from `best_plate` when the flat fields are absent); every candidate, its confidence / 100;
 //! - `vehicle_make`, `vehicle_color`, `vehicle_body` = the top entry of `vehicle.make`,
-//!   `vehicle.color`, `vehicle.body_type`;
+//!   `vehicle.color`, `vehicle.body_type`, each with its confidence (0–100 → 0–1) as
+//!   `vehicle_make_confidence` and so on;
 //! - `lat`, `lon` = `gps_latitude`, `gps_longitude` when given and not (0, 0) (mobile agents);
 //! - `heading_deg` = `travel_direction`.
 //!
@@ -116,9 +117,12 @@ struct Plate {
     candidates: Vec<Candidate>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A classifier's answer: the name and its confidence (0–100, as the agent sends it).
+#[derive(Debug, Clone, Deserialize)]
 struct Attribute {
     name: String,
+    #[serde(default)]
+    confidence: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -293,7 +297,7 @@ fn from_group(group: Group, registry: &DeviceRegistry, received_at: Timestamp, w
     let stored = StoredImages { plate: images.0.as_ref().map(|b| hash(b)), vehicle: images.1.as_ref().map(|b| hash(b)) };
     let candidates = if group.candidates.is_empty() { best.candidates } else { group.candidates };
     let vehicle = group.vehicle.unwrap_or_default();
-    let top = |list: &[Attribute]| list.first().map(|a| Cow::Owned(a.name.clone()));
+    let top = |list: &[Attribute]| list.first().cloned();
     let read = Read {
         id: Some(group.best_uuid),
         device_id: group.camera_id.device_id(),
@@ -377,7 +381,7 @@ fn heartbeat(beat: Beat, registry: &DeviceRegistry) -> Result<Heartbeat, String>
 }
 
 /// A plate read gathered from either document shape, before validation.
-struct Read<'a> {
+struct Read {
     id: Option<String>,
     device_id: String,
     observed_at: Option<Timestamp>,
@@ -387,13 +391,13 @@ struct Read<'a> {
     candidates: Vec<Candidate>,
     position: Option<LatLon>,
     heading_deg: Option<f64>,
-    make: Option<Cow<'a, str>>,
-    color: Option<Cow<'a, str>>,
-    body: Option<Cow<'a, str>>,
+    make: Option<Attribute>,
+    color: Option<Attribute>,
+    body: Option<Attribute>,
     image_ref: Option<String>,
 }
 
-impl Read<'_> {
+impl Read {
     fn validate(self, registry: &DeviceRegistry, received_at: Timestamp) -> Result<glasshouse_model::Observation, String> {
         if registry.get(&self.device_id).is_none() {
             let camera = &self.device_id[DEVICE_PREFIX.len()..];
@@ -401,6 +405,11 @@ impl Read<'_> {
         }
         let observed_at = self.observed_at.ok_or("epoch_start out of range")?.to_rfc3339();
         let percent = |c: f64| c / 100.0;
+        let (make, color, body) = (self.make, self.color, self.body);
+        fn name(a: &Option<Attribute>) -> Option<Cow<'_, str>> {
+            a.as_ref().map(|a| Cow::Borrowed(a.name.as_str()))
+        }
+        let confidence = |a: &Option<Attribute>| a.as_ref().and_then(|a| a.confidence).map(percent);
         let raw = RawRecord {
             id: self.id.map(Cow::Owned),
             kind: Some(Cow::Borrowed("plate_read")),
@@ -418,9 +427,12 @@ impl Read<'_> {
                     .map(|c| RawCandidate { plate: Cow::Owned(c.plate), confidence: c.confidence.map(percent) })
                     .collect(),
             ),
-            vehicle_make: self.make,
-            vehicle_color: self.color,
-            vehicle_body: self.body,
+            vehicle_make: name(&make),
+            vehicle_color: name(&color),
+            vehicle_body: name(&body),
+            vehicle_make_confidence: confidence(&make),
+            vehicle_color_confidence: confidence(&color),
+            vehicle_body_confidence: confidence(&body),
             image_ref: self.image_ref.map(Cow::Owned),
             ..RawRecord::default()
         };
@@ -505,6 +517,11 @@ mod tests {
         assert_eq!(candidates, ["A13709", "A137O9"]);
         assert_eq!((plate.vehicle_make.as_deref(), plate.vehicle_color.as_deref()), (Some("toyota"), Some("silver-gray")));
         assert_eq!(plate.vehicle_body.as_deref(), Some("sedan-standard"));
+        assert_eq!(
+            (plate.vehicle_make_confidence, plate.vehicle_color_confidence, plate.vehicle_body_confidence),
+            (Some(0.871), Some(0.66), Some(0.9)),
+            "each attribute's confidence, 0–100 scaled to 0–1"
+        );
         assert_eq!(read.position.heading_deg, Some(271.5));
         // A fixed camera's read stands where the camera stands.
         assert_eq!((read.position.lat, read.position.lon), (40.75, -73.99));

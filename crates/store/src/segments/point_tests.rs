@@ -49,19 +49,29 @@ fn observations(kind: Kind, n: usize, seed: u64, unique_devices: bool) -> Vec<Ob
             let reader = mix.below(40);
             let at = start + mix.below(86_400_000_000) as i64;
             let body = match kind {
-                Kind::PlateRead => Body::PlateRead(PlateRead {
-                    plate: mix.plate(),
-                    region: mix.chance(30).then(|| mix.pick(&["FI", "US-NY", "EE"]).to_owned()),
-                    confidence: mix.chance(80).then(|| mix.below(101) as f32 / 100.0),
-                    candidates: (0..if mix.chance(25) { 1 + mix.below(3) } else { 0 })
-                        .map(|_| Candidate { plate: mix.plate(), confidence: mix.chance(50).then(|| mix.below(100) as f32 / 100.0) })
-                        .collect(),
-                    direction: mix.chance(40).then(|| mix.pick(&["approaching", "receding"]).to_owned()),
-                    vehicle_make: mix.chance(20).then(|| mix.pick(&["volvo", "toyota", "skoda", "ford"]).to_owned()),
-                    vehicle_color: mix.chance(20).then(|| mix.pick(&["red", "white", "black"]).to_owned()),
-                    vehicle_body: mix.chance(10).then(|| mix.pick(&["sedan", "van"]).to_owned()),
-                    image_ref: mix.chance(15).then(|| format!("img/{}/{}.jpg", reader, mix.next())),
-                }),
+                Kind::PlateRead => {
+                    let mut read = PlateRead {
+                        plate: mix.plate(),
+                        region: mix.chance(30).then(|| mix.pick(&["FI", "US-NY", "EE"]).to_owned()),
+                        confidence: mix.chance(80).then(|| mix.below(101) as f32 / 100.0),
+                        candidates: (0..if mix.chance(25) { 1 + mix.below(3) } else { 0 })
+                            .map(|_| Candidate { plate: mix.plate(), confidence: mix.chance(50).then(|| mix.below(100) as f32 / 100.0) })
+                            .collect(),
+                        direction: mix.chance(40).then(|| mix.pick(&["approaching", "receding"]).to_owned()),
+                        vehicle_make: mix.chance(20).then(|| mix.pick(&["volvo", "toyota", "skoda", "ford"]).to_owned()),
+                        vehicle_color: mix.chance(20).then(|| mix.pick(&["red", "white", "black"]).to_owned()),
+                        vehicle_body: mix.chance(10).then(|| mix.pick(&["sedan", "van"]).to_owned()),
+                        image_ref: mix.chance(15).then(|| format!("img/{}/{}.jpg", reader, mix.next())),
+                        ..PlateRead::default()
+                    };
+                    // A classifier's confidence comes only with its answer.
+                    let mut confidence =
+                        |attribute: &Option<String>| attribute.as_ref().and_then(|_| mix.chance(70).then(|| mix.below(101) as f32 / 100.0));
+                    read.vehicle_make_confidence = confidence(&read.vehicle_make);
+                    read.vehicle_color_confidence = confidence(&read.vehicle_color);
+                    read.vehicle_body_confidence = confidence(&read.vehicle_body);
+                    Body::PlateRead(read)
+                }
                 Kind::SensorReading => Body::SensorReading(SensorReading {
                     quantity: mix.pick(&["gamma_dose_rate", "co", "pm2_5"]).to_owned(),
                     value: (mix.below(1_000_000) as f64) / 1000.0 - 10.0,
