@@ -13,9 +13,14 @@ const BROKER: &str = "127.0.0.1:1883";
 
 /// Publishes each (topic, payload) at QoS 1 and returns once the broker has acknowledged them all.
 fn publish(messages: &[(String, Vec<u8>)]) {
+    publish_to(1883, messages)
+}
+
+/// [`publish`] to the broker on 127.0.0.1:`port`.
+fn publish_to(port: u16, messages: &[(String, Vec<u8>)]) {
     static PUBLISHERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let id = format!("gh-test-publisher-{}-{}", std::process::id(), PUBLISHERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let mut options = MqttOptions::new(id, "127.0.0.1", 1883);
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
     options.set_max_packet_size(2 << 20, 2 << 20);
     // Room for every request: the connection is only driven once all are queued.
     let (client, mut connection) = Client::new(options, messages.len() + 8);
@@ -34,7 +39,7 @@ fn publish(messages: &[(String, Vec<u8>)]) {
                 }
             }
             Ok(_) => {}
-            Err(e) => panic!("publishing to {BROKER}: {e}"),
+            Err(e) => panic!("publishing to 127.0.0.1:{port}: {e}"),
         }
     }
     client.disconnect().ok();
@@ -151,9 +156,14 @@ fn forget_session(client_id: &str) {
 
 /// Publishes each (subject, message id, payload) to JetStream and waits for the stream's acknowledgement.
 fn publish_jetstream(messages: &[(String, String, Vec<u8>)]) {
+    publish_jetstream_to("nats://127.0.0.1:4222", messages)
+}
+
+/// [`publish_jetstream`] to the server at `url`.
+fn publish_jetstream_to(url: &str, messages: &[(String, String, Vec<u8>)]) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let client = async_nats::connect("nats://127.0.0.1:4222").await.expect("NATS on 127.0.0.1:4222");
+        let client = async_nats::connect(url).await.unwrap_or_else(|e| panic!("NATS at {url}: {e}"));
         let context = async_nats::jetstream::new(client);
         for (subject, id, payload) in messages {
             let mut headers = async_nats::HeaderMap::new();
@@ -344,4 +354,219 @@ fn a_kill_9_with_broker_messages_in_flight_loses_nothing_and_stores_nothing_twic
     server.stop();
     forget_session(&client_id);
     delete_stream(&stream);
+}
+
+/// A broker of the test's own on a free port of 127.0.0.1, keeping its state in a directory of its
+/// own, so the test can restart it without disturbing the machine's shared brokers (other suites
+/// stream through those meanwhile). The same Debian binaries the machine's brokers run.
+struct OwnBroker {
+    program: &'static str,
+    args: Vec<String>,
+    port: u16,
+    child: Option<std::process::Child>,
+    _state: tempfile::TempDir,
+}
+
+impl OwnBroker {
+    /// Mosquitto with persistence on, so a session and its queued messages outlive a restart.
+    fn mosquitto() -> OwnBroker {
+        let (state, port) = (tempfile::tempdir().unwrap(), free_port());
+        let config = state.path().join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nuser root\n",
+                state.path().display()
+            ),
+        )
+        .unwrap();
+        OwnBroker::started("/usr/sbin/mosquitto", vec!["-c".into(), config.display().to_string()], port, state)
+    }
+
+    /// A NATS server with JetStream storing on disk.
+    fn nats() -> OwnBroker {
+        let (state, port) = (tempfile::tempdir().unwrap(), free_port());
+        let args =
+            ["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd", &state.path().display().to_string()].map(String::from).to_vec();
+        OwnBroker::started("/usr/sbin/nats-server", args, port, state)
+    }
+
+    fn started(program: &'static str, args: Vec<String>, port: u16, state: tempfile::TempDir) -> OwnBroker {
+        let mut broker = OwnBroker { program, args, port, child: None, _state: state };
+        broker.start();
+        broker
+    }
+
+    fn start(&mut self) {
+        let child = std::process::Command::new(self.program)
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.program));
+        self.child = Some(child);
+        let port = self.port;
+        eventually(&format!("{} listens on {port}", self.program), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+
+    /// Stops the broker as an operator's restart does (SIGTERM, so it saves its state) and starts it again.
+    fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+        self.start();
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The durable consumer's messages delivered and not yet acknowledged, and not yet delivered.
+fn consumer_backlog(url: &str, stream: &str, consumer: &str) -> (usize, u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let stream = async_nats::jetstream::new(client).get_stream(stream).await.unwrap();
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer(consumer).await.unwrap();
+        let info = consumer.info().await.unwrap();
+        (info.num_ack_pending, info.num_pending)
+    })
+}
+
+/// Publishes each (topic, payload) at QoS 1 to 127.0.0.1:`port`, one every `pace`, as a device
+/// streams, riding out the broker going away: the client sends again what the broker had not
+/// acknowledged when the connection dropped. Returns once every message is acknowledged.
+fn publish_through_restarts(port: u16, messages: Vec<(String, Vec<u8>)>, pace: Duration) {
+    let mut options = MqttOptions::new(format!("gh-test-restart-publisher-{}", std::process::id()), "127.0.0.1", port);
+    options.set_max_packet_size(2 << 20, 2 << 20);
+    let (client, mut connection) = Client::new(options, messages.len() + 8);
+    let total = messages.len();
+    let publisher = std::thread::spawn(move || {
+        for (topic, payload) in messages {
+            client.publish(topic, QoS::AtLeastOnce, false, payload).unwrap();
+            std::thread::sleep(pace);
+        }
+        client
+    });
+    let (mut acknowledged, deadline) = (0, Instant::now() + Duration::from_secs(120));
+    while acknowledged < total {
+        assert!(Instant::now() < deadline, "the broker acknowledged {acknowledged} of {total} messages");
+        match connection.recv_timeout(Duration::from_secs(1)) {
+            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => acknowledged += 1,
+            Ok(Ok(_)) | Err(_) => {}
+            // The broker is away: try again shortly (the connection reconnects when polled).
+            Ok(Err(_)) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    publisher.join().unwrap().disconnect().ok();
+}
+
+/// Publishes each (subject, message id, payload) to JetStream at `url`, one every `pace`, riding
+/// out the server going away: a message whose acknowledgement does not come is published again
+/// under its id, which JetStream's duplicate window makes one message.
+fn publish_jetstream_through_restarts(url: &str, messages: Vec<(String, String, Vec<u8>)>, pace: Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("NATS at {url}: {e}"));
+        let context = async_nats::jetstream::new(client);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for (subject, id, payload) in messages {
+            loop {
+                assert!(Instant::now() < deadline, "JetStream did not acknowledge {id}");
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id.as_str());
+                let sent = context.publish_with_headers(subject.clone(), headers, payload.clone().into()).await;
+                if let Ok(ack) = sent
+                    && ack.await.is_ok()
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(pace).await;
+        }
+    });
+}
+
+#[test]
+fn both_brokers_restarted_mid_stream_lose_nothing_and_store_nothing_twice() {
+    const MESSAGES: usize = 300;
+    const LINES: usize = 20;
+    const PACE: Duration = Duration::from_millis(10);
+    let (mut mosquitto, mut nats) = (OwnBroker::mosquitto(), OwnBroker::nats());
+    let (mqtt_address, nats_url) = (format!("127.0.0.1:{}", mosquitto.port), format!("nats://127.0.0.1:{}", nats.port));
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, analyst) = (token(dir.path(), "administrator"), token(dir.path(), "analyst"));
+    let (topic, stream, subject, client_id) = ("gh-test/restart", "GH_TEST_RESTART", "gh.test.restart", "gh-test-restart");
+    let args = [
+        "--mqtt",
+        &mqtt_address,
+        "--mqtt-topic",
+        topic,
+        "--mqtt-client-id",
+        client_id,
+        "--nats",
+        &nats_url,
+        "--nats-stream",
+        stream,
+        "--nats-subject",
+        subject,
+        "--nats-consumer",
+        client_id,
+    ];
+    let (server, _) = Server::start_with(dir.path(), &args, 2);
+    let client = server.client();
+    assert_eq!(client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
+    eventually("both feeds are ready", || {
+        publish_to(mosquitto.port, &[(topic.to_owned(), read_line("probe-m", "lpr-17", "PROBE1").into_bytes())]);
+        let ready = client.get("/v1/status", &analyst).body["ingest_sources"]["mqtt"]["accepted"].as_u64().is_some();
+        ready && {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let client = async_nats::connect(&nats_url).await.unwrap();
+                async_nats::jetstream::new(client).get_stream(stream).await.is_ok()
+            })
+        }
+    });
+    let body = |prefix: &str, m: usize| -> Vec<u8> {
+        (0..LINES).map(|l| read_line(&format!("{prefix}-{m}-{l}"), "lpr-17", "ABC123")).collect::<Vec<_>>().join("\n").into_bytes()
+    };
+    let mqtt: Vec<(String, Vec<u8>)> = (0..MESSAGES).map(|m| (topic.to_owned(), body("m", m))).collect();
+    let jetstream: Vec<(String, String, Vec<u8>)> = (0..MESSAGES).map(|m| (subject.to_owned(), format!("j-{m}"), body("j", m))).collect();
+
+    // Both streams flow at a device's pace; both brokers restart while they do, with messages
+    // delivered to Glasshouse and not yet acknowledged, and others not yet delivered.
+    let (mqtt_port, url) = (mosquitto.port, nats_url.clone());
+    let publishers = [
+        std::thread::spawn(move || publish_through_restarts(mqtt_port, mqtt, PACE)),
+        std::thread::spawn(move || publish_jetstream_through_restarts(&url, jetstream, PACE)),
+    ];
+    let expected = (2 * MESSAGES * LINES) as u64 + 1;
+    eventually("the feeds are taking the streams", || stored_reads(&client, &analyst) > expected / 5);
+    mosquitto.restart();
+    nats.restart();
+    assert!(publishers.iter().all(|p| !p.is_finished()), "both streams were still flowing when the brokers restarted");
+    for publisher in publishers {
+        publisher.join().unwrap();
+    }
+    eventually_within("every published read is stored", Duration::from_secs(180), || stored_reads(&client, &analyst) >= expected);
+    assert_eq!(stored_reads(&client, &analyst), expected, "each read once: the probe and both streams, no repeats");
+    // Every message was acknowledged in the end, and only once its reads were stored (above).
+    eventually("JetStream holds nothing unacknowledged", || consumer_backlog(&nats_url, stream, client_id) == (0, 0));
+    server.stop();
 }
