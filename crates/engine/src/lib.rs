@@ -7,9 +7,11 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod alert_filter;
 pub mod metrics;
 pub mod rules;
 
+pub use alert_filter::{AlertFilter, FilterError, RULE_FAMILIES};
 pub use alert::{
     Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest, VehicleAttribute,
 };

@@ -983,3 +983,72 @@ fn a_plate_hit_from_an_agent_shows_its_crops_to_the_operator_and_only_to_roles_t
     assert_eq!(client.get(&format!("/v1/alerts/{id}/images/face"), &s.operator).status, 400);
     assert_eq!(client.get("/v1/alerts/no-such/images/plate", &s.operator).status, 404);
 }
+
+#[test]
+fn alerts_filter_by_status_rule_list_device_and_time_and_page_each_alert_once_while_more_arrive() {
+    let s = setup();
+    let client = s.server.client();
+    let reply = client.json("PUT", "/v1/devices/lpr-18", &s.admin, json!({"type": "plate_reader", "lat": 60.18, "lon": 24.95}));
+    assert_eq!(reply.status, 201);
+    let created = client.json("POST", "/v1/hotlists", &s.admin, json!({"name": "stolen", "source": "local", "match": "exact"}));
+    let hotlist_id = created.body["id"].as_str().unwrap().to_owned();
+    // Distinct plates: sightings of one plate within minutes fold into one alert.
+    let plates: Vec<String> = (0..30).map(|i| format!("PG{i:03}")).collect();
+    let entries: Vec<_> =
+        plates.iter().map(|p| json!({"plate": p, "reason": "stolen_vehicle", "expires_at": in_days(30)})).collect();
+    assert_eq!(client.json("POST", &format!("/v1/hotlists/{hotlist_id}/entries"), &s.admin, json!(entries)).status, 200);
+    let device = |i: usize| if i % 4 == 0 { "lpr-18" } else { "lpr-17" };
+    let reads: Vec<String> = (0..12).map(|i| read_line(&format!("pg-{i}"), device(i), &plates[i])).collect();
+    assert_eq!(client.ndjson(&s.ingest, &reads).body["accepted"], 12);
+    wait_for_alerts(&client, &s.operator, 12);
+
+    // Pages of five, with new hits arriving between pages: the twelve, each once, newest first.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for round in 0.. {
+        let path = match &cursor {
+            Some(c) => format!("/v1/alerts?rule=hotlist&limit=5&cursor={c}"),
+            None => "/v1/alerts?rule=hotlist&limit=5".to_owned(),
+        };
+        let page = client.get(&path, &s.operator);
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        seen.extend(page.body["alerts"].as_array().unwrap().iter().map(|a| a["observation_id"].as_str().unwrap().to_owned()));
+        let more = 12 + round;
+        assert_eq!(client.ndjson(&s.ingest, &[read_line(&format!("pg-{more}"), "lpr-17", &plates[more])]).body["accepted"], 1);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..12).rev().map(|i| format!("pg-{i}")).collect();
+    assert_eq!(seen, expected, "each alert once across pages, newest first");
+
+    let count = |query: &str| {
+        let reply = client.get(&format!("/v1/alerts?limit=10000&{query}"), &s.operator);
+        assert_eq!(reply.status, 200, "{query}: {:?}", reply.body);
+        reply.body["alerts"].as_array().unwrap().len()
+    };
+    // The twelve and the three hits that arrived while paging (one per page).
+    wait_for_alerts(&client, &s.operator, 15);
+    let all = count("");
+    assert_eq!(all, 15);
+    assert_eq!(count(&format!("rule_id={hotlist_id}")), all);
+    assert_eq!(count("rule_id=another-list"), 0);
+    assert_eq!(count("device_id=lpr-18"), 3, "reads 0, 4 and 8 came from lpr-18");
+    let first = client.get("/v1/alerts?limit=1", &s.operator).body["alerts"][0]["id"].as_str().unwrap().to_owned();
+    let step = client.json("POST", &format!("/v1/alerts/{first}/transitions"), &s.operator, json!({"to": "acknowledged"}));
+    assert_eq!(step.status, 200, "{:?}", step.body);
+    assert_eq!(count("status=acknowledged"), 1);
+    assert_eq!(count("status=new,acknowledged"), all);
+    assert_eq!(count("status=new&rule=hotlist,threshold"), all - 1);
+    assert_eq!(count("rule=threshold"), 0);
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let earlier = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(count(&format!("from={soon}")), 0);
+    assert_eq!(count(&format!("from={earlier}&to={soon}")), all);
+
+    for (query, field) in [("status=open", "status"), ("rule=hotlists", "rule"), ("cursor=12", "cursor"), ("from=yesterday", "from")] {
+        let refused = client.get(&format!("/v1/alerts?{query}"), &s.operator);
+        assert_eq!((refused.status, refused.body["field"].as_str()), (400, Some(field)), "{query}: {:?}", refused.body);
+    }
+}

@@ -1,6 +1,6 @@
 //! The durable alert log: alerts appended to their own write-ahead log, held in memory for listing.
 
-use glasshouse_engine::{Alert, AlertStatus, Repeat, Transition, TransitionError, TransitionRequest};
+use glasshouse_engine::{Alert, AlertFilter, AlertStatus, Repeat, Transition, TransitionError, TransitionRequest};
 use glasshouse_model::Timestamp;
 use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
 use std::collections::HashMap;
@@ -230,6 +230,23 @@ impl AlertLog {
         *stored
     }
 
+    /// A page of the alerts `filter` keeps, newest first: those raised before position `before`
+    /// (`None`: from the newest), at most `limit`. Also returns the position to pass as `before`
+    /// for the next page, when a further alert is kept. Positions only grow as alerts are raised,
+    /// so following the positions returns each alert once even while new ones arrive (those land
+    /// ahead of the first page, where the live stream shows them).
+    pub fn page(&self, filter: &AlertFilter, before: Option<usize>, limit: usize) -> (Vec<Alert>, Option<usize>) {
+        let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
+        let end = before.unwrap_or(usize::MAX).min(stored.len());
+        let mut kept = stored[..end].iter().enumerate().rev().filter(|(_, a)| filter.keeps(a));
+        let page: Vec<(usize, &Alert)> = kept.by_ref().take(limit).collect();
+        let next = match (page.last(), kept.next()) {
+            (Some(&(last, _)), Some(_)) => Some(last),
+            _ => None,
+        };
+        (page.into_iter().map(|(_, a)| a.clone()).collect(), next)
+    }
+
     /// The newest `limit` alerts, newest first.
     pub fn recent(&self, limit: usize) -> Vec<Alert> {
         let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
@@ -385,6 +402,45 @@ mod tests {
         let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
         assert_eq!(log.recent(10).iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
         assert_eq!(log.append(vec![alert("a")]).unwrap(), 0);
+    }
+
+    #[test]
+    fn paging_returns_each_kept_alert_once_while_new_ones_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::sync::Arc::new(AlertLog::open(dir.path(), FsyncPolicy::Never).unwrap());
+        let numbered = |i: usize| {
+            let mut a = alert(&format!("a-{i}"));
+            a.status = if i % 3 == 0 { AlertStatus::Closed } else { AlertStatus::New };
+            a
+        };
+        log.append((0..500).map(numbered).collect()).unwrap();
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 500..1_500 {
+                    log.append(vec![numbered(i)]).unwrap();
+                }
+            })
+        };
+        let open = AlertFilter { statuses: vec![AlertStatus::New], ..AlertFilter::default() };
+        let (mut seen, mut before, mut first_page_top) = (Vec::new(), None, None);
+        loop {
+            let (page, next) = log.page(&open, before, 7);
+            assert!(page.iter().all(|a| a.status == AlertStatus::New), "only what the filter keeps");
+            first_page_top = first_page_top.or(page.first().map(|a| a.id.clone()));
+            seen.extend(page.into_iter().map(|a| a.id));
+            match next {
+                Some(position) => before = Some(position),
+                None => break,
+            }
+        }
+        writer.join().unwrap();
+        // Every open alert raised up to the first page's newest, each exactly once, newest first.
+        let top: usize = first_page_top.unwrap()[2..].parse().unwrap();
+        let expected: Vec<String> = (0..=top).rev().filter(|i| i % 3 != 0).map(|i| format!("a-{i}")).collect();
+        assert_eq!(seen, expected);
+        let (empty, none) = log.page(&AlertFilter { device_id: Some("elsewhere".into()), ..AlertFilter::default() }, None, 10);
+        assert!(empty.is_empty() && none.is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
-use glasshouse_engine::{AlertStatus, TransitionRequest};
+use glasshouse_engine::{AlertFilter, AlertStatus, TransitionRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -29,21 +29,58 @@ const LIST_ALERTS_MAX: usize = 10_000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// At most 10,000; default 500.
+    /// Comma-separated statuses (`new`, `acknowledged`, `confirmed`, `dismissed`, `closed`); any when absent.
+    status: Option<String>,
+    /// Comma-separated rule families (`hotlist`, `threshold`, `situation`, `geofence`, `device_silent`); any when absent.
+    rule: Option<String>,
+    /// Raised by this rule (a rule's id) or, for plate hits, this hotlist (its id).
+    rule_id: Option<String>,
+    /// About this device.
+    device_id: Option<String>,
+    /// Raised at or after this time, RFC 3339.
+    from: Option<String>,
+    /// Raised before this time, RFC 3339.
+    to: Option<String>,
+    /// Page size: at most 10,000; default 500.
     limit: Option<usize>,
+    /// `next_cursor` of the previous page: the page after it, older alerts.
+    cursor: Option<String>,
 }
 
-/// Stored alerts, newest first.
+/// Stored alerts, newest first, filtered and paged.
+///
+/// Filters combine (all must hold). `next_cursor` is present when older alerts match: pass it as
+/// `cursor` for the next page. Alerts raised meanwhile arrive ahead of the first page (the live
+/// stream carries them), so paging returns each alert once.
 #[utoipa::path(
     get,
     path = "/v1/alerts",
     params(ListParams),
-    responses((status = 200, description = "`{alerts: [...]}`")),
+    responses((status = 200, description = "`{alerts: [...], next_cursor?: string}`"), (status = 400, description = "a parameter is invalid, named in `field`")),
 )]
 pub async fn list(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    let limit = params.limit.unwrap_or(500).min(LIST_ALERTS_MAX);
-    Ok(Json(json!({ "alerts": state.alerts.recent(limit) })))
+    let limit = params.limit.unwrap_or(500).clamp(1, LIST_ALERTS_MAX);
+    let (from, to) = (super::parse_time("from", params.from.as_deref())?, super::parse_time("to", params.to.as_deref())?);
+    let filter = AlertFilter::parse(params.status.as_deref(), params.rule.as_deref(), params.rule_id, params.device_id, from, to)
+        .map_err(|e| ApiError::bad_field(e.field, e.reason))?;
+    let before = params.cursor.as_deref().map(cursor_position).transpose()?;
+    let (alerts, next) = state.alerts.page(&filter, before, limit);
+    let mut body = json!({ "alerts": alerts });
+    if let Some(position) = next {
+        body["next_cursor"] = json!(format!("{CURSOR_PREFIX}{position}"));
+    }
+    Ok(Json(body))
+}
+
+/// A cursor names the position of the last alert of a page; the prefix keeps it from reading as a count.
+const CURSOR_PREFIX: &str = "before-";
+
+fn cursor_position(cursor: &str) -> Result<usize, ApiError> {
+    cursor
+        .strip_prefix(CURSOR_PREFIX)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| ApiError::bad_field("cursor", format!("{cursor:?} is not a cursor this server gave")))
 }
 
 /// The live alert feed as server-sent events.
