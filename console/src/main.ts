@@ -12,6 +12,7 @@ import { renderRules } from './rules';
 import { renderChanges, renderCustodian, renderHolds } from './changes';
 import { renderAdminSections } from './admin';
 import { el, typingIn } from './dom';
+import { renderHistory } from './history';
 
 const app = document.getElementById('app') as HTMLElement;
 const banner = document.getElementById('banner') as HTMLElement;
@@ -24,6 +25,8 @@ const ALERT_ROLES: Role[] = ['operator', 'supervisor'];
 const RULE_ROLES: Role[] = ['operator', 'supervisor', 'administrator'];
 const MAP_ROLES: Role[] = ['operator', 'supervisor', 'investigator', 'administrator'];
 const ALERTS_SHOWN_MAX = 500;
+// Open alerts loaded at start, at most: beyond this the queue is no longer something to work through.
+const OPEN_ALERTS_MAX = 5_000;
 const RENDER_INTERVAL_MS = 200;
 const MAP_INTERVAL_MS = 1_000;
 const SOUND_KEY = 'glasshouse.sound';
@@ -123,7 +126,11 @@ async function renderLive(account: Account): Promise<void> {
   sound.checked = localStorage.getItem(SOUND_KEY) === 'on';
   sound.addEventListener('change', () => { localStorage.setItem(SOUND_KEY, sound.checked ? 'on' : 'off'); if (sound.checked) chime(2); });
   const soundLabel = el('label', { for: 'alert-sound', class: 'sound' }, [sound, ' sound']);
-  if (showAlerts) layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [el('h2', {}, ['Open alerts ', count, soundLabel]), list]));
+  if (showAlerts) {
+    layout.append(el('aside', { class: 'queue', 'aria-label': 'Alert queue' }, [
+      el('h2', {}, ['Open alerts ', count, soundLabel]), list, renderHistory((a) => live.flyTo(a)),
+    ]));
+  }
   const investigationPanel = el('aside', { class: 'queue', 'aria-label': 'Investigation' });
   if (account.role === 'investigator') layout.append(investigationPanel);
   const approvalsPanel = el('aside', { class: 'queue', 'aria-label': 'Approval requests' });
@@ -229,9 +236,19 @@ async function renderLive(account: Account): Promise<void> {
     pending = true;
     setTimeout(draw, RENDER_INTERVAL_MS);
   };
+  // The newest alerts of any status, and every open one however old: an operator starting a shift
+  // sees all that still waits, page by page, up to OPEN_ALERTS_MAX.
   const reload = async (): Promise<void> => {
     const { alerts: stored } = await api<{ alerts: Alert[] }>(`/v1/alerts?limit=${ALERTS_SHOWN_MAX}`);
     for (const a of stored) alerts.set(a.id, a);
+    let cursor: string | undefined;
+    let loaded = 0;
+    do {
+      const page = await api<{ alerts: Alert[]; next_cursor?: string }>(`/v1/alerts?status=new,acknowledged&limit=${ALERTS_SHOWN_MAX}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      for (const a of page.alerts) alerts.set(a.id, a);
+      loaded += page.alerts.length;
+      cursor = page.next_cursor;
+    } while (cursor && loaded < OPEN_ALERTS_MAX);
     render();
   };
   streamAlerts(

@@ -692,3 +692,34 @@ test('a deployment can put the roads over an online map style, and an unreachabl
     provider.close();
   }
 });
+
+test('an operator looks back over a shift: alert history narrowed to a device, a page at a time', async () => {
+  const { page, errors } = await openConsole('operator');
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
+  const device = `lpr-history-${Date.now()}`;
+  await call('PUT', `/v1/devices/${device}`, tokens.administrator, JSON.stringify({ type: 'plate_reader', lat: 60.169, lon: 24.938 }));
+  const list = await call('POST', '/v1/hotlists', tokens.administrator, JSON.stringify({ name: `e2e history ${device}`, source: 'local', match: 'exact' }));
+  // More hits than a page holds, each of its own plate (sightings of one plate fold into one alert).
+  const plates = Array.from({ length: 55 }, (_, i) => `HY${String(i).padStart(3, '0')}`);
+  const expires = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  await call('POST', `/v1/hotlists/${list.id}/entries`, tokens.administrator, JSON.stringify(plates.map((plate) => ({ plate, reason: 'stolen_vehicle', expires_at: expires }))));
+  const reads = plates.map((plate, i) => JSON.stringify({ id: `${device}-${i}`, kind: 'plate_read', device_id: device, observed_at: new Date().toISOString(), plate })).join('\n') + '\n';
+  assert.equal((await call('POST', '/v1/observations', tokens.ingest, reads, 'application/x-ndjson')).accepted, 55);
+  await waitFor(async () => (await call('GET', `/v1/alerts?device_id=${device}&limit=100`, tokens.operator)).alerts.length === 55, 'the 55 hits');
+
+  await page.click('#alert-history summary');
+  await page.fill('#history-device', device);
+  await page.selectOption('#history-rule', 'hotlist');
+  await page.click('.history-form button[type=submit]');
+  await page.waitForSelector('#history-results[data-count="50"]', { timeout: 15_000 });
+  assert.equal(await page.locator('#history-more').isVisible(), true, 'older alerts are a click away');
+  await page.click('#history-more');
+  await page.waitForSelector('#history-results[data-count="55"]', { timeout: 15_000 });
+  assert.equal(await page.locator('#history-more').isHidden(), true, 'nothing older');
+  const rows = await page.locator('#history-results li').evaluateAll((nodes) => nodes.map((n) => [n.dataset.alertId, n.textContent]));
+  assert.equal(new Set(rows.map(([id]) => id)).size, 55, 'each alert once across the pages');
+  assert.ok(rows.every(([, text]) => text.includes(device) && text.includes('hotlist')), 'only the device\'s hotlist hits');
+  await page.screenshot({ path: join(artifacts, 'operator-alert-history.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

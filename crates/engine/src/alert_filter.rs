@@ -84,7 +84,10 @@ impl AlertFilter {
             .collect::<Result<_, _>>()?;
         let families = list(families);
         if let Some(unknown) = families.iter().find(|f| !RULE_FAMILIES.contains(&f.as_str())) {
-            return Err(FilterError { field: "rule", reason: format!("unknown rule family {unknown:?}; one of {}", RULE_FAMILIES.join(", ")) });
+            return Err(FilterError {
+                field: "rule",
+                reason: format!("unknown rule family {unknown:?}; one of {}", RULE_FAMILIES.join(", ")),
+            });
         }
         if let (Some(from), Some(to)) = (raised_from, raised_to)
             && to < from

@@ -11,10 +11,10 @@ pub mod alert_filter;
 pub mod metrics;
 pub mod rules;
 
-pub use alert_filter::{AlertFilter, FilterError, RULE_FAMILIES};
 pub use alert::{
     Alert, AlertStatus, DISMISSAL_DISPOSITIONS, HotlistHit, Repeat, Transition, TransitionError, TransitionRequest, VehicleAttribute,
 };
+pub use alert_filter::{AlertFilter, FilterError, RULE_FAMILIES};
 pub use rules::correlation::{CorrelationRule, KindWindow, NewCorrelationRule, SituationTrigger};
 pub use rules::geofence::{
     GeofenceHit, GeofenceIndex, GeofenceRule, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule, SavedPresences,

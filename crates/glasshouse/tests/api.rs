@@ -994,8 +994,7 @@ fn alerts_filter_by_status_rule_list_device_and_time_and_page_each_alert_once_wh
     let hotlist_id = created.body["id"].as_str().unwrap().to_owned();
     // Distinct plates: sightings of one plate within minutes fold into one alert.
     let plates: Vec<String> = (0..30).map(|i| format!("PG{i:03}")).collect();
-    let entries: Vec<_> =
-        plates.iter().map(|p| json!({"plate": p, "reason": "stolen_vehicle", "expires_at": in_days(30)})).collect();
+    let entries: Vec<_> = plates.iter().map(|p| json!({"plate": p, "reason": "stolen_vehicle", "expires_at": in_days(30)})).collect();
     assert_eq!(client.json("POST", &format!("/v1/hotlists/{hotlist_id}/entries"), &s.admin, json!(entries)).status, 200);
     let device = |i: usize| if i % 4 == 0 { "lpr-18" } else { "lpr-17" };
     let reads: Vec<String> = (0..12).map(|i| read_line(&format!("pg-{i}"), device(i), &plates[i])).collect();
