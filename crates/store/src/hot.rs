@@ -130,6 +130,43 @@ impl Store {
         segments.search_plates(admitted.query(), &hot)
     }
 
+    /// Every read matching any of the queries, each followed page by page to its end: no cap that
+    /// silently drops a read. The locks are taken per page, so a long batch never stalls a flush.
+    /// A read matching several queries is returned once.
+    pub fn search_plates_exhaustive(&self, admitted: &Admitted<Vec<PlateQuery>>) -> Result<Vec<Observation>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for query in admitted.query() {
+            let mut query = query.clone();
+            loop {
+                let page = {
+                    let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+                    let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+                    segments.search_plates(&query, &hot)?
+                };
+                found.extend(page.items.into_iter().map(|(o, _)| o).filter(|o| seen.insert(o.id.clone())));
+                match page.next {
+                    Some(next) => query.after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every observation the query matches, passed to `each` (no limit, no order). Returns how
+    /// many were passed.
+    pub fn scan(&self, admitted: &Admitted<ObservationQuery>, mut each: impl FnMut(Observation)) -> Result<usize, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        let mut passed = 0;
+        segments.scan_each(admitted.query(), &hot, &mut |o| {
+            passed += 1;
+            each(o)
+        })?;
+        Ok(passed)
+    }
+
     /// How many reads match a plate query, in all and per plate.
     pub fn tally_plates(&self, admitted: &Admitted<PlateQuery>) -> Result<PlateTally, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());

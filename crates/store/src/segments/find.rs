@@ -246,6 +246,30 @@ impl SegmentStore {
         Ok(found)
     }
 
+    /// Every observation `query` matches, from the segments and `hot`, passed to `each` in no
+    /// particular order and with no limit (`query.limit` is not used): for checks that must see
+    /// the whole of a window. Returns how the segments were read.
+    pub(crate) fn scan_each(
+        &self,
+        query: &ObservationQuery,
+        hot: &[(Lsn, Observation)],
+        each: &mut dyn FnMut(Observation),
+    ) -> Result<Explain, StoreError> {
+        let mut explain = Explain::default();
+        let conditions = RowConditions { from: query.from, to: query.to, bbox: query.bbox, ..RowConditions::default() };
+        for segment in &self.manifest.segments {
+            if !outline_overlaps(query, segment) {
+                explain.segments_pruned += 1;
+                continue;
+            }
+            self.scan_segment(segment, &conditions, None, &mut explain, each)?;
+        }
+        for (_, o) in hot.iter().filter(|(_, o)| query.matches(o)) {
+            each(o.clone());
+        }
+        Ok(explain)
+    }
+
     /// Answers a kinds × time × box query from the segments, adding matches from `hot`.
     pub(crate) fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
         let mut explain = Explain::default();
