@@ -3,6 +3,7 @@
 mod commands;
 mod engine_state;
 mod pipeline;
+mod seen;
 mod sql_service;
 
 use clap::Parser;

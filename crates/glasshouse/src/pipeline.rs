@@ -22,8 +22,8 @@ use glasshouse_model::validate::{RawRecord, from_stored};
 use glasshouse_server::{AppState, TokenStore};
 use glasshouse_sinks::AlertLog;
 use glasshouse_store::{Catalog, SegmentStore, Store};
+use crate::seen::StoredIds;
 use glasshouse_wal::{CommitRequest, Committed, Committer, DurableGroup, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -307,31 +307,25 @@ impl Stores {
     }
 }
 
-/// The WAL reopened, the ids already durable, and its unflushed tail.
+/// The WAL reopened, what the committer knows of stored ids, and the WAL's unflushed tail.
 struct Recovered {
     wal: Wal,
-    seen: HashSet<u128>,
+    seen: StoredIds,
     replayed: Vec<(Lsn, Observation)>,
 }
 
-/// Reopens the WAL after the last flushed position and collects every id already durable (in the
-/// segments and the tail), so the committer deduplicates across restarts.
-fn recover(data_dir: &Path, fsync: FsyncPolicy, store: &Store) -> anyhow::Result<Recovered> {
+/// Reopens the WAL after the last flushed position. Only the tail is read: the ids of records
+/// already in segments are asked of the segments' id filters when a record arrives, so start-up
+/// does not grow with the history.
+fn recover(data_dir: &Path, fsync: FsyncPolicy, store: &Arc<Store>) -> anyhow::Result<Recovered> {
     let flushed_lsn = store.flushed_lsn();
-    let mut seen = HashSet::new();
-    store.for_each_stored(|o| {
-        seen.insert(o.dedup_key());
-    })?;
     let mut replayed: Vec<(Lsn, Observation)> = Vec::new();
     let mut undecodable = 0usize;
     let wal_config = WalConfig { fsync, ..WalConfig::new(wal_dir(data_dir)) };
     let wal = Wal::open(wal_config, flushed_lsn, |lsn, payload| {
         let decoded = serde_json::from_slice::<RawRecord>(payload).ok().and_then(|raw| from_stored(&raw).ok());
         match decoded {
-            Some(o) => {
-                seen.insert(o.dedup_key());
-                replayed.push((lsn, o));
-            }
+            Some(o) => replayed.push((lsn, o)),
             None => undecodable += 1,
         }
     })
@@ -339,7 +333,8 @@ fn recover(data_dir: &Path, fsync: FsyncPolicy, store: &Store) -> anyhow::Result
     if undecodable > 0 {
         anyhow::bail!("{undecodable} WAL records passed their checksum but do not decode; refusing to start");
     }
-    info!(replayed = replayed.len(), flushed_lsn, stored_ids = seen.len(), "wal recovered");
+    let seen = StoredIds::new(store.clone(), replayed.iter().map(|(lsn, o)| (o.dedup_key(), *lsn)));
+    info!(replayed = replayed.len(), flushed_lsn, ids_in_memory = seen.in_memory(), "wal recovered");
     Ok(Recovered { wal, seen, replayed })
 }
 

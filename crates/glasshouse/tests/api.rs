@@ -1053,3 +1053,38 @@ fn alerts_filter_by_status_rule_list_device_and_time_and_page_each_alert_once_wh
         assert_eq!((refused.status, refused.body["field"].as_str()), (400, Some(field)), "{query}: {:?}", refused.body);
     }
 }
+
+#[test]
+fn after_a_restart_records_already_in_segments_are_duplicates_and_new_ones_are_stored() {
+    let s = setup();
+    let client = s.server.client();
+    // Reads at distinct times over the last hours, with and without ids of their own (content
+    // hashes name those), flushed to segments before the restart.
+    let now = chrono::Utc::now();
+    let line = |i: usize, with_id: bool| {
+        let at = (now - chrono::Duration::seconds(10 + i as i64 * 7)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let id = if with_id { format!(r#""id":"rs-{i}","#) } else { String::new() };
+        format!(r#"{{{id}"kind":"plate_read","device_id":"lpr-17","observed_at":"{at}","plate":"RS{i:04}"}}"#)
+    };
+    let first: Vec<String> = (0..1_500).map(|i| line(i, i % 2 == 0)).collect();
+    assert_eq!(client.ndjson(&s.ingest, &first).body["accepted"], 1_500);
+    let flushed = || {
+        let status = client.get("/v1/status", &s.ingest).body;
+        status["stored_observations"] == 1_500 && status["hot_window_observations"] == 0
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !flushed() {
+        assert!(std::time::Instant::now() < deadline, "the reads were not flushed to segments");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut server = s.server;
+    server.restart_with(&[]);
+    let client = server.client();
+    // Every earlier read again, and 500 new ones at the same times.
+    let again: Vec<String> = first.iter().cloned().chain((1_500..2_000).map(|i| line(i - 1_500, true).replace("rs-", "new-"))).collect();
+    let reply = client.ndjson(&s.ingest, &again);
+    assert_eq!((reply.body["accepted"].as_u64(), reply.body["duplicates"].as_u64()), (Some(2_000), Some(1_500)), "{:?}", reply.body);
+    let status = client.get("/v1/status", &s.ingest).body;
+    let stored = status["stored_observations"].as_u64().unwrap() + status["hot_window_observations"].as_u64().unwrap();
+    assert_eq!(stored, 2_000, "the 1,500 once and the 500 new: {status}");
+}

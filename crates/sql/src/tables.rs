@@ -287,6 +287,8 @@ mod tests {
             size_bytes: 1,
             plate_index: None,
             index_bytes: 0,
+            id_filter: None,
+            id_filter_bytes: 0,
         }
     }
 

@@ -167,6 +167,13 @@ impl Store {
         Ok(passed)
     }
 
+    /// For each observation, whether a segment already holds one with its id (see
+    /// [`SegmentStore::held`]). Records still in the hot window are not asked about here: the WAL's
+    /// committer knows those.
+    pub fn held(&self, observations: &[&Observation]) -> Result<Vec<bool>, StoreError> {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).held(observations)
+    }
+
     /// How many reads match a plate query, in all and per plate.
     pub fn tally_plates(&self, admitted: &Admitted<PlateQuery>) -> Result<PlateTally, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());

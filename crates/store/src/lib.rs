@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod id_filter;
 pub mod images;
 pub mod parquet_codec;
 pub mod query;

@@ -94,6 +94,20 @@ pub struct SegmentMeta {
     /// Bytes of the sidecar index on disk.
     #[serde(default)]
     pub index_bytes: u64,
+    /// The filter of the segment's ids (`.ids`, see [`crate::id_filter`]), relative to the store
+    /// root. Segments written before filters existed have none and are checked by their id column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_filter: Option<String>,
+    /// Bytes of the id filter on disk.
+    #[serde(default)]
+    pub id_filter_bytes: u64,
+}
+
+impl SegmentMeta {
+    /// The segment's files: the Parquet file and its sidecars.
+    pub fn files(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.path).chain(self.plate_index.as_ref()).chain(self.id_filter.as_ref())
+    }
 }
 
 impl SegmentMeta {
@@ -126,6 +140,8 @@ pub struct SegmentStore {
     /// Every distinct plate of the plate-read segments, for patterns with no fixed start; built
     /// on first use, carried over by compactions, dropped when a purge removes a segment it covers.
     dictionary: Mutex<Option<Arc<crate::plate_dictionary::PlateDictionary>>>,
+    /// What ingest's duplicate check has loaded (see `held`); reset when the manifest changes.
+    held: Mutex<held::HeldCaches>,
 }
 
 impl SegmentStore {
@@ -141,7 +157,13 @@ impl SegmentStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(StoreError::Io { path: manifest_path, source: e }),
         };
-        let store = SegmentStore { root, manifest, handles: Mutex::new(HashMap::new()), dictionary: Mutex::new(None) };
+        let store = SegmentStore {
+            root,
+            manifest,
+            handles: Mutex::new(HashMap::new()),
+            dictionary: Mutex::new(None),
+            held: Mutex::new(held::HeldCaches::default()),
+        };
         store.remove_orphans()?;
         Ok(store)
     }
@@ -166,7 +188,7 @@ impl SegmentStore {
             .manifest
             .segments
             .iter()
-            .flat_map(|s| std::iter::once(&s.path).chain(s.plate_index.as_ref()))
+            .flat_map(SegmentMeta::files)
             .map(|p| self.root.join(p))
             .collect();
         let mut stack = vec![self.root.clone()];
@@ -175,7 +197,7 @@ impl SegmentStore {
                 let path = entry.map_err(io_error(&dir))?.path();
                 if path.is_dir() {
                     stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "parquet" || e == "plates" || e == "tmp") && !known.contains(&path) {
+                } else if path.extension().is_some_and(|e| e == "parquet" || e == "plates" || e == "ids" || e == "tmp") && !known.contains(&path) {
                     warn!(segment = %path.display(), "removing segment not in the manifest (interrupted flush)");
                     fs::remove_file(&path).map_err(io_error(&path))?;
                 }
@@ -217,6 +239,7 @@ impl SegmentStore {
         manifest.segments.extend(written.iter().cloned());
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
+        self.forget_held();
         info!(segments = written.len(), records = records.len(), flushed_lsn = last_lsn, "flushed hot window");
         Ok(written)
     }
@@ -318,6 +341,7 @@ mod compact;
 mod dictionary;
 mod find;
 mod gather;
+mod held;
 mod parallel;
 mod point;
 mod scan;

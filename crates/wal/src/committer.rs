@@ -74,6 +74,32 @@ impl Acknowledgements {
     }
 }
 
+/// What the committer knows of the keys already durable: asked before a group is appended, told
+/// of each append. A plain set of every key is enough for tests and small logs; the server keeps
+/// only the keys not yet in its segments and asks the segments for the rest.
+pub trait Seen<T>: Send {
+    /// For each record, whether one with its key is already durable.
+    fn held(&mut self, records: &[(u128, &T)]) -> Vec<bool>;
+    /// A record with this key was appended at `lsn`.
+    fn insert(&mut self, key: u128, lsn: Lsn);
+    /// The append of this key was lost with a failed write.
+    fn remove(&mut self, key: u128);
+}
+
+impl<T> Seen<T> for HashSet<u128> {
+    fn held(&mut self, records: &[(u128, &T)]) -> Vec<bool> {
+        records.iter().map(|(key, _)| self.contains(key)).collect()
+    }
+
+    fn insert(&mut self, key: u128, _: Lsn) {
+        HashSet::insert(self, key);
+    }
+
+    fn remove(&mut self, key: u128) {
+        HashSet::remove(self, &key);
+    }
+}
+
 /// The sending side of the committer.
 pub struct Committer<T> {
     sender: SyncSender<CommitRequest<T>>,
@@ -100,13 +126,13 @@ impl<T> Committer<T> {
     }
 }
 
-/// Starts the group-commit thread. `seen` holds the keys already durable (from recovery);
+/// Starts the group-commit thread. `seen` knows the keys already durable (from recovery);
 /// `queue_requests_max` bounds waiting requests; `downstream` receives each durable group and
 /// sends its acknowledgements once it has applied it. The thread ends when every [`Committer`] is
 /// dropped.
 pub fn committer<T: Send + 'static>(
     wal: Wal,
-    seen: HashSet<u128>,
+    seen: impl Seen<T> + 'static,
     queue_requests_max: usize,
     downstream: SyncSender<DurableGroup<T>>,
 ) -> (Committer<T>, JoinHandle<()>) {
@@ -118,7 +144,7 @@ pub fn committer<T: Send + 'static>(
     (Committer { sender }, handle)
 }
 
-fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitRequest<T>>, downstream: SyncSender<DurableGroup<T>>) {
+fn run<T>(mut wal: Wal, mut seen: impl Seen<T>, receiver: Receiver<CommitRequest<T>>, downstream: SyncSender<DurableGroup<T>>) {
     let mut stopped = false;
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
@@ -137,22 +163,29 @@ fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitReques
         let mut outcomes = Vec::with_capacity(group.len());
         let mut acks = Vec::with_capacity(group.len());
         let mut durable: Committed<T> = Vec::new();
-        let mut new_keys = Vec::new();
+        let mut new_keys = HashSet::new();
         let mut failure = None;
+        // One question for the whole group; keys repeated within it are caught by `new_keys`.
+        let held = {
+            let asked: Vec<(u128, &T)> = group.iter().flat_map(|r| r.records.iter().map(|record| (record.key, &record.item))).collect();
+            seen.held(&asked)
+        };
+        let mut held = held.into_iter();
         for request in group {
             let mut outcome = CommitOutcome::default();
             for record in request.records {
+                let already = held.next().unwrap_or(false);
                 if failure.is_some() {
-                    break;
+                    continue;
                 }
-                if seen.contains(&record.key) {
+                if already || new_keys.contains(&record.key) {
                     outcome.duplicates += 1;
                     continue;
                 }
                 match wal.append(&record.payload) {
                     Ok(lsn) => {
-                        seen.insert(record.key);
-                        new_keys.push(record.key);
+                        seen.insert(record.key, lsn);
+                        new_keys.insert(record.key);
                         outcome.appended += 1;
                         outcome.last_lsn = Some(lsn);
                         durable.push((lsn, record.item));
@@ -173,7 +206,7 @@ fn run<T>(mut wal: Wal, mut seen: HashSet<u128>, receiver: Receiver<CommitReques
                 error!(error = %e, "wal write failed; refusing further appends");
                 stopped = true;
                 for key in new_keys {
-                    seen.remove(&key);
+                    seen.remove(key);
                 }
                 let message = e.to_string();
                 for ack in acks {

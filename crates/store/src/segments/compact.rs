@@ -166,6 +166,7 @@ impl SegmentStore {
         }
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
+        self.forget_held();
         let mut removed = 0u64;
         for (group, merged) in &applied {
             for segment in group {
@@ -188,7 +189,7 @@ impl SegmentStore {
 
     /// Deletes a segment's files (after the manifest stopped naming them).
     pub(crate) fn remove_files(&self, segment: &SegmentMeta) -> Result<(), StoreError> {
-        for relative in std::iter::once(&segment.path).chain(segment.plate_index.as_ref()) {
+        for relative in segment.files() {
             let path = self.root.join(relative);
             match fs::remove_file(&path) {
                 Ok(()) => {}

@@ -4,6 +4,7 @@
 use super::parallel::{map_on_two_cores, sort_on_two_cores};
 use super::{SegmentMeta, StoreError, io_error, parquet_error};
 use crate::parquet_codec;
+use crate::id_filter::IdFilter;
 use crate::plate_index;
 use arrow::record_batch::RecordBatch;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
@@ -190,6 +191,7 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
     });
     parquet?;
     let (plate_index, index_bytes) = index?;
+    let (id_filter, id_filter_bytes) = write_id_filter(root, &relative, rows)?;
     fs::rename(&temporary, &path).map_err(io_error(&path))?;
     glasshouse_wal::files::sync_parent(&path).map_err(io_error(&path))?;
     let size_bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
@@ -203,7 +205,19 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
         size_bytes,
         plate_index,
         index_bytes,
+        id_filter: Some(id_filter),
+        id_filter_bytes,
     })
+}
+
+/// Writes the filter of the segment's ids beside it, durably. Returns its relative path and size.
+fn write_id_filter(root: &Path, relative: &str, rows: &[&Observation]) -> Result<(String, u64), StoreError> {
+    let filter_relative = relative.replace(".parquet", ".ids");
+    let path = root.join(&filter_relative);
+    let filter = IdFilter::build(rows.iter().map(|o| o.dedup_key())).map_err(|reason| StoreError::Parquet { path: path.clone(), reason })?;
+    let bytes = filter.to_bytes();
+    glasshouse_wal::files::replace(&path, &bytes, glasshouse_wal::files::Readers::Default).map_err(io_error(&path))?;
+    Ok((filter_relative, bytes.len() as u64))
 }
 
 /// Encodes one row group's columns on two cores (parquet-rs's `ArrowWriter` encodes them one after

@@ -1,0 +1,208 @@
+//! Whether records are already in a segment, for ingest's duplicate check: the id filters of the
+//! segments covering each record's day, and on a filter's "maybe", the segment's own ids.
+
+use super::{SegmentMeta, SegmentStore, StoreError, io_error, parquet_error};
+use crate::id_filter::IdFilter;
+use arrow::array::{Array, StringArray};
+use glasshouse_model::observation::dedup_key;
+use glasshouse_model::time::MICROS_PER_DAY;
+use glasshouse_model::{Kind, Observation};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::sync::Arc;
+
+/// The segments of each (kind, UTC day), as positions in the manifest.
+pub(super) type DayIndex = HashMap<(Kind, i64), Vec<usize>>;
+
+/// The loaded filters and the ids of the segment checked last, kept between calls.
+#[derive(Default)]
+pub(super) struct HeldCaches {
+    days: Option<Arc<DayIndex>>,
+    filters: HashMap<String, Arc<IdFilter>>,
+    /// A filter's "maybe" is usually a real duplicate, and duplicates come in runs (a device
+    /// re-sending its last hour): the ids of the segment checked last answer the rest of the run.
+    exact: Option<(String, Arc<HashSet<u128>>)>,
+}
+
+fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
+}
+
+impl SegmentStore {
+    /// For each observation, whether a segment already holds one with its id. Only segments of its
+    /// kind whose time range holds its time are asked: a repeat of a record has the record's time.
+    /// Never a false "held": a filter's "maybe" is checked against the segment's ids.
+    ///
+    /// # Errors
+    /// When a filter or an id column cannot be read.
+    pub fn held(&self, observations: &[&Observation]) -> Result<Vec<bool>, StoreError> {
+        let days = self.day_index();
+        observations
+            .iter()
+            .map(|o| {
+                let Some(positions) = days.get(&(o.kind(), day_of(o.observed_at.0))) else { return Ok(false) };
+                let key = o.dedup_key();
+                for &position in positions {
+                    let segment = &self.manifest.segments[position];
+                    if o.observed_at < segment.min_observed_at || o.observed_at > segment.max_observed_at {
+                        continue;
+                    }
+                    if self.id_filter(segment)?.may_hold(key) && self.segment_ids(segment)?.contains(&key) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            })
+            .collect()
+    }
+
+    /// Called whenever the manifest changes: the day index is rebuilt on next use, and the filters
+    /// and ids of segments no longer in the manifest are dropped (the others stay right: segments
+    /// never change once written).
+    pub(super) fn forget_held(&self) {
+        let current: HashSet<&str> = self.manifest.segments.iter().map(|s| s.path.as_str()).collect();
+        let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        caches.days = None;
+        caches.filters.retain(|path, _| current.contains(path.as_str()));
+        if caches.exact.as_ref().is_some_and(|(path, _)| !current.contains(path.as_str())) {
+            caches.exact = None;
+        }
+    }
+
+    fn day_index(&self) -> Arc<DayIndex> {
+        let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        caches
+            .days
+            .get_or_insert_with(|| {
+                let mut days = DayIndex::new();
+                for (position, segment) in self.manifest.segments.iter().enumerate() {
+                    let Some(kind) = Kind::parse(&segment.kind) else { continue };
+                    for day in day_of(segment.min_observed_at.0)..=day_of(segment.max_observed_at.0) {
+                        days.entry((kind, day)).or_default().push(position);
+                    }
+                }
+                Arc::new(days)
+            })
+            .clone()
+    }
+
+    fn id_filter(&self, segment: &SegmentMeta) -> Result<Arc<IdFilter>, StoreError> {
+        if let Some(filter) = self.held.lock().unwrap_or_else(|p| p.into_inner()).filters.get(&segment.path) {
+            return Ok(filter.clone());
+        }
+        let filter = match &segment.id_filter {
+            Some(relative) => {
+                let path = self.root.join(relative);
+                let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+                IdFilter::from_bytes(&bytes).map_err(|reason| StoreError::Manifest { path, reason })?
+            }
+            // Written before segments had filters: built from the ids, once per process.
+            None => {
+                let ids = self.segment_ids(segment)?;
+                IdFilter::build(ids.iter().copied()).map_err(|reason| StoreError::Manifest { path: self.root.join(&segment.path), reason })?
+            }
+        };
+        let filter = Arc::new(filter);
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).filters.insert(segment.path.clone(), filter.clone());
+        Ok(filter)
+    }
+
+    /// The deduplication keys of every id in the segment, read from its id column alone.
+    fn segment_ids(&self, segment: &SegmentMeta) -> Result<Arc<HashSet<u128>>, StoreError> {
+        if let Some((path, ids)) = &self.held.lock().unwrap_or_else(|p| p.into_inner()).exact
+            && *path == segment.path
+        {
+            return Ok(ids.clone());
+        }
+        let path = self.root.join(&segment.path);
+        let file = File::open(&path).map_err(io_error(&path))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(&path))?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["id"]);
+        let reader = builder.with_projection(mask).build().map_err(parquet_error(&path))?;
+        let mut ids = HashSet::with_capacity(segment.rows as usize);
+        for batch in reader {
+            let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
+            let column = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(|| StoreError::Parquet {
+                path: path.clone(),
+                reason: "the id column is not text".into(),
+            })?;
+            ids.extend((0..column.len()).filter(|&i| column.is_valid(i)).map(|i| dedup_key(column.value(i))));
+        }
+        let ids = Arc::new(ids);
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).exact = Some((segment.path.clone(), ids.clone()));
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glasshouse_model::{Body, PlateRead, Position, SensorReading, Timestamp};
+    use proptest::prelude::*;
+
+    fn reading(id: String, at: Timestamp, plate: bool) -> Observation {
+        let body = if plate {
+            Body::PlateRead(PlateRead { plate: "ABC123".into(), ..PlateRead::default() })
+        } else {
+            Body::SensorReading(SensorReading { quantity: "co".into(), value: 1.0, unit: "ppm".into() })
+        };
+        Observation {
+            id,
+            device_id: "dev-1".into(),
+            observed_at: at,
+            received_at: at,
+            position: Position { lat: 60.17, lon: 24.94, heading_deg: None, accuracy_m: None },
+            body,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// After records are flushed in several rounds over several days and kinds, and the store is
+        /// opened again (a restart), every stored record is held and no new one is: new ones share
+        /// times, days and kinds with stored ones, so only their ids tell them apart.
+        #[test]
+        fn every_stored_record_is_held_and_no_new_one(
+            count in 1usize..2_000,
+            days in 1i64..4,
+            rounds in 1usize..4,
+            spacing_s in 1i64..400,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let start = Timestamp::parse_rfc3339("2026-10-01T22:00:00Z").unwrap();
+            let at = |i: usize| start.plus_secs((i as i64 * spacing_s) % (days * 86_400));
+            let stored: Vec<(u64, Observation)> =
+                (0..count).map(|i| (i as u64 + 1, reading(format!("s-{i}"), at(i), i % 3 != 0))).collect();
+            {
+                let mut store = SegmentStore::open(dir.path()).unwrap();
+                for chunk in stored.chunks(count.div_ceil(rounds)) {
+                    store.flush(chunk).unwrap();
+                }
+            }
+            let store = SegmentStore::open(dir.path()).unwrap();
+            let fresh: Vec<Observation> = (0..count).map(|i| reading(format!("n-{i}"), at(i), i % 3 != 0)).collect();
+            let asked: Vec<&Observation> = stored.iter().map(|(_, o)| o).chain(&fresh).collect();
+            let held = store.held(&asked).unwrap();
+            prop_assert!(held[..count].iter().all(|h| *h), "every stored record is held");
+            prop_assert!(held[count..].iter().all(|h| !*h), "no new record is held");
+        }
+    }
+
+    #[test]
+    fn a_segment_written_before_filters_is_checked_by_its_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp::parse_rfc3339("2026-10-01T12:00:00Z").unwrap();
+        let mut store = SegmentStore::open(dir.path()).unwrap();
+        store.flush(&[(1, reading("old-1".into(), at, true))]).unwrap();
+        // As an older version wrote it: no filter named in the manifest, no filter file.
+        let mut manifest = super::super::Manifest { flushed_lsn: 1, segments: store.segments().to_vec() };
+        std::fs::remove_file(dir.path().join(manifest.segments[0].id_filter.take().unwrap())).unwrap();
+        store.write_manifest(&manifest).unwrap();
+        let store = SegmentStore::open(dir.path()).unwrap();
+        let (old, new) = (reading("old-1".into(), at, true), reading("new-1".into(), at, true));
+        assert_eq!(store.held(&[&old, &new]).unwrap(), [true, false]);
+    }
+}
