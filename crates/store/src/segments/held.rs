@@ -11,16 +11,19 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// The segments of each (kind, UTC day), as positions in the manifest.
-pub(super) type DayIndex = HashMap<(Kind, i64), Vec<usize>>;
+/// The segments of each (kind, UTC day): their position in the manifest and their id filter,
+/// loaded on first use. One map lookup finds what a record's check needs, with no lock per segment.
+pub(super) type DayIndex = HashMap<(Kind, i64), Vec<(usize, Arc<OnceLock<Arc<IdFilter>>>)>>;
 
-/// The loaded filters and the ids of the segment checked last, kept between calls.
+/// The day index, the loaded filters and the ids of the segment checked last, kept between calls.
 #[derive(Default)]
 pub(super) struct HeldCaches {
     days: Option<Arc<DayIndex>>,
-    filters: HashMap<String, Arc<IdFilter>>,
+    /// Each segment's filter slot, shared with the day index; kept across manifest changes for the
+    /// segments that remain.
+    filters: HashMap<String, Arc<OnceLock<Arc<IdFilter>>>>,
     /// A filter's "maybe" is usually a real duplicate, and duplicates come in runs (a device
     /// re-sending its last hour): the ids of the segment checked last answer the rest of the run.
     exact: Option<(String, Arc<HashSet<u128>>)>,
@@ -44,12 +47,19 @@ impl SegmentStore {
             .map(|o| {
                 let Some(positions) = days.get(&(o.kind(), day_of(o.observed_at.0))) else { return Ok(false) };
                 let key = o.dedup_key();
-                for &position in positions {
-                    let segment = &self.manifest.segments[position];
+                for (position, filter) in positions {
+                    let segment = &self.manifest.segments[*position];
                     if o.observed_at < segment.min_observed_at || o.observed_at > segment.max_observed_at {
                         continue;
                     }
-                    if self.id_filter(segment)?.may_hold(key) && self.segment_ids(segment)?.contains(&key) {
+                    let filter = match filter.get() {
+                        Some(loaded) => loaded.clone(),
+                        None => {
+                            let loaded = Arc::new(self.load_id_filter(segment)?);
+                            filter.get_or_init(|| loaded).clone()
+                        }
+                    };
+                    if filter.may_hold(key) && self.segment_ids(segment)?.contains(&key) {
                         return Ok(true);
                     }
                 }
@@ -73,40 +83,36 @@ impl SegmentStore {
 
     fn day_index(&self) -> Arc<DayIndex> {
         let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        caches
-            .days
-            .get_or_insert_with(|| {
-                let mut days = DayIndex::new();
-                for (position, segment) in self.manifest.segments.iter().enumerate() {
-                    let Some(kind) = Kind::parse(&segment.kind) else { continue };
-                    for day in day_of(segment.min_observed_at.0)..=day_of(segment.max_observed_at.0) {
-                        days.entry((kind, day)).or_default().push(position);
-                    }
-                }
-                Arc::new(days)
-            })
-            .clone()
+        if let Some(days) = &caches.days {
+            return days.clone();
+        }
+        let mut days = DayIndex::new();
+        for (position, segment) in self.manifest.segments.iter().enumerate() {
+            let Some(kind) = Kind::parse(&segment.kind) else { continue };
+            let slot = caches.filters.entry(segment.path.clone()).or_default().clone();
+            for day in day_of(segment.min_observed_at.0)..=day_of(segment.max_observed_at.0) {
+                days.entry((kind, day)).or_default().push((position, slot.clone()));
+            }
+        }
+        let days = Arc::new(days);
+        caches.days = Some(days.clone());
+        days
     }
 
-    fn id_filter(&self, segment: &SegmentMeta) -> Result<Arc<IdFilter>, StoreError> {
-        if let Some(filter) = self.held.lock().unwrap_or_else(|p| p.into_inner()).filters.get(&segment.path) {
-            return Ok(filter.clone());
-        }
-        let filter = match &segment.id_filter {
+    /// A segment's id filter from its file, or for a segment written before filters, from its ids.
+    fn load_id_filter(&self, segment: &SegmentMeta) -> Result<IdFilter, StoreError> {
+        match &segment.id_filter {
             Some(relative) => {
                 let path = self.root.join(relative);
                 let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-                IdFilter::from_bytes(&bytes).map_err(|reason| StoreError::Manifest { path, reason })?
+                IdFilter::from_bytes(&bytes).map_err(|reason| StoreError::Manifest { path, reason })
             }
             // Written before segments had filters: built from the ids, once per process.
             None => {
                 let ids = self.segment_ids(segment)?;
-                IdFilter::build(ids.iter().copied()).map_err(|reason| StoreError::Manifest { path: self.root.join(&segment.path), reason })?
+                IdFilter::build(ids.iter().copied()).map_err(|reason| StoreError::Manifest { path: self.root.join(&segment.path), reason })
             }
-        };
-        let filter = Arc::new(filter);
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).filters.insert(segment.path.clone(), filter.clone());
-        Ok(filter)
+        }
     }
 
     /// The deduplication keys of every id in the segment, read from its id column alone.
