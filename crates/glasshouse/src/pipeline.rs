@@ -9,6 +9,7 @@
 //! its unflushed tail through the rules into the hot window (before `start` returns, so before the
 //! server listens), and only then does the committer accept new records.
 
+use crate::seen::StoredIds;
 use anyhow::Context;
 use glasshouse_app::sharing::Sharing;
 use glasshouse_app::{Actor, App, Ingest, IngestOutcome, IngestQueue, PushBack, SubmitError};
@@ -22,7 +23,6 @@ use glasshouse_model::validate::{RawRecord, from_stored};
 use glasshouse_server::{AppState, TokenStore};
 use glasshouse_sinks::AlertLog;
 use glasshouse_store::{Catalog, SegmentStore, Store};
-use crate::seen::StoredIds;
 use glasshouse_wal::{CommitRequest, Committed, Committer, DurableGroup, FsyncPolicy, Lsn, Record, Wal, WalConfig, committer};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};

@@ -46,7 +46,9 @@ fn bench(c: &mut Criterion) {
     let repeats: Vec<&Observation> = stored.iter().step_by(STORED / ASKED).map(|(_, o)| o).collect();
     let mut group = c.benchmark_group("held");
     group.throughput(Throughput::Elements(ASKED as u64));
-    for (name, asked) in [("new_in_range", replayed.iter().collect::<Vec<_>>()), ("new_after_flush", live.iter().collect()), ("repeats", repeats)] {
+    for (name, asked) in
+        [("new_in_range", replayed.iter().collect::<Vec<_>>()), ("new_after_flush", live.iter().collect()), ("repeats", repeats)]
+    {
         let expected = name == "repeats";
         assert!(store.held(&asked).unwrap().iter().all(|h| *h == expected), "{name}");
         group.bench_function(format!("id_filters/{name}"), |b| b.iter(|| black_box(store.held(black_box(&asked)).unwrap())));

@@ -9,10 +9,12 @@
 //! looked up in each day's index as exact keys ([`PlateIndex::each_listed`]), so rows and counts
 //! still come from the segments themselves.
 //!
-//! It is derived data, never written to disk: built from the indexes, extended when segments are
-//! added, carried over to a compaction's merged segment (which holds the same rows), and dropped
-//! as soon as a purge removes a segment it covers, so a purged plate does not outlive its segment
-//! here either. A plate it holds that no segment in a search's range has just finds no rows.
+//! It is derived data: built from the indexes, extended when segments are added, carried over to a
+//! compaction's merged segment (which holds the same rows), and dropped as soon as a purge removes
+//! a segment it covers, so a purged plate does not outlive its segment here either. A plate it
+//! holds that no segment in a search's range has just finds no rows. A copy is kept on disk
+//! between runs (`segments/plates.dict`, see `segments::dictionary`), so a node with a year of
+//! history extends it at start instead of reading every key of every day again.
 
 use crate::plate_index::PlateIndex;
 use glasshouse_model::limits::PLATE_CHARS_MAX;
@@ -67,7 +69,90 @@ fn unpack(packed: u64, len: usize) -> String {
     (0..len).map(|i| char::from(char_of((packed >> shift(i)) & 63))).collect()
 }
 
+/// The file form's first bytes; a CRC-32C of the rest follows them.
+const MAGIC: &[u8; 8] = b"GHDICT1\n";
+
 impl PlateDictionary {
+    /// Every segment it knows, covered or left out.
+    pub(crate) fn known_segments(&self) -> impl Iterator<Item = &String> {
+        self.covers.iter().chain(&self.left_out)
+    }
+
+    /// The file form: the magic, a CRC-32C of the body, then the covered and left-out segment
+    /// paths and each length's packed plates, little-endian.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.size_bytes() + 64 * (self.covers.len() + self.left_out.len()) + 128);
+        for paths in [&self.covers, &self.left_out] {
+            let mut paths: Vec<&String> = paths.iter().collect();
+            paths.sort();
+            body.extend_from_slice(&(paths.len() as u32).to_le_bytes());
+            for path in paths {
+                body.extend_from_slice(&(path.len() as u32).to_le_bytes());
+                body.extend_from_slice(path.as_bytes());
+            }
+        }
+        body.extend_from_slice(&(self.by_length.len() as u32).to_le_bytes());
+        for plates in &self.by_length {
+            body.extend_from_slice(&(plates.len() as u64).to_le_bytes());
+            for packed in plates {
+                body.extend_from_slice(&packed.to_le_bytes());
+            }
+        }
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + body.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// The dictionary of a file [`PlateDictionary::to_bytes`] wrote.
+    ///
+    /// # Errors
+    /// When the bytes are not such a file, or were damaged.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<PlateDictionary, String> {
+        let body = bytes.strip_prefix(MAGIC.as_slice()).ok_or("not a plate dictionary")?;
+        let (crc, body) = body.split_first_chunk::<4>().ok_or("truncated")?;
+        if u32::from_le_bytes(*crc) != crc32c::crc32c(body) {
+            return Err("damaged (checksum)".into());
+        }
+        let mut rest = body;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            if rest.len() < n {
+                return Err("truncated".into());
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
+        };
+        let mut dictionary = PlateDictionary::default();
+        for into_covers in [true, false] {
+            let count = u32::from_le_bytes(take(4)?.try_into().expect("four bytes"));
+            for _ in 0..count {
+                let len = u32::from_le_bytes(take(4)?.try_into().expect("four bytes")) as usize;
+                let path = String::from_utf8(take(len)?.to_vec()).map_err(|_| "a segment path is not UTF-8")?;
+                if into_covers {
+                    dictionary.covers.insert(path)
+                } else {
+                    dictionary.left_out.insert(path)
+                };
+            }
+        }
+        let lengths = u32::from_le_bytes(take(4)?.try_into().expect("four bytes")) as usize;
+        if lengths > PLATE_CHARS_MAX + 1 {
+            return Err(format!("{lengths} plate lengths"));
+        }
+        for _ in 0..lengths {
+            let count = u64::from_le_bytes(take(8)?.try_into().expect("eight bytes"));
+            let count = usize::try_from(count).map_err(|_| "too many plates")?;
+            let run = take(count.checked_mul(8).ok_or("too many plates")?)?;
+            dictionary.by_length.push(run.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("eight bytes"))).collect());
+        }
+        if !rest.is_empty() {
+            return Err("bytes after the plates".into());
+        }
+        Ok(dictionary)
+    }
+
     /// True when it holds every key of the segment's index.
     pub(crate) fn covers(&self, segment_path: &str) -> bool {
         self.covers.contains(segment_path)
@@ -359,6 +444,25 @@ mod tests {
         }
         assert_eq!(pack(b"AB-1"), None);
         assert_eq!(pack(b"ABCDEFGHIJK"), None, "longer than a plate");
+    }
+
+    proptest! {
+        #[test]
+        fn the_file_form_round_trips_and_damage_is_refused(plates in proptest::collection::btree_set("[A-Z0-9]{1,8}", 1..200), flip in any::<usize>()) {
+            let plates: Vec<&str> = plates.iter().map(String::as_str).collect();
+            let mut held = dictionary(&plates);
+            held.leave_out("other-seg");
+            let bytes = held.to_bytes();
+            let back = PlateDictionary::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(&back.by_length, &held.by_length);
+            prop_assert_eq!(back.plates(), plates.len());
+            prop_assert!(back.covers("seg") && back.knows("other-seg") && !back.covers("other-seg"));
+            let mut damaged = bytes.clone();
+            let at = MAGIC.len() + flip % (damaged.len() - MAGIC.len());
+            damaged[at] ^= 0x40;
+            prop_assert!(PlateDictionary::from_bytes(&damaged).is_err());
+            prop_assert!(PlateDictionary::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        }
     }
 
     #[test]

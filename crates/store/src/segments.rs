@@ -184,20 +184,16 @@ impl SegmentStore {
     }
 
     fn remove_orphans(&self) -> Result<(), StoreError> {
-        let known: HashSet<PathBuf> = self
-            .manifest
-            .segments
-            .iter()
-            .flat_map(SegmentMeta::files)
-            .map(|p| self.root.join(p))
-            .collect();
+        let known: HashSet<PathBuf> = self.manifest.segments.iter().flat_map(SegmentMeta::files).map(|p| self.root.join(p)).collect();
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
             for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
                 let path = entry.map_err(io_error(&dir))?.path();
                 if path.is_dir() {
                     stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "parquet" || e == "plates" || e == "ids" || e == "tmp") && !known.contains(&path) {
+                } else if path.extension().is_some_and(|e| e == "parquet" || e == "plates" || e == "ids" || e == "tmp")
+                    && !known.contains(&path)
+                {
                     warn!(segment = %path.display(), "removing segment not in the manifest (interrupted flush)");
                     fs::remove_file(&path).map_err(io_error(&path))?;
                 }

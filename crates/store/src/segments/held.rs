@@ -130,10 +130,11 @@ impl SegmentStore {
         let mut ids = HashSet::with_capacity(segment.rows as usize);
         for batch in reader {
             let batch = batch.map_err(|e| StoreError::Parquet { path: path.clone(), reason: e.to_string() })?;
-            let column = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(|| StoreError::Parquet {
-                path: path.clone(),
-                reason: "the id column is not text".into(),
-            })?;
+            let column = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| StoreError::Parquet { path: path.clone(), reason: "the id column is not text".into() })?;
             ids.extend((0..column.len()).filter(|&i| column.is_valid(i)).map(|i| dedup_key(column.value(i))));
         }
         let ids = Arc::new(ids);

@@ -276,6 +276,8 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
     assert_eq!(page.explain.dictionary_plates_matched, expected_plates);
     let held = |store: &SegmentStore| store.dictionary.lock().unwrap().as_ref().map(|d| d.segments());
     assert_eq!(held(&store), Some(3));
+    let file = dir.path().join("plates.dict");
+    assert!(file.exists(), "a first build is written for the next start");
 
     // A later flush extends it; counts come from the indexes, so they see the new segment too.
     store.flush(&hot).unwrap();
@@ -292,15 +294,32 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
     assert!(store.dictionary.lock().unwrap().as_ref().unwrap().covers(&store.segments()[0].path));
     assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
 
+    // The copy on disk followed the compaction, so a restart loads it rather than building it: a
+    // plate slipped into the file (and into no segment) is what the restarted store's dictionary holds.
+    let mut on_disk = crate::plate_dictionary::PlateDictionary::from_bytes(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(on_disk.covers(&store.segments()[0].path), "the file names the merged segment");
+    let planted = crate::plate_index::PlateIndex::from_bytes(&crate::plate_index::build([("ZZ1QX", 0)])).unwrap();
+    let mut extra = crate::plate_dictionary::PlateDictionary::default();
+    extra.add(&store.segments()[0].path, &planted);
+    on_disk.absorb(extra);
+    std::fs::write(&file, on_disk.to_bytes()).unwrap();
+    drop(store);
+    let mut store = SegmentStore::open(dir.path()).unwrap();
+    let restarted = store.search_plates(&query, &[]).unwrap();
+    assert_eq!(restarted.explain.dictionary_plates_matched, expected_plates + 1, "loaded from the file, planted plate and all");
+    assert_eq!(restarted.items.len(), brute_force(&observations, &query).len(), "a plate no segment holds finds no rows");
+
     // A purge that removes rows drops it: the plates of those rows must not stay in memory.
     let keep = |_: &Observation| crate::retention::Keep::No;
     let plan = store.plan_purge(Kind::PlateRead, 30, Timestamp(START + 1_000 * 1_000_000), &keep).unwrap();
     assert!(!plan.deleted_ids.is_empty());
     store.apply_purge(plan).unwrap();
     assert_eq!(held(&store), None, "a purge drops the dictionary");
+    assert!(!file.exists(), "and its copy on disk: purged plates do not outlive their segment in a file");
     let left: Vec<Observation> = observations.iter().filter(|o| o.observed_at.0 >= START + 1_000 * 1_000_000).cloned().collect();
     assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&left, &query));
     assert_eq!(held(&store), Some(1), "rebuilt from what is left");
+    assert!(file.exists(), "and written again");
 }
 
 #[test]

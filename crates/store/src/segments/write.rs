@@ -3,8 +3,8 @@
 
 use super::parallel::{map_on_two_cores, sort_on_two_cores};
 use super::{SegmentMeta, StoreError, io_error, parquet_error};
-use crate::parquet_codec;
 use crate::id_filter::IdFilter;
+use crate::parquet_codec;
 use crate::plate_index;
 use arrow::record_batch::RecordBatch;
 use glasshouse_model::{Body, Kind, Observation, Timestamp};
@@ -214,7 +214,8 @@ pub(super) fn write_segment_file(root: &Path, relative: String, kind: Kind, rows
 fn write_id_filter(root: &Path, relative: &str, rows: &[&Observation]) -> Result<(String, u64), StoreError> {
     let filter_relative = relative.replace(".parquet", ".ids");
     let path = root.join(&filter_relative);
-    let filter = IdFilter::build(rows.iter().map(|o| o.dedup_key())).map_err(|reason| StoreError::Parquet { path: path.clone(), reason })?;
+    let filter =
+        IdFilter::build(rows.iter().map(|o| o.dedup_key())).map_err(|reason| StoreError::Parquet { path: path.clone(), reason })?;
     let bytes = filter.to_bytes();
     glasshouse_wal::files::replace(&path, &bytes, glasshouse_wal::files::Readers::Default).map_err(io_error(&path))?;
     Ok((filter_relative, bytes.len() as u64))
