@@ -77,9 +77,14 @@ impl App {
         }))
     }
 
-    /// The whole log as NDJSON, for `glasshouse audit verify`.
-    pub fn audit_export(&self) -> Vec<u8> {
-        self.audit.export()
+    /// The log's size now: an export streamed in parts is of this size.
+    pub fn audit_size(&self) -> usize {
+        self.audit.size() as usize
+    }
+
+    /// Entries `from..from + entries_max` (below `end`) of the export, with their checkpoints.
+    pub fn audit_export_part(&self, from: usize, entries_max: usize, end: usize) -> Vec<u8> {
+        self.audit.export_part(from, entries_max, end)
     }
 
     /// Counts only, nothing personal: devices, lists, alerts, storage, and each source's ingest totals.

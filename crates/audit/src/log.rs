@@ -334,19 +334,31 @@ impl AuditLog {
     /// The whole log as NDJSON: each entry's exact bytes on its own line, and after the entries it
     /// covers, each checkpoint as `{"checkpoint":"<signed note>"}`. `glasshouse audit verify` reads it.
     pub fn export(&self) -> Vec<u8> {
+        let end = self.state.lock().unwrap_or_else(|p| p.into_inner()).entries.len();
+        self.export_part(0, end, end)
+    }
+
+    /// Entries `from..min(from + entries_max, end)` of the export, each with the checkpoints that
+    /// follow it there: concatenated in order, the parts of `0..end` are the export of the log's
+    /// first `end` entries. A caller streams a large log a part at a time (the lock is held for one
+    /// part) and fixes `end` first, so what it streams is one size of the log.
+    pub fn export_part(&self, from: usize, entries_max: usize, end: usize) -> Vec<u8> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let end = end.min(state.entries.len());
+        let to = from.saturating_add(entries_max).min(end);
         let mut out = Vec::new();
-        let mut checkpoints = state.checkpoints.iter().peekable();
-        for (index, entry) in state.entries.iter().enumerate() {
-            out.extend_from_slice(entry);
+        // A checkpoint of size n follows entry n - 1 (one of size 0, the empty log, follows the first).
+        let mut checkpoint = if from == 0 { 0 } else { state.checkpoints.partition_point(|(size, _)| (*size as usize) <= from) };
+        for index in from..to {
+            out.extend_from_slice(&state.entries[index]);
             out.push(b'\n');
-            while let Some((size, note)) = checkpoints.peek() {
+            while let Some((size, note)) = state.checkpoints.get(checkpoint) {
                 if *size as usize > index + 1 {
                     break;
                 }
                 out.extend_from_slice(serde_json::json!({ "checkpoint": note }).to_string().as_bytes());
                 out.push(b'\n');
-                checkpoints.next();
+                checkpoint += 1;
             }
         }
         out

@@ -122,3 +122,30 @@ fn a_forged_checkpoint_is_named() {
     lines[last] = lines[last].replacen(&format!("\\n{ENTRIES}\\n"), &format!("\\n{}\\n", ENTRIES + 1), 1);
     assert_eq!(verify(&log, &join(&lines), &[]), vec![Problem::BadSignature { line: last + 1 }]);
 }
+
+#[test]
+fn the_export_streamed_in_parts_is_the_export_of_one_size_of_the_log() {
+    let (_dir, log) = log_with_entries();
+    let whole = log.export();
+    let end = log.size() as usize;
+    for part in [1, 2, 3, 7, 19, 20, 64] {
+        let mut streamed = Vec::new();
+        let mut from = 0;
+        while from < end {
+            streamed.extend(log.export_part(from, part, end));
+            from += part;
+        }
+        assert_eq!(streamed, whole, "parts of {part} entries");
+    }
+    // An entry appended while a stream is under way is not in it: the stream is of the size it began at.
+    log.append(AuditEvent {
+        actor: "late".into(),
+        role: "auditor".into(),
+        action: glasshouse_audit::Action::SearchPlates,
+        outcome: "ok".into(),
+        details: json!({}),
+    })
+    .unwrap();
+    assert_eq!(log.export_part(end - 1, 10, end), log.export_part(end - 1, 1, end));
+    assert!(log.export_part(0, 100, end + 1).len() > whole.len(), "the next size has one more entry and checkpoint");
+}
