@@ -1088,3 +1088,20 @@ fn after_a_restart_records_already_in_segments_are_duplicates_and_new_ones_are_s
     let stored = status["stored_observations"].as_u64().unwrap() + status["hot_window_observations"].as_u64().unwrap();
     assert_eq!(stored, 2_000, "the 1,500 once and the 500 new: {status}");
 }
+
+#[test]
+fn the_console_and_the_api_send_the_security_headers() {
+    let s = setup();
+    let client = s.server.client();
+    for (path, token) in [("/", None), ("/v1/devices", Some(s.admin.as_str())), ("/healthz", None)] {
+        let reply = client.request("GET", path, token, &[], vec![]);
+        let policy = reply.header("content-security-policy").unwrap_or_else(|| panic!("{path}: no policy"));
+        for directive in ["script-src 'self';", "frame-ancestors 'none'", "object-src 'none'", "connect-src 'self';"] {
+            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"), "{path}: {policy}");
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{path}");
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod headers;
 pub mod openapi;
 pub mod routes;
 pub mod second_factor;

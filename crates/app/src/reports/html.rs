@@ -6,7 +6,16 @@ use super::svg::bar_chart;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::BTreeMap;
 
+/// The report's one style sheet, inline so the page stands alone; the console's content security
+/// policy allows exactly this text by its hash (see [`style_hash`]).
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}h1{margin-bottom:0}table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.25rem .8rem;border-bottom:1px solid #ddd;vertical-align:top}th{font-weight:600}.chart{display:block;margin:1rem 0}pre{white-space:pre-wrap;background:#f4f4f4;padding:.6rem;font-size:.8rem}.period{color:#555}";
+
+/// `sha256-<base64>` of the report's style sheet, for a content security policy's `style-src`.
+pub fn style_hash() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE.as_bytes())))
+}
 
 /// The report as an HTML page.
 pub fn render_html(r: &TransparencyReport) -> String {

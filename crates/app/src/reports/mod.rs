@@ -7,7 +7,7 @@
 mod html;
 mod svg;
 
-pub use html::render_html;
+pub use html::{render_html, style_hash};
 
 use crate::{Action, App, AppError};
 use glasshouse_audit::AuditEntry;

@@ -171,8 +171,9 @@ pub fn endpoints() -> &'static [Endpoint] {
     })
 }
 
-/// The whole application: API, console and health check.
+/// The whole application: API, console and health check, every response with the security headers.
 pub fn app(state: Arc<AppState>) -> Router {
+    let headers = Arc::new(crate::headers::SecurityHeaders::new(state.map_style.as_deref()));
     let api = ROUTES
         .iter()
         .map(|route| resolve((route.handler)(), route.roles))
@@ -184,6 +185,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fold(Router::new(), |router, (endpoint, handler)| router.route(&endpoint.path, handler))
         .merge(api)
         .fallback(console::serve)
+        .layer(middleware::from_fn_with_state(headers, crate::headers::add))
         .with_state(state)
 }
 
