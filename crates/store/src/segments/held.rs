@@ -25,9 +25,13 @@ pub(super) struct HeldCaches {
     /// segments that remain.
     filters: HashMap<String, Arc<OnceLock<Arc<IdFilter>>>>,
     /// A filter's "maybe" is usually a real duplicate, and duplicates come in runs (a device
-    /// re-sending its last hour): the ids of the segment checked last answer the rest of the run.
-    exact: Option<(String, Arc<HashSet<u128>>)>,
+    /// re-sending its last hour): the ids of the segments checked last answer the rest of the run.
+    /// Most recent first, up to [`EXACT_IDS_MAX`] ids in all.
+    exact: Vec<(String, Arc<HashSet<u128>>)>,
 }
+
+/// Ids kept from the segments checked last: a day of a big city's reads, about 200 MB.
+const EXACT_IDS_MAX: usize = 4_000_000;
 
 fn day_of(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_DAY)
@@ -76,9 +80,7 @@ impl SegmentStore {
         let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
         caches.days = None;
         caches.filters.retain(|path, _| current.contains(path.as_str()));
-        if caches.exact.as_ref().is_some_and(|(path, _)| !current.contains(path.as_str())) {
-            caches.exact = None;
-        }
+        caches.exact.retain(|(path, _)| current.contains(path.as_str()));
     }
 
     fn day_index(&self) -> Arc<DayIndex> {
@@ -117,10 +119,14 @@ impl SegmentStore {
 
     /// The deduplication keys of every id in the segment, read from its id column alone.
     fn segment_ids(&self, segment: &SegmentMeta) -> Result<Arc<HashSet<u128>>, StoreError> {
-        if let Some((path, ids)) = &self.held.lock().unwrap_or_else(|p| p.into_inner()).exact
-            && *path == segment.path
         {
-            return Ok(ids.clone());
+            let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = caches.exact.iter().position(|(path, _)| *path == segment.path) {
+                let hit = caches.exact.remove(at);
+                let ids = hit.1.clone();
+                caches.exact.insert(0, hit);
+                return Ok(ids);
+            }
         }
         let path = self.root.join(&segment.path);
         let file = File::open(&path).map_err(io_error(&path))?;
@@ -138,7 +144,14 @@ impl SegmentStore {
             ids.extend((0..column.len()).filter(|&i| column.is_valid(i)).map(|i| dedup_key(column.value(i))));
         }
         let ids = Arc::new(ids);
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).exact = Some((segment.path.clone(), ids.clone()));
+        let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        caches.exact.insert(0, (segment.path.clone(), ids.clone()));
+        // The newest stays whatever its size; older ones go once the total passes the budget.
+        let mut total = 0;
+        caches.exact.retain(|(_, kept)| {
+            total += kept.len();
+            total == kept.len() || total <= EXACT_IDS_MAX
+        });
         Ok(ids)
     }
 }
