@@ -35,6 +35,9 @@ pub struct Store {
     segments: RwLock<SegmentStore>,
     /// Held by compaction and purges, so a purge's plan, receipt and swap see one manifest.
     maintenance: Mutex<()>,
+    /// Held by a flush from its snapshot to its manifest swap, so two flushes (the flusher's and
+    /// the one at shutdown) never write the same records.
+    flushing: Mutex<()>,
     hot: RwLock<Vec<(Lsn, Observation)>>,
     oldest_unflushed: RwLock<Option<Instant>>,
     /// Each (sensor, quantity)'s newest reading: environmental values, not personal, kept apart
@@ -48,6 +51,7 @@ impl Store {
         Store {
             segments: RwLock::new(segments),
             maintenance: Mutex::new(()),
+            flushing: Mutex::new(()),
             hot: RwLock::new(Vec::new()),
             oldest_unflushed: RwLock::new(None),
             latest_readings: RwLock::default(),
@@ -102,12 +106,17 @@ impl Store {
     /// Writes the whole hot window to segments. Returns the new flushed position, or `None` when
     /// there was nothing to flush.
     pub fn flush(&self) -> Result<Option<Lsn>, StoreError> {
+        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         let snapshot: Vec<(Lsn, Observation)> = self.hot.read().unwrap_or_else(|p| p.into_inner()).clone();
         if snapshot.is_empty() {
             return Ok(None);
         }
+        // The files are written under the read lock, so searches and ingest's duplicate check go
+        // on; only the manifest swap takes the write lock. `flushing` keeps a second flush from
+        // committing in between.
+        let written = self.segments.read().unwrap_or_else(|p| p.into_inner()).write_flush(&snapshot)?;
         let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
-        segments.flush(&snapshot)?;
+        segments.commit_flush(written)?;
         let flushed = segments.flushed_lsn();
         let mut hot = self.hot.write().unwrap_or_else(|p| p.into_inner());
         hot.retain(|(lsn, _)| *lsn > flushed);

@@ -130,6 +130,14 @@ struct Manifest {
     segments: Vec<SegmentMeta>,
 }
 
+/// Segment files a flush has written and not yet committed to the manifest.
+#[derive(Debug, Default)]
+pub struct WrittenFlush {
+    segments: Vec<SegmentMeta>,
+    last_lsn: Option<Lsn>,
+    records: usize,
+}
+
 /// The cold store: segments on disk and the manifest in memory.
 pub struct SegmentStore {
     root: PathBuf,
@@ -205,7 +213,15 @@ impl SegmentStore {
     /// Writes `records` (all with LSN above [`SegmentStore::flushed_lsn`]) as new segments and
     /// records the new flushed position. Returns the segments written.
     pub fn flush(&mut self, records: &[(Lsn, Observation)]) -> Result<Vec<SegmentMeta>, StoreError> {
-        let Some(last_lsn) = records.iter().map(|(lsn, _)| *lsn).max() else { return Ok(Vec::new()) };
+        let written = self.write_flush(records)?;
+        self.commit_flush(written)
+    }
+
+    /// The first half of [`SegmentStore::flush`]: the segment files, written with only shared
+    /// access, so searches and ingest's duplicate check go on meanwhile. Nothing names them until
+    /// [`SegmentStore::commit_flush`]; a crash in between leaves files that the next open removes.
+    pub fn write_flush(&self, records: &[(Lsn, Observation)]) -> Result<WrittenFlush, StoreError> {
+        let Some(last_lsn) = records.iter().map(|(lsn, _)| *lsn).max() else { return Ok(WrittenFlush::default()) };
         assert!(records.iter().all(|(lsn, _)| *lsn > self.manifest.flushed_lsn), "flush: record already flushed");
         let first_lsn = records.iter().map(|(lsn, _)| *lsn).min().expect("non-empty");
         // Records mostly arrive in runs of one kind and day, so each is first tried against the
@@ -231,12 +247,21 @@ impl SegmentStore {
         for ((kind, day), rows) in groups {
             written.push(self.write_segment(kind, Timestamp(day * MICROS_PER_DAY), &rows, first_lsn, last_lsn)?);
         }
+        Ok(WrittenFlush { segments: written, last_lsn: Some(last_lsn), records: records.len() })
+    }
+
+    /// The second half of [`SegmentStore::flush`]: the manifest names the written segments and the
+    /// new flushed position, in one durable replace. Returns the segments.
+    pub fn commit_flush(&mut self, flush: WrittenFlush) -> Result<Vec<SegmentMeta>, StoreError> {
+        let WrittenFlush { segments: written, last_lsn, records } = flush;
+        let Some(last_lsn) = last_lsn else { return Ok(Vec::new()) };
+        assert!(last_lsn > self.manifest.flushed_lsn, "commit_flush: a later flush was committed first");
         let mut manifest = Manifest { flushed_lsn: last_lsn, segments: self.manifest.segments.clone() };
         manifest.segments.extend(written.iter().cloned());
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
         self.forget_held();
-        info!(segments = written.len(), records = records.len(), flushed_lsn = last_lsn, "flushed hot window");
+        info!(segments = written.len(), records, flushed_lsn = last_lsn, "flushed hot window");
         Ok(written)
     }
 
