@@ -334,7 +334,7 @@ impl AuditLog {
     /// The whole log as NDJSON: each entry's exact bytes on its own line, and after the entries it
     /// covers, each checkpoint as `{"checkpoint":"<signed note>"}`. `glasshouse audit verify` reads it.
     pub fn export(&self) -> Vec<u8> {
-        let end = self.state.lock().unwrap_or_else(|p| p.into_inner()).entries.len();
+        let end = self.size() as usize;
         self.export_part(0, end, end)
     }
 

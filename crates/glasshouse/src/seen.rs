@@ -47,20 +47,20 @@ impl StoredIds {
 impl Seen<Observation> for StoredIds {
     fn held(&mut self, records: &[(u128, &Observation)]) -> Vec<bool> {
         let mut held: Vec<bool> = records.iter().map(|(key, _)| self.recent.contains_key(key)).collect();
-        let asked: Vec<(usize, &Observation)> = records.iter().enumerate().filter(|(i, _)| !held[*i]).map(|(i, (_, o))| (i, *o)).collect();
+        let asked: Vec<usize> = (0..records.len()).filter(|&i| !held[i]).collect();
         if asked.is_empty() {
             return held;
         }
-        let observations: Vec<&Observation> = asked.iter().map(|(_, o)| *o).collect();
-        match self.store.held(&observations) {
+        let unknown: Vec<(u128, &Observation)> = asked.iter().map(|&i| records[i]).collect();
+        match self.store.held(&unknown) {
             Ok(answers) => {
-                for ((i, _), answer) in asked.iter().zip(answers) {
-                    held[*i] = answer;
+                for (i, answer) in asked.into_iter().zip(answers) {
+                    held[i] = answer;
                 }
             }
             // A stored repeat is better than a dropped record: when the segments cannot answer,
             // the records are taken as new.
-            Err(e) => error!(error = %e, records = asked.len(), "duplicate check against the segments failed; taking the records as new"),
+            Err(e) => error!(error = %e, records = unknown.len(), "duplicate check against the segments failed; taking the records as new"),
         }
         held
     }

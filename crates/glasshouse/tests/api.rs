@@ -1072,11 +1072,7 @@ fn after_a_restart_records_already_in_segments_are_duplicates_and_new_ones_are_s
         let status = client.get("/v1/status", &s.ingest).body;
         status["stored_observations"] == 1_500 && status["hot_window_observations"] == 0
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !flushed() {
-        assert!(std::time::Instant::now() < deadline, "the reads were not flushed to segments");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    common::eventually_within("the reads are flushed to segments", std::time::Duration::from_secs(30), flushed);
     let mut server = s.server;
     server.restart_with(&[]);
     let client = server.client();

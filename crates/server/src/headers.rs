@@ -35,15 +35,15 @@ impl SecurityHeaders {
     }
 }
 
-/// `scheme://host[:port]` of an http(s) URL, or `None`.
+/// `scheme://host[:port]` of an http(s) URL, or `None` (any user information is left out).
 fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if !matches!(scheme, "http" | "https") {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let valid = !authority.is_empty() && authority.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    valid.then(|| format!("{scheme}://{authority}"))
+    let uri: axum::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| matches!(*s, "http" | "https"))?;
+    let authority = uri.authority()?;
+    Some(match authority.port_u16() {
+        Some(port) => format!("{scheme}://{}:{port}", authority.host()),
+        None => format!("{scheme}://{}", authority.host()),
+    })
 }
 
 /// Adds the headers to every response.

@@ -249,8 +249,7 @@ impl AlertLog {
 
     /// The newest `limit` alerts, newest first.
     pub fn recent(&self, limit: usize) -> Vec<Alert> {
-        let stored = self.alerts.read().unwrap_or_else(|p| p.into_inner());
-        stored.iter().rev().take(limit).cloned().collect()
+        self.page(&AlertFilter::default(), None, limit).0
     }
 
     /// The alert with this id.

@@ -168,19 +168,24 @@ impl Store {
     pub fn scan(&self, admitted: &Admitted<ObservationQuery>, mut each: impl FnMut(Observation)) -> Result<usize, StoreError> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        let query = admitted.query();
         let mut passed = 0;
-        segments.scan_each(admitted.query(), &hot, &mut |o| {
+        segments.scan_segments(query, &mut |o| {
             passed += 1;
             each(o)
         })?;
+        for (_, o) in hot.iter().filter(|(_, o)| query.matches(o)) {
+            passed += 1;
+            each(o.clone());
+        }
         Ok(passed)
     }
 
-    /// For each observation, whether a segment already holds one with its id (see
-    /// [`SegmentStore::held`]). Records still in the hot window are not asked about here: the WAL's
-    /// committer knows those.
-    pub fn held(&self, observations: &[&Observation]) -> Result<Vec<bool>, StoreError> {
-        self.segments.read().unwrap_or_else(|p| p.into_inner()).held(observations)
+    /// For each observation (with its deduplication key), whether a segment already holds one with
+    /// its id (see [`SegmentStore::held`]). Records still in the hot window are not asked about
+    /// here: the WAL's committer knows those.
+    pub fn held(&self, records: &[(u128, &Observation)]) -> Result<Vec<bool>, StoreError> {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).held(records)
     }
 
     /// How many reads match a plate query, in all and per plate.

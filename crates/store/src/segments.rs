@@ -277,8 +277,8 @@ impl SegmentStore {
         glasshouse_wal::files::replace(&path, &bytes, glasshouse_wal::files::Readers::Default).map_err(io_error(&path))
     }
 
-    /// Reads every segment's observations, passing each to `each`. Used at start to seed the WAL's
-    /// idempotency keys.
+    /// Reads every segment's observations, passing each to `each`: a whole-store walk for checks
+    /// and tests (start-up no longer reads the segments; ingest's duplicate check asks `held`).
     pub fn for_each(&self, mut each: impl FnMut(&Observation)) -> Result<(), StoreError> {
         for segment in &self.manifest.segments {
             self.read_segment(segment, |o| {

@@ -187,3 +187,17 @@ pub fn in_days(days: i64) -> String {
 fn server_log_level() -> String {
     std::env::var("GLASSHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into())
 }
+
+/// Waits (bounded, 15 s) until `check` holds.
+pub fn eventually(what: &str, check: impl FnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(15), check)
+}
+
+/// Waits until `check` holds, at most `bound`.
+pub fn eventually_within(what: &str, bound: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + bound;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -30,14 +30,14 @@ impl SegmentStore {
     pub(crate) fn plate_dictionary(&self) -> Result<Arc<PlateDictionary>, StoreError> {
         let mut held = self.dictionary.lock().unwrap_or_else(|p| p.into_inner());
         let dictionary = held.get_or_insert_with(|| Arc::new(self.load_dictionary().unwrap_or_default()));
-        // Loading deletes a stale or damaged copy, so this is asked after it.
-        let on_disk = self.dictionary_path().exists();
         let started = std::time::Instant::now();
         let new: Vec<&super::SegmentMeta> =
             self.manifest.segments.iter().filter(|s| s.kind == Kind::PlateRead.as_str() && !dictionary.knows(&s.path)).collect();
         if new.is_empty() {
             return Ok(dictionary.clone());
         }
+        // Loading deletes a stale or damaged copy, so this is asked after it.
+        let on_disk = self.dictionary_path().exists();
         // Each core reads the keys of its share of the segments into a dictionary of its own;
         // those are merged (a first build reads every key of every day: seconds at 100M reads).
         let work = |segment: &super::SegmentMeta, _: &mut crate::search::Explain, part: &mut PlateDictionary| {

@@ -246,15 +246,9 @@ impl SegmentStore {
         Ok(found)
     }
 
-    /// Every observation `query` matches, from the segments and `hot`, passed to `each` in no
-    /// particular order and with no limit (`query.limit` is not used): for checks that must see
-    /// the whole of a window. Returns how the segments were read.
-    pub(crate) fn scan_each(
-        &self,
-        query: &ObservationQuery,
-        hot: &[(Lsn, Observation)],
-        each: &mut dyn FnMut(Observation),
-    ) -> Result<Explain, StoreError> {
+    /// Every row of the segments that `query` matches (its time and box; its limit is not used),
+    /// passed to `each` in no particular order. Returns how the segments were read.
+    pub(crate) fn scan_segments(&self, query: &ObservationQuery, each: &mut dyn FnMut(Observation)) -> Result<Explain, StoreError> {
         let mut explain = Explain::default();
         let conditions = RowConditions { from: query.from, to: query.to, bbox: query.bbox, ..RowConditions::default() };
         for segment in &self.manifest.segments {
@@ -264,24 +258,13 @@ impl SegmentStore {
             }
             self.scan_segment(segment, &conditions, None, &mut explain, each)?;
         }
-        for (_, o) in hot.iter().filter(|(_, o)| query.matches(o)) {
-            each(o.clone());
-        }
         Ok(explain)
     }
 
     /// Answers a kinds × time × box query from the segments, adding matches from `hot`.
     pub(crate) fn query(&self, query: &ObservationQuery, hot: &[(Lsn, Observation)]) -> Result<QueryResult, StoreError> {
-        let mut explain = Explain::default();
         let mut top = TopK::new(query.limit, None);
-        let conditions = RowConditions { from: query.from, to: query.to, bbox: query.bbox, ..RowConditions::default() };
-        for segment in &self.manifest.segments {
-            if !outline_overlaps(query, segment) {
-                explain.segments_pruned += 1;
-                continue;
-            }
-            self.scan_segment(segment, &conditions, None, &mut explain, &mut |o| top.push(Cursor::of(0, &o), o))?;
-        }
+        let explain = self.scan_segments(query, &mut |o| top.push(Cursor::of(0, &o), o))?;
         let mut hot_matches = 0;
         for (_, o) in hot {
             if query.matches(o) {

@@ -38,19 +38,19 @@ fn day_of(micros: i64) -> i64 {
 }
 
 impl SegmentStore {
-    /// For each observation, whether a segment already holds one with its id. Only segments of its
-    /// kind whose time range holds its time are asked: a repeat of a record has the record's time.
-    /// Never a false "held": a filter's "maybe" is checked against the segment's ids.
+    /// For each observation, given with its deduplication key ([`Observation::dedup_key`], which
+    /// the caller has already computed), whether a segment already holds one with its id. Only
+    /// segments of its kind whose time range holds its time are asked: a repeat of a record has the
+    /// record's time. Never a false "held": a filter's "maybe" is checked against the segment's ids.
     ///
     /// # Errors
     /// When a filter or an id column cannot be read.
-    pub fn held(&self, observations: &[&Observation]) -> Result<Vec<bool>, StoreError> {
+    pub fn held(&self, records: &[(u128, &Observation)]) -> Result<Vec<bool>, StoreError> {
         let days = self.day_index();
-        observations
+        records
             .iter()
-            .map(|o| {
+            .map(|&(key, o)| {
                 let Some(positions) = days.get(&(o.kind(), day_of(o.observed_at.0))) else { return Ok(false) };
-                let key = o.dedup_key();
                 for (position, filter) in positions {
                     let segment = &self.manifest.segments[*position];
                     if o.observed_at < segment.min_observed_at || o.observed_at > segment.max_observed_at {
@@ -122,10 +122,12 @@ impl SegmentStore {
         {
             let mut caches = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(at) = caches.exact.iter().position(|(path, _)| *path == segment.path) {
-                let hit = caches.exact.remove(at);
-                let ids = hit.1.clone();
-                caches.exact.insert(0, hit);
-                return Ok(ids);
+                // Most recent first; a run of repeats from one segment finds it in front.
+                if at > 0 {
+                    let hit = caches.exact.remove(at);
+                    caches.exact.insert(0, hit);
+                }
+                return Ok(caches.exact[0].1.clone());
             }
         }
         let path = self.root.join(&segment.path);
@@ -192,7 +194,8 @@ mod tests {
             spacing_s in 1i64..400,
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let start = Timestamp::parse_rfc3339("2026-10-01T22:00:00Z").unwrap();
+            // 22:00 UTC ten days back, so a spread of hours crosses midnight into the next day.
+            let start = Timestamp(Timestamp::now().plus_secs(-10 * 86_400).0.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY).plus_secs(22 * 3600);
             let at = |i: usize| start.plus_secs((i as i64 * spacing_s) % (days * 86_400));
             let stored: Vec<(u64, Observation)> =
                 (0..count).map(|i| (i as u64 + 1, reading(format!("s-{i}"), at(i), i % 3 != 0))).collect();
@@ -204,7 +207,7 @@ mod tests {
             }
             let store = SegmentStore::open(dir.path()).unwrap();
             let fresh: Vec<Observation> = (0..count).map(|i| reading(format!("n-{i}"), at(i), i % 3 != 0)).collect();
-            let asked: Vec<&Observation> = stored.iter().map(|(_, o)| o).chain(&fresh).collect();
+            let asked: Vec<(u128, &Observation)> = stored.iter().map(|(_, o)| o).chain(&fresh).map(|o| (o.dedup_key(), o)).collect();
             let held = store.held(&asked).unwrap();
             prop_assert!(held[..count].iter().all(|h| *h), "every stored record is held");
             prop_assert!(held[count..].iter().all(|h| !*h), "no new record is held");
@@ -214,7 +217,7 @@ mod tests {
     #[test]
     fn a_segment_written_before_filters_is_checked_by_its_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let at = Timestamp::parse_rfc3339("2026-10-01T12:00:00Z").unwrap();
+        let at = Timestamp::now().plus_secs(-10 * 86_400);
         let mut store = SegmentStore::open(dir.path()).unwrap();
         store.flush(&[(1, reading("old-1".into(), at, true))]).unwrap();
         // As an older version wrote it: no filter named in the manifest, no filter file.
@@ -223,6 +226,6 @@ mod tests {
         store.write_manifest(&manifest).unwrap();
         let store = SegmentStore::open(dir.path()).unwrap();
         let (old, new) = (reading("old-1".into(), at, true), reading("new-1".into(), at, true));
-        assert_eq!(store.held(&[&old, &new]).unwrap(), [true, false]);
+        assert_eq!(store.held(&[(old.dedup_key(), &old), (new.dedup_key(), &new)]).unwrap(), [true, false]);
     }
 }
