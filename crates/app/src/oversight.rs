@@ -28,11 +28,12 @@ impl App {
     }
 
     /// Up to `limit` entries from `from`, with their exact text (a leaf is the hash of that text).
-    pub fn audit_entries(&self, from: u64, limit: usize) -> Value {
+    pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Value, AppError> {
         let limit = limit.clamp(1, ENTRIES_PAGE_MAX);
         let list: Vec<Value> = self
             .audit
             .entries(from, limit)
+            .map_err(AppError::internal)?
             .into_iter()
             .enumerate()
             .map(|(i, bytes)| {
@@ -40,7 +41,7 @@ impl App {
                 json!({ "seq": from + i as u64, "leaf_hash": b64(&leaf_hash(&bytes)), "entry": text })
             })
             .collect();
-        json!({ "size": self.audit.size(), "entries": list })
+        Ok(json!({ "size": self.audit.size(), "entries": list }))
     }
 
     /// The audit path of entry `index` in the tree of `size` entries (the log's size by default).
@@ -49,9 +50,10 @@ impl App {
         let proof = self
             .audit
             .inclusion_proof(index, size)
+            .map_err(AppError::internal)?
             .ok_or_else(|| AppError::invalid("index", "index must be below size, and size at most the log's size"))?;
-        let leaf = self.audit.leaf(index).expect("index checked by the proof");
-        let root = self.audit.root(size).expect("size checked by the proof");
+        let leaf = self.audit.leaf(index).map_err(AppError::internal)?.expect("index checked by the proof");
+        let root = self.audit.root(size).map_err(AppError::internal)?.expect("size checked by the proof");
         Ok(json!({
             "index": index,
             "size": size,
@@ -67,12 +69,15 @@ impl App {
         let proof = self
             .audit
             .consistency_proof(first, second)
+            .map_err(AppError::internal)?
             .ok_or_else(|| AppError::invalid("first", "need 0 < first <= second <= the log's size"))?;
+        let first_root = self.audit.root(first).map_err(AppError::internal)?.expect("checked by the proof");
+        let second_root = self.audit.root(second).map_err(AppError::internal)?.expect("checked by the proof");
         Ok(json!({
             "first": first,
             "second": second,
-            "first_root": b64(&self.audit.root(first).expect("checked")),
-            "second_root": b64(&self.audit.root(second).expect("checked")),
+            "first_root": b64(&first_root),
+            "second_root": b64(&second_root),
             "proof": proof.iter().map(b64).collect::<Vec<_>>(),
         }))
     }
@@ -83,8 +88,8 @@ impl App {
     }
 
     /// Entries `from..from + entries_max` (below `end`) of the export, with their checkpoints.
-    pub fn audit_export_part(&self, from: usize, entries_max: usize, end: usize) -> Vec<u8> {
-        self.audit.export_part(from, entries_max, end)
+    pub fn audit_export_part(&self, from: usize, entries_max: usize, end: usize) -> Result<Vec<u8>, AppError> {
+        self.audit.export_part(from, entries_max, end).map_err(AppError::internal)
     }
 
     /// Counts only, nothing personal: devices, lists, alerts, storage, and each source's ingest totals.

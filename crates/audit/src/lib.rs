@@ -4,6 +4,7 @@
 //! - [`merkle`]: RFC 6962/9162 hashing, the tree, inclusion and consistency proofs.
 //! - [`note`]: checkpoints in the C2SP tlog-checkpoint format as Ed25519 signed notes.
 //! - [`keyed`]: HMAC keyed hashes, so entries name plates and free text without revealing them.
+//! - [`index`]: where the log's entries and checkpoints are, and its tree's hashes, on disk.
 //! - [`log`]: the durable log; an append returns an [`log::AuditReceipt`], which searches demand.
 //! - [`verify`]: the offline verifier that names deletions, reorderings, modifications and truncation.
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
@@ -16,6 +17,7 @@ pub mod approvals;
 pub mod book;
 pub mod changes;
 pub mod holds;
+pub mod index;
 pub mod keyed;
 pub mod log;
 pub mod merkle;

@@ -2,17 +2,20 @@
 //! every append.
 //!
 //! Entries and checkpoints share one write-ahead log (a tag byte tells them apart), so a single
-//! fsync makes an entry and the checkpoint that covers it durable together. An append returns an
+//! fsync makes an entry and the checkpoint that covers it durable together. The log holds none of
+//! them in memory: an [`Index`] on disk says where each one is and keeps the tree's hashes, so
+//! memory and opening time do not grow with the log. An append returns an
 //! [`AuditReceipt`] only after that fsync; the receipt cannot be built anywhere else, so code that
 //! demands one (a search, an export) cannot run unlogged. A failed write stops the log: every later
 //! append fails, and with it every action that needs a receipt.
 
 use crate::action::Action;
+use crate::index::{Index, IndexError, Located};
 use crate::keyed::KeyedHasher;
-use crate::merkle::{Hash, Tree, leaf_hash};
-use crate::note::{Checkpoint, NoteSigner};
+use crate::merkle::{self, Hash, leaf_hash};
+use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
 use glasshouse_model::Timestamp;
-use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError};
+use glasshouse_wal::{FsyncPolicy, Wal, WalConfig, WalError, WalReader};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io;
@@ -108,6 +111,9 @@ pub enum AuditError {
     /// The underlying log failed.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// The index beside it failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
     /// Key files could not be read or written.
     #[error("audit keys in {path}: {source}")]
     Keys {
@@ -124,6 +130,15 @@ pub enum AuditError {
         /// What is wrong.
         reason: String,
     },
+    /// The tree kept in the index does not give the root the log signed: the index is damaged. It
+    /// is rebuilt from the WAL when the log opens without it (remove `index/` and restart).
+    #[error(
+        "the audit index disagrees with the signed checkpoint of size {size}; remove the log's index directory and restart to rebuild it"
+    )]
+    IndexDisagrees {
+        /// The tree size whose root disagrees.
+        size: u64,
+    },
     /// An earlier write failed; nothing more is logged (and nothing that needs logging runs).
     #[error("the audit log stopped after a failed write")]
     Stopped,
@@ -132,19 +147,45 @@ pub enum AuditError {
     NotASearch(Action),
 }
 
+/// The audit WAL's rotation size: small, so opening (which reads the newest file) stays quick.
+const WAL_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
 struct State {
     wal: Wal,
-    tree: Tree,
-    entries: Vec<Vec<u8>>,
-    /// Every signed note in order, with the tree size it covers.
-    checkpoints: Vec<(u64, String)>,
+    reader: WalReader,
+    index: Index,
+    /// The newest signed note and the size it covers.
+    latest: Option<(u64, String)>,
     stopped: bool,
+    /// WAL records read when the log was opened (beyond the index's sealed point).
+    replayed_on_open: u64,
+}
+
+impl State {
+    /// The payload of a stored record, checked to carry `tag`, without it.
+    fn read(&mut self, at: Located, tag: u8) -> Result<Vec<u8>, AuditError> {
+        let mut payload = self.reader.read(at.position, at.lsn)?;
+        if payload.first() != Some(&tag) {
+            return Err(AuditError::Damaged { lsn: at.lsn, reason: "the index points at a record of another kind".into() });
+        }
+        payload.remove(0);
+        Ok(payload)
+    }
+
+    fn note(&mut self, checkpoint: u64) -> Result<(u64, String), AuditError> {
+        let stored = self.index.checkpoint(checkpoint)?;
+        let bytes = self.read(stored.at, CHECKPOINT)?;
+        let note = String::from_utf8(bytes).map_err(|e| AuditError::Damaged { lsn: stored.at.lsn, reason: e.to_string() })?;
+        Ok((stored.size, note))
+    }
 }
 
 /// The audit log of one deployment.
 pub struct AuditLog {
     state: Mutex<State>,
     signer: NoteSigner,
+    /// Opens the log's own notes, so what the index computes is checked against what was signed.
+    verifier: NoteVerifier,
     hasher: KeyedHasher,
 }
 
@@ -198,6 +239,10 @@ fn load_keys(keys_dir: &Path) -> Result<(NoteSigner, KeyedHasher), AuditError> {
     Ok((NoteSigner::new(file.origin, &seed), KeyedHasher::new(hmac)))
 }
 
+fn tree_error(source: io::Error) -> AuditError {
+    AuditError::Index(IndexError { path: PathBuf::from("index/level-*.hash"), source })
+}
+
 /// The verifier key of the log whose keys are in `keys_dir` (creating the keys on first use), without
 /// opening the log itself, so it can be read while a server runs.
 pub fn verifier_key(keys_dir: &Path) -> Result<String, AuditError> {
@@ -206,30 +251,43 @@ pub fn verifier_key(keys_dir: &Path) -> Result<String, AuditError> {
 
 impl AuditLog {
     /// Opens the log in `log_dir` with keys from `keys_dir` (kept apart so the log directory can be
-    /// published or copied without the keys).
+    /// published or copied without the keys). Reads only the WAL records after the index's sealed
+    /// point (the whole WAL once, if the index is missing or does not check out).
     pub fn open(log_dir: &Path, keys_dir: &Path) -> Result<AuditLog, AuditError> {
         let (signer, hasher) = load_keys(keys_dir)?;
-        let mut tree = Tree::new();
-        let mut entries = Vec::new();
-        let mut checkpoints = Vec::new();
-        let mut damage = None;
-        let wal = Wal::open(WalConfig { fsync: FsyncPolicy::Always, ..WalConfig::new(log_dir) }, 0, |lsn, payload| {
+        let (mut index, after) = Index::open(&log_dir.join("index"))?;
+        let mut latest = None;
+        let mut replayed_on_open = 0;
+        let mut damage: Option<AuditError> = None;
+        let config = WalConfig { fsync: FsyncPolicy::Always, file_bytes_max: WAL_FILE_BYTES, ..WalConfig::new(log_dir) };
+        let wal = Wal::open_positioned(config, after, |position, lsn, payload| {
+            if damage.is_some() {
+                return;
+            }
+            let at = Located { lsn, position };
+            replayed_on_open += 1;
             match payload.split_first() {
-                Some((&ENTRY, entry)) => {
-                    tree.push(leaf_hash(entry));
-                    entries.push(entry.to_vec());
-                }
+                Some((&ENTRY, entry)) => damage = index.push_entry(at, leaf_hash(entry)).err().map(AuditError::from),
                 Some((&CHECKPOINT, note)) => match std::str::from_utf8(note) {
-                    Ok(note) => checkpoints.push((tree.size(), note.to_owned())),
-                    Err(e) => damage = damage.take().or(Some(AuditError::Damaged { lsn, reason: e.to_string() })),
+                    Ok(note) => {
+                        index.push_checkpoint(at);
+                        latest = Some((index.entries(), note.to_owned()));
+                    }
+                    Err(e) => damage = Some(AuditError::Damaged { lsn, reason: e.to_string() }),
                 },
-                _ => damage = damage.take().or(Some(AuditError::Damaged { lsn, reason: "unknown record tag".into() })),
+                _ => damage = Some(AuditError::Damaged { lsn, reason: "unknown record tag".into() }),
             }
         })?;
         if let Some(e) = damage {
             return Err(e);
         }
-        Ok(AuditLog { state: Mutex::new(State { wal, tree, entries, checkpoints, stopped: false }), signer, hasher })
+        index.seal(wal.next_lsn())?;
+        let mut state = State { wal, reader: WalReader::new(log_dir), index, latest, stopped: false, replayed_on_open };
+        if state.latest.is_none() && state.index.checkpoints() > 0 {
+            state.latest = Some(state.note(state.index.checkpoints() - 1)?);
+        }
+        let verifier = NoteVerifier::parse(&signer.verifier_key()).expect("the log's own key parses");
+        Ok(AuditLog { state: Mutex::new(state), signer, verifier, hasher })
     }
 
     /// Appends an entry and a checkpoint covering it, durably, and returns the receipt.
@@ -238,7 +296,7 @@ impl AuditLog {
         if state.stopped {
             return Err(AuditError::Stopped);
         }
-        let seq = state.tree.size();
+        let seq = state.index.entries();
         let entry = AuditEntry {
             seq,
             at: Timestamp::now(),
@@ -249,22 +307,30 @@ impl AuditLog {
             details: event.details,
         };
         let bytes = serde_json::to_vec(&entry).expect("entries serialise");
-        // The tree grows before the write; if the write fails the log stops, so the unwritten leaf is
-        // never covered by a checkpoint or served (a restart rebuilds the tree from disk).
-        state.tree.push(leaf_hash(&bytes));
-        let checkpoint = Checkpoint { origin: self.signer.name().to_owned(), size: seq + 1, root: state.tree.root(seq + 1) };
+        let leaf = leaf_hash(&bytes);
+        // The root after this entry, from a copy of the tree's edge: the index grows only once the
+        // entry is durable.
+        let mut next = state.index.frontier().clone();
+        next.push(leaf);
+        let checkpoint = Checkpoint { origin: self.signer.name().to_owned(), size: seq + 1, root: next.root() };
         let note = self.signer.sign(&checkpoint);
         let written = (|| {
-            state.wal.append(&[&[ENTRY][..], &bytes].concat())?;
-            state.wal.append(&[&[CHECKPOINT][..], note.as_bytes()].concat())?;
-            state.wal.commit()
+            let (entry_lsn, entry_position) = state.wal.append_positioned(&[&[ENTRY][..], &bytes].concat())?;
+            let (note_lsn, note_position) = state.wal.append_positioned(&[&[CHECKPOINT][..], note.as_bytes()].concat())?;
+            state.wal.commit()?;
+            let next_lsn = state.wal.next_lsn();
+            state.index.push_entry(Located { lsn: entry_lsn, position: entry_position }, leaf)?;
+            state.index.push_checkpoint(Located { lsn: note_lsn, position: note_position });
+            state.index.write_out(next_lsn)?;
+            Ok::<_, AuditError>(())
         })();
         if let Err(e) = written {
+            // A failed WAL write leaves nothing covered; a failed index write leaves the WAL ahead of
+            // the index, which the next open replays. Either way nothing more is logged until then.
             state.stopped = true;
-            return Err(e.into());
+            return Err(e);
         }
-        state.entries.push(bytes);
-        state.checkpoints.push((seq + 1, note));
+        state.latest = Some((seq + 1, note));
         Ok(AuditReceipt { seq, tree_size: seq + 1 })
     }
 
@@ -291,49 +357,114 @@ impl AuditLog {
 
     /// The newest signed checkpoint, or a freshly signed one for the empty log.
     pub fn checkpoint(&self) -> (u64, String) {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match state.checkpoints.last() {
+        let state = self.lock();
+        match &state.latest {
             Some(latest) => latest.clone(),
-            None => (0, self.signer.sign(&Checkpoint { origin: self.signer.name().to_owned(), size: 0, root: state.tree.root(0) })),
+            None => (0, self.signer.sign(&Checkpoint { origin: self.signer.name().to_owned(), size: 0, root: merkle::empty_root() })),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Entries `[from, from + limit)` as their stored bytes.
-    pub fn entries(&self, from: u64, limit: usize) -> Vec<Vec<u8>> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let start = (from as usize).min(state.entries.len());
-        state.entries[start..].iter().take(limit).cloned().collect()
+    pub fn entries(&self, from: u64, limit: usize) -> Result<Vec<Vec<u8>>, AuditError> {
+        let mut state = self.lock();
+        let end = from.saturating_add(limit as u64).min(state.index.entries());
+        (from..end).map(|index| state.index.entry(index).map_err(AuditError::from).and_then(|at| state.read(at, ENTRY))).collect()
+    }
+
+    /// Calls `each` with every entry's stored bytes in order, a part at a time, so the log is never
+    /// read whole into memory nor locked for the whole pass.
+    pub fn for_each_entry(&self, mut each: impl FnMut(&[u8])) -> Result<(), AuditError> {
+        const PART: usize = 2_000;
+        let end = self.size();
+        let mut from = 0;
+        while from < end {
+            for bytes in self.entries(from, PART.min((end - from) as usize))? {
+                each(&bytes);
+            }
+            from += PART as u64;
+        }
+        Ok(())
+    }
+
+    /// How many WAL records opening the log read: those after the index's sealed point, or all of
+    /// them when the index was rebuilt.
+    pub fn replayed_on_open(&self) -> u64 {
+        self.lock().replayed_on_open
     }
 
     /// Number of entries.
     pub fn size(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).tree.size()
+        self.lock().index.entries()
     }
 
-    /// The root of the first `size` entries.
-    pub fn root(&self, size: u64) -> Option<Hash> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        (size <= state.tree.size()).then(|| state.tree.root(size))
+    /// The root of the first `size` entries, checked against the checkpoint signed for that size.
+    pub fn root(&self, size: u64) -> Result<Option<Hash>, AuditError> {
+        let mut state = self.lock();
+        self.checked_root(&mut state, size)
     }
 
-    /// The leaf hash of entry `index`.
-    pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).tree.leaf(index)
+    /// The leaf hash of entry `index`, hashed from the entry's stored bytes.
+    pub fn leaf(&self, index: u64) -> Result<Option<Hash>, AuditError> {
+        let mut state = self.lock();
+        if index >= state.index.entries() {
+            return Ok(None);
+        }
+        let at = state.index.entry(index)?;
+        Ok(Some(leaf_hash(&state.read(at, ENTRY)?)))
     }
 
-    /// The audit path of entry `index` in the tree of `size` entries.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).tree.inclusion_proof(index, size)
+    /// The audit path of entry `index` in the tree of `size` entries, checked before it is served:
+    /// it leads from the entry's stored bytes to the root signed for `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Option<Vec<Hash>>, AuditError> {
+        let mut state = self.lock();
+        let Some(proof) = merkle::inclusion_proof(&state.index, index, size).map_err(tree_error)? else { return Ok(None) };
+        let root = self.checked_root(&mut state, size)?.expect("size checked by the proof");
+        let at = state.index.entry(index)?;
+        let leaf = leaf_hash(&state.read(at, ENTRY)?);
+        if !merkle::verify_inclusion(index, size, &leaf, &proof, &root) {
+            return Err(AuditError::IndexDisagrees { size });
+        }
+        Ok(Some(proof))
     }
 
-    /// The consistency proof between tree sizes `first` and `second`.
-    pub fn consistency_proof(&self, first: u64, second: u64) -> Option<Vec<Hash>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).tree.consistency_proof(first, second)
+    /// The consistency proof between tree sizes `first` and `second`, checked against the roots
+    /// signed for both before it is served.
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Option<Vec<Hash>>, AuditError> {
+        let mut state = self.lock();
+        let Some(proof) = merkle::consistency_proof(&state.index, first, second).map_err(tree_error)? else { return Ok(None) };
+        let first_root = self.checked_root(&mut state, first)?.expect("size checked by the proof");
+        let second_root = self.checked_root(&mut state, second)?.expect("size checked by the proof");
+        if !merkle::verify_consistency(first, second, &first_root, &second_root, &proof) {
+            return Err(AuditError::IndexDisagrees { size: second });
+        }
+        Ok(Some(proof))
+    }
+
+    /// The root of `size` entries from the stored tree; where a checkpoint of that size is stored
+    /// (every size but a few after a crash), the signed root must be the same.
+    fn checked_root(&self, state: &mut State, size: u64) -> Result<Option<Hash>, AuditError> {
+        let Some(root) = merkle::root(&state.index, size).map_err(tree_error)? else { return Ok(None) };
+        if size == 0 {
+            return Ok(Some(root));
+        }
+        let candidate = state.index.first_checkpoint_above(size - 1)?;
+        if candidate < state.index.checkpoints() && state.index.checkpoint(candidate)?.size == size {
+            let (_, note) = state.note(candidate)?;
+            let signed = self.verifier.open(&note).map_err(|_| AuditError::IndexDisagrees { size })?;
+            if signed.root != root {
+                return Err(AuditError::IndexDisagrees { size });
+            }
+        }
+        Ok(Some(root))
     }
 
     /// The whole log as NDJSON: each entry's exact bytes on its own line, and after the entries it
     /// covers, each checkpoint as `{"checkpoint":"<signed note>"}`. `glasshouse audit verify` reads it.
-    pub fn export(&self) -> Vec<u8> {
+    pub fn export(&self) -> Result<Vec<u8>, AuditError> {
         let end = self.size() as usize;
         self.export_part(0, end, end)
     }
@@ -342,25 +473,42 @@ impl AuditLog {
     /// follow it there: concatenated in order, the parts of `0..end` are the export of the log's
     /// first `end` entries. A caller streams a large log a part at a time (the lock is held for one
     /// part) and fixes `end` first, so what it streams is one size of the log.
-    pub fn export_part(&self, from: usize, entries_max: usize, end: usize) -> Vec<u8> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let end = end.min(state.entries.len());
-        let to = from.saturating_add(entries_max).min(end);
+    pub fn export_part(&self, from: usize, entries_max: usize, end: usize) -> Result<Vec<u8>, AuditError> {
+        let mut state = self.lock();
+        let end = (end as u64).min(state.index.entries());
+        let (from, to) = (from as u64, (from as u64).saturating_add(entries_max as u64).min(end));
         let mut out = Vec::new();
-        // A checkpoint of size n follows entry n - 1 (one of size 0, the empty log, follows the first).
-        let mut checkpoint = if from == 0 { 0 } else { state.checkpoints.partition_point(|(size, _)| (*size as usize) <= from) };
+        // A checkpoint of size n follows entry n - 1.
+        let mut checkpoint = state.index.first_checkpoint_above(from)?;
+        let checkpoints = state.index.checkpoints();
         for index in from..to {
-            out.extend_from_slice(&state.entries[index]);
+            let at = state.index.entry(index)?;
+            out.extend_from_slice(&state.read(at, ENTRY)?);
             out.push(b'\n');
-            while let Some((size, note)) = state.checkpoints.get(checkpoint) {
-                if *size as usize > index + 1 {
+            while checkpoint < checkpoints {
+                if state.index.checkpoint(checkpoint)?.size > index + 1 {
                     break;
                 }
+                let (_, note) = state.note(checkpoint)?;
                 out.extend_from_slice(serde_json::json!({ "checkpoint": note }).to_string().as_bytes());
                 out.push(b'\n');
                 checkpoint += 1;
             }
         }
-        out
+        Ok(out)
+    }
+}
+
+impl Drop for AuditLog {
+    /// Seals the index on the way out, so the next open replays nothing. A failure only means the
+    /// next open replays more.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !state.stopped {
+            let next_lsn = state.wal.next_lsn();
+            if let Err(e) = state.index.seal(next_lsn) {
+                tracing::warn!(error = %e, "audit index not sealed on close");
+            }
+        }
     }
 }

@@ -39,12 +39,186 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// An append-only tree over leaf hashes that keeps every complete subtree's hash, level by level.
+/// Where a tree's perfect subtrees are kept: the hash of the subtree of height `h` covering leaves
+/// `[i·2^h, (i+1)·2^h)`, for every such subtree the tree has completed. Roots and proofs of any
+/// prefix are computed from these alone ([`root`], [`inclusion_proof`], [`consistency_proof`]), so a
+/// tree kept on disk answers them with O(log² n) lookups and nothing else in memory.
+pub trait Subtrees {
+    /// Why a lookup failed (a disk error for a stored tree).
+    type Error;
+
+    /// Number of leaves.
+    fn size(&self) -> u64;
+
+    /// The hash of perfect subtree `index` at `height` (height 0: the leaf hashes).
+    fn perfect(&self, height: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// MTH of leaves `[start, start + len)`. Every range the RFC's recursion asks for starts at a multiple
+/// of its left part's size, so perfect parts are lookups.
+fn subtree<S: Subtrees + ?Sized>(tree: &S, start: u64, len: u64) -> Result<Hash, S::Error> {
+    debug_assert!(len >= 1 && start + len <= tree.size());
+    if len.is_power_of_two() && start.is_multiple_of(len) {
+        let height = len.trailing_zeros();
+        return tree.perfect(height, start >> height);
+    }
+    let k = split(len);
+    Ok(node_hash(&subtree(tree, start, k)?, &subtree(tree, start + k, len - k)?))
+}
+
+/// The root of the first `size` leaves, or `None` if the tree is smaller.
+pub fn root<S: Subtrees + ?Sized>(tree: &S, size: u64) -> Result<Option<Hash>, S::Error> {
+    if size > tree.size() {
+        return Ok(None);
+    }
+    Ok(Some(if size == 0 { empty_root() } else { subtree(tree, 0, size)? }))
+}
+
+/// The audit path for leaf `index` in the tree of the first `size` leaves (RFC 6962 §2.1.1), or `None`
+/// unless `index < size <= tree.size()`.
+pub fn inclusion_proof<S: Subtrees + ?Sized>(tree: &S, index: u64, size: u64) -> Result<Option<Vec<Hash>>, S::Error> {
+    if index >= size || size > tree.size() {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    path(tree, index, 0, size, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn path<S: Subtrees + ?Sized>(tree: &S, index: u64, start: u64, len: u64, out: &mut Vec<Hash>) -> Result<(), S::Error> {
+    if len <= 1 {
+        return Ok(());
+    }
+    let k = split(len);
+    if index < k {
+        path(tree, index, start, k, out)?;
+        out.push(subtree(tree, start + k, len - k)?);
+    } else {
+        path(tree, index - k, start + k, len - k, out)?;
+        out.push(subtree(tree, start, k)?);
+    }
+    Ok(())
+}
+
+/// The consistency proof between the trees of the first `first` and `second` leaves (RFC 6962
+/// §2.1.2), or `None` unless `0 < first <= second <= tree.size()`.
+pub fn consistency_proof<S: Subtrees + ?Sized>(tree: &S, first: u64, second: u64) -> Result<Option<Vec<Hash>>, S::Error> {
+    if first == 0 || first > second || second > tree.size() {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    subproof(tree, first, 0, second, true, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn subproof<S: Subtrees + ?Sized>(tree: &S, m: u64, start: u64, len: u64, complete: bool, out: &mut Vec<Hash>) -> Result<(), S::Error> {
+    if m == len {
+        if !complete {
+            out.push(subtree(tree, start, len)?);
+        }
+        return Ok(());
+    }
+    let k = split(len);
+    if m <= k {
+        subproof(tree, m, start, k, complete, out)?;
+        out.push(subtree(tree, start + k, len - k)?);
+    } else {
+        subproof(tree, m - k, start + k, len - k, false, out)?;
+        out.push(subtree(tree, start, k)?);
+    }
+    Ok(())
+}
+
+/// The right edge of a tree: for each height, the hash of the last perfect subtree there if it has
+/// no sibling yet. Appending a leaf needs only this (O(log n) hashes), whatever the tree is kept in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// `open[h]`: the unpaired subtree at height `h`, present where bit `h` of `size` is set.
+    open: Vec<Option<Hash>>,
+}
+
+impl Frontier {
+    /// The frontier of the first `size` leaves of `tree`, from its stored perfect subtrees (which
+    /// must reach that far).
+    pub fn of<S: Subtrees + ?Sized>(tree: &S, size: u64) -> Result<Frontier, S::Error> {
+        let mut open = Vec::new();
+        for height in 0..(64 - size.leading_zeros()) {
+            open.push(if size >> height & 1 == 1 { Some(tree.perfect(height, (size >> height) - 1)?) } else { None });
+        }
+        Ok(Frontier { size, open })
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf and returns every perfect subtree it completes, lowest first, as
+    /// `(height, index, hash)`, the leaf itself included.
+    pub fn push(&mut self, leaf: Hash) -> Vec<(u32, u64, Hash)> {
+        let mut completed = vec![(0, self.size, leaf)];
+        let mut carry = leaf;
+        let mut height = 0usize;
+        loop {
+            if self.open.len() == height {
+                self.open.push(None);
+            }
+            match self.open[height].take() {
+                Some(left) => {
+                    carry = node_hash(&left, &carry);
+                    height += 1;
+                    completed.push((height as u32, ((self.size + 1) >> height) - 1, carry));
+                }
+                None => {
+                    self.open[height] = Some(carry);
+                    break;
+                }
+            }
+        }
+        self.size += 1;
+        completed
+    }
+
+    /// The root of the whole tree: the open subtrees folded from the lowest up.
+    pub fn root(&self) -> Hash {
+        let mut acc: Option<Hash> = None;
+        for hash in self.open.iter().flatten() {
+            acc = Some(match acc {
+                None => *hash,
+                Some(right) => node_hash(hash, &right),
+            });
+        }
+        acc.unwrap_or_else(empty_root)
+    }
+}
+
+/// An append-only tree over leaf hashes, every perfect subtree kept in memory. The offline verifier
+/// builds one from an export; the server's log keeps its tree on disk instead.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     /// `levels[h][i]` is the hash of the perfect subtree of height `h` covering leaves
     /// `[i·2^h, (i+1)·2^h)`; `levels[0]` are the leaf hashes.
     levels: Vec<Vec<Hash>>,
+}
+
+impl Subtrees for Tree {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |leaves| leaves.len() as u64)
+    }
+
+    fn perfect(&self, height: u32, index: u64) -> Result<Hash, Self::Error> {
+        Ok(self.levels[height as usize][index as usize])
+    }
+}
+
+fn infallible<T>(result: Result<T, std::convert::Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
 }
 
 impl Tree {
@@ -55,7 +229,7 @@ impl Tree {
 
     /// Number of leaves.
     pub fn size(&self) -> u64 {
-        self.levels[0].len() as u64
+        Subtrees::size(self)
     }
 
     /// The leaf hash at `index`.
@@ -78,77 +252,23 @@ impl Tree {
         }
     }
 
-    /// MTH of leaves `[start, start + len)`. Every range the RFC's recursion asks for starts at a
-    /// multiple of its left part's size, so perfect parts are cache lookups.
-    fn subtree(&self, start: u64, len: u64) -> Hash {
-        debug_assert!(len >= 1 && start + len <= self.size());
-        if len.is_power_of_two() && start.is_multiple_of(len) {
-            let height = len.trailing_zeros() as usize;
-            return self.levels[height][(start >> height) as usize];
-        }
-        let k = split(len);
-        node_hash(&self.subtree(start, k), &self.subtree(start + k, len - k))
-    }
-
     /// The root of the first `size` leaves.
     ///
     /// # Panics
     /// If `size` exceeds the tree.
     pub fn root(&self, size: u64) -> Hash {
-        assert!(size <= self.size(), "root of {size} leaves asked of a tree of {}", self.size());
-        if size == 0 { empty_root() } else { self.subtree(0, size) }
+        infallible(root(self, size)).unwrap_or_else(|| panic!("root of {size} leaves asked of a tree of {}", self.size()))
     }
 
     /// The audit path for leaf `index` in the tree of the first `size` leaves (RFC 6962 §2.1.1).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        if index >= size || size > self.size() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
-        Some(proof)
-    }
-
-    fn path(&self, index: u64, start: u64, len: u64, out: &mut Vec<Hash>) {
-        if len <= 1 {
-            return;
-        }
-        let k = split(len);
-        if index < k {
-            self.path(index, start, k, out);
-            out.push(self.subtree(start + k, len - k));
-        } else {
-            self.path(index - k, start + k, len - k, out);
-            out.push(self.subtree(start, k));
-        }
+        infallible(inclusion_proof(self, index, size))
     }
 
     /// The consistency proof between the trees of the first `first` and `second` leaves
     /// (RFC 6962 §2.1.2).
     pub fn consistency_proof(&self, first: u64, second: u64) -> Option<Vec<Hash>> {
-        if first == 0 || first > second || second > self.size() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.subproof(first, 0, second, true, &mut proof);
-        Some(proof)
-    }
-
-    fn subproof(&self, m: u64, start: u64, len: u64, complete: bool, out: &mut Vec<Hash>) {
-        if m == len {
-            if !complete {
-                out.push(self.subtree(start, len));
-            }
-            return;
-        }
-        let k = split(len);
-        if m <= k {
-            self.subproof(m, start, k, complete, out);
-            out.push(self.subtree(start + k, len - k));
-        } else {
-            self.subproof(m - k, start + k, len - k, false, out);
-            out.push(self.subtree(start, k));
-        }
+        infallible(consistency_proof(self, first, second))
     }
 }
 
@@ -300,6 +420,23 @@ mod tests {
                 assert!(theirs.root().verify_consistency(&old_root, &parsed).is_ok(), "{m} -> {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_frontier_completes_the_same_subtrees_and_root_as_the_whole_tree() {
+        let mut tree = Tree::new();
+        let mut frontier = Frontier::default();
+        for (i, e) in entries(300).iter().enumerate() {
+            let leaf = leaf_hash(e);
+            let completed = frontier.push(leaf);
+            tree.push(leaf);
+            for (height, index, hash) in completed {
+                assert_eq!(tree.perfect(height, index).unwrap(), hash, "leaf {i}: height {height} index {index}");
+            }
+            assert_eq!(frontier.root(), tree.root(i as u64 + 1), "size {}", i + 1);
+            assert_eq!(Frontier::of(&tree, tree.size()).unwrap(), frontier, "size {}", i + 1);
+        }
+        assert_eq!(Frontier::default().root(), empty_root());
     }
 
     proptest! {

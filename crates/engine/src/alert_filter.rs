@@ -100,7 +100,7 @@ impl AlertFilter {
     /// Whether `alert` meets every condition.
     pub fn keeps(&self, alert: &Alert) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&alert.status))
-            && (self.families.is_empty() || self.families.iter().any(|f| *f == alert.rule))
+            && (self.families.is_empty() || self.families.contains(&alert.rule))
             && self.rule_id.as_deref().is_none_or(|id| alert.rule_id() == Some(id))
             && self.device_id.as_deref().is_none_or(|id| alert.device_id == id)
             && self.raised_from.is_none_or(|from| alert.raised_at >= from)

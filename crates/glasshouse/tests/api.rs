@@ -998,7 +998,7 @@ fn alerts_filter_by_status_rule_list_device_and_time_and_page_each_alert_once_wh
     let plates: Vec<String> = (0..30).map(|i| format!("PG{i:03}")).collect();
     let entries: Vec<_> = plates.iter().map(|p| json!({"plate": p, "reason": "stolen_vehicle", "expires_at": in_days(30)})).collect();
     assert_eq!(client.json("POST", &format!("/v1/hotlists/{hotlist_id}/entries"), &s.admin, json!(entries)).status, 200);
-    let device = |i: usize| if i % 4 == 0 { "lpr-18" } else { "lpr-17" };
+    let device = |i: usize| if i.is_multiple_of(4) { "lpr-18" } else { "lpr-17" };
     let reads: Vec<String> = (0..12).map(|i| read_line(&format!("pg-{i}"), device(i), &plates[i])).collect();
     assert_eq!(client.ndjson(&s.ingest, &reads).body["accepted"], 12);
     wait_for_alerts(&client, &s.operator, 12);

@@ -37,9 +37,9 @@ fn the_scan_sees_dates_in_the_shapes_tests_write_them() {
     let found = |line: &str| dates_in(line).iter().map(|d| d.to_string()).collect::<Vec<_>>();
     // Built from today, as the dates the scan exists to catch would be written by hand.
     let soon = (chrono::Utc::now().date_naive() + chrono::Duration::days(200)).to_string();
-    assert_eq!(found(&format!(r#"{{"expires_at": "{soon}T00:00:00Z"}}"#)), [soon.clone()]);
-    assert_eq!(found(&format!("page.fill('#hold-expires', '{soon}')")), [soon.clone()]);
-    assert_eq!(found(&format!("plate,reason,expires_at\nabc,wanted,{soon}T00:00:00Z")), [soon.clone()]);
+    assert_eq!(found(&format!(r#"{{"expires_at": "{soon}T00:00:00Z"}}"#)), vec![soon.clone()]);
+    assert_eq!(found(&format!("page.fill('#hold-expires', '{soon}')")), vec![soon.clone()]);
+    assert_eq!(found(&format!("plate,reason,expires_at\nabc,wanted,{soon}T00:00:00Z")), vec![soon.clone()]);
     assert!(found("case HPD-2026-0042, warrant WRT-2026-77, agreement 2026-7").is_empty(), "case numbers are not dates");
     assert!(found("the 12026-01-01 tick").is_empty(), "digits run on: not a date");
 }

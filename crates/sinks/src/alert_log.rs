@@ -409,7 +409,7 @@ mod tests {
         let log = std::sync::Arc::new(AlertLog::open(dir.path(), FsyncPolicy::Never).unwrap());
         let numbered = |i: usize| {
             let mut a = alert(&format!("a-{i}"));
-            a.status = if i % 3 == 0 { AlertStatus::Closed } else { AlertStatus::New };
+            a.status = if i.is_multiple_of(3) { AlertStatus::Closed } else { AlertStatus::New };
             a
         };
         log.append((0..500).map(numbered).collect()).unwrap();

@@ -55,7 +55,7 @@ impl IdFilter {
     /// When the bytes are not a filter this module wrote.
     pub fn from_bytes(bytes: &[u8]) -> Result<IdFilter, String> {
         let descriptor_end = MAGIC.len() + BinaryFuse16::DESCRIPTOR_LEN;
-        if bytes.len() < descriptor_end || &bytes[..MAGIC.len()] != MAGIC || (bytes.len() - descriptor_end) % 2 != 0 {
+        if bytes.len() < descriptor_end || &bytes[..MAGIC.len()] != MAGIC || !(bytes.len() - descriptor_end).is_multiple_of(2) {
             return Err("not an id filter".into());
         }
         let field = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"));

@@ -9,9 +9,13 @@
 //! (with [`FsyncPolicy::Always`]). [`committer`] runs group commit on its own thread: it takes every
 //! request waiting, writes them all and syncs once, so the cost of one fsync is shared by the group.
 //!
-//! Recovery ([`Wal::open`]) scans every file. A torn or corrupt tail in the newest file (a crash in
-//! the middle of a write) is truncated at the last whole frame; corruption anywhere else is an error,
-//! because it means the disk lost bytes we had synced.
+//! Recovery ([`Wal::open`]) scans every file that holds a record above the caller's starting point,
+//! and always the newest. A torn or corrupt tail in the newest file (a crash in the middle of a write)
+//! is truncated at the last whole frame; corruption anywhere else is an error, because it means the
+//! disk lost bytes we had synced.
+//!
+//! A record's [`Position`] (its file and offset) lets a caller that keeps its own index read it back
+//! later with a [`WalReader`], without holding it in memory.
 #![deny(missing_docs)]
 
 pub mod committer;
@@ -102,11 +106,23 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
     move |source| WalError::Io { path: path.to_owned(), source }
 }
 
+/// Where a record's frame starts: the file (named by the LSN of its first record) and the byte
+/// offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// The first LSN of the file.
+    pub file: Lsn,
+    /// The frame's offset in that file.
+    pub offset: u64,
+}
+
 /// An open log, positioned for appends after the last whole record.
 pub struct Wal {
     config: WalConfig,
     writer: BufWriter<File>,
     path: PathBuf,
+    /// The first LSN of the file being appended to.
+    file_first_lsn: Lsn,
     file_bytes: u64,
     next_lsn: Lsn,
 }
@@ -115,6 +131,13 @@ impl Wal {
     /// Opens (or creates) the log, calling `replay` with every record whose LSN is above `after`,
     /// in order. A torn tail is truncated first.
     pub fn open(config: WalConfig, after: Lsn, mut replay: impl FnMut(Lsn, &[u8])) -> Result<Wal, WalError> {
+        Wal::open_positioned(config, after, |_, lsn, payload| replay(lsn, payload))
+    }
+
+    /// [`Wal::open`], telling `replay` where each record is. A file whose records all lie at or
+    /// below `after` (the next file starts at or below `after + 1`) is not read at all, so opening
+    /// from a recent point costs the newest file, not the whole history.
+    pub fn open_positioned(config: WalConfig, after: Lsn, mut replay: impl FnMut(Position, Lsn, &[u8])) -> Result<Wal, WalError> {
         fs::create_dir_all(&config.dir).map_err(io_error(&config.dir))?;
         let files = list_files(&config.dir)?;
         let mut next_lsn = after + 1;
@@ -128,9 +151,13 @@ impl Wal {
                 });
             }
             let is_last = Some(index) == last_index;
-            let (end, last_lsn) = scan_file(path, is_last, |lsn, payload| {
+            if !is_last && after > 0 && files[index + 1].0 <= after + 1 {
+                continue;
+            }
+            let file = *first_lsn;
+            let (end, last_lsn) = scan_file(path, is_last, |offset, lsn, payload| {
                 if lsn > after {
-                    replay(lsn, payload);
+                    replay(Position { file, offset }, lsn, payload);
                 }
             })?;
             if let Some(lsn) = last_lsn {
@@ -148,15 +175,15 @@ impl Wal {
                 }
             }
         }
-        let (path, file_bytes) = match files.last() {
-            Some((_, path)) => (path.clone(), fs::metadata(path).map_err(io_error(path))?.len()),
-            None => (file_path(&config.dir, next_lsn), 0),
+        let (file_first_lsn, path, file_bytes) = match files.last() {
+            Some((first, path)) => (*first, path.clone(), fs::metadata(path).map_err(io_error(path))?.len()),
+            None => (next_lsn, file_path(&config.dir, next_lsn), 0),
         };
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error(&path))?;
         if file_bytes == 0 {
             sync_dir(&config.dir)?;
         }
-        Ok(Wal { writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file), path, file_bytes, next_lsn, config })
+        Ok(Wal { writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file), path, file_first_lsn, file_bytes, next_lsn, config })
     }
 
     /// The LSN the next appended record will get.
@@ -166,19 +193,25 @@ impl Wal {
 
     /// Appends one record to the buffer; it is durable only after [`Wal::commit`].
     pub fn append(&mut self, payload: &[u8]) -> Result<Lsn, WalError> {
+        self.append_positioned(payload).map(|(lsn, _)| lsn)
+    }
+
+    /// [`Wal::append`], also telling where the record is.
+    pub fn append_positioned(&mut self, payload: &[u8]) -> Result<(Lsn, Position), WalError> {
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(WalError::TooLarge { size_bytes: payload.len() });
         }
         if self.file_bytes >= self.config.file_bytes_max {
             self.rotate()?;
         }
+        let position = Position { file: self.file_first_lsn, offset: self.file_bytes };
         let lsn = self.next_lsn;
         let header = frame::header(lsn, payload);
         self.writer.write_all(&header).map_err(io_error(&self.path))?;
         self.writer.write_all(payload).map_err(io_error(&self.path))?;
         self.file_bytes += (header.len() + payload.len()) as u64;
         self.next_lsn += 1;
-        Ok(lsn)
+        Ok((lsn, position))
     }
 
     /// Writes the buffer and, under [`FsyncPolicy::Always`], syncs it to disk.
@@ -199,6 +232,7 @@ impl Wal {
         sync_dir(&self.config.dir)?;
         self.writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
         self.path = path;
+        self.file_first_lsn = self.next_lsn;
         self.file_bytes = 0;
         Ok(())
     }
@@ -245,9 +279,52 @@ fn sync_dir(dir: &Path) -> Result<(), WalError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
 }
 
-/// Reads every whole frame of one file. Returns the offset after the last good frame and its LSN.
-/// A bad frame ends a tail file quietly (the caller truncates) and fails any other file.
-fn scan_file(path: &Path, is_tail: bool, mut each: impl FnMut(Lsn, &[u8])) -> Result<(u64, Option<Lsn>), WalError> {
+/// Reads records back by [`Position`], checking each frame's checksum and LSN. It keeps the last
+/// file it read open, so reading records in order costs one open per file.
+pub struct WalReader {
+    dir: PathBuf,
+    open: Option<(Lsn, File)>,
+}
+
+impl WalReader {
+    /// A reader of the log in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> WalReader {
+        WalReader { dir: dir.into(), open: None }
+    }
+
+    /// The payload of the record at `position`, which must be record `lsn`. Only bytes that were
+    /// written out ([`Wal::commit`]) can be read.
+    pub fn read(&mut self, position: Position, lsn: Lsn) -> Result<Vec<u8>, WalError> {
+        use std::os::unix::fs::FileExt;
+        let path = file_path(&self.dir, position.file);
+        if self.open.as_ref().map(|(file, _)| *file) != Some(position.file) {
+            let file = File::open(&path).map_err(io_error(&path))?;
+            self.open = Some((position.file, file));
+        }
+        let (_, file) = self.open.as_ref().expect("opened above");
+        let corrupt = |reason: String| WalError::Corrupt { path: path.clone(), offset: position.offset, reason };
+        let mut header = [0u8; frame::HEADER_BYTES];
+        file.read_exact_at(&mut header, position.offset).map_err(io_error(&path))?;
+        let (payload_len, crc, stored_lsn) = frame::parse_header(&header);
+        if stored_lsn != lsn {
+            return Err(corrupt(format!("expected record {lsn}, found {stored_lsn}")));
+        }
+        if payload_len as usize > PAYLOAD_BYTES_MAX {
+            return Err(corrupt(format!("frame length {payload_len} is over the limit")));
+        }
+        let mut payload = vec![0u8; payload_len as usize];
+        file.read_exact_at(&mut payload, position.offset + frame::HEADER_BYTES as u64).map_err(io_error(&path))?;
+        if frame::checksum(lsn, &payload) != crc {
+            return Err(corrupt("checksum mismatch".into()));
+        }
+        Ok(payload)
+    }
+}
+
+/// Reads every whole frame of one file, telling `each` its offset. Returns the offset after the last
+/// good frame and its LSN. A bad frame ends a tail file quietly (the caller truncates) and fails any
+/// other file.
+fn scan_file(path: &Path, is_tail: bool, mut each: impl FnMut(u64, Lsn, &[u8])) -> Result<(u64, Option<Lsn>), WalError> {
     let mut file = File::open(path).map_err(io_error(path))?;
     let len = file.seek(SeekFrom::End(0)).map_err(io_error(path))?;
     file.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
@@ -278,7 +355,7 @@ fn scan_file(path: &Path, is_tail: bool, mut each: impl FnMut(Lsn, &[u8])) -> Re
         {
             return fail(format!("lsn {lsn} follows {previous}"));
         }
-        each(lsn, &payload);
+        each(offset, lsn, &payload);
         last_lsn = Some(lsn);
         offset += (frame::HEADER_BYTES + payload.len()) as u64;
     }

@@ -142,6 +142,34 @@ struct LogFigures {
     purges: Vec<serde_json::Value>,
 }
 
+impl LogFigures {
+    /// Counts one stored entry if it was logged in `[from, to)`.
+    fn count(&mut self, bytes: &[u8], from: Timestamp, to: Timestamp) {
+        let Ok(entry) = serde_json::from_slice::<AuditEntry>(bytes) else { return };
+        if entry.at < from || entry.at >= to {
+            return;
+        }
+
+        *self.actions.entry(entry.action.clone()).or_insert(0) += 1;
+        let action = Action::parse(&entry.action);
+        match action {
+            Some(Action::HoldApprove) => self.holds_opened += 1,
+            Some(Action::HoldRelease) => self.holds_released += 1,
+            Some(Action::RetentionPurge) => self.purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
+            _ => {}
+        }
+        // Exports are searches whose results leave the system as files: counted with searches, by kind.
+        if let Some(search) = action.and_then(Action::search_kind) {
+            let kind = if search.export { format!("{} (export)", search.kind) } else { search.kind.to_owned() };
+            *self.by_search_kind.entry(kind).or_insert(0) += 1;
+            let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
+            *self.by_purpose.entry(purpose).or_insert(0) += 1;
+            *self.by_role.entry(entry.role.clone()).or_insert(0) += 1;
+            *self.by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;
+        }
+    }
+}
+
 impl App {
     /// Computes the report for `[from, to)` at `now`.
     pub fn transparency_report(
@@ -154,7 +182,7 @@ impl App {
         let collected = self.collected(from, to)?;
         let engine = self.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
         let alerts = self.alert_figures(from, to);
-        let log = self.log_figures(from, to);
+        let log = self.log_figures(from, to)?;
         let holds = self.holds.list();
         let holds_expired = holds
             .iter()
@@ -226,32 +254,10 @@ impl App {
         figures
     }
 
-    fn log_figures(&self, from: Timestamp, to: Timestamp) -> LogFigures {
+    fn log_figures(&self, from: Timestamp, to: Timestamp) -> Result<LogFigures, AppError> {
         let mut figures = LogFigures::default();
-        for bytes in self.audit.entries(0, usize::MAX) {
-            let Ok(entry) = serde_json::from_slice::<AuditEntry>(&bytes) else { continue };
-            if entry.at < from || entry.at >= to {
-                continue;
-            }
-            *figures.actions.entry(entry.action.clone()).or_insert(0) += 1;
-            let action = Action::parse(&entry.action);
-            match action {
-                Some(Action::HoldApprove) => figures.holds_opened += 1,
-                Some(Action::HoldRelease) => figures.holds_released += 1,
-                Some(Action::RetentionPurge) => figures.purges.push(serde_json::json!({ "at": entry.at, "receipt": entry.details })),
-                _ => {}
-            }
-            // Exports are searches whose results leave the system as files: counted with searches, by kind.
-            if let Some(search) = action.and_then(Action::search_kind) {
-                let kind = if search.export { format!("{} (export)", search.kind) } else { search.kind.to_owned() };
-                *figures.by_search_kind.entry(kind).or_insert(0) += 1;
-                let purpose = entry.details["purpose"].as_str().filter(|p| !p.is_empty()).unwrap_or("(none given)").to_owned();
-                *figures.by_purpose.entry(purpose).or_insert(0) += 1;
-                *figures.by_role.entry(entry.role.clone()).or_insert(0) += 1;
-                *figures.by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;
-            }
-        }
-        figures
+        self.audit.for_each_entry(|bytes| figures.count(bytes, from, to)).map_err(AppError::internal)?;
+        Ok(figures)
     }
 
     /// What the deployment can do and keeps, read from its live configuration.

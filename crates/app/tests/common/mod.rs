@@ -96,5 +96,5 @@ pub fn read(id: &str, plate: &str, observed_at: Timestamp) -> Observation {
 
 /// Every audit entry as JSON, oldest first.
 pub fn entries(app: &App) -> Vec<serde_json::Value> {
-    app.audit.entries(0, usize::MAX).iter().map(|b| serde_json::from_slice(b).unwrap()).collect()
+    app.audit.entries(0, usize::MAX).unwrap().iter().map(|b| serde_json::from_slice(b).unwrap()).collect()
 }

@@ -47,7 +47,7 @@ pub async fn entries(
     params: Result<Query<EntriesParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    Ok(Json(state.audit_entries(params.from.unwrap_or(0), params.limit.unwrap_or(100))))
+    Ok(Json(state.audit_entries(params.from.unwrap_or(0), params.limit.unwrap_or(100))?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -121,7 +121,17 @@ pub async fn export(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
                 return None;
             }
             let part = tokio::task::spawn_blocking(move || state.audit_export_part(from, EXPORT_PART_ENTRIES, end)).await;
-            Some((part.map(axum::body::Bytes::from).map_err(std::io::Error::other), from + EXPORT_PART_ENTRIES))
+            // Once the stream has begun, a failed part can only cut it short; the verifier then
+            // names the export as truncated.
+            let part = match part {
+                Ok(Ok(bytes)) => Ok(axum::body::Bytes::from(bytes)),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "audit export stopped: a part could not be read");
+                    Err(std::io::Error::other(e.to_string()))
+                }
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            Some((part, from + EXPORT_PART_ENTRIES))
         }
     });
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(parts)))
