@@ -4,7 +4,7 @@ const TOKEN_KEY = 'glasshouse.token';
 
 export type Role =
   | 'operator' | 'investigator' | 'supervisor' | 'analyst'
-  | 'custodian' | 'auditor' | 'administrator' | 'ingest';
+  | 'custodian' | 'auditor' | 'administrator' | 'ingest' | 'metrics';
 
 export interface Account { name: string; role: Role }
 

@@ -303,8 +303,14 @@ impl Ingest {
             None
         } else {
             Some(self.queue.submit(observations, push_back).map_err(|e| match e {
-                SubmitError::Busy => AppError::unavailable("ingest queue is full; retry shortly", 1),
-                SubmitError::Stopped => AppError::unavailable("ingest is stopped; see the server log", 5),
+                SubmitError::Busy => {
+                    crate::metrics::refused_batch(source, "busy");
+                    AppError::unavailable("ingest queue is full; retry shortly", 1)
+                }
+                SubmitError::Stopped => {
+                    crate::metrics::refused_batch(source, "stopped");
+                    AppError::unavailable("ingest is stopped; see the server log", 5)
+                }
             })?)
         };
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
@@ -312,6 +318,7 @@ impl Ingest {
         counted.batches += 1;
         counted.rejected += batch.errors.len() as u64;
         drop(counters);
+        crate::metrics::records(source, "rejected", batch.errors.len());
         Ok(Taken { errors: batch.errors, pending, source: source.to_owned(), counters: self.counters.clone() })
     }
 }
@@ -355,6 +362,8 @@ impl Taken {
     fn finish(self, outcome: Result<Result<IngestOutcome, String>, AppError>) -> Result<IngestReport, AppError> {
         let outcome = outcome?.map_err(|e| AppError::internal(format!("wal: {e}")))?;
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        crate::metrics::records(&self.source, "stored", outcome.appended);
+        crate::metrics::records(&self.source, "duplicate", outcome.duplicates);
         let counted = counters.entry(self.source).or_default();
         counted.accepted += (outcome.appended + outcome.duplicates) as u64;
         counted.duplicates += outcome.duplicates as u64;

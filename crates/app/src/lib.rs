@@ -25,6 +25,7 @@ pub mod health;
 pub mod hotlists;
 pub mod ingest;
 pub mod investigations;
+pub mod metrics;
 pub mod oversight;
 pub mod reports;
 pub mod retention;

@@ -62,11 +62,18 @@ fn main() {
     let dir = kept.as_deref().map(Path::new).unwrap_or(temporary.path());
     let started = Instant::now();
     fill(dir, entries);
-    let wal_bytes: u64 = std::fs::read_dir(dir.join("log")).expect("log dir").flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum();
+    let wal_bytes: u64 = std::fs::read_dir(dir.join("log"))
+        .expect("log dir")
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
     println!("log of {entries} entries ready in {:.1} s; its WAL is {:.1} MB", started.elapsed().as_secs_f64(), wal_bytes as f64 / 1e6);
     let mut runs: Vec<(f64, u64)> = (0..OPENS)
         .map(|_| {
-            let out = Command::new(std::env::current_exe().expect("own path")).env("GH_AUDIT_BENCH_OPEN", dir).output().expect("child runs");
+            let out =
+                Command::new(std::env::current_exe().expect("own path")).env("GH_AUDIT_BENCH_OPEN", dir).output().expect("child runs");
             let text = String::from_utf8_lossy(&out.stdout);
             let mut fields = text.split_whitespace();
             let millis: f64 = fields.next().and_then(|f| f.parse().ok()).expect("child reports time");
@@ -83,5 +90,8 @@ fn main() {
         kib.sort();
         kib[OPENS / 2]
     };
-    println!("open: median {median_ms:.1} ms over {OPENS} opens (each in a new process); memory added by the open: median {:.1} MiB", median_kib as f64 / 1024.0);
+    println!(
+        "open: median {median_ms:.1} ms over {OPENS} opens (each in a new process); memory added by the open: median {:.1} MiB",
+        median_kib as f64 / 1024.0
+    );
 }

@@ -21,6 +21,7 @@ pub mod index;
 pub mod keyed;
 pub mod log;
 pub mod merkle;
+pub mod metrics;
 pub mod note;
 pub mod purpose;
 pub mod verify;

@@ -294,8 +294,11 @@ impl AuditLog {
     pub fn append(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.stopped {
+            crate::metrics::append_failed();
             return Err(AuditError::Stopped);
         }
+        let started = std::time::Instant::now();
+        let (action, outcome) = (event.action, event.outcome.clone());
         let seq = state.index.entries();
         let entry = AuditEntry {
             seq,
@@ -328,9 +331,11 @@ impl AuditLog {
             // A failed WAL write leaves nothing covered; a failed index write leaves the WAL ahead of
             // the index, which the next open replays. Either way nothing more is logged until then.
             state.stopped = true;
+            crate::metrics::append_failed();
             return Err(e);
         }
         state.latest = Some((seq + 1, note));
+        crate::metrics::appended(action, &outcome, started.elapsed());
         Ok(AuditReceipt { seq, tree_size: seq + 1 })
     }
 

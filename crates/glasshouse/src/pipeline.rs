@@ -512,8 +512,10 @@ fn run_hot_path(
         match receiver.recv_timeout(tick) {
             Ok(DurableGroup { records, acks }) => {
                 if let Some(last) = records.last().map(|(lsn, _)| *lsn) {
+                    let oldest = records.iter().map(|(_, o)| o.received_at).min().expect("a group with a last record");
                     evaluate(&engine, &mut state, &alerts, &store, records);
                     keeper.evaluated(last);
+                    glasshouse_app::metrics::hot_path_evaluated(oldest);
                 }
                 // Only now, with the records searchable and their alerts raised, do the callers
                 // hear "durable": an acknowledged record is visible to the next search.

@@ -34,11 +34,13 @@ pub enum Role {
     Administrator,
     /// Pushes observations; its own write endpoint only.
     Ingest,
+    /// Scrapes `/metrics` (counts and timings, nothing personal); no data access.
+    Metrics,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Operator,
         Role::Investigator,
         Role::Supervisor,
@@ -47,6 +49,7 @@ impl Role {
         Role::Auditor,
         Role::Administrator,
         Role::Ingest,
+        Role::Metrics,
     ];
 
     /// The role's name.
@@ -60,6 +63,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Administrator => "administrator",
             Role::Ingest => "ingest",
+            Role::Metrics => "metrics",
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod headers;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod second_factor;

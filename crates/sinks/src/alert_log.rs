@@ -25,6 +25,17 @@ pub const REPEAT_WINDOW_SECS: i64 = 600;
 /// Who a step the system takes by itself is recorded as (closing a resolved outage).
 pub const SYSTEM_ACTOR: &str = "system";
 
+/// Alerts raised, by rule family (`hotlist`, `geofence`, …); rendered by the server at `/metrics`.
+pub const RAISED_METRIC: &str = "glasshouse_alerts_raised_total";
+/// Sightings folded into an open alert instead of raising another, by rule family.
+pub const REPEATS_METRIC: &str = "glasshouse_alert_repeats_total";
+
+/// Gives the alert log's metrics their help text (call once the recorder is installed).
+pub fn describe_metrics() {
+    metrics::describe_counter!(RAISED_METRIC, "alerts raised, by rule family");
+    metrics::describe_counter!(REPEATS_METRIC, "sightings folded into an open alert, by rule family");
+}
+
 /// Alerts a live subscriber may fall behind by before it starts missing some.
 pub const LIVE_BUFFER_ALERTS_MAX: usize = 4_096;
 
@@ -188,6 +199,7 @@ impl AlertLog {
             match record {
                 Ok(alert) => {
                     raised += 1;
+                    metrics::counter!(RAISED_METRIC, "rule" => alert.rule.clone()).increment(1);
                     ids.insert(alert.id.clone());
                     index.insert(alert.id.clone(), stored.len());
                     if let Some(key) = alert.repeat_key() {
@@ -201,6 +213,7 @@ impl AlertLog {
                     ids.insert(repeat.folded_alert_id.clone());
                     // (A folded repeat is not a new alert: outbound sinks are not told again.)
                     if let Some(&i) = index.get(&repeat.alert_id) {
+                        metrics::counter!(REPEATS_METRIC, "rule" => stored[i].rule.clone()).increment(1);
                         stored[i].repeats.push(repeat);
                         let _ = self.live.send(stored[i].clone());
                     }

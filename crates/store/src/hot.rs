@@ -111,6 +111,7 @@ impl Store {
         if snapshot.is_empty() {
             return Ok(None);
         }
+        let started = Instant::now();
         // The files are written under the read lock, so searches and ingest's duplicate check go
         // on; only the manifest swap takes the write lock. `flushing` keeps a second flush from
         // committing in between.
@@ -121,6 +122,7 @@ impl Store {
         let mut hot = self.hot.write().unwrap_or_else(|p| p.into_inner());
         hot.retain(|(lsn, _)| *lsn > flushed);
         *self.oldest_unflushed.write().unwrap_or_else(|p| p.into_inner()) = (!hot.is_empty()).then(Instant::now);
+        crate::metrics::flushed(snapshot.len(), started.elapsed());
         Ok(Some(flushed))
     }
 
@@ -239,6 +241,7 @@ impl Store {
         let applied = self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_compactions(merges)?;
         if applied > 0 {
             report = CompactionReport { segments_in, segments_out: applied, rows };
+            crate::metrics::compacted(segments_in);
         }
         Ok(report)
     }
@@ -269,6 +272,7 @@ impl Store {
         }
         receipt(&plan)?;
         outcome.deleted = self.segments.write().unwrap_or_else(|p| p.into_inner()).apply_purge(plan)?;
+        crate::metrics::purged(kind, outcome.deleted);
         Ok(outcome)
     }
 

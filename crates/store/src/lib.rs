@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod id_filter;
 pub mod images;
+pub mod metrics;
 pub mod parquet_codec;
 pub mod query;
 pub mod segments;

@@ -196,10 +196,12 @@ fn run<T>(mut wal: Wal, mut seen: impl Seen<T>, receiver: Receiver<CommitRequest
             outcomes.push(outcome);
             acks.push(request.ack);
         }
-        if failure.is_none()
-            && let Err(e) = wal.commit()
-        {
-            failure = Some(e);
+        if failure.is_none() {
+            let started = std::time::Instant::now();
+            match wal.commit() {
+                Ok(()) => crate::metrics::committed(durable.len(), started.elapsed()),
+                Err(e) => failure = Some(e),
+            }
         }
         match failure {
             Some(e) => {

@@ -21,6 +21,7 @@
 pub mod committer;
 pub mod files;
 mod frame;
+pub mod metrics;
 
 pub use committer::{Acknowledgements, CommitOutcome, CommitRequest, Committed, Committer, DurableGroup, Record, committer};
 

@@ -52,6 +52,22 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.app.status())
 }
 
+/// Metrics in Prometheus's text format.
+///
+/// Counts and timings only (ingest by source and outcome, WAL commits, the hot path's lag and its
+/// time per rule family, alerts, sinks, searches, audit appends, flushes, compactions, purges);
+/// no label names a plate, a person, a place or a device. For the `metrics` role, which sees
+/// nothing else.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = 200, description = "text/plain; version=0.0.4")),
+)]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let text = tokio::task::spawn_blocking(move || crate::metrics::render(&state.app)).await.map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}
+
 /// The purpose policy searches are held to.
 ///
 /// Allowed and prohibited purposes, the case number pattern, the justification rules and the limits past which a

@@ -117,6 +117,7 @@ pub const ROUTES: &[Route] = &[
     Route { roles: &[Custodian, Supervisor, Auditor], handler: || routes!(holds::list_retention_changes) },
     Route { roles: &[Custodian, Supervisor], handler: || routes!(holds::decide_retention_change) },
     Route { roles: &[Analyst], handler: || routes!(sql::query) },
+    Route { roles: &[Metrics], handler: || routes!(meta::metrics) },
     Route { roles: &[Investigator], handler: || routes!(approvals::request) },
     Route { roles: &[Investigator, Supervisor], handler: || routes!(approvals::list) },
     Route { roles: &[Supervisor], handler: || routes!(approvals::decide) },
@@ -173,6 +174,8 @@ pub fn endpoints() -> &'static [Endpoint] {
 
 /// The whole application: API, console and health check, every response with the security headers.
 pub fn app(state: Arc<AppState>) -> Router {
+    // Before anything is served, so no event goes uncounted.
+    crate::metrics::install();
     let headers = Arc::new(crate::headers::SecurityHeaders::new(state.map_style.as_deref()));
     let api = ROUTES
         .iter()
@@ -204,6 +207,7 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
             ApiError { field: Some("code".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, message) }
         } else {
             state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            crate::metrics::auth_refused();
             ApiError { field: Some("authorization".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required") }
         };
         let mut response = axum::response::IntoResponse::into_response(error);

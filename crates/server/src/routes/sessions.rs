@@ -47,6 +47,7 @@ pub async fn open(
     let token = super::bearer(&headers).unwrap_or_default();
     let Some(account) = state.tokens.authenticate(token) else {
         state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::metrics::auth_refused();
         return Err(unauthorized("a valid account token is required", "authorization"));
     };
     let Json(body) = body?;
@@ -65,6 +66,7 @@ fn open_blocking(state: &AppState, account: Account, parent: &str, code: &str) -
             // Not audited one by one: the wrong codes that caused the lock-out were, and attempts
             // against it are counted with the other refused logons, so a script cannot flood the log.
             state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            crate::metrics::auth_refused();
             let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many wrong codes: wait before trying again");
             error.field = Some("code".into());
             error.retry_after_secs = Some(retry_after_secs);
