@@ -39,7 +39,8 @@ impl App {
     /// Only images a hit names are served, so seeing an alert never opens other reads' images; each
     /// viewing is logged before the bytes are handed over.
     pub fn alert_image(&self, actor: &Actor, alert_id: &str, role: ImageRole) -> Result<Vec<u8>, AppError> {
-        let alert = self.alerts.get(alert_id).ok_or_else(|| AppError::not_found(format!("no alert {alert_id}")))?;
+        let alert =
+            self.alerts.get(alert_id).map_err(AppError::internal)?.ok_or_else(|| AppError::not_found(format!("no alert {alert_id}")))?;
         let stored = alert.hit.as_ref().and_then(|hit| hit.image_ref.as_deref()).and_then(StoredImages::parse);
         let hash = stored
             .as_ref()

@@ -14,6 +14,9 @@ pub struct SilenceCheck {
     pub closed: usize,
 }
 
+/// The rule family of silence alerts, as `Alert::rule` names it.
+const SILENCE_FAMILY: &str = "device_silent";
+
 /// Why a silence alert is closed, in its history.
 pub const RESUMED_NOTE: &str = "the device reported again";
 
@@ -39,7 +42,7 @@ impl App {
         let raised = self.alerts.append(outages).map_err(AppError::internal)?;
         let closed = self
             .alerts
-            .close_resolved(RESUMED_NOTE, now, |alert| {
+            .close_resolved(SILENCE_FAMILY, RESUMED_NOTE, now, |alert| {
                 let spoke_since = |since: Timestamp| seen.get(&alert.device_id).and_then(last_heard).is_some_and(|heard| heard > since);
                 alert.silence.as_ref().is_some_and(|silence| spoke_since(silence.last_heard_at))
             })

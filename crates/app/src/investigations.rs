@@ -265,8 +265,13 @@ impl Investigations<'_> {
     /// An open situation's context, for an operator: refused once the situation is closed or more
     /// than [`SITUATION_VIEW_SECS`] old, when its context is history and needs a purpose.
     pub fn situation(&self, actor: &Actor, id: &str, now: Timestamp) -> Result<SituationView, AppError> {
-        let alert =
-            self.app.alerts.get(id).filter(|a| a.rule == "situation").ok_or_else(|| AppError::not_found(format!("no situation {id}")))?;
+        let alert = self
+            .app
+            .alerts
+            .get(id)
+            .map_err(AppError::internal)?
+            .filter(|a| a.rule == "situation")
+            .ok_or_else(|| AppError::not_found(format!("no situation {id}")))?;
         if alert.status == AlertStatus::Closed || now.0 - alert.observed_at.0 > SITUATION_VIEW_SECS * 1_000_000 {
             return Err(AppError::forbidden(
                 "this situation is closed or more than a day old: its context is history now; search it as an incident context, with a purpose",

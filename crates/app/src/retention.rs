@@ -79,7 +79,7 @@ impl Retention<'_> {
     /// Purges every kind at `now`, as `actor`. Returns one receipt per kind that lost rows.
     pub fn purge_expired(&self, actor: &Actor, now: Timestamp) -> Result<Vec<Value>, AppError> {
         let app = self.app;
-        let alert_linked = app.alerts.linked_observation_ids();
+        let alert_linked = app.alerts.linked_observation_ids().map_err(AppError::internal)?;
         let holds = app.holds.in_force(now);
         let hold_ids: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
         let keep = |o: &Observation| {

@@ -32,13 +32,13 @@ fn a_quiet_reader_raises_one_alert_per_outage_closed_when_it_reports_again() {
     let first = f.app.check_silence(now.plus_secs(10 * 60)).unwrap();
     assert_eq!(first.raised, 1, "eleven minutes quiet");
     assert_eq!(f.app.check_silence(now.plus_secs(11 * 60)).unwrap().raised, 0, "the same outage, the same alert");
-    let alert = f.app.alerts.recent(1).remove(0);
+    let alert = f.app.alerts.recent(1).unwrap().remove(0);
     assert_eq!((alert.rule.as_str(), alert.device_id.as_str(), alert.status), ("device_silent", "lpr-1", AlertStatus::New));
 
     take(read_line("r-2", "ABC124", 0));
     let resumed = f.app.check_silence(now.plus_secs(60)).unwrap();
     assert_eq!((resumed.raised, resumed.closed), (0, 1));
-    let closed = f.app.alerts.get(&alert.id).unwrap();
+    let closed = f.app.alerts.get(&alert.id).unwrap().unwrap();
     assert_eq!(closed.status, AlertStatus::Closed);
     let step = closed.history.last().unwrap();
     assert_eq!((step.actor.as_str(), step.note.as_deref()), ("system", Some(glasshouse_app::health::RESUMED_NOTE)));

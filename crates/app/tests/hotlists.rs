@@ -61,6 +61,7 @@ fn retroactive(f: &common::Fixture, list_id: &str) -> Vec<String> {
         .app
         .alerts
         .recent(1_000)
+        .unwrap()
         .into_iter()
         .filter(|a| a.retroactive && a.hotlist_id.as_deref() == Some(list_id))
         .flat_map(|a| {

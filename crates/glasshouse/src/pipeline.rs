@@ -661,7 +661,14 @@ mod tests {
             catalog.record(glasshouse_store::CatalogEvent::GeofenceCreated { rule, actor: "test".into() }).unwrap();
         }
         let exits = |pipeline: &Pipeline| {
-            pipeline.state.alerts.recent(100).iter().filter(|a| a.geofence.as_ref().is_some_and(|g| g.trigger.as_str() == "exit")).count()
+            pipeline
+                .state
+                .alerts
+                .recent(100)
+                .unwrap()
+                .iter()
+                .filter(|a| a.geofence.as_ref().is_some_and(|g| g.trigger.as_str() == "exit"))
+                .count()
         };
         let first = Pipeline::start(config(dir.path())).unwrap();
         first.submit_waiting(positions("car-1", 0, 10, 24.94)).unwrap().blocking_recv().unwrap().unwrap();

@@ -181,7 +181,7 @@ impl App {
     ) -> Result<TransparencyReport, AppError> {
         let collected = self.collected(from, to)?;
         let engine = self.engine.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let alerts = self.alert_figures(from, to);
+        let alerts = self.alert_figures(from, to)?;
         let log = self.log_figures(from, to)?;
         let holds = self.holds.list();
         let holds_expired = holds
@@ -234,24 +234,26 @@ impl App {
         Ok(Collected { by_kind, by_day, plates_read })
     }
 
-    fn alert_figures(&self, from: Timestamp, to: Timestamp) -> AlertFigures {
+    fn alert_figures(&self, from: Timestamp, to: Timestamp) -> Result<AlertFigures, AppError> {
         let mut figures = AlertFigures::default();
-        for alert in self.alerts.recent(usize::MAX) {
-            if alert.observed_at < from || alert.observed_at >= to {
-                continue;
-            }
-            *figures.by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
-            *figures.by_status.entry(alert.status.as_str().to_owned()).or_insert(0) += 1;
-            if alert.hit.is_some() {
-                // Each sighting counts: the alert's own and the repeats folded into it.
-                figures.plate_hits += 1 + alert.repeats.len() as u64;
-            }
-            let reached = |status| alert.history.iter().any(|t| t.to == status);
-            figures.confirmed += u64::from(reached(AlertStatus::Confirmed));
-            figures.dismissed += u64::from(reached(AlertStatus::Dismissed));
-            figures.awaiting += u64::from(matches!(alert.status, AlertStatus::New | AlertStatus::Acknowledged));
-        }
-        figures
+        self.alerts
+            .for_each(|alert| {
+                if alert.observed_at < from || alert.observed_at >= to {
+                    return;
+                }
+                *figures.by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
+                *figures.by_status.entry(alert.status.as_str().to_owned()).or_insert(0) += 1;
+                if alert.hit.is_some() {
+                    // Each sighting counts: the alert's own and the repeats folded into it.
+                    figures.plate_hits += 1 + alert.repeats.len() as u64;
+                }
+                let reached = |status| alert.history.iter().any(|t| t.to == status);
+                figures.confirmed += u64::from(reached(AlertStatus::Confirmed));
+                figures.dismissed += u64::from(reached(AlertStatus::Dismissed));
+                figures.awaiting += u64::from(matches!(alert.status, AlertStatus::New | AlertStatus::Acknowledged));
+            })
+            .map_err(AppError::internal)?;
+        Ok(figures)
     }
 
     fn log_figures(&self, from: Timestamp, to: Timestamp) -> Result<LogFigures, AppError> {

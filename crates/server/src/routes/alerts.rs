@@ -65,7 +65,10 @@ pub async fn list(State(state): State<Arc<AppState>>, params: Result<Query<ListP
     let filter = AlertFilter::parse(params.status.as_deref(), params.rule.as_deref(), params.rule_id, params.device_id, from, to)
         .map_err(|e| ApiError::bad_field(e.field, e.reason))?;
     let before = params.cursor.as_deref().map(cursor_position).transpose()?;
-    let (alerts, next) = state.alerts.page(&filter, before, limit);
+    let (alerts, next) = tokio::task::spawn_blocking(move || state.alerts.page(&filter, before, limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let mut body = json!({ "alerts": alerts });
     if let Some(position) = next {
         body["next_cursor"] = json!(format!("{CURSOR_PREFIX}{position}"));
@@ -155,7 +158,7 @@ async fn feed(mut socket: WebSocket, mut alerts: tokio::sync::broadcast::Receive
 )]
 pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
+    let alert = state.alerts.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
     let sender = state.origin();
     Ok(([(axum::http::header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")], glasshouse_sinks::cap::alert_to_cap(&alert, &sender))
         .into_response())
@@ -169,7 +172,7 @@ pub async fn cap(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
     responses((status = 200, description = "`{alert}`"), (status = 404, description = "no such alert")),
 )]
 pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let alert = state.alerts.get(&id).ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
+    let alert = state.alerts.get(&id).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?;
     Ok(Json(json!({ "alert": alert })))
 }
 
@@ -206,41 +209,65 @@ pub async fn transition(
     path = "/v1/alerts/stats",
     responses((status = 200, description = "`{rules: [...]}`")),
 )]
-pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let mut by_rule: BTreeMap<String, Vec<glasshouse_engine::Alert>> = BTreeMap::new();
-    for alert in state.alerts.recent(usize::MAX) {
-        by_rule.entry(alert.rule.clone()).or_default().push(alert);
+pub async fn stats(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let by_rule = tokio::task::spawn_blocking(move || {
+        let mut by_rule: BTreeMap<String, RuleEfficacy> = BTreeMap::new();
+        state.alerts.for_each(|alert| by_rule.entry(alert.rule.clone()).or_default().count(alert)).map(|()| by_rule)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let rules: BTreeMap<String, Value> = by_rule.into_iter().map(|(rule, efficacy)| (rule, efficacy.into_json())).collect();
+    Ok(Json(json!({ "rules": rules })))
+}
+
+/// One rule family's figures, counted an alert at a time (the log is read a part at a time, never
+/// held whole).
+#[derive(Default)]
+struct RuleEfficacy {
+    alerts: usize,
+    open: usize,
+    confirmed: usize,
+    dismissed: usize,
+    reasons: BTreeMap<String, usize>,
+    /// Seconds from raise to acknowledgement, one per acknowledged alert.
+    waits: Vec<f64>,
+}
+
+impl RuleEfficacy {
+    fn count(&mut self, alert: &glasshouse_engine::Alert) {
+        self.alerts += 1;
+        self.open += usize::from(matches!(alert.status, AlertStatus::New | AlertStatus::Acknowledged));
+        let decided_as = |status: AlertStatus| alert.history.iter().any(|t| t.to == status);
+        self.confirmed += usize::from(decided_as(AlertStatus::Confirmed));
+        self.dismissed += usize::from(decided_as(AlertStatus::Dismissed));
+        for t in alert.history.iter().filter(|t| t.to == AlertStatus::Dismissed) {
+            *self.reasons.entry(t.disposition.clone().unwrap_or_default()).or_default() += 1;
+        }
+        if let Some(at) = alert.acknowledged_at() {
+            self.waits.push((at.0 - alert.raised_at.0) as f64 / 1e6);
+        }
     }
-    let rules: BTreeMap<String, Value> = by_rule
-        .into_iter()
-        .map(|(rule, alerts)| {
-            let decided_as = |status: AlertStatus| alerts.iter().filter(|a| a.history.iter().any(|t| t.to == status)).count();
-            let (confirmed, dismissed) = (decided_as(AlertStatus::Confirmed), decided_as(AlertStatus::Dismissed));
-            let decided = (confirmed + dismissed).max(1) as f64;
-            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-            for t in alerts.iter().flat_map(|a| &a.history).filter(|t| t.to == AlertStatus::Dismissed) {
-                *reasons.entry(t.disposition.clone().unwrap_or_default()).or_default() += 1;
-            }
-            let mut waits: Vec<f64> =
-                alerts.iter().filter_map(|a| a.acknowledged_at().map(|at| (at.0 - a.raised_at.0) as f64 / 1e6)).collect();
-            waits.sort_by(f64::total_cmp);
-            let percentile = |p: f64| (!waits.is_empty()).then(|| waits[((waits.len() - 1) as f64 * p).round() as usize]);
-            let value = json!({
-                "alerts": alerts.len(),
-                "open": alerts.iter().filter(|a| matches!(a.status, AlertStatus::New | AlertStatus::Acknowledged)).count(),
-                "acknowledged": waits.len(),
-                "confirmed": confirmed,
-                "dismissed": dismissed,
-                "confirmed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(confirmed as f64 / decided) },
-                "dismissed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(dismissed as f64 / decided) },
-                "dismissals_by_reason": reasons,
-                "time_to_acknowledge_secs_median": percentile(0.5),
-                "time_to_acknowledge_secs_p90": percentile(0.9),
-            });
-            (rule, value)
+
+    fn into_json(mut self) -> Value {
+        let (confirmed, dismissed) = (self.confirmed, self.dismissed);
+        let decided = (confirmed + dismissed).max(1) as f64;
+        self.waits.sort_by(f64::total_cmp);
+        let waits = &self.waits;
+        let percentile = |p: f64| (!waits.is_empty()).then(|| waits[((waits.len() - 1) as f64 * p).round() as usize]);
+        json!({
+            "alerts": self.alerts,
+            "open": self.open,
+            "acknowledged": waits.len(),
+            "confirmed": confirmed,
+            "dismissed": dismissed,
+            "confirmed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(confirmed as f64 / decided) },
+            "dismissed_share": if confirmed + dismissed == 0 { Value::Null } else { json!(dismissed as f64 / decided) },
+            "dismissals_by_reason": self.reasons,
+            "time_to_acknowledge_secs_median": percentile(0.5),
+            "time_to_acknowledge_secs_p90": percentile(0.9),
         })
-        .collect();
-    Json(json!({ "rules": rules }))
+    }
 }
 
 /// One of a plate hit's images: the plate crop or the vehicle crop, as the reader sent it.

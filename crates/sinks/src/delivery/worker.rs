@@ -17,6 +17,8 @@ use tracing::{info, warn};
 const BATCH_ALERTS: usize = 64;
 /// How often an idle worker looks at its stop flag.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
+/// How long a worker waits before reading the alert log again after a failed read.
+const READ_RETRY: Duration = Duration::from_secs(5);
 
 /// An alert a sink gave up on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,7 +126,18 @@ impl Run {
 
     fn run(mut self, mut next: usize) {
         while !self.stopped() {
-            let batch = self.log.raised_from(next, BATCH_ALERTS);
+            let batch = match self.log.raised_from(next, BATCH_ALERTS) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    // The alerts are stored; reading them failed. Try again after a pause.
+                    self.metrics.failed(&format!("reading the alert log: {e}"));
+                    warn!(sink = %self.config.name, error = %e, "could not read alerts to deliver");
+                    if !self.pause(READ_RETRY) {
+                        return;
+                    }
+                    continue;
+                }
+            };
             if batch.is_empty() {
                 self.log.wait_for_more_than(next, IDLE_WAIT);
                 continue;
