@@ -69,6 +69,8 @@ pub struct PipelineConfig {
     pub sinks: glasshouse_sinks::delivery::SinksConfig,
     /// An online map style for the console, if the deployment uses one.
     pub map_style: Option<String>,
+    /// Failed logons are counted by the address in `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// A running pipeline: the shared state for the HTTP server and the threads behind it.
@@ -211,6 +213,7 @@ impl Pipeline {
             sql: Some(Arc::new(crate::sql_service::DataFusionSql(sql_engine.clone()))),
             logged_on: Default::default(),
             failed_logons: Default::default(),
+            throttle: glasshouse_server::throttle::Throttle::new(config.trust_forwarded_for),
         });
         let retention = {
             let app = state.app.clone();
@@ -609,6 +612,7 @@ mod tests {
             basemap: None,
             sinks: Default::default(),
             map_style: None,
+            trust_forwarded_for: false,
         }
     }
 

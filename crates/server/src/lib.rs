@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod routes;
 pub mod second_factor;
 pub mod state;
+pub mod throttle;
 
 pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;

@@ -35,6 +35,8 @@ pub const STORED_OBSERVATIONS: &str = "glasshouse_stored_observations";
 pub const STORED_BYTES: &str = "glasshouse_stored_bytes";
 /// Requests refused for a missing or invalid token.
 pub const AUTH_REFUSED: &str = "glasshouse_auth_refused_total";
+/// Requests refused (429) because their address was closed for failed logons.
+pub const AUTH_THROTTLED: &str = "glasshouse_auth_throttled_total";
 
 /// Histogram buckets for every `_seconds` metric: from half a millisecond (a group commit) to ten
 /// seconds (a large flush).
@@ -89,6 +91,7 @@ fn describe() {
     metrics::describe_gauge!(STORED_OBSERVATIONS, "observations in segments");
     metrics::describe_gauge!(STORED_BYTES, metrics::Unit::Bytes, "bytes of segments on disk");
     metrics::describe_counter!(AUTH_REFUSED, "requests refused for a missing or invalid token");
+    metrics::describe_counter!(AUTH_THROTTLED, "requests refused because their address was closed for failed logons");
     // Series without labels exist from the start at zero, so a dashboard shows "none yet", not
     // "no data", for what has not happened since the start (a compaction, a refused token).
     for counter in [
@@ -99,6 +102,7 @@ fn describe() {
         glasshouse_store::metrics::COMPACTIONS,
         glasshouse_store::metrics::COMPACTED_SEGMENTS,
         AUTH_REFUSED,
+        AUTH_THROTTLED,
     ] {
         metrics::counter!(counter).increment(0);
     }
@@ -115,6 +119,11 @@ fn describe() {
 /// Counts a request refused for its token.
 pub fn auth_refused() {
     metrics::counter!(AUTH_REFUSED).increment(1);
+}
+
+/// Counts a request refused because its address was closed.
+pub fn auth_throttled() {
+    metrics::counter!(AUTH_THROTTLED).increment(1);
 }
 
 /// The text Prometheus scrapes: the running totals read now, then everything recorded.

@@ -52,6 +52,8 @@ pub struct AppState {
     pub logged_on: Mutex<std::collections::HashSet<String>>,
     /// Requests refused for a missing or invalid token since the last audit entry about them.
     pub failed_logons: std::sync::atomic::AtomicU64,
+    /// Failed logons by client address, and the closures they earn.
+    pub throttle: crate::throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -117,8 +119,19 @@ impl AppState {
             tracing::warn!(error = %e, "could not read the account changes for auditing");
         }
         let failed = self.failed_logons.swap(0, std::sync::atomic::Ordering::Relaxed);
-        if failed > 0 && self.audit(&system, Action::AccountLogonFailed, "refused", serde_json::json!({ "requests": failed })).is_err() {
-            self.failed_logons.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+        let throttled = self.throttle.take_counts();
+        if failed > 0 || throttled != crate::throttle::ThrottleCounts::default() {
+            // Counts only: no address, no token.
+            let details = serde_json::json!({
+                "requests": failed,
+                "addresses_closed": throttled.closures,
+                "addresses_locked_out": throttled.lockouts,
+                "refused_while_closed": throttled.refused,
+            });
+            if self.audit(&system, Action::AccountLogonFailed, "refused", details).is_err() {
+                self.failed_logons.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+                self.throttle.restore_counts(throttled);
+            }
         }
     }
 

@@ -127,7 +127,8 @@ fn main() {
     println!("log of {alerts} raised alerts ready in {:.1} s", started.elapsed().as_secs_f64());
     let mut runs: Vec<(f64, u64, usize)> = (0..OPENS)
         .map(|_| {
-            let out = Command::new(std::env::current_exe().expect("own path")).env("GH_ALERT_BENCH_OPEN", dir).output().expect("child runs");
+            let out =
+                Command::new(std::env::current_exe().expect("own path")).env("GH_ALERT_BENCH_OPEN", dir).output().expect("child runs");
             let text = String::from_utf8_lossy(&out.stdout);
             let fields: Vec<&str> = text.split_whitespace().collect();
             (fields[0].parse().expect("time"), fields[1].parse().expect("memory"), fields[2].parse().expect("count"))
@@ -150,5 +151,7 @@ fn main() {
     let h = median_ms(|| assert_eq!(log.page(&AlertFilter::default(), None, 50).expect("reads").0.len(), 50));
     let r = median_ms(|| assert!(!log.page(&rare, None, 50).expect("reads").0.is_empty()));
     let g = median_ms(|| assert!(log.get(&newest_id).expect("reads").is_some()));
-    println!("reads, median of {RUNS}: queue (500) {q:.2} ms, history page (50) {h:.2} ms, one rare list (50) {r:.2} ms, one alert by id {g:.3} ms");
+    println!(
+        "reads, median of {RUNS}: queue (500) {q:.2} ms, history page (50) {h:.2} ms, one rare list (50) {r:.2} ms, one alert by id {g:.3} ms"
+    );
 }

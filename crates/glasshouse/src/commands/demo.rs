@@ -88,6 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         basemap: Some(osm),
         sinks: None,
         map_style: args.map_style.clone(),
+        trust_forwarded_for: false,
         // Sensors publish over MQTT when the machine's broker answers (the demo says which).
         mqtt: mqtt.is_some().then(|| MQTT_BROKER.to_owned()),
         mqtt_topics: vec!["glasshouse/observations/#".into()],

@@ -66,6 +66,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         // Alerts raised by a bulk load are delivered by the server, from the log, when it runs.
         sinks: Default::default(),
         map_style: None,
+        trust_forwarded_for: false,
     };
     let pipeline = Pipeline::start(config)?;
     if let Some(path) = &args.devices {

@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// SharpV .xml); each moves to done/ once durable, or to failed/ with the reason beside it.
     #[arg(long)]
     pub spool: Option<PathBuf>,
+    /// The server sits behind a reverse proxy that sets `X-Forwarded-For`: failed logons are
+    /// throttled by the address the proxy saw, not by the proxy's. Without a proxy, leave it off: a
+    /// client could write any address there.
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -118,6 +123,7 @@ pub async fn serve(
         basemap,
         map_style: args.map_style.clone(),
         sinks,
+        trust_forwarded_for: args.trust_forwarded_for,
     };
     let mqtt = match &args.mqtt {
         Some(address) => {
@@ -184,7 +190,9 @@ pub async fn serve(
         let _ = ready.send((address, pipeline.state.clone()));
     }
     let app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // With the peer's address, which the logon throttle counts by.
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
     if let Some(postgres) = postgres {
         postgres.abort();
     }

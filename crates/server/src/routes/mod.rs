@@ -198,16 +198,48 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     value.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// 401 without a valid token, 403 for a role the table does not list for this route.
+/// The client's address as the throttle counts it (none for a request without a peer, as in
+/// tests that call the router directly).
+pub(super) fn client_address(state: &AppState, request: &Request) -> Option<std::net::IpAddr> {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+    state.throttle.client(request.headers(), peer)
+}
+
+/// 429 with `Retry-After` while the client's address is closed for failed logons.
+pub(super) fn refuse_if_closed(state: &AppState, client: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+    let Some(client) = client else { return Ok(()) };
+    state.throttle.check(client, std::time::Instant::now()).map_err(|wait| {
+        crate::metrics::auth_throttled();
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+        ApiError {
+            field: Some("authorization".into()),
+            retry_after_secs: Some(secs),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("too many failed logons from this address: retry in {secs} s"))
+        }
+    })
+}
+
+/// Counts a failed logon: for the audit log's aggregate, the metrics, and the client's address.
+pub(super) fn count_failed_logon(state: &AppState, client: Option<std::net::IpAddr>) {
+    state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::metrics::auth_refused();
+    if let Some(client) = client {
+        state.throttle.failed(client, std::time::Instant::now());
+    }
+}
+
+/// 401 without a valid token, 403 for a role the table does not list for this route, 429 while
+/// the client's address is closed for failed logons.
 async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let client = client_address(&state, &request);
+    refuse_if_closed(&state, client)?;
     let checked = bearer(request.headers()).map(|token| state.authenticate(token));
     let Some(Ok(account)) = checked else {
         let error = if checked == Some(Err(AuthRefusal::SecondFactorRequired)) {
             let message = "this account signs in with a second factor: POST /v1/sessions with this token and a current code";
             ApiError { field: Some("code".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, message) }
         } else {
-            state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            crate::metrics::auth_refused();
+            count_failed_logon(&state, client);
             ApiError { field: Some("authorization".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required") }
         };
         let mut response = axum::response::IntoResponse::into_response(error);

@@ -41,13 +41,15 @@ fn unauthorized(message: &str, field: &str) -> ApiError {
 )]
 pub async fn open(
     State(state): State<Arc<AppState>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: axum::http::HeaderMap,
     body: Result<Json<NewSession>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let client = state.throttle.client(&headers, peer.map(|p| p.0.0));
+    super::refuse_if_closed(&state, client)?;
     let token = super::bearer(&headers).unwrap_or_default();
     let Some(account) = state.tokens.authenticate(token) else {
-        state.failed_logons.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        crate::metrics::auth_refused();
+        super::count_failed_logon(&state, client);
         return Err(unauthorized("a valid account token is required", "authorization"));
     };
     let Json(body) = body?;

@@ -71,6 +71,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         sql: None,
         logged_on: Default::default(),
         failed_logons: Default::default(),
+        throttle: Default::default(),
     };
     Arc::new(state)
 }
