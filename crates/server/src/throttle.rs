@@ -71,8 +71,10 @@ impl Throttle {
     /// The client's address, if it can be told.
     pub fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
         if self.trust_forwarded_for {
-            let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
-            if let Some(address) = forwarded.filter_map(|a| a.trim().parse::<IpAddr>().ok()).last() {
+            // Only the last entry, the one the proxy appended: earlier ones are whatever the client
+            // sent. If it does not parse, the peer is counted rather than a client-written entry.
+            let mut forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+            if let Some(address) = forwarded.next_back().and_then(|a| a.trim().parse::<IpAddr>().ok()) {
                 return Some(address);
             }
         }
@@ -186,6 +188,9 @@ mod tests {
         assert_eq!(Throttle::new(true).client(&headers, peer), Some(IpAddr::from([198, 51, 100, 7])), "the address the proxy saw");
         assert_eq!(Throttle::new(true).client(&HeaderMap::new(), peer), Some(IpAddr::from([127, 0, 0, 1])));
         assert_eq!(Throttle::new(true).client(&HeaderMap::new(), None), None);
+        let mut spoofed = HeaderMap::new();
+        spoofed.insert("x-forwarded-for", "203.0.113.9, not-an-address".parse().unwrap());
+        assert_eq!(Throttle::new(true).client(&spoofed, peer), Some(IpAddr::from([127, 0, 0, 1])), "never an entry the client wrote");
     }
 
     #[test]
