@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, X509Certificate } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -722,4 +722,35 @@ test('an operator looks back over a shift: alert history narrowed to a device, a
   await page.screenshot({ path: join(artifacts, 'operator-alert-history.png') });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('the console over https: Chromium trusts only the server\'s key, signs in, goes live, and the answers carry HSTS', async () => {
+  const fixtures = join(root, 'crates', 'glasshouse', 'tests', 'fixtures', 'tls');
+  // Chromium is told to accept exactly this server's key, as a browser with the city's authority installed would.
+  const spki = new X509Certificate(readFileSync(join(fixtures, 'server.pem'))).publicKey.export({ type: 'spki', format: 'der' });
+  const pin = createHash('sha256').update(spki).digest('base64');
+  const dir = mkdtempSync(join(tmpdir(), 'glasshouse-e2e-tls-'));
+  const data = join(dir, 'data');
+  const operator = execFileSync(binary, ['token', 'create', '--data-dir', data, '--name', 'tls-operator', '--role', 'operator'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const port = await freePort();
+  const server = spawn(binary, ['serve', '--data-dir', data, '--listen', `127.0.0.1:${port}`,
+    '--tls-cert', join(fixtures, 'server.pem'), '--tls-key', join(fixtures, 'server.key')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const pinned = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, `--ignore-certificate-errors-spki-list=${pin}`] });
+  try {
+    const secure = `https://127.0.0.1:${port}`;
+    const page = await pinned.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+    page.on('pageerror', (error) => errors.push(String(error)));
+    const first = await waitFor(async () => page.goto(secure), 'the https server');
+    assert.equal(first.headers()['strict-transport-security'], 'max-age=31536000');
+    await page.fill('#token', operator);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
+    await page.screenshot({ path: join(artifacts, 'operator-over-https.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await pinned.close();
+    server.kill('SIGTERM');
+  }
 });

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod second_factor;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 
 pub use auth::{Account, Role, TokenStore};
 pub use error::ApiError;

@@ -89,6 +89,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         sinks: None,
         map_style: args.map_style.clone(),
         trust_forwarded_for: false,
+        tls_cert: None,
+        tls_key: None,
         // Sensors publish over MQTT when the machine's broker answers (the demo says which).
         mqtt: mqtt.is_some().then(|| MQTT_BROKER.to_owned()),
         mqtt_topics: vec!["glasshouse/observations/#".into()],

@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// client could write any address there.
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    /// Serve the API and the console over TLS with this PEM certificate chain (leaf first).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -153,11 +159,20 @@ pub async fn serve(
         consumer: args.nats_consumer.clone(),
         datastreams: mqtt.as_ref().map(|m| m.datastreams.clone()).unwrap_or_default(),
     });
+    // A certificate that does not load stops the start, before anything is opened.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(glasshouse_server::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config)).await??;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
-    info!(%address, data_dir = %args.data_dir.display(), "serving");
-    println!("glasshouse listening on http://{address}");
+    info!(%address, data_dir = %args.data_dir.display(), tls = tls.is_some(), "serving");
+    if tls.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(%address, "listening beyond loopback without TLS: tokens and data cross the network in the clear; use --tls-cert and --tls-key");
+        eprintln!("warning: listening on {address} without TLS; tokens and data cross the network in the clear (use --tls-cert and --tls-key)");
+    }
+    println!("glasshouse listening on {}://{address}", if tls.is_some() { "https" } else { "http" });
     let postgres = match args.pg_listen {
         Some(pg_address) => {
             let pg_listener = tokio::net::TcpListener::bind(pg_address).await.with_context(|| format!("binding {pg_address}"))?;
@@ -189,10 +204,25 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send((address, pipeline.state.clone()));
     }
-    let app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut app = glasshouse_server::app(pipeline.state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    if tls.is_some() {
+        // Browsers that have seen the console over https keep to https for a year.
+        app = app.layer(axum::middleware::map_response(|mut response: axum::response::Response| async move {
+            let hsts = axum::http::HeaderValue::from_static("max-age=31536000");
+            response.headers_mut().insert(axum::http::header::STRICT_TRANSPORT_SECURITY, hsts);
+            response
+        }));
+    }
     // With the peer's address, which the logon throttle counts by.
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+    match tls {
+        Some(config) => {
+            use axum::serve::ListenerExt;
+            let listener = glasshouse_server::tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        }
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?,
+    }
     if let Some(postgres) = postgres {
         postgres.abort();
     }
