@@ -132,7 +132,9 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
   ]);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
+    // The window ends now, not at the next minute: an export repeats the same query, and must not
+    // pick up reads that arrived after the results were shown.
+    const to = new Date();
     const from = new Date(to.getTime() - Number(days.value) * 86_400_000);
     const body = { ...stated(purpose, caseNumber, justification, approval), plate: plate.value, mode: mode.value, from: from.toISOString(), to: to.toISOString(), limit: 500 };
     message.className = '';

@@ -122,3 +122,30 @@ fn tokio_postgres_runs_aggregates_over_the_extended_protocol() {
         assert!(tokio_postgres::connect(&wrong, tokio_postgres::NoTls).await.is_err());
     });
 }
+
+#[test]
+fn psql_verifies_the_servers_certificate_and_runs_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let analyst = token(dir.path(), "analyst");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let (cert, key, ca) = (fixtures.join("server.pem"), fixtures.join("server.key"), fixtures.join("ca.pem"));
+    let args = ["--pg-listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let (server, lines) = Server::start_with(dir.path(), &args, 1);
+    let port: u16 = lines[0].rsplit(':').next().unwrap().parse().unwrap();
+    let connect = |root: &std::path::Path, sql: &str| {
+        let target =
+            format!("host=127.0.0.1 port={port} user=analyst dbname=glasshouse sslmode=verify-full sslrootcert={}", root.display());
+        let output = Command::new("psql")
+            .args([target.as_str(), "-X", "-A", "-t", "-c", sql])
+            .env("PGPASSWORD", &analyst)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .expect("psql is installed (postgresql-client)");
+        (output.status.success(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    };
+    // verify-full connects only over TLS, to a certificate the authority signed for 127.0.0.1.
+    assert_eq!(connect(&ca, "select 1"), (true, "1\n".to_string()));
+    let (ok, out) = connect(&cert, "select 1");
+    assert!(!ok && out.contains("certificate"), "an authority that did not sign the certificate is refused: {out}");
+    server.stop();
+}

@@ -53,6 +53,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
+/// The same certificate for the Postgres listener, which names its protocol `postgresql` to clients
+/// that negotiate one (libpq from PostgreSQL 17); older clients negotiate none.
+pub fn for_postgres(config: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
+    let mut postgres = config.clone();
+    postgres.alpn_protocols = vec![b"postgresql".to_vec()];
+    Arc::new(postgres)
+}
+
 /// A listener that hands `axum::serve` connections whose TLS handshake is done.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,

@@ -3,7 +3,9 @@
 //! `datafusion-postgres` supplies the protocol handling and the `pg_catalog` emulation; this module
 //! supplies what it leaves to us:
 //! - **authentication**: the password is a Glasshouse token (checked by the caller's `authenticate`,
-//!   which admits analysts only); its default handler accepts anyone;
+//!   which admits analysts only); its default handler accepts anyone. The token is asked for as a
+//!   cleartext password, so it is asked for only over TLS or from loopback: a client elsewhere on a
+//!   plain connection is refused before it can send one;
 //! - **the query guard**: a hook that runs before every other, lets through only `SELECT`s that pass
 //!   the aggregate-only policy (plus harmless `SET`/`SHOW` and transaction statements that clients
 //!   send on their own), and logs each query through the caller's `audit` before it runs. DDL, DML,
@@ -145,6 +147,12 @@ impl QueryHook for Guard {
     }
 }
 
+/// Whether a token may be asked for as a cleartext password on this connection: over TLS, or from
+/// this machine.
+fn cleartext_allowed(secure: bool, peer: std::net::IpAddr) -> bool {
+    secure || peer.is_loopback()
+}
+
 /// Cleartext password authentication where the password is a token.
 struct TokenStartup {
     authenticate: Authenticate,
@@ -161,6 +169,13 @@ impl StartupHandler for TokenStartup {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                if !cleartext_allowed(client.is_secure(), client.socket_addr().ip()) {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "the password is a token, taken only over TLS from beyond this machine: connect with sslmode=require or verify-full".into(),
+                    ))));
+                }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -206,8 +221,18 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// Serves the engine's session on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, engine: &SqlEngine, authenticate: Authenticate, audit: Audit) -> std::io::Result<()> {
+/// The TLS acceptor the listener takes (`tokio_rustls`'s, through pgwire).
+pub type TlsAcceptor = datafusion_postgres::pgwire::tokio::TlsAcceptor;
+
+/// Serves the engine's session on `listener` until the task is dropped; with `tls`, clients that
+/// ask for it (`sslmode=require` or `verify-full`) get TLS.
+pub async fn serve(
+    listener: TcpListener,
+    engine: &SqlEngine,
+    authenticate: Authenticate,
+    audit: Audit,
+    tls: Option<TlsAcceptor>,
+) -> std::io::Result<()> {
     let context = engine.shared_context();
     setup_pg_catalog(&context, "datafusion", Arc::new(AuthManager::default())).map_err(std::io::Error::other)?;
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
@@ -222,11 +247,26 @@ pub async fn serve(listener: TcpListener, engine: &SqlEngine, authenticate: Auth
     });
     loop {
         let (socket, peer) = listener.accept().await?;
-        let handlers = handlers.clone();
+        let (handlers, tls) = (handlers.clone(), tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = datafusion_postgres::pgwire::tokio::process_socket(socket, tls, handlers).await {
                 tracing::warn!(error = %e, %peer, "postgres connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cleartext_allowed;
+    use std::net::IpAddr;
+
+    #[test]
+    fn a_token_is_asked_for_in_the_clear_only_from_this_machine() {
+        let (loopback, loopback6, elsewhere) =
+            (IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]), IpAddr::from([192, 0, 2, 2]));
+        assert!(cleartext_allowed(false, loopback) && cleartext_allowed(false, loopback6));
+        assert!(!cleartext_allowed(false, elsewhere), "a plain connection from elsewhere is refused");
+        assert!(cleartext_allowed(true, elsewhere), "over TLS the token is safe in the password");
     }
 }

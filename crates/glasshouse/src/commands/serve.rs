@@ -170,17 +170,20 @@ pub async fn serve(
     info!(%address, data_dir = %args.data_dir.display(), tls = tls.is_some(), "serving");
     if tls.is_none() && !address.ip().is_loopback() {
         tracing::warn!(%address, "listening beyond loopback without TLS: tokens and data cross the network in the clear; use --tls-cert and --tls-key");
-        eprintln!("warning: listening on {address} without TLS; tokens and data cross the network in the clear (use --tls-cert and --tls-key)");
+        eprintln!(
+            "warning: listening on {address} without TLS; tokens and data cross the network in the clear (use --tls-cert and --tls-key)"
+        );
     }
     println!("glasshouse listening on {}://{address}", if tls.is_some() { "https" } else { "http" });
     let postgres = match args.pg_listen {
         Some(pg_address) => {
             let pg_listener = tokio::net::TcpListener::bind(pg_address).await.with_context(|| format!("binding {pg_address}"))?;
             println!("glasshouse postgres on {}", pg_listener.local_addr()?);
+            let pg_tls = tls.as_deref().map(|config| glasshouse_sql::pg::TlsAcceptor::from(glasshouse_server::tls::for_postgres(config)));
             let (engine, state) = (pipeline.sql.clone(), pipeline.state.clone());
             Some(tokio::spawn(async move {
                 let (authenticate, audit) = postgres_access(state);
-                if let Err(e) = glasshouse_sql::pg::serve(pg_listener, &engine, authenticate, audit).await {
+                if let Err(e) = glasshouse_sql::pg::serve(pg_listener, &engine, authenticate, audit, pg_tls).await {
                     tracing::error!(error = %e, "the postgres listener stopped");
                 }
             }))
