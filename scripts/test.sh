@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing (Chromium, xmllint,
-# the console's npm packages, the duckdb Python package), builds the console, runs the Rust tests
-# (unit, property, HTTP integration, kill -9 durability), the DuckDB interoperability tests and the
-# browser tests in headless Chromium.
+# the console's npm packages, the duckdb Python package, cargo-audit), builds the console, runs the
+# Rust tests (unit, property, HTTP integration, kill -9 durability), the DuckDB interoperability
+# tests and the browser tests in headless Chromium, and checks the dependencies against the RustSec
+# advisories.
 #
 #   scripts/test.sh
 #
@@ -59,6 +60,9 @@ GLASSHOUSE_BIN="$target_dir/debug/glasshouse" python3 tests/interop/run.py 2>&1 
 step "browser: console in headless Chromium"
 mkdir -p "$GLASSHOUSE_ARTIFACTS"
 (cd console && GLASSHOUSE_BIN="$target_dir/debug/glasshouse" node --test tests/) 2>&1 | tee -a "$log"
+
+step "dependencies: RustSec advisories (offline copy)"
+bash scripts/check-deps.sh
 
 # One closing line over every runner: cargo's "test result" lines and node's "# pass/# fail".
 awk '
