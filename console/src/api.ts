@@ -8,6 +8,9 @@ export type Role =
 
 export interface Account { name: string; role: Role }
 
+/** The caller, and how long the console may sit untouched before it locks. */
+export interface WhoAmI extends Account { console_idle_lock_minutes: number }
+
 export interface Device {
   id: string;
   type: 'plate_reader' | 'camera' | 'sensor' | 'gunshot_array' | 'cad';

@@ -1,7 +1,7 @@
 // Boot: sign in with a token, then show the views the caller's role may use.
 
 import './style.css';
-import { type Account, type Alert, ApiError, type Device, type Geofence, type LatestReading, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
+import { type Account, type Alert, ApiError, type WhoAmI, type Device, type Geofence, type LatestReading, type Role, SESSION_PREFIX, api, clearToken, getToken, openSession, setToken, streamAlerts } from './api';
 import { onShowSituation, renderAlert, sortAlerts } from './alerts';
 import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
@@ -271,12 +271,43 @@ async function renderLive(account: Account): Promise<void> {
   );
 }
 
+/// Why the last session ended, shown on the sign-in form after the reload that ends it.
+const LOCKED_KEY = 'glasshouse.locked';
+
+/// Locks the console after `minutes` without input (CJIS's session lock): the live streams stop, a
+/// session ends on the server, the token leaves the tab, and signing in again is the way back.
+function lockWhenIdle(minutes: number): void {
+  let last = Date.now();
+  const touched = (): void => { last = Date.now(); };
+  for (const kind of ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart']) {
+    window.addEventListener(kind, touched, { passive: true, capture: true });
+  }
+  const limit = minutes * 60_000;
+  const check = window.setInterval(() => {
+    if (Date.now() - last < limit) return;
+    window.clearInterval(check);
+    const shown = minutes >= 1 ? `${Math.round(minutes)} minute${Math.round(minutes) === 1 ? '' : 's'}` : `${Math.round(minutes * 60)} seconds`;
+    sessionStorage.setItem(LOCKED_KEY, `Locked after ${shown} without activity. Sign in again to go on.`);
+    endSession();
+  }, Math.min(1_000, limit / 4));
+}
+
+/// Ends the tab's sign-in: streams stop, a session token is revoked on the server, the page reloads.
+function endSession(): void {
+  signedOut.abort();
+  // A session is ended on the server too; an account token simply leaves the tab.
+  const ending = getToken()?.startsWith(SESSION_PREFIX) ? api('/v1/sessions/current', { method: 'DELETE' }).catch(() => undefined) : Promise.resolve();
+  void ending.then(() => { clearToken(); location.reload(); });
+}
+
 async function boot(): Promise<void> {
   clearError();
-  if (!getToken()) { renderLogin(); return; }
-  let account: Account;
+  const locked = sessionStorage.getItem(LOCKED_KEY);
+  if (locked) sessionStorage.removeItem(LOCKED_KEY);
+  if (!getToken()) { renderLogin(locked ?? undefined); return; }
+  let account: WhoAmI;
   try {
-    account = await api<Account>('/v1/whoami');
+    account = await api<WhoAmI>('/v1/whoami');
   } catch (e) {
     const token = getToken() ?? '';
     clearToken();
@@ -286,6 +317,7 @@ async function boot(): Promise<void> {
   }
   who.textContent = `${account.name} · ${account.role}`;
   signOut.hidden = false;
+  lockWhenIdle(account.console_idle_lock_minutes);
   document.body.dataset.role = account.role;
   app.replaceChildren(el('p', { class: 'loading' }, ['Loading…']));
   try {
@@ -302,11 +334,6 @@ async function boot(): Promise<void> {
 // Aborted at sign-out: live streams stop, and a view still loading never opens one afterwards.
 const signedOut = new AbortController();
 
-signOut.addEventListener('click', () => {
-  signedOut.abort();
-  // A session is ended on the server too; an account token simply leaves the tab.
-  const ending = getToken()?.startsWith(SESSION_PREFIX) ? api('/v1/sessions/current', { method: 'DELETE' }).catch(() => undefined) : Promise.resolve();
-  void ending.then(() => { clearToken(); location.reload(); });
-});
+signOut.addEventListener('click', endSession);
 window.addEventListener('unhandledrejection', (e) => showError(String(e.reason)));
 void boot();

@@ -754,3 +754,38 @@ test('the console over https: Chromium trusts only the server\'s key, signs in, 
     server.kill('SIGTERM');
   }
 });
+
+test('the console locks after the configured idle time, not while someone is using it, and asks for the token again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glasshouse-e2e-idle-'));
+  const data = join(dir, 'data');
+  const operator = execFileSync(binary, ['token', 'create', '--data-dir', data, '--name', 'idle-operator', '--role', 'operator'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const port = await freePort();
+  // Three seconds, so the test need not wait half an hour.
+  const server = spawn(binary, ['serve', '--data-dir', data, '--listen', `127.0.0.1:${port}`, '--console-idle-lock-minutes', '0.05'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  try {
+    const idleBase = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${idleBase}/healthz`)).ok, 'the server with a short idle lock');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    await page.goto(idleBase);
+    await page.fill('#token', operator);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 60_000 });
+    // Six seconds of use: twice the idle time, and still signed in.
+    for (let i = 0; i < 12; i += 1) {
+      await page.mouse.move(200 + i * 10, 300);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(await page.locator('#token').count(), 0, 'in use, the console stays open');
+    // Then nobody touches it.
+    await page.waitForSelector('#token', { timeout: 15_000 });
+    assert.match(await page.locator('form.login .error').innerText(), /Locked after 3 seconds without activity/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('glasshouse.token')), null, 'the token left the tab');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    server.kill('SIGTERM');
+  }
+});

@@ -71,6 +71,8 @@ pub struct PipelineConfig {
     pub map_style: Option<String>,
     /// Failed logons are counted by the address in `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Minutes without input after which the console locks itself.
+    pub console_idle_lock_minutes: f64,
 }
 
 /// A running pipeline: the shared state for the HTTP server and the threads behind it.
@@ -214,6 +216,7 @@ impl Pipeline {
             logged_on: Default::default(),
             failed_logons: Default::default(),
             throttle: glasshouse_server::throttle::Throttle::new(config.trust_forwarded_for),
+            console_idle_lock_minutes: config.console_idle_lock_minutes,
         });
         let retention = {
             let app = state.app.clone();
@@ -613,6 +616,7 @@ mod tests {
             sinks: Default::default(),
             map_style: None,
             trust_forwarded_for: false,
+            console_idle_lock_minutes: 30.0,
         }
     }
 

@@ -46,6 +46,8 @@ pub struct AppState {
     pub basemap: Option<Arc<Vec<u8>>>,
     /// An online MapLibre style URL the console draws the roads over; none keeps it offline.
     pub map_style: Option<String>,
+    /// Minutes without input after which the console locks itself and asks for the token again.
+    pub console_idle_lock_minutes: f64,
     /// Analysts' SQL; `None` where the binary did not wire it (503).
     pub sql: Option<Arc<dyn SqlService>>,
     /// Accounts whose first use of a token since start has been logged.

@@ -91,6 +91,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         trust_forwarded_for: false,
         tls_cert: None,
         tls_key: None,
+        console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
         // Sensors publish over MQTT when the machine's broker answers (the demo says which).
         mqtt: mqtt.is_some().then(|| MQTT_BROKER.to_owned()),
         mqtt_topics: vec!["glasshouse/observations/#".into()],

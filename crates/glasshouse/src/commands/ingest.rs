@@ -67,6 +67,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         sinks: Default::default(),
         map_style: None,
         trust_forwarded_for: false,
+        console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
     };
     let pipeline = Pipeline::start(config)?;
     if let Some(path) = &args.devices {

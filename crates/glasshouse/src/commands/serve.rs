@@ -82,6 +82,20 @@ pub struct ServeArgs {
     /// The PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Minutes without input after which the console locks itself and asks for the token again
+    /// (CJIS asks for a session lock); longer for a video wall nobody touches.
+    #[arg(long, default_value_t = IDLE_LOCK_MINUTES_DEFAULT, value_parser = idle_minutes)]
+    pub console_idle_lock_minutes: f64,
+}
+
+/// The console's idle lock unless configured otherwise.
+pub const IDLE_LOCK_MINUTES_DEFAULT: f64 = 30.0;
+
+fn idle_minutes(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(minutes) if minutes > 0.0 && minutes <= 24.0 * 60.0 => Ok(minutes),
+        _ => Err(format!("{text:?}: minutes above 0 and at most a day (1440)")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -130,6 +144,7 @@ pub async fn serve(
         map_style: args.map_style.clone(),
         sinks,
         trust_forwarded_for: args.trust_forwarded_for,
+        console_idle_lock_minutes: args.console_idle_lock_minutes,
     };
     let mqtt = match &args.mqtt {
         Some(address) => {

@@ -20,14 +20,24 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The caller's account and role.
+/// Who is calling, and how the console treats the session.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// The account.
+    #[serde(flatten)]
+    pub account: Account,
+    /// Minutes without input after which the console locks itself and asks for the token again.
+    pub console_idle_lock_minutes: f64,
+}
+
+/// The caller's account and role, and the console's idle lock.
 #[utoipa::path(
     get,
     path = "/v1/whoami",
-    responses((status = 200, description = "the account", body = Account)),
+    responses((status = 200, description = "the account", body = WhoAmI)),
 )]
-pub async fn whoami(Extension(account): Extension<Account>) -> Json<Account> {
-    Json(account)
+pub async fn whoami(State(state): State<Arc<AppState>>, Extension(account): Extension<Account>) -> Json<WhoAmI> {
+    Json(WhoAmI { account, console_idle_lock_minutes: state.console_idle_lock_minutes })
 }
 
 /// This document.
