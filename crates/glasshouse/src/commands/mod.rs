@@ -22,6 +22,8 @@ pub struct Cli {
     command: Command,
 }
 
+// One command is parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API and the console over a data directory.
