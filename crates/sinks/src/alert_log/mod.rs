@@ -422,7 +422,6 @@ impl AlertLog {
                     if within(open.last_observed_at()) {
                         let folded_in = repeat(open);
                         open.repeats.push(folded_in);
-                        metrics::counter!(REPEATS_METRIC, "rule" => open.rule.clone()).increment(1);
                         continue;
                     }
                 } else if let Some((&position, entry)) = state.latest_by_key.get(&key).and_then(|p| Some((p, state.unclosed.get(p)?))) {
@@ -437,7 +436,6 @@ impl AlertLog {
                         let folded_in = repeat(into);
                         into.repeats.push(folded_in);
                         ids.push(alert.id.clone());
-                        metrics::counter!(REPEATS_METRIC, "rule" => into.rule.clone()).increment(1);
                         continue;
                     }
                 }
@@ -477,13 +475,18 @@ impl AlertLog {
                 return Err(e.into());
             }
         }
+        // Counted once durable. A repeat folded into an alert of the same batch is in its `repeats`.
         for alert in &raised {
             metrics::counter!(RAISED_METRIC, "rule" => alert.rule.clone()).increment(1);
+            if !alert.repeats.is_empty() {
+                metrics::counter!(REPEATS_METRIC, "rule" => alert.rule.clone()).increment(alert.repeats.len() as u64);
+            }
             // No subscribers is normal (nobody has the console open).
             let _ = self.live.send(alert.clone());
         }
         // (A folded repeat is not a new alert: outbound sinks are not told again.)
-        for (alert, _) in folded.into_values() {
+        for (alert, ids) in folded.into_values() {
+            metrics::counter!(REPEATS_METRIC, "rule" => alert.rule.clone()).increment(ids.len() as u64);
             let _ = self.live.send(alert);
         }
         let (lock, signal) = &self.raised;
