@@ -33,7 +33,7 @@ fn fill(dir: &Path, entries: u64) {
                 "justification": log.keyed("text", &format!("stolen vehicle report {i}")),
                 "plate": log.keyed("plate", &format!("P{i:07}")),
                 "mode": "tolerant",
-                "from": "2026-11-01T00:00:00Z",
+                "from": glasshouse_model::Timestamp::now().plus_secs(-30 * 86_400),
                 "results": i % 23,
             }),
         })

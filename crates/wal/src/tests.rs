@@ -70,21 +70,28 @@ fn positions_read_back_each_record_across_rotations_and_a_reopen() {
     assert!(matches!(wrong, WalError::Corrupt { .. }), "{wrong}");
 }
 
-#[test]
-fn opening_after_a_point_reads_no_file_wholly_below_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) = read_all(dir.path(), 0);
+/// 200 records over several files, then a flipped byte in the first record of the oldest file.
+/// Returns the files.
+fn several_files_the_oldest_damaged(dir: &Path) -> Vec<(Lsn, PathBuf)> {
+    let (mut wal, _) = read_all(dir, 0);
     for _ in 0..200 {
         wal.append(&[7u8; 100]).unwrap();
     }
     wal.commit().unwrap();
     drop(wal);
-    let files = list_files(dir.path()).unwrap();
-    assert!(files.len() > 2);
-    // Damage the first file: opening from past it never reads it, opening from the start fails.
+    let files = list_files(dir).unwrap();
     let mut bytes = fs::read(&files[0].1).unwrap();
     bytes[frame::HEADER_BYTES + 3] ^= 0xff;
     fs::write(&files[0].1, &bytes).unwrap();
+    files
+}
+
+#[test]
+fn opening_after_a_point_reads_no_file_wholly_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Opening from past the damaged file never reads it; opening from the start fails.
+    let files = several_files_the_oldest_damaged(dir.path());
+    assert!(files.len() > 2);
     let after = files[1].0 + 1;
     let (wal, records) = read_all(dir.path(), after);
     assert_eq!(records.first().map(|r| r.0), Some(after + 1));
@@ -137,16 +144,7 @@ fn a_flipped_byte_in_the_tail_drops_that_record_and_later_ones() {
 #[test]
 fn corruption_in_an_older_file_is_an_error_not_a_silent_loss() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) = read_all(dir.path(), 0);
-    for _ in 0..200 {
-        wal.append(&[7u8; 100]).unwrap();
-    }
-    wal.commit().unwrap();
-    drop(wal);
-    let first = list_files(dir.path()).unwrap()[0].1.clone();
-    let mut bytes = fs::read(&first).unwrap();
-    bytes[frame::HEADER_BYTES + 3] ^= 0xff;
-    fs::write(&first, &bytes).unwrap();
+    several_files_the_oldest_damaged(dir.path());
     let error = Wal::open(config(dir.path()), 0, |_, _| {}).err().expect("corruption must fail");
     assert!(matches!(error, WalError::Corrupt { offset: 0, .. }), "{error}");
 }

@@ -775,6 +775,27 @@ mod tests {
     use glasshouse_engine::AlertStatus;
     use glasshouse_model::Timestamp;
 
+    /// A hit on ABC123 in list `hl`, listed until a year from now.
+    fn hit() -> glasshouse_engine::HotlistHit {
+        glasshouse_engine::HotlistHit {
+            plate: "ABC123".into(),
+            matched_plate: "ABC123".into(),
+            from_candidate: false,
+            region: None,
+            hotlist_id: "hl".into(),
+            hotlist_name: "hl".into(),
+            entry_plate: "ABC123".into(),
+            entry_region: None,
+            reason: "stolen_vehicle".into(),
+            entry_expires_at: Timestamp::now().plus_secs(365 * 86_400),
+            match_policy: Default::default(),
+            distance: 0,
+            diffs: Vec::new(),
+            image_ref: None,
+            vehicle: Vec::new(),
+        }
+    }
+
     fn alert(id: &str) -> Alert {
         Alert {
             id: id.into(),
@@ -855,29 +876,12 @@ mod tests {
 
     #[test]
     fn repeats_within_the_window_fold_into_the_open_alert_once() {
-        use glasshouse_engine::HotlistHit;
         let dir = tempfile::tempdir().unwrap();
         let log = AlertLog::open(dir.path(), FsyncPolicy::Always).unwrap();
         let sighting = |id: &str, secs: i64| {
             let mut a = alert(id);
             a.observed_at = Timestamp(secs * 1_000_000);
-            a.hit = Some(HotlistHit {
-                plate: "ABC123".into(),
-                matched_plate: "ABC123".into(),
-                from_candidate: false,
-                region: None,
-                hotlist_id: "hl".into(),
-                hotlist_name: "hl".into(),
-                entry_plate: "ABC123".into(),
-                entry_region: None,
-                reason: "stolen_vehicle".into(),
-                entry_expires_at: Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap(),
-                match_policy: Default::default(),
-                distance: 0,
-                diffs: Vec::new(),
-                image_ref: None,
-                vehicle: Vec::new(),
-            });
+            a.hit = Some(hit());
             a
         };
         assert_eq!(log.append(vec![sighting("a", 0), sighting("b", 120)]).unwrap(), 1);
@@ -985,27 +989,10 @@ mod tests {
 
     #[test]
     fn a_log_of_per_change_records_is_read_once_and_then_kept_as_states() {
-        use glasshouse_engine::HotlistHit;
         let dir = tempfile::tempdir().unwrap();
         // Written the way the log wrote before it kept states: an alert, a repeat, a transition.
         let mut a = alert("old");
-        a.hit = Some(HotlistHit {
-            plate: "ABC123".into(),
-            matched_plate: "ABC123".into(),
-            from_candidate: false,
-            region: None,
-            hotlist_id: "hl".into(),
-            hotlist_name: "hl".into(),
-            entry_plate: "ABC123".into(),
-            entry_region: None,
-            reason: "stolen_vehicle".into(),
-            entry_expires_at: Timestamp::now().plus_secs(86_400),
-            match_policy: Default::default(),
-            distance: 0,
-            diffs: Vec::new(),
-            image_ref: None,
-            vehicle: Vec::new(),
-        });
+        a.hit = Some(hit());
         let repeat = Repeat {
             alert_id: "old".into(),
             folded_alert_id: "old-again".into(),
