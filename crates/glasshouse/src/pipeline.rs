@@ -216,6 +216,7 @@ impl Pipeline {
             logged_on: Default::default(),
             failed_logons: Default::default(),
             throttle: glasshouse_server::throttle::Throttle::new(config.trust_forwarded_for),
+            closing: Default::default(),
             console_idle_lock_minutes: config.console_idle_lock_minutes,
         });
         let retention = {

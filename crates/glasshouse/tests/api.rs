@@ -1101,3 +1101,45 @@ fn the_console_and_the_api_send_the_security_headers() {
         assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{path}");
     }
 }
+
+/// A console keeps its alert stream open for ever; a graceful stop must still end, and end the
+/// streams (SSE and WebSocket) rather than wait on them.
+#[test]
+fn a_server_with_live_streams_open_stops_on_sigterm_and_ends_them() {
+    use std::io::Write;
+    use tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let operator = token(dir.path(), "operator");
+    let mut server = Server::start(dir.path());
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut sse = std::net::TcpStream::connect(&address).unwrap();
+    sse.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(sse, "GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {operator}\r\nAccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while !seen.contains("event: ready") {
+        let n = sse.read(&mut buffer).unwrap();
+        assert!(n > 0, "stream closed before ready: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    let mut request = format!("ws://{address}/v1/alerts/ws").into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {operator}").parse().unwrap());
+    let (mut ws, _) = tungstenite::connect(request).expect("the operator may open the feed");
+    assert!(ws.read().unwrap().to_text().unwrap().contains("ready"));
+
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status();
+    common::eventually_within("the server exits", std::time::Duration::from_secs(30), || server.child.try_wait().unwrap().is_some());
+    assert!(server.child.try_wait().unwrap().unwrap().success());
+    // The SSE response ends (chunked: the last chunk, then EOF), and the socket says "going away".
+    let mut rest = Vec::new();
+    sse.read_to_end(&mut rest).expect("the stream ends rather than timing out");
+    let closing = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame,
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    };
+    assert_eq!(closing.map(|f| u16::from(f.code)), Some(1001));
+}

@@ -56,6 +56,35 @@ pub struct AppState {
     pub failed_logons: std::sync::atomic::AtomicU64,
     /// Failed logons by client address, and the closures they earn.
     pub throttle: crate::throttle::Throttle,
+    /// Set when the server stops, so that live streams end.
+    pub closing: Closing,
+}
+
+/// Tells the live alert streams that the server is stopping. A graceful shutdown waits for every
+/// connection to end, and a console's stream never ends by itself: without this, a server with
+/// one console open would ignore SIGTERM.
+pub struct Closing(tokio::sync::watch::Sender<bool>);
+
+impl Default for Closing {
+    fn default() -> Self {
+        Closing(tokio::sync::watch::Sender::new(false))
+    }
+}
+
+impl Closing {
+    /// Ends every stream, now and for those opened later.
+    pub fn close(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once [`Closing::close`] has been called (at once if it has).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut closing = self.0.subscribe();
+        async move {
+            // An error means the sender is gone, which also means the server is stopping.
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -233,13 +233,22 @@ pub async fn serve(
     }
     // With the peer's address, which the logon throttle counts by.
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // On the signal the live streams end too, so the graceful shutdown has connections to wait for
+    // only while requests are in flight.
+    let stopping = {
+        let state = pipeline.state.clone();
+        async move {
+            shutdown_signal().await;
+            state.closing.close();
+        }
+    };
     match tls {
         Some(config) => {
             use axum::serve::ListenerExt;
             let listener = glasshouse_server::tls::TlsListener::new(listener, config)?.tap_io(|_| {});
-            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+            axum::serve(listener, service).with_graceful_shutdown(stopping).await?;
         }
-        None => axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?,
+        None => axum::serve(listener, service).with_graceful_shutdown(stopping).await?,
     }
     if let Some(postgres) = postgres {
         postgres.abort();

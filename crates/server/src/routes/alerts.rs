@@ -105,7 +105,8 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
         })
     });
     let hello = tokio_stream::once(Ok(Event::default().event("ready").data("{}")));
-    Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let until_closing = futures_util::StreamExt::take_until(hello.chain(events), state.closing.closed());
+    Sse::new(until_closing).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// The live alert feed over a WebSocket.
@@ -119,17 +120,29 @@ pub async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item 
     responses((status = 101, description = "switching protocols")),
 )]
 pub async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> axum::response::Response {
-    upgrade.on_upgrade(move |socket| feed(socket, state.alerts.subscribe()))
+    let closed = state.closing.closed();
+    upgrade.on_upgrade(move |socket| feed(socket, state.alerts.subscribe(), closed))
 }
 
-async fn feed(mut socket: WebSocket, mut alerts: tokio::sync::broadcast::Receiver<glasshouse_engine::Alert>) {
+async fn feed(
+    mut socket: WebSocket,
+    mut alerts: tokio::sync::broadcast::Receiver<glasshouse_engine::Alert>,
+    closed: impl std::future::Future<Output = ()>,
+) {
     use tokio::sync::broadcast::error::RecvError;
     let text = |value: Value| Message::Text(value.to_string().into());
     if socket.send(text(json!({ "type": "ready" }))).await.is_err() {
         return;
     }
+    let mut closed = std::pin::pin!(closed);
     loop {
         let message = tokio::select! {
+            _ = &mut closed => {
+                // "Going away": the server is stopping.
+                let frame = axum::extract::ws::CloseFrame { code: 1001, reason: "server stopping".into() };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                return;
+            }
             next = alerts.recv() => match next {
                 Ok(alert) => text(json!({ "type": "alert", "alert": alert })),
                 Err(RecvError::Lagged(missed)) => text(json!({ "type": "lagged", "missed": missed })),

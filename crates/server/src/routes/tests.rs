@@ -72,6 +72,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         logged_on: Default::default(),
         failed_logons: Default::default(),
         throttle: Default::default(),
+        closing: Default::default(),
         console_idle_lock_minutes: 30.0,
     };
     Arc::new(state)
