@@ -211,10 +211,16 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgis-load-limit-s", type=float, default=3600)
     parser.add_argument("--postgis-points", choices=["geography", "planar"], default="geography")
+    parser.add_argument("--data-dir", help="time this data directory (with its queries.json, e.g. the node that "
+                        "`glasshouse bench city` loaded) instead of generating one per size")
     args = parser.parse_args()
     results = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        data = pathlib.Path(args.work) / f"reads-{size}"
+    if args.data_dir:
+        data = pathlib.Path(args.data_dir)
+        targets = [(json.loads((data / "queries.json").read_text())["reads"], data)]
+    else:
+        targets = [(int(s), pathlib.Path(args.work) / f"reads-{s}") for s in args.sizes.split(",")]
+    for size, data in targets:
         if not (data / "queries.json").exists():
             t = time.perf_counter()
             out = subprocess.run([args.bin, "generate", "--data-dir", str(data), "--reads", str(size)],

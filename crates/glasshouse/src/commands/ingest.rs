@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -49,11 +49,18 @@ pub enum Format {
     TorontoMci,
 }
 
-struct Totals {
-    accepted: usize,
-    duplicates: usize,
-    rejected: usize,
-    first_errors: Vec<LineError>,
+/// What a load took in.
+pub struct Totals {
+    /// Records stored.
+    pub accepted: usize,
+    /// Of them, already stored before (not stored again).
+    pub duplicates: usize,
+    /// Records refused, each in the dead-letter store.
+    pub rejected: usize,
+    /// The first few refusals, with their lines.
+    pub first_errors: Vec<LineError>,
+    /// Wall-clock seconds from the first line read to the last record durable.
+    pub seconds: f64,
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -76,7 +83,30 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::TorontoMci {
         ensure_toronto_device(&pipeline)?;
     }
-    let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let loaded = load(&pipeline, &args.file, args.format)?;
+    pipeline.shutdown()?;
+    println!(
+        "loaded {}: {} accepted ({} already present), {} rejected, in {:.1} s ({:.0} records/s)",
+        args.file.display(),
+        loaded.accepted,
+        loaded.duplicates,
+        loaded.rejected,
+        loaded.seconds,
+        (loaded.accepted + loaded.rejected) as f64 / loaded.seconds.max(1e-9)
+    );
+    for e in &loaded.first_errors {
+        println!("  line {}: {}", e.line, e.error);
+    }
+    if loaded.rejected > loaded.first_errors.len() {
+        println!("  ... every rejected line is in the dead-letter store ({})", pipeline_dead_letter_path(&args.data_dir).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads a file through the ingest path (decode → WAL with fsync → hot path), several requests in
+/// flight; returns once every record is durable.
+pub fn load(pipeline: &Pipeline, path: &Path, format: Format) -> anyhow::Result<Totals> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata()?.len();
     let progress = ProgressBar::with_draw_target(
         Some(size),
@@ -84,9 +114,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     );
     progress.set_style(ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {msg}").expect("static template"));
     let reader = progress.wrap_read(file);
-    let source = format!("file:{}", args.file.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
+    let source = format!("file:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
     let started = Instant::now();
-    let mut totals = Totals { accepted: 0, duplicates: 0, rejected: 0, first_errors: Vec::new() };
+    let mut totals = Totals { accepted: 0, duplicates: 0, rejected: 0, first_errors: Vec::new(), seconds: 0.0 };
     let mut in_flight: VecDeque<Taken> = VecDeque::new();
     let ingest: &Ingest = &pipeline.state.ingest;
     let mut send = |batch: Batch, totals: &mut Totals| -> anyhow::Result<()> {
@@ -99,8 +129,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    match args.format {
-        Format::Ndjson => load_ndjson(reader, &pipeline, &mut |batch| send(batch, &mut totals))?,
+    match format {
+        Format::Ndjson => load_ndjson(reader, pipeline, &mut |batch| send(batch, &mut totals))?,
         Format::TorontoMci => {
             let registry = pipeline.state.devices();
             let mut batch = Batch::default();
@@ -124,24 +154,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         collect(pending, &mut totals)?;
     }
     progress.finish_and_clear();
-    let secs = started.elapsed().as_secs_f64();
-    pipeline.shutdown()?;
-    println!(
-        "loaded {}: {} accepted ({} already present), {} rejected, in {:.1} s ({:.0} records/s)",
-        args.file.display(),
-        totals.accepted,
-        totals.duplicates,
-        totals.rejected,
-        secs,
-        (totals.accepted + totals.rejected) as f64 / secs.max(1e-9)
-    );
-    for e in &totals.first_errors {
-        println!("  line {}: {}", e.line, e.error);
-    }
-    if totals.rejected > totals.first_errors.len() {
-        println!("  ... every rejected line is in the dead-letter store ({})", pipeline_dead_letter_path(&args.data_dir).display());
-    }
-    Ok(ExitCode::SUCCESS)
+    totals.seconds = started.elapsed().as_secs_f64();
+    Ok(totals)
 }
 
 fn pipeline_dead_letter_path(data_dir: &std::path::Path) -> PathBuf {

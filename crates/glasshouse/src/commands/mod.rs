@@ -1,6 +1,7 @@
 //! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
 
 mod audit;
+mod bench;
 mod client;
 mod demo;
 mod devices;
@@ -46,6 +47,11 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Save the transparency report of a running server (HTML with inline charts, or JSON).
     Report(report::ReportArgs),
+    /// Benchmarks of the whole system (release builds; see bench/).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// The audit log: its verifier key, and offline verification.
     Audit {
         #[command(subcommand)]
@@ -63,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Audit { command } => audit::run(command),
+        Command::Bench { command } => bench::run(command),
         Command::Report(args) => report::run(args),
     }
 }
