@@ -30,8 +30,9 @@ print(f"| ingest rate | {load['records_per_s']:,.0f} records/s ({load['plate_rea
 print(f"| alerts raised | {load['alerts']:,} ({', '.join(f'{k} {v:,}' for k, v in load['alerts_by_family'].items())}), {load['repeats']:,} repeats folded |")
 print(f"| peak RSS during the load | {load['peak_rss_bytes'] / 2**30:.2f} GiB |")
 print(f"| disk per plate read (segments and indexes) | {disk['bytes_per_plate_read']:.1f} bytes |")
-print(f"| start-up, loaded / empty (median) | {start['loaded_median_ms']:.0f} ms / {start['empty_median_ms']:.0f} ms |")
-print(f"| idle RSS, loaded / empty | {start['loaded_idle_rss_bytes'] / 2**20:.0f} MiB / {start['empty_idle_rss_bytes'] / 2**20:.0f} MiB |")
+nodes = ["loaded", "rules_only", "empty"]
+print("| start-up, loaded / same rules, no history / empty (median) | " + " / ".join(f"{start[n]['median_ms']:.0f} ms" for n in nodes) + " |")
+print("| idle RSS, loaded / same rules, no history / empty | " + " / ".join(f"{start[n]['idle_rss_bytes'] / 2**20:.0f} MiB" for n in nodes) + " |")
 s, a = lat["sent_to_stream_ms"], lat["acknowledged_to_stream_ms"]
 print(f"| latency run | {lat['rate_achieved']:,.0f} of {lat['rate_target']:,} records/s, {lat['probes_alerted']} of {lat['probes_sent']} probe alerts |")
 print(f"| sent → on the stream (p50 / p99 / max) | {s['p50']:.1f} / {s['p99']:.1f} / {s['max']:.1f} ms |")

@@ -3,8 +3,8 @@
 //! It writes the month as NDJSON ([`glasshouse_sim::month`]), registers the city and its rules (a
 //! misread-tolerant national list, geofences, thresholds, the correlation rule), and loads the file
 //! through the real path (decode → WAL with fsync → rules → segments), as `glasshouse ingest` does.
-//! Then it starts the loaded node and an empty one as child processes, alternately, for their
-//! start-up time and memory, and measures alert latency over HTTP under a steady load. It leaves
+//! Then it starts the loaded node, one with the same rules and no history, and an empty one, as
+//! child processes in turn, for their start-up time and memory, and measures alert latency over HTTP under a steady load. It leaves
 //! `queries.json` beside the data, so that `glasshouse-bench search` and `bench/peers.py` time the
 //! investigation queries over the same segments (`bench/city.sh` runs all three).
 
@@ -143,14 +143,26 @@ struct DiskReport {
     wal_bytes: u64,
 }
 
+/// From spawn to listening, and resident memory once listening, of three nodes: the loaded one,
+/// one with the same registry and rules but no history, and an empty one.
 #[derive(Serialize)]
 struct StartUpReport {
-    loaded_ms: Vec<f64>,
-    empty_ms: Vec<f64>,
-    loaded_median_ms: f64,
-    empty_median_ms: f64,
-    loaded_idle_rss_bytes: u64,
-    empty_idle_rss_bytes: u64,
+    loaded: StartUps,
+    rules_only: StartUps,
+    empty: StartUps,
+}
+
+#[derive(Serialize, Default)]
+struct StartUps {
+    ms: Vec<f64>,
+    median_ms: f64,
+    idle_rss_bytes: u64,
+}
+
+impl StartUps {
+    fn summed(self) -> StartUps {
+        StartUps { median_ms: Percentiles::of(self.ms.clone()).p50, ..self }
+    }
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -219,30 +231,34 @@ fn city(args: CityArgs) -> anyhow::Result<ExitCode> {
     let disk = disk(&node_dir, totals.plate_reads)?;
     write_queries(&month, &node_dir, totals.plate_reads)?;
 
+    // Two baselines: a node with the same registry and rules but no history (what history adds),
+    // and an empty one (what the rules add).
+    let rules_dir = args.work.join("rules-only");
+    std::fs::create_dir_all(&rules_dir)?;
+    {
+        let _lock = super::lock_data_dir(&rules_dir)?;
+        let pipeline = Pipeline::start(pipeline_config(&rules_dir))?;
+        setup::register(&pipeline.state.app, &month, &args, latency_requests)?;
+        pipeline.shutdown()?;
+    }
     let empty_dir = args.work.join("empty");
     std::fs::create_dir_all(&empty_dir)?;
     let log = args.work.join("serve.log");
-    let (mut loaded_ms, mut empty_ms) = (Vec::new(), Vec::new());
-    let (mut loaded_rss, mut empty_rss) = (0, 0);
+    let mut starts = [StartUps::default(), StartUps::default(), StartUps::default()];
     for _ in 0..args.starts.max(1) {
-        let node = node::Node::start(&node_dir, &log)?;
-        loaded_ms.push(node.started_in.as_secs_f64() * 1e3);
-        loaded_rss = node.rss_bytes()?;
-        node.stop()?;
-        let node = node::Node::start(&empty_dir, &log)?;
-        empty_ms.push(node.started_in.as_secs_f64() * 1e3);
-        empty_rss = node.rss_bytes()?;
-        node.stop()?;
+        for (dir, figures) in [&node_dir, &rules_dir, &empty_dir].into_iter().zip(starts.iter_mut()) {
+            let node = node::Node::start(dir, &log)?;
+            figures.ms.push(node.started_in.as_secs_f64() * 1e3);
+            figures.idle_rss_bytes = node.rss_bytes()?;
+            node.stop()?;
+        }
     }
-    let start_up = StartUpReport {
-        loaded_median_ms: Percentiles::of(loaded_ms.clone()).p50,
-        empty_median_ms: Percentiles::of(empty_ms.clone()).p50,
-        loaded_ms,
-        empty_ms,
-        loaded_idle_rss_bytes: loaded_rss,
-        empty_idle_rss_bytes: empty_rss,
-    };
-    eprintln!("start-up: loaded {:.0} ms, empty {:.0} ms; measuring alert latency", start_up.loaded_median_ms, start_up.empty_median_ms);
+    let [loaded, rules_only, empty] = starts.map(StartUps::summed);
+    let start_up = StartUpReport { loaded, rules_only, empty };
+    eprintln!(
+        "start-up: loaded {:.0} ms, rules without history {:.0} ms, empty {:.0} ms; measuring alert latency",
+        start_up.loaded.median_ms, start_up.rules_only.median_ms, start_up.empty.median_ms
+    );
 
     let ingest_token = TokenStore::create(&node_dir, "bench-feed", Role::Ingest)?;
     let operator_token = TokenStore::create(&node_dir, "bench-operator", Role::Operator)?;

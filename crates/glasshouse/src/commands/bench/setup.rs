@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::json;
 use std::time::Instant;
 
-/// Entries added to the list per call (an agency's upload in parts).
-const ENTRIES_PER_CALL: usize = 250_000;
+/// Entries added to the list per call: the most one API request may carry.
+const ENTRIES_PER_CALL: usize = 100_000;
 
 #[derive(Serialize)]
 pub struct SetupReport {
