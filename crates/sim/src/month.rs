@@ -150,7 +150,7 @@ impl MonthCity {
 
     /// Every device to register before the load.
     pub fn devices(&self) -> Vec<Device> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ 0xca3e_7a5);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ 0x0ca3_e7a5);
         let mut devices = Vec::new();
         for (i, p) in self.readers.iter().enumerate() {
             devices.push(Device {
