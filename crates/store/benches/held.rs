@@ -8,9 +8,13 @@
 //! (a replay with new ids: every filter is asked), new records after the last flush (live traffic:
 //! the time ranges answer), and repeats of stored records (a filter's "maybe", then the ids).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::read;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use glasshouse_model::time::MICROS_PER_DAY;
-use glasshouse_model::{Body, Observation, PlateRead, Position, Timestamp};
+use glasshouse_model::{Observation, Timestamp};
 use glasshouse_store::SegmentStore;
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -18,17 +22,6 @@ use std::hint::black_box;
 const STORED: usize = 1_000_000;
 const ROUNDS: usize = 8;
 const ASKED: usize = 10_000;
-
-fn read(id: String, at: Timestamp) -> Observation {
-    Observation {
-        id,
-        device_id: "lpr-1".into(),
-        observed_at: at,
-        received_at: at,
-        position: Position { lat: 60.17, lon: 24.94, heading_deg: None, accuracy_m: None },
-        body: Body::PlateRead(PlateRead { plate: "ABC123".into(), ..PlateRead::default() }),
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

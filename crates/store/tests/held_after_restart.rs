@@ -5,8 +5,11 @@
 //! answer "maybe" for about one new record in 65,536, and the exact check of the segment's ids
 //! must turn each of those into "new".
 
+mod common;
+
+use common::read;
 use glasshouse_model::time::MICROS_PER_DAY;
-use glasshouse_model::{Body, Observation, PlateRead, Position, Timestamp};
+use glasshouse_model::{Observation, Timestamp};
 use glasshouse_store::SegmentStore;
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -14,17 +17,6 @@ use std::sync::OnceLock;
 const DAYS: usize = 10;
 const PER_DAY: usize = 1_000_000;
 const FLUSHES_PER_DAY: usize = 4;
-
-fn read(id: String, at: Timestamp) -> Observation {
-    Observation {
-        id,
-        device_id: "lpr-1".into(),
-        observed_at: at,
-        received_at: at,
-        position: Position { lat: 60.17, lon: 24.94, heading_deg: None, accuracy_m: None },
-        body: Body::PlateRead(PlateRead { plate: "ABC123".into(), ..PlateRead::default() }),
-    }
-}
 
 /// The first day: midnight UTC, twenty days back.
 fn first_day() -> Timestamp {
@@ -71,30 +63,33 @@ fn ask(store: &SegmentStore, records: &[Observation]) -> Vec<bool> {
     store.held(&keyed).unwrap()
 }
 
+/// How many of the ten million records `id_prefix`-`i` (each at stored read `i`'s time) the store
+/// says it holds, asked half a million at a time.
+fn held_of_ten_million(store: &SegmentStore, first: Timestamp, id_prefix: &str) -> usize {
+    let indices: Vec<usize> = (0..DAYS * PER_DAY).collect();
+    indices
+        .chunks(500_000)
+        .map(|chunk| {
+            let records: Vec<Observation> = chunk.iter().map(|&i| read(format!("{id_prefix}-{i}"), stored_at(first, i))).collect();
+            ask(store, &records).iter().filter(|held| **held).count()
+        })
+        .sum()
+}
+
 #[test]
 fn after_a_restart_no_new_record_of_ten_million_is_refused() {
     let s = stored();
-    let total = DAYS * PER_DAY;
     // As many new records as stored ones, at the stored ones' times: each asks its day's filters,
     // so about 150 filter "maybe"s reach the exact check.
-    let mut refused = 0;
-    for chunk in (0..total).collect::<Vec<_>>().chunks(500_000) {
-        let new: Vec<Observation> = chunk.iter().map(|&i| read(format!("n-{i}"), stored_at(s.first, i))).collect();
-        refused += ask(&s.store, &new).iter().filter(|held| **held).count();
-    }
+    let refused = held_of_ten_million(&s.store, s.first, "n");
     assert_eq!(refused, 0, "new records taken for stored ones");
 }
 
 #[test]
 fn after_a_restart_every_stored_record_of_ten_million_is_found() {
     let s = stored();
-    let total = DAYS * PER_DAY;
-    let mut missed = 0;
-    for chunk in (0..total).collect::<Vec<_>>().chunks(500_000) {
-        let repeats: Vec<Observation> = chunk.iter().map(|&i| read(format!("r-{i}"), stored_at(s.first, i))).collect();
-        missed += ask(&s.store, &repeats).iter().filter(|held| !**held).count();
-    }
-    assert_eq!(missed, 0, "stored records taken for new ones");
+    let found = held_of_ten_million(&s.store, s.first, "r");
+    assert_eq!(DAYS * PER_DAY - found, 0, "stored records taken for new ones");
 }
 
 /// Stored records a replay repeats: a crash replays the WAL's tail, so its repeats are recent

@@ -65,18 +65,7 @@ pub struct Totals {
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let _lock = super::lock_data_dir(&args.data_dir)?;
-    let config = PipelineConfig {
-        data_dir: args.data_dir.clone(),
-        fsync: FsyncPolicy::Always,
-        flush_interval: Duration::from_secs(30),
-        basemap: None,
-        // Alerts raised by a bulk load are delivered by the server, from the log, when it runs.
-        sinks: Default::default(),
-        map_style: None,
-        trust_forwarded_for: false,
-        console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
-    };
-    let pipeline = Pipeline::start(config)?;
+    let pipeline = Pipeline::start(bulk_load_config(&args.data_dir))?;
     if let Some(path) = &args.devices {
         register_devices(&pipeline, path)?;
     }
@@ -101,6 +90,21 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         println!("  ... every rejected line is in the dead-letter store ({})", pipeline_dead_letter_path(&args.data_dir).display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pipeline of a bulk load: no server, no sinks.
+pub fn bulk_load_config(data_dir: &Path) -> PipelineConfig {
+    PipelineConfig {
+        data_dir: data_dir.to_owned(),
+        fsync: FsyncPolicy::Always,
+        flush_interval: Duration::from_secs(30),
+        basemap: None,
+        // Alerts raised by a bulk load are delivered by the server, from the log, when it runs.
+        sinks: Default::default(),
+        map_style: None,
+        trust_forwarded_for: false,
+        console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
+    }
 }
 
 /// Loads a file through the ingest path (decode → WAL with fsync → hot path), several requests in

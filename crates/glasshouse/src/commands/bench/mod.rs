@@ -13,20 +13,19 @@ mod node;
 mod setup;
 
 use super::ingest::{self, Format};
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::Pipeline;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use glasshouse_model::time::MICROS_PER_SEC;
 use glasshouse_model::{Kind, Timestamp};
 use glasshouse_server::{Role, TokenStore};
 use glasshouse_sim::month::{MonthCity, MonthConfig, MonthTotals};
-use glasshouse_wal::FsyncPolicy;
 use serde::Serialize;
 use serde_json::json;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -204,7 +203,7 @@ fn city(args: CityArgs) -> anyhow::Result<ExitCode> {
     let latency_requests = (args.latency_secs * 10) as usize;
     let (load, setup) = {
         let _lock = super::lock_data_dir(&node_dir)?;
-        let pipeline = Pipeline::start(pipeline_config(&node_dir))?;
+        let pipeline = Pipeline::start(ingest::bulk_load_config(&node_dir))?;
         let setup = setup::register(&pipeline.state.app, &month, &args, latency_requests)?;
         eprintln!("registered the city and its rules in {:.0} s; loading", setup.seconds);
         let loaded = ingest::load(&pipeline, &input, Format::Ndjson)?;
@@ -237,7 +236,7 @@ fn city(args: CityArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&rules_dir)?;
     {
         let _lock = super::lock_data_dir(&rules_dir)?;
-        let pipeline = Pipeline::start(pipeline_config(&rules_dir))?;
+        let pipeline = Pipeline::start(ingest::bulk_load_config(&rules_dir))?;
         setup::register(&pipeline.state.app, &month, &args, latency_requests)?;
         pipeline.shutdown()?;
     }
@@ -294,19 +293,6 @@ fn city(args: CityArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(args.work.join("report.json"), &text)?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
-}
-
-fn pipeline_config(data_dir: &Path) -> PipelineConfig {
-    PipelineConfig {
-        data_dir: data_dir.to_owned(),
-        fsync: FsyncPolicy::Always,
-        flush_interval: Duration::from_secs(30),
-        basemap: None,
-        sinks: Default::default(),
-        map_style: None,
-        trust_forwarded_for: false,
-        console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
-    }
 }
 
 fn write_month(month: &MonthCity, path: &Path) -> anyhow::Result<MonthTotals> {
