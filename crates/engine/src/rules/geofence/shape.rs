@@ -152,12 +152,14 @@ impl Projection {
 /// A fence's area ready for point tests.
 #[derive(Debug, Clone)]
 pub struct FenceShape {
+    /// The projection (the run holds it too), for the tests' local points.
+    #[cfg(test)]
     projection: Projection,
     /// The projected area, kept for the geo-based oracle in tests.
     #[cfg(test)]
     local: MultiPolygon<f64>,
-    /// Every ring with the index of its polygon.
-    rings: Vec<(usize, LineString<f64>)>,
+    /// What the exact test reads, in one flat run (see [`ExactRun`]).
+    run: Vec<[f64; 2]>,
     margin_m: f64,
     grid_min: Coord<f64>,
     cell_m: f64,
@@ -166,6 +168,76 @@ pub struct FenceShape {
     /// `[min_lon, min_lat], [max_lon, max_lat]` of the area grown by the margin: outside it, every
     /// point is [`Zone::Outside`].
     pub envelope: ([f64; 2], [f64; 2]),
+}
+
+/// Everything the exact test of one fence reads, as one flat run of pairs, so that an index of many
+/// fences keeps them all in one array and a test touches one place in memory (a fence behind an
+/// `Arc`, its rings in a `Vec` and each ring's points in another cost three dependent cache misses
+/// once the fences outgrow the cache):
+/// - `[lat0, lon0]`, `[metres per degree of longitude, margin in metres]`: the projection;
+/// - `[rings, 0]`;
+/// - each ring as `[index of its polygon, points]`, then its points in local metres (the first
+///   repeated last).
+///
+/// A run is read from its start; whatever follows its last ring is ignored.
+pub(super) struct ExactRun;
+
+/// Pairs before the first ring of a run.
+const RUN_HEADER: usize = 3;
+
+impl ExactRun {
+    fn build(projection: Projection, margin_m: f64, rings: &[(usize, LineString<f64>)]) -> Vec<[f64; 2]> {
+        let mut run = vec![[projection.lat0, projection.lon0], [projection.metres_per_degree_lon, margin_m], [rings.len() as f64, 0.0]];
+        for (polygon, ring) in rings {
+            run.push([*polygon as f64, ring.0.len() as f64]);
+            run.extend(ring.0.iter().map(|c| [c.x, c.y]));
+        }
+        run
+    }
+
+    /// The zone of `(lat, lon)` by the exact test over the run starting `run`.
+    #[inline]
+    pub(super) fn zone_at(run: &[[f64; 2]], lat: f64, lon: f64) -> Zone {
+        let ([lat0, lon0], [metres_per_degree_lon, margin_m]) = (run[0], run[1]);
+        let projection = Projection { lat0, lon0, metres_per_degree_lon };
+        let (inside, distance) = ExactRun::test(run, projection.to_local(lat, lon));
+        if distance < margin_m {
+            Zone::Edge
+        } else if inside {
+            Zone::Inside
+        } else {
+            Zone::Outside
+        }
+    }
+
+    /// Inside-ness and distance to the nearest edge in one pass over the edges: crossing parity per
+    /// polygon (a hole's crossings cancel its exterior's) and the nearest segment. Written out
+    /// because geo's `Contains` plus `Distance` walk the rings twice with more general machinery,
+    /// and this test is what the cell cover falls back to on the hot path.
+    fn test(run: &[[f64; 2]], p: Coord<f64>) -> (bool, f64) {
+        let mut nearest_sq = f64::INFINITY;
+        let mut polygon = usize::MAX;
+        let mut odd = false;
+        let mut inside = false;
+        let mut at = RUN_HEADER;
+        for _ in 0..run[2][0] as usize {
+            let [index, points] = run[at];
+            let ring = &run[at + 1..at + 1 + points as usize];
+            at += 1 + points as usize;
+            if index as usize != polygon {
+                inside |= odd;
+                (polygon, odd) = (index as usize, false);
+            }
+            for segment in ring.windows(2) {
+                let (a, b) = (Coord { x: segment[0][0], y: segment[0][1] }, Coord { x: segment[1][0], y: segment[1][1] });
+                if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
+                    odd = !odd;
+                }
+                nearest_sq = nearest_sq.min(segment_distance_sq(p, a, b));
+            }
+        }
+        (inside | odd, nearest_sq.sqrt())
+    }
 }
 
 impl FenceShape {
@@ -183,7 +255,7 @@ impl FenceShape {
                 })
                 .collect(),
         );
-        let rings = local
+        let rings: Vec<(usize, LineString<f64>)> = local
             .0
             .iter()
             .enumerate()
@@ -199,10 +271,11 @@ impl FenceShape {
         let (min_lat, min_lon) = projection.to_degrees(grid_min);
         let (max_lat, max_lon) = projection.to_degrees(grid_max);
         let mut shape = FenceShape {
+            #[cfg(test)]
             projection,
             #[cfg(test)]
             local: local.clone(),
-            rings,
+            run: ExactRun::build(projection, margin_m, &rings),
             margin_m,
             grid_min,
             cell_m,
@@ -237,29 +310,8 @@ impl FenceShape {
         }
     }
 
-    /// Inside-ness and distance to the nearest edge in one pass over the edges: crossing parity per
-    /// polygon (a hole's crossings cancel its exterior's) and the nearest segment. Written out
-    /// because geo's `Contains` plus `Distance` walk the rings twice with more general machinery,
-    /// and this test is what the cell cover falls back to on the hot path.
     fn exact(&self, p: Coord<f64>) -> (bool, f64) {
-        let mut nearest_sq = f64::INFINITY;
-        let mut polygon = usize::MAX;
-        let mut odd = false;
-        let mut inside = false;
-        for (index, ring) in &self.rings {
-            if *index != polygon {
-                inside |= odd;
-                (polygon, odd) = (*index, false);
-            }
-            for segment in ring.0.windows(2) {
-                let (a, b) = (segment[0], segment[1]);
-                if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
-                    odd = !odd;
-                }
-                nearest_sq = nearest_sq.min(segment_distance_sq(p, a, b));
-            }
-        }
-        (inside | odd, nearest_sq.sqrt())
+        ExactRun::test(&self.run, p)
     }
 
     /// The same answer by geo's general algorithms: the oracle for [`FenceShape::exact`] in tests.
@@ -267,7 +319,8 @@ impl FenceShape {
     fn exact_by_geo(&self, p: Coord<f64>) -> (bool, f64) {
         use geo::{Contains, Distance, Euclidean, Point};
         let point = Point(p);
-        let distance = self.rings.iter().map(|(_, r)| Euclidean.distance(&point, r)).fold(f64::INFINITY, f64::min);
+        let rings = self.local.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+        let distance = rings.map(|r| Euclidean.distance(&point, r)).fold(f64::INFINITY, f64::min);
         (self.local.contains(&point), distance)
     }
 
@@ -311,18 +364,12 @@ impl FenceShape {
 
     /// The zone by the exact test, without the cell cover (the reference the cover must agree with).
     pub fn exact_zone_at(&self, lat: f64, lon: f64) -> Zone {
-        self.exact_zone(self.projection.to_local(lat, lon))
+        ExactRun::zone_at(&self.run, lat, lon)
     }
 
-    fn exact_zone(&self, p: Coord<f64>) -> Zone {
-        let (inside, distance) = self.exact(p);
-        if distance < self.margin_m {
-            Zone::Edge
-        } else if inside {
-            Zone::Inside
-        } else {
-            Zone::Outside
-        }
+    /// The exact test's run, for an index that keeps the runs of many fences together.
+    pub(super) fn exact_run(&self) -> &[[f64; 2]] {
+        &self.run
     }
 
     /// Share of the grid's cells that need no exact test.
