@@ -13,9 +13,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use geo::{Contains, Coord, Distance, Euclidean, LineString, Point, Polygon};
 use glasshouse_engine::rules::geofence::shape::Zone;
 use glasshouse_engine::{GeofenceIndex, GeofenceState, GeofenceSubjects, GeofenceTrigger, NewGeofenceRule};
+use glasshouse_model::{Body, Observation, Position, SensorReading, Timestamp};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
-use glasshouse_model::{Body, Observation, Position, SensorReading, Timestamp};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -97,7 +97,8 @@ impl PeerFence {
         let (lat_lo, lat_hi) = ring.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
         let (lat0, lon0) = ((lat_lo + lat_hi) / 2.0, (lon_lo + lon_hi) / 2.0);
         let metres_per_degree_lon = METRES_PER_DEGREE_LON_EQUATOR * lat0.to_radians().cos();
-        let local = ring.iter().map(|&(lon, lat)| Coord { x: (lon - lon0) * metres_per_degree_lon, y: (lat - lat0) * METRES_PER_DEGREE_LAT });
+        let local =
+            ring.iter().map(|&(lon, lat)| Coord { x: (lon - lon0) * metres_per_degree_lon, y: (lat - lat0) * METRES_PER_DEGREE_LAT });
         let polygon = Polygon::new(LineString(local.collect()), vec![]);
         let (grow_lon, grow_lat) = (MARGIN_M / metres_per_degree_lon, MARGIN_M / METRES_PER_DEGREE_LAT);
         let envelope = AABB::from_corners([lon_lo - grow_lon, lat_lo - grow_lat], [lon_hi + grow_lon, lat_hi + grow_lat]);

@@ -179,10 +179,7 @@ fn matching(c: &mut Criterion) {
     let mut group = c.benchmark_group("hotlist_match_1m_entries_5_candidates");
     group.throughput(Throughput::Elements(READS as u64));
     group.sample_size(10);
-    let lists = [
-        ("exact", MatchPolicy::Exact, None),
-        ("lenient_1_substitution", MatchPolicy::MisreadTolerant, Some(1)),
-    ];
+    let lists = [("exact", MatchPolicy::Exact, None), ("lenient_1_substitution", MatchPolicy::MisreadTolerant, Some(1))];
     for (name, policy, k) in lists {
         let index = list(&plates, policy, k);
         if name == "lenient_1_substitution" {
@@ -249,7 +246,9 @@ fn check_against_peer(index: &HotlistIndex, reads: &[Observation], map: &fst::Ma
         }
         theirs += keys.values().sum::<u64>();
     }
-    eprintln!("entries matched by {READS} reads: engine {ours}, fst within one substitution {theirs} (one edit, per reading: {theirs_any})");
+    eprintln!(
+        "entries matched by {READS} reads: engine {ours}, fst within one substitution {theirs} (one edit, per reading: {theirs_any})"
+    );
     assert_eq!(ours, theirs, "the engine and the peer disagree");
 }
 

@@ -423,7 +423,15 @@ mod tests {
         let mut shapes = Vec::new();
         for i in 0..40 {
             let (lat, lon, half) = (60.165 + (i % 7) as f64 * 0.0004, 24.94 + (i % 5) as f64 * 0.0008, 0.002 + (i % 9) as f64 * 0.0006);
-            let square = |h: f64| vec![[lon - 2.0 * h, lat - h], [lon + 2.0 * h, lat - h], [lon + 2.0 * h, lat + h], [lon - 2.0 * h, lat + h], [lon - 2.0 * h, lat - h]];
+            let square = |h: f64| {
+                vec![
+                    [lon - 2.0 * h, lat - h],
+                    [lon + 2.0 * h, lat - h],
+                    [lon + 2.0 * h, lat + h],
+                    [lon - 2.0 * h, lat + h],
+                    [lon - 2.0 * h, lat - h],
+                ]
+            };
             let rings = if i % 5 == 0 { vec![square(half), square(half / 3.0)] } else { vec![square(half)] };
             let area = json!({"type": "Polygon", "coordinates": rings});
             let margin_m = Some(i as f64);
