@@ -342,14 +342,13 @@ impl HotlistIndex {
         // Every reading's canonical key, and every misread-tolerant list's probes for them started at once:
         // the index is far larger than the caches, and overlapping the misses is most of the speed.
         let mut keys = [None; READINGS_MAX];
-        let mut staged: Vec<[Probes; READINGS_MAX]> = Vec::new();
+        let mut staged = Staged::default();
         if !self.misread.is_empty() {
             for (key, (reading, _)) in keys.iter_mut().zip(readings.clone()) {
                 *key = CanonicalKey::of(reading);
             }
             // Each step of the lookups for every reading before the next: fingerprints (their
             // filter words loading meanwhile), then the filter (the slots loading meanwhile).
-            staged.reserve(self.misread.len());
             for index in self.misread.values() {
                 staged.push(std::array::from_fn(|rank| keys[rank].map(|k| index.probes(k.as_bytes())).unwrap_or_default()));
             }
@@ -380,7 +379,7 @@ impl HotlistIndex {
         // List by list, so each list and its entries are looked up once per read. Every reading's
         // candidates are gathered first, and their entries, then the entries' plates, start
         // loading before any is compared: in a list of a million entries each is a cache miss.
-        for ((list_id, index), probes) in self.misread.iter().zip(&staged) {
+        for ((list_id, index), probes) in self.misread.iter().zip(staged.iter()) {
             let (Some(list), Some(entries)) = (self.lists.get(list_id), self.entries.get(list_id)) else { continue };
             let mut candidates = Candidates::default();
             for (rank, (reading, _)) in readings.clone().enumerate() {
@@ -460,6 +459,33 @@ impl HotlistIndex {
 
 /// Readings of one read: the plate and its alternatives.
 const READINGS_MAX: usize = 1 + CANDIDATES_MAX;
+
+/// Every misread-tolerant list's probes for each reading of one read. The first list's are held
+/// inline: a deployment has one or a few lenient lists, and allocating them on every read was a
+/// measurable part of a lookup's instructions (decision 0013).
+#[derive(Default)]
+struct Staged {
+    first: Option<[Probes; READINGS_MAX]>,
+    rest: Vec<[Probes; READINGS_MAX]>,
+}
+
+impl Staged {
+    fn push(&mut self, probes: [Probes; READINGS_MAX]) {
+        if self.first.is_none() {
+            self.first = Some(probes);
+        } else {
+            self.rest.push(probes);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[Probes; READINGS_MAX]> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut [Probes; READINGS_MAX]> {
+        self.first.iter_mut().chain(&mut self.rest)
+    }
+}
 
 /// A read's (reading, entry) candidates on one list, kept inline: a read matches an entry or two
 /// at most, short of a list full of near-identical plates (which spills to the heap).
