@@ -1,5 +1,6 @@
 //! `glasshouse`: the one binary. Parses the command line, sets up tracing, and runs a command.
 
+mod backup;
 mod commands;
 mod engine_state;
 mod pipeline;

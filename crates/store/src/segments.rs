@@ -124,6 +124,39 @@ impl SegmentMeta {
     }
 }
 
+/// The manifest as a reader beside a running server sees it (a backup): the bytes read, and what
+/// they name. Nothing is opened or cleaned up, unlike [`SegmentStore::open`].
+#[derive(Debug)]
+pub struct ManifestSnapshot {
+    /// The manifest file's bytes as read.
+    pub bytes: Vec<u8>,
+    /// The highest WAL position whose record is in a segment it names.
+    pub flushed_lsn: Lsn,
+    /// Every file of every segment it names, relative to the store root.
+    pub files: Vec<String>,
+}
+
+/// The manifest's file name in the store root.
+pub const MANIFEST_FILE: &str = MANIFEST;
+
+/// The plate dictionary's file name in the store root: derived data that checks itself against the
+/// manifest when loaded, so a copy taken beside the manifest is safe to keep.
+pub const DICTIONARY_FILE: &str = dictionary::DICTIONARY_FILE;
+
+/// Reads the manifest of the store at `root` without opening the store; `None` when the store has
+/// never flushed.
+pub fn read_manifest(root: &Path) -> Result<Option<ManifestSnapshot>, StoreError> {
+    let path = root.join(MANIFEST);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::Io { path, source: e }),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path, reason: e.to_string() })?;
+    let files = manifest.segments.iter().flat_map(SegmentMeta::files).cloned().collect();
+    Ok(Some(ManifestSnapshot { bytes, flushed_lsn: manifest.flushed_lsn, files }))
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     flushed_lsn: Lsn,

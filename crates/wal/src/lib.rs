@@ -258,6 +258,13 @@ pub fn remove_through(dir: &Path, through: Lsn) -> Result<usize, WalError> {
     Ok(removed)
 }
 
+/// The log's files in `dir`, oldest first, each with the LSN of its first record. Files are named by
+/// that LSN and only the oldest are ever removed, so the list is always one unbroken run; a reader
+/// beside the writer (a backup) uses it to know which records a set of files covers.
+pub fn files(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, WalError> {
+    list_files(dir)
+}
+
 fn file_path(dir: &Path, first_lsn: Lsn) -> PathBuf {
     dir.join(format!("{first_lsn:020}{FILE_SUFFIX}"))
 }

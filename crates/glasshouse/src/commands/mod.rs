@@ -1,6 +1,7 @@
 //! The subcommands. Each lives in its own module and returns `anyhow::Result<ExitCode>`.
 
 mod audit;
+mod backup;
 mod bench;
 mod client;
 mod demo;
@@ -52,6 +53,10 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Back up a data directory to one file, while the server runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory, checking it whole first.
+    Restore(backup::RestoreArgs),
     /// The audit log: its verifier key, and offline verification.
     Audit {
         #[command(subcommand)]
@@ -71,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit::run(command),
         Command::Bench { command } => bench::run(command),
         Command::Report(args) => report::run(args),
+        Command::Backup(args) => backup::run_backup(args),
+        Command::Restore(args) => backup::run_restore(args),
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 /// The dictionary's file, in the store's root.
-const DICTIONARY_FILE: &str = "plates.dict";
+pub(crate) const DICTIONARY_FILE: &str = "plates.dict";
 
 /// An extension that took this long is written out, since the next start would pay it again;
 /// cheaper ones are redone at start rather than written after every flush.
