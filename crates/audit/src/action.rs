@@ -52,6 +52,11 @@ actions! {
     ApprovalApprove = "approval.approve",
     /// A supervisor denied a broad search.
     ApprovalDeny = "approval.deny",
+    /// A backup of the whole data directory taken (by `glasshouse backup` on the host): it holds
+    /// every stored record, so it is logged like an export.
+    DataBackedUp = "data.backed_up",
+    /// A data directory restored from a backup (logged in the restored log itself).
+    DataRestored = "data.restored",
     /// A device registered or changed.
     DeviceUpsert = "device.upsert",
     /// Devices registered or changed in bulk, as one batch.

@@ -10,6 +10,7 @@
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
 //! - [`book`]: the record book over a WAL that approvals, holds and changes are kept in.
 //! - [`approvals`]: supervisor approvals for broad searches, two people always.
+//! - [`pending`]: entries a command on the host leaves for the server to log.
 #![deny(missing_docs)]
 
 pub mod action;
@@ -23,6 +24,7 @@ pub mod log;
 pub mod merkle;
 pub mod metrics;
 pub mod note;
+pub mod pending;
 pub mod purpose;
 pub mod verify;
 

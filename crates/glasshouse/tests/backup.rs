@@ -120,6 +120,21 @@ fn a_backup_taken_under_ingest_restores_every_acknowledged_record_and_an_audit_l
         let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the archive holds personal data and keys");
     }
+    // The backup is in the original node's audit log, naming the very file.
+    let archive_sha256 = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&archive).unwrap()))
+    };
+    let logged_entry = |client: &Client, action: &str| {
+        let (status, export, _) = client.get_bytes("/v1/audit/export", &auditor);
+        assert_eq!(status, 200);
+        let export = String::from_utf8(export).unwrap();
+        export.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|e| e["action"] == action)
+    };
+    eventually("the backup logged by the running server", || logged_entry(&client, "data.backed_up").is_some());
+    let entry = logged_entry(&client, "data.backed_up").unwrap();
+    assert_eq!(entry["details"]["archive_sha256"], archive_sha256.as_str(), "{entry}");
+    assert_eq!(entry["role"], "host", "{entry}");
     server.stop();
 
     let restored = dir.path().join("restored");
@@ -143,6 +158,9 @@ fn a_backup_taken_under_ingest_restores_every_acknowledged_record_and_an_audit_l
     let repeated: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "stored more than once: {:?}", &repeated[..repeated.len().min(3)]);
 
+    let entry = logged_entry(&client, "data.restored").expect("the restore is in the restored log");
+    assert_eq!(entry["details"]["archive_sha256"], archive_sha256.as_str(), "{entry}");
+    assert!(logged_entry(&client, "data.backed_up").is_none(), "a backup cannot hold its own entry");
     let (status, export, _) = client.get_bytes("/v1/audit/export", &auditor);
     assert_eq!(status, 200);
     let export_path = dir.path().join("restored-audit.ndjson");

@@ -318,6 +318,11 @@ impl TokenStore {
         crate::second_factor::enrol(data_dir, name)
     }
 
+    /// The data directory the token file is in.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.path.parent()
+    }
+
     /// Account changes made since the last call, for the audit log; `record` runs for each in order
     /// and those after the first it refuses stay pending.
     pub fn drain_changes(&self, mut record: impl FnMut(&AccountChange) -> bool) -> io::Result<usize> {

@@ -121,8 +121,8 @@ impl AppState {
     }
 
     /// Writes pending identity events to the audit log: tokens created, roles changed and tokens
-    /// revoked (by the CLI, which cannot reach the log while the server holds it), and the count of
-    /// refused tokens since last time.
+    /// revoked, backups taken (by the CLI, which cannot reach the log while the server holds it), and
+    /// the count of refused tokens since last time.
     /// Failed logons are aggregated, one entry per call, so a flood of bad tokens cannot flood the log.
     pub fn audit_identity_events(&self) {
         let system = Account { name: "glasshouse".into(), role: crate::auth::Role::Administrator };
@@ -149,6 +149,7 @@ impl AppState {
         if let Err(e) = changed {
             tracing::warn!(error = %e, "could not read the account changes for auditing");
         }
+        self.audit_host_commands();
         let failed = self.failed_logons.swap(0, std::sync::atomic::Ordering::Relaxed);
         let throttled = self.throttle.take_counts();
         if failed > 0 || throttled != crate::throttle::ThrottleCounts::default() {
@@ -163,6 +164,27 @@ impl AppState {
                 self.failed_logons.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
                 self.throttle.restore_counts(throttled);
             }
+        }
+    }
+
+    /// Logs what commands run on the host left for the log (`glasshouse backup`), as the host login
+    /// that ran them.
+    fn audit_host_commands(&self) {
+        let Some(data_dir) = self.tokens.data_dir() else { return };
+        let drained = glasshouse_audit::pending::drain(data_dir, |entry| match entry.action() {
+            Some(action @ Action::DataBackedUp) => {
+                let actor = glasshouse_app::Actor { name: entry.actor.clone(), role: entry.role.clone() };
+                let mut details = entry.details.clone();
+                details["at"] = serde_json::Value::String(entry.at.clone());
+                self.app.record(&actor, action, &entry.outcome, details).is_ok()
+            }
+            _ => {
+                tracing::warn!(action = %entry.action, "a host command's entry of a kind this server does not log; left for a newer one");
+                false
+            }
+        });
+        if let Err(e) = drained {
+            tracing::warn!(error = %e, "could not read the host commands' entries for auditing");
         }
     }
 

@@ -65,6 +65,37 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An archive file as written: its manifest, and the file's own size and SHA-256 (what the audit
+/// entry names, so an auditor can tell which file a logged backup is).
+pub struct Written {
+    /// `BACKUP.json`.
+    pub manifest: BackupManifest,
+    /// Bytes of the archive file.
+    pub bytes: u64,
+    /// Hex SHA-256 of the archive file.
+    pub sha256: String,
+}
+
 /// Streams the snapshot into `out` as a compressed archive; `copied` hears the bytes of each file
 /// (for a progress bar). Returns the manifest written at the end.
 pub fn write_archive(snapshot: &Snapshot, out: impl Write, mut copied: impl FnMut(u64)) -> anyhow::Result<BackupManifest> {
@@ -139,7 +170,7 @@ fn copy_length(file: &mut File, growth: Growth) -> io::Result<u64> {
 
 /// Writes the archive to `out` through a temporary beside it (mode 0600: it holds personal data and
 /// the audit log's keys), renamed into place only once whole and synced.
-pub fn write_file(snapshot: &Snapshot, out: &Path, copied: impl FnMut(u64)) -> anyhow::Result<BackupManifest> {
+pub fn write_file(snapshot: &Snapshot, out: &Path, copied: impl FnMut(u64)) -> anyhow::Result<Written> {
     use std::os::unix::fs::OpenOptionsExt;
     if out.exists() {
         anyhow::bail!("{} exists; give a new file name", out.display());
@@ -155,13 +186,13 @@ pub fn write_file(snapshot: &Snapshot, out: &Path, copied: impl FnMut(u64)) -> a
         .open(&partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let written = (|| {
-        let mut writer = io::BufWriter::with_capacity(1 << 20, file);
+        let mut writer = io::BufWriter::with_capacity(1 << 20, HashingWriter { inner: file, hash: Sha256::new(), bytes: 0 });
         let manifest = write_archive(snapshot, &mut writer, copied)?;
-        let file = writer.into_inner().map_err(|e| e.into_error()).context("writing the archive")?;
-        file.sync_all().context("syncing the archive")?;
+        let hashing = writer.into_inner().map_err(|e| e.into_error()).context("writing the archive")?;
+        hashing.inner.sync_all().context("syncing the archive")?;
         std::fs::rename(&partial, out).with_context(|| format!("naming {}", out.display()))?;
         glasshouse_wal::files::sync_parent(out).context("syncing the archive's folder")?;
-        Ok(manifest)
+        Ok(Written { manifest, bytes: hashing.bytes, sha256: hex::encode(hashing.hash.finalize()) })
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&partial);

@@ -23,7 +23,7 @@
 mod archive;
 mod restore;
 
-pub use archive::write_file;
+pub use archive::{Written, write_file};
 pub use restore::restore;
 
 use anyhow::{Context, bail};
@@ -37,6 +37,36 @@ const STAGING_DIR: &str = "backup-staging";
 const BACKUP_LOCK: &str = "backup.lock";
 /// How often the segments-and-WAL step is retried when the server keeps changing them under it.
 const PIN_ATTEMPTS_MAX: usize = 50;
+
+/// Who ran a command on the host, for the audit log: the login name, or the user id.
+pub fn host_actor() -> glasshouse_app::Actor {
+    let login = ["LOGNAME", "USER"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let login = login.unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }));
+    glasshouse_app::Actor { name: format!("host:{login}"), role: "host".into() }
+}
+
+/// Leaves the backup's entry for the server to log (it holds the audit log while it runs; a
+/// stopped one logs it at its next start).
+pub fn log_backup(data_dir: &Path, out: &Path, written: &Written) -> anyhow::Result<()> {
+    let actor = host_actor();
+    let entry = glasshouse_audit::pending::PendingEntry {
+        actor: actor.name,
+        role: actor.role,
+        action: glasshouse_audit::Action::DataBackedUp.as_str().into(),
+        outcome: "ok".into(),
+        details: serde_json::json!({
+            "archive": out.display().to_string(),
+            "archive_bytes": written.bytes,
+            "archive_sha256": written.sha256,
+            "files": written.manifest.files.len(),
+            "data_bytes": written.manifest.bytes(),
+            "point": written.manifest.point,
+        }),
+        at: chrono::Utc::now().to_rfc3339(),
+    };
+    glasshouse_audit::pending::leave(data_dir, &entry).context("leaving the backup's entry for the audit log")
+}
 
 /// How a pinned file may change between its pin and its copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +148,7 @@ fn role_of(relative: &Path) -> Role {
     let text = relative.to_string_lossy();
     let name = relative.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let first = relative.components().next().map(|c| c.as_os_str().to_string_lossy()).unwrap_or_default();
-    let skipped_name = matches!(name.as_ref(), "LOCK" | "tokens.lock" | BACKUP_LOCK) || name.ends_with(".next") || name.ends_with(".tmp");
+    let skipped_name = name == "LOCK" || name.ends_with(".lock") || name.ends_with(".next") || name.ends_with(".tmp");
     if skipped_name || first == STAGING_DIR || text.starts_with("audit/index/") || text.starts_with("alerts/index/") {
         return Role::Skipped;
     }

@@ -26,6 +26,10 @@ pub struct RestoreReport {
     pub audit_checkpoints: usize,
     /// The audit log's verifier key: compare it with the one published for the node.
     pub verifier_key: String,
+    /// Hex SHA-256 of the archive file (the backup's own audit entry names it).
+    pub archive_sha256: String,
+    /// The sequence number of the restore's entry in the restored audit log.
+    pub restored_entry: u64,
 }
 
 /// Removes the half-restored folder unless the restore got to the end.
@@ -54,7 +58,8 @@ pub fn restore(archive: impl Read, target: &Path, mut copied: impl FnMut(u64)) -
     fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let mut unfinished = Unfinished(Some(partial.clone()));
 
-    let decoder = zstd::Decoder::new(archive).context("reading the archive")?;
+    let mut hashed = Hashing { inner: archive, hash: Sha256::new() };
+    let decoder = zstd::Decoder::new(&mut hashed).context("reading the archive")?;
     let mut tar = tar::Archive::new(decoder);
     let mut restored: BTreeMap<String, FileRecord> = BTreeMap::new();
     let mut manifest: Option<BackupManifest> = None;
@@ -86,18 +91,31 @@ pub fn restore(archive: impl Read, target: &Path, mut copied: impl FnMut(u64)) -
         }
     }
     let Some(manifest) = manifest else { bail!("the archive ends before its manifest: the backup is incomplete") };
+    // The rest of the file (tar's closing blocks), so the hash is the whole file's.
+    io::copy(&mut tar.into_inner(), &mut io::sink()).context("reading the archive's end")?;
+    io::copy(&mut hashed, &mut io::sink()).context("reading the archive's end")?;
+    let archive_sha256 = hex::encode(hashed.hash.finalize());
     check_against(&manifest, &restored)?;
     sync_dirs(&partial)?;
 
     let wal_records_after_segments = check_wal(&partial, manifest.flushed_lsn)?;
     let (audit_entries, audit_checkpoints, verifier_key) = verify_audit(&partial)?;
+    let restored_entry = log_restore(&partial, &manifest, &archive_sha256)?;
     if target.exists() {
         fs::remove_dir(target).with_context(|| format!("replacing the empty {}", target.display()))?;
     }
     fs::rename(&partial, target).with_context(|| format!("naming {}", target.display()))?;
     glasshouse_wal::files::sync_parent(target).context("syncing the data directory's folder")?;
     unfinished.0 = None;
-    Ok(RestoreReport { manifest, wal_records_after_segments, audit_entries, audit_checkpoints, verifier_key })
+    Ok(RestoreReport {
+        manifest,
+        archive_sha256,
+        wal_records_after_segments,
+        audit_entries,
+        audit_checkpoints,
+        verifier_key,
+        restored_entry,
+    })
 }
 
 /// The entry's path as a `/`-separated name, refused unless it stays inside the data directory.
@@ -191,4 +209,28 @@ fn verify_audit(data_dir: &Path) -> anyhow::Result<(u64, usize, String)> {
         bail!("the restored audit log does not verify: {}", problems.join("; "));
     }
     Ok((report.entries, report.checkpoints, key))
+}
+
+/// Logs the restore in the restored log itself, after the backup's last entry: the restored node's
+/// history says where it came from.
+fn log_restore(data_dir: &Path, manifest: &BackupManifest, archive_sha256: &str) -> anyhow::Result<u64> {
+    let log = glasshouse_audit::AuditLog::open(&crate::pipeline::audit_dir(data_dir), &crate::pipeline::audit_keys_dir(data_dir))
+        .context("opening the restored audit log")?;
+    let actor = super::host_actor();
+    let receipt = log
+        .append(glasshouse_audit::AuditEvent {
+            actor: actor.name,
+            role: actor.role,
+            action: glasshouse_audit::Action::DataRestored,
+            outcome: "ok".into(),
+            details: serde_json::json!({
+                "archive_sha256": archive_sha256,
+                "backup_point": manifest.point,
+                "backup_glasshouse": manifest.glasshouse,
+                "files": manifest.files.len(),
+                "data_bytes": manifest.bytes(),
+            }),
+        })
+        .context("logging the restore")?;
+    Ok(receipt.seq())
 }

@@ -89,6 +89,13 @@ fn a_backup_restores_byte_for_byte_and_cuts_a_half_written_line() {
     let mut replayed = Vec::new();
     Wal::open(wal_config(&restored_dir), 0, |lsn, _| replayed.push(lsn)).unwrap();
     assert_eq!(replayed, (1..=20).collect::<Vec<_>>());
+    let log = glasshouse_audit::AuditLog::open(&restored_dir.join("audit"), &restored_dir.join("audit-keys")).unwrap();
+    let entries = log.entries(0, 10).unwrap();
+    assert_eq!(entries.len(), 1, "the source log was empty; the restore adds its own entry");
+    let entry: serde_json::Value = serde_json::from_slice(&entries[0]).unwrap();
+    assert_eq!(entry["action"], "data.restored");
+    assert_eq!(entry["details"]["archive_sha256"], report.archive_sha256.as_str());
+    assert_eq!(report.archive_sha256, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)), "the hash is the whole file's");
     assert_eq!(
         report.verifier_key,
         glasshouse_audit::log::verifier_key(&dir.path().join("audit-keys")).unwrap(),

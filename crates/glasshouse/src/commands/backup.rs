@@ -42,15 +42,23 @@ fn progress(total: u64) -> ProgressBar {
 pub fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let snapshot = backup::pin(&args.data_dir)?;
     let bar = progress(snapshot.bytes());
-    let manifest = backup::write_file(&snapshot, &args.out, |bytes| bar.inc(bytes))?;
+    let written = backup::write_file(&snapshot, &args.out, |bytes| bar.inc(bytes))?;
     bar.finish_and_clear();
     drop(snapshot);
+    backup::log_backup(&args.data_dir, &args.out, &written)?;
+    let manifest = &written.manifest;
     println!(
-        "backed up {} files, {} bytes, to {}; every record acknowledged before {} is in it",
+        "backed up {} files, {} bytes, to {} ({} bytes, sha256 {}); every record acknowledged before {} is in it",
         manifest.files.len(),
         manifest.bytes(),
         args.out.display(),
+        written.bytes,
+        written.sha256,
         manifest.point
+    );
+    println!(
+        "the audit log records it as {} (the server logs it within seconds, or at its next start)",
+        glasshouse_audit::Action::DataBackedUp
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -71,6 +79,12 @@ pub fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     );
     println!("{} WAL records after the segments, replayed at the first start", report.wal_records_after_segments);
     println!("audit log verified: {} entries, {} signed checkpoints", report.audit_entries, report.audit_checkpoints);
+    println!(
+        "the restore is entry {} of the restored log ({}, archive sha256 {})",
+        report.restored_entry,
+        glasshouse_audit::Action::DataRestored,
+        report.archive_sha256
+    );
     println!("its verifier key (compare with the one published): {}", report.verifier_key);
     Ok(ExitCode::SUCCESS)
 }
