@@ -3,6 +3,7 @@
 pub mod correlation;
 pub mod geofence;
 pub mod hotlist;
+pub mod hotlist_csv;
 pub mod misread;
 pub mod silence;
 pub mod threshold;

@@ -59,34 +59,12 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "hotlists": lists }))
 }
 
-/// A CSV import: a header row naming `plate`, `reason` and `expires_at` (RFC 3339), and optionally
-/// `region`, in any order. A bad row is named by its line number and nothing is imported.
 fn entries_from_csv(body: &[u8]) -> Result<Vec<NewHotlistEntry>, ApiError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(body);
-    let headers = reader.headers().map_err(|e| ApiError::bad_field("csv", format!("line 1: {e}")))?.clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(plate), Some(reason), Some(expires)) = (column("plate"), column("reason"), column("expires_at")) else {
-        return Err(ApiError::bad_field("csv", "line 1: the header must name plate, reason and expires_at (and may name region)"));
-    };
-    let region = column("region");
-    let mut entries = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
-        let record = record.map_err(|e| ApiError::bad_field("csv", format!("line {line}: {e}")))?;
-        let field = |i: usize| record.get(i).unwrap_or("").to_owned();
-        let expires_at = Timestamp::parse_rfc3339(&field(expires))
-            .ok_or_else(|| ApiError::bad_field("csv", format!("line {line}: expires_at {:?} is not an RFC 3339 time", field(expires))))?;
-        entries.push(NewHotlistEntry {
-            plate: field(plate),
-            region: region.map(field).filter(|r| !r.is_empty()),
-            reason: field(reason),
-            expires_at,
-        });
-        if entries.len() > ENTRIES_PER_REQUEST_MAX {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("at most {ENTRIES_PER_REQUEST_MAX} entries per request")));
-        }
-    }
-    Ok(entries)
+    use glasshouse_engine::rules::hotlist_csv::{CsvError, entries_from_csv};
+    entries_from_csv(body, ENTRIES_PER_REQUEST_MAX).map_err(|e| match e {
+        CsvError::Bad { .. } => ApiError::bad_field("csv", e.to_string()),
+        CsvError::TooMany(max) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("at most {max} entries per request")),
+    })
 }
 
 /// Adds or renews entries, all or nothing.
