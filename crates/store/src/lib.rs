@@ -11,6 +11,9 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod id_filter;
 pub mod images;
 pub mod metrics;

@@ -98,10 +98,15 @@ impl PlateDictionary {
                 body.extend_from_slice(&packed.to_le_bytes());
             }
         }
+        Self::file_of(&body)
+    }
+
+    /// The file holding `body`: the magic, then the body's checksum, then the body.
+    pub(crate) fn file_of(body: &[u8]) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + body.len());
         bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+        bytes.extend_from_slice(body);
         bytes
     }
 

@@ -6,8 +6,14 @@
 use super::{PageError, corrupt, unpack, varint, zigzag};
 
 /// Decodes a whole delta-packed run at the start of `data`: its values and the offset just past it.
-pub(crate) fn decode_all(data: &[u8]) -> Result<(Vec<i64>, usize), PageError> {
+/// A run of more than `values_max` values (its page's value count) is damage: miniblocks of
+/// 0-bit deltas take no bytes, so without the bound a few damaged bytes could claim billions of
+/// values (found by the `parquet_pages` fuzz target).
+pub(crate) fn decode_all(data: &[u8], values_max: usize) -> Result<(Vec<i64>, usize), PageError> {
     let header = Header::read(data)?;
+    if header.total > values_max {
+        return Err(corrupt(format!("a delta run of {} values in a page of {values_max}", header.total)));
+    }
     let mut values = Vec::with_capacity(header.total.min(data.len().saturating_mul(8) + 1));
     if header.total == 0 {
         return Ok((values, header.end));
@@ -165,9 +171,9 @@ pub(crate) struct DeltaLengths {
 }
 
 impl DeltaLengths {
-    /// Decodes the lengths at the start of `data`.
-    pub(crate) fn new(data: &[u8]) -> Result<DeltaLengths, PageError> {
-        let (lengths, mut start) = decode_all(data)?;
+    /// Decodes the lengths at the start of `data`, a page of at most `values_max` values.
+    pub(crate) fn new(data: &[u8], values_max: usize) -> Result<DeltaLengths, PageError> {
+        let (lengths, mut start) = decode_all(data, values_max)?;
         let mut starts = Vec::with_capacity(lengths.len() + 1);
         starts.push(start);
         for length in lengths {
@@ -236,6 +242,21 @@ mod tests {
         out
     }
 
+    /// Found by the `parquet_pages` fuzz target: a header claiming 2^40 values in blocks of 0-bit
+    /// deltas, which take no bytes, kept the decoder busy until it ran out of memory.
+    #[test]
+    fn a_run_longer_than_its_page_is_refused_before_it_is_decoded() {
+        let mut run = vec![0x80, 0x01, 4]; // blocks of 128 values in 4 miniblocks
+        let mut total = 1u64 << 40;
+        while total >= 0x80 {
+            run.push((total as u8) | 0x80);
+            total >>= 7;
+        }
+        run.extend([total as u8, 0, 0, 0, 0, 0, 0]); // first value 0, min delta 0, widths 0
+        assert!(matches!(decode_all(&run, 4096), Err(PageError::Corrupt(_))));
+        assert!(DeltaLengths::new(&run, 4096).is_err());
+    }
+
     proptest! {
         #[test]
         fn delta_runs_decode_to_any_position(
@@ -252,7 +273,7 @@ mod tests {
             }
             let data = encode(&values);
             let i = probe.index(values.len());
-            prop_assert_eq!(decode_all(&data), Ok((values.clone(), data.len())));
+            prop_assert_eq!(decode_all(&data, values.len()), Ok((values.clone(), data.len())));
 
             // A cursor reaches any value, moving forward from the last (or back to the start).
             let mut cursor = DeltaCursor::new(&data).expect("valid");
@@ -270,7 +291,7 @@ mod tests {
             for t in &texts {
                 data.extend_from_slice(t.as_bytes());
             }
-            let run = DeltaLengths::new(&data).expect("valid");
+            let run = DeltaLengths::new(&data, texts.len()).expect("valid");
             for (i, t) in texts.iter().enumerate() {
                 prop_assert_eq!(run.get(&data, i), Ok(t.as_bytes()));
             }
@@ -278,7 +299,7 @@ mod tests {
             // Cut short anywhere in the text, the run is an error, not a panic.
             let cut = data.len() - 1;
             if texts.iter().any(|t| !t.is_empty()) {
-                prop_assert!(DeltaLengths::new(&data[..cut]).is_err());
+                prop_assert!(DeltaLengths::new(&data[..cut], texts.len()).is_err());
             }
         }
     }

@@ -106,6 +106,7 @@ impl Compact<'_> {
                     15 => varint(self.data, &mut self.at)?,
                     n => u64::from(n),
                 };
+                self.check_count(count)?;
                 let element = b & 0x0f;
                 for _ in 0..count {
                     // Booleans in a list take a byte each.
@@ -121,9 +122,16 @@ impl Compact<'_> {
                 let count = varint(self.data, &mut self.at)?;
                 if count > 0 {
                     let types = self.byte()?;
+                    self.check_count(count)?;
                     for _ in 0..count {
-                        self.skip(types >> 4, depth + 1)?;
-                        self.skip(types & 0x0f, depth + 1)?;
+                        for element in [types >> 4, types & 0x0f] {
+                            // Booleans in a map take a byte each, as in a list.
+                            if element == ty::TRUE || element == ty::FALSE {
+                                self.at += 1;
+                            } else {
+                                self.skip(element, depth + 1)?;
+                            }
+                        }
                         self.check()?;
                     }
                 }
@@ -137,6 +145,16 @@ impl Compact<'_> {
             other => return Err(corrupt(format!("unknown Thrift type {other} in a page header"))),
         }
         self.check()
+    }
+
+    /// Every element of a list or map takes at least a byte: a count beyond the bytes left is
+    /// damage, refused before the loop (a map of booleans counted 2^60 once kept it spinning,
+    /// found by the `parquet_pages` fuzz target).
+    fn check_count(&self, count: u64) -> Result<(), PageError> {
+        if count > (self.data.len() - self.at.min(self.data.len())) as u64 {
+            return Err(corrupt(format!("a list of {count} elements in a page header of {} bytes", self.data.len())));
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), PageError> {
@@ -279,6 +297,32 @@ mod tests {
             assert_eq!((header.uncompressed_size, header.compressed_size), (1234, 567));
             assert_eq!(&bytes[header.length..], b"body");
         }
+    }
+
+    /// Found by the `parquet_pages` fuzz target: a map of booleans claiming 2^60 entries (which
+    /// took no bytes each) kept the parser spinning.
+    #[test]
+    fn a_list_or_map_longer_than_its_bytes_is_refused_at_once() {
+        let mut map = Writer(Vec::new(), vec![0]);
+        map.field(9, ty::MAP);
+        map.varint(1 << 60);
+        map.0.push((ty::TRUE << 4) | ty::FALSE);
+        let mut list = Writer(Vec::new(), vec![0]);
+        list.field(9, ty::LIST);
+        list.0.push(0xf0 | ty::I32);
+        list.varint(1 << 40);
+        for bytes in [map.0, list.0] {
+            let started = std::time::Instant::now();
+            assert!(matches!(parse(&bytes), Err(PageError::Corrupt(_))));
+            assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused by the count, not by walking it");
+        }
+        // A map of booleans reads a byte a value: one entry of two booleans, then the header's end.
+        let mut small = Writer(Vec::new(), vec![0]);
+        small.field(9, ty::MAP);
+        small.varint(1);
+        small.0.extend_from_slice(&[(ty::TRUE << 4) | ty::TRUE, 1, 1]);
+        small.end();
+        assert!(matches!(parse(&small.0), Err(PageError::Corrupt(reason)) if reason.contains("no value count") || reason.contains("type")));
     }
 
     #[test]

@@ -41,32 +41,37 @@ impl Hybrid<'_> {
                 let bytes = count.saturating_mul(usize::from(self.width)).min(self.data.len() - at);
                 let packed = &self.data[at..at + bytes];
                 let available = if self.width == 0 { values } else { values.min(bytes * 8 / usize::from(self.width)) };
-                if index < position + values {
+                // Counts come from the page: a damaged one may be near usize::MAX.
+                if index < position.saturating_add(values) {
                     let k = index - position;
                     if k >= available {
                         return Err(corrupt(format!("value {index} is past the end of its runs")));
                     }
                     if let Some(counted) = counted {
-                        before += count_equal(packed, self.width, k, counted);
+                        before = before.saturating_add(count_equal(packed, self.width, k, counted));
                     }
                     return Ok((unpack(packed, self.width, k), before));
                 }
                 if let Some(counted) = counted {
-                    before += count_equal(packed, self.width, available, counted);
+                    before = before.saturating_add(count_equal(packed, self.width, available, counted));
                 }
-                position += values;
+                position = position.saturating_add(values);
                 at += bytes;
             } else {
                 let raw = self.data.get(at..at + value_bytes).ok_or_else(|| corrupt("a repeated run is cut short"))?;
                 let value = raw.iter().rev().fold(0u64, |v, b| (v << 8) | u64::from(*b));
+                // The value's bytes can hold more than its width: more is damage, not a value.
+                if value >> self.width != 0 {
+                    return Err(corrupt(format!("a repeated value {value} wider than its {} bits", self.width)));
+                }
                 at += value_bytes;
-                if index < position + count {
+                if index < position.saturating_add(count) {
                     return Ok((value, before + if Some(value) == counted { index - position } else { 0 }));
                 }
                 if Some(value) == counted {
-                    before += count;
+                    before = before.saturating_add(count);
                 }
-                position += count;
+                position = position.saturating_add(count);
             }
         }
     }
@@ -74,6 +79,11 @@ impl Hybrid<'_> {
 
 /// How many of the first `n` packed values equal `counted`.
 fn count_equal(packed: &[u8], width: u8, n: usize, counted: u64) -> usize {
+    if width == 0 {
+        // Every value is 0, and a run of them takes no bytes: `n` is bounded by nothing but the
+        // count a page gives, so it is not walked.
+        return if counted == 0 { n } else { 0 };
+    }
     if width == 1 && counted <= 1 {
         // One bit a value: count the ones in whole bytes, then in the last partial byte.
         let ones: usize = packed[..n / 8].iter().map(|b| b.count_ones() as usize).sum::<usize>()
@@ -87,6 +97,33 @@ fn count_equal(packed: &[u8], width: u8, n: usize, counted: u64) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `parquet_pages` fuzz target: a repeated run of 1-bit values whose byte held 4.
+    #[test]
+    fn a_repeated_value_wider_than_its_width_is_damage() {
+        let run = [4 << 1, 4]; // four repeats of the value 4
+        assert!(matches!(Hybrid { data: &run, width: 1 }.value(0), Err(PageError::Corrupt(_))));
+        assert_eq!(Hybrid { data: &run, width: 3 }.value(3), Ok(4));
+    }
+
+    /// Found by the `parquet_pages` fuzz target: packed runs of 0-bit values take no bytes, so two
+    /// runs of 2^61 groups each overflowed the position sum.
+    #[test]
+    fn runs_counted_past_the_largest_position_do_not_overflow() {
+        let mut run = Vec::new();
+        for _ in 0..2 {
+            let mut header = ((usize::MAX / 8) as u64) << 1 | 1;
+            while header >= 0x80 {
+                run.push((header as u8) | 0x80);
+                header >>= 7;
+            }
+            run.push(header as u8);
+        }
+        let zeros = Hybrid { data: &run, width: 0 };
+        assert_eq!(zeros.value(0), Ok(0));
+        assert_eq!(zeros.value(usize::MAX - 1), Ok(0));
+        assert_eq!(zeros.get(usize::MAX - 1, 0).map(|(v, _)| v), Ok(0));
+    }
 
     /// Encodes values as hybrid runs: a repeated run where a value repeats eight times or more,
     /// packed groups of eight elsewhere (the last group padded with zeros).

@@ -12,7 +12,7 @@
 //! read through parquet-rs as before.
 
 mod codec;
-mod delta;
+pub(crate) mod delta;
 mod header;
 mod hybrid;
 

@@ -272,7 +272,7 @@ impl Cursor {
                 Values::Dictionary(width)
             }
             5 if integer => Values::Delta(DeltaCursor::new(data)?, 0),
-            6 if text => Values::DeltaLength(DeltaLengths::new(data)?),
+            6 if text => Values::DeltaLength(DeltaLengths::new(data, count)?),
             other => return Err(PageError::Unsupported(format!("encoding {other} of a {:?} column", self.leaf.physical))),
         };
         self.page = Some(OpenPage { group, page, first_row, rows, body, levels, values_at, values });
