@@ -5,6 +5,8 @@
 # test, then fix it).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # default: 15 s each, every target
+#   FUZZ_SEED=1 scripts/fuzz.sh 10            # the test command's run: a fixed seed, so a failure
+#                                             # there is one anyone can run again
 #
 # Needs the nightly toolchain and cargo-fuzz (installed here if missing).
 set -euo pipefail
@@ -28,7 +30,8 @@ for target in "${targets[@]}"; do
   printf '==> fuzz %s for %ss: ' "$target" "$seconds"
   # -rss_limit_mb: a decoder that allocates by a length it read is a finding, not a slow run.
   if ! cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$scratch/$target.log" 2>&1; then
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
+      >"$scratch/$target.log" 2>&1; then
     echo "FAILED"
     tail -40 "$scratch/$target.log" >&2
     exit 1

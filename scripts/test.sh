@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing (Chromium, xmllint,
-# the console's npm packages, the duckdb Python package, cargo-audit), builds the console, runs the
-# Rust tests (unit, property, HTTP integration, kill -9 durability), the DuckDB interoperability
-# tests and the browser tests in headless Chromium, and checks the dependencies against the RustSec
-# advisories.
+# the console's npm packages, the duckdb Python package, cargo-audit, cargo-fuzz), builds the console, runs the
+# Rust tests (unit, property, HTTP integration, kill -9 durability, backup and restore), the DuckDB
+# interoperability tests and the browser tests in headless Chromium, runs every fuzz target briefly,
+# and checks the dependencies against the RustSec advisories.
 #
 #   scripts/test.sh
 #
@@ -60,6 +60,9 @@ GLASSHOUSE_BIN="$target_dir/debug/glasshouse" python3 tests/interop/run.py 2>&1 
 step "browser: console in headless Chromium"
 mkdir -p "$GLASSHOUSE_ARTIFACTS"
 (cd console && GLASSHOUSE_BIN="$target_dir/debug/glasshouse" node --test tests/) 2>&1 | tee -a "$log"
+
+step "fuzz: every decoder of outside bytes, briefly (scripts/fuzz.sh; longer runs: fuzz/README.md)"
+FUZZ_SEED=1 bash scripts/fuzz.sh 10
 
 step "dependencies: RustSec advisories (offline copy)"
 bash scripts/check-deps.sh

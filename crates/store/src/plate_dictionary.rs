@@ -65,6 +65,16 @@ fn pack(plate: &[u8]) -> Option<u64> {
     plate.iter().enumerate().try_fold(0u64, |packed, (i, b)| Some(packed | code(*b)? << shift(i)))
 }
 
+/// True when `packed` is a plate of `len` characters as [`pack`] makes them: a code of 1..=36 for
+/// each character and nothing after them.
+fn is_packed_plate(packed: u64, len: usize) -> bool {
+    if len == 0 || len > PLATE_CHARS_MAX {
+        return false;
+    }
+    let unused_bits = shift(len - 1);
+    (0..len).all(|i| matches!((packed >> shift(i)) & 63, 1..=36)) && packed & ((1u64 << unused_bits) - 1) == 0 && packed >> (shift(0) + CHAR_BITS) == 0
+}
+
 fn unpack(packed: u64, len: usize) -> String {
     (0..len).map(|i| char::from(char_of((packed >> shift(i)) & 63))).collect()
 }
@@ -150,7 +160,15 @@ impl PlateDictionary {
             let count = u64::from_le_bytes(take(8)?.try_into().expect("eight bytes"));
             let count = usize::try_from(count).map_err(|_| "too many plates")?;
             let run = take(count.checked_mul(8).ok_or("too many plates")?)?;
-            dictionary.by_length.push(run.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("eight bytes"))).collect());
+            let plates: Vec<u64> = run.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("eight bytes"))).collect();
+            // The checksum catches damage on disk, not a writer's mistake; searches rely on each
+            // run holding plates, ascending (a garbage code once panicked in `unpack`, found by
+            // the `plate_dictionary` fuzz target).
+            let len = dictionary.by_length.len();
+            if !plates.iter().all(|p| is_packed_plate(*p, len)) || !plates.windows(2).all(|w| w[0] < w[1]) {
+                return Err(format!("the plates of {len} characters are not sorted plates"));
+            }
+            dictionary.by_length.push(plates);
         }
         if !rest.is_empty() {
             return Err("bytes after the plates".into());
@@ -468,6 +486,24 @@ mod tests {
             prop_assert!(PlateDictionary::from_bytes(&damaged).is_err());
             prop_assert!(PlateDictionary::from_bytes(&bytes[..bytes.len() - 1]).is_err());
         }
+    }
+
+    /// Found by the `plate_dictionary` fuzz target: a file with a sound checksum whose plates are
+    /// not plates (a character code of 0) panicked when a search unpacked them.
+    #[test]
+    fn a_file_whose_plates_are_not_plates_is_refused() {
+        let sound = dictionary(&["ABC", "ABD"]).to_bytes();
+        let body = &sound[MAGIC.len() + 4..];
+        let first = pack(b"ABC").unwrap().to_le_bytes();
+        let at = body.windows(8).position(|w| w == first).expect("the first plate is in the file");
+        for bad in [0u64, pack(b"ABD").unwrap()] {
+            // A code of 0 for every character; then the two plates out of order.
+            let mut changed = body.to_vec();
+            changed[at..at + 8].copy_from_slice(&bad.to_le_bytes());
+            let error = PlateDictionary::from_bytes(&PlateDictionary::file_of(&changed)).unwrap_err();
+            assert!(error.contains("not sorted plates"), "{error}");
+        }
+        assert!(PlateDictionary::from_bytes(&PlateDictionary::file_of(body)).is_ok());
     }
 
     #[test]

@@ -246,6 +246,10 @@ impl PlateIndex {
         }
         let fst = reader.take(usize::try_from(fst_len).map_err(|_| IndexError("truncated".into()))?)?;
         let map = Map::new(payload.slice_ref(fst)).map_err(|e| IndexError(e.to_string()))?;
+        // fst trusts its bytes: a damaged transition panics inside it (found by the `plate_index`
+        // fuzz target). Its checksum, one CRC over the map when a segment is first opened, turns
+        // that into an error here.
+        map.as_fst().verify().map_err(|e| IndexError(format!("damaged: {e}")))?;
         if map.len() as u64 != keys {
             return Err(IndexError(format!("the header says {keys} keys, the map has {}", map.len())));
         }
@@ -581,6 +585,23 @@ mod tests {
         let mut short_frame = good.clone();
         short_frame[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(PlateIndex::from_bytes(&short_frame).is_err(), "a frame longer than the file");
+        // Found by the `plate_index` fuzz target: a damaged byte inside the map made fst panic
+        // when the keys were walked. Every byte of the map, flipped, is refused at open now.
+        let keys: Vec<(String, u32)> = (0..40).map(|i| (format!("K{i:03}X"), i)).collect();
+        let good = build(keys);
+        let frame_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+        let payload = decompress(&good[16..16 + frame_len]).unwrap();
+        let fst_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
+        for at in 32..32 + fst_len {
+            let mut damaged = payload.clone();
+            damaged[at] ^= 0x10;
+            let frame = zstd::bulk::compress(&damaged, 1).unwrap();
+            let mut file = MAGIC.to_vec();
+            file.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+            file.extend(frame);
+            file.extend_from_slice(&good[16 + frame_len..]);
+            assert!(PlateIndex::from_bytes(&file).is_err(), "a flipped bit at {at} of the map");
+        }
     }
 
     #[test]

@@ -34,8 +34,8 @@ struct Row {
     lon: f64,
 }
 
-/// Reads the CSV, validating each row as an incident from [`DEVICE_ID`]. Line numbers count the
-/// header as line 1, as a spreadsheet would.
+/// Reads the CSV, validating each row as an incident from [`DEVICE_ID`]. Rows are numbered as a
+/// spreadsheet numbers them, the header as 1.
 pub fn read(
     reader: impl Read,
     registry: &DeviceRegistry,
@@ -50,7 +50,10 @@ pub fn read(
         match csv.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                line = record.position().map(|p| p.line()).unwrap_or(line + 1);
+                // A row's number as a spreadsheet shows it (the header is 1), which is also its id:
+                // counted, not taken from the reader's line, which a bare CR or a quoted line break
+                // leaves shared by two rows (found by the `toronto_csv` fuzz target).
+                line += 1;
                 let raw: String = record.iter().collect::<Vec<_>>().join(",");
                 let result = record
                     .deserialize::<Row>(Some(&headers))
@@ -65,7 +68,9 @@ pub fn read(
             Err(e) => {
                 line += 1;
                 each(Err(LineError { line, error: format!("unreadable CSV: {e}"), raw: String::new() }));
-                if !matches!(e.kind(), csv::ErrorKind::Deserialize { .. } | csv::ErrorKind::UnequalLengths { .. }) {
+                // A row that is not UTF-8 or has the wrong number of fields costs that row only;
+                // the reader has moved past it. Only a failing read ends the file.
+                if matches!(e.kind(), csv::ErrorKind::Io(_) | csv::ErrorKind::Seek) {
                     break;
                 }
             }
@@ -119,6 +124,33 @@ mod tests {
         let mut r = DeviceRegistry::new();
         r.upsert(Device::mobile(DEVICE_ID, DeviceType::Cad));
         r
+    }
+
+    /// Found by the `toronto_csv` fuzz target: after a row the CSV reader refused, the next row
+    /// could be given the same line, and so the same id, and be dropped as its duplicate.
+    #[test]
+    fn rows_after_an_unreadable_one_keep_their_own_lines_and_ids() {
+        let mut text = SAMPLE.lines().take(2).collect::<Vec<_>>().join("\n").into_bytes();
+        text.extend_from_slice(b"\n2014/07/02 04:00:00+00,3,Outside,July,Wed\xff,Robbery,Annex,2,183,0,0,0,43.6,-79.4\n");
+        text.extend_from_slice(b"2014/07/02 04:00:00+00,3,Outside\n");
+        text.extend_from_slice(SAMPLE.lines().nth(2).unwrap().as_bytes());
+        text.push(b'\n');
+        let mut lines = Vec::new();
+        let mut ids = Vec::new();
+        read(text.as_slice(), &registry(), Timestamp::now(), |r| match r {
+            Ok((line, o)) => {
+                lines.push(line);
+                ids.push(o.id);
+            }
+            Err(e) => lines.push(e.line),
+        });
+        assert_eq!(lines, [2, 3, 4, 5], "each row its own line");
+        assert_eq!(ids, ["toronto-mci-2", "toronto-mci-5"]);
+        // Rows ended by a bare CR (old spreadsheets) are rows of their own too.
+        let cr = SAMPLE.lines().take(3).collect::<Vec<_>>().join("\r");
+        let mut ids = Vec::new();
+        read(cr.as_bytes(), &registry(), Timestamp::now(), |r| ids.push(r.map(|(_, o)| o.id).unwrap_or_default()));
+        assert_eq!(ids, ["toronto-mci-2", "toronto-mci-3"]);
     }
 
     #[test]

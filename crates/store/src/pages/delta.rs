@@ -47,6 +47,9 @@ pub(crate) fn decode_all(data: &[u8], values_max: usize) -> Result<(Vec<i64>, us
     Ok((values, at))
 }
 
+/// The most values a block may hold.
+const BLOCK_VALUES_MAX: usize = 1 << 16;
+
 /// The header of a delta-packed run.
 #[derive(Debug, Clone, Copy)]
 struct Header {
@@ -66,7 +69,9 @@ impl Header {
         let miniblocks = size(varint(data, &mut at)?)?;
         let total = size(varint(data, &mut at)?)?;
         let first = zigzag(data, &mut at)?;
-        if block == 0 || miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 8 != 0 {
+        // Writers use blocks of 128 to 1,024 values; a far larger one is damage, and bounding it
+        // keeps a miniblock's size (values × width) from overflowing (found by the fuzz target).
+        if block == 0 || block > BLOCK_VALUES_MAX || miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 8 != 0 {
             return Err(corrupt(format!("a delta block of {block} values in {miniblocks} miniblocks")));
         }
         Ok(Header { end: at, block, miniblocks, total, first })
@@ -240,6 +245,24 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Found by the `parquet_pages` fuzz target: a block of 2^59 values made a miniblock's size
+    /// overflow.
+    #[test]
+    fn a_block_larger_than_any_writer_makes_is_refused() {
+        let mut run = Vec::new();
+        for v in [1u64 << 59, 1, 8] {
+            let mut v = v;
+            while v >= 0x80 {
+                run.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            run.push(v as u8);
+        }
+        run.extend([0, 0, 64, 0, 0]);
+        assert!(matches!(decode_all(&run, 4096), Err(PageError::Corrupt(_))));
+        assert!(DeltaCursor::new(&run).is_err());
     }
 
     /// Found by the `parquet_pages` fuzz target: a header claiming 2^40 values in blocks of 0-bit
