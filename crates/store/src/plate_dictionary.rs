@@ -72,7 +72,9 @@ fn is_packed_plate(packed: u64, len: usize) -> bool {
         return false;
     }
     let unused_bits = shift(len - 1);
-    (0..len).all(|i| matches!((packed >> shift(i)) & 63, 1..=36)) && packed & ((1u64 << unused_bits) - 1) == 0 && packed >> (shift(0) + CHAR_BITS) == 0
+    (0..len).all(|i| matches!((packed >> shift(i)) & 63, 1..=36))
+        && packed & ((1u64 << unused_bits) - 1) == 0
+        && packed >> (shift(0) + CHAR_BITS) == 0
 }
 
 fn unpack(packed: u64, len: usize) -> String {
