@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{BINARY, Client, PURPOSE, Server, eventually, read_line, token};
+use common::{BINARY, Client, PURPOSE, Server, eventually, read_line, stored_ids, token};
 use serde_json::json;
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -53,17 +52,6 @@ fn start_ingest(base: &str, token: &str) -> Ingest {
         })
         .collect();
     Ingest { acked, batches, stop, writers }
-}
-
-fn stored_ids(client: &Client, investigator: &str) -> HashMap<String, usize> {
-    let reply = client.get(&format!("/v1/observations?kind=plate_read&limit=50000&{PURPOSE}"), investigator);
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.body["truncated"], false);
-    let mut counts = HashMap::new();
-    for o in reply.body["observations"].as_array().unwrap() {
-        *counts.entry(o["id"].as_str().unwrap().to_owned()).or_insert(0) += 1;
-    }
-    counts
 }
 
 fn glasshouse(args: &[&str], paths: &[&Path]) -> (bool, String) {

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{Client, PURPOSE, Server, read_line, token};
+use common::{Client, Server, read_line, stored_ids, token};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,17 +44,6 @@ fn writer(
         }
         batch += 1;
     }
-}
-
-fn stored_ids(client: &Client, investigator: &str) -> HashMap<String, usize> {
-    let reply = client.get(&format!("/v1/observations?kind=plate_read&limit=50000&{PURPOSE}"), investigator);
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.body["truncated"], false);
-    let mut counts = HashMap::new();
-    for o in reply.body["observations"].as_array().unwrap() {
-        *counts.entry(o["id"].as_str().unwrap().to_owned()).or_insert(0) += 1;
-    }
-    counts
 }
 
 #[test]

@@ -570,14 +570,7 @@ mod tests {
         assert!(PlateIndex::from_bytes(&bytes).is_err(), "a damaged frame");
         let good = build([("ABC".to_string(), 1)]);
         assert!(PlateIndex::from_bytes(&good[..good.len() - 1]).is_err(), "a truncated frame");
-        let frame_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
-        let mut payload = decompress(&good[16..16 + frame_len]).unwrap();
-        payload[24] = 40; // 40 bits per row
-        let frame = zstd::bulk::compress(&payload, 1).unwrap();
-        let mut lying = MAGIC.to_vec();
-        lying.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-        lying.extend(frame);
-        lying.extend_from_slice(&good[16 + frame_len..]);
+        let lying = with_payload(&good, |payload| payload[24] = 40); // 40 bits per row
         assert!(PlateIndex::from_bytes(&lying).is_err(), "a header out of range");
         let mut longer = good.clone();
         longer.push(0);
@@ -589,19 +582,25 @@ mod tests {
         // when the keys were walked. Every byte of the map, flipped, is refused at open now.
         let keys: Vec<(String, u32)> = (0..40).map(|i| (format!("K{i:03}X"), i)).collect();
         let good = build(keys);
-        let frame_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
-        let payload = decompress(&good[16..16 + frame_len]).unwrap();
-        let fst_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
+        let mut fst_len = 0;
+        with_payload(&good, |payload| fst_len = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize);
         for at in 32..32 + fst_len {
-            let mut damaged = payload.clone();
-            damaged[at] ^= 0x10;
-            let frame = zstd::bulk::compress(&damaged, 1).unwrap();
-            let mut file = MAGIC.to_vec();
-            file.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-            file.extend(frame);
-            file.extend_from_slice(&good[16 + frame_len..]);
+            let file = with_payload(&good, |payload| payload[at] ^= 0x10);
             assert!(PlateIndex::from_bytes(&file).is_err(), "a flipped bit at {at} of the map");
         }
+    }
+
+    /// `index` with its compressed payload changed by `change`, compressed again.
+    fn with_payload(index: &[u8], change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let frame_len = u64::from_le_bytes(index[8..16].try_into().unwrap()) as usize;
+        let mut payload = decompress(&index[16..16 + frame_len]).unwrap();
+        change(&mut payload);
+        let frame = zstd::bulk::compress(&payload, 1).unwrap();
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        file.extend(frame);
+        file.extend_from_slice(&index[16 + frame_len..]);
+        file
     }
 
     #[test]

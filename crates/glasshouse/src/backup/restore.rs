@@ -99,8 +99,7 @@ pub fn restore(archive: impl Read, target: &Path, mut copied: impl FnMut(u64)) -
     sync_dirs(&partial)?;
 
     let wal_records_after_segments = check_wal(&partial, manifest.flushed_lsn)?;
-    let (audit_entries, audit_checkpoints, verifier_key) = verify_audit(&partial)?;
-    let restored_entry = log_restore(&partial, &manifest, &archive_sha256)?;
+    let (audit_entries, audit_checkpoints, verifier_key, restored_entry) = verify_and_log_audit(&partial, &manifest, &archive_sha256)?;
     if target.exists() {
         fs::remove_dir(target).with_context(|| format!("replacing the empty {}", target.display()))?;
     }
@@ -195,9 +194,11 @@ fn check_wal(data_dir: &Path, flushed_lsn: u64) -> anyhow::Result<u64> {
     Ok(records)
 }
 
-/// Opens the restored audit log (rebuilding its index) and verifies its export with its own key:
-/// every signature, every entry's inclusion, consistency between checkpoints.
-fn verify_audit(data_dir: &Path) -> anyhow::Result<(u64, usize, String)> {
+/// Opens the restored audit log (rebuilding its index), verifies its export with its own key (every
+/// signature, every entry's inclusion, consistency between checkpoints), then logs the restore in it,
+/// after the backup's last entry, so the restored node's history says where it came from. Returns
+/// the entries and checkpoints verified, the verifier key and the restore entry's number.
+fn verify_and_log_audit(data_dir: &Path, manifest: &BackupManifest, archive_sha256: &str) -> anyhow::Result<(u64, usize, String, u64)> {
     let log = glasshouse_audit::AuditLog::open(&crate::pipeline::audit_dir(data_dir), &crate::pipeline::audit_keys_dir(data_dir))
         .context("opening the restored audit log")?;
     let key = log.verifier_key();
@@ -208,14 +209,6 @@ fn verify_audit(data_dir: &Path) -> anyhow::Result<(u64, usize, String)> {
         let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
         bail!("the restored audit log does not verify: {}", problems.join("; "));
     }
-    Ok((report.entries, report.checkpoints, key))
-}
-
-/// Logs the restore in the restored log itself, after the backup's last entry: the restored node's
-/// history says where it came from.
-fn log_restore(data_dir: &Path, manifest: &BackupManifest, archive_sha256: &str) -> anyhow::Result<u64> {
-    let log = glasshouse_audit::AuditLog::open(&crate::pipeline::audit_dir(data_dir), &crate::pipeline::audit_keys_dir(data_dir))
-        .context("opening the restored audit log")?;
     let actor = super::host_actor();
     let receipt = log
         .append(glasshouse_audit::AuditEvent {
@@ -232,5 +225,5 @@ fn log_restore(data_dir: &Path, manifest: &BackupManifest, archive_sha256: &str)
             }),
         })
         .context("logging the restore")?;
-    Ok(receipt.seq())
+    Ok((report.entries, report.checkpoints, key, receipt.seq()))
 }

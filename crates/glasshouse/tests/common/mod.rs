@@ -201,3 +201,15 @@ pub fn eventually_within(what: &str, bound: Duration, mut check: impl FnMut() ->
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// How often each plate read's id is stored, by one search of up to 50,000 (asserted whole).
+pub fn stored_ids(client: &Client, investigator: &str) -> std::collections::HashMap<String, usize> {
+    let reply = client.get(&format!("/v1/observations?kind=plate_read&limit=50000&{PURPOSE}"), investigator);
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["truncated"], false);
+    let mut counts = std::collections::HashMap::new();
+    for o in reply.body["observations"].as_array().unwrap() {
+        *counts.entry(o["id"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
