@@ -72,7 +72,7 @@ impl Summary {
         Summary {
             at,
             status: alert.status,
-            family: RULE_FAMILIES.iter().position(|f| *f == alert.rule).map_or(OTHER_FAMILY, |i| i as u8),
+            family: family_byte(&alert.rule),
             raised_at: alert.raised_at,
             rule_id: alert.rule_id().map_or(0, key),
             device: key(&alert.device_id),
@@ -132,44 +132,75 @@ impl HashedFilter {
     /// The hashes of `filter`'s names.
     pub fn of(filter: &glasshouse_engine::AlertFilter) -> HashedFilter {
         HashedFilter {
-            families: filter.families.iter().map(|f| RULE_FAMILIES.iter().position(|g| g == f).map_or(OTHER_FAMILY, |i| i as u8)).collect(),
+            families: filter.families.iter().map(|f| family_byte(f)).collect(),
             rule_id: filter.rule_id.as_deref().map(key),
             device: filter.device_id.as_deref().map(key),
         }
     }
 }
 
-/// An alert not yet closed: what folding repeats, closing resolved alerts and the queue need,
-/// without the alert itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Unclosed {
-    /// Its position in raise order.
-    pub position: u32,
-    /// Its status.
-    pub status: AlertStatus,
-    /// Its rule family.
-    pub rule: String,
-    /// What makes a later sighting a repeat of it, if anything can.
-    pub repeat_key: Option<(String, String, String)>,
-    /// When it was last seen.
-    pub last_observed_at: Timestamp,
+/// The family byte of rule family `rule` ([`OTHER_FAMILY`] for one not in [`RULE_FAMILIES`]).
+pub fn family_byte(rule: &str) -> u8 {
+    RULE_FAMILIES.iter().position(|f| *f == rule).map_or(OTHER_FAMILY, |i| i as u8)
 }
 
-impl Unclosed {
-    /// The entry for `alert` at `position`, or `None` once it is closed.
-    pub fn of(alert: &Alert, position: u32) -> Option<Unclosed> {
-        (alert.status != AlertStatus::Closed).then(|| Unclosed {
-            position,
-            status: alert.status,
-            rule: alert.rule.clone(),
-            repeat_key: alert.repeat_key(),
-            last_observed_at: alert.last_observed_at(),
-        })
+/// An alert not yet closed, as memory keeps it beside its position: what the operator's queue and
+/// closing resolved outages need, in two bytes, so a million alerts nobody works cost little.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open {
+    /// Its status (never closed).
+    pub status: AlertStatus,
+    /// Its family's byte ([`family_byte`]).
+    pub family: u8,
+}
+
+impl Open {
+    /// The entry for `alert`, or `None` once it is closed.
+    pub fn of(alert: &Alert) -> Option<Open> {
+        (alert.status != AlertStatus::Closed).then(|| Open { status: alert.status, family: family_byte(&alert.rule) })
+    }
+
+    /// Whether it awaits an operator, so a later sighting of the same thing folds into it.
+    pub fn awaits_operator(self) -> bool {
+        matches!(self.status, AlertStatus::New | AlertStatus::Acknowledged)
     }
 }
 
-/// How far the synced files reach, and the alerts not yet closed at that point.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// [`key`] of an alert's repeat key (its rule family, list or rule, and plate or device). Equal
+/// keys are confirmed on the stored alert before a sighting is folded into it.
+pub fn repeat_key_hash(repeat_key: &(String, String, String)) -> u64 {
+    let (family, list, subject) = repeat_key;
+    key(&format!("{family}\0{list}\0{subject}"))
+}
+
+/// The newest alert awaiting an operator for one repeat key, and when it was last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Foldable {
+    /// Its position in raise order.
+    pub position: u32,
+    /// Its last sighting.
+    pub last_observed_at: Timestamp,
+}
+
+/// The seal's format: its header line says it, and a seal of another format is rebuilt from the
+/// WAL (format 1 kept every unclosed alert's strings as JSON, rewritten at every seal).
+const SEAL_FORMAT: u32 = 2;
+const OPEN_BYTES: usize = 6;
+const FOLDABLE_BYTES: usize = 20;
+
+/// The seal's header: a JSON line before the binary entries.
+#[derive(Debug, Serialize, Deserialize)]
+struct SealHeader {
+    format: u32,
+    alerts: u64,
+    keys: u64,
+    next_lsn: Lsn,
+    open: u64,
+    foldable: u64,
+}
+
+/// How far the synced files reach, and what memory held at that point.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sealed {
     /// Summaries (alerts).
     pub alerts: u64,
@@ -177,8 +208,68 @@ pub struct Sealed {
     pub keys: u64,
     /// The WAL's next LSN when sealed: records from here on are replayed.
     pub next_lsn: Lsn,
-    /// Alerts not yet closed.
-    pub unclosed: Vec<Unclosed>,
+    /// Alerts not yet closed, by position.
+    pub open: Vec<(u32, Open)>,
+    /// Alerts a sighting may fold into, by [`repeat_key_hash`].
+    pub foldable: Vec<(u64, Foldable)>,
+}
+
+impl Sealed {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let header = SealHeader {
+            format: SEAL_FORMAT,
+            alerts: self.alerts,
+            keys: self.keys,
+            next_lsn: self.next_lsn,
+            open: self.open.len() as u64,
+            foldable: self.foldable.len() as u64,
+        };
+        let mut out = serde_json::to_vec(&header).expect("serialises");
+        out.push(b'\n');
+        out.reserve(self.open.len() * OPEN_BYTES + self.foldable.len() * FOLDABLE_BYTES);
+        for (position, open) in &self.open {
+            out.extend_from_slice(&position.to_le_bytes());
+            out.extend_from_slice(&[status_byte(open.status), open.family]);
+        }
+        for (hash, foldable) in &self.foldable {
+            out.extend_from_slice(&hash.to_le_bytes());
+            out.extend_from_slice(&foldable.position.to_le_bytes());
+            out.extend_from_slice(&foldable.last_observed_at.0.to_le_bytes());
+        }
+        out
+    }
+
+    pub(crate) fn from_bytes(bytes: &[u8]) -> io::Result<Sealed> {
+        let newline = bytes.iter().position(|b| *b == b'\n').ok_or_else(|| io::Error::other("no header line"))?;
+        let header: SealHeader = serde_json::from_slice(&bytes[..newline]).map_err(io::Error::other)?;
+        if header.format != SEAL_FORMAT {
+            return Err(io::Error::other(format!("seal format {}, not {SEAL_FORMAT}", header.format)));
+        }
+        let body = &bytes[newline + 1..];
+        let open_len = usize::try_from(header.open).ok().and_then(|n| n.checked_mul(OPEN_BYTES));
+        let foldable_len = usize::try_from(header.foldable).ok().and_then(|n| n.checked_mul(FOLDABLE_BYTES));
+        let (Some(open_len), Some(foldable_len)) = (open_len, foldable_len) else {
+            return Err(io::Error::other("entry counts out of range"));
+        };
+        if open_len.checked_add(foldable_len) != Some(body.len()) {
+            return Err(io::Error::other(format!("{} bytes of entries, not the header's counts", body.len())));
+        }
+        let (open_bytes, foldable_bytes) = body.split_at(open_len);
+        let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let open = open_bytes
+            .chunks_exact(OPEN_BYTES)
+            .map(|e| {
+                let status = *AlertStatus::ALL.get(e[4] as usize).ok_or_else(|| io::Error::other(format!("status byte {}", e[4])))?;
+                Ok((u32_at(e, 0), Open { status, family: e[5] }))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let foldable = foldable_bytes
+            .chunks_exact(FOLDABLE_BYTES)
+            .map(|e| (u64_at(e, 0), Foldable { position: u32_at(e, 8), last_observed_at: Timestamp(u64_at(e, 12) as i64) }))
+            .collect();
+        Ok(Sealed { alerts: header.alerts, keys: header.keys, next_lsn: header.next_lsn, open, foldable })
+    }
 }
 
 /// The two index files.
@@ -222,7 +313,7 @@ impl IndexFiles {
     pub fn read_seal(dir: &Path) -> io::Result<Option<Sealed>> {
         let path = dir.join("sealed");
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| io::Error::other(format!("{}: {e}", path.display()))),
+            Ok(bytes) => Sealed::from_bytes(&bytes).map(Some).map_err(|e| io::Error::other(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(at(&path)(e)),
         }
@@ -281,14 +372,14 @@ impl IndexFiles {
     }
 
     /// Syncs both files and records how far they reach.
-    pub fn seal(&mut self, next_lsn: Lsn, unclosed: Vec<Unclosed>) -> io::Result<()> {
+    pub fn seal(&mut self, next_lsn: Lsn, open: Vec<(u32, Open)>, foldable: Vec<(u64, Foldable)>) -> io::Result<()> {
         self.summaries.flush()?;
         if self.sync {
             self.summaries.sync_data()?;
             self.keys.sync_data()?;
             File::open(&self.dir).and_then(|d| d.sync_all())?;
         }
-        let sealed = Sealed { alerts: self.alerts, keys: self.key_count, next_lsn, unclosed };
-        replace(&self.dir.join("sealed"), &serde_json::to_vec(&sealed).expect("serialises"), Readers::Default)
+        let sealed = Sealed { alerts: self.alerts, keys: self.key_count, next_lsn, open, foldable };
+        replace(&self.dir.join("sealed"), &sealed.to_bytes(), Readers::Default)
     }
 }

@@ -1,6 +1,7 @@
 //! The durable alert log: alerts appended to their own write-ahead log and read back from it, so
-//! memory holds only what folding repeats and closing outages need of the alerts not yet closed,
-//! and one small key per alert id.
+//! memory holds two bytes for each alert not yet closed (its status and family, for the queue and
+//! closing outages), the repeat keys of the last day's alerts awaiting an operator (for folding
+//! repeats), and one small key per alert id.
 //!
 //! Records: `A`, an alert as raised (with any repeats folded into it in the same batch), and `S`,
 //! an alert's whole state after a change (a repeat folded in, a lifecycle step). An index on disk
@@ -18,14 +19,12 @@ pub mod index;
 use glasshouse_engine::{Alert, AlertFilter, AlertStatus, Repeat, Transition, TransitionError, TransitionRequest};
 use glasshouse_model::Timestamp;
 use glasshouse_wal::{FsyncPolicy, Lsn, Wal, WalConfig, WalError, WalReader};
-use index::{HashedFilter, IndexFiles, Located, Summary, Unclosed, key};
+use index::{Foldable, HashedFilter, IndexFiles, Located, Open, Summary, family_byte, key, repeat_key_hash};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
-
-type RepeatKey = (String, String, String);
 
 /// Frame tags: a raised alert, an alert's state after a change, and the older per-change records.
 const ALERT: u8 = b'A';
@@ -37,6 +36,11 @@ const REPEAT: u8 = b'R';
 /// into that alert instead of raising another: a stolen car passing five readers in three minutes is
 /// one thing for an operator to handle, not five.
 pub const REPEAT_WINDOW_SECS: i64 = 600;
+
+/// How long before the newest sighting an open alert stays foldable in memory. A sighting that
+/// arrives later than this (a reader uploading a day-old backlog) raises an alert of its own rather
+/// than folding into one last seen a day earlier: one more alert to work, never one lost.
+pub const FOLD_MEMORY_SECS: i64 = 24 * 3_600;
 
 /// Who a step the system takes by itself is recorded as (closing a resolved outage).
 pub const SYSTEM_ACTOR: &str = "system";
@@ -102,36 +106,49 @@ struct State {
     /// The rare ids whose key another id already has, exactly.
     collided: HashMap<String, u32>,
     /// Alerts not yet closed, by position.
-    unclosed: BTreeMap<u32, Unclosed>,
-    /// For each repeat key, the newest alert awaiting an operator (new or acknowledged) with it.
-    latest_by_key: HashMap<RepeatKey, u32>,
+    unclosed: BTreeMap<u32, Open>,
+    /// For each repeat key (by [`repeat_key_hash`]), the newest alert awaiting an operator with it,
+    /// while its last sighting is within [`FOLD_MEMORY_SECS`] of the newest sighting: older ones
+    /// are forgotten, so memory follows the alerts of the last day, not every alert nobody worked.
+    foldable: HashMap<u64, Foldable>,
+    /// The newest sighting of any alert, and where `foldable` was last trimmed to.
+    newest_sighting: Timestamp,
+    trimmed_at: Timestamp,
     records_since_seal: u64,
     stopped: bool,
 }
 
 impl State {
     fn note_unclosed(&mut self, alert: &Alert, position: u32) {
-        match Unclosed::of(alert, position) {
-            Some(entry) => {
-                if let Some(key) = &entry.repeat_key {
-                    if matches!(entry.status, AlertStatus::New | AlertStatus::Acknowledged) {
-                        let newest = self.latest_by_key.entry(key.clone()).or_insert(position);
-                        *newest = (*newest).max(position);
-                    } else if self.latest_by_key.get(key) == Some(&position) {
-                        self.latest_by_key.remove(key);
-                    }
-                }
-                self.unclosed.insert(position, entry);
+        let hash = alert.repeat_key().map(|k| repeat_key_hash(&k));
+        let open = Open::of(alert);
+        match open {
+            Some(open) => self.unclosed.insert(position, open),
+            None => self.unclosed.remove(&position),
+        };
+        let Some(hash) = hash else { return };
+        if open.is_some_and(Open::awaits_operator) {
+            let last_observed_at = alert.last_observed_at();
+            self.newest_sighting = self.newest_sighting.max(last_observed_at);
+            let entry = self.foldable.entry(hash).or_insert(Foldable { position, last_observed_at });
+            if position >= entry.position {
+                *entry = Foldable { position, last_observed_at };
             }
-            None => {
-                if let Some(entry) = self.unclosed.remove(&position)
-                    && let Some(key) = entry.repeat_key
-                    && self.latest_by_key.get(&key) == Some(&position)
-                {
-                    self.latest_by_key.remove(&key);
-                }
-            }
+        } else if self.foldable.get(&hash).is_some_and(|f| f.position == position) {
+            self.foldable.remove(&hash);
         }
+    }
+
+    /// Forgets foldable alerts last seen more than [`FOLD_MEMORY_SECS`] before the newest sighting
+    /// (at most once an hour of sightings, so the walk costs nothing per alert).
+    fn trim_foldable(&mut self) {
+        const HOUR: i64 = 3_600 * 1_000_000;
+        if self.newest_sighting.0.saturating_sub(self.trimmed_at.0) < HOUR {
+            return;
+        }
+        let horizon = self.newest_sighting.0.saturating_sub(FOLD_MEMORY_SECS * 1_000_000);
+        self.foldable.retain(|_, f| f.last_observed_at.0 >= horizon);
+        self.trimmed_at = self.newest_sighting;
     }
 
     /// Records that `id` names the alert at `position`.
@@ -168,7 +185,10 @@ impl State {
     }
 
     fn seal(&mut self, next_lsn: Lsn) -> std::io::Result<()> {
-        self.files.seal(next_lsn, self.unclosed.values().cloned().collect())?;
+        self.trim_foldable();
+        let open = self.unclosed.iter().map(|(p, o)| (*p, *o)).collect();
+        let foldable = self.foldable.iter().map(|(h, f)| (*h, *f)).collect();
+        self.files.seal(next_lsn, open, foldable)?;
         self.records_since_seal = 0;
         Ok(())
     }
@@ -237,7 +257,9 @@ impl AlertLog {
             ids: HashMap::new(),
             collided: HashMap::new(),
             unclosed: BTreeMap::new(),
-            latest_by_key: HashMap::new(),
+            foldable: HashMap::new(),
+            newest_sighting: Timestamp(i64::MIN),
+            trimmed_at: Timestamp(i64::MIN),
             records_since_seal: 0,
             stopped: false,
         }
@@ -266,16 +288,12 @@ impl AlertLog {
                 state.ids.insert(k, position);
             }
         }
-        for entry in sealed.unclosed {
-            let position = entry.position;
-            if let Some(key) = &entry.repeat_key
-                && matches!(entry.status, AlertStatus::New | AlertStatus::Acknowledged)
-            {
-                let newest = state.latest_by_key.entry(key.clone()).or_insert(position);
-                *newest = (*newest).max(position);
-            }
-            state.unclosed.insert(position, entry);
+        state.unclosed.extend(sealed.open);
+        for (hash, foldable) in sealed.foldable {
+            state.newest_sighting = state.newest_sighting.max(foldable.last_observed_at);
+            state.foldable.insert(hash, foldable);
         }
+        state.trimmed_at = state.newest_sighting;
         let mut failure: Option<AlertLogError> = None;
         let wal = Wal::open_positioned(config, sealed.next_lsn.saturating_sub(1), |position, lsn, payload| {
             if failure.is_some() {
@@ -424,19 +442,24 @@ impl AlertLog {
                         open.repeats.push(folded_in);
                         continue;
                     }
-                } else if let Some((&position, entry)) = state.latest_by_key.get(&key).and_then(|p| Some((p, state.unclosed.get(p)?))) {
-                    let last = folded.get(&position).map_or(entry.last_observed_at, |(a, _)| a.last_observed_at());
+                } else if let Some(foldable) = state.foldable.get(&repeat_key_hash(&key)).copied() {
+                    let position = foldable.position;
+                    let last = folded.get(&position).map_or(foldable.last_observed_at, |(a, _)| a.last_observed_at());
                     if within(last) {
-                        let (into, ids) = match folded.entry(position) {
-                            std::collections::btree_map::Entry::Occupied(stored) => stored.into_mut(),
+                        let into = match folded.entry(position) {
+                            std::collections::btree_map::Entry::Occupied(stored) => Some(stored.into_mut()),
                             std::collections::btree_map::Entry::Vacant(slot) => {
-                                slot.insert((load(&state, &mut reader, position)?, Vec::new()))
+                                // The key is a hash: fold only into an alert about the same thing.
+                                let stored = load(&state, &mut reader, position)?;
+                                (stored.repeat_key().as_ref() == Some(&key)).then(|| slot.insert((stored, Vec::new())))
                             }
                         };
-                        let folded_in = repeat(into);
-                        into.repeats.push(folded_in);
-                        ids.push(alert.id.clone());
-                        continue;
+                        if let Some((into, ids)) = into {
+                            let folded_in = repeat(into);
+                            into.repeats.push(folded_in);
+                            ids.push(alert.id.clone());
+                            continue;
+                        }
                     }
                 }
                 raised.push(alert);
@@ -659,11 +682,12 @@ impl AlertLog {
     ) -> Result<Vec<Alert>, AlertLogError> {
         let candidates = |state: &State| -> Result<Vec<(u32, Alert)>, AlertLogError> {
             let mut reader = WalReader::new(&self.dir);
-            let positions: Vec<u32> = state.unclosed.values().filter(|u| u.rule == rule).map(|u| u.position).collect();
+            let family = family_byte(rule);
+            let positions: Vec<u32> = state.unclosed.iter().filter(|(_, o)| o.family == family).map(|(p, _)| *p).collect();
             let mut found = Vec::new();
             for position in positions {
                 let alert = load(state, &mut reader, position)?;
-                if resolved(&alert) {
+                if alert.rule == rule && resolved(&alert) {
                     found.push((position, alert));
                 }
             }
@@ -897,6 +921,88 @@ mod tests {
         assert_eq!(log.get("a").unwrap().unwrap().repeats.len(), 2);
         assert_eq!(log.len(), 2);
         assert_eq!(log.append(vec![sighting("c", 500)]).unwrap(), 0, "folded ids survive a restart");
+    }
+
+    #[test]
+    fn alerts_nobody_works_are_foldable_for_a_day_and_then_cost_two_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+        // Three days of hits on 300 listed plates, one every 15 minutes, none worked.
+        const QUARTER: i64 = 900;
+        let sighting = |id: String, plate: usize, secs: i64| {
+            let mut a = alert(&id);
+            a.observed_at = Timestamp(secs * 1_000_000);
+            a.hit = Some(glasshouse_engine::HotlistHit { entry_plate: format!("P{plate:03}"), ..hit() });
+            a
+        };
+        for i in 0..288 {
+            log.append(vec![sighting(format!("a-{i}"), i, i as i64 * QUARTER)]).unwrap();
+        }
+        let newest = 287 * QUARTER;
+        let foldable_of = |log: &AlertLog| {
+            let state = log.state.read().unwrap();
+            (state.unclosed.len(), state.foldable.len())
+        };
+        let reopen = |log: AlertLog| {
+            drop(log);
+            AlertLog::open(dir.path(), FsyncPolicy::Never).unwrap()
+        };
+        let log = reopen(log);
+        let (open, foldable) = foldable_of(&log);
+        assert_eq!(open, 288, "every alert stays in the queue");
+        // Within a day of the newest sighting, and at most an hour's more before the next trim.
+        let day = (FOLD_MEMORY_SECS / QUARTER) as usize;
+        assert!((day..=day + 4).contains(&foldable), "{foldable} foldable, a day is {day}");
+        // A late sighting of a plate last seen two days before the newest raises its own alert…
+        assert_eq!(log.append(vec![sighting("late".into(), 10, 10 * QUARTER + 60)]).unwrap(), 1);
+        // …and one of a plate seen within the day folds into its alert, after the restart too.
+        assert_eq!(log.append(vec![sighting("again".into(), 280, 280 * QUARTER + 60)]).unwrap(), 0);
+        assert_eq!(log.get("a-280").unwrap().unwrap().repeats.len(), 1);
+        assert!(newest - 280 * QUARTER < FOLD_MEMORY_SECS);
+        // Working an alert takes it out of what can be folded into.
+        let ack =
+            TransitionRequest { to: AlertStatus::Acknowledged, disposition: None, visual_check: false, source_check: false, note: None };
+        let dismiss = TransitionRequest { to: AlertStatus::Dismissed, disposition: Some("misread".into()), ..ack.clone() };
+        log.transition("a-285", &ack, "op", |_, _| Ok(())).unwrap();
+        log.transition("a-285", &dismiss, "op", |_, _| Ok(())).unwrap();
+        assert_eq!(log.append(vec![sighting("after".into(), 285, 285 * QUARTER + 60)]).unwrap(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_seal_reads_back_as_written(
+            counts in (0u64..1_000_000, 0u64..1_000_000, 1u64..u64::MAX),
+            open in proptest::collection::vec((proptest::prelude::any::<u32>(), 0usize..4, proptest::prelude::any::<u8>()), 0..50),
+            foldable in proptest::collection::vec(proptest::prelude::any::<(u64, u32, i64)>(), 0..50),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let sealed = index::Sealed {
+                alerts: counts.0,
+                keys: counts.1,
+                next_lsn: counts.2,
+                open: open.into_iter().map(|(p, s, family)| (p, Open { status: AlertStatus::ALL[s], family })).collect(),
+                foldable: foldable.into_iter().map(|(h, position, at)| (h, Foldable { position, last_observed_at: Timestamp(at) })).collect(),
+            };
+            let bytes = sealed.to_bytes();
+            proptest::prop_assert_eq!(index::Sealed::from_bytes(&bytes).unwrap(), sealed.clone());
+            // A torn or damaged seal is refused (and the index rebuilt), never misread.
+            let torn = &bytes[..cut.index(bytes.len())];
+            proptest::prop_assert!(index::Sealed::from_bytes(torn).is_err());
+        }
+    }
+
+    #[test]
+    fn a_seal_of_the_format_before_is_rebuilt_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = busy_log(dir.path(), 600);
+        let before = answers(&log);
+        drop(log);
+        // Format 1: one JSON object, every unclosed alert's strings in it.
+        let old = r#"{"alerts":600,"keys":600,"next_lsn":1,"unclosed":[{"position":0,"status":"new","rule":"hotlist","repeat_key":null,"last_observed_at":0}]}"#;
+        std::fs::write(dir.path().join("index/sealed"), old).unwrap();
+        let log = AlertLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert_eq!(answers(&log), before);
+        assert!(index::IndexFiles::read_seal(&dir.path().join("index")).unwrap().is_some(), "sealed again in the new format");
     }
 
     #[test]
