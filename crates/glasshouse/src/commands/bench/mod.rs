@@ -1,7 +1,7 @@
 //! `glasshouse bench city`: the whole-system benchmark of a big city's month.
 //!
 //! It writes the month as NDJSON ([`glasshouse_sim::month`]), registers the city and its rules (a
-//! misread-tolerant national list, geofences, thresholds, the correlation rule), and loads the file
+//! misread-tolerant national list and the city's own, geofences, thresholds, the correlation rule), and loads the file
 //! through the real path (decode → WAL with fsync → rules → segments), as `glasshouse ingest` does.
 //! Then it starts the loaded node, one with the same rules and no history, and an empty one, as
 //! child processes in turn, for their start-up time and memory, and measures alert latency over HTTP under a steady load. It leaves
@@ -61,9 +61,14 @@ pub struct CityArgs {
     /// Vehicles in the fleet.
     #[arg(long, default_value_t = 1_500_000)]
     pub vehicles: u64,
-    /// Entries of the misread-tolerant hotlist.
+    /// Entries of the misread-tolerant hotlists: the national list, the city's own vehicles and the
+    /// latency probes.
     #[arg(long, default_value_t = 1_000_000)]
     pub hotlist: usize,
+    /// Free substitutions on the national list beyond confusable glyphs (the city's own list
+    /// allows one).
+    #[arg(long, default_value_t = 0)]
+    pub national_substitutions: u8,
     /// Of them, plates of the city's own fleet (stolen cars the month reads now and then).
     #[arg(long, default_value_t = 300)]
     pub hotlisted_vehicles: usize,
@@ -278,7 +283,7 @@ fn city(args: CityArgs) -> anyhow::Result<ExitCode> {
         city: json!({
             "days": args.days, "reads_per_day": args.reads_per_day, "fixed_readers": args.fixed_readers,
             "patrol_cars": args.patrol_cars, "cameras": args.cameras, "sensors": args.sensors, "vehicles": args.vehicles,
-            "hotlist_entries": args.hotlist, "geofences": args.geofences, "records": totals.records(),
+            "hotlist_entries": args.hotlist, "national_substitutions": args.national_substitutions, "geofences": args.geofences, "records": totals.records(),
             "plate_reads": totals.plate_reads, "mobile_reads": totals.mobile_reads, "sensor_readings": totals.sensor_readings,
             "gunshots": totals.gunshots, "incidents": totals.incidents,
         }),
