@@ -194,17 +194,22 @@ impl PlateDictionary {
     }
 
     /// Moves coverage from `from` to `to`, a segment holding exactly their rows (a compaction's
-    /// merge: its index holds the union of theirs, all of it here already). Returns false, changing
-    /// nothing, unless every one of `from` is covered.
+    /// merge). When every one of `from` is covered, `to` is covered at once: its index holds the
+    /// union of theirs, all of it here already. Otherwise `to` is left unknown, for the next
+    /// extension to read, and `from` is forgotten: the plates of those covered stay, since `to`
+    /// still holds every one of them. (Dropping the dictionary instead made a busy node, whose
+    /// merges often take in a segment flushed since the last extension, read every key of every
+    /// day again after most compactions.) Returns whether anything changed.
     pub(crate) fn transfer(&mut self, from: &[String], to: &str) -> bool {
-        if !from.iter().all(|p| self.covers.contains(p)) {
-            return false;
-        }
+        let all_covered = from.iter().all(|p| self.covers.contains(p));
+        let mut changed = false;
         for p in from {
-            self.covers.remove(p);
+            changed |= self.covers.remove(p) | self.left_out.remove(p);
         }
-        self.covers.insert(to.to_owned());
-        true
+        if all_covered {
+            self.covers.insert(to.to_owned());
+        }
+        changed
     }
 
     /// True when it holds a segment that is now gone.
@@ -506,6 +511,20 @@ mod tests {
             assert!(error.contains("not sorted plates"), "{error}");
         }
         assert!(PlateDictionary::from_bytes(&PlateDictionary::file_of(body)).is_ok());
+    }
+
+    #[test]
+    fn a_merge_of_covered_and_unread_segments_keeps_the_plates_and_leaves_the_merge_to_be_read() {
+        let mut held = dictionary(&["ABC123", "XYZ9"]);
+        held.leave_out("odd");
+        let merged_from = ["seg".to_owned(), "unread".to_owned(), "odd".to_owned()];
+        assert!(held.transfer(&merged_from, "merged"));
+        assert!(!held.holds_any(&merged_from), "nothing gone is held, so nothing is dropped");
+        assert!(!held.knows("merged"), "the merge is read at the next extension");
+        assert_eq!(held.matching("*"), vec!["ABC123", "XYZ9"], "plates the merge still holds stay");
+        let mut whole = dictionary(&["ABC123"]);
+        assert!(whole.transfer(&["seg".to_owned()], "merged"));
+        assert!(whole.covers("merged") && !whole.knows("seg"));
     }
 
     #[test]

@@ -72,8 +72,9 @@ impl SegmentStore {
     }
 
     /// After a compaction: each merged segment holds exactly the rows of the segments it
-    /// replaced, so the dictionary covers it as it covered them (nothing to rebuild). The copy on
-    /// disk is brought along, so it does not go stale by naming the replaced segments.
+    /// replaced, so the dictionary covers it as it covered them (nothing to rebuild), or, when it
+    /// had not yet read all of them, reads the merged one at its next extension. The copy on disk
+    /// is brought along, so it does not go stale by naming the replaced segments.
     pub(crate) fn carry_dictionary(&self, merges: &[(Vec<super::SegmentMeta>, super::SegmentMeta)]) {
         let mut held = self.dictionary.lock().unwrap_or_else(|p| p.into_inner());
         if held.is_none() {
@@ -83,7 +84,7 @@ impl SegmentStore {
         let mut moved = false;
         for (group, merged) in merges {
             let from: Vec<String> = group.iter().map(|s| s.path.clone()).collect();
-            if from.iter().any(|p| dictionary.covers(p)) {
+            if from.iter().any(|p| dictionary.knows(p)) {
                 moved |= Arc::make_mut(dictionary).transfer(&from, &merged.path);
             }
         }

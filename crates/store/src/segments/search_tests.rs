@@ -323,6 +323,28 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
 }
 
 #[test]
+fn a_compaction_taking_in_a_segment_the_dictionary_has_not_read_keeps_the_dictionary() {
+    let observations: Vec<Observation> =
+        (0..300).map(|n| read(n, &format!("Q{:03}X", n % 131), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, hot) = store_with(dir.path(), &observations, 4);
+    let query = PlateQuery { plate: "*1?X".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 };
+    store.search_plates(&query, &[]).unwrap();
+    let held = |store: &SegmentStore| store.dictionary.lock().unwrap().as_ref().map(|d| d.segments());
+    assert_eq!(held(&store), Some(3));
+    // A fourth segment, flushed after the dictionary was built, merges with the three it read.
+    store.flush(&hot).unwrap();
+    let plans = store.plan_compaction(Timestamp(START + 2 * 86_400_000_000));
+    assert_eq!(plans[0].len(), 4);
+    let merged = store.build_compacted(&plans[0]).unwrap();
+    store.apply_compactions(vec![(plans[0].clone(), merged)]).unwrap();
+    assert_eq!(held(&store), Some(0), "kept (its plates are all in the merged segment), not dropped and built again");
+    assert!(dir.path().join("plates.dict").exists());
+    assert_eq!(tally_of(&store, &query, &[]), brute_force_tally(&observations, &query));
+    assert_eq!(held(&store), Some(1), "the merged segment is read at the next use");
+}
+
+#[test]
 fn reads_found_through_the_index_come_back_whole_with_or_without_a_time_cut_or_candidates() {
     // Plates as read, several per segment and some read many times; every field must survive the
     // lookup that takes plates from the index instead of the plate column. With OCR candidates in
