@@ -12,6 +12,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The most entries one call may add. The call's audit entry carries a keyed hash of every plate
+/// (about 150 bytes an entry), and an audit record must fit the WAL's 16 MiB: 250,000 entries did
+/// not. Larger lists are added in parts (the API and the CSV import refuse more per request).
+pub const ENTRIES_PER_CALL_MAX: usize = 100_000;
+
 /// How far back a new entry is matched against reads already made.
 pub const PAST_READ_HOURS: i64 = 24;
 
@@ -67,6 +72,9 @@ impl App {
     /// hashes, then matches them against the last [`PAST_READ_HOURS`] of reads. Returns the
     /// retroactive alerts raised.
     pub fn add_hotlist_entries(&self, actor: &Actor, list_id: &str, entries: Vec<HotlistEntry>, now: Timestamp) -> Result<usize, AppError> {
+        if entries.len() > ENTRIES_PER_CALL_MAX {
+            return Err(AppError::too_large(format!("{} entries; at most {ENTRIES_PER_CALL_MAX} in one call", entries.len())));
+        }
         let fresh = entries.clone();
         {
             let mut catalog = self.catalog.lock().unwrap_or_else(|p| p.into_inner());

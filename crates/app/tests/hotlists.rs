@@ -77,6 +77,24 @@ fn last_result(f: &common::Fixture) -> serde_json::Value {
 }
 
 #[test]
+fn more_entries_than_one_call_takes_are_refused_before_anything_is_logged_or_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    list(&f, "national", MatchPolicy::Exact);
+    let logged = entries(&f.app).len();
+    let too_many: Vec<_> = (0..=glasshouse_app::hotlists::ENTRIES_PER_CALL_MAX).map(|i| entry(&format!("N{i:06}"), now)).collect();
+    let refused = f.app.add_hotlist_entries(&actor(), "national", too_many, now).unwrap_err();
+    assert!(refused.to_string().contains("at most 100000 in one call"), "{refused}");
+    assert_eq!(entries(&f.app).len(), logged, "nothing logged");
+    assert!(f.app.engine.read().unwrap().hotlists.entries("national").is_empty(), "nothing listed");
+    // A call within the limit goes in.
+    let parts: Vec<_> = (0..3).map(|i| entry(&format!("N{i:06}"), now)).collect();
+    f.app.add_hotlist_entries(&actor(), "national", parts, now).unwrap();
+    assert_eq!(f.app.engine.read().unwrap().hotlists.entries("national").len(), 3);
+}
+
+#[test]
 fn a_new_entry_finds_every_read_of_the_day_oldest_and_newest_by_index_or_by_a_pass() {
     let dir = tempfile::tempdir().unwrap();
     let f = app(dir.path());

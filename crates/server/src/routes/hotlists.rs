@@ -12,8 +12,8 @@ use glasshouse_model::Timestamp;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Largest number of entries in one request.
-const ENTRIES_PER_REQUEST_MAX: usize = 100_000;
+/// Largest number of entries in one request: what the application layer takes in one call.
+const ENTRIES_PER_REQUEST_MAX: usize = glasshouse_app::hotlists::ENTRIES_PER_CALL_MAX;
 
 /// Creates a hotlist.
 ///

@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::json;
 use std::time::Instant;
 
-/// Entries added to the list per call: the most one API request may carry.
-const ENTRIES_PER_CALL: usize = 100_000;
+/// Entries added to a list per call: the most the application layer takes at once.
+const ENTRIES_PER_CALL: usize = glasshouse_app::hotlists::ENTRIES_PER_CALL_MAX;
 
 #[derive(Serialize)]
 pub struct SetupReport {
