@@ -2,8 +2,9 @@
 # Runs every test of the project on a fresh machine: installs what is missing (Chromium, xmllint,
 # the console's npm packages, the duckdb Python package, cargo-audit, cargo-fuzz), builds the
 # console, runs the Rust tests (unit, property, HTTP integration, kill -9 durability, backup and
-# restore), the DuckDB interoperability tests and the browser tests in headless Chromium, runs
-# every fuzz target briefly, and checks the dependencies against the RustSec advisories.
+# restore, a full disk on a small tmpfs of its own, which needs root), the DuckDB interoperability
+# tests and the browser tests in headless Chromium, runs every fuzz target briefly, and checks the
+# dependencies against the RustSec advisories.
 #
 #   scripts/test.sh
 #

@@ -360,7 +360,12 @@ impl Taken {
     }
 
     fn finish(self, outcome: Result<Result<IngestOutcome, String>, AppError>) -> Result<IngestReport, AppError> {
-        let outcome = outcome?.map_err(|e| AppError::internal(format!("wal: {e}")))?;
+        // A failed write (a full disk, an I/O error) stops the WAL, which logs the cause. The
+        // producer hears that its records were not stored and that retrying waits for a restart,
+        // not "internal error".
+        let outcome = outcome?.map_err(|_| {
+            AppError::unavailable("records not stored: the write-ahead log could not write; ingest is stopped until the server restarts", 5)
+        })?;
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         crate::metrics::records(&self.source, "stored", outcome.appended);
         crate::metrics::records(&self.source, "duplicate", outcome.duplicates);
