@@ -1102,6 +1102,21 @@ fn the_console_and_the_api_send_the_security_headers() {
     }
 }
 
+/// A supervisor may stop the server the moment it says it listens: that stop must take the
+/// graceful path (exit 0, hot window flushed), not the signal's default action. The handlers were
+/// once installed only after the line was printed, and a quick stop killed the process.
+#[test]
+fn a_sigterm_sent_as_soon_as_the_server_listens_stops_it_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    for attempt in 0..10 {
+        let mut server = Server::start(dir.path());
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status();
+        common::eventually_within("the server exits", std::time::Duration::from_secs(30), || server.child.try_wait().unwrap().is_some());
+        let status = server.child.try_wait().unwrap().unwrap();
+        assert!(status.success(), "attempt {attempt}: {status}");
+    }
+}
+
 /// A console keeps its alert stream open for ever; a graceful stop must still end, and end the
 /// streams (SSE and WebSocket) rather than wait on them.
 #[test]

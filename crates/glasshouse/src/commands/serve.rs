@@ -189,6 +189,7 @@ pub async fn serve(
             "warning: listening on {address} without TLS; tokens and data cross the network in the clear (use --tls-cert and --tls-key)"
         );
     }
+    let stop_signals = StopSignals::install().context("installing the stop signals' handlers")?;
     println!("glasshouse listening on {}://{address}", if tls.is_some() { "https" } else { "http" });
     let postgres = match args.pg_listen {
         Some(pg_address) => {
@@ -238,7 +239,7 @@ pub async fn serve(
     let stopping = {
         let state = pipeline.state.clone();
         async move {
-            shutdown_signal().await;
+            stop_signals.received().await;
             state.closing.close();
         }
     };
@@ -292,19 +293,24 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
     (authenticate, audit)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+/// Ctrl-c and SIGTERM, caught from when this is made. Made before the listening line: a stop sent
+/// the moment the server says it listens (a supervisor, a test) must take the graceful path, and
+/// until a handler is installed the signal's default action kills the process unflushed.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// Resolves at the first of them.
+    async fn received(mut self) {
+        tokio::select! { _ = self.interrupt.recv() => {}, _ = self.terminate.recv() => {} }
+    }
 }
 
 /// The road network of an OSM extract as GeoJSON lines.
