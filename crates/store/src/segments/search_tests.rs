@@ -259,14 +259,28 @@ fn an_incident_is_found_by_its_dispatch_number_across_segments_and_the_hot_windo
     assert!(store.find_incident("C-9", &hot).unwrap().is_empty());
 }
 
+/// 300 reads of 131 plates (`Q000X`…), for the plate dictionary's tests.
+fn dictionary_reads() -> Vec<Observation> {
+    (0..300).map(|n| read(n, &format!("Q{:03}X", n % 131), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect()
+}
+
+/// A pattern with no fixed start, which only the plate dictionary answers without a full walk.
+fn no_fixed_start() -> PlateQuery {
+    PlateQuery { plate: "*1?X".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 }
+}
+
+/// Segments the plate dictionary in memory covers (`None`: none in memory).
+fn dictionary_segments(store: &SegmentStore) -> Option<usize> {
+    store.dictionary.lock().unwrap().as_ref().map(|d| d.segments())
+}
+
 #[test]
 fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
-    let observations: Vec<Observation> =
-        (0..300).map(|n| read(n, &format!("Q{:03}X", n % 131), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect();
+    let observations = dictionary_reads();
     let dir = tempfile::tempdir().unwrap();
     // Three segments of 75 reads flushed; the last 75 are flushed below.
     let (mut store, hot) = store_with(dir.path(), &observations, 4);
-    let query = PlateQuery { plate: "*1?X".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 };
+    let query = no_fixed_start();
     let flushed = &observations[..225];
     let page = store.search_plates(&query, &[]).unwrap();
     assert_eq!(page.explain.index, "plate_dictionary");
@@ -274,7 +288,7 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
     let expected_plates = brute_force_tally(flushed, &query).1;
     assert!(expected_plates > 10);
     assert_eq!(page.explain.dictionary_plates_matched, expected_plates);
-    let held = |store: &SegmentStore| store.dictionary.lock().unwrap().as_ref().map(|d| d.segments());
+    let held = dictionary_segments;
     assert_eq!(held(&store), Some(3));
     let file = dir.path().join("plates.dict");
     assert!(file.exists(), "a first build is written for the next start");
@@ -324,13 +338,12 @@ fn patterns_without_a_fixed_start_go_through_the_plate_dictionary() {
 
 #[test]
 fn a_compaction_taking_in_a_segment_the_dictionary_has_not_read_keeps_the_dictionary() {
-    let observations: Vec<Observation> =
-        (0..300).map(|n| read(n, &format!("Q{:03}X", n % 131), None, n as i64 * 10, 60.1 + (n % 9) as f64 * 0.01, 24.9)).collect();
+    let observations = dictionary_reads();
     let dir = tempfile::tempdir().unwrap();
     let (mut store, hot) = store_with(dir.path(), &observations, 4);
-    let query = PlateQuery { plate: "*1?X".into(), mode: PlateMode::Wildcard, from: None, to: None, after: None, limit: 1000 };
+    let query = no_fixed_start();
     store.search_plates(&query, &[]).unwrap();
-    let held = |store: &SegmentStore| store.dictionary.lock().unwrap().as_ref().map(|d| d.segments());
+    let held = dictionary_segments;
     assert_eq!(held(&store), Some(3));
     // A fourth segment, flushed after the dictionary was built, merges with the three it read.
     store.flush(&hot).unwrap();
