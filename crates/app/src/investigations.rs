@@ -1,19 +1,20 @@
 //! Investigations: every search of stored observations goes gate → audit → search → result entry.
 //!
 //! The gate checks the stated purpose (the policy's purposes, case number and justification), then
-//! the authority a broad search needs (a warrant or exigency reference, or a supervisor's approval
-//! of this requester, case and scope), then logs the search with its parameters. The log's answer,
-//! an [`Admitted`] query, is the only thing the store will search with, so no search runs unlogged or
-//! under another action's entry. Refusals are logged too, before the refusal goes back. After the
+//! the authority a broad search needs (see [`crate::authority`]: a registered warrant, a claim of
+//! exigency, or a supervisor's approval of this requester, case and scope), then logs the search
+//! with its parameters. The log's answer, an [`Admitted`] query, is the only thing the store will
+//! search with, so no search runs unlogged or under another action's entry. Refusals are logged too, before the refusal goes back. After the
 //! search, a second entry records how many results it returned.
 //!
 //! Situations (an open gunshot or incident alert) are real-time response, not investigation: an
 //! operator sees their context without a purpose form while they are open and for a day, and each
 //! view is logged the same way.
 
+use crate::authority::Refusal;
 use crate::{Action, Actor, App, AppError};
 use glasshouse_audit::Admitted;
-use glasshouse_audit::approvals::{Approval, ApprovalError, ApprovalStatus, Requested, Scope, authorises};
+use glasshouse_audit::approvals::{Approval, ApprovalError, ApprovalStatus, Scope};
 use glasshouse_audit::purpose::Extent;
 use glasshouse_engine::{Alert, AlertStatus};
 use glasshouse_model::geo::LatLon;
@@ -73,6 +74,8 @@ pub struct Coverage {
     pub to: Option<Timestamp>,
     /// The area's bounding box.
     pub bbox: Option<[f64; 4]>,
+    /// For a plate search: the plate or pattern, and whether it is a wildcard pattern.
+    pub plate: Option<(String, bool)>,
 }
 
 /// A search's answer and the position of its audit entry.
@@ -156,7 +159,7 @@ impl Investigations<'_> {
             "limit": query.limit,
         });
         let breadth = Breadth::Area(Extent { area_km2: query.bbox.map(area_km2), span_days: span_days(query.from, query.to) });
-        let coverage = Coverage { kinds: query.kinds.clone(), from: query.from, to: query.to, bbox: query.bbox };
+        let coverage = Coverage { kinds: query.kinds.clone(), from: query.from, to: query.to, bbox: query.bbox, plate: None };
         let admitted = self.admit(actor, Action::SearchObservations, fields, breadth, coverage, parameters, query)?;
         let result = self.app.store.query(&admitted)?;
         self.close(actor, &admitted, result.observations.len(), result.truncated)?;
@@ -230,7 +233,7 @@ impl Investigations<'_> {
             "limit": query.limit,
         });
         let breadth = Breadth::Area(Extent { area_km2: Some(area_km2), span_days: span_days(Some(query.from), Some(query.to)) });
-        let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox) };
+        let coverage = Coverage { kinds: query.kinds.clone(), from: Some(query.from), to: Some(query.to), bbox: Some(bbox), plate: None };
         let admitted = self.admit(actor, action, fields, breadth, coverage, parameters, query)?;
         let page = self.app.store.search_area(&admitted)?;
         self.close(actor, &admitted, page.items.len(), page.next.is_some())?;
@@ -250,7 +253,7 @@ impl Investigations<'_> {
             "incident": self.app.audit.keyed("text", &incident_id),
             "windows": windows.iter().map(|w| json!({ "kind": w.kind.as_str(), "radius_m": w.radius_m, "window_minutes": w.minutes })).collect::<Vec<_>>(),
         });
-        let coverage = Coverage { kinds: Kind::ALL.to_vec(), from: None, to: None, bbox: None };
+        let coverage = Coverage { kinds: Kind::ALL.to_vec(), from: None, to: None, bbox: None, plate: None };
         let query = IncidentContextQuery { incident_id, windows, per_kind_max: CONTEXT_PER_KIND_MAX };
         let admitted = self.admit(actor, Action::SearchIncidentContext, fields, Breadth::Bounded, coverage, parameters, query)?;
         let Some(context) = self.app.store.incident_context(&admitted)? else {
@@ -341,17 +344,25 @@ impl Investigations<'_> {
                 return Err(refused(refusal.field, reason, json!(fields.purpose), error.at(refusal.field)));
             }
         };
-        let authority = self
-            .authority(actor, &purpose.case_number, fields, breadth, &coverage)
-            .map_err(|reason| refused("approval", reason.clone(), json!(purpose.code), AppError::forbidden(reason).at("approval")))?;
+        let granted = match self.authority(actor, &purpose, fields, breadth, &coverage, Timestamp::now()) {
+            Ok(granted) => granted,
+            Err(Refusal::Refused { field, reason }) => {
+                return Err(refused(field, reason.clone(), json!(purpose.code), AppError::forbidden(reason).at(field)));
+            }
+            Err(Refusal::Failed(error)) => return Err(error),
+        };
         let details = json!({
             "purpose": purpose.code,
             "case_number": purpose.case_number,
             "justification": app.audit.keyed("text", &purpose.justification),
-            "authority": authority,
+            "authority": granted.details,
             "parameters": parameters,
         });
-        app.audit.admit(crate::event(actor, action, "ok", details), query).map_err(AppError::audit_unavailable)
+        let admitted = app.audit.admit(crate::event(actor, action, "ok", details), query).map_err(AppError::audit_unavailable)?;
+        if let Some(review) = &granted.review {
+            self.attach_to_review(review, admitted.receipt().seq())?;
+        }
+        Ok(admitted)
     }
 
     /// Logs how many results a search returned, after it ran.
@@ -360,48 +371,14 @@ impl Investigations<'_> {
         let counts = json!({ "search_seq": admitted.receipt().seq(), "results": results, "truncated": more });
         self.app.record(actor, action, "ok", counts).map(|_| ())
     }
-
-    /// For a broad search, the authority that allows it: a warrant or exigency reference, or an
-    /// approval by a supervisor. `Ok(null)` for an ordinary search.
-    fn authority(
-        &self,
-        actor: &Actor,
-        case_number: &str,
-        fields: &PurposeFields,
-        breadth: Breadth,
-        coverage: &Coverage,
-    ) -> Result<Value, String> {
-        let policy = &self.app.policy;
-        let why = match breadth {
-            Breadth::Area(extent) => policy.broad_reason(extent),
-            Breadth::Plate { span_days } => policy.broad_reason_for_plate(span_days),
-            Breadth::Bounded => None,
-        };
-        let Some(why) = why else { return Ok(Value::Null) };
-        let reference = |value: &Option<String>| value.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-        for (kind, value) in [("warrant", reference(&fields.warrant_reference)), ("exigency", reference(&fields.exigency_reference))] {
-            if let Some(r) = value {
-                if r.len() > 64 || !r.chars().all(|c| c.is_ascii_alphanumeric() || "-/:.".contains(c)) {
-                    return Err(format!("the {kind} reference must be 1..=64 letters, digits or - / : ."));
-                }
-                return Ok(json!({ kind: r }));
-            }
-        }
-        if let Some(id) = reference(&fields.approval) {
-            let approval = self.app.approvals.get(&id).ok_or_else(|| format!("no approval {id}"))?;
-            let kinds: Vec<String> = coverage.kinds.iter().map(|k| k.as_str().to_owned()).collect();
-            let requested = Requested { kinds: &kinds, from: coverage.from, to: coverage.to, bbox: coverage.bbox };
-            authorises(&approval, &actor.name, case_number, requested, Timestamp::now())?;
-            return Ok(json!({ "approval": id, "approved_by": approval.decided_by }));
-        }
-        Err(format!("this search needs a warrant or exigency reference, or a supervisor's approval, because {why}"))
-    }
 }
 
 /// A plate search's reach: broad when its span is, whatever the area.
 fn plate_reach(query: &PlateQuery) -> (Breadth, Coverage) {
     let breadth = Breadth::Plate { span_days: span_days(query.from, query.to) };
-    let coverage = Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None };
+    let wildcard = matches!(query.mode, PlateMode::Wildcard);
+    let coverage =
+        Coverage { kinds: vec![Kind::PlateRead], from: query.from, to: query.to, bbox: None, plate: Some((query.plate.clone(), wildcard)) };
     (breadth, coverage)
 }
 

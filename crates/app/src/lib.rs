@@ -7,6 +7,8 @@
 //! - [`ingest`]: every source through one path (decode → dead letters → submit → durable).
 //! - [`investigations`]: the gate (purpose, authority, audit) → the search → its result entry;
 //!   situations' context.
+//! - [`authority`]: what a broad search rests on: registered warrants, exigency claims and their
+//!   reviews, supervisors' approvals.
 //! - [`retention`]: the windows, their two-person changes, the purge and its receipts.
 //! - [`sharing`]: approved outbound sinks, their two-person changes, and the running sink workers.
 //! - [`hotlists`]: lists and entries, audited, and new entries matched against the last day.
@@ -18,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod authority;
 pub mod catalog;
 pub mod changes;
 pub mod error;
@@ -37,7 +40,9 @@ pub use ingest::{DeviceSeen, FileFormat, Ingest, IngestOutcome, IngestQueue, Ing
 
 use glasshouse_audit::approvals::ApprovalBook;
 use glasshouse_audit::changes::ChangeBook;
+use glasshouse_audit::exigency::ExigencyBook;
 use glasshouse_audit::holds::HoldBook;
+use glasshouse_audit::warrants::WarrantBook;
 use glasshouse_audit::{AuditEvent, AuditLog, AuditReceipt, PurposePolicy};
 use glasshouse_engine::Engine;
 use glasshouse_engine::metrics::RuleMetrics;
@@ -82,6 +87,10 @@ pub struct App {
     pub policy: PurposePolicy,
     /// Supervisor approvals for broad searches.
     pub approvals: ApprovalBook,
+    /// Registered warrants, which broad searches may cite.
+    pub warrants: WarrantBook,
+    /// Claims of exigency and their reviews.
+    pub exigencies: ExigencyBook,
     /// Legal holds: records kept past retention for a case.
     pub holds: HoldBook,
     /// How long each kind is kept.

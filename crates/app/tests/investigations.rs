@@ -5,6 +5,7 @@ mod common;
 use common::{app, entries, read};
 use glasshouse_app::investigations::PurposeFields;
 use glasshouse_app::{Actor, ErrorKind};
+use glasshouse_audit::warrants::{Warrant, WarrantScope, WarrantStatus};
 use glasshouse_model::Timestamp;
 use glasshouse_store::{AreaQuery, ContextWindow, PlateMode, PlateQuery, Shape};
 
@@ -66,19 +67,119 @@ fn a_search_without_a_purpose_is_refused_and_the_refusal_is_logged() {
     assert_eq!(log[0]["details"]["field"], "justification");
 }
 
+/// A warrant for plate ABC123 in the fixture's case, over the last 40 days, registered by a custodian.
+fn warrant(reference: &str) -> Warrant {
+    let now = Timestamp::now();
+    Warrant {
+        id: format!("w-{reference}"),
+        reference: reference.into(),
+        issuing_authority: "Helsinki District Court".into(),
+        case_number: "HPD-77-0042".into(),
+        scope: WarrantScope { plates: vec!["ABC123".into()], bbox: None, from: now.plus_secs(-40 * 86_400), to: now.plus_secs(3600) },
+        expires_at: now.plus_secs(10 * 86_400),
+        document_sha256: "0f".repeat(32),
+        registered_by: "cora".into(),
+        registered_at: now,
+        status: WarrantStatus::Registered,
+        revoked_by: None,
+        revoked_at: None,
+        revocation_reason: None,
+    }
+}
+
+fn custodian() -> Actor {
+    Actor::new("cora", "custodian")
+}
+
 #[test]
-fn a_broad_search_needs_an_authority_and_names_it_in_the_log() {
+fn a_broad_search_needs_an_authority_and_a_warrant_must_be_registered_and_name_the_plate() {
     let dir = tempfile::tempdir().unwrap();
     let f = app(dir.path());
+    let investigations = f.app.investigations();
     let month = plate("ABC123", 30);
-    let refused = f.app.investigations().plates(&investigator(), &purpose(), month.clone(), false).unwrap_err();
+    let refused = investigations.plates(&investigator(), &purpose(), month.clone(), false).unwrap_err();
     assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Forbidden, Some("approval")));
     assert!(refused.message.contains("warrant"), "{}", refused.message);
-    let with_warrant = PurposeFields { warrant_reference: Some("WRT-77".into()), ..purpose() };
-    let found = f.app.investigations().plates(&investigator(), &with_warrant, month, true).unwrap();
-    let search = &entries(&f.app)[found.audit_seq as usize];
+
+    let citing = PurposeFields { warrant_reference: Some("WRT-77".into()), ..purpose() };
+    let unregistered = investigations.plates(&investigator(), &citing, month.clone(), false).unwrap_err();
+    assert_eq!((unregistered.kind, unregistered.field.as_deref()), (ErrorKind::Forbidden, Some("warrant_reference")));
+    assert!(unregistered.message.contains("no warrant WRT-77 is registered"), "{}", unregistered.message);
+
+    let registered = investigations.register_warrant(&custodian(), warrant("WRT-77")).unwrap();
+    let other_plate = investigations.plates(&investigator(), &citing, plate("XYZ999", 30), false).unwrap_err();
+    assert!(other_plate.message.contains("does not name this plate"), "{}", other_plate.message);
+    let other_case = PurposeFields { case_number: Some("HPD-77-0043".into()), ..citing.clone() };
+    let refused_case = investigations.plates(&investigator(), &other_case, month.clone(), false).unwrap_err();
+    assert!(refused_case.message.contains("issued in case HPD-77-0042"), "{}", refused_case.message);
+
+    let found = investigations.plates(&investigator(), &citing, month.clone(), true).unwrap();
+    let log = entries(&f.app);
+    let search = &log[found.audit_seq as usize];
     assert_eq!(search["action"], "export.plates", "an export is logged as one");
-    assert_eq!(search["details"]["authority"]["warrant"], "WRT-77");
+    assert_eq!(search["details"]["authority"], serde_json::json!({ "warrant": "WRT-77", "warrant_id": registered.id }));
+    let registration = log.iter().find(|e| e["action"] == "warrant.register").unwrap();
+    assert_eq!(registration["details"]["document_sha256"], "0f".repeat(32));
+    assert!(registration["details"]["plates"][0].as_str().unwrap().starts_with("kh:"), "plates are keyed hashes: {registration}");
+    let refusals: Vec<&str> = log.iter().filter(|e| e["outcome"] == "refused").map(|e| e["details"]["field"].as_str().unwrap()).collect();
+    assert_eq!(refusals, ["approval", "warrant_reference", "warrant_reference", "warrant_reference"], "every refusal is logged");
+
+    investigations.revoke_warrant(&custodian(), &registered.id, "quashed by the appeals court".into(), Timestamp::now()).unwrap();
+    let revoked = investigations.plates(&investigator(), &citing, month, false).unwrap_err();
+    assert!(revoked.message.contains("revoked"), "{}", revoked.message);
+}
+
+#[test]
+fn a_warrant_with_a_bad_field_or_a_taken_reference_is_refused_by_name_and_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let investigations = f.app.investigations();
+    let bad = Warrant { document_sha256: "not a hash".into(), ..warrant("WRT-1") };
+    let error = investigations.register_warrant(&custodian(), bad).unwrap_err();
+    assert_eq!((error.kind, error.field.as_deref()), (ErrorKind::Invalid, Some("document_sha256")));
+    investigations.register_warrant(&custodian(), warrant("WRT-1")).unwrap();
+    let twice = investigations.register_warrant(&custodian(), Warrant { id: "w-other".into(), ..warrant("WRT-1") }).unwrap_err();
+    assert_eq!((twice.kind, twice.field.as_deref()), (ErrorKind::Conflict, Some("reference")));
+    assert_eq!(entries(&f.app).len(), 1, "only the registration that was kept is logged");
+}
+
+#[test]
+fn an_exigency_claim_runs_at_once_and_opens_one_review_that_another_supervisor_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let investigations = f.app.investigations();
+    let claim = PurposeFields { exigency_reference: Some("CAD-2026-991".into()), ..purpose() };
+    let first = investigations.plates(&investigator(), &claim, plate("ABC123", 30), false).unwrap();
+    let second = investigations.plates(&investigator(), &claim, plate("ABC124", 30), false).unwrap();
+    let reviews = f.app.exigencies.list(None);
+    assert_eq!(reviews.len(), 1, "searches under one claim share its review");
+    let review = &reviews[0];
+    assert_eq!((review.state(Timestamp::now()), review.searches.as_slice()), ("open", &[first.audit_seq, second.audit_seq][..]));
+    let log = entries(&f.app);
+    assert_eq!(log[first.audit_seq as usize]["details"]["authority"]["review"], review.id.as_str());
+    assert_eq!(log.iter().filter(|e| e["action"] == "exigency.open").count(), 1);
+
+    let own = investigations.decide_review(&investigator(), &review.id, true, "a real abduction in progress".into(), Timestamp::now());
+    assert_eq!(own.unwrap_err().kind, ErrorKind::Forbidden);
+    let terse = investigations.decide_review(&Actor::new("sam", "supervisor"), &review.id, true, "ok".into(), Timestamp::now());
+    assert_eq!(terse.unwrap_err().field.as_deref(), Some("reason"));
+    let closed = investigations
+        .decide_review(
+            &Actor::new("sam", "supervisor"),
+            &review.id,
+            false,
+            "no emergency: the vehicle was parked at home".into(),
+            Timestamp::now(),
+        )
+        .unwrap();
+    assert_eq!(closed.state(Timestamp::now()), "not_upheld");
+    let decision = entries(&f.app).into_iter().find(|e| e["action"] == "exigency.not_upheld").unwrap();
+    assert_eq!((decision["actor"].as_str(), decision["details"]["searches"].as_array().unwrap().len()), (Some("sam"), 2));
+    assert!(decision["details"]["reason"].as_str().unwrap().starts_with("kh:"), "the reason is a keyed hash");
+
+    let bad = PurposeFields { exigency_reference: Some("an emergency!".into()), ..purpose() };
+    let refused = investigations.plates(&investigator(), &bad, plate("ABC123", 30), false).unwrap_err();
+    assert_eq!(refused.field.as_deref(), Some("exigency_reference"));
 }
 
 #[test]

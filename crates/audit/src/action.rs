@@ -52,6 +52,12 @@ actions! {
     ApprovalApprove = "approval.approve",
     /// A supervisor denied a broad search.
     ApprovalDeny = "approval.deny",
+    /// A supervisor found an exigency claim's emergency real.
+    ExigencyUphold = "exigency.uphold",
+    /// A supervisor found it was not.
+    ExigencyNotUpheld = "exigency.not_upheld",
+    /// A search ran under a claim of exigency, opening its review.
+    ExigencyOpen = "exigency.open",
     /// A backup of the whole data directory taken (by `glasshouse backup` on the host): it holds
     /// every stored record, so it is logged like an export.
     DataBackedUp = "data.backed_up",
@@ -127,6 +133,10 @@ actions! {
     SituationView = "situation.view",
     /// What the view showed.
     SituationViewResult = "situation.view.result",
+    /// A warrant registered from its signed document.
+    WarrantRegister = "warrant.register",
+    /// A warrant revoked: it authorises nothing more.
+    WarrantRevoke = "warrant.revoke",
     /// An analyst's SQL query.
     SqlQuery = "sql.query",
 }

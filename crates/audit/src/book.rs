@@ -61,6 +61,41 @@ impl<R: BookRecord> RecordBook<R> {
         Ok(record)
     }
 
+    /// Adds a new record once `check` has accepted it beside the records already kept and `audit`
+    /// has logged it, all under the book's lock (so two callers cannot both pass a uniqueness check).
+    pub fn insert_if<E: From<BookError>>(
+        &self,
+        record: R,
+        check: impl FnOnce(&[R], &R) -> Result<(), E>,
+        audit: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<R, E> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        check(&state.1, &record)?;
+        audit(&record)?;
+        store(&mut state.0, &record)?;
+        state.1.push(record.clone());
+        Ok(record)
+    }
+
+    /// The newest record `existing` accepts, or else `make()`'s record, stored once `audit` has
+    /// logged it; under one lock. The flag is true when the record is new.
+    pub fn find_or_insert<E: From<BookError>>(
+        &self,
+        existing: impl Fn(&R) -> bool,
+        make: impl FnOnce() -> R,
+        audit: impl FnOnce(&R) -> Result<(), E>,
+    ) -> Result<(R, bool), E> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = state.1.iter().rev().find(|r| existing(r)) {
+            return Ok((found.clone(), false));
+        }
+        let record = make();
+        audit(&record)?;
+        store(&mut state.0, &record)?;
+        state.1.push(record.clone());
+        Ok((record, true))
+    }
+
     /// Takes one step on the record `id`: `step` checks it and returns the new version (or refuses),
     /// `audit` logs that version, and only then is it stored. `missing` is the error when no record
     /// has that id.

@@ -10,6 +10,8 @@
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
 //! - [`book`]: the record book over a WAL that approvals, holds and changes are kept in.
 //! - [`approvals`]: supervisor approvals for broad searches, two people always.
+//! - [`warrants`]: registered warrants, and whether one allows a search.
+//! - [`exigency`]: claims of exigency and the supervisor's review of each.
 //! - [`pending`]: entries a command on the host leaves for the server to log.
 #![deny(missing_docs)]
 
@@ -17,6 +19,7 @@ pub mod action;
 pub mod approvals;
 pub mod book;
 pub mod changes;
+pub mod exigency;
 pub mod holds;
 pub mod index;
 pub mod keyed;
@@ -27,6 +30,7 @@ pub mod note;
 pub mod pending;
 pub mod purpose;
 pub mod verify;
+pub mod warrants;
 
 pub use action::Action;
 pub use log::{Admitted, AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};

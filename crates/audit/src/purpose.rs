@@ -18,8 +18,8 @@ pub struct PurposePolicy {
     pub justification_words_min: usize,
     /// Justifications that say nothing (compared case-insensitively, ignoring punctuation).
     pub vague_justifications: Vec<String>,
-    /// A search over a larger area (or with no area at all) needs a warrant or exigency reference,
-    /// or a supervisor's approval.
+    /// A search over a larger area (or with no area at all) needs a registered warrant, a claim of
+    /// exigency, or a supervisor's approval.
     #[serde(default = "default_area_km2_max")]
     pub area_km2_max: f64,
     /// Likewise a search spanning more days (or with no time bounds).
@@ -141,6 +141,15 @@ impl PurposePolicy {
         Ok(())
     }
 
+    /// Checks a case number's shape.
+    pub fn check_case_number(&self, case: &str) -> Result<(), PurposeError> {
+        let pattern = Regex::new(&format!("^(?:{})$", self.case_number_pattern)).expect("validated at start");
+        if !pattern.is_match(case) {
+            return Err(refuse("case_number", format!("{case:?} does not match the case number format {}", self.case_number_pattern)));
+        }
+        Ok(())
+    }
+
     /// Checks the three fields of a search request.
     pub fn check(&self, purpose: Option<&str>, case_number: Option<&str>, justification: Option<&str>) -> Result<Purpose, PurposeError> {
         let code = purpose
@@ -154,10 +163,7 @@ impl PurposePolicy {
             return Err(refuse("purpose", format!("{code:?} is not an allowed purpose; allowed: {}", self.purposes.join(", "))));
         }
         let case = case_number.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| refuse("case_number", "is required"))?;
-        let pattern = Regex::new(&format!("^(?:{})$", self.case_number_pattern)).expect("validated at start");
-        if !pattern.is_match(case) {
-            return Err(refuse("case_number", format!("{case:?} does not match the case number format {}", self.case_number_pattern)));
-        }
+        self.check_case_number(case)?;
         let text = justification.map(str::trim).filter(|j| !j.is_empty()).ok_or_else(|| refuse("justification", "is required"))?;
         let normalised: String = text.to_lowercase().chars().filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '/').collect();
         let normalised = normalised.split_whitespace().collect::<Vec<_>>().join(" ");

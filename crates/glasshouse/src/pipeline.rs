@@ -200,6 +200,8 @@ impl Pipeline {
             audit: stores.audit,
             policy: stores.policy,
             approvals: stores.approvals,
+            warrants: stores.warrants,
+            exigencies: stores.exigencies,
             holds: stores.holds,
             retention: glasshouse_app::retention::RetentionSettings::new(stores.retention, Some(data_dir.join("retention.json"))),
             changes: stores.changes,
@@ -291,6 +293,8 @@ struct Stores {
     audit: Arc<AuditLog>,
     policy: PurposePolicy,
     approvals: glasshouse_audit::approvals::ApprovalBook,
+    warrants: glasshouse_audit::warrants::WarrantBook,
+    exigencies: glasshouse_audit::exigency::ExigencyBook,
     holds: glasshouse_audit::holds::HoldBook,
     changes: glasshouse_audit::changes::ChangeBook,
     retention: glasshouse_store::RetentionPolicy,
@@ -308,6 +312,9 @@ impl Stores {
             policy: load_policy(data_dir)?,
             approvals: glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?,
             holds: glasshouse_audit::holds::HoldBook::open(&data_dir.join("holds")).context("opening the holds")?,
+            warrants: glasshouse_audit::warrants::WarrantBook::open(&data_dir.join("warrants")).context("opening the warrants")?,
+            exigencies: glasshouse_audit::exigency::ExigencyBook::open(&data_dir.join("exigency_reviews"))
+                .context("opening the exigency reviews")?,
             changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,
             retention: load_retention(data_dir)?,
         })

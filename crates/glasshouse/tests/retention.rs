@@ -79,7 +79,7 @@ fn a_purge_keeps_held_reads_deletes_the_rest_and_leaves_a_receipt_first() {
         let body = json!({
             "purpose": "criminal_investigation", "case_number": "HPD-2026-0042",
             "justification": "checking where the van from the robbery was parked in October",
-            "warrant_reference": "WRT-2026-77", "plate": plate, "from": days_ago(70), "to": days_ago(0),
+            "exigency_reference": "CAD-2026-77", "plate": plate, "from": days_ago(70), "to": days_ago(0),
         });
         let reply = client.json("POST", "/v1/search/plates", &investigator, body);
         assert_eq!(reply.status, 200, "{:?}", reply.body);

@@ -13,6 +13,8 @@ struct City {
     investigator: String,
     operator: String,
     auditor: String,
+    custodian: String,
+    supervisor: String,
     _dir: tempfile::TempDir,
 }
 
@@ -61,8 +63,10 @@ fn wait_flushed(client: &Client, token: &str, expected: usize) {
 /// and an incident beside the first reader.
 fn city() -> City {
     let dir = tempfile::tempdir().unwrap();
-    let tokens: Vec<String> =
-        ["administrator", "ingest", "investigator", "operator", "auditor"].iter().map(|r| token(dir.path(), r)).collect();
+    let tokens: Vec<String> = ["administrator", "ingest", "investigator", "operator", "auditor", "custodian", "supervisor"]
+        .iter()
+        .map(|r| token(dir.path(), r))
+        .collect();
     let server = Server::start(dir.path());
     let client = server.client();
     let admin = &tokens[0];
@@ -106,8 +110,9 @@ fn city() -> City {
     assert_eq!(reply.body["accepted"], lines.len(), "{:?}", reply.body);
     wait_flushed(&client, &tokens[2], lines.len());
     let mut t = tokens.into_iter().skip(1);
-    let (ingest, investigator, operator, auditor) = (t.next().unwrap(), t.next().unwrap(), t.next().unwrap(), t.next().unwrap());
-    City { server, ingest, investigator, operator, auditor, _dir: dir }
+    let mut next = || t.next().unwrap();
+    let (ingest, investigator, operator, auditor, custodian, supervisor) = (next(), next(), next(), next(), next(), next());
+    City { server, ingest, investigator, operator, auditor, custodian, supervisor, _dir: dir }
 }
 
 fn ids(results: &Value, path: &str) -> Vec<String> {
@@ -200,8 +205,29 @@ fn plate_searches_are_gated_logged_with_keyed_plates_and_refuse_dragnets() {
     assert_eq!((month.status, month.body["field"].as_str()), (403, Some("approval")), "{:?}", month.body);
     let open_ended = search(with(purpose(), json!({"plate": "ABC123"})));
     assert_eq!(open_ended.status, 403, "no time bounds is following a plate forever");
-    let warranted =
-        search(with(purpose(), json!({"plate": "ABC123", "from": at(-30 * 24 * 60), "to": at(60), "warrant_reference": "WRT-2026-77"})));
+    let cite = |plate: &str| json!({"plate": plate, "from": at(-30 * 24 * 60), "to": at(60), "warrant_reference": "WRT-2026-77"});
+    let unregistered = search(with(purpose(), cite("ABC123")));
+    assert_eq!((unregistered.status, unregistered.body["field"].as_str()), (403, Some("warrant_reference")), "{:?}", unregistered.body);
+
+    // A custodian registers the warrant from its document; an investigator cannot.
+    let warrant = json!({
+        "reference": "WRT-2026-77", "issuing_authority": "Helsinki District Court", "case_number": "HPD-2026-0042",
+        "plates": ["abc-123"], "from": at(-40 * 24 * 60), "to": at(120), "expires_at": common::in_days(20),
+        "document_sha256": "5e".repeat(32),
+    });
+    assert_eq!(client.json("POST", "/v1/warrants", &city.investigator, warrant.clone()).status, 403);
+    let bad = client.json("POST", "/v1/warrants", &city.custodian, with(warrant.clone(), json!({"document_sha256": "scan.pdf"})));
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("document_sha256")), "{:?}", bad.body);
+    let registered = client.json("POST", "/v1/warrants", &city.custodian, warrant.clone());
+    assert_eq!((registered.status, registered.body["state"].as_str()), (201, Some("in_force")), "{:?}", registered.body);
+    assert_eq!(registered.body["scope"]["plates"], json!(["ABC123"]), "plates are stored normalised");
+    let again = client.json("POST", "/v1/warrants", &city.supervisor, warrant);
+    assert_eq!((again.status, again.body["field"].as_str()), (409, Some("reference")), "{:?}", again.body);
+
+    let another_plate = search(with(purpose(), cite("XYZ999")));
+    assert_eq!((another_plate.status, another_plate.body["field"].as_str()), (403, Some("warrant_reference")));
+    assert!(another_plate.body["error"].as_str().unwrap().contains("does not name this plate"), "{:?}", another_plate.body);
+    let warranted = search(with(purpose(), cite("ABC123")));
     assert_eq!(warranted.status, 200, "{:?}", warranted.body);
 
     // The auditor sees each search and refusal, with the plate only as a keyed hash.
@@ -226,14 +252,52 @@ fn plate_searches_are_gated_logged_with_keyed_plates_and_refuse_dragnets() {
             ("search.plates", "refused"),
             ("search.plates", "refused"),
             ("search.plates", "refused"),
+            ("search.plates", "refused"),
+            ("search.plates", "refused"),
             ("search.plates", "ok"),
             ("search.plates.result", "ok")
         ],
-        "four refusals at the gate (the malformed pattern never reaches it), then the warranted search"
+        "four refusals at the gate (the malformed pattern never reaches it), two citing the warrant, then the warranted search"
     );
     let ok = entries.iter().find(|e| e["action"] == "search.plates" && e["outcome"] == "ok").unwrap();
     assert_eq!(ok["details"]["authority"]["warrant"], "WRT-2026-77");
+    assert_eq!(ok["details"]["authority"]["warrant_id"], registered.body["id"]);
+    assert_eq!(entries.iter().filter(|e| e["action"] == "warrant.register").count(), 1, "refused registrations are not logged");
     assert!(ok["details"]["parameters"]["plate"].as_str().unwrap().starts_with("kh:"), "{ok}");
+}
+
+#[test]
+fn an_exigency_claim_runs_at_once_and_a_supervisor_closes_its_review() {
+    let city = city();
+    let client = city.server.client();
+    let claim = json!({"plate": "ABC123", "from": at(-30 * 24 * 60), "to": at(60), "exigency_reference": "CAD-2026-4411"});
+    for _ in 0..2 {
+        let found = client.json("POST", "/v1/search/plates", &city.investigator, with(purpose(), claim.clone()));
+        assert_eq!(found.status, 200, "an emergency does not wait: {:?}", found.body);
+    }
+    let open = client.get("/v1/exigency-reviews?state=open", &city.supervisor);
+    assert_eq!((open.status, open.body["open"].as_u64(), open.body["overdue"].as_u64()), (200, Some(1), Some(0)), "{:?}", open.body);
+    let review = &open.body["reviews"][0];
+    assert_eq!((review["state"].as_str(), review["claimed_by"].as_str()), (Some("open"), Some("test-investigator")));
+    assert_eq!(review["searches"].as_array().unwrap().len(), 2, "both searches under the claim share one review");
+    let id = review["id"].as_str().unwrap().to_owned();
+    assert_eq!(client.get("/v1/exigency-reviews", &city.investigator).body["reviews"][0]["id"], id.as_str(), "the claimant sees their own");
+    let unknown_state = client.get("/v1/exigency-reviews?state=pending", &city.supervisor);
+    assert_eq!((unknown_state.status, unknown_state.body["field"].as_str()), (400, Some("state")));
+
+    let decide = |body: Value| client.json("POST", &format!("/v1/exigency-reviews/{id}/decision"), &city.supervisor, body);
+    let terse = decide(json!({"upheld": true, "reason": "fine"}));
+    assert_eq!((terse.status, terse.body["field"].as_str()), (400, Some("reason")), "{:?}", terse.body);
+    let upheld = decide(json!({"upheld": true, "reason": "shots fired and the van fled with a hostage"}));
+    assert_eq!((upheld.status, upheld.body["state"].as_str()), (200, Some("upheld")), "{:?}", upheld.body);
+    assert_eq!(decide(json!({"upheld": false, "reason": "second thoughts about the claim"})).status, 409);
+    assert_eq!(client.get("/v1/exigency-reviews?state=open", &city.supervisor).body["open"], 0);
+
+    let report = client.get("/v1/reports?format=json", &city.auditor);
+    assert_eq!(report.status, 200, "{:?}", report.body);
+    assert_eq!(report.body["exigency_reviews"]["opened"], 1, "{:?}", report.body["exigency_reviews"]);
+    assert_eq!(report.body["exigency_reviews"]["upheld"], 1);
+    assert_eq!(report.body["searches_by_authority"]["exigency"], 2, "{:?}", report.body["searches_by_authority"]);
 }
 
 #[test]

@@ -46,6 +46,10 @@ pub fn render_html(r: &TransparencyReport) -> String {
                 (bar_chart("Searches by role", &bars(&r.searches_by_role), "#009E73"))
                 (bar_chart("Searches by outcome", &bars(&r.searches_by_outcome), "#E69F00"))
                 (bar_chart("Searches by kind", &bars(&r.searches_by_kind), "#009E73"))
+                (bar_chart("Searches run, by the authority they rested on", &bars(&r.searches_by_authority), "#0072B2"))
+                (bar_chart("Searches refused, by the field at fault", &bars(&r.refusals_by_field), "#E69F00"))
+                h2 { "Warrants and exigency" }
+                (table(&authority_rows(r)))
                 h2 { "Retention purges" }
                 @let purges = purge_rows(r);
                 @if purges.is_empty() {
@@ -86,11 +90,24 @@ fn summary(r: &TransparencyReport) -> Vec<(String, String)> {
             format!("{} / {} / {}", r.alerts_confirmed, r.alerts_dismissed, r.alerts_awaiting),
         ),
         ("Searches (run / refused)".into(), format!("{searches} ({} / {})", searched("ok"), searched("refused"))),
+        ("Exigency reviews overdue now".into(), r.exigency_reviews.overdue_now.to_string()),
         (
             "Holds opened / expired / released / in force now".into(),
             format!("{} / {} / {} / {}", r.holds_opened, r.holds_expired, r.holds_released, r.holds_in_force),
         ),
         ("Purges (records deleted)".into(), format!("{} ({deleted})", r.purges.len())),
+    ]
+}
+
+/// Warrants and exigency reviews.
+fn authority_rows(r: &TransparencyReport) -> Vec<(String, String)> {
+    let (w, x) = (&r.warrants, &r.exigency_reviews);
+    vec![
+        ("Warrants registered in the period".into(), w.registered.to_string()),
+        ("Warrants in force / expired / revoked now".into(), format!("{} / {} / {}", w.in_force, w.expired, w.revoked)),
+        ("Exigency claims in the period".into(), x.opened.to_string()),
+        ("Of those, upheld / not upheld by a supervisor".into(), format!("{} / {}", x.upheld, x.not_upheld)),
+        ("Reviews open now (overdue: not closed within a day)".into(), format!("{} ({})", x.open_now, x.overdue_now)),
     ]
 }
 

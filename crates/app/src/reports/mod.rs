@@ -12,6 +12,7 @@ pub use html::{render_html, style_hash};
 use crate::{Action, App, AppError};
 use glasshouse_audit::AuditEntry;
 use glasshouse_audit::changes::ChangeStatus;
+use glasshouse_audit::exigency::ReviewStatus;
 use glasshouse_audit::holds::HoldStatus;
 use glasshouse_engine::{AlertStatus, Engine, GeofenceRule, MatchPolicy};
 use glasshouse_model::{Kind, Timestamp};
@@ -55,6 +56,16 @@ pub struct TransparencyReport {
     pub searches_by_outcome: BTreeMap<String, u64>,
     /// Searches by kind (`observations`, `plates`, `area`, `incident_context`).
     pub searches_by_kind: BTreeMap<String, u64>,
+    /// Searches that ran, by what allowed them: `warrant`, `exigency`, `approval`, or `none needed`
+    /// for a search inside the policy's area and span.
+    pub searches_by_authority: BTreeMap<String, u64>,
+    /// Searches refused at the gate, by the request field at fault (`justification`,
+    /// `warrant_reference`, `approval`, ...).
+    pub refusals_by_field: BTreeMap<String, u64>,
+    /// Warrants registered in the period, and the state of every warrant now.
+    pub warrants: WarrantFigures,
+    /// Exigency claims opened in the period and their reviews.
+    pub exigency_reviews: ReviewFigures,
     /// Holds approved during the period.
     pub holds_opened: u64,
     /// Holds that lapsed at their expiry during the period.
@@ -86,6 +97,34 @@ pub struct HotlistFigures {
     pub match_policy: String,
     /// Entries.
     pub entries: usize,
+}
+
+/// Registered warrants.
+#[derive(Debug, Default, Serialize)]
+pub struct WarrantFigures {
+    /// Registered during the period.
+    pub registered: u64,
+    /// In force when the report was computed.
+    pub in_force: u64,
+    /// Past their term when the report was computed.
+    pub expired: u64,
+    /// Revoked (at any time).
+    pub revoked: u64,
+}
+
+/// Exigency claims and their reviews.
+#[derive(Debug, Default, Serialize)]
+pub struct ReviewFigures {
+    /// Reviews opened during the period (one per claim).
+    pub opened: u64,
+    /// Of those, upheld by a supervisor.
+    pub upheld: u64,
+    /// Of those, not upheld.
+    pub not_upheld: u64,
+    /// Reviews open now, at any age (including overdue ones).
+    pub open_now: u64,
+    /// Reviews open now past their due time.
+    pub overdue_now: u64,
 }
 
 /// The checkpoint the report was computed against.
@@ -137,6 +176,8 @@ struct LogFigures {
     by_role: BTreeMap<String, u64>,
     by_outcome: BTreeMap<String, u64>,
     by_search_kind: BTreeMap<String, u64>,
+    by_authority: BTreeMap<String, u64>,
+    refusals_by_field: BTreeMap<String, u64>,
     holds_opened: u64,
     holds_released: u64,
     purges: Vec<serde_json::Value>,
@@ -166,6 +207,14 @@ impl LogFigures {
             *self.by_purpose.entry(purpose).or_insert(0) += 1;
             *self.by_role.entry(entry.role.clone()).or_insert(0) += 1;
             *self.by_outcome.entry(entry.outcome.clone()).or_insert(0) += 1;
+            if entry.outcome == "refused" {
+                let field = entry.details["field"].as_str().unwrap_or("(unnamed)").to_owned();
+                *self.refusals_by_field.entry(field).or_insert(0) += 1;
+            } else {
+                let authority = &entry.details["authority"];
+                let name = ["warrant", "exigency", "approval"].into_iter().find(|k| !authority[k].is_null()).unwrap_or("none needed");
+                *self.by_authority.entry(name.to_owned()).or_insert(0) += 1;
+            }
         }
     }
 }
@@ -211,6 +260,10 @@ impl App {
             searches_by_role: log.by_role,
             searches_by_outcome: log.by_outcome,
             searches_by_kind: log.by_search_kind,
+            searches_by_authority: log.by_authority,
+            refusals_by_field: log.refusals_by_field,
+            warrants: self.warrant_figures(from, to, now),
+            exigency_reviews: self.review_figures(from, to, now),
             holds_opened: log.holds_opened,
             holds_expired,
             holds_released: log.holds_released,
@@ -221,6 +274,30 @@ impl App {
             checkpoint: CheckpointFigures { size, note, verifier_key: self.audit.verifier_key() },
             impact_and_use,
         })
+    }
+
+    fn warrant_figures(&self, from: Timestamp, to: Timestamp, now: Timestamp) -> WarrantFigures {
+        let warrants = self.warrants.list();
+        let count = |state: &str| warrants.iter().filter(|w| w.state(now) == state).count() as u64;
+        WarrantFigures {
+            registered: warrants.iter().filter(|w| w.registered_at >= from && w.registered_at < to).count() as u64,
+            in_force: count("in_force"),
+            expired: count("expired"),
+            revoked: count("revoked"),
+        }
+    }
+
+    fn review_figures(&self, from: Timestamp, to: Timestamp, now: Timestamp) -> ReviewFigures {
+        let reviews = self.exigencies.list(None);
+        let opened: Vec<_> = reviews.iter().filter(|r| r.opened_at >= from && r.opened_at < to).collect();
+        let state_now = |state: &str| reviews.iter().filter(|r| r.state(now) == state).count() as u64;
+        ReviewFigures {
+            opened: opened.len() as u64,
+            upheld: opened.iter().filter(|r| r.status == ReviewStatus::Upheld).count() as u64,
+            not_upheld: opened.iter().filter(|r| r.status == ReviewStatus::NotUpheld).count() as u64,
+            open_now: state_now("open") + state_now("overdue"),
+            overdue_now: state_now("overdue"),
+        }
     }
 
     fn collected(&self, from: Timestamp, to: Timestamp) -> Result<Collected, AppError> {
@@ -300,10 +377,14 @@ impl App {
             (
                 "Searches".into(),
                 format!(
-                    "need a purpose from: {}; prohibited: {}; a case number; a justification of at least {} words",
+                    "need a purpose from: {}; prohibited: {}; a case number; a justification of at least {} words. \
+                     A search over more than {} km² or {} days needs a registered warrant whose case, scope and term it lies inside, \
+                     a supervisor's approval, or a claim of exigency, which a supervisor other than the claimant reviews within a day",
                     self.policy.purposes.join(", "),
                     self.policy.prohibited.join(", "),
-                    self.policy.justification_words_min
+                    self.policy.justification_words_min,
+                    self.policy.area_km2_max,
+                    self.policy.span_days_max,
                 ),
             ),
             (

@@ -70,6 +70,8 @@ pub fn app(dir: &Path) -> Fixture {
         policy: Default::default(),
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
         holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
+        warrants: glasshouse_audit::warrants::WarrantBook::open(&dir.join("warrants")).unwrap(),
+        exigencies: glasshouse_audit::exigency::ExigencyBook::open(&dir.join("exigency_reviews")).unwrap(),
         retention: glasshouse_app::retention::RetentionSettings::new(Default::default(), Some(dir.join("retention.json"))),
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
         sharing: Default::default(),

@@ -166,8 +166,9 @@ impl Client {
 }
 
 /// The purpose fields every observation search must carry.
-/// These tests search the whole store, a broad search, so they carry a warrant reference too.
-pub const PURPOSE: &str = "purpose=criminal_investigation&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary&warrant_reference=WRT-2026-0001";
+/// These tests search the whole store, a broad search, so they claim exigency too: it runs at once
+/// (and opens a review no test closes), where a warrant would need registering with a bounded scope.
+pub const PURPOSE: &str = "purpose=criminal_investigation&case_number=HPD-2026-0001&justification=tracing+the+white+van+seen+leaving+the+burglary&exigency_reference=CAD-2026-0001";
 
 /// A plate read line for `device` with an explicit id.
 pub fn read_line(id: &str, device: &str, plate: &str) -> String {

@@ -20,6 +20,7 @@ mod sharing;
 mod sinks;
 mod situations;
 mod sql;
+mod warrants;
 
 use crate::auth::{Account, Role};
 use crate::error::ApiError;
@@ -121,6 +122,11 @@ pub const ROUTES: &[Route] = &[
     Route { roles: &[Investigator], handler: || routes!(approvals::request) },
     Route { roles: &[Investigator, Supervisor], handler: || routes!(approvals::list) },
     Route { roles: &[Supervisor], handler: || routes!(approvals::decide) },
+    Route { roles: &[Custodian, Supervisor], handler: || routes!(warrants::register) },
+    Route { roles: &[Custodian, Supervisor, Investigator], handler: || routes!(warrants::list) },
+    Route { roles: &[Custodian, Supervisor], handler: || routes!(warrants::revoke) },
+    Route { roles: &[Supervisor, Investigator, Auditor], handler: || routes!(warrants::reviews) },
+    Route { roles: &[Supervisor], handler: || routes!(warrants::decide) },
 ];
 
 /// The routes open without a token: the health check, and opening a session, which checks its own

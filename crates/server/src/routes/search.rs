@@ -53,9 +53,11 @@ pub struct PlateSearchBody {
     /// At least five words saying what and why; vague reasons are refused.
     #[schema(required = true)]
     justification: Option<String>,
-    /// A court order reference, for a broad search.
+    /// For a broad search: the reference of a warrant registered at /v1/warrants whose case, scope and term the
+    /// search lies inside (else 403 naming `warrant_reference`).
     warrant_reference: Option<String>,
-    /// An exigency reference, for a broad search.
+    /// For a broad search in an emergency: the claim's reference (a dispatch number). The search runs at once and
+    /// opens a review a supervisor closes at /v1/exigency-reviews.
     exigency_reference: Option<String>,
     /// The id of an approved request from /v1/approvals covering this search, for a broad search.
     approval: Option<String>,
@@ -206,9 +208,11 @@ pub struct AreaSearchBody {
     /// At least five words saying what and why; vague reasons are refused.
     #[schema(required = true)]
     justification: Option<String>,
-    /// A court order reference, for a broad search.
+    /// For a broad search: the reference of a warrant registered at /v1/warrants whose case, scope and term the
+    /// search lies inside (else 403 naming `warrant_reference`).
     warrant_reference: Option<String>,
-    /// An exigency reference, for a broad search.
+    /// For a broad search in an emergency: the claim's reference (a dispatch number). The search runs at once and
+    /// opens a review a supervisor closes at /v1/exigency-reviews.
     exigency_reference: Option<String>,
     /// The id of an approved request from /v1/approvals covering this search, for a broad search.
     approval: Option<String>,
