@@ -6,6 +6,7 @@
 
 import { type Account, ApiError, api } from './api';
 import { el } from './dom';
+import { renderWarrants, warrantForm } from './warrants';
 
 export type Subject = 'retention' | 'sharing';
 
@@ -150,6 +151,7 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
   const windows = el('tbody', { id: 'retention-windows' });
   const changes = el('ol', { id: 'retention-changes', class: 'alert-list' });
   const holds = el('ol', { id: 'holds', class: 'alert-list' });
+  const warrants = el('ol', { id: 'warrants', class: 'alert-list' });
   const refreshWindows = async (): Promise<void> => {
     const retention = await api<{ windows: Record<string, { days: number; keeps_from: string }>; holds_in_force: number }>('/v1/retention');
     windows.replaceChildren(...Object.entries(retention.windows).map(([kind, w]) => el('tr', { 'data-kind': kind }, [
@@ -183,13 +185,14 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
       .catch((err) => { receipts.replaceChildren(el('li', { class: 'error' }, [message(err)])); });
   });
   app.replaceChildren(el('section', { class: 'custodian' }, [
-    el('h1', {}, ['Retention and holds']),
+    el('h1', {}, ['Retention, holds and warrants']),
     el('p', {}, [`Signed in as ${me.name} (records custodian). Counts and configuration only: this role has no access to observations.`]),
     el('h2', {}, ['Retention windows']),
     el('table', {}, [el('thead', {}, [el('tr', {}, [el('th', {}, ['Kind']), el('th', {}, ['Days']), el('th', {}, ['Keeps records from'])])]), windows]),
     form,
     el('h2', {}, ['Proposed and decided changes']), changes,
     el('h2', {}, ['Legal holds']), holdForm(() => { void renderHolds(holds, me, false); }), holds,
+    el('h2', {}, ['Warrants']), warrantForm(() => { void renderWarrants(warrants); }), warrants,
     el('h2', {}, ['Purge']), purgeButton, receipts,
   ]));
   await refreshWindows();
@@ -197,6 +200,7 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
   kind.replaceChildren(...Object.keys(retention.windows).map((k) => el('option', { value: k }, [k.replace(/_/g, ' ')])));
   await renderChanges(changes, 'retention', me, true, () => void refreshWindows());
   await renderHolds(holds, me, false);
+  await renderWarrants(warrants);
 }
 
 /// The administrator's sharing form: propose a sink (NATS subject, MQTT topic or signed webhook).

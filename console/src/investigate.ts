@@ -26,6 +26,9 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   const kind = el('select', { id: 'kind', 'aria-label': 'Kind' }, ['plate_read', 'incident', 'gunshot', 'sensor_reading', 'video_event'].map((k) => el('option', { value: k }, [k.replace(/_/g, ' ')])));
   const hours = el('input', { id: 'hours', type: 'number', min: '1', max: '720', value: '48', 'aria-label': 'Hours back' });
   const approval = el('input', { id: 'approval', 'aria-label': 'Approval id (for broad searches)', placeholder: 'approval id, for a broad search', value: saved.approval ?? '' });
+  const warrant = el('input', { id: 'warrant-reference', 'aria-label': 'Warrant reference (for broad searches)', placeholder: 'a registered warrant, for a broad search', value: saved.warrant_reference ?? '' });
+  const exigency = el('input', { id: 'exigency-reference', 'aria-label': 'Exigency reference (emergencies only)', placeholder: 'dispatch number; a supervisor reviews the claim' });
+  const authority: Authority = { approval, warrant, exigency };
   const message = el('p', { id: 'search-message', role: 'status' });
   const ask = el('button', { type: 'button', id: 'ask-approval', hidden: '' }, ['Ask a supervisor to approve this search']);
   const results = el('tbody', { id: 'results' });
@@ -39,6 +42,8 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
     el('label', { for: 'kind' }, ['Kind']), kind,
     el('label', { for: 'hours' }, ['Hours back']), hours,
     el('label', { for: 'approval' }, ['Approval (broad searches only)']), approval,
+    el('label', { for: 'warrant-reference' }, ['or a warrant']), warrant,
+    el('label', { for: 'exigency-reference' }, ['or an emergency (exigency)']), exigency,
     el('button', { type: 'submit' }, ['Search (logged)']), message, ask,
   ]);
   // One results table for every search, below the forms; each answer scrolls it into view.
@@ -63,7 +68,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const stated = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim() };
-    sessionStorage.setItem(PURPOSE_KEY, JSON.stringify({ ...stated, approval: approval.value.trim() }));
+    sessionStorage.setItem(PURPOSE_KEY, JSON.stringify({ ...stated, approval: approval.value.trim(), warrant_reference: warrant.value.trim() }));
     const b = map.map.getBounds();
     // Whole minutes, so a repeated search (after an approval) asks for the same scope.
     const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
@@ -71,7 +76,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => Number(x.toFixed(6)));
     lastScope = { kinds: [kind.value], from: from.toISOString(), to: new Date(to.getTime() + 3600_000).toISOString(), bbox: [bbox[0] - 0.001, bbox[1] - 0.001, bbox[2] + 0.001, bbox[3] + 0.001] };
     const params = new URLSearchParams({ ...stated, kind: kind.value, from: from.toISOString(), to: to.toISOString(), bbox: bbox.join(','), limit: '500' });
-    if (approval.value.trim()) params.set('approval', approval.value.trim());
+    for (const [key, value] of Object.entries(authorityFields(authority))) params.set(key, value);
     ask.hidden = true;
     message.textContent = 'searching…';
     message.className = '';
@@ -93,15 +98,24 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
         results.replaceChildren();
       });
   });
-  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, approval, results, map, exporter), areaForm(purpose, caseNumber, justification, approval, results, map, exporter), incidentForm(purpose, caseNumber, justification, approval, results, map), resultsSection);
+  panel.replaceChildren(form, plateForm(purpose, caseNumber, justification, authority, results, map, exporter), areaForm(purpose, caseNumber, justification, authority, results, map, exporter), incidentForm(purpose, caseNumber, justification, authority, results, map), resultsSection);
 }
 
 interface PlateResult { observation: Observation; match: { matched_plate: string; via_candidate: boolean; distance: number } }
 
-function stated(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement): Record<string, string> {
-  const fields: Record<string, string> = { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim() };
-  if (approval.value.trim()) fields.approval = approval.value.trim();
+/// What a broad search may rest on: a supervisor's approval, a registered warrant, or an exigency claim.
+interface Authority { approval: HTMLInputElement; warrant: HTMLInputElement; exigency: HTMLInputElement }
+
+function authorityFields(authority: Authority): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (authority.approval.value.trim()) fields.approval = authority.approval.value.trim();
+  if (authority.warrant.value.trim()) fields.warrant_reference = authority.warrant.value.trim();
+  if (authority.exigency.value.trim()) fields.exigency_reference = authority.exigency.value.trim();
   return fields;
+}
+
+function stated(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, authority: Authority): Record<string, string> {
+  return { purpose: purpose.value, case_number: caseNumber.value.trim(), justification: justification.value.trim(), ...authorityFields(authority) };
 }
 
 function showResults(results: HTMLElement, map: LiveMap, observations: Observation[], what: (o: Observation) => Node | string, marker?: { at: string; label: string }): void {
@@ -116,7 +130,7 @@ function showResults(results: HTMLElement, map: LiveMap, observations: Observati
 
 /// Where a plate was read: exact, a wildcard pattern (`?` one character, `*` any run), or with OCR
 /// misreads tolerated. The same purpose fields; the plate goes into the log only as a keyed hash.
-function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
+function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, authority: Authority, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
   const plate = el('input', { id: 'plate', 'aria-label': 'Plate or pattern', placeholder: 'ABC123, or AB?12* with wildcard', autocomplete: 'off' });
   const mode = el('select', { id: 'plate-mode', 'aria-label': 'Match' }, [
     el('option', { value: 'exact' }, ['exact']), el('option', { value: 'wildcard' }, ['wildcard (? and *)']), el('option', { value: 'tolerant' }, ['tolerate misreads (8/B, 0/O, …)']),
@@ -136,7 +150,7 @@ function plateForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, jus
     // pick up reads that arrived after the results were shown.
     const to = new Date();
     const from = new Date(to.getTime() - Number(days.value) * 86_400_000);
-    const body = { ...stated(purpose, caseNumber, justification, approval), plate: plate.value, mode: mode.value, from: from.toISOString(), to: to.toISOString(), limit: 500 };
+    const body = { ...stated(purpose, caseNumber, justification, authority), plate: plate.value, mode: mode.value, from: from.toISOString(), to: to.toISOString(), limit: 500 };
     message.className = '';
     message.textContent = 'searching…';
     api<{ results: PlateResult[]; next_cursor: string | null; audit_seq: number }>('/v1/search/plates', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
@@ -162,7 +176,7 @@ interface IncidentContext {
 
 /// An incident's neighbourhood: its reports, what each kind saw within its radius and window of the
 /// first report, and the cameras that could see it, on the map, the table and the timeline.
-function incidentForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap): HTMLElement {
+function incidentForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, authority: Authority, results: HTMLElement, map: LiveMap): HTMLElement {
   const incident = el('input', { id: 'incident-id', 'aria-label': 'Incident id', placeholder: 'CAD incident id', autocomplete: 'off' });
   const message = el('p', { id: 'incident-message', role: 'status' });
   const form = el('form', { class: 'investigate incident-search' }, [
@@ -172,7 +186,7 @@ function incidentForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, 
   ]);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const params = new URLSearchParams(stated(purpose, caseNumber, justification, approval));
+    const params = new URLSearchParams(stated(purpose, caseNumber, justification, authority));
     message.className = '';
     message.textContent = 'searching…';
     api<IncidentContext>(`/v1/incidents/${encodeURIComponent(incident.value.trim())}/context?${params}`)
@@ -193,7 +207,7 @@ function incidentForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, 
 
 /// What was observed inside an area: a circle around the map's centre (move the map to place it)
 /// or a polygon drawn on the map, over a time window placed with a slider (up to a week back).
-function areaForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, approval: HTMLInputElement, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
+function areaForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, justification: HTMLTextAreaElement, authority: Authority, results: HTMLElement, map: LiveMap, exporter: Exporter): HTMLElement {
   const shape = el('select', { id: 'area-shape', 'aria-label': 'Shape' }, [
     el('option', { value: 'circle' }, ['circle around the map centre']), el('option', { value: 'polygon' }, ['polygon drawn on the map']),
   ]);
@@ -256,7 +270,7 @@ function areaForm(purpose: HTMLSelectElement, caseNumber: HTMLInputElement, just
       const centre = map.map.getCenter();
       where.circle = { lat: Number(centre.lat.toFixed(6)), lon: Number(centre.lng.toFixed(6)), radius_m: Number(radius.value) };
     }
-    const body = { ...stated(purpose, caseNumber, justification, approval), ...where, from: from.toISOString(), to: to.toISOString(), limit: 1000 };
+    const body = { ...stated(purpose, caseNumber, justification, authority), ...where, from: from.toISOString(), to: to.toISOString(), limit: 1000 };
     message.className = '';
     message.textContent = 'searching…';
     api<{ observations: Observation[]; next_cursor: string | null; audit_seq: number }>('/v1/search/area', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })

@@ -7,6 +7,7 @@ import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
+import { renderReviews, renderWarrants, warrantForm } from './warrants';
 import { renderDashboards } from './dashboard';
 import { renderRules } from './rules';
 import { renderChanges, renderCustodian, renderHolds } from './changes';
@@ -165,13 +166,20 @@ async function renderLive(account: Account): Promise<void> {
     const retention = el('ol', { id: 'retention-changes', class: 'alert-list' });
     const sharing = el('ol', { id: 'sharing-changes', class: 'alert-list' });
     const holds = el('ol', { id: 'holds', class: 'alert-list' });
+    // Exigency claims must be reviewed within a day, so they come first.
+    const reviews = el('ol', { id: 'exigency-reviews', class: 'alert-list' });
+    const warrants = el('ol', { id: 'warrants', class: 'alert-list' });
+    approvalsPanel.insertBefore(el('section', {}, [el('h2', {}, ['Exigency reviews']), reviews]), approvalsPanel.firstChild);
     approvalsPanel.append(
       el('h2', {}, ['Retention changes']), retention, el('h2', {}, ['Sharing changes']), sharing, el('h2', {}, ['Legal holds']), holds,
+      el('h2', {}, ['Warrants']), warrantForm(() => { void renderWarrants(warrants); }), warrants,
     );
     const refresh = async (): Promise<void> => {
+      await renderReviews(reviews, account);
       await renderChanges(retention, 'retention', account, true);
       await renderChanges(sharing, 'sharing', account, true);
       await renderHolds(holds, account, true);
+      await renderWarrants(warrants);
     };
     await refresh();
     setInterval(() => { if (!typingIn(approvalsPanel)) refresh().catch(() => undefined); }, 10_000);

@@ -513,6 +513,73 @@ test('an investigator is refused without a purpose, then searches with one', asy
   await page.close();
 });
 
+test('a custodian registers a warrant from its document, a search citing it runs, and an emergency search waits for a supervisor\'s review', async () => {
+  const custodian = await openConsole('custodian');
+  const { page } = custodian;
+  await page.waitForSelector('#warrant-form');
+  const scan = Buffer.from('%PDF-1.4 search warrant WRT-E2E-1, Helsinki District Court');
+  await page.setInputFiles('#warrant-document', { name: 'warrant.pdf', mimeType: 'application/pdf', buffer: scan });
+  const expected = createHash('sha256').update(scan).digest('hex');
+  await page.waitForFunction((hex) => document.querySelector('#warrant-sha256')?.value === hex, expected);
+  await page.fill('#warrant-reference-new', 'WRT-E2E-1');
+  await page.fill('#warrant-issuer', 'Helsinki District Court');
+  await page.fill('#warrant-case', 'HPD-2026-0042');
+  await page.fill('#warrant-plates', 'abc-123');
+  await page.fill('#warrant-from', daysFromNow(-40).slice(0, 16));
+  await page.fill('#warrant-to', daysFromNow(1).slice(0, 16));
+  await page.fill('#warrant-expires', daysFromNow(30).slice(0, 10));
+  await page.click('#warrant-form button[type=submit]');
+  await page.locator('#warrants li[data-reference="WRT-E2E-1"][data-state="in_force"]').waitFor();
+  await page.screenshot({ path: join(artifacts, 'custodian-warrant.png'), fullPage: true });
+  const { warrants } = await call('GET', '/v1/warrants', tokens.custodian);
+  const registered = warrants.find((w) => w.reference === 'WRT-E2E-1');
+  assert.equal(registered.document_sha256, expected, 'the console sent the hash of the chosen file');
+  assert.deepEqual(registered.scope.plates, ['ABC123']);
+  assert.deepEqual(custodian.errors, []);
+  await page.close();
+
+  const investigator = await openConsole('investigator');
+  const search = investigator.page;
+  await search.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
+  await search.selectOption('#purpose', 'stolen_vehicle');
+  await search.fill('#case-number', 'HPD-2026-0042');
+  await search.fill('#justification', 'stolen grey estate car reported near the harbour this month');
+  await search.fill('#approval', '');
+  await search.fill('#plate', 'ABC123');
+  await search.selectOption('#plate-mode', 'exact');
+  await search.fill('#plate-days', '30');
+  await search.click('#plate-search');
+  await search.waitForFunction(() => /Refused: .*supervisor's approval/.test(document.querySelector('#plate-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  await search.fill('#warrant-reference', 'WRT-E2E-1');
+  await search.click('#plate-search');
+  await search.waitForFunction(() => /reads · logged as audit entry \d+/.test(document.querySelector('#plate-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  await search.fill('#plate', 'XYZ999');
+  await search.click('#plate-search');
+  await search.waitForFunction(() => /Refused: .*does not name this plate/.test(document.querySelector('#plate-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  // A child taken in a grey estate car: no time for a warrant. The search runs, and the claim is reviewed.
+  await search.fill('#warrant-reference', '');
+  await search.fill('#exigency-reference', 'CAD-E2E-7');
+  await search.click('#plate-search');
+  await search.waitForFunction(() => /reads · logged as audit entry \d+/.test(document.querySelector('#plate-message')?.textContent ?? ''), null, { timeout: 30_000 });
+  const logged = Number((await search.locator('#plate-message').innerText()).match(/audit entry (\d+)/)[1]);
+  assert.deepEqual(investigator.errors.filter((e) => !/status of 403/.test(e)), []);
+  await search.close();
+
+  const supervisor = await openConsole('supervisor');
+  const review = supervisor.page.locator('#exigency-reviews li[data-state="open"]').filter({ hasText: 'CAD-E2E-7' });
+  await review.waitFor({ timeout: 30_000 });
+  assert.match(await review.innerText(), new RegExp(`audit entries ${logged}\\b`));
+  await supervisor.page.screenshot({ path: join(artifacts, 'supervisor-exigency-review.png') });
+  await review.locator('input').fill('a child was reported taken in that car an hour earlier');
+  await review.locator('button[data-action="uphold"]').click();
+  await supervisor.page.locator('#exigency-reviews li[data-state="upheld"]').filter({ hasText: 'CAD-E2E-7' }).waitFor();
+  assert.deepEqual(supervisor.errors, []);
+  await supervisor.page.close();
+  const report = await call('GET', '/v1/reports?format=json', tokens.auditor);
+  assert.ok(report.exigency_reviews.upheld >= 1, JSON.stringify(report.exigency_reviews));
+  assert.ok(report.searches_by_authority.warrant >= 1, JSON.stringify(report.searches_by_authority));
+});
+
 test('an auditor verifies the log in the browser and reads the report', async () => {
   const { page, errors } = await openConsole('auditor');
   await page.waitForSelector('#checkpoint');
