@@ -101,6 +101,8 @@ pub struct App {
     pub sharing: sharing::Sharing,
     /// The rules' counters as the hot path last published them.
     pub rule_metrics: Arc<Mutex<RuleMetrics>>,
+    /// The witnesses asked to cosign the audit log, and the newest checkpoint they cosigned.
+    pub witnessing: Arc<glasshouse_audit::witnessing::Witnessing>,
 }
 
 impl App {

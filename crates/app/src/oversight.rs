@@ -18,7 +18,13 @@ impl App {
     /// The newest signed checkpoint and the key to check it with.
     pub fn audit_checkpoint(&self) -> Value {
         let (size, note) = self.audit.checkpoint();
-        json!({ "size": size, "note": note, "verifier_key": self.audit.verifier_key() })
+        json!({
+            "size": size,
+            "note": note,
+            "verifier_key": self.audit.verifier_key(),
+            "cosigned": self.witnessing.cosigned(),
+            "witnesses": self.witnessing.statuses(),
+        })
     }
 
     /// The origin line of the log's checkpoints: the deployment's name for outside systems.

@@ -3,6 +3,9 @@
 //! - [`action`]: the names of the actions the log records.
 //! - [`merkle`]: RFC 6962/9162 hashing, the tree, inclusion and consistency proofs.
 //! - [`note`]: checkpoints in the C2SP tlog-checkpoint format as Ed25519 signed notes.
+//! - [`cosignature`]: witnesses' cosignatures (C2SP tlog-cosignature, Ed25519 cosignature/v1).
+//! - [`witness`]: a witness that cosigns only checkpoints extending what it saw (C2SP tlog-witness).
+//! - [`witnessing`]: the log's side: asking witnesses, keeping the cosigned checkpoint.
 //! - [`keyed`]: HMAC keyed hashes, so entries name plates and free text without revealing them.
 //! - [`index`]: where the log's entries and checkpoints are, and its tree's hashes, on disk.
 //! - [`log`]: the durable log; an append returns an [`log::AuditReceipt`], which searches demand.
@@ -19,6 +22,7 @@ pub mod action;
 pub mod approvals;
 pub mod book;
 pub mod changes;
+pub mod cosignature;
 pub mod exigency;
 pub mod holds;
 pub mod index;
@@ -31,6 +35,8 @@ pub mod pending;
 pub mod purpose;
 pub mod verify;
 pub mod warrants;
+pub mod witness;
+pub mod witnessing;
 
 pub use action::Action;
 pub use log::{Admitted, AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};

@@ -195,13 +195,13 @@ struct SigningKeyFile {
     ed25519_seed_hex: String,
 }
 
-fn random_32() -> [u8; 32] {
+pub(crate) fn random_32() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("os random source");
     bytes
 }
 
-fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(path)?;

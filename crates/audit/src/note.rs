@@ -12,7 +12,14 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 const ED25519: u8 = 0x01;
-const DASH: &str = "\u{2014} ";
+/// What starts every signature line of a note.
+pub(crate) const DASH: &str = "\u{2014} ";
+
+/// A note's body (with its final newline) and its signature lines.
+pub fn split_note(note: &str) -> Result<(String, Vec<&str>), NoteError> {
+    let (body, signatures) = note.split_once("\n\n").ok_or_else(|| NoteError::Malformed("no blank line before signatures".into()))?;
+    Ok((format!("{body}\n"), signatures.lines().filter(|l| l.starts_with(DASH)).collect()))
+}
 
 /// Why a note or key did not check out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +52,8 @@ impl Checkpoint {
         format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
     }
 
-    fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
+    /// Parses a checkpoint body (`<origin>\n<size>\n<base64 root>\n`, extension lines ignored).
+    pub fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
         let mut lines = body.split('\n');
         let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| NoteError::Malformed("no origin line".into()))?;
         let size = lines.next().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| NoteError::Malformed("no tree size line".into()))?;
@@ -135,11 +143,15 @@ impl NoteVerifier {
         Ok(NoteVerifier { name: name.to_owned(), id, key })
     }
 
+    /// The key's name: the origin of the log it signs for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Checks a signed note and returns its checkpoint.
     pub fn open(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let (body, signatures) = note.split_once("\n\n").ok_or_else(|| NoteError::Malformed("no blank line before signatures".into()))?;
-        let body = format!("{body}\n");
-        for line in signatures.lines() {
+        let (body, signatures) = split_note(note)?;
+        for line in signatures {
             let Some(rest) = line.strip_prefix(DASH) else { continue };
             let Some((name, encoded)) = rest.split_once(' ') else { continue };
             if name != self.name {

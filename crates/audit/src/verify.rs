@@ -226,3 +226,77 @@ pub fn verify_export(export: &[u8], verifier: &NoteVerifier, known: &[String]) -
     }
     report
 }
+
+/// A checkpoint the log signed and independent witnesses cosigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witnessed {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The witnesses whose cosignatures on it verify.
+    pub witnesses: Vec<String>,
+}
+
+/// Why a checkpoint is not witnessed enough: how many valid cosignatures it has, and the words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Shortfall {
+    /// Valid cosignatures found (0 when the note is not the log's).
+    pub found: usize,
+    /// What is missing.
+    pub reason: String,
+}
+
+/// Checks that `note` is the log's signed checkpoint and carries valid cosignatures from at least
+/// `required` of `witnesses`. The refusal names what is missing.
+pub fn check_witnessed(
+    note: &str,
+    log: &NoteVerifier,
+    witnesses: &[crate::cosignature::CosignatureVerifier],
+    required: usize,
+) -> Result<Witnessed, Shortfall> {
+    let shortfall = |found, reason: String| Shortfall { found, reason };
+    let checkpoint = log.open(note).map_err(|e| shortfall(0, format!("not the log's signed checkpoint: {e}")))?;
+    let (body, lines) = crate::note::split_note(note).map_err(|e| shortfall(0, e.to_string()))?;
+    let cosigned: Vec<String> = witnesses.iter().filter(|w| w.verify(&body, &lines).is_some()).map(|w| w.name().to_owned()).collect();
+    if cosigned.len() < required {
+        let named = if cosigned.is_empty() { String::new() } else { format!(" ({})", cosigned.join(", ")) };
+        let reason = format!(
+            "checkpoint of size {} carries {} of the {required} witness cosignatures required{named}",
+            checkpoint.size,
+            cosigned.len()
+        );
+        return Err(shortfall(cosigned.len(), reason));
+    }
+    Ok(Witnessed { checkpoint, witnesses: cosigned })
+}
+
+#[cfg(test)]
+mod witnessed_tests {
+    use super::*;
+    use crate::cosignature::{CosignatureVerifier, Cosigner};
+    use crate::note::NoteSigner;
+
+    #[test]
+    fn k_of_n_witnesses_are_required_and_a_bare_or_forged_checkpoint_is_rejected() {
+        let log = NoteSigner::new("glasshouse.test/audit", &[7u8; 32]);
+        let checkpoint = Checkpoint { origin: "glasshouse.test/audit".into(), size: 5, root: [1u8; 32] };
+        let note = log.sign(&checkpoint);
+        let (w1, w2, w3) =
+            (Cosigner::new("w.test/1", &[1u8; 32]), Cosigner::new("w.test/2", &[2u8; 32]), Cosigner::new("w.test/3", &[3u8; 32]));
+        let keys: Vec<CosignatureVerifier> =
+            [&w1, &w2, &w3].iter().map(|w| CosignatureVerifier::parse(&w.verifier_key()).unwrap()).collect();
+        let body = checkpoint.body();
+        let cosigned = format!("{note}{}{}", w1.cosign(&body, 10), w3.cosign(&body, 11));
+        let log_key = NoteVerifier::parse(&log.verifier_key()).unwrap();
+        assert_eq!(check_witnessed(&cosigned, &log_key, &keys, 2).unwrap().witnesses, ["w.test/1", "w.test/3"]);
+        assert!(check_witnessed(&cosigned, &log_key, &keys, 3).unwrap_err().reason.contains("2 of the 3"));
+        assert!(
+            check_witnessed(&note, &log_key, &keys, 1).unwrap_err().reason.contains("0 of the 1"),
+            "a checkpoint without its cosignatures"
+        );
+        // A cosignature of another checkpoint, pasted under this one, does not count.
+        let other = Checkpoint { size: 6, ..checkpoint.clone() }.body();
+        let pasted = format!("{note}{}", w2.cosign(&other, 12));
+        assert!(check_witnessed(&pasted, &log_key, &keys, 1).is_err());
+    }
+}

@@ -6,6 +6,7 @@ mod engine_state;
 mod pipeline;
 mod seen;
 mod sql_service;
+mod witnessing;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -73,6 +73,10 @@ pub struct PipelineConfig {
     pub trust_forwarded_for: bool,
     /// Minutes without input after which the console locks itself.
     pub console_idle_lock_minutes: f64,
+    /// Witnesses asked to cosign the audit log's checkpoints.
+    pub witnesses: Vec<glasshouse_audit::witnessing::WitnessConfig>,
+    /// How often they are asked.
+    pub witness_interval: Duration,
 }
 
 /// A running pipeline: the shared state for the HTTP server and the threads behind it.
@@ -92,6 +96,8 @@ pub struct Pipeline {
     identity: Option<Stoppable>,
     /// Dropping the sender stops the device silence checks.
     health: Option<Stoppable>,
+    /// Dropping the sender stops asking the witnesses.
+    witnessing: Option<Stoppable>,
 }
 
 /// The ingest entrance over the WAL's group committer.
@@ -207,6 +213,10 @@ impl Pipeline {
             changes: stores.changes,
             sharing,
             rule_metrics,
+            witnessing: Arc::new(
+                glasshouse_audit::witnessing::Witnessing::open(config.witnesses, Some(&data_dir.join("audit-witnesses.json")))
+                    .context("reading what the witnesses cosigned")?,
+            ),
         };
         let state = Arc::new(AppState {
             app: Arc::new(app),
@@ -233,6 +243,14 @@ impl Pipeline {
             let app = state.app.clone();
             stoppable("device-health", move |stopped| run_silence_checks(&app, stopped))?
         };
+        let witnessing = match state.app.witnessing.is_configured() {
+            true => {
+                let app = state.app.clone();
+                let interval = config.witness_interval;
+                Some(stoppable("witnessing", move |stopped| crate::witnessing::run(&app, interval, stopped))?)
+            }
+            false => None,
+        };
         Ok(Pipeline {
             state,
             sql: sql_engine,
@@ -243,6 +261,7 @@ impl Pipeline {
             retention: Some(retention),
             identity: Some(identity),
             health: Some(health),
+            witnessing,
         })
     }
 
@@ -267,6 +286,10 @@ impl Pipeline {
         if let Some((stop, handle)) = self.health.take() {
             drop(stop);
             handle.join().map_err(|_| anyhow::anyhow!("device health checks panicked"))?;
+        }
+        if let Some((stop, handle)) = self.witnessing.take() {
+            drop(stop);
+            handle.join().map_err(|_| anyhow::anyhow!("witnessing panicked"))?;
         }
         self.entrance.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = self.committer.take() {
@@ -625,6 +648,8 @@ mod tests {
             map_style: None,
             trust_forwarded_for: false,
             console_idle_lock_minutes: 30.0,
+            witnesses: Vec::new(),
+            witness_interval: Duration::from_secs(10),
         }
     }
 

@@ -68,6 +68,19 @@ pub fn render_html(r: &TransparencyReport) -> String {
                 p { (r.checkpoint.size) " entries. Verify with " code { "glasshouse audit verify" } " and the key below." }
                 pre { (r.checkpoint.note) }
                 pre { (r.checkpoint.verifier_key) }
+                h2 { "Witnesses" }
+                @if r.checkpoint.witnesses.is_empty() {
+                    p { "No independent witness is configured: the checkpoints rest on this deployment's key alone." }
+                } @else {
+                    (table(&r.checkpoint.witnesses.iter().map(|w| (w.name.clone(), match &w.last_refusal {
+                        None => format!("cosigned up to entry {}", w.cosigned_size),
+                        Some(why) => format!("cosigned up to entry {}; last refused: {why}", w.cosigned_size),
+                    })).collect::<Vec<_>>()))
+                    @if let Some(cosigned) = &r.checkpoint.cosigned {
+                        p { "The newest cosigned checkpoint, with the witnesses' cosignatures (C2SP tlog-cosignature):" }
+                        pre { (cosigned.note) }
+                    }
+                }
             }
         }
     }

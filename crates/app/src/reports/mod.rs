@@ -136,6 +136,10 @@ pub struct CheckpointFigures {
     pub note: String,
     /// The key to verify it with.
     pub verifier_key: String,
+    /// The newest checkpoint independent witnesses cosigned, with their cosignatures.
+    pub cosigned: Option<glasshouse_audit::witnessing::Cosigned>,
+    /// Each configured witness: the size it last cosigned, when, and why it last refused.
+    pub witnesses: Vec<glasshouse_audit::witnessing::WitnessStatus>,
 }
 
 /// Who has access: each account with its role, and whether it signs in with a second factor. The
@@ -271,7 +275,13 @@ impl App {
             purges: log.purges,
             actions: log.actions,
             access: access_by_role,
-            checkpoint: CheckpointFigures { size, note, verifier_key: self.audit.verifier_key() },
+            checkpoint: CheckpointFigures {
+                size,
+                note,
+                verifier_key: self.audit.verifier_key(),
+                cosigned: self.witnessing.cosigned(),
+                witnesses: self.witnessing.statuses(),
+            },
             impact_and_use,
         })
     }
@@ -394,8 +404,18 @@ impl App {
                     access.iter().map(|(role, names)| format!("{} {role}", names.len())).collect::<Vec<_>>().join(", "),
                 ),
             ),
-            ("Audit".into(), format!("{audit_size} entries in the Merkle log; every checkpoint signed with {}", self.audit.verifier_key())),
+            ("Audit".into(), format!("{audit_size} entries in the Merkle log; every checkpoint signed with {}; {}", self.audit.verifier_key(), self.witness_summary())),
         ]
+    }
+
+    /// Who outside the deployment cosigns the log, and how far.
+    fn witness_summary(&self) -> String {
+        let statuses = self.witnessing.statuses();
+        if statuses.is_empty() {
+            return "no independent witness cosigns its checkpoints, so the log rests on the operator's key alone".into();
+        }
+        let each: Vec<String> = statuses.iter().map(|w| format!("{} (up to entry {})", w.name, w.cosigned_size)).collect();
+        format!("cosigned by {} independent witness(es): {}", statuses.len(), each.join(", "))
     }
 
     /// Where alerts leave the system, from the running sinks, and how that is changed.

@@ -76,6 +76,7 @@ pub fn app(dir: &Path) -> Fixture {
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
         sharing: Default::default(),
         rule_metrics: Default::default(),
+        witnessing: std::sync::Arc::new(glasshouse_audit::witnessing::Witnessing::none()),
     };
     Fixture { app, sink }
 }

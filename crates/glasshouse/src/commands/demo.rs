@@ -92,6 +92,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tls_cert: None,
         tls_key: None,
         console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
+        witnesses: Vec::new(),
+        witness_interval_secs: 10,
         // Sensors publish over MQTT when the machine's broker answers (the demo says which).
         mqtt: mqtt.is_some().then(|| MQTT_BROKER.to_owned()),
         mqtt_topics: vec!["glasshouse/observations/#".into()],

@@ -104,6 +104,8 @@ pub fn bulk_load_config(data_dir: &Path) -> PipelineConfig {
         map_style: None,
         trust_forwarded_for: false,
         console_idle_lock_minutes: super::serve::IDLE_LOCK_MINUTES_DEFAULT,
+        witnesses: Vec::new(),
+        witness_interval: Duration::from_secs(10),
     }
 }
 

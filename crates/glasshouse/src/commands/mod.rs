@@ -12,6 +12,7 @@ mod serve;
 mod sim;
 mod token;
 mod wire;
+mod witness;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -62,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// An independent witness that cosigns audit log checkpoints (C2SP tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        command: witness::WitnessCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -74,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Audit { command } => audit::run(command),
+        Command::Witness { command } => witness::run(command),
         Command::Bench { command } => bench::run(command),
         Command::Report(args) => report::run(args),
         Command::Backup(args) => backup::run_backup(args),

@@ -86,6 +86,17 @@ pub struct ServeArgs {
     /// (CJIS asks for a session lock); longer for a video wall nobody touches.
     #[arg(long, default_value_t = IDLE_LOCK_MINUTES_DEFAULT, value_parser = idle_minutes)]
     pub console_idle_lock_minutes: f64,
+    /// A witness that cosigns the audit log's checkpoints: `<its verifier key>@<its URL>`
+    /// (`glasshouse witness key` prints the key). Repeat for more witnesses.
+    #[arg(long = "witness", value_parser = witness_config)]
+    pub witnesses: Vec<glasshouse_audit::witnessing::WitnessConfig>,
+    /// Seconds between asking the witnesses to cosign the newest checkpoint.
+    #[arg(long, default_value_t = 10)]
+    pub witness_interval_secs: u64,
+}
+
+fn witness_config(text: &str) -> Result<glasshouse_audit::witnessing::WitnessConfig, String> {
+    glasshouse_audit::witnessing::WitnessConfig::parse(text)
 }
 
 /// The console's idle lock unless configured otherwise.
@@ -145,6 +156,8 @@ pub async fn serve(
         sinks,
         trust_forwarded_for: args.trust_forwarded_for,
         console_idle_lock_minutes: args.console_idle_lock_minutes,
+        witnesses: args.witnesses.clone(),
+        witness_interval: Duration::from_secs(args.witness_interval_secs.max(1)),
     };
     let mqtt = match &args.mqtt {
         Some(address) => {
@@ -296,19 +309,19 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
 /// Ctrl-c and SIGTERM, caught from when this is made. Made before the listening line: a stop sent
 /// the moment the server says it listens (a supervisor, a test) must take the graceful path, and
 /// until a handler is installed the signal's default action kills the process unflushed.
-struct StopSignals {
+pub(crate) struct StopSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl StopSignals {
-    fn install() -> std::io::Result<StopSignals> {
+    pub(crate) fn install() -> std::io::Result<StopSignals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(StopSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
     }
 
     /// Resolves at the first of them.
-    async fn received(mut self) {
+    pub(crate) async fn received(mut self) {
         tokio::select! { _ = self.interrupt.recv() => {}, _ = self.terminate.recv() => {} }
     }
 }

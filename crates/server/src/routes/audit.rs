@@ -11,13 +11,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The newest signed checkpoint and the key to check it with.
+/// The newest signed checkpoint and the key to check it with, and what the witnesses cosigned.
 ///
-/// A C2SP signed note (Ed25519).
+/// A C2SP signed note (Ed25519). `cosigned` is the newest checkpoint some configured witness cosigned:
+/// `{size, note, witnesses}`, the note carrying their cosignature lines (C2SP tlog-cosignature); `witnesses`
+/// says, per witness, the size it last cosigned and why it last refused, if it did.
 #[utoipa::path(
     get,
     path = "/v1/audit/checkpoint",
-    responses((status = 200, description = "`{size, note, verifier_key}`")),
+    responses((status = 200, description = "`{size, note, verifier_key, cosigned, witnesses}`")),
 )]
 pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.audit_checkpoint())

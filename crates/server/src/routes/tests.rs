@@ -63,6 +63,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
         sharing: Default::default(),
         rule_metrics: Default::default(),
+        witnessing: std::sync::Arc::new(glasshouse_audit::witnessing::Witnessing::none()),
     };
     let state = AppState {
         app: Arc::new(app),
