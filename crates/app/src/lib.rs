@@ -17,9 +17,11 @@
 //! - [`changes`]: what every two-person change has in common.
 //! - [`reports`]: the transparency report, computed from the live system.
 //! - [`oversight`]: the audit log's checkpoint, entries and proofs, counts, and SQL's log entries.
+//! - [`audit_reads`]: reads of the audit log, logged per account per hour.
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod audit_reads;
 pub mod authority;
 pub mod catalog;
 pub mod changes;
@@ -35,7 +37,7 @@ pub mod retention;
 pub mod sharing;
 
 pub use error::{AppError, ErrorKind};
-pub use glasshouse_audit::Action;
+pub use glasshouse_audit::{Action, Component};
 pub use ingest::{DeviceSeen, FileFormat, Ingest, IngestOutcome, IngestQueue, IngestReport, PushBack, SubmitError, WebhookExtras};
 
 use glasshouse_audit::approvals::ApprovalBook;
@@ -51,19 +53,30 @@ use glasshouse_sinks::AlertLog;
 use glasshouse_store::{Catalog, Store};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Who acts: an account and its role at the time (as the audit log records them).
+/// Who acts: an account and its role at the time, what it came through and from where (as the
+/// audit log records them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// The account's name, or `system:<task>` for the server's own tasks.
     pub name: String,
     /// The role it acts in.
     pub role: String,
+    /// The interface the action came through.
+    pub component: Component,
+    /// The client's address, for an action over the network.
+    pub address: Option<String>,
 }
 
 impl Actor {
-    /// An account acting in a role.
+    /// An account acting in a role, as the server's own task (no client address) until [`Actor::via`]
+    /// says otherwise.
     pub fn new(name: impl Into<String>, role: impl Into<String>) -> Actor {
-        Actor { name: name.into(), role: role.into() }
+        Actor { name: name.into(), role: role.into(), component: Component::System, address: None }
+    }
+
+    /// The same actor, coming through `component` from `address`.
+    pub fn via(self, component: Component, address: Option<String>) -> Actor {
+        Actor { component, address, ..self }
     }
 }
 
@@ -103,6 +116,8 @@ pub struct App {
     pub rule_metrics: Arc<Mutex<RuleMetrics>>,
     /// The witnesses asked to cosign the audit log, and the newest checkpoint they cosigned.
     pub witnessing: Arc<glasshouse_audit::witnessing::Witnessing>,
+    /// Reads of the audit log counted this hour, logged per account once it is over.
+    pub audit_reads: audit_reads::AuditReads,
 }
 
 impl App {
@@ -136,5 +151,13 @@ impl App {
 
 /// An audit event for `actor`.
 pub(crate) fn event(actor: &Actor, action: Action, outcome: &str, details: serde_json::Value) -> AuditEvent {
-    AuditEvent { actor: actor.name.clone(), role: actor.role.clone(), action, outcome: outcome.to_owned(), details }
+    AuditEvent {
+        actor: actor.name.clone(),
+        role: actor.role.clone(),
+        component: actor.component,
+        address: actor.address.clone(),
+        action,
+        outcome: outcome.to_owned(),
+        details,
+    }
 }

@@ -2,8 +2,10 @@
 //! system's counts, and the logging of analysts' SQL, which both SQL interfaces (HTTP and the
 //! Postgres listener) share.
 
+use crate::audit_reads::AuditRead;
 use crate::{Action, Actor, App, AppError};
 use glasshouse_audit::merkle::leaf_hash;
+use glasshouse_model::Timestamp;
 use serde_json::{Value, json};
 
 /// Most audit entries one page returns.
@@ -34,7 +36,7 @@ impl App {
     }
 
     /// Up to `limit` entries from `from`, with their exact text (a leaf is the hash of that text).
-    pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Value, AppError> {
+    pub fn audit_entries(&self, actor: &Actor, from: u64, limit: usize) -> Result<Value, AppError> {
         let limit = limit.clamp(1, ENTRIES_PAGE_MAX);
         let list: Vec<Value> = self
             .audit
@@ -47,11 +49,13 @@ impl App {
                 json!({ "seq": from + i as u64, "leaf_hash": b64(&leaf_hash(&bytes)), "entry": text })
             })
             .collect();
+        self.note_audit_read(actor, AuditRead::Entries(list.len() as u64), Timestamp::now());
         Ok(json!({ "size": self.audit.size(), "entries": list }))
     }
 
     /// The audit path of entry `index` in the tree of `size` entries (the log's size by default).
-    pub fn inclusion_proof(&self, index: u64, size: Option<u64>) -> Result<Value, AppError> {
+    pub fn inclusion_proof(&self, actor: &Actor, index: u64, size: Option<u64>) -> Result<Value, AppError> {
+        self.note_audit_read(actor, AuditRead::InclusionProof, Timestamp::now());
         let size = size.unwrap_or_else(|| self.audit.size());
         let proof = self
             .audit
@@ -70,7 +74,8 @@ impl App {
     }
 
     /// Proof that the log of `first` entries is a prefix of the log of `second` (its size by default).
-    pub fn consistency_proof(&self, first: u64, second: Option<u64>) -> Result<Value, AppError> {
+    pub fn consistency_proof(&self, actor: &Actor, first: u64, second: Option<u64>) -> Result<Value, AppError> {
+        self.note_audit_read(actor, AuditRead::ConsistencyProof, Timestamp::now());
         let second = second.unwrap_or_else(|| self.audit.size());
         let proof = self
             .audit
@@ -88,8 +93,10 @@ impl App {
         }))
     }
 
-    /// The log's size now: an export streamed in parts is of this size.
-    pub fn audit_size(&self) -> usize {
+    /// Starts an export for `actor` (counted as one read): the log's size now, which the export
+    /// streamed in parts is of.
+    pub fn audit_export_start(&self, actor: &Actor) -> usize {
+        self.note_audit_read(actor, AuditRead::Export, Timestamp::now());
         self.audit.size() as usize
     }
 

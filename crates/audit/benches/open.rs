@@ -25,6 +25,8 @@ fn fill(dir: &Path, entries: u64) {
         log.append(AuditEvent {
             actor: format!("analyst{}", i % 40),
             role: "investigator".into(),
+            component: glasshouse_audit::Component::System,
+            address: None,
             action: Action::SearchPlates,
             outcome: "ok".into(),
             details: json!({

@@ -58,6 +58,8 @@ actions! {
     ExigencyNotUpheld = "exigency.not_upheld",
     /// A search ran under a claim of exigency, opening its review.
     ExigencyOpen = "exigency.open",
+    /// Reads of the audit log (entries, proofs, exports) by one account in one hour, counted.
+    AuditRead = "audit.read",
     /// A backup of the whole data directory taken (by `glasshouse backup` on the host): it holds
     /// every stored record, so it is logged like an export.
     DataBackedUp = "data.backed_up",

@@ -39,5 +39,5 @@ pub mod witness;
 pub mod witnessing;
 
 pub use action::Action;
-pub use log::{Admitted, AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt};
+pub use log::{Admitted, AuditEntry, AuditError, AuditEvent, AuditLog, AuditReceipt, Component};
 pub use purpose::{Purpose, PurposeError, PurposePolicy};

@@ -36,12 +36,45 @@ pub struct AuditEntry {
     pub actor: String,
     /// Its role at the time.
     pub role: String,
+    /// What the action came through: `http`, `postgres`, `cli` or `system` (absent from entries
+    /// logged before it was recorded).
+    #[serde(default)]
+    pub component: String,
+    /// The client's address, for an action over the network; `null` for the system's own tasks and
+    /// the CLI.
+    #[serde(default)]
+    pub address: Option<String>,
     /// What it did, e.g. `search.observations`, `device.upsert`.
     pub action: String,
     /// `ok`, `refused`, or another short outcome.
     pub outcome: String,
     /// The parameters and counts; plates and free text only as keyed hashes.
     pub details: serde_json::Value,
+}
+
+/// What an action came through, as its entry names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// The HTTP API and the console.
+    Http,
+    /// The Postgres wire listener (analysts' SQL).
+    Postgres,
+    /// A command run on the host (token changes, backup, restore).
+    Cli,
+    /// The server's own tasks (retention, witnessing, device health).
+    System,
+}
+
+impl Component {
+    /// The name entries store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Http => "http",
+            Component::Postgres => "postgres",
+            Component::Cli => "cli",
+            Component::System => "system",
+        }
+    }
 }
 
 /// An action to log; the log assigns `seq` and `at`.
@@ -51,6 +84,10 @@ pub struct AuditEvent {
     pub actor: String,
     /// Its role.
     pub role: String,
+    /// What it came through.
+    pub component: Component,
+    /// The client's address, for an action over the network.
+    pub address: Option<String>,
     /// What it did.
     pub action: Action,
     /// How it ended.
@@ -305,6 +342,8 @@ impl AuditLog {
             at: Timestamp::now(),
             actor: event.actor,
             role: event.role,
+            component: event.component.as_str().to_owned(),
+            address: event.address,
             action: event.action.as_str().to_owned(),
             outcome: event.outcome,
             details: event.details,
@@ -515,5 +554,49 @@ impl Drop for AuditLog {
                 tracing::warn!(error = %e, "audit index not sealed on close");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_logged_with_time_component_account_role_address_event_type_and_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(&dir.path().join("log"), &dir.path().join("keys")).unwrap();
+        for (i, action) in Action::ALL.iter().enumerate() {
+            let over_network = i % 2 == 0;
+            let event = AuditEvent {
+                actor: format!("account-{i}"),
+                role: "auditor".into(),
+                component: if over_network { Component::Http } else { Component::System },
+                address: over_network.then(|| "192.0.2.7".to_owned()),
+                action: *action,
+                outcome: "ok".into(),
+                details: serde_json::json!({}),
+            };
+            log.append(event).unwrap();
+        }
+        let entries = log.entries(0, Action::ALL.len()).unwrap();
+        assert_eq!(entries.len(), Action::ALL.len());
+        for (i, bytes) in entries.iter().enumerate() {
+            let entry: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            let keys: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
+            for field in ["seq", "at", "actor", "role", "component", "address", "action", "outcome", "details"] {
+                assert!(keys.contains(&field), "{field} missing from {entry}");
+            }
+            assert_eq!(Action::parse(entry["action"].as_str().unwrap()), Some(Action::ALL[i]));
+            assert!(Timestamp::parse_rfc3339(entry["at"].as_str().unwrap()).is_some());
+            let expected = if i % 2 == 0 { ("http", serde_json::json!("192.0.2.7")) } else { ("system", serde_json::Value::Null) };
+            assert_eq!((entry["component"].as_str().unwrap(), entry["address"].clone()), expected);
+        }
+    }
+
+    #[test]
+    fn an_entry_logged_before_components_were_recorded_still_reads() {
+        let old = r#"{"seq":0,"at":"2026-11-01T00:00:00Z","actor":"a","role":"auditor","action":"sql.query","outcome":"ok","details":{}}"#;
+        let entry: AuditEntry = serde_json::from_str(old).unwrap();
+        assert_eq!((entry.component.as_str(), entry.address), ("", None));
     }
 }

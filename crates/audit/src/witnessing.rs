@@ -255,6 +255,8 @@ mod tests {
         AuditEvent {
             actor: "ines".into(),
             role: "investigator".into(),
+            component: crate::Component::System,
+            address: None,
             action: Action::SqlQuery,
             outcome: "ok".into(),
             details: serde_json::json!({ "n": n }),

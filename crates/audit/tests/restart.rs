@@ -21,6 +21,8 @@ fn append(log: &AuditLog, i: u64) {
         .append(AuditEvent {
             actor: format!("user{}", i % 7),
             role: "investigator".into(),
+            component: glasshouse_audit::Component::System,
+            address: None,
             action: glasshouse_audit::Action::SearchPlates,
             outcome: "ok".into(),
             details: json!({ "plate": log.keyed("plate", &format!("P{i}")), "results": i }),

@@ -16,6 +16,8 @@ fn log_with_entries() -> (tempfile::TempDir, AuditLog) {
             .append(AuditEvent {
                 actor: format!("user{i}"),
                 role: "investigator".into(),
+                component: glasshouse_audit::Component::System,
+                address: None,
                 action: glasshouse_audit::Action::SearchPlates,
                 outcome: "ok".into(),
                 details: json!({ "plate": plate, "results": i }),
@@ -66,6 +68,8 @@ fn an_honest_log_verifies_and_survives_reopening() {
             .append(AuditEvent {
                 actor: "a".into(),
                 role: "auditor".into(),
+                component: glasshouse_audit::Component::System,
+                address: None,
                 action: glasshouse_audit::Action::DeviceUpsert,
                 outcome: "ok".into(),
                 details: json!({})
@@ -141,6 +145,8 @@ fn the_export_streamed_in_parts_is_the_export_of_one_size_of_the_log() {
     log.append(AuditEvent {
         actor: "late".into(),
         role: "auditor".into(),
+        component: glasshouse_audit::Component::System,
+        address: None,
         action: glasshouse_audit::Action::SearchPlates,
         outcome: "ok".into(),
         details: json!({}),

@@ -222,7 +222,18 @@ fn median(mut samples: Vec<f64>) -> f64 {
 /// reported by the query's first run.
 fn admit<Q>(audit: &AuditLog, action: Action, query: Q) -> Result<Admitted<Q>, glasshouse_audit::AuditError> {
     let details = serde_json::json!({ "purpose": "benchmark on simulated data" });
-    audit.admit(AuditEvent { actor: "bench".into(), role: "analyst".into(), action, outcome: "ok".into(), details }, query)
+    audit.admit(
+        AuditEvent {
+            actor: "bench".into(),
+            role: "analyst".into(),
+            component: glasshouse_audit::Component::System,
+            address: None,
+            action,
+            outcome: "ok".into(),
+            details,
+        },
+        query,
+    )
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {

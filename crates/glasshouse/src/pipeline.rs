@@ -217,6 +217,7 @@ impl Pipeline {
                 glasshouse_audit::witnessing::Witnessing::open(config.witnesses, Some(&data_dir.join("audit-witnesses.json")))
                     .context("reading what the witnesses cosigned")?,
             ),
+            audit_reads: Default::default(),
         };
         let state = Arc::new(AppState {
             app: Arc::new(app),
@@ -499,8 +500,10 @@ fn run_silence_checks(app: &App, stopped: &std::sync::mpsc::Receiver<()>) {
 fn run_identity_audit(state: &AppState, stopped: &Receiver<()>) {
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(IDENTITY_AUDIT_INTERVAL) {
         state.audit_identity_events();
+        state.app.log_audit_reads(glasshouse_model::Timestamp::now(), false);
     }
     state.audit_identity_events();
+    state.app.log_audit_reads(glasshouse_model::Timestamp::now(), true);
 }
 
 /// Merges small segments in the background until `stopped` disconnects, and once more at the end

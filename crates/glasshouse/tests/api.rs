@@ -1158,3 +1158,42 @@ fn a_server_with_live_streams_open_stops_on_sigterm_and_ends_them() {
     };
     assert_eq!(closing.map(|f| u16::from(f.code)), Some(1001));
 }
+
+#[test]
+fn every_entry_names_its_component_and_client_address_and_an_auditors_reads_are_logged_by_the_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (admin, auditor) = (token(data, "administrator"), token(data, "auditor"));
+    let server = Server::start(data);
+    let client = server.client();
+    let made = client.json("POST", "/v1/hotlists", &admin, json!({"name": "stolen", "source": "local", "match": "exact"}));
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert_eq!(client.get("/v1/audit/entries?from=0&limit=10", &auditor).status, 200);
+    assert_eq!(client.get("/v1/audit/entries?from=0&limit=10", &auditor).status, 200);
+    assert_eq!(client.get("/v1/audit/proof/inclusion?index=0", &auditor).status, 200);
+    server.stop();
+
+    let log = glasshouse_audit::AuditLog::open(&data.join("audit"), &data.join("audit-keys")).unwrap();
+    let entries: Vec<serde_json::Value> =
+        log.entries(0, log.size() as usize).unwrap().iter().map(|e| serde_json::from_slice(e).unwrap()).collect();
+    let component_of = |action: &str| {
+        let e = entries.iter().find(|e| e["action"] == action).unwrap_or_else(|| panic!("no {action} in {entries:?}"));
+        (e["component"].as_str().unwrap().to_owned(), e["address"].as_str().map(str::to_owned))
+    };
+    assert_eq!(component_of("hotlist.create"), ("http".to_owned(), Some("127.0.0.1".to_owned())));
+    assert_eq!(component_of("account.token_created"), ("cli".to_owned(), None), "tokens are made on the host");
+    for e in &entries {
+        assert!(["http", "postgres", "cli", "system"].contains(&e["component"].as_str().unwrap()), "{e}");
+        assert!(glasshouse_audit::Action::parse(e["action"].as_str().unwrap()).is_some(), "{e}");
+        assert!(!e["actor"].as_str().unwrap().is_empty() && !e["outcome"].as_str().unwrap().is_empty(), "{e}");
+    }
+    // The auditor's reads, one entry per hour (two if the test ran across the hour), logged at the
+    // latest when the server stopped.
+    let reads: Vec<&serde_json::Value> = entries.iter().filter(|e| e["action"] == "audit.read").collect();
+    assert!((1..=2).contains(&reads.len()), "{reads:?}");
+    for read in &reads {
+        assert_eq!((read["actor"].as_str(), read["address"].as_str()), (Some("test-auditor"), Some("127.0.0.1")));
+    }
+    let total = |field: &str| reads.iter().map(|r| r["details"][field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((total("entry_pages"), total("inclusion_proofs")), (2, 1));
+}

@@ -80,12 +80,22 @@ pub struct Account {
     pub name: String,
     /// What they may do.
     pub role: Role,
+    /// Where this request came from (set per request; never stored with the token).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub address: Option<std::net::IpAddr>,
 }
 
 impl Account {
-    /// The account as the use cases and the audit log name it.
+    /// An account with no request behind it yet.
+    pub fn new(name: impl Into<String>, role: Role) -> Account {
+        Account { name: name.into(), role, address: None }
+    }
+
+    /// The account as the use cases and the audit log name it: acting over HTTP, from its address.
     pub fn actor(&self) -> glasshouse_app::Actor {
         glasshouse_app::Actor::new(self.name.clone(), self.role.as_str())
+            .via(glasshouse_app::Component::Http, self.address.map(|a| a.to_string()))
     }
 }
 
@@ -223,7 +233,7 @@ impl TokenStore {
     /// The store of `data_dir`.
     pub fn open(data_dir: &Path) -> TokenStore {
         let by_hash = |path: &Path| -> io::Result<HashMap<String, Account>> {
-            Ok(read_tokens(path)?.into_iter().map(|t| (t.token_sha256, Account { name: t.name, role: t.role })).collect())
+            Ok(read_tokens(path)?.into_iter().map(|t| (t.token_sha256, Account::new(t.name, t.role))).collect())
         };
         TokenStore { path: data_dir.join(TOKENS_FILE), by_hash: ReloadingMap::new(data_dir.join(TOKENS_FILE), by_hash) }
     }
@@ -352,7 +362,7 @@ impl TokenStore {
         let mut recorded = 0;
         for t in tokens.iter_mut().filter(|t| !t.audited) {
             let created = CreatedToken {
-                account: Account { name: t.name.clone(), role: t.role },
+                account: Account::new(t.name.clone(), t.role),
                 created_at: t.created_at.clone(),
                 token_id: hash(&t.token_sha256)[..8].to_owned(),
             };
@@ -370,7 +380,7 @@ impl TokenStore {
 
     /// Every account with a token: name, role and when the token was created (never the hash).
     pub fn accounts(&self) -> io::Result<Vec<(Account, String)>> {
-        Ok(read_tokens(&self.path)?.into_iter().map(|t| (Account { name: t.name, role: t.role }, t.created_at)).collect())
+        Ok(read_tokens(&self.path)?.into_iter().map(|t| (Account::new(t.name, t.role), t.created_at)).collect())
     }
 
     /// The account a presented token belongs to. The token file is re-read whenever it changed, so
@@ -443,7 +453,7 @@ mod tests {
         let token = TokenStore::create(dir.path(), "ana", Role::Operator).unwrap();
         let file = fs::read_to_string(dir.path().join(TOKENS_FILE)).unwrap();
         assert!(!file.contains(&token), "the token must not be stored in clear");
-        assert_eq!(store.authenticate(&token), Some(Account { name: "ana".into(), role: Role::Operator }));
+        assert_eq!(store.authenticate(&token), Some(Account::new("ana", Role::Operator)));
         assert_eq!(store.authenticate(&format!("{token}x")), None);
     }
 

@@ -125,10 +125,13 @@ impl AppState {
     /// the count of refused tokens since last time.
     /// Failed logons are aggregated, one entry per call, so a flood of bad tokens cannot flood the log.
     pub fn audit_identity_events(&self) {
-        let system = Account { name: "glasshouse".into(), role: crate::auth::Role::Administrator };
+        // Token and role changes were made by the CLI on the host; refused requests came over HTTP,
+        // and are counted without their addresses.
+        let cli = glasshouse_app::Actor::new("glasshouse", "administrator").via(glasshouse_app::Component::Cli, None);
+        let http = glasshouse_app::Actor::new("glasshouse", "administrator").via(glasshouse_app::Component::Http, None);
         let drained = self.tokens.drain_unaudited(|t| {
             let details = serde_json::json!({ "account": t.account.name, "role": t.account.role.as_str(), "token_id": t.token_id, "created_at": t.created_at });
-            self.audit(&system, Action::AccountTokenCreated, "ok", details).is_ok()
+            self.app.record(&cli, Action::AccountTokenCreated, "ok", details).is_ok()
         });
         if let Err(e) = drained {
             tracing::warn!(error = %e, "could not read the token file for auditing");
@@ -139,7 +142,7 @@ impl AppState {
                 "tokens": c.tokens, "changed_at": c.at,
             });
             match account_action(&c.change) {
-                Some(action) => self.audit(&system, action, "ok", details).is_ok(),
+                Some(action) => self.app.record(&cli, action, "ok", details).is_ok(),
                 None => {
                     tracing::warn!(change = %c.change, "an account change of a kind this server does not know; left for a newer one");
                     false
@@ -160,7 +163,7 @@ impl AppState {
                 "addresses_locked_out": throttled.lockouts,
                 "refused_while_closed": throttled.refused,
             });
-            if self.audit(&system, Action::AccountLogonFailed, "refused", details).is_err() {
+            if self.app.record(&http, Action::AccountLogonFailed, "refused", details).is_err() {
                 self.failed_logons.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
                 self.throttle.restore_counts(throttled);
             }
@@ -173,7 +176,7 @@ impl AppState {
         let Some(data_dir) = self.tokens.data_dir() else { return };
         let drained = glasshouse_audit::pending::drain(data_dir, |entry| match entry.action() {
             Some(action @ Action::DataBackedUp) => {
-                let actor = glasshouse_app::Actor { name: entry.actor.clone(), role: entry.role.clone() };
+                let actor = glasshouse_app::Actor::new(entry.actor.clone(), entry.role.clone()).via(glasshouse_app::Component::Cli, None);
                 let mut details = entry.details.clone();
                 details["at"] = serde_json::Value::String(entry.at.clone());
                 self.app.record(&actor, action, &entry.outcome, details).is_ok()

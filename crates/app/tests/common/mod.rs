@@ -77,6 +77,7 @@ pub fn app(dir: &Path) -> Fixture {
         sharing: Default::default(),
         rule_metrics: Default::default(),
         witnessing: std::sync::Arc::new(glasshouse_audit::witnessing::Witnessing::none()),
+        audit_reads: Default::default(),
     };
     Fixture { app, sink }
 }

@@ -43,7 +43,7 @@ pub fn host_actor() -> glasshouse_app::Actor {
     let login = ["LOGNAME", "USER"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
     // SAFETY: getuid has no preconditions and cannot fail.
     let login = login.unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }));
-    glasshouse_app::Actor { name: format!("host:{login}"), role: "host".into() }
+    glasshouse_app::Actor::new(format!("host:{login}"), "host").via(glasshouse_app::Component::Cli, None)
 }
 
 /// Leaves the backup's entry for the server to log (it holds the audit log while it runs; a

@@ -214,6 +214,8 @@ fn verify_and_log_audit(data_dir: &Path, manifest: &BackupManifest, archive_sha2
         .append(glasshouse_audit::AuditEvent {
             actor: actor.name,
             role: actor.role,
+            component: glasshouse_audit::Component::Cli,
+            address: None,
             action: glasshouse_audit::Action::DataRestored,
             outcome: "ok".into(),
             details: serde_json::json!({

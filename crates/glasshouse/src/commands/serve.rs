@@ -295,12 +295,13 @@ fn postgres_access(state: Arc<glasshouse_server::AppState>) -> (glasshouse_sql::
         if account.role != Role::Analyst {
             return Err(format!("role {} may not use SQL", account.role.as_str()));
         }
-        tokio::task::block_in_place(|| login_state.audit(&account, Action::AccountLogon, "ok", serde_json::json!({ "via": "postgres" })))
+        let actor = account.actor().via(glasshouse_app::Component::Postgres, None);
+        tokio::task::block_in_place(|| login_state.record(&actor, Action::AccountLogon, "ok", serde_json::json!({ "via": "postgres" })))
             .map_err(|e| e.message)?;
         Ok(account.name)
     });
     let audit: glasshouse_sql::pg::Audit = Arc::new(move |name: &str, sql: &str, tables: &[String]| {
-        let analyst = Account { name: name.to_owned(), role: Role::Analyst }.actor();
+        let analyst = Account::new(name, Role::Analyst).actor().via(glasshouse_app::Component::Postgres, None);
         state.log_sql(&analyst, sql, tables, "postgres").map(|_| ()).map_err(|e| e.message)
     });
     (authenticate, audit)

@@ -1,12 +1,13 @@
 //! The audit log for auditors: the signed checkpoint, entries, proofs and the full export.
 
+use crate::auth::Account;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -46,10 +47,11 @@ pub struct EntriesParams {
 )]
 pub async fn entries(
     State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
     params: Result<Query<EntriesParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    Ok(Json(state.audit_entries(params.from.unwrap_or(0), params.limit.unwrap_or(100))?))
+    Ok(Json(state.audit_entries(&account.actor(), params.from.unwrap_or(0), params.limit.unwrap_or(100))?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -71,10 +73,11 @@ pub struct InclusionParams {
 )]
 pub async fn inclusion(
     State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
     params: Result<Query<InclusionParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    Ok(Json(state.inclusion_proof(params.index, params.size)?))
+    Ok(Json(state.inclusion_proof(&account.actor(), params.index, params.size)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -98,10 +101,11 @@ pub struct ConsistencyParams {
 )]
 pub async fn consistency(
     State(state): State<Arc<AppState>>,
+    Extension(account): Extension<Account>,
     params: Result<Query<ConsistencyParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params?;
-    Ok(Json(state.consistency_proof(params.first, params.second)?))
+    Ok(Json(state.consistency_proof(&account.actor(), params.first, params.second)?))
 }
 
 /// The whole log as NDJSON, for `glasshouse audit verify`.
@@ -112,10 +116,10 @@ pub async fn consistency(
     path = "/v1/audit/export",
     responses((status = 200, description = "application/x-ndjson")),
 )]
-pub async fn export(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+pub async fn export(State(state): State<Arc<AppState>>, Extension(account): Extension<Account>) -> Result<impl IntoResponse, ApiError> {
     // Streamed a part at a time, so a large log is never one buffer and the log's lock is held
     // for one part; the size is fixed first, so the stream is one size of the log.
-    let end = state.audit_size();
+    let end = state.audit_export_start(&account.actor());
     let parts = futures_util::stream::unfold(0usize, move |from| {
         let state = state.clone();
         async move {

@@ -240,7 +240,7 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     let client = client_address(&state, &request);
     refuse_if_closed(&state, client)?;
     let checked = bearer(request.headers()).map(|token| state.authenticate(token));
-    let Some(Ok(account)) = checked else {
+    let Some(Ok(mut account)) = checked else {
         let error = if checked == Some(Err(AuthRefusal::SecondFactorRequired)) {
             let message = "this account signs in with a second factor: POST /v1/sessions with this token and a current code";
             ApiError { field: Some("code".into()), ..ApiError::new(StatusCode::UNAUTHORIZED, message) }
@@ -252,6 +252,7 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
         response.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
         return Ok(response);
     };
+    account.address = client;
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     if !allowed(request.method(), &path, account.role) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("role {} may not {} {path}", account.role.as_str(), request.method())));

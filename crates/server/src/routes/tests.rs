@@ -64,6 +64,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         sharing: Default::default(),
         rule_metrics: Default::default(),
         witnessing: std::sync::Arc::new(glasshouse_audit::witnessing::Witnessing::none()),
+        audit_reads: Default::default(),
     };
     let state = AppState {
         app: Arc::new(app),
