@@ -40,6 +40,9 @@ actions! {
     AccountSecondFactorEnrolled = "account.second_factor_enrolled",
     /// A wrong or replayed second-factor code.
     AccountSecondFactorRefused = "account.second_factor_refused",
+    /// A valid token used on a route its role may not call (OWASP ASVS: authorization failures are
+    /// logged).
+    AccountForbidden = "account.forbidden",
     /// A console session signed out.
     AccountSessionEnded = "account.session_ended",
     /// An operator moved an alert through its lifecycle.

@@ -1163,9 +1163,10 @@ fn a_server_with_live_streams_open_stops_on_sigterm_and_ends_them() {
 fn every_entry_names_its_component_and_client_address_and_an_auditors_reads_are_logged_by_the_hour() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let (admin, auditor) = (token(data, "administrator"), token(data, "auditor"));
+    let (admin, auditor, operator) = (token(data, "administrator"), token(data, "auditor"), token(data, "operator"));
     let server = Server::start(data);
     let client = server.client();
+    assert_eq!(client.get("/v1/audit/export", &operator).status, 403, "an operator may not read the audit log");
     let made = client.json("POST", "/v1/hotlists", &admin, json!({"name": "stolen", "source": "local", "match": "exact"}));
     assert_eq!(made.status, 201, "{:?}", made.body);
     assert_eq!(client.get("/v1/audit/entries?from=0&limit=10", &auditor).status, 200);
@@ -1182,6 +1183,9 @@ fn every_entry_names_its_component_and_client_address_and_an_auditors_reads_are_
     };
     assert_eq!(component_of("hotlist.create"), ("http".to_owned(), Some("127.0.0.1".to_owned())));
     assert_eq!(component_of("account.token_created"), ("cli".to_owned(), None), "tokens are made on the host");
+    let forbidden = entries.iter().find(|e| e["action"] == "account.forbidden").expect("the refused route is logged");
+    assert_eq!((forbidden["actor"].as_str(), forbidden["outcome"].as_str()), (Some("test-operator"), Some("refused")));
+    assert_eq!((forbidden["details"]["method"].as_str(), forbidden["details"]["route"].as_str()), (Some("GET"), Some("/v1/audit/export")));
     for e in &entries {
         assert!(["http", "postgres", "cli", "system"].contains(&e["component"].as_str().unwrap()), "{e}");
         assert!(glasshouse_audit::Action::parse(e["action"].as_str().unwrap()).is_some(), "{e}");

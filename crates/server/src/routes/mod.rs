@@ -255,6 +255,13 @@ async fn authorize(State(state): State<Arc<AppState>>, mut request: Request, nex
     account.address = client;
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     if !allowed(request.method(), &path, account.role) {
+        // Logged before the refusal goes back: who tried which route, from where.
+        let (audited, who, method) = (state.clone(), account.clone(), request.method().to_string());
+        let details = serde_json::json!({ "method": method, "route": path });
+        let logged = tokio::task::spawn_blocking(move || audited.audit(&who, Action::AccountForbidden, "refused", details))
+            .await
+            .map_err(ApiError::internal)?;
+        logged?;
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("role {} may not {} {path}", account.role.as_str(), request.method())));
     }
     // The first request of each account since start is its logon, and goes to the audit log first.
