@@ -5,6 +5,7 @@ import { ApiError, api, getToken } from './api';
 import type { LiveMap } from './map';
 import { el } from './dom';
 import { renderTimeline } from './timeline';
+import { openCasesList } from './warrants';
 
 interface Policy { purposes: string[]; case_number_pattern: string; justification_words_min: number }
 interface Observation { id: string; kind: string; device_id: string; observed_at: string; lat: number; lon: number; plate?: string; type_code?: string; quantity?: string; value?: number }
@@ -20,7 +21,9 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   const saved = JSON.parse(sessionStorage.getItem(PURPOSE_KEY) ?? '{}') as Record<string, string>;
   const purpose = el('select', { id: 'purpose', 'aria-label': 'Purpose' }, [el('option', { value: '' }, ['— choose a purpose —']), ...policy.purposes.map((p) => el('option', { value: p }, [p.replace(/_/g, ' ')]))]);
   purpose.value = saved.purpose ?? '';
-  const caseNumber = el('input', { id: 'case-number', 'aria-label': 'Case number', placeholder: 'e.g. HPD-2026-0001', value: saved.case_number ?? '' });
+  // Searches must name a case the system knows: the open cases are offered as the investigator types.
+  const openCases = await openCasesList('open-cases');
+  const caseNumber = el('input', { id: 'case-number', 'aria-label': 'Case number', placeholder: 'an open case, e.g. HPD-2026-0042', list: 'open-cases', value: saved.case_number ?? '' });
   const justification = el('textarea', { id: 'justification', 'aria-label': 'Justification', rows: '3', placeholder: `at least ${policy.justification_words_min} words: what you look for and why` });
   justification.value = saved.justification ?? '';
   const kind = el('select', { id: 'kind', 'aria-label': 'Kind' }, ['plate_read', 'incident', 'gunshot', 'sensor_reading', 'video_event'].map((k) => el('option', { value: k }, [k.replace(/_/g, ' ')])));
@@ -36,7 +39,7 @@ export async function renderInvestigation(panel: HTMLElement, map: LiveMap): Pro
   const form = el('form', { class: 'investigate' }, [
     el('h2', {}, ['Purpose of this search']),
     el('label', { for: 'purpose' }, ['Purpose']), purpose,
-    el('label', { for: 'case-number' }, ['Case number']), caseNumber,
+    el('label', { for: 'case-number' }, ['Case number']), caseNumber, openCases,
     el('label', { for: 'justification' }, ['Justification']), justification,
     el('h2', {}, ['Search the visible map area']),
     el('label', { for: 'kind' }, ['Kind']), kind,

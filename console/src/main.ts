@@ -7,7 +7,7 @@ import { LiveMap, legend } from './map';
 import { renderAudit } from './audit';
 import { renderInvestigation } from './investigate';
 import { renderApprovals } from './approvals';
-import { renderReviews, renderWarrants, warrantForm } from './warrants';
+import { caseForm, renderCases, renderReviews, renderWarrants, warrantForm } from './warrants';
 import { renderDashboards } from './dashboard';
 import { renderRules } from './rules';
 import { renderChanges, renderCustodian, renderHolds } from './changes';
@@ -169,10 +169,12 @@ async function renderLive(account: Account): Promise<void> {
     // Exigency claims must be reviewed within a day, so they come first.
     const reviews = el('ol', { id: 'exigency-reviews', class: 'alert-list' });
     const warrants = el('ol', { id: 'warrants', class: 'alert-list' });
+    const cases = el('ol', { id: 'cases', class: 'alert-list' });
     approvalsPanel.insertBefore(el('section', {}, [el('h2', {}, ['Exigency reviews']), reviews]), approvalsPanel.firstChild);
     approvalsPanel.append(
       el('h2', {}, ['Retention changes']), retention, el('h2', {}, ['Sharing changes']), sharing, el('h2', {}, ['Legal holds']), holds,
       el('h2', {}, ['Warrants']), warrantForm(() => { void renderWarrants(warrants); }), warrants,
+      el('h2', {}, ['Cases']), caseForm(() => { void renderCases(cases); }), cases,
     );
     const refresh = async (): Promise<void> => {
       await renderReviews(reviews, account);
@@ -180,6 +182,7 @@ async function renderLive(account: Account): Promise<void> {
       await renderChanges(sharing, 'sharing', account, true);
       await renderHolds(holds, account, true);
       await renderWarrants(warrants);
+      await renderCases(cases);
     };
     await refresh();
     setInterval(() => { if (!typingIn(approvalsPanel)) refresh().catch(() => undefined); }, 10_000);

@@ -1,7 +1,8 @@
-// Warrants and exigency reviews: the authority a broad search rests on. Custodians and supervisors
-// register a warrant from its signed document (the console hashes the file locally; only the
-// SHA-256 reaches the server) and revoke it; supervisors close the reviews that exigency claims
-// open, each within a day. The server enforces who may do what and audits every step.
+// What searches rest on: cases, warrants and exigency reviews. Supervisors open and close the cases
+// searches must name. Custodians and supervisors register a warrant from its signed document (the
+// console hashes the file locally; only the SHA-256 reaches the server) and revoke it; supervisors
+// close the reviews that exigency claims open, each within a day. The server enforces who may do
+// what and audits every step.
 
 import { type Account, ApiError, api } from './api';
 import { el } from './dom';
@@ -136,4 +137,51 @@ export async function renderReviews(list: HTMLElement, me: Account): Promise<voi
     item.append(error);
     return item;
   }) : [el('li', { class: 'meta' }, ['No exigency claims.'])]));
+}
+
+interface Case { number: string; title: string; opened_by: string; opened_at: string; status: 'open' | 'closed'; closed_by?: string }
+
+/// Cases, newest first, each open one with a close button; above them, a form to open one.
+export async function renderCases(list: HTMLElement): Promise<void> {
+  const { cases } = await api<{ cases: Case[] }>('/v1/cases');
+  list.replaceChildren(...(cases.length ? cases.map((c) => {
+    const error = el('p', { class: 'error', role: 'alert' });
+    const item = el('li', { class: 'alert case', 'data-case': c.number, 'data-status': c.status }, [
+      el('div', { class: 'alert-head' }, [el('span', { class: 'rule' }, [c.number]), el('span', { class: 'alert-status' }, [c.status])]),
+      el('p', {}, [c.title]),
+      el('p', { class: 'meta' }, [c.status === 'open' ? `opened by ${c.opened_by} ${when(c.opened_at)}` : `closed by ${c.closed_by ?? ''}`]),
+    ]);
+    if (c.status === 'open') {
+      const close = el('button', { type: 'button', 'data-action': 'close-case' }, ['Close case (no more searches)']);
+      close.addEventListener('click', () => {
+        api(`/v1/cases/${encodeURIComponent(c.number)}/closing`, { method: 'POST' }).then(() => renderCases(list)).catch((e) => { error.textContent = message(e); });
+      });
+      item.append(el('div', { class: 'decide' }, [close]));
+    }
+    item.append(error);
+    return item;
+  }) : [el('li', { class: 'meta' }, ['No cases opened yet.'])]));
+}
+
+/// Opens a case: searches must name a case the system knows.
+export function caseForm(onOpened: () => void): HTMLFormElement {
+  const number = el('input', { id: 'case-new-number', required: '', 'aria-label': 'Case number', placeholder: 'e.g. HPD-2026-0050' });
+  const title = el('input', { id: 'case-new-title', required: '', 'aria-label': 'What the case is about', placeholder: 'what it is about, in a few words' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const form = el('form', { id: 'case-form', class: 'inline-form stacked' }, [
+    el('label', { for: 'case-new-number' }, ['Case number']), number, el('label', { for: 'case-new-title' }, ['Title']), title,
+    el('button', { type: 'submit' }, ['Open case (logged)']), error,
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    post('/v1/cases', { case_number: number.value.trim(), title: title.value.trim() }).then(() => { form.reset(); onOpened(); }).catch((err) => { error.textContent = message(err); });
+  });
+  return form;
+}
+
+/// A datalist of the open cases, for the investigator's case number field.
+export async function openCasesList(id: string): Promise<HTMLDataListElement> {
+  const { cases } = await api<{ cases: Case[] }>('/v1/cases');
+  return el('datalist', { id }, cases.filter((c) => c.status === 'open').map((c) => el('option', { value: c.number }, [c.title])));
 }

@@ -499,7 +499,12 @@ test('an investigator is refused without a purpose, then searches with one', asy
   stated.set('to', now.toISOString());
   stated.set('bbox', '24.8,60.1,25.1,60.3');
   stated.set('limit', '5');
-  stated.set('warrant_reference', 'WRT-2026-0042'); // the whole city: a broad search
+  // The whole city is a broad search: it rests on a warrant for the city centre, registered first.
+  await call('POST', '/v1/warrants', tokens.custodian, JSON.stringify({
+    reference: 'WRT-2026-0042', issuing_authority: 'Helsinki District Court', case_number: 'HPD-2026-0042', bbox: [24.8, 60.1, 25.1, 60.3],
+    from: daysFromNow(-2), to: daysFromNow(1), expires_at: daysFromNow(10), document_sha256: createHash('sha256').update('WRT-2026-0042').digest('hex'),
+  }));
+  stated.set('warrant_reference', 'WRT-2026-0042');
   const { observations: incidents } = await call('GET', `/v1/observations?${stated}`, tokens.investigator);
   assert.ok(incidents.length > 0, 'the demo dispatches incidents');
   await page.fill('#incident-id', incidents[0].incident_id);
@@ -542,6 +547,7 @@ test('a custodian registers a warrant from its document, a search citing it runs
   const search = investigator.page;
   await search.waitForSelector('body[data-map-ready="true"]', { timeout: 60_000 });
   await search.selectOption('#purpose', 'stolen_vehicle');
+  assert.equal(await search.locator('#open-cases option[value="HPD-2026-0042"]').count(), 1, 'the open cases are offered');
   await search.fill('#case-number', 'HPD-2026-0042');
   await search.fill('#justification', 'stolen grey estate car reported near the harbour this month');
   await search.fill('#approval', '');
@@ -573,6 +579,14 @@ test('a custodian registers a warrant from its document, a search citing it runs
   await review.locator('input').fill('a child was reported taken in that car an hour earlier');
   await review.locator('button[data-action="uphold"]').click();
   await supervisor.page.locator('#exigency-reviews li[data-state="upheld"]').filter({ hasText: 'CAD-E2E-7' }).waitFor();
+  // The supervisor opens the case a new search will name, and closes it when it ends.
+  await supervisor.page.fill('#case-new-number', 'HPD-2026-0050');
+  await supervisor.page.fill('#case-new-title', 'burglary at the tram depot');
+  await supervisor.page.click('#case-form button[type=submit]');
+  const opened = supervisor.page.locator('#cases li[data-case="HPD-2026-0050"][data-status="open"]');
+  await opened.waitFor();
+  await opened.locator('button[data-action="close-case"]').click();
+  await supervisor.page.locator('#cases li[data-case="HPD-2026-0050"][data-status="closed"]').waitFor();
   assert.deepEqual(supervisor.errors, []);
   await supervisor.page.close();
   const report = await call('GET', '/v1/reports?format=json', tokens.auditor);

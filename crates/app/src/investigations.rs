@@ -344,6 +344,13 @@ impl Investigations<'_> {
                 return Err(refused(refusal.field, reason, json!(fields.purpose), error.at(refusal.field)));
             }
         };
+        let case_source = match self.known_case(&purpose.case_number) {
+            Ok(source) => source,
+            Err(Ok(reason)) => {
+                return Err(refused("case_number", reason.clone(), json!(purpose.code), AppError::malformed(reason).at("case_number")));
+            }
+            Err(Err(error)) => return Err(error),
+        };
         let granted = match self.authority(actor, &purpose, fields, breadth, &coverage, Timestamp::now()) {
             Ok(granted) => granted,
             Err(Refusal::Refused { field, reason }) => {
@@ -354,6 +361,7 @@ impl Investigations<'_> {
         let details = json!({
             "purpose": purpose.code,
             "case_number": purpose.case_number,
+            "case_source": case_source.as_str(),
             "justification": app.audit.keyed("text", &purpose.justification),
             "authority": granted.details,
             "parameters": parameters,
@@ -403,6 +411,10 @@ impl Investigations<'_> {
                     error.at(e.field)
                 },
             )?;
+        self.known_case(&purpose.case_number).map_err(|refusal| match refusal {
+            Ok(reason) => AppError::malformed(reason).at("case_number"),
+            Err(error) => error,
+        })?;
         let approval = Approval {
             id: crate::changes::new_id("ap"),
             requester: actor.name.clone(),

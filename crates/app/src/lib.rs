@@ -7,6 +7,7 @@
 //! - [`ingest`]: every source through one path (decode → dead letters → submit → durable).
 //! - [`investigations`]: the gate (purpose, authority, audit) → the search → its result entry;
 //!   situations' context.
+//! - [`cases`]: the cases searches name: opened by supervisors, or dispatch incidents.
 //! - [`authority`]: what a broad search rests on: registered warrants, exigency claims and their
 //!   reviews, supervisors' approvals.
 //! - [`retention`]: the windows, their two-person changes, the purge and its receipts.
@@ -23,6 +24,7 @@
 pub mod alerts;
 pub mod audit_reads;
 pub mod authority;
+pub mod cases;
 pub mod catalog;
 pub mod changes;
 pub mod error;
@@ -100,6 +102,8 @@ pub struct App {
     pub policy: PurposePolicy,
     /// Supervisor approvals for broad searches.
     pub approvals: ApprovalBook,
+    /// The cases searches may name.
+    pub cases: glasshouse_audit::cases::CaseBook,
     /// Registered warrants, which broad searches may cite.
     pub warrants: WarrantBook,
     /// Claims of exigency and their reviews.

@@ -9,6 +9,21 @@ use glasshouse_audit::warrants::{Warrant, WarrantScope, WarrantStatus};
 use glasshouse_model::Timestamp;
 use glasshouse_store::{AreaQuery, ContextWindow, PlateMode, PlateQuery, Shape};
 
+/// The app with the tests' two cases open, as a supervisor opens them.
+fn app_with_cases(dir: &std::path::Path) -> common::Fixture {
+    let f = app(dir);
+    let supervisor = Actor::new("sam", "supervisor");
+    for (number, title) in [("HPD-77-0042", "burglary at the harbour jewellers"), ("HPD-77-0043", "arson at the old ferry terminal")] {
+        f.app.investigations().open_case(&supervisor, number, title.into(), Timestamp::now()).unwrap();
+    }
+    f
+}
+
+/// The log after the cases were opened.
+fn logged(app: &glasshouse_app::App) -> Vec<serde_json::Value> {
+    entries(app).into_iter().filter(|e| e["action"] != "case.open").collect()
+}
+
 fn investigator() -> Actor {
     Actor::new("ines", "investigator")
 }
@@ -37,7 +52,7 @@ fn plate(plate: &str, days: i64) -> PlateQuery {
 #[test]
 fn a_search_runs_only_after_its_entry_and_leaves_its_result_count() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     f.app.store.insert([(1, read("r-1", "ABC123", Timestamp::now().plus_secs(-600)))]);
     let found = f.app.investigations().plates(&investigator(), &purpose(), plate("ABC123", 2), false).unwrap();
     assert_eq!(found.result.items.len(), 1);
@@ -54,14 +69,14 @@ fn a_search_runs_only_after_its_entry_and_leaves_its_result_count() {
 #[test]
 fn a_search_without_a_purpose_is_refused_and_the_refusal_is_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let vague = PurposeFields { justification: Some("routine".into()), ..purpose() };
     let refused = f.app.investigations().plates(&investigator(), &vague, plate("ABC123", 2), false).unwrap_err();
     assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Invalid, Some("justification")));
     let prohibited = PurposeFields { purpose: Some("immigration_enforcement".into()), ..purpose() };
     let refused = f.app.investigations().plates(&investigator(), &prohibited, plate("ABC123", 2), false).unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Forbidden);
-    let log = entries(&f.app);
+    let log = logged(&f.app);
     assert_eq!(log.len(), 2, "one entry per refusal, and no search ran");
     assert!(log.iter().all(|e| e["outcome"] == "refused" && e["action"] == "search.plates"));
     assert_eq!(log[0]["details"]["field"], "justification");
@@ -94,7 +109,7 @@ fn custodian() -> Actor {
 #[test]
 fn a_broad_search_needs_an_authority_and_a_warrant_must_be_registered_and_name_the_plate() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let investigations = f.app.investigations();
     let month = plate("ABC123", 30);
     let refused = investigations.plates(&investigator(), &purpose(), month.clone(), false).unwrap_err();
@@ -132,7 +147,7 @@ fn a_broad_search_needs_an_authority_and_a_warrant_must_be_registered_and_name_t
 #[test]
 fn a_warrant_with_a_bad_field_or_a_taken_reference_is_refused_by_name_and_not_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let investigations = f.app.investigations();
     let bad = Warrant { document_sha256: "not a hash".into(), ..warrant("WRT-1") };
     let error = investigations.register_warrant(&custodian(), bad).unwrap_err();
@@ -140,13 +155,13 @@ fn a_warrant_with_a_bad_field_or_a_taken_reference_is_refused_by_name_and_not_lo
     investigations.register_warrant(&custodian(), warrant("WRT-1")).unwrap();
     let twice = investigations.register_warrant(&custodian(), Warrant { id: "w-other".into(), ..warrant("WRT-1") }).unwrap_err();
     assert_eq!((twice.kind, twice.field.as_deref()), (ErrorKind::Conflict, Some("reference")));
-    assert_eq!(entries(&f.app).len(), 1, "only the registration that was kept is logged");
+    assert_eq!(logged(&f.app).len(), 1, "only the registration that was kept is logged");
 }
 
 #[test]
 fn an_exigency_claim_runs_at_once_and_opens_one_review_that_another_supervisor_closes() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let investigations = f.app.investigations();
     let claim = PurposeFields { exigency_reference: Some("CAD-2026-991".into()), ..purpose() };
     let first = investigations.plates(&investigator(), &claim, plate("ABC123", 30), false).unwrap();
@@ -185,7 +200,7 @@ fn an_exigency_claim_runs_at_once_and_opens_one_review_that_another_supervisor_c
 #[test]
 fn an_area_search_finds_what_lies_inside_and_is_logged_with_its_extent() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let now = Timestamp::now();
     f.app.store.insert([(1, read("r-1", "ABC123", now.plus_secs(-600)))]);
     let query = |lat: f64| AreaQuery {
@@ -208,14 +223,14 @@ fn an_area_search_finds_what_lies_inside_and_is_logged_with_its_extent() {
 #[test]
 fn an_unknown_incident_is_not_found_and_its_search_is_closed_with_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let missing = f
         .app
         .investigations()
         .incident_context(&investigator(), &purpose(), "CAD-404".into(), ContextWindow::defaults(None, None))
         .unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
-    let log = entries(&f.app);
+    let log = logged(&f.app);
     assert_eq!(
         log.iter().map(|e| e["action"].as_str().unwrap()).collect::<Vec<_>>(),
         ["search.incident_context", "search.incident_context.result"]
@@ -236,7 +251,7 @@ fn a_situation_that_does_not_exist_is_not_found_and_nothing_is_logged() {
 fn an_approval_from_another_person_authorises_a_broad_search_within_its_scope() {
     use glasshouse_audit::approvals::Scope;
     let dir = tempfile::tempdir().unwrap();
-    let f = app(dir.path());
+    let f = app_with_cases(dir.path());
     let now = Timestamp::now();
     let scope = Scope { kinds: vec!["plate_read".into()], from: now.plus_secs(-30 * 86_400), to: now.plus_secs(60), bbox: None };
     let vague = PurposeFields { justification: Some("routine".into()), ..purpose() };
@@ -259,4 +274,36 @@ fn an_approval_from_another_person_authorises_a_broad_search_within_its_scope() 
     );
     let other = f.app.investigations().plates(&Actor::new("ivan", "investigator"), &approved, plate("ABC123", 29), false).unwrap_err();
     assert_eq!(other.kind, ErrorKind::Forbidden, "an approval covers its requester only");
+}
+
+#[test]
+fn a_search_must_name_a_case_a_supervisor_opened_and_that_is_still_open_or_an_incident_the_system_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app_with_cases(dir.path());
+    let investigations = f.app.investigations();
+    let unknown = PurposeFields { case_number: Some("HPD-77-0999".into()), ..purpose() };
+    let refused = investigations.plates(&investigator(), &unknown, plate("ABC123", 2), false).unwrap_err();
+    assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Invalid, Some("case_number")));
+    assert!(refused.message.contains("no case HPD-77-0999 is open"), "{}", refused.message);
+    let supervisor = Actor::new("sam", "supervisor");
+    let taken =
+        investigations.open_case(&supervisor, "HPD-77-0042", "a second case with this number".into(), Timestamp::now()).unwrap_err();
+    assert_eq!((taken.kind, taken.field.as_deref()), (ErrorKind::Conflict, Some("case_number")));
+    let vague = investigations.open_case(&supervisor, "HPD-77-0050", "theft".into(), Timestamp::now()).unwrap_err();
+    assert_eq!(vague.field.as_deref(), Some("title"));
+    let malformed = investigations.open_case(&supervisor, "case 50", "a case with a bad number".into(), Timestamp::now()).unwrap_err();
+    assert_eq!(malformed.field.as_deref(), Some("case_number"));
+
+    investigations.close_case(&supervisor, "HPD-77-0042", Timestamp::now()).unwrap();
+    let closed = investigations.plates(&investigator(), &purpose(), plate("ABC123", 2), false).unwrap_err();
+    assert!(closed.message.contains("was closed by sam"), "{}", closed.message);
+
+    // A dispatch incident the system holds is a case by its number.
+    f.app.store.insert([(2, common::incident("i-1", "CAD-2026-0007", Timestamp::now().plus_secs(-600)))]);
+    let by_incident = PurposeFields { case_number: Some("CAD-2026-0007".into()), ..purpose() };
+    let found = investigations.plates(&investigator(), &by_incident, plate("ABC123", 2), false).unwrap();
+    assert_eq!(entries(&f.app)[found.audit_seq as usize]["details"]["case_source"], "incident");
+    let log = logged(&f.app);
+    let refusals: Vec<&str> = log.iter().filter(|e| e["outcome"] == "refused").map(|e| e["details"]["field"].as_str().unwrap()).collect();
+    assert_eq!(refusals, ["case_number", "case_number"], "both refusals are logged");
 }

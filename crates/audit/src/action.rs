@@ -68,6 +68,10 @@ actions! {
     DataBackedUp = "data.backed_up",
     /// A data directory restored from a backup (logged in the restored log itself).
     DataRestored = "data.restored",
+    /// A case opened by a supervisor, with its title.
+    CaseOpen = "case.open",
+    /// A case closed: searches may no longer name it.
+    CaseClose = "case.close",
     /// A device registered or changed.
     DeviceUpsert = "device.upsert",
     /// Devices registered or changed in bulk, as one batch.

@@ -13,6 +13,7 @@
 //! - [`purpose`]: the purpose, case number and justification every historical search must carry.
 //! - [`book`]: the record book over a WAL that approvals, holds and changes are kept in.
 //! - [`approvals`]: supervisor approvals for broad searches, two people always.
+//! - [`cases`]: the cases searches name, opened and closed by supervisors.
 //! - [`warrants`]: registered warrants, and whether one allows a search.
 //! - [`exigency`]: claims of exigency and the supervisor's review of each.
 //! - [`pending`]: entries a command on the host leaves for the server to log.
@@ -21,6 +22,7 @@
 pub mod action;
 pub mod approvals;
 pub mod book;
+pub mod cases;
 pub mod changes;
 pub mod cosignature;
 pub mod exigency;

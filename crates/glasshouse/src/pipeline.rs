@@ -207,6 +207,7 @@ impl Pipeline {
             policy: stores.policy,
             approvals: stores.approvals,
             warrants: stores.warrants,
+            cases: stores.cases,
             exigencies: stores.exigencies,
             holds: stores.holds,
             retention: glasshouse_app::retention::RetentionSettings::new(stores.retention, Some(data_dir.join("retention.json"))),
@@ -318,6 +319,7 @@ struct Stores {
     policy: PurposePolicy,
     approvals: glasshouse_audit::approvals::ApprovalBook,
     warrants: glasshouse_audit::warrants::WarrantBook,
+    cases: glasshouse_audit::cases::CaseBook,
     exigencies: glasshouse_audit::exigency::ExigencyBook,
     holds: glasshouse_audit::holds::HoldBook,
     changes: glasshouse_audit::changes::ChangeBook,
@@ -337,6 +339,7 @@ impl Stores {
             approvals: glasshouse_audit::approvals::ApprovalBook::open(&data_dir.join("approvals")).context("opening the approvals")?,
             holds: glasshouse_audit::holds::HoldBook::open(&data_dir.join("holds")).context("opening the holds")?,
             warrants: glasshouse_audit::warrants::WarrantBook::open(&data_dir.join("warrants")).context("opening the warrants")?,
+            cases: glasshouse_audit::cases::CaseBook::open(&data_dir.join("cases")).context("opening the cases")?,
             exigencies: glasshouse_audit::exigency::ExigencyBook::open(&data_dir.join("exigency_reviews"))
                 .context("opening the exigency reviews")?,
             changes: glasshouse_audit::changes::ChangeBook::open(&data_dir.join("changes")).context("opening the change requests")?,

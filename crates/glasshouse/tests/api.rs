@@ -33,6 +33,7 @@ fn setup() -> Setup {
     let (admin, ingest, operator, investigator) =
         (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "operator"), token(dir.path(), "investigator"));
     let server = Server::start(dir.path());
+    common::open_cases(&server);
     let client = server.client();
     let reply = client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.1699, "lon": 24.9384}));
     assert_eq!(reply.status, 201, "{:?}", reply.body);

@@ -72,6 +72,7 @@ fn a_backup_taken_under_ingest_restores_every_acknowledged_record_and_an_audit_l
     let (admin, ingest, investigator, auditor) =
         (token(&data, "administrator"), token(&data, "ingest"), token(&data, "investigator"), token(&data, "auditor"));
     let server = Server::start(&data);
+    common::open_cases(&server);
     let client = server.client();
     let reply = client.json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94}));
     assert_eq!(reply.status, 201);

@@ -79,6 +79,7 @@ fn mqtt_messages_are_stored_once_bad_ones_dead_lettered_and_none_lost_while_down
     ];
     let (server, lines) = Server::start_with(dir.path(), &args, 1);
     assert!(lines[0].starts_with("glasshouse taking MQTT from 127.0.0.1:1883"), "{lines:?}");
+    common::open_cases(&server);
     let client = server.client();
     for (id, device) in [
         ("lpr-17", json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})),
@@ -181,6 +182,7 @@ fn jetstream_messages_are_acknowledged_once_durable_and_message_ids_honoured() {
         ["--nats", "nats://127.0.0.1:4222", "--nats-stream", &stream, "--nats-subject", &subject_filter, "--nats-consumer", &consumer];
     let (server, lines) = Server::start_with(dir.path(), &args, 1);
     assert!(lines[0].starts_with(&format!("glasshouse taking JetStream {stream}")), "{lines:?}");
+    common::open_cases(&server);
     let client = server.client();
     assert_eq!(client.json("PUT", "/v1/devices/lpr-17", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
     // The feed creates the stream once connected; publish only into a stream that exists.
@@ -228,6 +230,7 @@ fn spooled_vendor_files_are_taken_once_settled_and_moved_to_done_or_failed_with_
     std::fs::create_dir_all(&spool).unwrap();
     let (server, lines) = Server::start_with(dir.path(), &["--spool", spool.to_str().unwrap()], 1);
     assert!(lines[0].starts_with("glasshouse taking files from"), "{lines:?}");
+    common::open_cases(&server);
     let client = server.client();
     for (id, device) in [
         ("lpr-17", json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})),

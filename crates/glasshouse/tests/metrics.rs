@@ -65,6 +65,7 @@ fn metrics_count_what_happens_name_nothing_personal_and_cover_the_dashboard() {
         json!({"sinks": [{"name": "dispatch", "webhook": {"url": "http://127.0.0.1:9/alerts", "secret": "s3cret-for-this-test-only"}}]});
     std::fs::write(&sinks, refused.to_string()).unwrap();
     let (server, _) = Server::start_with(dir.path(), &["--sinks", sinks.to_str().unwrap()], 0);
+    common::open_cases(&server);
     let client = server.client();
 
     assert_eq!(client.request("GET", "/metrics", None, &[], Vec::new()).status, 401);

@@ -23,6 +23,7 @@ fn a_purge_keeps_held_reads_deletes_the_rest_and_leaves_a_receipt_first() {
     let [admin, ingest, custodian, supervisor, investigator, auditor] =
         ["administrator", "ingest", "custodian", "supervisor", "investigator", "auditor"].map(|r| token(dir.path(), r));
     let server = Server::start(dir.path());
+    common::open_cases(&server);
     let client = server.client();
     assert_eq!(client.json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94})).status, 201);
     let lines = [read("old-gone", "GONE11", 40), read("old-held", "HELD44", 40), read("recent", "GONE11", 2)];

@@ -68,6 +68,7 @@ fn city() -> City {
         .map(|r| token(dir.path(), r))
         .collect();
     let server = Server::start(dir.path());
+    common::open_cases(&server);
     let client = server.client();
     let admin = &tokens[0];
     for (id, body) in [
@@ -298,6 +299,8 @@ fn an_exigency_claim_runs_at_once_and_a_supervisor_closes_its_review() {
     assert_eq!(report.body["exigency_reviews"]["opened"], 1, "{:?}", report.body["exigency_reviews"]);
     assert_eq!(report.body["exigency_reviews"]["upheld"], 1);
     assert_eq!(report.body["searches_by_authority"]["exigency"], 2, "{:?}", report.body["searches_by_authority"]);
+    assert_eq!(report.body["searches_by_case_top"], json!([["HPD-2026-0042", 2]]), "searches per case");
+    assert_eq!(report.body["cases_open"], common::CASES.len());
 }
 
 #[test]

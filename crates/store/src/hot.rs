@@ -212,6 +212,15 @@ impl Store {
         neighbourhood::search(&segments, &hot, q.center, q.at, &q.windows, &q.exclude, q.per_kind_max)
     }
 
+    /// True when a report of this dispatch incident is stored. Whether an incident number exists is
+    /// dispatch data, not personal data, so it needs no admitted query: the search gate asks it to
+    /// accept the incident as a case.
+    pub fn incident_exists(&self, incident_id: &str) -> Result<bool, StoreError> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        Ok(!segments.find_incident(incident_id, &hot)?.is_empty())
+    }
+
     /// A dispatch incident's reports and, around the first, what was observed per kind; `None` when
     /// no report of the incident is stored.
     pub fn incident_context(&self, admitted: &Admitted<IncidentContextQuery>) -> Result<Option<IncidentContext>, StoreError> {

@@ -48,6 +48,9 @@ pub fn render_html(r: &TransparencyReport) -> String {
                 (bar_chart("Searches by kind", &bars(&r.searches_by_kind), "#009E73"))
                 (bar_chart("Searches run, by the authority they rested on", &bars(&r.searches_by_authority), "#0072B2"))
                 (bar_chart("Searches refused, by the field at fault", &bars(&r.refusals_by_field), "#E69F00"))
+                h2 { "Cases searched" }
+                p { (r.cases_searched) " cases named by searches that ran; " (r.cases_open) " cases open now. The cases with the most searches:" }
+                (table(&r.searches_by_case_top.iter().map(|(case, n)| (case.clone(), format!("{n} searches"))).collect::<Vec<_>>()))
                 h2 { "Warrants and exigency" }
                 (table(&authority_rows(r)))
                 h2 { "Retention purges" }

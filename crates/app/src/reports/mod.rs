@@ -62,6 +62,12 @@ pub struct TransparencyReport {
     /// Searches refused at the gate, by the request field at fault (`justification`,
     /// `warrant_reference`, `approval`, ...).
     pub refusals_by_field: BTreeMap<String, u64>,
+    /// How many cases the searches that ran named.
+    pub cases_searched: u64,
+    /// The cases with the most searches that ran, most first (at most [`TOP_CASES`]).
+    pub searches_by_case_top: Vec<(String, u64)>,
+    /// Cases open now (opened by a supervisor and not closed).
+    pub cases_open: u64,
     /// Warrants registered in the period, and the state of every warrant now.
     pub warrants: WarrantFigures,
     /// Exigency claims opened in the period and their reviews.
@@ -98,6 +104,9 @@ pub struct HotlistFigures {
     /// Entries.
     pub entries: usize,
 }
+
+/// How many cases the report lists by their number of searches.
+pub const TOP_CASES: usize = 10;
 
 /// Registered warrants.
 #[derive(Debug, Default, Serialize)]
@@ -181,6 +190,7 @@ struct LogFigures {
     by_outcome: BTreeMap<String, u64>,
     by_search_kind: BTreeMap<String, u64>,
     by_authority: BTreeMap<String, u64>,
+    by_case: BTreeMap<String, u64>,
     refusals_by_field: BTreeMap<String, u64>,
     holds_opened: u64,
     holds_released: u64,
@@ -218,6 +228,9 @@ impl LogFigures {
                 let authority = &entry.details["authority"];
                 let name = ["warrant", "exigency", "approval"].into_iter().find(|k| !authority[k].is_null()).unwrap_or("none needed");
                 *self.by_authority.entry(name.to_owned()).or_insert(0) += 1;
+                if let Some(case) = entry.details["case_number"].as_str() {
+                    *self.by_case.entry(case.to_owned()).or_insert(0) += 1;
+                }
             }
         }
     }
@@ -265,6 +278,9 @@ impl App {
             searches_by_outcome: log.by_outcome,
             searches_by_kind: log.by_search_kind,
             searches_by_authority: log.by_authority,
+            cases_searched: log.by_case.len() as u64,
+            searches_by_case_top: top_cases(&log.by_case),
+            cases_open: self.cases.list().iter().filter(|c| c.status == glasshouse_audit::cases::CaseStatus::Open).count() as u64,
             refusals_by_field: log.refusals_by_field,
             warrants: self.warrant_figures(from, to, now),
             exigency_reviews: self.review_figures(from, to, now),
@@ -440,6 +456,14 @@ impl App {
             .collect();
         format!("alerts (not the observations behind them) are delivered to: {}; {rule}", targets.join("; "))
     }
+}
+
+/// The cases with the most searches, most first, ties by number.
+fn top_cases(by_case: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut cases: Vec<(String, u64)> = by_case.iter().map(|(c, n)| (c.clone(), *n)).collect();
+    cases.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    cases.truncate(TOP_CASES);
+    cases
 }
 
 fn hotlist_figures(engine: &Engine) -> Vec<HotlistFigures> {

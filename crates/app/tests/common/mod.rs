@@ -71,6 +71,7 @@ pub fn app(dir: &Path) -> Fixture {
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
         holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
         warrants: glasshouse_audit::warrants::WarrantBook::open(&dir.join("warrants")).unwrap(),
+        cases: glasshouse_audit::cases::CaseBook::open(&dir.join("cases")).unwrap(),
         exigencies: glasshouse_audit::exigency::ExigencyBook::open(&dir.join("exigency_reviews")).unwrap(),
         retention: glasshouse_app::retention::RetentionSettings::new(Default::default(), Some(dir.join("retention.json"))),
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
@@ -92,6 +93,16 @@ pub fn read_line(id: &str, plate: &str, minutes_ago: i64) -> String {
 pub fn read(id: &str, plate: &str, observed_at: Timestamp) -> Observation {
     let line = format!(
         r#"{{"id":"{id}","kind":"plate_read","device_id":"lpr-1","observed_at":"{}","received_at":"{}","lat":60.17,"lon":24.94,"plate":"{plate}"}}"#,
+        observed_at.to_rfc3339(),
+        observed_at.to_rfc3339()
+    );
+    from_stored(&serde_json::from_str::<RawRecord>(&line).unwrap()).unwrap()
+}
+
+/// A dispatch incident's report, for putting straight into the store.
+pub fn incident(id: &str, incident_id: &str, observed_at: Timestamp) -> Observation {
+    let line = format!(
+        r#"{{"id":"{id}","kind":"incident","device_id":"cad","observed_at":"{}","received_at":"{}","lat":60.17,"lon":24.94,"incident_id":"{incident_id}","type_code":"SHOTS","priority":1,"status":"open"}}"#,
         observed_at.to_rfc3339(),
         observed_at.to_rfc3339()
     );

@@ -111,10 +111,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let feeder_stop = stop.clone();
     let token_for = |role: &str| tokens[role].as_str().expect("token strings").to_owned();
-    let (admin, ingest) = (token_for("administrator"), token_for("ingest"));
+    let (admin, ingest, supervisor) = (token_for("administrator"), token_for("ingest"), token_for("supervisor"));
     let feeder = std::thread::Builder::new().name("demo-feed".into()).spawn(move || -> anyhow::Result<()> {
         let (address, _state) = ready_rx.blocking_recv().context("the server did not start")?;
         let client = ApiClient::new(&format!("http://{address}"));
+        open_demo_cases(&client, &supervisor)?;
         register_city(&client, &admin, &city, 30)?;
         feed_live(&client, &ingest, city, &sim_args, mqtt, feeder_stop)
     })?;
@@ -145,6 +146,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cases the demo's investigator can search under, opened by the demo's supervisor as a
+/// deployment's supervisors would (a search must name a case the system knows).
+const DEMO_CASES: [(&str, &str); 3] = [
+    ("HPD-2026-0042", "stolen grey estate car reported near the harbour"),
+    ("HPD-2026-0043", "shots fired near the market square"),
+    ("HPD-2026-0044", "child reported missing from the central library"),
+];
+
+fn open_demo_cases(client: &ApiClient, supervisor: &str) -> anyhow::Result<()> {
+    for (number, title) in DEMO_CASES {
+        client.json("POST", "/v1/cases", supervisor, &serde_json::json!({ "case_number": number, "title": title }))?;
+    }
+    Ok(())
 }
 
 fn prepare_data_dir(dir: &PathBuf) -> anyhow::Result<()> {

@@ -165,6 +165,24 @@ impl Client {
     }
 }
 
+/// The cases the tests' searches name, opened by a supervisor as a deployment would (a search must
+/// name a case the system knows). Opening them again is a 409, which is fine: they stay open.
+pub const CASES: [(&str, &str); 3] = [
+    ("HPD-2026-0001", "white van seen leaving the burglary"),
+    ("HPD-2026-0042", "robbery of the harbour jewellery shop"),
+    ("HPD-2026-0077", "child reported missing near the harbour"),
+];
+
+/// Opens [`CASES`] on `server`, as a supervisor.
+pub fn open_cases(server: &Server) {
+    let supervisor = token(&server.data_dir, "supervisor");
+    let client = server.client();
+    for (number, title) in CASES {
+        let reply = client.json("POST", "/v1/cases", &supervisor, serde_json::json!({ "case_number": number, "title": title }));
+        assert!(reply.status == 201 || reply.status == 409, "opening case {number}: {:?}", reply.body);
+    }
+}
+
 /// The purpose fields every observation search must carry.
 /// These tests search the whole store, a broad search, so they claim exigency too: it runs at once
 /// (and opens a review no test closes), where a warrant would need registering with a bounded scope.

@@ -4,6 +4,7 @@
 mod alerts;
 mod approvals;
 mod audit;
+mod cases;
 mod console;
 mod devices;
 mod export;
@@ -122,6 +123,9 @@ pub const ROUTES: &[Route] = &[
     Route { roles: &[Investigator], handler: || routes!(approvals::request) },
     Route { roles: &[Investigator, Supervisor], handler: || routes!(approvals::list) },
     Route { roles: &[Supervisor], handler: || routes!(approvals::decide) },
+    Route { roles: &[Supervisor], handler: || routes!(cases::open) },
+    Route { roles: &[Supervisor, Investigator, Auditor, Custodian], handler: || routes!(cases::list) },
+    Route { roles: &[Supervisor], handler: || routes!(cases::close) },
     Route { roles: &[Custodian, Supervisor], handler: || routes!(warrants::register) },
     Route { roles: &[Custodian, Supervisor, Investigator], handler: || routes!(warrants::list) },
     Route { roles: &[Custodian, Supervisor], handler: || routes!(warrants::revoke) },

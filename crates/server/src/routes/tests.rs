@@ -58,6 +58,7 @@ fn state_with(dir: &std::path::Path, ingest: Arc<dyn IngestQueue>) -> Arc<AppSta
         approvals: glasshouse_audit::approvals::ApprovalBook::open(&dir.join("approvals")).unwrap(),
         holds: glasshouse_audit::holds::HoldBook::open(&dir.join("holds")).unwrap(),
         warrants: glasshouse_audit::warrants::WarrantBook::open(&dir.join("warrants")).unwrap(),
+        cases: glasshouse_audit::cases::CaseBook::open(&dir.join("cases")).unwrap(),
         exigencies: glasshouse_audit::exigency::ExigencyBook::open(&dir.join("exigency_reviews")).unwrap(),
         retention: Default::default(),
         changes: glasshouse_audit::changes::ChangeBook::open(&dir.join("changes")).unwrap(),
