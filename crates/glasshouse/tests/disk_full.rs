@@ -61,6 +61,7 @@ fn a_full_disk_refuses_ingest_loses_nothing_acknowledged_and_recovers_after_a_re
     std::fs::create_dir(&dir).unwrap();
     let (admin, ingest, investigator) = (token(&dir, "administrator"), token(&dir, "ingest"), token(&dir, "investigator"));
     let server = Server::start(&dir);
+    common::open_cases(&server);
     let client = server.client();
     let reply = client.json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94}));
     assert_eq!(reply.status, 201);
