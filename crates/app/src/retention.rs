@@ -1,17 +1,19 @@
 //! Retention: each kind's window, changed only by two people; legal holds, proposed by one person
 //! and approved by a supervisor; and the purge that enforces both.
 //!
-//! The purge deletes, per kind, the expired rows that no alert rests on and no hold in force
-//! covers, and appends a receipt (kind, window, cutoff, count, SHA-256 of the deleted ids, what was
-//! kept and why) to the audit log *before* anything is deleted. A failed audit write deletes
-//! nothing. It runs hourly on the server's own thread and on demand.
+//! The purge deletes, per kind, the expired rows that no confirmed alert rests on (for as long as
+//! the `confirmed_alert_evidence` window says) and no hold in force covers; a dismissed or unworked
+//! alert keeps nothing. It deletes the dead letters older than their own window too. Each purge
+//! appends a receipt (class, window, cutoff, count, SHA-256 of what goes, what was kept and why) to
+//! the audit log *before* anything is deleted. A failed audit write deletes nothing. It runs hourly
+//! on the server's own thread and on demand.
 
 use crate::changes::{change_error, new_change};
 use crate::{Action, Actor, App, AppError};
 use glasshouse_audit::changes::ChangeRequest;
 use glasshouse_audit::holds::{Hold, HoldError};
 use glasshouse_model::{Kind, Observation, Timestamp};
-use glasshouse_store::{Keep, PurgeOutcome, RetentionPolicy};
+use glasshouse_store::{CONFIRMED_ALERT_EVIDENCE, DEAD_LETTERS, Keep, OTHER_CLASSES, PurgeOutcome, RetentionPolicy};
 use glasshouse_wal::files::{Readers, replace};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -65,21 +67,27 @@ impl Retention<'_> {
     /// Each kind's window and the oldest moment it keeps at `now`, and the holds in force.
     pub fn windows(&self, now: Timestamp) -> Value {
         let retention = self.app.retention.current();
-        let windows: serde_json::Map<String, Value> = Kind::ALL
+        let mut windows: serde_json::Map<String, Value> = Kind::ALL
             .iter()
             .map(|k| (k.as_str().to_owned(), json!({ "days": retention.days(*k), "keeps_from": retention.cutoff(*k, now) })))
             .collect();
+        for (class, _) in OTHER_CLASSES {
+            windows
+                .insert(class.to_owned(), json!({ "days": retention.class_days(class), "keeps_from": retention.class_cutoff(class, now) }));
+        }
         json!({
             "windows": windows,
             "holds_in_force": self.app.holds.in_force(now).len(),
-            "kept_beyond_window": "rows an alert rests on, and rows a hold in force covers",
+            "kept_beyond_window": "rows a confirmed alert rests on, for the confirmed_alert_evidence window from the alert; rows a hold in force covers",
         })
     }
 
     /// Purges every kind at `now`, as `actor`. Returns one receipt per kind that lost rows.
     pub fn purge_expired(&self, actor: &Actor, now: Timestamp) -> Result<Vec<Value>, AppError> {
         let app = self.app;
-        let alert_linked = app.alerts.linked_observation_ids().map_err(AppError::internal)?;
+        let retention = app.retention.current();
+        let evidence_since = retention.class_cutoff(CONFIRMED_ALERT_EVIDENCE, now);
+        let alert_linked = app.alerts.confirmed_evidence_ids(evidence_since).map_err(AppError::internal)?;
         let holds = app.holds.in_force(now);
         let hold_ids: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
         let keep = |o: &Observation| {
@@ -91,7 +99,6 @@ impl Retention<'_> {
                 Keep::No
             }
         };
-        let retention = app.retention.current();
         let mut receipts = Vec::new();
         for kind in Kind::ALL {
             let days = retention.days(kind);
@@ -107,6 +114,7 @@ impl Retention<'_> {
                     "count": plan.deleted_ids.len(),
                     "ids_sha256": plan.ids_sha256(),
                     "kept_for_alerts": plan.kept_for_alerts,
+                    "confirmed_alert_evidence_days": retention.class_days(CONFIRMED_ALERT_EVIDENCE),
                     "kept_for_holds": plan.kept_for_holds,
                     "holds_in_force": hold_ids,
                     "segments_dropped": dropped,
@@ -128,7 +136,35 @@ impl Retention<'_> {
                 receipts.push(receipt);
             }
         }
+        receipts.extend(self.purge_dead_letters(actor, &retention, now)?);
         Ok(receipts)
+    }
+
+    /// Deletes the dead letters older than their window, after logging the receipt.
+    fn purge_dead_letters(&self, actor: &Actor, retention: &RetentionPolicy, now: Timestamp) -> Result<Option<Value>, AppError> {
+        let app = self.app;
+        let (days, cutoff) = (retention.class_days(DEAD_LETTERS), retention.class_cutoff(DEAD_LETTERS, now));
+        let mut receipt = Value::Null;
+        let deleted = app
+            .ingest
+            .dead_letters()
+            .purge(cutoff, |purge| -> Result<(), Failed> {
+                receipt = json!({
+                    "kind": DEAD_LETTERS,
+                    "window_days": days,
+                    "cutoff": cutoff,
+                    "count": purge.deleted,
+                    "lines_sha256": purge.lines_sha256,
+                });
+                let logged = app.record(actor, Action::RetentionPurge, "ok", receipt.clone()).map_err(Failed::Audit)?;
+                receipt["audit_seq"] = json!(logged.seq());
+                Ok(())
+            })
+            .map_err(|failed| match failed {
+                Failed::Audit(e) => e,
+                Failed::File(e) => AppError::internal(format!("dead-letter store: {e}")),
+            })?;
+        Ok((deleted > 0).then_some(receipt))
     }
 
     /// Proposes new windows for the kinds in `days`; another custodian or a supervisor must approve.
@@ -209,6 +245,18 @@ impl Retention<'_> {
             "status": hold.status,
         });
         self.app.record(actor, action, "ok", details).map(|_| ()).map_err(|e| e.message)
+    }
+}
+
+/// Why the dead-letter purge stopped: its receipt could not be logged, or the file failed.
+enum Failed {
+    Audit(AppError),
+    File(std::io::Error),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Failed::File(e)
     }
 }
 

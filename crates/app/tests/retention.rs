@@ -144,3 +144,80 @@ fn a_purged_read_takes_its_images_with_it_and_the_receipt_counts_them() {
     assert_eq!((plates["count"].as_u64(), plates["images"].as_u64()), (Some(1), Some(2)), "{plates}");
     assert!(hashes.iter().all(|h| f.app.ingest.images().get(h).unwrap().is_none()));
 }
+
+/// An alert on `observation` whose history ends at `status` (through acknowledged).
+fn worked_alert(id: &str, observation: &str, observed_at: Timestamp, status: &str) -> glasshouse_engine::Alert {
+    let step = |from: &str, to: &str| serde_json::json!({"alert_id": id, "from": from, "to": to, "actor": "olga", "at": observed_at});
+    let history = match status {
+        "new" => vec![],
+        "dismissed" => vec![step("new", "acknowledged"), step("acknowledged", "dismissed")],
+        _ => vec![step("new", "acknowledged"), step("acknowledged", "confirmed")],
+    };
+    serde_json::from_value(serde_json::json!({"id": id, "rule": "hotlist", "status": status, "priority": 1, "observed_at": observed_at,
+        "raised_at": observed_at, "observation_id": observation, "device_id": "lpr-1", "lat": 60.17, "lon": 24.94, "history": history}))
+    .unwrap()
+}
+
+#[test]
+fn only_a_confirmed_alert_keeps_its_read_past_the_window_and_only_for_its_own_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    let (recent, long_ago) = (now.plus_secs(-40 * 86_400), now.plus_secs(-400 * 86_400));
+    f.app.store.insert([
+        (1, read("misread", "M1SREAD", recent)),
+        (2, read("unworked", "UNW0RK", recent)),
+        (3, read("confirmed", "C0NF1RM", recent)),
+        (4, read("confirmed-long-ago", "0LDC0NF", long_ago)),
+    ]);
+    f.app.store.flush().unwrap();
+    f.app
+        .alerts
+        .append(vec![
+            worked_alert("al-1", "misread", recent, "dismissed"),
+            worked_alert("al-2", "unworked", recent, "new"),
+            worked_alert("al-3", "confirmed", recent, "confirmed"),
+            worked_alert("al-4", "confirmed-long-ago", long_ago, "confirmed"),
+        ])
+        .unwrap();
+    let receipts = f.app.retention().purge_expired(&Actor::new("system:retention", "custodian"), now).unwrap();
+    let plates = receipts.iter().find(|r| r["kind"] == "plate_read").unwrap();
+    assert_eq!((plates["count"].as_u64(), plates["kept_for_alerts"].as_u64()), (Some(3), Some(1)), "{plates}");
+    assert_eq!(plates["confirmed_alert_evidence_days"], 365);
+    let mut left = Vec::new();
+    f.app.store.for_each_stored(|o| left.push(o.id.clone())).unwrap();
+    assert_eq!(left, ["confirmed"], "a dismissed misread, an unworked hit and evidence past its own window all go");
+}
+
+#[test]
+fn dead_letters_have_a_window_and_their_purge_leaves_a_receipt_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = app(dir.path());
+    let now = Timestamp::now();
+    let error = |raw: &str| glasshouse_ingest::decode::LineError { line: 1, error: "no such device".into(), raw: raw.into() };
+    f.app.ingest.dead_letters().append("http", now.plus_secs(-45 * 86_400), &[error("OLDPLATE")]).unwrap();
+    f.app.ingest.dead_letters().append("http", now.plus_secs(-86_400), &[error("NEWPLATE")]).unwrap();
+    let receipts = f.app.retention().purge_expired(&Actor::new("system:retention", "custodian"), now).unwrap();
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    assert_eq!(
+        (receipts[0]["kind"].as_str(), receipts[0]["count"].as_u64(), receipts[0]["window_days"].as_u64()),
+        (Some("dead_letters"), Some(1), Some(30))
+    );
+    let logged = &entries(&f.app)[receipts[0]["audit_seq"].as_u64().unwrap() as usize];
+    assert_eq!(
+        (logged["action"].as_str(), logged["details"]["lines_sha256"].clone()),
+        (Some("retention.purge"), receipts[0]["lines_sha256"].clone())
+    );
+    let left: Vec<String> = f.app.ingest.dead_letters().list(10).unwrap().into_iter().map(|l| l.raw).collect();
+    assert_eq!(left, ["NEWPLATE"]);
+    // Its window changes like any other, with two people.
+    let windows = f.app.retention().windows(now);
+    assert_eq!(windows["windows"]["dead_letters"]["days"], 30);
+    let changed = f.app.retention().propose_change(
+        &Actor::new("cara", "custodian"),
+        [("dead_letters".to_owned(), 7)].into_iter().collect(),
+        "keep refused records one week only".into(),
+        now,
+    );
+    assert!(changed.is_ok(), "{changed:?}");
+}

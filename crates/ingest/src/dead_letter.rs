@@ -7,6 +7,7 @@
 use crate::decode::LineError;
 use glasshouse_model::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -83,6 +84,57 @@ impl DeadLetterStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Deletes the letters refused before `cutoff`. `receipt` sees what goes (how many, and the
+    /// SHA-256 of their lines) and runs before anything is deleted; if it fails, nothing is. The
+    /// kept letters are written to a new file that replaces the old one, all under the append lock,
+    /// so no letter arriving meanwhile is lost. A torn line left by a crash goes with the purge.
+    pub fn purge<E: From<io::Error>>(
+        &self,
+        cutoff: Timestamp,
+        receipt: impl FnOnce(&DeadLetterPurge) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut kept, mut hasher, mut deleted) = (Vec::new(), Sha256::new(), 0usize);
+        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+            let line = line?;
+            match serde_json::from_slice::<DeadLetter>(&line) {
+                Ok(letter) if letter.received_at >= cutoff => {
+                    kept.extend_from_slice(&line);
+                    kept.push(b'\n');
+                }
+                _ if line.is_empty() => {}
+                _ => {
+                    hasher.update(&line);
+                    hasher.update(b"\n");
+                    deleted += 1;
+                }
+            }
+        }
+        if deleted == 0 {
+            return Ok(0);
+        }
+        receipt(&DeadLetterPurge { deleted, lines_sha256: hex::encode(hasher.finalize()) })?;
+        let temporary = self.path.with_extension("purging");
+        let mut fresh = File::create(&temporary)?;
+        fresh.write_all(&kept)?;
+        fresh.sync_all()?;
+        std::fs::rename(&temporary, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        *file = OpenOptions::new().append(true).open(&self.path)?;
+        Ok(deleted)
+    }
+}
+
+/// What a dead-letter purge deletes, for its receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterPurge {
+    /// Letters deleted.
+    pub deleted: usize,
+    /// SHA-256 over their lines as stored, each with its newline.
+    pub lines_sha256: String,
 }
 
 #[cfg(test)]
@@ -101,5 +153,33 @@ mod tests {
         let listed = store.list(3).unwrap();
         assert_eq!(listed.iter().map(|l| l.line).collect::<Vec<_>>(), vec![5, 4, 3]);
         assert_eq!(listed[0].source, "http");
+    }
+
+    #[test]
+    fn a_purge_deletes_only_letters_refused_before_the_cutoff_after_its_receipt_and_appends_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::open(dir.path().join("dead.ndjson")).unwrap();
+        let error = |raw: &str| LineError { line: 1, error: "bad".into(), raw: raw.into() };
+        let (old, new) =
+            (Timestamp::parse_rfc3339("2026-10-01T00:00:00Z").unwrap(), Timestamp::parse_rfc3339("2026-11-20T00:00:00Z").unwrap());
+        store.append("http", old, &[error("OLDPLATE1"), error("OLDPLATE2")]).unwrap();
+        store.append("http", new, &[error("NEWPLATE")]).unwrap();
+        let cutoff = Timestamp::parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
+        let refused: Result<usize, io::Error> = store.purge(cutoff, |_| Err(io::Error::other("audit down")));
+        assert!(refused.is_err());
+        assert_eq!(store.list(10).unwrap().len(), 3, "nothing goes without its receipt");
+        let mut seen = None;
+        let deleted = store
+            .purge(cutoff, |r| -> Result<(), io::Error> {
+                seen = Some(r.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((deleted, seen.unwrap().deleted), (2, 2));
+        store.append("file", new, &[error("LATER")]).unwrap();
+        let left: Vec<String> = store.list(10).unwrap().into_iter().map(|l| l.raw).collect();
+        assert_eq!(left, ["LATER", "NEWPLATE"]);
+        let bytes = std::fs::read(dir.path().join("dead.ndjson")).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("OLDPLATE"), "the purged letters are gone from the file");
     }
 }

@@ -327,7 +327,7 @@ impl Store {
 pub struct PurgeOutcome {
     /// Rows removed.
     pub deleted: u64,
-    /// Expired rows kept because an alert rests on them.
+    /// Expired rows kept because a confirmed alert rests on them.
     pub kept_for_alerts: u64,
     /// Expired rows kept because a hold covers them.
     pub kept_for_holds: u64,

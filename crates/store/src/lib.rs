@@ -38,4 +38,4 @@ pub mod search;
 pub use search::{AreaQuery, Cursor, Explain, Page, PlateCount, PlateMatch, PlateMode, PlateQuery, PlateTally, Shape};
 pub use segments::CompactionReport;
 pub mod retention;
-pub use retention::{Keep, PurgePlan, RetentionPolicy};
+pub use retention::{CONFIRMED_ALERT_EVIDENCE, DEAD_LETTERS, Keep, OTHER_CLASSES, PurgePlan, RetentionPolicy};

@@ -17,17 +17,29 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Days each kind is kept. Missing kinds take their default.
+/// Days each class is kept: each kind of observation, and the classes below. Missing ones take
+/// their default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
-    /// Days per kind (`plate_read`, `sensor_reading`, …).
+    /// Days per class (`plate_read`, `sensor_reading`, …, `dead_letters`, `confirmed_alert_evidence`).
     pub days: BTreeMap<String, u32>,
 }
 
+/// Refused records in the dead-letter store: kept long enough to chase a misbehaving producer.
+pub const DEAD_LETTERS: &str = "dead_letters";
+
+/// How long a confirmed alert keeps the observations it rests on past their own window. A
+/// dismissed or unworked alert keeps nothing: a misread is not evidence.
+pub const CONFIRMED_ALERT_EVIDENCE: &str = "confirmed_alert_evidence";
+
+/// The classes with windows that are not observation kinds, and their defaults.
+pub const OTHER_CLASSES: [(&str, u32); 2] = [(DEAD_LETTERS, 30), (CONFIRMED_ALERT_EVIDENCE, 365)];
+
 impl Default for RetentionPolicy {
     fn default() -> Self {
-        RetentionPolicy { days: Kind::ALL.iter().map(|k| (k.as_str().to_owned(), default_days(*k))).collect() }
+        let kinds = Kind::ALL.iter().map(|k| (k.as_str().to_owned(), default_days(*k)));
+        RetentionPolicy { days: kinds.chain(OTHER_CLASSES.iter().map(|(c, d)| (c.to_string(), *d))).collect() }
     }
 }
 
@@ -56,15 +68,26 @@ impl RetentionPolicy {
 
     /// Start of the oldest UTC day still kept for `kind` at `now`.
     pub fn cutoff(&self, kind: Kind, now: Timestamp) -> Timestamp {
-        let edge = now.0 - i64::from(self.days(kind)) * MICROS_PER_DAY;
-        Timestamp(edge.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
+        day_cutoff(self.days(kind), now)
+    }
+
+    /// Days kept for one of [`OTHER_CLASSES`].
+    pub fn class_days(&self, class: &str) -> u32 {
+        let default = OTHER_CLASSES.iter().find(|(c, _)| *c == class).map_or(RETENTION_DAYS_MAX, |(_, d)| *d);
+        self.days.get(class).copied().unwrap_or(default)
+    }
+
+    /// Start of the oldest UTC day still kept for one of [`OTHER_CLASSES`] at `now`.
+    pub fn class_cutoff(&self, class: &str, now: Timestamp) -> Timestamp {
+        day_cutoff(self.class_days(class), now)
     }
 
     /// Checks kinds and bounds (a configuration error is found at start, not at the first purge).
     pub fn validate(&self) -> Result<(), String> {
         for (kind, days) in &self.days {
-            if Kind::parse(kind).is_none() {
-                return Err(format!("retention: unknown kind {kind:?}"));
+            if Kind::parse(kind).is_none() && !OTHER_CLASSES.iter().any(|(c, _)| c == kind) {
+                let classes: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).chain(OTHER_CLASSES.iter().map(|(c, _)| *c)).collect();
+                return Err(format!("retention: unknown class {kind:?}; the classes are {}", classes.join(", ")));
             }
             if *days == 0 || *days > RETENTION_DAYS_MAX {
                 return Err(format!("retention: {kind} must be kept 1..={RETENTION_DAYS_MAX} days, not {days}"));
@@ -74,12 +97,18 @@ impl RetentionPolicy {
     }
 }
 
+/// The start of the UTC day `days` before `now`.
+fn day_cutoff(days: u32, now: Timestamp) -> Timestamp {
+    let edge = now.0 - i64::from(days) * MICROS_PER_DAY;
+    Timestamp(edge.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
+}
+
 /// Why an expired row stays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
     /// Nothing needs it: it goes.
     No,
-    /// An alert rests on it.
+    /// A confirmed alert rests on it.
     Alert,
     /// A legal hold covers it.
     Hold,
@@ -102,7 +131,7 @@ pub struct PurgePlan {
     pub deleted_ids: Vec<String>,
     /// The stored images (SHA-256) of the plate reads that go: they go with them.
     pub deleted_images: Vec<String>,
-    /// Expired rows kept because an alert rests on them.
+    /// Expired rows kept because a confirmed alert rests on them.
     pub kept_for_alerts: u64,
     /// Expired rows kept because a hold covers them.
     pub kept_for_holds: u64,

@@ -135,15 +135,24 @@ fn purge_rows(r: &TransparencyReport) -> Vec<(String, String)> {
             let receipt = &p["receipt"];
             (
                 format!("{} · {}", p["at"].as_str().unwrap_or(""), receipt["kind"].as_str().unwrap_or("")),
-                format!(
-                    "{} deleted (window {} days, before {}); kept for alerts {}, for holds {}; ids SHA-256 {}",
-                    receipt["count"],
-                    receipt["window_days"],
-                    receipt["cutoff"].as_str().unwrap_or(""),
-                    receipt["kept_for_alerts"],
-                    receipt["kept_for_holds"],
-                    receipt["ids_sha256"].as_str().unwrap_or("")
-                ),
+                match receipt["lines_sha256"].as_str() {
+                    // A dead-letter purge: refused records, no observations behind alerts or holds.
+                    Some(lines) => format!(
+                        "{} deleted (window {} days, before {}); lines SHA-256 {lines}",
+                        receipt["count"],
+                        receipt["window_days"],
+                        receipt["cutoff"].as_str().unwrap_or("")
+                    ),
+                    None => format!(
+                        "{} deleted (window {} days, before {}); kept for confirmed alerts {}, for holds {}; ids SHA-256 {}",
+                        receipt["count"],
+                        receipt["window_days"],
+                        receipt["cutoff"].as_str().unwrap_or(""),
+                        receipt["kept_for_alerts"],
+                        receipt["kept_for_holds"],
+                        receipt["ids_sha256"].as_str().unwrap_or("")
+                    ),
+                },
             )
         })
         .collect()

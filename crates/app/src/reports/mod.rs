@@ -391,8 +391,10 @@ impl App {
             (
                 "Retention".into(),
                 format!(
-                    "enforced hourly, in whole days: {}. Expired records stay only while an alert rests on them or a legal hold covers them; each purge leaves a receipt in the audit log",
-                    windows.join(", ")
+                    "enforced hourly, in whole days: {}; refused records (dead letters) {} days. Expired records stay only while a confirmed alert rests on them (for {} days from the alert; a dismissed or unworked alert keeps nothing) or a legal hold covers them; each purge leaves a receipt in the audit log",
+                    windows.join(", "),
+                    retention.class_days(glasshouse_store::DEAD_LETTERS),
+                    retention.class_days(glasshouse_store::CONFIRMED_ALERT_EVIDENCE),
                 ),
             ),
             (

@@ -159,10 +159,11 @@ pub async fn release(
     Ok(Json(describe(&hold, now)))
 }
 
-/// Each kind's retention window and the oldest day it keeps now.
+/// Each class's retention window and the oldest day it keeps now.
 ///
-/// With the number of holds in force. Expired rows are kept while an alert rests on them or a hold in force
-/// covers them.
+/// The observation kinds, `dead_letters`, and `confirmed_alert_evidence` (how long a confirmed alert keeps the
+/// rows it rests on). With the number of holds in force. Expired rows are kept while a confirmed alert rests on
+/// them (within that window) or a hold in force covers them; a dismissed or unworked alert keeps nothing.
 #[utoipa::path(
     get,
     path = "/v1/retention",

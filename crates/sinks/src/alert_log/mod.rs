@@ -727,13 +727,16 @@ impl AlertLog {
         Ok(closed.into_iter().map(|(_, a)| a).collect())
     }
 
-    /// Ids of every observation an alert rests on (the raising read and folded repeats): retention
-    /// keeps these as long as their alert is kept.
-    pub fn linked_observation_ids(&self) -> Result<HashSet<String>, AlertLogError> {
+    /// The observations that confirmed alerts observed at or after `since` rest on (their own and
+    /// their repeats'). A dismissed or unworked alert keeps nothing past its reads' window: a
+    /// misread is not evidence.
+    pub fn confirmed_evidence_ids(&self, since: Timestamp) -> Result<HashSet<String>, AlertLogError> {
         let mut ids = HashSet::new();
         self.for_each(|a| {
-            ids.insert(a.observation_id.clone());
-            ids.extend(a.repeats.iter().map(|r| r.observation_id.clone()));
+            if a.observed_at >= since && a.history.iter().any(|t| t.to == AlertStatus::Confirmed) {
+                ids.insert(a.observation_id.clone());
+                ids.extend(a.repeats.iter().map(|r| r.observation_id.clone()));
+            }
         })?;
         Ok(ids)
     }
