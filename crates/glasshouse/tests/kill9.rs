@@ -52,6 +52,7 @@ fn every_acknowledged_observation_survives_kill_9_exactly_once() {
     let (admin, ingest, investigator) =
         (token(dir.path(), "administrator"), token(dir.path(), "ingest"), token(dir.path(), "investigator"));
     let mut server = Server::start(dir.path());
+    common::open_cases(&server);
     let reply = server.client().json("PUT", "/v1/devices/lpr-1", &admin, json!({"type": "plate_reader", "lat": 60.17, "lon": 24.94}));
     assert_eq!(reply.status, 201);
     let acked = Arc::new(Mutex::new(Vec::new()));
