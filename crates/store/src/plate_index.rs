@@ -24,8 +24,9 @@
 
 use bytes::Bytes;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
+use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 8] = b"GHPLATE6";
+const MAGIC: &[u8; 8] = b"GHPLATE7";
 
 /// Keys between position samples: a lookup counts at most this many key-start bits.
 pub const SAMPLE_KEYS: usize = 128;
@@ -172,10 +173,11 @@ impl Emitter {
             packed[at / 8..at / 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
         let fst = self.builder.into_inner().expect("an in-memory fst cannot fail to finish");
-        let mut payload = Vec::with_capacity(32 + fst.len() + 8 * (self.samples.len() + self.starts.len()) + packed.len());
+        let mut payload = Vec::with_capacity(64 + fst.len() + 8 * (self.samples.len() + self.starts.len()) + packed.len());
         for header in [fst.len() as u64, self.keys, self.entries.len() as u64, u64::from(bits)] {
             payload.extend_from_slice(&header.to_le_bytes());
         }
+        payload.extend_from_slice(&Sha256::digest(&fst));
         payload.extend_from_slice(&fst);
         for word in self.samples.iter().chain(&self.starts) {
             payload.extend_from_slice(&word.to_le_bytes());
@@ -201,6 +203,12 @@ const ZSTD_LEVEL: i32 = 9;
 /// The largest index payload accepted (a corrupt frame must not ask for unbounded memory): far
 /// above a day's index of a city's reads (tens of MB).
 const PAYLOAD_BYTES_MAX: usize = 1 << 32;
+
+/// True when two digests are equal, compared byte by byte without an early exit (so neither a
+/// timing nor a fuzzer's comparison tracing learns the expected bytes).
+fn same_digest(computed: &[u8], stored: &[u8]) -> bool {
+    computed.len() == stored.len() && std::hint::black_box(computed.iter().zip(stored).fold(0u8, |acc, (a, b)| acc | (a ^ b))) == 0
+}
 
 /// Reads consecutive little-endian u64 values from a byte cursor.
 struct Reader<'a> {
@@ -244,11 +252,16 @@ impl PlateIndex {
         if !(1..=32).contains(&bits) {
             return Err(IndexError(format!("{bits} bits per row")));
         }
+        let digest = reader.take(32)?;
         let fst = reader.take(usize::try_from(fst_len).map_err(|_| IndexError("truncated".into()))?)?;
-        let map = Map::new(payload.slice_ref(fst)).map_err(|e| IndexError(e.to_string()))?;
         // fst trusts its bytes: a damaged transition panics inside it (found by the `plate_index`
-        // fuzz target). Its checksum, one CRC over the map when a segment is first opened, turns
-        // that into an error here.
+        // fuzz target). Its own CRC was not enough: the fuzzer forged a matching one, since a CRC is
+        // compared in one step it can see. A SHA-256 of the map, compared without an early exit,
+        // cannot be forged that way, so only a map this crate wrote reaches fst.
+        if !same_digest(&Sha256::digest(fst), digest) {
+            return Err(IndexError("damaged: the map's SHA-256 does not match".into()));
+        }
+        let map = Map::new(payload.slice_ref(fst)).map_err(|e| IndexError(e.to_string()))?;
         map.as_fst().verify().map_err(|e| IndexError(format!("damaged: {e}")))?;
         if map.len() as u64 != keys {
             return Err(IndexError(format!("the header says {keys} keys, the map has {}", map.len())));
@@ -547,6 +560,24 @@ mod tests {
     fn index_of(keys: &[String]) -> PlateIndex {
         let bytes = build(keys.iter().enumerate().map(|(row, key)| (key.clone(), row as u32)));
         PlateIndex::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_map_whose_bytes_do_not_match_its_digest_is_refused_before_fst_reads_it() {
+        let keys: Vec<String> = (0..200).map(|i| format!("K{i:05}")).collect();
+        let bytes = build(keys.iter().enumerate().map(|(row, key)| (key.clone(), row as u32)));
+        let frame_len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+        let mut payload = zstd::bulk::decompress(&bytes[16..16 + frame_len], PAYLOAD_BYTES_MAX).unwrap();
+        // One byte inside the map (after the four header words and the digest).
+        payload[32 + 32 + 10] ^= 0x40;
+        let frame = zstd::bulk::compress(&payload, 3).unwrap();
+        let mut damaged = MAGIC.to_vec();
+        damaged.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        damaged.extend_from_slice(&frame);
+        damaged.extend_from_slice(&bytes[16 + frame_len..]);
+        let refused = PlateIndex::from_bytes(&damaged).err().expect("a damaged map is refused");
+        assert!(refused.0.contains("SHA-256"), "{}", refused.0);
+        assert!(PlateIndex::from_bytes(&bytes).is_ok());
     }
 
     #[test]
