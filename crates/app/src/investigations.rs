@@ -1,11 +1,12 @@
 //! Investigations: every search of stored observations goes gate → audit → search → result entry.
 //!
-//! The gate checks the stated purpose (the policy's purposes, case number and justification), then
-//! the authority a broad search needs (see [`crate::authority`]: a registered warrant, a claim of
-//! exigency, or a supervisor's approval of this requester, case and scope), then logs the search
-//! with its parameters. The log's answer, an [`Admitted`] query, is the only thing the store will
-//! search with, so no search runs unlogged or under another action's entry. Refusals are logged too, before the refusal goes back. After the
-//! search, a second entry records how many results it returned.
+//! The gate checks the stated purpose (the policy's purposes, a case the system knows, and a
+//! justification), then the authority a broad search needs (see [`crate::authority`]: a registered
+//! warrant, a claim of exigency, or a supervisor's approval of this requester, case and scope),
+//! then logs the search with its parameters. The log's answer, an [`Admitted`] query, is the only
+//! thing the store will search with, so no search runs unlogged or under another action's entry.
+//! Refusals are logged too, before the refusal goes back. After the search, a second entry records
+//! how many results it returned.
 //!
 //! Situations (an open gunshot or incident alert) are real-time response, not investigation: an
 //! operator sees their context without a purpose form while they are open and for a day, and each
