@@ -22,6 +22,8 @@ pub fn run(app: &App, interval: Duration, stopped: &Receiver<()>) {
         Ok(Answer { status, content_type, body })
     };
     let mut cosignatures = 0;
+    // Each witness's last refusal as logged: a witness that stays down is reported once, not every round.
+    let mut reported: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
     loop {
         let now = app.witnessing.round(&app.audit, post);
         if now != cosignatures {
@@ -29,8 +31,13 @@ pub fn run(app: &App, interval: Duration, stopped: &Receiver<()>) {
             cosignatures = now;
         }
         for status in app.witnessing.statuses() {
-            if let Some(why) = &status.last_refusal {
-                warn!(witness = %status.name, reason = %why, "a witness did not cosign the audit checkpoint");
+            let before = reported.insert(status.name.clone(), status.last_refusal.clone()).flatten();
+            match (&status.last_refusal, before) {
+                (Some(why), before) if before.as_ref() != Some(why) => {
+                    warn!(witness = %status.name, reason = %why, "a witness did not cosign the audit checkpoint")
+                }
+                (None, Some(_)) => info!(witness = %status.name, "a witness cosigns the audit checkpoint again"),
+                _ => {}
             }
         }
         match stopped.recv_timeout(interval) {
