@@ -17,7 +17,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -198,18 +197,10 @@ impl Witness {
         Ok(self.cosigner.cosign(&body, now))
     }
 
-    /// Writes the heads to a temporary file, syncs it and renames it over the state, so a crash
-    /// leaves the old state or the new one.
+    /// Replaces the state durably, so a crash leaves the old state or the new one.
     fn store(&self, heads: &BTreeMap<String, Head>) -> std::io::Result<()> {
-        let temporary = self.state_path.with_extension("tmp");
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&serde_json::to_vec_pretty(heads).expect("heads serialise"))?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &self.state_path)?;
-        if let Some(dir) = self.state_path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        let bytes = serde_json::to_vec_pretty(heads).expect("heads serialise");
+        glasshouse_wal::files::replace(&self.state_path, &bytes, glasshouse_wal::files::Readers::Default)
     }
 }
 

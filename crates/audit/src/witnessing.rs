@@ -15,7 +15,6 @@ use crate::note::split_note;
 use crate::witness::{SIZE_CONTENT_TYPE, request_body};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -236,11 +235,8 @@ impl Witnessing {
 }
 
 fn save(path: &Path, gathered: &Gathered) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec_pretty(gathered).expect("statuses serialise"))?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
+    let bytes = serde_json::to_vec_pretty(gathered).expect("statuses serialise");
+    glasshouse_wal::files::replace(path, &bytes, glasshouse_wal::files::Readers::Default)
 }
 
 #[cfg(test)]

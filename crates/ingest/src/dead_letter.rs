@@ -115,14 +115,7 @@ impl DeadLetterStore {
             return Ok(0);
         }
         receipt(&DeadLetterPurge { deleted, lines_sha256: hex::encode(hasher.finalize()) })?;
-        let temporary = self.path.with_extension("purging");
-        let mut fresh = File::create(&temporary)?;
-        fresh.write_all(&kept)?;
-        fresh.sync_all()?;
-        std::fs::rename(&temporary, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
+        glasshouse_wal::files::replace(&self.path, &kept, glasshouse_wal::files::Readers::Default)?;
         *file = OpenOptions::new().append(true).open(&self.path)?;
         Ok(deleted)
     }
