@@ -8,11 +8,10 @@
 //! because no maintained Rust crate implements the cosignature type (the signed-note crates stop at
 //! the log's own 0x01 signatures); the layout is checked against the specification's example.
 
-use crate::note::{DASH, NoteError};
+use crate::note::{DASH, NoteError, encode_verifier_key, parse_verifier_key, typed_key_id};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 /// The signature type byte of an Ed25519 `cosignature/v1`.
 const COSIGNATURE_V1: u8 = 0x04;
@@ -21,9 +20,7 @@ const COSIGNATURE_V1: u8 = 0x04;
 const BLOB_BYTES: usize = 4 + 8 + 64;
 
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let digest =
-        Sha256::new().chain_update(name.as_bytes()).chain_update(b"\n").chain_update([COSIGNATURE_V1]).chain_update(public).finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
+    typed_key_id(name, COSIGNATURE_V1, public)
 }
 
 /// The message a cosignature signs: the header, the time, then the checkpoint body.
@@ -50,10 +47,7 @@ impl Cosigner {
 
     /// The verifier key logs and auditors configure to trust this witness.
     pub fn verifier_key(&self) -> String {
-        let public = self.key.verifying_key().to_bytes();
-        let mut encoded = vec![COSIGNATURE_V1];
-        encoded.extend_from_slice(&public);
-        format!("{}+{}+{}", self.name, hex::encode(key_id(&self.name, &public)), STANDARD.encode(encoded))
+        encode_verifier_key(&self.name, COSIGNATURE_V1, &self.key.verifying_key().to_bytes())
     }
 
     /// The cosignature line (with its newline) for a checkpoint body, made at `timestamp` (POSIX seconds).
@@ -77,22 +71,8 @@ pub struct CosignatureVerifier {
 impl CosignatureVerifier {
     /// Parses `<name>+<key id hex>+<base64(0x04 ‖ public key)>`.
     pub fn parse(text: &str) -> Result<CosignatureVerifier, NoteError> {
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(encoded)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected name+keyid+key".into()));
-        };
-        let bytes = STANDARD.decode(encoded).map_err(|e| NoteError::BadKey(e.to_string()))?;
-        let [algorithm, public @ ..] = bytes.as_slice() else { return Err(NoteError::BadKey("empty key".into())) };
-        if *algorithm != COSIGNATURE_V1 {
-            return Err(NoteError::BadKey(format!("signature type {algorithm:#04x} is not an Ed25519 cosignature/v1 (0x04)")));
-        }
-        let public: [u8; 32] = public.try_into().map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes".into()))?;
-        let id = key_id(name, &public);
-        if hex::encode(id) != id_hex {
-            return Err(NoteError::BadKey("key id does not match the key".into()));
-        }
-        let key = VerifyingKey::from_bytes(&public).map_err(|e| NoteError::BadKey(e.to_string()))?;
-        Ok(CosignatureVerifier { name: name.to_owned(), id, key })
+        let (name, id, key) = parse_verifier_key(text, COSIGNATURE_V1, "an Ed25519 cosignature/v1 key")?;
+        Ok(CosignatureVerifier { name, id, key })
     }
 
     /// The witness's name.

@@ -68,13 +68,43 @@ impl Checkpoint {
 }
 
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n");
-    h.update([ED25519]);
-    h.update(public);
-    let digest = h.finalize();
+    typed_key_id(name, ED25519, public)
+}
+
+/// A signed-note key's id: the first four bytes of SHA-256(name ‖ "\n" ‖ signature type ‖ key).
+pub(crate) fn typed_key_id(name: &str, signature_type: u8, public: &[u8; 32]) -> [u8; 4] {
+    let digest =
+        Sha256::new().chain_update(name.as_bytes()).chain_update(b"\n").chain_update([signature_type]).chain_update(public).finalize();
     [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// A verifier key as signed notes publish it: `<name>+<key id hex>+<base64(type ‖ key)>`.
+pub(crate) fn encode_verifier_key(name: &str, signature_type: u8, public: &[u8; 32]) -> String {
+    let mut encoded = vec![signature_type];
+    encoded.extend_from_slice(public);
+    format!("{name}+{}+{}", hex::encode(typed_key_id(name, signature_type, public)), STANDARD.encode(encoded))
+}
+
+/// Parses a verifier key of `signature_type` (`what` names that type in the refusal): its name,
+/// key id and Ed25519 key.
+pub(crate) fn parse_verifier_key(text: &str, signature_type: u8, what: &str) -> Result<(String, [u8; 4], VerifyingKey), NoteError> {
+    // Names cannot contain '+'; base64 can, so split from the left.
+    let mut parts = text.trim().splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(encoded)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadKey("expected name+keyid+key".into()));
+    };
+    let bytes = STANDARD.decode(encoded).map_err(|e| NoteError::BadKey(e.to_string()))?;
+    let [found, public @ ..] = bytes.as_slice() else { return Err(NoteError::BadKey("empty key".into())) };
+    if *found != signature_type {
+        return Err(NoteError::BadKey(format!("signature type {found:#04x} is not {what} ({signature_type:#04x})")));
+    }
+    let public: [u8; 32] = public.try_into().map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes".into()))?;
+    let id = typed_key_id(name, signature_type, &public);
+    if hex::encode(id) != id_hex {
+        return Err(NoteError::BadKey("key id does not match the key".into()));
+    }
+    let key = VerifyingKey::from_bytes(&public).map_err(|e| NoteError::BadKey(e.to_string()))?;
+    Ok((name.to_owned(), id, key))
 }
 
 /// Signs checkpoints under a key name.
@@ -96,10 +126,7 @@ impl NoteSigner {
 
     /// The verifier key string anyone can use to check this signer's notes.
     pub fn verifier_key(&self) -> String {
-        let public = self.key.verifying_key().to_bytes();
-        let mut encoded = vec![ED25519];
-        encoded.extend_from_slice(&public);
-        format!("{}+{}+{}", self.name, hex::encode(key_id(&self.name, &public)), STANDARD.encode(encoded))
+        encode_verifier_key(&self.name, ED25519, &self.key.verifying_key().to_bytes())
     }
 
     /// The signed note for a checkpoint.
@@ -124,23 +151,8 @@ pub struct NoteVerifier {
 impl NoteVerifier {
     /// Parses `<name>+<key id hex>+<base64(0x01 ‖ public key)>`.
     pub fn parse(text: &str) -> Result<NoteVerifier, NoteError> {
-        // Names cannot contain '+'; base64 can, so split from the left.
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(encoded)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected name+keyid+key".into()));
-        };
-        let bytes = STANDARD.decode(encoded).map_err(|e| NoteError::BadKey(e.to_string()))?;
-        let [algorithm, public @ ..] = bytes.as_slice() else { return Err(NoteError::BadKey("empty key".into())) };
-        if *algorithm != ED25519 {
-            return Err(NoteError::BadKey(format!("algorithm {algorithm} is not Ed25519")));
-        }
-        let public: [u8; 32] = public.try_into().map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes".into()))?;
-        let id = key_id(name, &public);
-        if hex::encode(id) != id_hex {
-            return Err(NoteError::BadKey("key id does not match the key".into()));
-        }
-        let key = VerifyingKey::from_bytes(&public).map_err(|e| NoteError::BadKey(e.to_string()))?;
-        Ok(NoteVerifier { name: name.to_owned(), id, key })
+        let (name, id, key) = parse_verifier_key(text, ED25519, "an Ed25519 signed-note key")?;
+        Ok(NoteVerifier { name, id, key })
     }
 
     /// The key's name: the origin of the log it signs for.
