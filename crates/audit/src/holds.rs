@@ -190,7 +190,7 @@ impl HoldBook {
             return Err(bad("case_number", "is required"));
         }
         let reference = hold.authority_reference.trim();
-        if reference.is_empty() || reference.len() > 64 || !reference.chars().all(|c| c.is_ascii_alphanumeric() || "-/:.".contains(c)) {
+        if !crate::warrants::valid_reference(reference) {
             return Err(bad("authority_reference", "must be 1..=64 letters, digits or - / : ."));
         }
         if hold.scope.plates.is_empty() && hold.scope.devices.is_empty() {
