@@ -95,6 +95,16 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 /// An image the API serves behind the bearer token (an <img> cannot send one), as an object URL.
+/** POSTs `body` as JSON. */
+export function postJson(path: string, body: unknown): Promise<unknown> {
+  return api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** What to show for a failed call: the server's message for a refusal, else the error itself. */
+export function errorMessage(error: unknown): string {
+  return error instanceof ApiError ? error.message : String(error);
+}
+
 export async function imageUrl(path: string): Promise<string> {
   const token = getToken();
   const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });

@@ -4,8 +4,8 @@
 // supervisor). The server enforces who may decide; the console only leaves out buttons that could
 // never work, such as approving one's own proposal.
 
-import { type Account, ApiError, api } from './api';
-import { el } from './dom';
+import { type Account, api, errorMessage, postJson } from './api';
+import { el, when } from './dom';
 import { renderWarrants, warrantForm } from './warrants';
 
 export type Subject = 'retention' | 'sharing';
@@ -23,18 +23,6 @@ interface Hold {
 }
 
 const BASE: Record<Subject, string> = { retention: '/v1/retention/changes', sharing: '/v1/sharing/changes' };
-
-function when(text?: string): string {
-  return text ? new Date(text).toLocaleString() : '';
-}
-
-function post(path: string, body: unknown): Promise<unknown> {
-  return api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-function message(error: unknown): string {
-  return error instanceof ApiError ? error.message : String(error);
-}
 
 /// What a proposal would do, in words.
 function summary(change: Change): string {
@@ -56,7 +44,7 @@ function summary(change: Change): string {
 /// `reject<suffix>`); a refusal is shown in `error`, a decision calls `then`.
 function decisionButtons(path: string, approveLabel: string, suffix: string, error: HTMLElement, then: () => Promise<unknown>): HTMLElement {
   const decide = (approve: boolean): void => {
-    post(path, { approve }).then(then).catch((e) => { error.textContent = message(e); });
+    postJson(path, { approve }).then(then).catch((e) => { error.textContent = errorMessage(e); });
   };
   const approve = el('button', { type: 'button', 'data-action': `approve${suffix}` }, [approveLabel]);
   approve.addEventListener('click', () => decide(true));
@@ -140,7 +128,7 @@ export function holdForm(onProposed: () => void): HTMLFormElement {
       plates: list(plates.value), devices: list(devices.value),
       from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString(), expires_at: new Date(`${expires.value}T23:59:59`).toISOString(),
     };
-    post('/v1/holds', body).then(() => { form.reset(); onProposed(); }).catch((err) => { error.textContent = message(err); });
+    postJson('/v1/holds', body).then(() => { form.reset(); onProposed(); }).catch((err) => { error.textContent = errorMessage(err); });
   });
   return form;
 }
@@ -169,9 +157,9 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     formError.textContent = '';
-    post('/v1/retention/changes', { days: { [kind.value]: Number(days.value) }, reason: reason.value })
+    postJson('/v1/retention/changes', { days: { [kind.value]: Number(days.value) }, reason: reason.value })
       .then(() => { reason.value = ''; return renderChanges(changes, 'retention', me, true, () => void refreshWindows()); })
-      .catch((err) => { formError.textContent = message(err); });
+      .catch((err) => { formError.textContent = errorMessage(err); });
   });
   const purgeButton = el('button', { type: 'button', id: 'purge-now' }, ['Purge expired records now (logged)']);
   const receipts = el('ol', { id: 'purge-receipts', class: 'alert-list' });
@@ -182,7 +170,7 @@ export async function renderCustodian(app: HTMLElement, me: Account): Promise<vo
           ? list.map((r) => el('li', { class: 'meta' }, [`${r.kind.replace(/_/g, ' ')}: ${r.deleted} deleted · SHA-256 of ids ${r.ids_sha256.slice(0, 16)}…`]))
           : [el('li', { class: 'meta' }, ['Nothing had expired.'])]));
       })
-      .catch((err) => { receipts.replaceChildren(el('li', { class: 'error' }, [message(err)])); });
+      .catch((err) => { receipts.replaceChildren(el('li', { class: 'error' }, [errorMessage(err)])); });
   });
   app.replaceChildren(el('section', { class: 'custodian' }, [
     el('h1', {}, ['Retention, holds and warrants']),
@@ -225,14 +213,14 @@ export function sharingForm(onProposed: () => void): HTMLFormElement {
       const [host, port] = address.value.split(':');
       sink.mqtt = { host, port: port ? Number(port) : 1883, topic: channel.value };
     } else sink.webhook = { url: address.value, secret: channel.value };
-    post('/v1/sharing/changes', { add: sink, reason: reason.value })
+    postJson('/v1/sharing/changes', { add: sink, reason: reason.value })
       .then(() => { form.reset(); onProposed(); })
-      .catch((err) => { error.textContent = message(err); });
+      .catch((err) => { error.textContent = errorMessage(err); });
   });
   return form;
 }
 
 /// Proposes ending an approved sink.
 export function proposeRemoval(name: string, reason: string): Promise<unknown> {
-  return post('/v1/sharing/changes', { remove: name, reason });
+  return postJson('/v1/sharing/changes', { remove: name, reason });
 }

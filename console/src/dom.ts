@@ -12,3 +12,8 @@ export function typingIn(panel: HTMLElement): boolean {
   const active = document.activeElement;
   return active !== null && panel.contains(active) && (active.tagName === 'INPUT' || active.tagName === 'SELECT' || active.tagName === 'TEXTAREA');
 }
+
+/** A time as the reader's locale writes it; empty when there is none. */
+export function when(text?: string): string {
+  return text ? new Date(text).toLocaleString() : '';
+}

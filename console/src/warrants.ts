@@ -4,8 +4,8 @@
 // close the reviews that exigency claims open, each within a day. The server enforces who may do
 // what and audits every step.
 
-import { type Account, ApiError, api } from './api';
-import { el } from './dom';
+import { type Account, api, errorMessage, postJson } from './api';
+import { el, when } from './dom';
 
 interface Warrant {
   id: string; reference: string; issuing_authority: string; case_number: string;
@@ -17,18 +17,6 @@ interface Warrant {
 interface Review {
   id: string; reference: string; claimed_by: string; case_number: string; purpose: string;
   opened_at: string; due_at: string; searches: number[]; state: 'open' | 'overdue' | 'upheld' | 'not_upheld'; decided_by?: string;
-}
-
-function when(text?: string): string {
-  return text ? new Date(text).toLocaleString() : '';
-}
-
-function post(path: string, body: unknown): Promise<unknown> {
-  return api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-function message(error: unknown): string {
-  return error instanceof ApiError ? error.message : String(error);
 }
 
 /// The SHA-256 of a file, as lowercase hex, computed in the browser: the document itself never leaves it.
@@ -52,7 +40,7 @@ export async function renderWarrants(list: HTMLElement): Promise<void> {
       const reason = el('input', { 'aria-label': 'Why it is revoked', placeholder: 'why (e.g. quashed on appeal)' });
       const revoke = el('button', { type: 'button', 'data-action': 'revoke-warrant' }, ['Revoke (logged)']);
       revoke.addEventListener('click', () => {
-        post(`/v1/warrants/${w.id}/revocation`, { reason: reason.value }).then(() => renderWarrants(list)).catch((e) => { error.textContent = message(e); });
+        postJson(`/v1/warrants/${w.id}/revocation`, { reason: reason.value }).then(() => renderWarrants(list)).catch((e) => { error.textContent = errorMessage(e); });
       });
       item.append(el('div', { class: 'decide' }, [reason, revoke]));
     }
@@ -100,7 +88,7 @@ export function warrantForm(onRegistered: () => void): HTMLFormElement {
       from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString(),
       expires_at: new Date(`${expires.value}T23:59:59`).toISOString(), document_sha256: hash.value.trim(),
     };
-    post('/v1/warrants', body).then(() => { form.reset(); onRegistered(); }).catch((err) => { error.textContent = message(err); });
+    postJson('/v1/warrants', body).then(() => { form.reset(); onRegistered(); }).catch((err) => { error.textContent = errorMessage(err); });
   });
   return form;
 }
@@ -125,7 +113,7 @@ export async function renderReviews(list: HTMLElement, me: Account): Promise<voi
       } else {
         const reason = el('input', { 'aria-label': 'Reason', placeholder: 'why the emergency was or was not real' });
         const decide = (upheld: boolean): void => {
-          post(`/v1/exigency-reviews/${r.id}/decision`, { upheld, reason: reason.value }).then(() => renderReviews(list, me)).catch((e) => { error.textContent = message(e); });
+          postJson(`/v1/exigency-reviews/${r.id}/decision`, { upheld, reason: reason.value }).then(() => renderReviews(list, me)).catch((e) => { error.textContent = errorMessage(e); });
         };
         const uphold = el('button', { type: 'button', 'data-action': 'uphold' }, ['Uphold (logged)']);
         uphold.addEventListener('click', () => decide(true));
@@ -154,7 +142,7 @@ export async function renderCases(list: HTMLElement): Promise<void> {
     if (c.status === 'open') {
       const close = el('button', { type: 'button', 'data-action': 'close-case' }, ['Close case (no more searches)']);
       close.addEventListener('click', () => {
-        api(`/v1/cases/${encodeURIComponent(c.number)}/closing`, { method: 'POST' }).then(() => renderCases(list)).catch((e) => { error.textContent = message(e); });
+        api(`/v1/cases/${encodeURIComponent(c.number)}/closing`, { method: 'POST' }).then(() => renderCases(list)).catch((e) => { error.textContent = errorMessage(e); });
       });
       item.append(el('div', { class: 'decide' }, [close]));
     }
@@ -175,7 +163,7 @@ export function caseForm(onOpened: () => void): HTMLFormElement {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     error.textContent = '';
-    post('/v1/cases', { case_number: number.value.trim(), title: title.value.trim() }).then(() => { form.reset(); onOpened(); }).catch((err) => { error.textContent = message(err); });
+    postJson('/v1/cases', { case_number: number.value.trim(), title: title.value.trim() }).then(() => { form.reset(); onOpened(); }).catch((err) => { error.textContent = errorMessage(err); });
   });
   return form;
 }
