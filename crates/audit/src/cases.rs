@@ -144,7 +144,7 @@ mod tests {
             number: number.into(),
             title: title.into(),
             opened_by: "sam".into(),
-            opened_at: Timestamp::parse_rfc3339("2026-11-27T10:00:00Z").unwrap(),
+            opened_at: Timestamp::now().plus_secs(-86_400),
             status: CaseStatus::Open,
             closed_by: None,
             closed_at: None,
@@ -159,7 +159,7 @@ mod tests {
         book.open_case(case("HPD-2026-1", "burglary at the harbour jewellers"), |_| Ok(())).unwrap();
         assert!(matches!(book.open_case(case("HPD-2026-1", "another case entirely here"), |_| Ok(())), Err(CaseError::Duplicate(_))));
         assert!(matches!(book.open_case(case("HPD-2026-2", "never audited case title"), |_| Err("down".into())), Err(CaseError::Audit(_))));
-        let now = Timestamp::parse_rfc3339("2026-11-28T10:00:00Z").unwrap();
+        let now = Timestamp::now();
         book.close("HPD-2026-1", "sam", now, |_| Ok(())).unwrap();
         assert!(matches!(book.close("HPD-2026-1", "sam", now, |_| Ok(())), Err(CaseError::Closed(_))));
         drop(book);
